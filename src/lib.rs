@@ -1,2 +1,18 @@
 //! tipsheet: a newsletter and content pipeline for a career-advice publisher.
+//!
+//! Data flows one way: [`config`] → [`content`] + [`subscribers`] → [`issue`] →
+//! [`render`] → [`send`] (→ [`ledger`]). [`schedule`] says when, [`unsubscribe`]
+//! signs the links, and [`cli`] wires the commands together.
 #![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod diagnostic;
+pub mod issue;
+pub mod ledger;
+pub mod render;
+pub mod schedule;
+pub mod send;
+pub mod subscribers;
+pub mod unsubscribe;

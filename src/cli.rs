@@ -1,0 +1,985 @@
+//! The command line: arguments, the commands' orchestration, and what they print.
+//!
+//! Owns the interface (commands, flags, exit codes) and wires the domain modules
+//! together in data-flow order: config → content + subscribers → issue → render
+//! → send (→ ledger). Domain rules live in those modules, not here.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, TransportKind};
+use crate::content::{self, ExcerptRule, Library, SectionKind};
+use crate::diagnostic::Diagnostic;
+use crate::issue::{self, Issue};
+use crate::ledger::{IssueStatus, Ledger, RecipientStatus};
+use crate::render::{self, Prepared, Recipient};
+use crate::schedule::{Schedule, Slot};
+use crate::send::{self, Retry, RunOptions, Transport};
+use crate::subscribers::{self, Subscriber, SubscriberReader, Suppression};
+use crate::unsubscribe::{DEVELOPMENT_SECRET, Signer};
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    /// All delivered, or nothing to do.
+    pub const OK: u8 = 0;
+    /// Some recipients ended `failed` (or `check` found errors).
+    pub const FAILED: u8 = 1;
+    /// Usage or config error.
+    pub const USAGE: u8 = 2;
+    /// Another run holds the lock.
+    pub const LOCKED: u8 = 3;
+    /// Interrupted by a signal; rerun to resume.
+    pub const INTERRUPTED: u8 = 4;
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// What to print (whole chain).
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: exit::USAGE,
+            error: e.into(),
+        }
+    }
+}
+
+fn fail(code: u8, error: anyhow::Error) -> Failure {
+    Failure { code, error }
+}
+
+/// tipsheet: assemble, preview and send the career-tips newsletter.
+#[derive(Debug, Parser)]
+#[command(name = "tipsheet", version, about)]
+pub struct Cli {
+    /// The config file.
+    #[arg(
+        long,
+        global = true,
+        env = "TIPSHEET_CONFIG",
+        default_value = "config.toml"
+    )]
+    pub config: PathBuf,
+    /// Evaluate as if it were this instant (RFC 3339); a testing aid.
+    #[arg(long, global = true, value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant like 2026-12-01T14:00:00Z ({e})"))
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate config, content and subscribers.
+    Check,
+    /// Dry run: render the next issue for one subscriber and write it to files.
+    Preview(PreviewArgs),
+    /// Deliver an issue to every active subscriber.
+    Send(SendArgs),
+    /// Show what the ledger recorded.
+    Status(StatusArgs),
+}
+
+/// `preview` options.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The issue of this slot date instead of the next one.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Render for this subscriber instead of the first active one.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Where to write the files (default `<state>/preview`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `send` options.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The issue of this slot date instead of the next one.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Build every message, deliver none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send a test copy to this address only ("[TEST]" subject, not recorded).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Do not resend recipients left uncertain by a crash.
+    #[arg(long)]
+    pub no_resend_uncertain: bool,
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One issue, with its failed, bounced and uncertain recipients.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    let now = cli.now.unwrap_or_else(Utc::now);
+    match &cli.command {
+        Command::Check => check(&cli.config, now),
+        Command::Preview(a) => preview(&load_config(&cli.config)?, a, now),
+        Command::Send(a) => send_command(&load_config(&cli.config)?, a, now),
+        Command::Status(a) => status(&load_config(&cli.config)?, a),
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(|e| fail(exit::USAGE, e.into()))
+}
+
+fn excerpt_rule(config: &Config) -> ExcerptRule {
+    ExcerptRule {
+        section: SectionKind::from_config(&config.content.excerpt_section)
+            .unwrap_or(SectionKind::Duties),
+        words: config.content.excerpt_words,
+    }
+}
+
+/// Loads content; errors stop everything but `check`.
+fn load_content(config: &Config) -> Result<(Library, Vec<Diagnostic>), Failure> {
+    let (library, diags) = content::load(&config.content.dir, excerpt_rule(config));
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return Err(fail(
+            exit::USAGE,
+            anyhow!(
+                "content has {} error(s); fix them (run `tipsheet check`) before sending:\n{}",
+                errors.len(),
+                errors.join("\n")
+            ),
+        ));
+    }
+    Ok((library, diags))
+}
+
+/// The unsubscribe signer; warns about (outbox) or refuses (smtp) a missing secret.
+fn signer(config: &Config, quiet: bool) -> Result<Signer, Failure> {
+    let name = &config.unsubscribe.secret_env;
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(Signer::new(v.as_bytes())),
+        _ if config.delivery.transport == TransportKind::Outbox => {
+            if !quiet {
+                eprintln!(
+                    "warning: `{name}` is not set: unsubscribe links use the built-in development secret, which anyone can forge; set `{name}` before sending real mail"
+                );
+            }
+            Ok(Signer::new(DEVELOPMENT_SECRET.as_bytes()))
+        }
+        _ => Err(fail(
+            exit::USAGE,
+            anyhow!(
+                "`{name}` is not set: refusing to send over SMTP with forgeable unsubscribe links; set `{name}` to a long random secret (named by `unsubscribe.secret_env`)"
+            ),
+        )),
+    }
+}
+
+/// The slot of `date`, or a clear error naming nearby slots.
+fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, Failure> {
+    schedule.slot_on(date).ok_or_else(|| {
+        let from = date
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or_else(Utc::now);
+        let next: Vec<String> = schedule
+            .slots_from(from)
+            .take(2)
+            .map(|s| s.date.to_string())
+            .collect();
+        fail(
+            exit::USAGE,
+            anyhow!(
+                "`{date}` is not an issue date of this schedule; the next ones are {}",
+                next.join(" and ")
+            ),
+        )
+    })
+}
+
+/// The next issue: the earliest slot not fully sent whose time is at most
+/// `grace` ago (so a slot being sent, or still due, comes first).
+fn next_slot(
+    schedule: &Schedule,
+    ledger: Option<&Ledger>,
+    now: DateTime<Utc>,
+) -> Result<Slot, Failure> {
+    for slot in schedule.slots_from(now - schedule.grace()).take(1000) {
+        let sent = match ledger {
+            Some(l) => l
+                .issue(&slot.date.to_string())?
+                .is_some_and(|i| i.status == IssueStatus::Sent),
+            None => false,
+        };
+        if !sent {
+            return Ok(slot);
+        }
+    }
+    Err(fail(
+        exit::USAGE,
+        anyhow!("the schedule has no upcoming slot"),
+    ))
+}
+
+/// The issue for `slot`: its frozen selection if the ledger has one, else a fresh rotation.
+fn choose<'a>(
+    config: &Config,
+    library: &'a Library,
+    ledger: Option<&Ledger>,
+    slot: Slot,
+) -> Result<(Issue<'a>, bool), Failure> {
+    let date = slot.date.to_string();
+    if let Some(l) = ledger
+        && let Some(record) = l.issue(&date)?
+    {
+        return Ok((issue::assemble(library, slot, record.selection)?, true));
+    }
+    let history = match ledger {
+        Some(l) => l.history()?,
+        None => Vec::new(),
+    };
+    let selection = issue::select(
+        library,
+        &history,
+        slot.number,
+        config.content.comparisons_per_issue,
+    )?;
+    Ok((issue::assemble(library, slot, selection)?, false))
+}
+
+/// Counts of the list as it stands now.
+#[derive(Debug, Default)]
+struct ListCounts {
+    active: usize,
+    suppressed: usize,
+    invalid: usize,
+    duplicates: usize,
+}
+
+/// Streams the list: `visit` gets each active subscriber once; problems are printed.
+fn walk_list(
+    config: &Config,
+    print: bool,
+    mut visit: impl FnMut(Subscriber),
+) -> Result<(ListCounts, Vec<Diagnostic>), Failure> {
+    let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)
+        .map_err(|e| fail(exit::USAGE, e.into()))?;
+    let mut diags: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|p| {
+            Diagnostic::warning(
+                p.path,
+                p.line as usize,
+                format!("{}; row skipped", p.message),
+            )
+        })
+        .collect();
+    let reader = SubscriberReader::open(&config.subscribers.path)
+        .map_err(|e| fail(exit::USAGE, e.into()))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut counts = ListCounts::default();
+    for row in reader {
+        match row {
+            Ok(s) => {
+                if !seen.insert(s.key.clone()) {
+                    counts.duplicates += 1;
+                } else if suppression.contains(&s.key) {
+                    counts.suppressed += 1;
+                } else {
+                    counts.active += 1;
+                    visit(s);
+                }
+            }
+            Err(p) => {
+                counts.invalid += 1;
+                diags.push(Diagnostic::warning(
+                    p.path,
+                    p.line as usize,
+                    format!("{}; row skipped", p.message),
+                ));
+            }
+        }
+    }
+    if print {
+        for d in &diags {
+            eprintln!("{d}");
+        }
+    }
+    Ok((counts, diags))
+}
+
+fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            println!("check: 1 error, 0 warnings");
+            return Ok(exit::FAILED);
+        }
+    };
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let cfg =
+        |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
+    let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(&config));
+    diags.extend(content_diags);
+    match walk_list(&config, false, |_| {}) {
+        Ok((counts, list_diags)) => {
+            diags.extend(list_diags);
+            if counts.active == 0 {
+                diags.push(Diagnostic::warning(
+                    &config.subscribers.path,
+                    0,
+                    "no active subscriber: a send would mail nobody",
+                ));
+            }
+        }
+        Err(f) => diags.push(Diagnostic::error(
+            &config.subscribers.path,
+            0,
+            f.error.to_string(),
+        )),
+    }
+    let n = &config.newsletter;
+    if !n.base_url.starts_with("https://") {
+        diags.push(cfg(
+            "newsletter.base_url",
+            format!(
+                "`{}` is not https: Gmail shows its unsubscribe button only for https links",
+                n.base_url
+            ),
+        ));
+    }
+    if n.postal.trim().is_empty() {
+        diags.push(cfg(
+            "newsletter.postal",
+            "the postal address is empty: bulk mail must show the sender's postal address".into(),
+        ));
+    }
+    let secret = &config.unsubscribe.secret_env;
+    if std::env::var(secret).map_or(true, |v| v.trim().is_empty()) {
+        let msg =
+            format!("`{secret}` is not set: unsubscribe links would use the development secret");
+        diags.push(if config.delivery.transport == TransportKind::Smtp {
+            Diagnostic::error(
+                &config.path,
+                config.line_of_key("unsubscribe.secret_env"),
+                format!("{msg}; `send` refuses to start"),
+            )
+        } else {
+            cfg("unsubscribe.secret_env", msg)
+        });
+    }
+    // The next issue must assemble and be short enough.
+    if let Ok(schedule) = config.schedule() {
+        let ledger = Ledger::open_read_only(&config.ledger_path()).ok().flatten();
+        if let Ok(slot) = next_slot(&schedule, ledger.as_ref(), now) {
+            match choose(&config, &library, ledger.as_ref(), slot) {
+                Ok((issue, _)) => {
+                    let view =
+                        render::View::new(&config, &issue, "Reader", "reader@example.com", "");
+                    if view.reading_minutes > n.max_reading_minutes as usize {
+                        diags.push(cfg(
+                            "newsletter.max_reading_minutes",
+                            format!(
+                                "issue #{} takes about {} minutes to read, over the promised {}; lower `content.excerpt_words` or `content.comparisons_per_issue`",
+                                issue.number(),
+                                view.reading_minutes,
+                                n.max_reading_minutes
+                            ),
+                        ));
+                    }
+                }
+                Err(f) => diags.push(Diagnostic::error(
+                    &config.content.dir,
+                    0,
+                    f.error.to_string(),
+                )),
+            }
+        }
+    }
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    for d in &diags {
+        eprintln!("{d}");
+    }
+    println!(
+        "check: {errors} error{}, {warnings} warning{} ({} comparisons, {} tips)",
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" },
+        library.comparisons.len(),
+        library.tips.len()
+    );
+    Ok(if errors > 0 { exit::FAILED } else { exit::OK })
+}
+
+fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+    let schedule = config.schedule()?;
+    let (library, _) = load_content(config)?;
+    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let slot = match args.date {
+        Some(d) => slot_for(&schedule, d)?,
+        None => next_slot(&schedule, ledger.as_ref(), now)?,
+    };
+    let (issue, frozen) = choose(config, &library, ledger.as_ref(), slot)?;
+    let signer = signer(config, false)?;
+    let mut first: Option<Subscriber> = None;
+    let want = args.to.as_deref().map(subscribers::normalize);
+    let (counts, _) = walk_list(config, true, |s| {
+        let pick = match &want {
+            Some(w) => &s.key == w,
+            None => first.is_none(),
+        };
+        if pick && first.is_none() {
+            first = Some(s);
+        }
+    })?;
+    let reader = match (first, &args.to) {
+        (Some(s), _) => (s.email.clone(), s.key.clone(), s.name.clone()),
+        (None, Some(to)) => {
+            let a: lettre::Address = to
+                .trim()
+                .parse()
+                .map_err(|e| anyhow!("`{to}` is not a valid email address ({e})"))?;
+            (a.clone(), subscribers::normalize(to), String::new())
+        }
+        (None, None) => {
+            let a: lettre::Address = "reader@example.com"
+                .parse()
+                .map_err(|e| anyhow!("sample address: {e}"))?;
+            (a, "reader@example.com".into(), String::new())
+        }
+    };
+    let (email, key, name) = reader;
+    let view = render::personal_view(config, &issue, &signer, &name, email.as_ref(), &key);
+    let html = view.html()?;
+    let text = view.text()?;
+    let prepared = Prepared::new(config, &issue, signer, SystemTime::now(), false)?;
+    let eml = prepared.message(&Recipient {
+        email: &email,
+        key: &key,
+        name: &name,
+    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.state.dir.join("preview"));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let n = issue.number();
+    let files = [
+        ("html", html.into_bytes()),
+        ("txt", text.into_bytes()),
+        ("eml", eml),
+    ];
+    for (ext, bytes) in &files {
+        let p = out.join(format!("issue-{n}.{ext}"));
+        std::fs::write(&p, bytes).with_context(|| format!("cannot write `{}`", p.display()))?;
+    }
+    let tz = schedule.timezone();
+    println!(
+        "Issue #{n} for {} ({})",
+        issue.slot.date,
+        if frozen {
+            "frozen in the ledger"
+        } else {
+            "not yet assembled: rotation as of now"
+        }
+    );
+    println!(
+        "Sends at:  {} {} ({} UTC)",
+        issue.slot.local.format("%a %Y-%m-%d %H:%M"),
+        tz,
+        issue.slot.utc.format("%Y-%m-%d %H:%M")
+    );
+    println!("Subject:   {}", prepared.subject);
+    println!("Preheader: {}", view.preheader);
+    println!("Featured:");
+    for c in &issue.comparisons {
+        println!("  - {} [{}]", c.meta.title, c.meta.slug);
+    }
+    println!("Tip:       {} [{}]", issue.tip.meta.title, issue.tip.slug);
+    println!(
+        "Reading:   about {} min ({} words at {} wpm)",
+        view.reading_minutes,
+        view.text()
+            .map(|t| t.split_whitespace().count())
+            .unwrap_or(0),
+        render::WORDS_PER_MINUTE
+    );
+    if view.reading_minutes > config.newsletter.max_reading_minutes as usize {
+        eprintln!(
+            "warning: issue #{n} takes about {} minutes to read, over the promised {}",
+            view.reading_minutes, config.newsletter.max_reading_minutes
+        );
+    }
+    println!("Rendered for: {email}");
+    println!(
+        "Recipients: {} active, {} suppressed, {} invalid rows skipped, {} duplicates",
+        counts.active, counts.suppressed, counts.invalid, counts.duplicates
+    );
+    println!(
+        "Wrote:     {}",
+        files
+            .iter()
+            .map(|(ext, _)| out.join(format!("issue-{n}.{ext}")).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("Nothing was sent.");
+    Ok(exit::OK)
+}
+
+/// Holds `<state>/tipsheet.lock` while alive.
+struct RunLock(#[allow(dead_code)] std::fs::File);
+
+fn lock(config: &Config) -> Result<RunLock, Failure> {
+    let dir = &config.state.dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create state folder `{}`", dir.display()))?;
+    let path = dir.join("tipsheet.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file `{}`", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(fail(
+            exit::LOCKED,
+            anyhow!(
+                "another tipsheet run holds `{}`; nothing was sent (wait for it to finish, or check it with `tipsheet status`)",
+                path.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(fail(
+            exit::USAGE,
+            anyhow!("cannot lock `{}`: {e}", path.display()),
+        )),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?)
+}
+
+fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+    let schedule = config.schedule()?;
+    let (library, _) = load_content(config)?;
+    let signer = signer(config, false)?;
+    if args.dry_run {
+        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        let slot = match args.date {
+            Some(d) => slot_for(&schedule, d)?,
+            None => next_slot(&schedule, ledger.as_ref(), now)?,
+        };
+        let (issue, _) = choose(config, &library, ledger.as_ref(), slot)?;
+        return dry_run(config, &issue, signer);
+    }
+    if let Some(to) = &args.to {
+        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        let slot = match args.date {
+            Some(d) => slot_for(&schedule, d)?,
+            None => next_slot(&schedule, ledger.as_ref(), now)?,
+        };
+        let (issue, _) = choose(config, &library, ledger.as_ref(), slot)?;
+        return test_send(config, &issue, signer, to);
+    }
+    let _lock = lock(config)?;
+    let mut ledger = Ledger::open(&config.ledger_path())?;
+    let slot = match args.date {
+        Some(d) => slot_for(&schedule, d)?,
+        None => next_slot(&schedule, Some(&ledger), now)?,
+    };
+    let date = slot.date.to_string();
+    let (issue, _) = choose(config, &library, Some(&ledger), slot)?;
+    ledger.assemble(&date, issue.number(), &issue.selection)?;
+    // Freeze the recipient set on the first send of this issue.
+    let mut rows = Vec::new();
+    let record = ledger.issue(&date)?;
+    if record
+        .as_ref()
+        .is_some_and(|r| r.status == IssueStatus::Assembled)
+    {
+        walk_list(config, true, |s| {
+            rows.push((s.key, s.email.to_string(), s.name))
+        })?;
+        let added = ledger.freeze(&date, rows)?;
+        eprintln!(
+            "issue #{} ({date}): {added} recipients frozen",
+            issue.number()
+        );
+    } else if record
+        .as_ref()
+        .is_some_and(|r| r.status == IssueStatus::Sent)
+    {
+        println!(
+            "issue #{} ({date}) was already sent to everyone; nothing to do",
+            issue.number()
+        );
+        return Ok(exit::OK);
+    }
+    let uncertain = ledger.recover(&date)?;
+    if uncertain > 0 {
+        eprintln!(
+            "{uncertain} recipient(s) were in flight when an earlier run stopped; {}",
+            if args.no_resend_uncertain {
+                "leaving them uncertain (--no-resend-uncertain)"
+            } else {
+                "sending them again (the server may already have them)"
+            }
+        );
+    }
+    let prepared = Arc::new(Prepared::new(
+        config,
+        &issue,
+        signer,
+        SystemTime::now(),
+        false,
+    )?);
+    let transport = Transport::from_config(config, &date);
+    let opts = RunOptions {
+        resend_uncertain: !args.no_resend_uncertain,
+        concurrency: if config.delivery.transport == TransportKind::Outbox {
+            1.max(config.delivery.concurrency.min(4))
+        } else {
+            config.delivery.concurrency
+        },
+        retry: Retry {
+            max_attempts: config.delivery.max_attempts,
+            base: std::time::Duration::from_millis(config.delivery.retry_base_ms),
+        },
+        rate_per_second: config.delivery.rate_per_second,
+        suppressed_path: config.subscribers.suppressed_path.clone(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let s = stop.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            s.store(true, Ordering::SeqCst);
+        });
+        send::run(
+            &mut ledger,
+            &date,
+            prepared,
+            &transport,
+            &opts,
+            stop.clone(),
+        )
+        .await
+    });
+    let status = ledger.finish(&date)?;
+    let counts = ledger.counts(&date)?;
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            print_counts(issue.number(), &date, &counts);
+            return Err(fail(exit::FAILED, e.into()));
+        }
+    };
+    println!(
+        "issue #{} ({date}): {} delivered, {} failed, {} bounced, {} skipped in {:.1}s; issue is {status}",
+        issue.number(),
+        summary.delivered,
+        summary.failed,
+        summary.bounced,
+        summary.skipped,
+        summary.seconds
+    );
+    print_counts(issue.number(), &date, &counts);
+    if counts.total() == 0 {
+        println!("the list has no active subscriber: nothing was sent");
+    }
+    if summary.uncertain_left > 0 {
+        println!(
+            "{} recipient(s) left uncertain; `tipsheet status --date {date}` lists them",
+            summary.uncertain_left
+        );
+    }
+    if summary.interrupted {
+        eprintln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(if counts.get(RecipientStatus::Failed) > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_counts(number: u32, date: &str, counts: &crate::ledger::Counts) {
+    let parts: Vec<String> = counts
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    println!(
+        "ledger for issue #{number} ({date}): {}",
+        if parts.is_empty() {
+            "no recipients".into()
+        } else {
+            parts.join(", ")
+        }
+    );
+}
+
+fn dry_run(config: &Config, issue: &Issue<'_>, signer: Signer) -> Result<u8, Failure> {
+    let started = Instant::now();
+    let prepared = Prepared::new(config, issue, signer, SystemTime::now(), false)?;
+    let prepare_secs = started.elapsed().as_secs_f64();
+    let mut built = 0u64;
+    let mut bytes = 0u64;
+    let build = Instant::now();
+    let (counts, _) = walk_list(config, true, |s| {
+        let m = prepared.message(&Recipient {
+            email: &s.email,
+            key: &s.key,
+            name: &s.name,
+        });
+        built += 1;
+        bytes += m.len() as u64;
+    })?;
+    let secs = build.elapsed().as_secs_f64();
+    println!(
+        "dry run of issue #{} ({}): {}",
+        issue.number(),
+        issue.slot.date,
+        prepared.subject
+    );
+    println!(
+        "built {built} messages ({} KB average) in {secs:.2}s = {:.0} msgs/s (issue prepared once in {:.0} ms); nothing was delivered",
+        bytes.checked_div(built).unwrap_or(0) / 1024,
+        built as f64 / secs.max(1e-9),
+        prepare_secs * 1000.0
+    );
+    println!(
+        "recipients: {} active, {} suppressed, {} invalid rows skipped, {} duplicates",
+        counts.active, counts.suppressed, counts.invalid, counts.duplicates
+    );
+    Ok(exit::OK)
+}
+
+fn test_send(config: &Config, issue: &Issue<'_>, signer: Signer, to: &str) -> Result<u8, Failure> {
+    let address: lettre::Address = to
+        .trim()
+        .parse()
+        .map_err(|e| anyhow!("`{to}` is not a valid email address ({e})"))?;
+    let key = subscribers::normalize(to);
+    let prepared = Prepared::new(config, issue, signer, SystemTime::now(), true)?;
+    let message = prepared.message(&Recipient {
+        email: &address,
+        key: &key,
+        name: "",
+    });
+    let transport = Transport::from_config(config, &format!("test-{}", issue.slot.date));
+    let rt = runtime()?;
+    match rt.block_on(send::send_one(
+        &transport,
+        &prepared.envelope(&address),
+        &message,
+    )) {
+        Ok((code, text)) => {
+            println!(
+                "test copy of issue #{} sent to {address}: {code} {text}",
+                issue.number()
+            );
+            Ok(exit::OK)
+        }
+        Err(e) => Err(fail(
+            exit::FAILED,
+            anyhow!("test send to `{address}` failed: {e:?}"),
+        )),
+    }
+}
+
+fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
+    let Some(ledger) = Ledger::open_read_only(&config.ledger_path())? else {
+        if args.json {
+            println!("[]");
+        } else {
+            println!(
+                "no issue has been sent yet (no ledger at `{}`)",
+                config.ledger_path().display()
+            );
+        }
+        return Ok(exit::OK);
+    };
+    let issues = ledger.issues()?;
+    let issues: Vec<_> = match args.date {
+        Some(d) => {
+            let d = d.to_string();
+            let v: Vec<_> = issues.into_iter().filter(|i| i.slot == d).collect();
+            if v.is_empty() {
+                bail_usage(format!("the ledger has no issue for `{d}`"))?;
+            }
+            v
+        }
+        None => issues,
+    };
+    let mut json = Vec::new();
+    for i in &issues {
+        let counts = ledger.counts(&i.slot)?;
+        let detail = if args.date.is_some() {
+            ledger.recipients(
+                &i.slot,
+                &[
+                    RecipientStatus::Failed,
+                    RecipientStatus::Bounced,
+                    RecipientStatus::Uncertain,
+                ],
+            )?
+        } else {
+            Vec::new()
+        };
+        if args.json {
+            let counts_json: Vec<String> = counts
+                .by_status
+                .iter()
+                .map(|(s, n)| format!("\"{s}\":{n}"))
+                .collect();
+            let detail_json: Vec<String> = detail
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"email\":{},\"status\":\"{}\",\"attempts\":{},\"code\":{},\"reply\":{}}}",
+                        json_str(&r.key),
+                        r.status,
+                        r.attempts,
+                        r.last_code.map_or("null".into(), |c| c.to_string()),
+                        r.last_reply.as_deref().map_or("null".into(), json_str)
+                    )
+                })
+                .collect();
+            json.push(format!(
+                "{{\"slot\":\"{}\",\"number\":{},\"status\":\"{}\",\"comparisons\":[{}],\"tip\":{},\"counts\":{{{}}},\"recipients\":[{}]}}",
+                i.slot,
+                i.number,
+                i.status,
+                i.selection.comparisons.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(","),
+                json_str(&i.selection.tip),
+                counts_json.join(","),
+                detail_json.join(",")
+            ));
+        } else {
+            let parts: Vec<String> = counts
+                .by_status
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect();
+            println!(
+                "#{:<4} {}  {:<9}  {}",
+                i.number,
+                i.slot,
+                i.status.as_str(),
+                if parts.is_empty() {
+                    "no recipients".into()
+                } else {
+                    parts.join(", ")
+                }
+            );
+            for r in &detail {
+                println!(
+                    "  {:<9} {}  attempts {}  {}{}",
+                    r.status.as_str(),
+                    r.key,
+                    r.attempts,
+                    r.last_code.map(|c| format!("{c} ")).unwrap_or_default(),
+                    r.last_reply.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    if args.json {
+        println!("[{}]", json.join(","));
+    }
+    Ok(exit::OK)
+}
+
+fn bail_usage(msg: String) -> Result<(), Failure> {
+    Err(fail(exit::USAGE, anyhow::Error::msg(msg)))
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[allow(dead_code)]
+fn unused() -> anyhow::Result<()> {
+    bail!("unused")
+}
