@@ -236,7 +236,8 @@ fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, Failure> {
 }
 
 /// The next issue: the earliest slot not fully sent whose time is at most
-/// `grace` ago (so a slot being sent, or still due, comes first).
+/// `grace` ago (so a slot being sent, or still due, comes first). What
+/// `preview` shows.
 fn next_slot(
     schedule: &Schedule,
     ledger: Option<&Ledger>,
@@ -257,6 +258,16 @@ fn next_slot(
         exit::USAGE,
         anyhow!("the schedule has no upcoming slot"),
     ))
+}
+
+/// The current slot: the earliest whose time is at most `grace` ago, sent or
+/// not. What `send` without `--date` delivers, so that repeating `send` never
+/// runs ahead to later issues.
+fn current_slot(schedule: &Schedule, now: DateTime<Utc>) -> Result<Slot, Failure> {
+    schedule
+        .slots_from(now - schedule.grace())
+        .next()
+        .ok_or_else(|| fail(exit::USAGE, anyhow!("the schedule has no upcoming slot")))
 }
 
 /// The issue for `slot`: its frozen selection if the ledger has one, else a fresh rotation.
@@ -302,25 +313,17 @@ fn walk_list(
 ) -> Result<(ListCounts, Vec<Diagnostic>), Failure> {
     let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)
         .map_err(|e| fail(exit::USAGE, e.into()))?;
-    let mut diags: Vec<Diagnostic> = problems
-        .into_iter()
-        .map(|p| {
-            Diagnostic::warning(
-                p.path,
-                p.line as usize,
-                format!("{}; row skipped", p.message),
-            )
-        })
-        .collect();
+    let mut diags: Vec<Diagnostic> = problems.into_iter().map(row_warning).collect();
     let reader = SubscriberReader::open(&config.subscribers.path)
         .map_err(|e| fail(exit::USAGE, e.into()))?;
-    let mut seen = std::collections::HashSet::new();
+    let mut dedupe = subscribers::Dedupe::new();
     let mut counts = ListCounts::default();
     for row in reader {
         match row {
             Ok(s) => {
-                if !seen.insert(s.key.clone()) {
+                if let Err(p) = dedupe.check(&config.subscribers.path, &s) {
                     counts.duplicates += 1;
+                    diags.push(row_warning(p));
                 } else if suppression.contains(&s.key) {
                     counts.suppressed += 1;
                 } else {
@@ -330,11 +333,7 @@ fn walk_list(
             }
             Err(p) => {
                 counts.invalid += 1;
-                diags.push(Diagnostic::warning(
-                    p.path,
-                    p.line as usize,
-                    format!("{}; row skipped", p.message),
-                ));
+                diags.push(row_warning(p));
             }
         }
     }
@@ -344,6 +343,14 @@ fn walk_list(
         }
     }
     Ok((counts, diags))
+}
+
+fn row_warning(p: subscribers::RowProblem) -> Diagnostic {
+    Diagnostic::warning(
+        p.path,
+        p.line as usize,
+        format!("{}; row skipped", p.message),
+    )
 }
 
 fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
@@ -629,7 +636,7 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
     let mut ledger = Ledger::open(&config.ledger_path())?;
     let slot = match args.date {
         Some(d) => slot_for(&schedule, d)?,
-        None => next_slot(&schedule, Some(&ledger), now)?,
+        None => current_slot(&schedule, now)?,
     };
     let date = slot.date.to_string();
     let (issue, _) = choose(config, &library, Some(&ledger), slot)?;
@@ -653,9 +660,15 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
         .as_ref()
         .is_some_and(|r| r.status == IssueStatus::Sent)
     {
+        let next = schedule.slots_from(issue.slot.utc).nth(1);
         println!(
-            "issue #{} ({date}) was already sent to everyone; nothing to do",
-            issue.number()
+            "issue #{} ({date}) was already sent to everyone; nothing to do{}",
+            issue.number(),
+            next.map(|n| format!(
+                " (issue #{} goes out on {}; `send --date {}` sends it now)",
+                n.number, n.date, n.date
+            ))
+            .unwrap_or_default()
         );
         return Ok(exit::OK);
     }
@@ -869,6 +882,7 @@ fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
         }
         return Ok(exit::OK);
     };
+    let running = lock(config).is_err();
     let issues = ledger.issues()?;
     let issues: Vec<_> = match args.date {
         Some(d) => {
@@ -884,18 +898,30 @@ fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
     let mut json = Vec::new();
     for i in &issues {
         let counts = ledger.counts(&i.slot)?;
-        let detail = if args.date.is_some() {
+        let mut detail = if args.date.is_some() {
             ledger.recipients(
                 &i.slot,
                 &[
                     RecipientStatus::Failed,
                     RecipientStatus::Bounced,
                     RecipientStatus::Uncertain,
+                    RecipientStatus::InFlight,
                 ],
             )?
         } else {
             Vec::new()
         };
+        let mut counts = counts;
+        if !running {
+            // Nobody is sending: whatever is still in flight was cut off by a crash.
+            for r in detail
+                .iter_mut()
+                .filter(|r| r.status == RecipientStatus::InFlight)
+            {
+                r.status = RecipientStatus::Uncertain;
+            }
+            counts.fold_in_flight();
+        }
         if args.json {
             let counts_json: Vec<String> = counts
                 .by_status

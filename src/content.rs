@@ -593,10 +593,19 @@ pub fn parse_comparison(
             format!("published `{p}` is not a date; write it as a quoted `YYYY-MM-DD`"),
         );
     }
-    for role in meta.roles.iter().filter(|r| r.salary.is_none()) {
+    for (i, role) in meta.roles.iter().enumerate() {
+        if role.salary.is_some() {
+            continue;
+        }
+        let line = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[roles]]")
+            .nth(i)
+            .map_or(1, |(n, _)| n + 1);
         diags.push(Diagnostic::warning(
             path,
-            key_line(text, "[[roles"),
+            line,
             format!(
                 "role `{}` has no salary; add `salary = {{ min = …, max = …, currency = \"USD\", per = \"year\" }}`",
                 role.name

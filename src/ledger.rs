@@ -220,6 +220,25 @@ impl Counts {
             .find(|(k, _)| *k == s)
             .map_or(0, |(_, n)| *n)
     }
+    /// Counts in-flight recipients as uncertain (when no run is active, they are).
+    pub fn fold_in_flight(&mut self) {
+        let n = self.get(RecipientStatus::InFlight);
+        if n == 0 {
+            return;
+        }
+        self.by_status
+            .retain(|(s, _)| *s != RecipientStatus::InFlight);
+        match self
+            .by_status
+            .iter_mut()
+            .find(|(s, _)| *s == RecipientStatus::Uncertain)
+        {
+            Some((_, m)) => *m += n,
+            None => self.by_status.push((RecipientStatus::Uncertain, n)),
+        }
+        self.by_status.sort();
+    }
+
     /// All recipients.
     pub fn total(&self) -> u64 {
         self.by_status.iter().map(|(_, n)| n).sum()

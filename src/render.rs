@@ -333,11 +333,21 @@ impl Part {
     }
 }
 
-/// HTML-escapes a personal value (askama's own escaper).
+/// HTML-escapes a personal value the way the HTML serializer writes text
+/// (`&amp;`, `&lt;`, …), so spliced values read like rendered ones.
 pub fn escape_html(s: &str) -> String {
-    askama::filters::escape(s, askama::filters::Html)
-        .map(|s| s.to_string())
-        .unwrap_or_default()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An issue rendered and encoded for sending: build once, then call

@@ -1,0 +1,85 @@
+//! Exactly once as close as SMTP allows: a killed send resumes without losing
+//! anyone; the rate limit holds.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Site, to_run};
+use crate::smtp_server::{FaultServer, Wire};
+
+fn list(n: usize) -> String {
+    let mut s = String::from("email,name\n");
+    for i in 0..n {
+        s.push_str(&format!("reader{i:04}@example.com,Reader {i}\n"));
+    }
+    s
+}
+
+#[test]
+fn a_killed_send_resumes_without_losing_anyone() {
+    let server = FaultServer::start(Wire {
+        delay_ms: 8,
+        ..Wire::default()
+    });
+    let site = Site::new();
+    let concurrency = 4;
+    site.use_smtp(server.port, concurrency);
+    site.write("subscribers/subscribers.csv", &list(300));
+    let mut child = site.command(&["send"]).spawn().unwrap();
+    let started = Instant::now();
+    while server.mails().len() < 60 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "send never got going"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let before = server.mails().len();
+    assert!(before < 300, "the send finished before the kill");
+    // A killed run leaves recipients in flight; status calls them uncertain.
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert_eq!(s.code, 0, "{s:?}");
+    let uncertain = s
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("uncertain"))
+        .count();
+    assert!(uncertain >= 1 && uncertain <= 2 * concurrency, "{s:?}");
+    // Resume, leaving the uncertain ones alone.
+    let r = site.run(&["send", "--no-resend-uncertain"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("were in flight when an earlier run stopped"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("left uncertain"), "{r:?}");
+    // Then send them too (at least once).
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = server.received_by();
+    assert_eq!(got.len(), 300, "every recipient got at least one copy");
+    let duplicates: usize = got.values().map(|n| n - 1).sum();
+    assert!(duplicates <= concurrency, "{duplicates} duplicates");
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(s.stdout.contains("300 sent"), "{s:?}");
+}
+
+#[test]
+fn the_rate_limit_holds() {
+    let server = FaultServer::start(Wire::default());
+    let site = Site::new();
+    site.use_smtp(server.port, 4);
+    site.config("rate_per_second = 0", "rate_per_second = 20");
+    site.write("subscribers/subscribers.csv", &list(30));
+    let r = to_run(site.command(&["send"]).output().unwrap());
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut at: Vec<Instant> = server.mails().iter().map(|m| m.at).collect();
+    at.sort();
+    assert_eq!(at.len(), 30);
+    let span = at[29] - at[0];
+    // 29 gaps at 20/s is 1.45 s; allow generous slack either way.
+    assert!(span >= Duration::from_millis(1100), "{span:?}");
+    assert!(span <= Duration::from_secs(10), "{span:?}");
+}

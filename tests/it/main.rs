@@ -1,0 +1,11 @@
+//! Integration tests: drive the real `tipsheet` binary against real files and a
+//! real SMTP server running in this process. One test binary for build speed.
+
+mod check;
+mod common;
+mod delivery;
+mod preview;
+mod render;
+mod send;
+mod smtp;
+mod smtp_server;

@@ -1,0 +1,332 @@
+//! A real SMTP server in this process (mailin-embedded on 127.0.0.1:0) that
+//! records what it receives, and can be told to misbehave.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mailin_embedded::response::{self, Response};
+use mailin_embedded::{Handler, Server};
+
+/// One accepted message.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+    pub at: Instant,
+}
+
+/// What the server answers, per recipient address and attempt (1-based).
+pub type Rule = fn(&str, u32) -> Option<Response>;
+
+#[derive(Default)]
+struct Shared {
+    mails: Vec<Mail>,
+    rcpt_attempts: HashMap<String, u32>,
+    data_attempts: HashMap<String, u32>,
+}
+
+#[derive(Clone)]
+struct Recorder {
+    shared: Arc<Mutex<Shared>>,
+    rcpt_rule: Option<Rule>,
+    data_rule: Option<Rule>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+    data_rule_answer: Option<Response>,
+}
+
+impl Handler for Recorder {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        self.from = from.to_string();
+        self.to.clear();
+        self.data.clear();
+        response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        let n = {
+            let mut s = self.shared.lock().unwrap();
+            let n = s.rcpt_attempts.entry(to.to_string()).or_default();
+            *n += 1;
+            *n
+        };
+        if let Some(r) = self.rcpt_rule.and_then(|f| f(to, n)) {
+            return r;
+        }
+        self.to.push(to.to_string());
+        response::OK
+    }
+
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
+        self.data.clear();
+        let to = self.to.first().cloned().unwrap_or_default();
+        let n = {
+            let mut s = self.shared.lock().unwrap();
+            let n = s.data_attempts.entry(to.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if let Some(r) = self.data_rule.and_then(|f| f(&to, n)) {
+            // Answer at the end of DATA instead (as a real server rejecting content does).
+            self.data_rule_answer = Some(r);
+        }
+        response::START_DATA
+    }
+
+    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        if let Some(r) = self.data_rule_answer.take() {
+            return r;
+        }
+        self.shared.lock().unwrap().mails.push(Mail {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            data: std::mem::take(&mut self.data),
+            at: Instant::now(),
+        });
+        response::OK
+    }
+}
+
+/// A running server.
+pub struct SmtpServer {
+    pub port: u16,
+    shared: Arc<Mutex<Shared>>,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Faults {
+    /// Answer to RCPT TO (None = accept).
+    pub rcpt: Option<Rule>,
+    /// Answer at the end of DATA (None = accept).
+    pub data: Option<Rule>,
+}
+
+impl SmtpServer {
+    pub fn start() -> Self {
+        Self::with_faults(Faults::default())
+    }
+
+    pub fn with_faults(faults: Faults) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let handler = Recorder {
+            shared: shared.clone(),
+            rcpt_rule: faults.rcpt,
+            data_rule: faults.data,
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+            data_rule_answer: None,
+        };
+        let mut server = Server::new(handler);
+        server
+            .with_name("test.localhost")
+            .with_num_threads(16)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { port, shared }
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.shared.lock().unwrap().mails.clone()
+    }
+
+    /// Messages received per recipient address.
+    pub fn received_by(&self) -> HashMap<String, usize> {
+        let mut m = HashMap::new();
+        for mail in self.mails() {
+            for to in &mail.to {
+                *m.entry(to.to_lowercase()).or_default() += 1;
+            }
+        }
+        m
+    }
+}
+
+/// A small hand-written SMTP server speaking the real protocol, for faults the
+/// crate's server cannot produce: dropping the connection mid-DATA, stalling,
+/// answering slowly.
+pub struct FaultServer {
+    pub port: u16,
+    shared: Arc<Mutex<Shared>>,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Wire {
+    /// Answer to RCPT TO (None = accept).
+    pub rcpt: Option<Rule>,
+    /// Answer after the final dot (None = accept).
+    pub data: Option<Rule>,
+    /// Close the connection in the middle of DATA when Some.
+    pub drop: Option<Rule>,
+    /// Stop reading (stall) in the middle of DATA when Some.
+    pub stall: Option<Rule>,
+    /// Wait this long before each final reply to DATA.
+    pub delay_ms: u64,
+}
+
+impl FaultServer {
+    pub fn start(wire: Wire) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let sh = shared.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let shared = sh.clone();
+                std::thread::spawn(move || {
+                    let mut out = stream.try_clone().unwrap();
+                    let mut lines = BufReader::new(stream);
+                    let mut say = |s: &str| out.write_all(s.as_bytes());
+                    if say("220 fault.localhost ESMTP\r\n").is_err() {
+                        return;
+                    }
+                    let (mut from, mut to) = (String::new(), Vec::<String>::new());
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let upper = line.to_ascii_uppercase();
+                        let arg = |l: &str| {
+                            l.split_once(':')
+                                .map(|(_, a)| {
+                                    a.trim().trim_matches(|c| c == '<' || c == '>').to_string()
+                                })
+                                .unwrap_or_default()
+                        };
+                        let reply = if upper.starts_with("EHLO") {
+                            "250-fault.localhost\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n"
+                                .to_string()
+                        } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
+                            "250 ok\r\n".into()
+                        } else if upper.starts_with("RSET") {
+                            to.clear();
+                            "250 ok\r\n".into()
+                        } else if upper.starts_with("MAIL FROM") {
+                            from = arg(&line);
+                            to.clear();
+                            "250 ok\r\n".into()
+                        } else if upper.starts_with("RCPT TO") {
+                            let rcpt = arg(&line);
+                            let n = {
+                                let mut s = shared.lock().unwrap();
+                                let n = s.rcpt_attempts.entry(rcpt.clone()).or_default();
+                                *n += 1;
+                                *n
+                            };
+                            match wire.rcpt.and_then(|f| f(&rcpt, n)) {
+                                Some(r) => format!("{} {}\r\n", r.code, message(&r)),
+                                None => {
+                                    to.push(rcpt);
+                                    "250 ok\r\n".into()
+                                }
+                            }
+                        } else if upper.starts_with("DATA") {
+                            if say("354 go ahead\r\n").is_err() {
+                                return;
+                            }
+                            let first = to.first().cloned().unwrap_or_default();
+                            let n = {
+                                let mut s = shared.lock().unwrap();
+                                let n = s.data_attempts.entry(first.clone()).or_default();
+                                *n += 1;
+                                *n
+                            };
+                            let mut data = Vec::new();
+                            let mut count = 0;
+                            loop {
+                                line.clear();
+                                if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                count += 1;
+                                if count == 20 {
+                                    if wire.drop.and_then(|f| f(&first, n)).is_some() {
+                                        let _ = out.shutdown(std::net::Shutdown::Both);
+                                        return;
+                                    }
+                                    if wire.stall.and_then(|f| f(&first, n)).is_some() {
+                                        std::thread::sleep(std::time::Duration::from_secs(60));
+                                        return;
+                                    }
+                                }
+                                if line == ".\r\n" {
+                                    break;
+                                }
+                                let l = line.strip_prefix('.').unwrap_or(&line);
+                                data.extend_from_slice(l.as_bytes());
+                            }
+                            if wire.delay_ms > 0 {
+                                std::thread::sleep(std::time::Duration::from_millis(wire.delay_ms));
+                            }
+                            match wire.data.and_then(|f| f(&first, n)) {
+                                Some(r) => format!("{} {}\r\n", r.code, message(&r)),
+                                None => {
+                                    shared.lock().unwrap().mails.push(Mail {
+                                        from: from.clone(),
+                                        to: to.clone(),
+                                        data,
+                                        at: Instant::now(),
+                                    });
+                                    "250 2.0.0 queued\r\n".into()
+                                }
+                            }
+                        } else if upper.starts_with("QUIT") {
+                            let _ = say("221 bye\r\n");
+                            return;
+                        } else {
+                            "502 not implemented\r\n".into()
+                        };
+                        if say(&reply).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FaultServer { port, shared }
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.shared.lock().unwrap().mails.clone()
+    }
+
+    pub fn received_by(&self) -> HashMap<String, usize> {
+        let mut m = HashMap::new();
+        for mail in self.mails() {
+            for to in &mail.to {
+                *m.entry(to.to_lowercase()).or_default() += 1;
+            }
+        }
+        m
+    }
+}
+
+fn message(r: &Response) -> String {
+    // mailin's Response keeps its text private; its Debug shows it.
+    let d = format!("{r:?}");
+    d.split('"').nth(1).unwrap_or("error").to_string()
+}
