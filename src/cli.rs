@@ -15,15 +15,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, TransportKind};
-use crate::content::{self, ExcerptRule, Library, SectionKind};
+use crate::content;
 use crate::diagnostic::Diagnostic;
-use crate::issue::{self, Issue};
+use crate::issue::Issue;
 use crate::ledger::{IssueStatus, Ledger, RecipientStatus};
+use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::render::{self, Prepared, Recipient};
-use crate::schedule::{Schedule, Slot};
 use crate::send::{self, Retry, RunOptions, Transport};
-use crate::subscribers::{self, Subscriber, SubscriberReader, Suppression};
-use crate::unsubscribe::{DEVELOPMENT_SECRET, Signer};
+use crate::subscribers::{self, Subscriber};
+use crate::unsubscribe::Signer;
 
 /// Exit codes (documented in the README).
 pub mod exit {
@@ -162,195 +162,30 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
     Config::load(path).map_err(|e| fail(exit::USAGE, e.into()))
 }
 
-fn excerpt_rule(config: &Config) -> ExcerptRule {
-    ExcerptRule {
-        section: SectionKind::from_config(&config.content.excerpt_section)
-            .unwrap_or(SectionKind::Duties),
-        words: config.content.excerpt_words,
-    }
-}
-
-/// Loads content; errors stop everything but `check`.
-fn load_content(config: &Config) -> Result<(Library, Vec<Diagnostic>), Failure> {
-    let (library, diags) = content::load(&config.content.dir, excerpt_rule(config));
-    let errors: Vec<String> = diags
-        .iter()
-        .filter(|d| d.is_error())
-        .map(ToString::to_string)
-        .collect();
-    if !errors.is_empty() {
-        return Err(fail(
-            exit::USAGE,
-            anyhow!(
-                "content has {} error(s); fix them (run `tipsheet check`) before sending:\n{}",
-                errors.len(),
-                errors.join("\n")
-            ),
-        ));
-    }
-    Ok((library, diags))
-}
-
-/// The unsubscribe signer; warns about (outbox) or refuses (smtp) a missing secret.
+/// The signer, printing the development-secret warning unless `quiet`.
 fn signer(config: &Config, quiet: bool) -> Result<Signer, Failure> {
-    let name = &config.unsubscribe.secret_env;
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(Signer::new(v.as_bytes())),
-        _ if config.delivery.transport == TransportKind::Outbox => {
-            if !quiet {
-                eprintln!(
-                    "warning: `{name}` is not set: unsubscribe links use the built-in development secret, which anyone can forge; set `{name}` before sending real mail"
-                );
-            }
-            Ok(Signer::new(DEVELOPMENT_SECRET.as_bytes()))
-        }
-        _ => Err(fail(
-            exit::USAGE,
-            anyhow!(
-                "`{name}` is not set: refusing to send over SMTP with forgeable unsubscribe links; set `{name}` to a long random secret (named by `unsubscribe.secret_env`)"
-            ),
-        )),
-    }
-}
-
-/// The slot of `date`, or a clear error naming nearby slots.
-fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, Failure> {
-    schedule.slot_on(date).ok_or_else(|| {
-        let from = date
-            .and_hms_opt(0, 0, 0)
-            .map(|d| d.and_utc())
-            .unwrap_or_else(Utc::now);
-        let next: Vec<String> = schedule
-            .slots_from(from)
-            .take(2)
-            .map(|s| s.date.to_string())
-            .collect();
-        fail(
-            exit::USAGE,
-            anyhow!(
-                "`{date}` is not an issue date of this schedule; the next ones are {}",
-                next.join(" and ")
-            ),
-        )
-    })
-}
-
-/// The next issue: the earliest slot not fully sent whose time is at most
-/// `grace` ago (so a slot being sent, or still due, comes first). What
-/// `preview` shows.
-fn next_slot(
-    schedule: &Schedule,
-    ledger: Option<&Ledger>,
-    now: DateTime<Utc>,
-) -> Result<Slot, Failure> {
-    for slot in schedule.slots_from(now - schedule.grace()).take(1000) {
-        let sent = match ledger {
-            Some(l) => l
-                .issue(&slot.date.to_string())?
-                .is_some_and(|i| i.status == IssueStatus::Sent),
-            None => false,
-        };
-        if !sent {
-            return Ok(slot);
-        }
-    }
-    Err(fail(
-        exit::USAGE,
-        anyhow!("the schedule has no upcoming slot"),
-    ))
-}
-
-/// The current slot: the earliest whose time is at most `grace` ago, sent or
-/// not. What `send` without `--date` delivers, so that repeating `send` never
-/// runs ahead to later issues.
-fn current_slot(schedule: &Schedule, now: DateTime<Utc>) -> Result<Slot, Failure> {
-    schedule
-        .slots_from(now - schedule.grace())
-        .next()
-        .ok_or_else(|| fail(exit::USAGE, anyhow!("the schedule has no upcoming slot")))
-}
-
-/// The issue for `slot`: its frozen selection if the ledger has one, else a fresh rotation.
-fn choose<'a>(
-    config: &Config,
-    library: &'a Library,
-    ledger: Option<&Ledger>,
-    slot: Slot,
-) -> Result<(Issue<'a>, bool), Failure> {
-    let date = slot.date.to_string();
-    if let Some(l) = ledger
-        && let Some(record) = l.issue(&date)?
+    let (signer, warning) = plan::signer(config)?;
+    if let Some(w) = warning
+        && !quiet
     {
-        return Ok((issue::assemble(library, slot, record.selection)?, true));
+        eprintln!("{w}");
     }
-    let history = match ledger {
-        Some(l) => l.history()?,
-        None => Vec::new(),
-    };
-    let selection = issue::select(
-        library,
-        &history,
-        slot.number,
-        config.content.comparisons_per_issue,
-    )?;
-    Ok((issue::assemble(library, slot, selection)?, false))
+    Ok(signer)
 }
 
-/// Counts of the list as it stands now.
-#[derive(Debug, Default)]
-struct ListCounts {
-    active: usize,
-    suppressed: usize,
-    invalid: usize,
-    duplicates: usize,
-}
-
-/// Streams the list: `visit` gets each active subscriber once; problems are printed.
+/// [`plan::walk_list`], printing skipped rows when `print`.
 fn walk_list(
     config: &Config,
     print: bool,
-    mut visit: impl FnMut(Subscriber),
-) -> Result<(ListCounts, Vec<Diagnostic>), Failure> {
-    let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)
-        .map_err(|e| fail(exit::USAGE, e.into()))?;
-    let mut diags: Vec<Diagnostic> = problems.into_iter().map(row_warning).collect();
-    let reader = SubscriberReader::open(&config.subscribers.path)
-        .map_err(|e| fail(exit::USAGE, e.into()))?;
-    let mut dedupe = subscribers::Dedupe::new();
-    let mut counts = ListCounts::default();
-    for row in reader {
-        match row {
-            Ok(s) => {
-                if let Err(p) = dedupe.check(&config.subscribers.path, &s) {
-                    counts.duplicates += 1;
-                    diags.push(row_warning(p));
-                } else if suppression.contains(&s.key) {
-                    counts.suppressed += 1;
-                } else {
-                    counts.active += 1;
-                    visit(s);
-                }
-            }
-            Err(p) => {
-                counts.invalid += 1;
-                diags.push(row_warning(p));
-            }
-        }
-    }
+    visit: impl FnMut(Subscriber),
+) -> Result<(plan::ListCounts, Vec<Diagnostic>), Failure> {
+    let (counts, diags) = plan::walk_list(config, visit)?;
     if print {
         for d in &diags {
             eprintln!("{d}");
         }
     }
     Ok((counts, diags))
-}
-
-fn row_warning(p: subscribers::RowProblem) -> Diagnostic {
-    Diagnostic::warning(
-        p.path,
-        p.line as usize,
-        format!("{}; row skipped", p.message),
-    )
 }
 
 fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
@@ -367,7 +202,7 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
         |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
     let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(&config));
     diags.extend(content_diags);
-    match walk_list(&config, false, |_| {}) {
+    match plan::walk_list(&config, |_| {}) {
         Ok((counts, list_diags)) => {
             diags.extend(list_diags);
             if counts.active == 0 {
@@ -381,7 +216,7 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
         Err(f) => diags.push(Diagnostic::error(
             &config.subscribers.path,
             0,
-            f.error.to_string(),
+            f.to_string(),
         )),
     }
     let n = &config.newsletter;
@@ -434,11 +269,7 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
                         ));
                     }
                 }
-                Err(f) => diags.push(Diagnostic::error(
-                    &config.content.dir,
-                    0,
-                    f.error.to_string(),
-                )),
+                Err(f) => diags.push(Diagnostic::error(&config.content.dir, 0, f.to_string())),
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod content;
 pub mod diagnostic;
 pub mod issue;
 pub mod ledger;
+pub mod plan;
 pub mod render;
 pub mod schedule;
 pub mod send;
