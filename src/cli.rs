@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
@@ -103,6 +103,10 @@ pub enum Command {
     Send(SendArgs),
     /// Show what the ledger recorded.
     Status(StatusArgs),
+    /// List upcoming and recent slots with their status.
+    Schedule(ScheduleArgs),
+    /// Run as a scheduler: send each slot on time, until SIGTERM.
+    Run,
 }
 
 /// `preview` options.
@@ -134,6 +138,24 @@ pub struct SendArgs {
     /// Do not resend recipients left uncertain by a crash.
     #[arg(long)]
     pub no_resend_uncertain: bool,
+    /// For crontab: send only if a slot is due now (its time has come and is
+    /// within grace) and not fully sent; otherwise exit 0 quietly.
+    #[arg(long, conflicts_with_all = ["date", "dry_run", "to"])]
+    pub if_due: bool,
+}
+
+/// `schedule` options.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// How many upcoming slots.
+    #[arg(long, default_value_t = 6)]
+    pub count: usize,
+    /// How many past slots.
+    #[arg(long, default_value_t = 3)]
+    pub past: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `status` options.
@@ -154,7 +176,9 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Check => check(&cli.config, now),
         Command::Preview(a) => preview(&load_config(&cli.config)?, a, now),
         Command::Send(a) => send_command(&load_config(&cli.config)?, a, now),
-        Command::Status(a) => status(&load_config(&cli.config)?, a),
+        Command::Status(a) => status(&load_config(&cli.config)?, a, now),
+        Command::Schedule(a) => schedule_command(&load_config(&cli.config)?, a, now),
+        Command::Run => run_daemon(&load_config(&cli.config)?, cli.now),
     }
 }
 
@@ -444,45 +468,97 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
     let schedule = config.schedule()?;
     let (library, _) = load_content(config)?;
+    if args.dry_run || args.to.is_some() {
+        let signer = signer(config, false)?;
+        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        let slot = match args.date {
+            Some(d) => slot_for(&schedule, d)?,
+            None => next_slot(&schedule, ledger.as_ref(), now)?,
+        };
+        let (issue, _) = choose(config, &library, ledger.as_ref(), slot)?;
+        return match &args.to {
+            Some(to) => test_send(config, &issue, signer, to),
+            None => dry_run(config, &issue, signer),
+        };
+    }
+    let slot = if args.if_due {
+        // For crontab: only the slot whose time has come and is within grace.
+        let Some(slot) = schedule.due(now) else {
+            return Ok(exit::OK);
+        };
+        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        if let Some(l) = &ledger
+            && l.issue(&slot.date.to_string())?
+                .is_some_and(|i| i.status == IssueStatus::Sent)
+        {
+            return Ok(exit::OK);
+        }
+        slot
+    } else {
+        match args.date {
+            Some(d) => slot_for(&schedule, d)?,
+            None => current_slot(&schedule, now)?,
+        }
+    };
     let signer = signer(config, false)?;
-    if args.dry_run {
-        let ledger = Ledger::open_read_only(&config.ledger_path())?;
-        let slot = match args.date {
-            Some(d) => slot_for(&schedule, d)?,
-            None => next_slot(&schedule, ledger.as_ref(), now)?,
-        };
-        let (issue, _) = choose(config, &library, ledger.as_ref(), slot)?;
-        return dry_run(config, &issue, signer);
-    }
-    if let Some(to) = &args.to {
-        let ledger = Ledger::open_read_only(&config.ledger_path())?;
-        let slot = match args.date {
-            Some(d) => slot_for(&schedule, d)?,
-            None => next_slot(&schedule, ledger.as_ref(), now)?,
-        };
-        let (issue, _) = choose(config, &library, ledger.as_ref(), slot)?;
-        return test_send(config, &issue, signer, to);
-    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = runtime()?;
+    rt.block_on(async {
+        watch_signals(stop.clone(), None);
+        deliver(
+            config,
+            &schedule,
+            &library,
+            slot,
+            signer,
+            !args.no_resend_uncertain,
+            stop,
+        )
+        .await
+    })
+}
+
+/// Sets `stop` (and wakes `wake`) on SIGINT or SIGTERM.
+fn watch_signals(stop: Arc<AtomicBool>, wake: Option<Arc<tokio::sync::Notify>>) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stop.store(true, Ordering::SeqCst);
+        if let Some(w) = wake {
+            w.notify_waiters();
+        }
+    });
+}
+
+/// Sends the issue of `slot` under the run lock: assembles and freezes it on
+/// first use, recovers after a crash, delivers, records and summarizes.
+async fn deliver(
+    config: &Config,
+    schedule: &crate::schedule::Schedule,
+    library: &content::Library,
+    slot: crate::schedule::Slot,
+    signer: Signer,
+    resend_uncertain: bool,
+    stop: Arc<AtomicBool>,
+) -> Result<u8, Failure> {
     let _lock = lock(config)?;
     let mut ledger = Ledger::open(&config.ledger_path())?;
-    let slot = match args.date {
-        Some(d) => slot_for(&schedule, d)?,
-        None => current_slot(&schedule, now)?,
-    };
     let date = slot.date.to_string();
-    let (issue, _) = choose(config, &library, Some(&ledger), slot)?;
+    let (issue, _) = choose(config, library, Some(&ledger), slot)?;
     ledger.assemble(&date, issue.number(), &issue.selection)?;
-    // Freeze the recipient set on the first send of this issue.
-    let mut rows = Vec::new();
     let record = ledger.issue(&date)?;
     if record
         .as_ref()
         .is_some_and(|r| r.status == IssueStatus::Assembled)
     {
-        walk_list(config, true, |s| {
-            rows.push((s.key, s.email.to_string(), s.name))
-        })?;
-        let added = ledger.freeze(&date, rows)?;
+        // Freeze the recipient set on the first send of this issue, streaming the list.
+        let mut list = plan::active(config)?;
+        let added = ledger.freeze(
+            &date,
+            list.by_ref().map(|s| (s.key, s.email.to_string(), s.name)),
+        )?;
+        for d in &list.diags {
+            eprintln!("{d}");
+        }
         eprintln!(
             "issue #{} ({date}): {added} recipients frozen",
             issue.number()
@@ -507,10 +583,10 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
     if uncertain > 0 {
         eprintln!(
             "{uncertain} recipient(s) were in flight when an earlier run stopped; {}",
-            if args.no_resend_uncertain {
-                "leaving them uncertain (--no-resend-uncertain)"
-            } else {
+            if resend_uncertain {
                 "sending them again (the server may already have them)"
+            } else {
+                "leaving them uncertain (--no-resend-uncertain)"
             }
         );
     }
@@ -523,9 +599,9 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
     )?);
     let transport = Transport::from_config(config, &date);
     let opts = RunOptions {
-        resend_uncertain: !args.no_resend_uncertain,
+        resend_uncertain,
         concurrency: if config.delivery.transport == TransportKind::Outbox {
-            1.max(config.delivery.concurrency.min(4))
+            config.delivery.concurrency.clamp(1, 4)
         } else {
             config.delivery.concurrency
         },
@@ -534,27 +610,11 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
             base: std::time::Duration::from_millis(config.delivery.retry_base_ms),
         },
         rate_per_second: config.delivery.rate_per_second,
+        max_per_hour: config.delivery.max_per_hour,
         suppressed_path: config.subscribers.suppressed_path.clone(),
         progress: std::io::stderr().is_terminal(),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let rt = runtime()?;
-    let result = rt.block_on(async {
-        let s = stop.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            s.store(true, Ordering::SeqCst);
-        });
-        send::run(
-            &mut ledger,
-            &date,
-            prepared,
-            &transport,
-            &opts,
-            stop.clone(),
-        )
-        .await
-    });
+    let result = send::run(&mut ledger, &date, prepared, &transport, &opts, stop).await;
     let status = ledger.finish(&date)?;
     let counts = ledger.counts(&date)?;
     let summary = match result {
@@ -592,6 +652,185 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
     } else {
         exit::OK
     })
+}
+
+/// `tipsheet run`: sleep until the next slot, send it, repeat, until a signal.
+fn run_daemon(config: &Config, now: Option<DateTime<Utc>>) -> Result<u8, Failure> {
+    let schedule = config.schedule()?;
+    // With `--now`, the daemon's clock starts there and runs at normal speed.
+    let offset = now.map(|n| n - Utc::now()).unwrap_or_default();
+    let clock = move || Utc::now() + offset;
+    let stop = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let rt = runtime()?;
+    rt.block_on(async {
+        watch_signals(stop.clone(), Some(wake.clone()));
+        let first = schedule.slots_from(clock()).next();
+        log_line(&format!(
+            "tipsheet run: schedule `{}` in {}, every {} week(s), grace {}; next slot {}",
+            config.schedule.cron,
+            schedule.timezone(),
+            schedule.every_weeks(),
+            config.schedule.grace,
+            first
+                .map(|s| format!(
+                    "#{} at {} ({} UTC)",
+                    s.number,
+                    s.local.format("%Y-%m-%d %H:%M %Z"),
+                    s.utc.format("%Y-%m-%d %H:%M")
+                ))
+                .unwrap_or_else(|| "none".into())
+        ));
+        let mut failures = 0u32;
+        while !stop.load(Ordering::SeqCst) {
+            let now = clock();
+            if let Some(slot) = schedule.due(now) {
+                let sent = Ledger::open_read_only(&config.ledger_path())?
+                    .map(|l| l.issue(&slot.date.to_string()))
+                    .transpose()?
+                    .flatten()
+                    .is_some_and(|i| i.status == IssueStatus::Sent);
+                if !sent {
+                    log_line(&format!("sending issue #{} ({})", slot.number, slot.date));
+                    // Content is read fresh for every send.
+                    let result = match (load_content(config), signer(config, true)) {
+                        (Ok((library, _)), Ok(signer)) => {
+                            deliver(
+                                config,
+                                &schedule,
+                                &library,
+                                slot.clone(),
+                                signer,
+                                true,
+                                stop.clone(),
+                            )
+                            .await
+                        }
+                        (Err(e), _) => Err(e.into()),
+                        (_, Err(f)) => Err(f),
+                    };
+                    match result {
+                        Ok(code) if code == exit::OK => {
+                            failures = 0;
+                            log_line(&format!("finished issue #{} ({})", slot.number, slot.date));
+                            continue;
+                        }
+                        Ok(code) if code == exit::INTERRUPTED => break,
+                        Ok(code) => log_line(&format!(
+                            "issue #{} ended with exit code {code}; retrying while within grace",
+                            slot.number
+                        )),
+                        Err(f) => log_line(&format!(
+                            "issue #{} failed: {}; retrying while within grace",
+                            slot.number, f.error
+                        )),
+                    }
+                    failures += 1;
+                    let backoff = std::time::Duration::from_secs(30u64 << failures.min(4));
+                    sleep_or_wake(backoff, &wake).await;
+                    continue;
+                }
+            }
+            // Sleep toward the next slot, waking at least every 30 s so a
+            // wall-clock jump (suspend, NTP) is noticed.
+            let next = schedule
+                .slots_from(now)
+                .find(|s| s.utc > now)
+                .map(|s| (s.utc - now).to_std().unwrap_or_default());
+            let nap = next
+                .unwrap_or(std::time::Duration::from_secs(30))
+                .min(std::time::Duration::from_secs(30));
+            sleep_or_wake(nap.max(std::time::Duration::from_millis(50)), &wake).await;
+        }
+        log_line("tipsheet run: stopping");
+        Ok(exit::OK)
+    })
+}
+
+async fn sleep_or_wake(d: std::time::Duration, wake: &tokio::sync::Notify) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {},
+        _ = wake.notified() => {},
+    }
+}
+
+fn log_line(msg: &str) {
+    use std::io::Write;
+    println!("{} {msg}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let _ = std::io::stdout().flush();
+}
+
+/// `tipsheet schedule`: upcoming and recent slots with their ledger status.
+fn schedule_command(
+    config: &Config,
+    args: &ScheduleArgs,
+    now: DateTime<Utc>,
+) -> Result<u8, Failure> {
+    let schedule = config.schedule()?;
+    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let mut slots = schedule.slots_before(now, args.past);
+    slots.extend(schedule.slots_from(now).take(args.count));
+    let mut rows = Vec::new();
+    for slot in &slots {
+        let record = match &ledger {
+            Some(l) => l.issue(&slot.date.to_string())?,
+            None => None,
+        };
+        let state = slot_state(&schedule, slot, record.as_ref().map(|r| r.status), now);
+        rows.push((slot, state));
+    }
+    if args.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(s, state)| {
+                serde_json::json!({
+                    "number": s.number,
+                    "date": s.date.to_string(),
+                    "local": s.local.to_rfc3339(),
+                    "utc": s.utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "status": state,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(exit::OK);
+    }
+    println!(
+        "schedule: `{}` in {}, every {} week(s) from {}, grace {} (cron crate form `{}`)",
+        config.schedule.cron,
+        schedule.timezone(),
+        schedule.every_weeks(),
+        schedule.anchor(),
+        config.schedule.grace,
+        schedule.cron_expression()
+    );
+    for (s, state) in rows {
+        println!(
+            "#{:<4} {}  {}  {} UTC  {}",
+            s.number,
+            s.date,
+            s.local.format("%a %H:%M %Z"),
+            s.utc.format("%Y-%m-%d %H:%M"),
+            state
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// sent / partial / due / missed / upcoming.
+fn slot_state(
+    schedule: &crate::schedule::Schedule,
+    slot: &crate::schedule::Slot,
+    status: Option<IssueStatus>,
+    now: DateTime<Utc>,
+) -> &'static str {
+    match status {
+        Some(IssueStatus::Sent) => "sent",
+        Some(IssueStatus::Sending) => "partial",
+        _ if slot.utc > now => "upcoming",
+        _ if now < slot.utc + schedule.grace() => "due",
+        _ => "missed",
+    }
 }
 
 async fn wait_for_signal() {
@@ -701,34 +940,70 @@ fn test_send(config: &Config, issue: &Issue<'_>, signer: Signer, to: &str) -> Re
     }
 }
 
-fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
-    let Some(ledger) = Ledger::open_read_only(&config.ledger_path())? else {
+fn status(config: &Config, args: &StatusArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+    let schedule = config.schedule()?;
+    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    // A run holding the lock may have recipients in flight; otherwise those were cut off.
+    let running = lock(config).is_err();
+    let issues = match &ledger {
+        Some(l) => l.issues()?,
+        None => Vec::new(),
+    };
+    if let Some(d) = args.date
+        && !issues.iter().any(|i| i.slot == d.to_string())
+    {
+        let slot = slot_for(&schedule, d)?;
+        let state = slot_state(&schedule, &slot, None, now);
         if args.json {
-            println!("[]");
+            println!(
+                "{}",
+                serde_json::json!([{"slot": d.to_string(), "number": slot.number, "status": state, "counts": {}, "recipients": []}])
+            );
         } else {
+            println!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
+        }
+        return Ok(exit::OK);
+    }
+    // Slots past their grace that never went out, so nobody mistakes silence for success.
+    let recorded: std::collections::HashSet<&str> =
+        issues.iter().map(|i| i.slot.as_str()).collect();
+    let missed: Vec<_> = if args.date.is_none() {
+        schedule
+            .slots_before(now, 12)
+            .into_iter()
+            .filter(|s| !recorded.contains(s.date.to_string().as_str()))
+            .filter(|s| slot_state(&schedule, s, None, now) == "missed")
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // (slot date, JSON, text): printed in date order at the end.
+    let mut rows: Vec<(String, serde_json::Value, String)> = Vec::new();
+    for s in &missed {
+        rows.push((
+            s.date.to_string(),
+            serde_json::json!({"slot": s.date.to_string(), "number": s.number, "status": "missed", "counts": {}, "recipients": []}),
+            format!(
+                "#{:<4} {}  {:<9}  never sent (past its grace period; `send --date {}` sends it on purpose)",
+                s.number, s.date, "missed", s.date
+            ),
+        ));
+    }
+    let Some(ledger) = ledger else {
+        if !args.json && missed.is_empty() {
             println!(
                 "no issue has been sent yet (no ledger at `{}`)",
                 config.ledger_path().display()
             );
         }
+        print_rows(rows, args.json);
         return Ok(exit::OK);
     };
-    let running = lock(config).is_err();
-    let issues = ledger.issues()?;
-    let issues: Vec<_> = match args.date {
-        Some(d) => {
-            let d = d.to_string();
-            let v: Vec<_> = issues.into_iter().filter(|i| i.slot == d).collect();
-            if v.is_empty() {
-                bail_usage(format!("the ledger has no issue for `{d}`"))?;
-            }
-            v
-        }
-        None => issues,
-    };
-    let mut json = Vec::new();
-    for i in &issues {
-        let counts = ledger.counts(&i.slot)?;
+    for i in issues
+        .iter()
+        .filter(|i| args.date.is_none_or(|d| i.slot == d.to_string()))
+    {
+        let mut counts = ledger.counts(&i.slot)?;
         let mut detail = if args.date.is_some() {
             ledger.recipients(
                 &i.slot,
@@ -742,9 +1017,7 @@ fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
         } else {
             Vec::new()
         };
-        let mut counts = counts;
         if !running {
-            // Nobody is sending: whatever is still in flight was cut off by a crash.
             for r in detail
                 .iter_mut()
                 .filter(|r| r.status == RecipientStatus::InFlight)
@@ -753,46 +1026,40 @@ fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
             }
             counts.fold_in_flight();
         }
-        if args.json {
-            let counts_json: Vec<String> = counts
+        {
+            let c: serde_json::Map<String, serde_json::Value> = counts
                 .by_status
                 .iter()
-                .map(|(s, n)| format!("\"{s}\":{n}"))
+                .map(|(s, n)| (s.to_string(), (*n).into()))
                 .collect();
-            let detail_json: Vec<String> = detail
+            let r: Vec<serde_json::Value> = detail
                 .iter()
                 .map(|r| {
-                    format!(
-                        "{{\"email\":{},\"status\":\"{}\",\"attempts\":{},\"code\":{},\"reply\":{}}}",
-                        json_str(&r.key),
-                        r.status,
-                        r.attempts,
-                        r.last_code.map_or("null".into(), |c| c.to_string()),
-                        r.last_reply.as_deref().map_or("null".into(), json_str)
-                    )
+                    serde_json::json!({
+                        "email": r.key, "status": r.status.as_str(), "attempts": r.attempts,
+                        "code": r.last_code, "reply": r.last_reply,
+                    })
                 })
                 .collect();
-            json.push(format!(
-                "{{\"slot\":\"{}\",\"number\":{},\"status\":\"{}\",\"comparisons\":[{}],\"tip\":{},\"counts\":{{{}}},\"recipients\":[{}]}}",
-                i.slot,
-                i.number,
-                i.status,
-                i.selection.comparisons.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(","),
-                json_str(&i.selection.tip),
-                counts_json.join(","),
-                detail_json.join(",")
-            ));
-        } else {
+            let json = serde_json::json!({
+                "slot": i.slot, "number": i.number, "status": i.status.as_str(),
+                "comparisons": i.selection.comparisons, "tip": i.selection.tip,
+                "counts": c, "recipients": r,
+            });
             let parts: Vec<String> = counts
                 .by_status
                 .iter()
                 .map(|(s, n)| format!("{n} {s}"))
                 .collect();
-            println!(
+            let state = match i.status {
+                IssueStatus::Sending => "partial",
+                other => other.as_str(),
+            };
+            let mut text = format!(
                 "#{:<4} {}  {:<9}  {}",
                 i.number,
                 i.slot,
-                i.status.as_str(),
+                state,
                 if parts.is_empty() {
                     "no recipients".into()
                 } else {
@@ -800,43 +1067,30 @@ fn status(config: &Config, args: &StatusArgs) -> Result<u8, Failure> {
                 }
             );
             for r in &detail {
-                println!(
-                    "  {:<9} {}  attempts {}  {}{}",
+                text.push_str(&format!(
+                    "\n  {:<9} {}  attempts {}  {}{}",
                     r.status.as_str(),
                     r.key,
                     r.attempts,
                     r.last_code.map(|c| format!("{c} ")).unwrap_or_default(),
                     r.last_reply.as_deref().unwrap_or("")
-                );
+                ));
             }
+            rows.push((i.slot.clone(), json, text));
         }
     }
-    if args.json {
-        println!("[{}]", json.join(","));
-    }
+    print_rows(rows, args.json);
     Ok(exit::OK)
 }
 
-fn bail_usage(msg: String) -> Result<(), Failure> {
-    Err(fail(exit::USAGE, anyhow::Error::msg(msg)))
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+fn print_rows(mut rows: Vec<(String, serde_json::Value, String)>, json: bool) {
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    if json {
+        let all: Vec<serde_json::Value> = rows.into_iter().map(|r| r.1).collect();
+        println!("{}", serde_json::Value::Array(all));
+    } else {
+        for r in rows {
+            println!("{}", r.2);
         }
     }
-    out.push('"');
-    out
-}
-
-#[allow(dead_code)]
-fn unused() -> anyhow::Result<()> {
-    bail!("unused")
 }

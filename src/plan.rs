@@ -189,37 +189,69 @@ pub struct ListCounts {
     pub duplicates: usize,
 }
 
-/// Streams the list: `visit` gets each active subscriber once (deduplicated,
-/// not suppressed); skipped rows come back as warnings.
-pub fn walk_list(
-    config: &Config,
-    mut visit: impl FnMut(Subscriber),
-) -> Result<(ListCounts, Vec<Diagnostic>), PlanError> {
+/// The active subscribers, streamed: deduplicated (first row wins) and not
+/// suppressed. Skipped rows are collected as warnings in `diags`, and `counts`
+/// is complete once the iterator is exhausted.
+pub struct Active {
+    reader: SubscriberReader,
+    dedupe: subscribers::Dedupe,
+    suppression: Suppression,
+    path: std::path::PathBuf,
+    /// What was seen so far.
+    pub counts: ListCounts,
+    /// Rows skipped so far, as warnings.
+    pub diags: Vec<Diagnostic>,
+}
+
+/// Opens the list and the suppression list for streaming.
+pub fn active(config: &Config) -> Result<Active, PlanError> {
     let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)?;
-    let mut diags: Vec<Diagnostic> = problems.into_iter().map(row_warning).collect();
-    let reader = SubscriberReader::open(&config.subscribers.path)?;
-    let mut dedupe = subscribers::Dedupe::new();
-    let mut counts = ListCounts::default();
-    for row in reader {
-        match row {
-            Ok(s) => {
-                if let Err(p) = dedupe.check(&config.subscribers.path, &s) {
-                    counts.duplicates += 1;
-                    diags.push(row_warning(p));
-                } else if suppression.contains(&s.key) {
-                    counts.suppressed += 1;
-                } else {
-                    counts.active += 1;
-                    visit(s);
+    Ok(Active {
+        reader: SubscriberReader::open(&config.subscribers.path)?,
+        dedupe: subscribers::Dedupe::new(),
+        suppression,
+        path: config.subscribers.path.clone(),
+        counts: ListCounts::default(),
+        diags: problems.into_iter().map(row_warning).collect(),
+    })
+}
+
+impl Iterator for Active {
+    type Item = Subscriber;
+
+    fn next(&mut self) -> Option<Subscriber> {
+        for row in self.reader.by_ref() {
+            match row {
+                Ok(s) => {
+                    if let Err(p) = self.dedupe.check(&self.path, &s) {
+                        self.counts.duplicates += 1;
+                        self.diags.push(row_warning(p));
+                    } else if self.suppression.contains(&s.key) {
+                        self.counts.suppressed += 1;
+                    } else {
+                        self.counts.active += 1;
+                        return Some(s);
+                    }
+                }
+                Err(p) => {
+                    self.counts.invalid += 1;
+                    self.diags.push(row_warning(p));
                 }
             }
-            Err(p) => {
-                counts.invalid += 1;
-                diags.push(row_warning(p));
-            }
         }
+        None
     }
-    Ok((counts, diags))
+}
+
+/// Streams the list: `visit` gets each active subscriber once; skipped rows
+/// come back as warnings.
+pub fn walk_list(
+    config: &Config,
+    visit: impl FnMut(Subscriber),
+) -> Result<(ListCounts, Vec<Diagnostic>), PlanError> {
+    let mut list = active(config)?;
+    list.by_ref().for_each(visit);
+    Ok((list.counts, list.diags))
 }
 
 fn row_warning(p: subscribers::RowProblem) -> Diagnostic {

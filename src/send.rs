@@ -456,6 +456,8 @@ pub struct RunOptions {
     pub retry: Retry,
     /// Messages per second, 0 = unlimited.
     pub rate_per_second: u32,
+    /// Messages per hour, 0 = unlimited.
+    pub max_per_hour: u32,
     /// The suppression list, re-read while sending.
     pub suppressed_path: PathBuf,
     /// Show a progress bar (a TTY) or log lines.
@@ -507,6 +509,7 @@ pub async fn run(
     let mut job_tx = Some(job_tx);
     let mut suppression = Watched::new(&opts.suppressed_path);
     let mut limiter = Limiter::new(opts.rate_per_second);
+    let mut hourly = Limiter::per_hour(opts.max_per_hour);
     let progress = Progress::new(total, opts.progress);
     let mut queue: VecDeque<RecipientRecord> = VecDeque::new();
     let mut cursor = String::new();
@@ -521,7 +524,9 @@ pub async fn run(
         let halted = stop.load(Ordering::SeqCst) || fatal.is_some();
         if !halted {
             suppression.refresh();
-            while in_flight + marked.len() < window {
+            // Take a recipient only when the rate limits allow sending it
+            // now, so nobody waits "in flight" for a token.
+            while in_flight + marked.len() < window && limiter.ready() && hourly.ready() {
                 if queue.is_empty() && !exhausted {
                     let batch = ledger.due(slot, &statuses, &cursor, 512)?;
                     exhausted = batch.len() < 512;
@@ -543,11 +548,15 @@ pub async fn run(
                     continue;
                 }
                 match r.address.parse::<Address>() {
-                    Ok(address) => marked.push(Job {
-                        key: r.key,
-                        address,
-                        name: r.name,
-                    }),
+                    Ok(address) => {
+                        limiter.take();
+                        hourly.take();
+                        marked.push(Job {
+                            key: r.key,
+                            address,
+                            name: r.name,
+                        })
+                    }
                     Err(e) => skipped.push(Outcome {
                         key: r.key,
                         status: RecipientStatus::Bounced,
@@ -574,18 +583,28 @@ pub async fn run(
         progress.advance(&outcomes);
         outcomes.clear();
         for job in marked {
-            limiter.wait().await;
             let Some(tx) = job_tx.as_ref() else { break };
             if tx.send(job).await.is_err() {
                 break;
             }
             in_flight += 1;
         }
-        if in_flight == 0 && (halted || (queue.is_empty() && exhausted)) {
+        let more = !(queue.is_empty() && exhausted);
+        if in_flight == 0 && (halted || !more) {
             break;
         }
-        // Wait for at least one result, then take whatever else is ready.
-        let Some(first) = done_rx.recv().await else {
+        // Wait for at least one result (or for the rate limit to allow the
+        // next message), then take whatever else is ready.
+        let pause = limiter.until_ready().max(hourly.until_ready());
+        let first = if in_flight == 0 || (more && !halted && !pause.is_zero()) {
+            tokio::select! {
+                d = done_rx.recv(), if in_flight > 0 => d,
+                _ = tokio::time::sleep(pause) => continue,
+            }
+        } else {
+            done_rx.recv().await
+        };
+        let Some(first) = first else {
             break;
         };
         let mut next = Some(first);
@@ -703,7 +722,7 @@ impl Watched {
     }
 }
 
-/// A token bucket of one second's worth of messages.
+/// Spaces messages evenly to a rate (messages per period); no limit when unset.
 struct Limiter {
     interval: Option<Duration>,
     next: Instant,
@@ -711,21 +730,35 @@ struct Limiter {
 
 impl Limiter {
     fn new(per_second: u32) -> Self {
+        Self::every(Duration::from_secs(1), per_second)
+    }
+
+    fn per_hour(per_hour: u32) -> Self {
+        Self::every(Duration::from_secs(3600), per_hour)
+    }
+
+    fn every(period: Duration, count: u32) -> Self {
         Self {
-            interval: (per_second > 0).then(|| Duration::from_secs(1) / per_second),
+            interval: (count > 0).then(|| period / count),
             next: Instant::now(),
         }
     }
 
-    async fn wait(&mut self) {
-        let Some(interval) = self.interval else {
-            return;
-        };
-        let now = Instant::now();
-        if self.next > now {
-            tokio::time::sleep(self.next - now).await;
+    fn ready(&self) -> bool {
+        self.until_ready().is_zero()
+    }
+
+    fn until_ready(&self) -> Duration {
+        match self.interval {
+            Some(_) => self.next.saturating_duration_since(Instant::now()),
+            None => Duration::ZERO,
         }
-        self.next = self.next.max(now) + interval;
+    }
+
+    fn take(&mut self) {
+        if let Some(interval) = self.interval {
+            self.next = self.next.max(Instant::now()) + interval;
+        }
     }
 }
 

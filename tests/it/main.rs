@@ -6,6 +6,7 @@ mod common;
 mod delivery;
 mod preview;
 mod render;
+mod schedule;
 mod send;
 mod smtp;
 mod smtp_server;
