@@ -259,6 +259,38 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
             "the postal address is empty: bulk mail must show the sender's postal address".into(),
         ));
     }
+    match config.dkim_signer() {
+        Ok(Some(d)) => {
+            println!("dkim: publish a TXT record at `{}`:", d.dns_name);
+            println!("  {}", d.dns_record);
+            if let Some(settings) = &config.dkim
+                && !config.from_domain().eq_ignore_ascii_case(&settings.domain)
+                && !config
+                    .from_domain()
+                    .to_ascii_lowercase()
+                    .ends_with(&format!(".{}", settings.domain.to_ascii_lowercase()))
+            {
+                diags.push(cfg(
+                    "dkim.domain",
+                    format!(
+                        "`{}` does not align with the From domain `{}`: DMARC will not pass",
+                        settings.domain,
+                        config.from_domain()
+                    ),
+                ));
+            }
+        }
+        Ok(None) => diags.push(Diagnostic::warning(
+            &config.path,
+            0,
+            "DKIM is not configured: Gmail and Yahoo require bulk senders to sign their mail; add a `[dkim]` section",
+        )),
+        Err(e) => diags.push(Diagnostic::error(
+            &config.path,
+            config.line_of_key("dkim.private_key_path"),
+            e.to_string(),
+        )),
+    }
     let secret = &config.unsubscribe.secret_env;
     if std::env::var(secret).map_or(true, |v| v.trim().is_empty()) {
         let msg =
@@ -353,7 +385,8 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
     let view = render::personal_view(config, &issue, &signer, &name, email.as_ref(), &key);
     let html = view.html()?;
     let text = view.text()?;
-    let prepared = Prepared::new(config, &issue, signer, SystemTime::now(), false)?;
+    let prepared = Prepared::new(config, &issue, signer, SystemTime::now(), false)?
+        .with_dkim(config.dkim_signer()?);
     let eml = prepared.message(&Recipient {
         email: &email,
         key: &key,
@@ -590,13 +623,10 @@ async fn deliver(
             }
         );
     }
-    let prepared = Arc::new(Prepared::new(
-        config,
-        &issue,
-        signer,
-        SystemTime::now(),
-        false,
-    )?);
+    let prepared = Arc::new(
+        Prepared::new(config, &issue, signer, SystemTime::now(), false)?
+            .with_dkim(config.dkim_signer()?),
+    );
     let transport = Transport::from_config(config, &date);
     let opts = RunOptions {
         resend_uncertain,
@@ -873,7 +903,8 @@ fn print_counts(number: u32, date: &str, counts: &crate::ledger::Counts) {
 
 fn dry_run(config: &Config, issue: &Issue<'_>, signer: Signer) -> Result<u8, Failure> {
     let started = Instant::now();
-    let prepared = Prepared::new(config, issue, signer, SystemTime::now(), false)?;
+    let prepared = Prepared::new(config, issue, signer, SystemTime::now(), false)?
+        .with_dkim(config.dkim_signer()?);
     let prepare_secs = started.elapsed().as_secs_f64();
     let mut built = 0u64;
     let mut bytes = 0u64;
@@ -913,7 +944,8 @@ fn test_send(config: &Config, issue: &Issue<'_>, signer: Signer, to: &str) -> Re
         .parse()
         .map_err(|e| anyhow!("`{to}` is not a valid email address ({e})"))?;
     let key = subscribers::normalize(to);
-    let prepared = Prepared::new(config, issue, signer, SystemTime::now(), true)?;
+    let prepared = Prepared::new(config, issue, signer, SystemTime::now(), true)?
+        .with_dkim(config.dkim_signer()?);
     let message = prepared.message(&Recipient {
         email: &address,
         key: &key,

@@ -75,6 +75,9 @@ pub struct Config {
     /// `[server]`: `tipsheet serve`.
     #[serde(default)]
     pub server: Server,
+    /// `[dkim]`: signing (optional; strongly recommended).
+    #[serde(default)]
+    pub dkim: Option<crate::dkim::DkimSettings>,
     /// The file this was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub path: PathBuf,
@@ -380,6 +383,24 @@ impl Config {
         let s = &self.schedule;
         Schedule::new(&s.cron, &s.timezone, s.every_weeks, &s.anchor, &s.grace)
             .map_err(|e| self.schedule_error(e))
+    }
+
+    /// The folder relative paths resolve against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The DKIM signer, when `[dkim]` is configured.
+    pub fn dkim_signer(&self) -> Result<Option<crate::dkim::Signer>, ConfigError> {
+        let Some(d) = &self.dkim else {
+            return Ok(None);
+        };
+        crate::dkim::Signer::load(d, &self.base_dir())
+            .map(Some)
+            .map_err(|e| self.invalid("dkim.private_key_path", e.to_string()))
     }
 
     /// The ledger's path.

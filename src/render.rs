@@ -6,6 +6,7 @@
 //! splices the personal values (name, address, unsubscribe link) into the few
 //! lines that hold them, and encodes the personal headers. It sends nothing.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use askama::Template;
@@ -360,6 +361,9 @@ pub struct Prepared {
     /// The view with stand-ins (for summaries).
     pub view: View,
     head: Vec<u8>,
+    fixed: Headers,
+    from_mailbox: Mailbox,
+    dkim: Option<Arc<crate::dkim::Signer>>,
     text: Part,
     html: Part,
     boundary: String,
@@ -422,15 +426,21 @@ impl Prepared {
         digest.update(issue.slot.date.to_string());
         digest.update(text.as_bytes());
         let boundary = format!("=_tipsheet_{}", &hex::encode(digest.finalize())[..24]);
-        let mut head = headers.to_string().into_bytes();
-        head.extend_from_slice(
-            format!("Content-Type: multipart/alternative;\r\n boundary=\"{boundary}\"\r\n")
-                .as_bytes(),
-        );
+        let content_type =
+            header::ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary}\""))
+                .map_err(|e| RenderError::Address {
+                    value: boundary.clone(),
+                    reason: e.to_string(),
+                })?;
+        headers.set(content_type);
+        let head = headers.to_string().into_bytes();
         Ok(Self {
             subject,
             number: issue.number(),
             head,
+            fixed: headers,
+            from_mailbox: from.clone(),
+            dkim: None,
             text: Part::new(&text, false),
             html: Part::new(&html, true),
             boundary,
@@ -476,11 +486,11 @@ impl Prepared {
             r.name
         };
         let mut personal = Headers::new();
-        let to = Mailbox::new(
+        let to_mailbox = Mailbox::new(
             (!r.name.is_empty()).then(|| r.name.to_string()),
             r.email.clone(),
         );
-        personal.set(header::To::from(Mailboxes::from(to)));
+        personal.set(header::To::from(Mailboxes::from(to_mailbox.clone())));
         personal.set(header::MessageId::from(self.message_id(r.key)));
         personal.insert_raw(raw(
             "List-Unsubscribe",
@@ -489,23 +499,82 @@ impl Prepared {
                 self.mailto
             ),
         ));
-        let mut out = Vec::with_capacity(self.head.len() + 40_000);
-        out.extend_from_slice(personal.to_string().as_bytes());
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(b"\r\n");
+        let mut body = Vec::with_capacity(40_000);
         let email = r.email.to_string();
         for (part, kind) in [(&self.text, "plain"), (&self.html, "html")] {
-            out.extend_from_slice(
+            body.extend_from_slice(
                 format!(
                     "--{}\r\nContent-Type: text/{kind}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
                     self.boundary
                 )
                 .as_bytes(),
             );
-            part.write(&mut out, greeting, &email, &unsubscribe);
+            part.write(&mut body, greeting, &email, &unsubscribe);
         }
-        out.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        body.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        if let Some(dkim) = &self.dkim {
+            return self.signed(dkim, personal, to_mailbox, body);
+        }
+        let mut out = Vec::with_capacity(self.head.len() + body.len() + 512);
+        out.extend_from_slice(personal.to_string().as_bytes());
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&body);
         out
+    }
+
+    /// The same message as a lettre `Message`, signed with lettre's DKIM.
+    fn signed(
+        &self,
+        dkim: &crate::dkim::Signer,
+        personal: Headers,
+        to: Mailbox,
+        body: Vec<u8>,
+    ) -> Vec<u8> {
+        let built = lettre::Message::builder()
+            .from(self.from_mailbox.clone())
+            .to(to)
+            .body(lettre::message::Body::dangerous_pre_encoded(
+                body,
+                header::ContentTransferEncoding::SevenBit,
+            ));
+        let Ok(mut message) = built else {
+            // Unreachable: From and To are set, and the body is pre-encoded.
+            return Vec::new();
+        };
+        let mut headers = personal;
+        for name in [
+            "From",
+            "Reply-To",
+            "Subject",
+            "Date",
+            "MIME-Version",
+            "List-Id",
+            "List-Unsubscribe-Post",
+            "X-Tipsheet-Issue",
+            "Content-Type",
+        ] {
+            if let Some(v) = self.fixed.get_raw(name) {
+                headers.insert_raw(HeaderValue::new(
+                    HeaderName::new_from_ascii_str(name),
+                    v.to_string(),
+                ));
+            }
+        }
+        *message.headers_mut() = headers;
+        dkim.sign(&mut message);
+        message.formatted()
+    }
+
+    /// Signs every message with `dkim` from now on.
+    pub fn with_dkim(mut self, dkim: Option<crate::dkim::Signer>) -> Self {
+        self.dkim = dkim.map(Arc::new);
+        self
+    }
+
+    /// True when messages are DKIM-signed (expensive: sign off the I/O threads).
+    pub fn signs(&self) -> bool {
+        self.dkim.is_some()
     }
 
     /// The sender address (envelope MAIL FROM).

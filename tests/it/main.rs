@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod delivery;
+mod dkim;
 mod preview;
 mod render;
 mod schedule;
