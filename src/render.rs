@@ -280,8 +280,8 @@ pub struct Recipient<'a> {
 enum Chunk {
     /// Encoded bytes, CRLFs included.
     Fixed(Vec<u8>),
-    /// A line holding stand-ins, not yet encoded.
-    Line(String),
+    /// A line holding stand-ins, not yet encoded, and whether a line break follows.
+    Line(String, bool),
 }
 
 /// A body part, encoded once per issue but for its personal lines.
@@ -293,13 +293,19 @@ struct Part {
 impl Part {
     fn new(body: &str, escape_html: bool) -> Self {
         let mut chunks: Vec<Chunk> = Vec::new();
-        for line in body.lines() {
+        let lines: Vec<&str> = body.lines().collect();
+        let ends_with_newline = body.ends_with('\n');
+        for (i, line) in lines.iter().enumerate() {
             let line = line.trim_end_matches('\r');
+            // Keep the body's own last line break, or its absence.
+            let eol = i + 1 < lines.len() || ends_with_newline;
             if [NAME, EMAIL, UNSUBSCRIBE].iter().any(|s| line.contains(s)) {
-                chunks.push(Chunk::Line(line.to_string()));
+                chunks.push(Chunk::Line(line.to_string(), eol));
             } else {
                 let mut bytes = quoted_printable::encode(line);
-                bytes.extend_from_slice(b"\r\n");
+                if eol {
+                    bytes.extend_from_slice(b"\r\n");
+                }
                 match chunks.last_mut() {
                     Some(Chunk::Fixed(prev)) => prev.extend_from_slice(&bytes),
                     _ => chunks.push(Chunk::Fixed(bytes)),
@@ -316,35 +322,47 @@ impl Part {
         for chunk in &self.chunks {
             match chunk {
                 Chunk::Fixed(bytes) => out.extend_from_slice(bytes),
-                Chunk::Line(line) => {
+                Chunk::Line(line, eol) => {
                     let line = if self.escape_html {
                         line.replace(NAME, &escape_html(name))
                             .replace(EMAIL, &escape_html(email))
-                            .replace(UNSUBSCRIBE, &escape_html(unsubscribe))
+                            .replace(UNSUBSCRIBE, &escape_attribute(unsubscribe))
                     } else {
                         line.replace(NAME, name)
                             .replace(EMAIL, email)
                             .replace(UNSUBSCRIBE, unsubscribe)
                     };
                     out.extend_from_slice(&quoted_printable::encode(line));
-                    out.extend_from_slice(b"\r\n");
+                    if *eol {
+                        out.extend_from_slice(b"\r\n");
+                    }
                 }
             }
         }
     }
 }
 
-/// HTML-escapes a personal value the way the HTML serializer writes text
-/// (`&amp;`, `&lt;`, …), so spliced values read like rendered ones.
+/// HTML-escapes a personal value for text content exactly as the HTML
+/// serializer writes rendered text (`&amp;`, `&lt;`, `&gt;`, `&nbsp;`), so a
+/// spliced message is byte-for-byte what rendering per reader would give.
 pub fn escape_html(s: &str) -> String {
+    escape(s, false)
+}
+
+/// The same for an attribute value (also escapes `"`).
+pub fn escape_attribute(s: &str) -> String {
+    escape(s, true)
+}
+
+fn escape(s: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
+            '\u{a0}' => out.push_str("&nbsp;"),
+            '<' if !attribute => out.push_str("&lt;"),
+            '>' if !attribute => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
             c => out.push(c),
         }
     }
@@ -510,6 +528,9 @@ impl Prepared {
                 .as_bytes(),
             );
             part.write(&mut body, greeting, &email, &unsubscribe);
+            // The CRLF before a boundary belongs to the boundary: keep the
+            // part's own final line break, as lettre does.
+            body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
         if let Some(dkim) = &self.dkim {

@@ -56,3 +56,132 @@ fn rendered_issue_snapshot() {
     insta::assert_snapshot!("html", m.html.replace("\r\n", "\n"));
     let _ = Path::new(".");
 }
+
+/// A small deterministic generator, so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn name(&mut self) -> String {
+        const POOL: &[&str] = &[
+            "a", "Z", "o", " ", " ", "'", "\"", "<", ">", "&", "é", "ü", "中", "文", "😀", "-",
+            ".", ",", "(", ")", "Ø", "ß", "=?", "?=", "\u{a0}", "%", ";", ":", "@",
+        ];
+        let len = 1 + self.next() % 24;
+        let mut s: String = (0..len)
+            .map(|_| POOL[(self.next() % POOL.len() as u64) as usize])
+            .collect();
+        s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        s
+    }
+}
+
+#[test]
+fn spliced_messages_match_lettre_built_ones() {
+    use lettre::message::{Mailbox, MultiPart, SinglePart, header};
+    let config = Config::load(&repo().join("config.toml")).unwrap();
+    let (library, _) = content::load(
+        &repo().join("content"),
+        ExcerptRule {
+            section: SectionKind::Duties,
+            words: 60,
+        },
+    );
+    let schedule = config.schedule().unwrap();
+    let slot = schedule
+        .slot_on(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+        .unwrap();
+    let sel = issue::select(&library, &[], slot.number, 3).unwrap();
+    let issue = issue::assemble(&library, slot, sel).unwrap();
+    let signer = Signer::new(b"k");
+    let p = Prepared::new(&config, &issue, signer.clone(), UNIX_EPOCH, false).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let address: lettre::Address = "reader@example.com".parse().unwrap();
+    for round in 0..150 {
+        let name = if round == 0 {
+            String::new()
+        } else {
+            rng.name()
+        };
+        let spliced = parse(&p.message(&Recipient {
+            email: &address,
+            key: "reader@example.com",
+            name: &name,
+        }));
+        let view = tipsheet::render::personal_view(
+            &config,
+            &issue,
+            &signer,
+            &name,
+            "reader@example.com",
+            "reader@example.com",
+        );
+        let built = lettre::Message::builder()
+            .from(config.newsletter.from.parse().unwrap())
+            .to(Mailbox::new(
+                (!name.is_empty()).then(|| name.clone()),
+                address.clone(),
+            ))
+            .subject(p.subject.clone())
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(header::ContentType::TEXT_PLAIN)
+                            .body(view.text().unwrap()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(header::ContentType::TEXT_HTML)
+                            .body(view.html().unwrap()),
+                    ),
+            )
+            .unwrap();
+        let lettre_built = parse(&built.formatted());
+        assert_eq!(spliced.to, lettre_built.to, "name {name:?}");
+        let display = |raw: &[u8]| {
+            mail_parser::MessageParser::default()
+                .parse(raw)
+                .unwrap()
+                .to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .name()
+                .map(str::to_string)
+        };
+        assert_eq!(
+            display(spliced.raw.as_bytes()),
+            display(lettre_built.raw.as_bytes()),
+            "display name for {name:?}"
+        );
+        assert_eq!(spliced.subject, lettre_built.subject);
+        assert_eq!(
+            spliced.text.replace("\r\n", "\n"),
+            lettre_built.text.replace("\r\n", "\n"),
+            "text for {name:?}"
+        );
+        let (a, b) = (
+            spliced.html.replace("\r\n", "\n"),
+            lettre_built.html.replace("\r\n", "\n"),
+        );
+        if a != b {
+            let at = a
+                .bytes()
+                .zip(b.bytes())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            let from = at.saturating_sub(80);
+            panic!(
+                "html for {name:?} differs at {at}:\nspliced: {:?}\nlettre:  {:?}",
+                a.get(from..(at + 80).min(a.len())),
+                b.get(from..(at + 80).min(b.len()))
+            );
+        }
+        assert_eq!(spliced.content_type, "multipart/alternative");
+    }
+}
