@@ -103,6 +103,8 @@ pub enum Command {
     Send(SendArgs),
     /// Show what the ledger recorded.
     Status(StatusArgs),
+    /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
+    Serve(ServeArgs),
 }
 
 /// `preview` options.
@@ -147,6 +149,14 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen here instead of `server.listen` (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     let now = cli.now.unwrap_or_else(Utc::now);
@@ -155,6 +165,10 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Preview(a) => preview(&load_config(&cli.config)?, a, now),
         Command::Send(a) => send_command(&load_config(&cli.config)?, a, now),
         Command::Status(a) => status(&load_config(&cli.config)?, a),
+        Command::Serve(a) => {
+            crate::server::run(&load_config(&cli.config)?, a.listen.as_deref(), cli.now)?;
+            Ok(exit::OK)
+        }
     }
 }
 

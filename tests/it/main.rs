@@ -7,5 +7,6 @@ mod delivery;
 mod preview;
 mod render;
 mod send;
+mod server;
 mod smtp;
 mod smtp_server;
