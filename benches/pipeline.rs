@@ -75,7 +75,9 @@ fn ledger_commit_batch(bencher: Bencher) {
         tip: "t".into(),
     };
     ledger.assemble("2026-12-01", 1, &sel).expect("assemble");
-    let keys: Vec<String> = (0..100_000).map(|i| format!("user{i:06}@example.com")).collect();
+    let keys: Vec<String> = (0..100_000)
+        .map(|i| format!("user{i:06}@example.com"))
+        .collect();
     ledger
         .freeze(
             "2026-12-01",
@@ -86,7 +88,10 @@ fn ledger_commit_batch(bencher: Bencher) {
     bencher.bench_local(|| {
         let start = (round * 512) % 99_000;
         round += 1;
-        let marks: Vec<&str> = keys[start + 256..start + 512].iter().map(String::as_str).collect();
+        let marks: Vec<&str> = keys[start + 256..start + 512]
+            .iter()
+            .map(String::as_str)
+            .collect();
         let outcomes: Vec<Outcome> = keys[start..start + 256]
             .iter()
             .map(|k| Outcome {
@@ -98,7 +103,9 @@ fn ledger_commit_batch(bencher: Bencher) {
                 message_id: Some("<x@example.com>".into()),
             })
             .collect();
-        ledger.commit("2026-12-01", &marks, &outcomes).expect("commit");
+        ledger
+            .commit("2026-12-01", &marks, &outcomes)
+            .expect("commit");
     });
 }
 

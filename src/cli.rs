@@ -107,6 +107,8 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Run as a scheduler: send each slot on time, until SIGTERM.
     Run,
+    /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
+    Serve(ServeArgs),
 }
 
 /// `preview` options.
@@ -169,6 +171,14 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen here instead of `server.listen` (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     let now = cli.now.unwrap_or_else(Utc::now);
@@ -179,6 +189,10 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Status(a) => status(&load_config(&cli.config)?, a, now),
         Command::Schedule(a) => schedule_command(&load_config(&cli.config)?, a, now),
         Command::Run => run_daemon(&load_config(&cli.config)?, cli.now),
+        Command::Serve(a) => {
+            crate::server::run(&load_config(&cli.config)?, a.listen.as_deref(), cli.now)?;
+            Ok(exit::OK)
+        }
     }
 }
 

@@ -16,5 +16,6 @@ pub mod plan;
 pub mod render;
 pub mod schedule;
 pub mod send;
+pub mod server;
 pub mod subscribers;
 pub mod unsubscribe;

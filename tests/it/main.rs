@@ -9,5 +9,6 @@ mod preview;
 mod render;
 mod schedule;
 mod send;
+mod server;
 mod smtp;
 mod smtp_server;

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# A person's check of `tipsheet serve` in a real browser (headless Chromium):
+# open an issue's unsubscribe link, click the button, check that the address
+# is suppressed, and screenshot the pages and `/preview` to PNG files.
+#
+#   scripts/browser-check.sh [OUT_DIR]     (default: target/browser-check)
+#
+# Installs Debian's `chromium` if it is missing (needs root and apt). Drives it
+# over the DevTools protocol on a pipe (--remote-debugging-pipe) with Python's
+# standard library only: no websocket client, no npm. Not part of .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+out=${1:-$repo/target/browser-check}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+started=$(date +%s)
+
+if ! command -v chromium >/dev/null; then
+    echo "installing chromium (apt-get)…"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+command -v python3 >/dev/null || { echo "error: python3 is needed" >&2; exit 2; }
+
+cargo build --quiet
+bin=${CARGO_TARGET_DIR:-$repo/target}/debug/tipsheet
+
+site=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$site"
+}
+trap cleanup EXIT
+
+# A throwaway site: the shipped config and content, a small list.
+cp config.toml "$site/"
+cp -r content "$site/"
+mkdir -p "$site/subscribers"
+cat >"$site/subscribers/subscribers.csv" <<'CSV'
+email,name,subscribed_at
+ana@example.com,Ana Lima,2026-09-14T10:22:00Z
+bob@example.com,Bob,2026-09-15
+CSV
+printf 'email,reason,at\n' >"$site/subscribers/suppressed.csv"
+export TIPSHEET_SECRET=browser-check-secret
+export TIPSHEET_CONFIG=$site/config.toml
+now=2026-11-26T12:00:00Z
+
+# Send issue #1 to the outbox, to take a real unsubscribe link from it.
+"$bin" --now "$now" send >/dev/null 2>&1
+link=$(python3 - "$site/state/outbox" <<'PY'
+import email, email.utils, pathlib, sys
+for p in sorted(pathlib.Path(sys.argv[1]).rglob("*.eml")):
+    m = email.message_from_bytes(p.read_bytes())
+    if email.utils.parseaddr(m["To"])[1].lower() == "ana@example.com":
+        v = " ".join(m["List-Unsubscribe"].split())
+        print(v[1 : v.index(">")])
+        break
+PY
+)
+[ -n "$link" ] || { echo "error: no unsubscribe link in the outbox" >&2; exit 1; }
+
+fifo=$site/stdout
+mkfifo "$fifo"
+"$bin" --now "$now" serve --listen 127.0.0.1:0 >"$fifo" 2>"$site/serve.log" &
+server_pid=$!
+exec 3<"$fifo"
+read -r first <&3
+base=${first#listening on }
+case $base in http://*) ;; *) echo "error: serve said: $first" >&2; cat "$site/serve.log" >&2; exit 1 ;; esac
+url=${link/https:\/\/news.example.com/$base}
+echo "serve: $base"
+
+python3 - "$url" "$base" "$out" "$site/chrome" <<'PY'
+import base64, json, os, subprocess, sys, time
+
+url, base, out, profile = sys.argv[1:5]
+
+# Chromium reads commands from fd 3 and writes replies to fd 4, NUL-separated.
+cmd_r, cmd_w = os.pipe()
+res_r, res_w = os.pipe()
+# The shell moves the pipe ends to fds 3 and 4, then becomes chromium.
+chrome = subprocess.Popen(
+    ["sh", "-c", 'i=$1; o=$2; shift 2; exec "$@" 3<&"$i" 4>&"$o"', "sh", str(cmd_r), str(res_w),
+     "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+     "--user-data-dir=" + profile, "--remote-debugging-pipe", "--window-size=800,1000",
+     "about:blank"],
+    pass_fds=(cmd_r, res_w), stdin=subprocess.DEVNULL,
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+os.close(cmd_r)
+os.close(res_w)
+buf = b""
+next_id = 0
+events = []
+
+def read_message(deadline):
+    global buf
+    while b"\0" not in buf:
+        if time.time() > deadline:
+            raise SystemExit("error: chromium did not answer in time")
+        chunk = os.read(res_r, 65536)
+        if not chunk:
+            raise SystemExit("error: chromium exited")
+        buf += chunk
+    raw, buf = buf.split(b"\0", 1)
+    return json.loads(raw)
+
+def call(method, session=None, timeout=30, **params):
+    global next_id
+    next_id += 1
+    msg = {"id": next_id, "method": method, "params": params}
+    if session:
+        msg["sessionId"] = session
+    os.write(cmd_w, json.dumps(msg).encode() + b"\0")
+    deadline = time.time() + timeout
+    while True:
+        m = read_message(deadline)
+        if m.get("id") == next_id:
+            if "error" in m:
+                raise SystemExit(f"error: {method}: {m['error']}")
+            return m.get("result", {})
+        events.append(m)
+
+def wait_event(name, session, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        for i, e in enumerate(events):
+            if e.get("method") == name and e.get("sessionId") == session:
+                return events.pop(i)
+        events.append(read_message(deadline))
+
+def evaluate(session, expr):
+    return call("Runtime.evaluate", session, expression=expr, returnByValue=True)["result"].get("value")
+
+def shot(session, name):
+    size = call("Page.getLayoutMetrics", session)["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    data = call("Page.captureScreenshot", session, format="png", clip=clip, captureBeyondViewport=True)["data"]
+    path = os.path.join(out, name)
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(data))
+    print(f"screenshot: {path}")
+
+def goto(session, target):
+    events.clear()
+    call("Page.navigate", session, url=target)
+    wait_event("Page.loadEventFired", session)
+
+try:
+    target = call("Target.createTarget", url="about:blank")["targetId"]
+    s = call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    call("Page.enable", s)
+    call("Emulation.setDeviceMetricsOverride", s, width=800, height=1000, deviceScaleFactor=1, mobile=False)
+
+    # The unsubscribe link: a page with a button, and nothing unsubscribed yet.
+    goto(s, url)
+    text = evaluate(s, "document.body.innerText")
+    assert "Unsubscribe from" in text, text
+    shot(s, "unsubscribe.png")
+    # A real mouse click in the middle of the button.
+    box = evaluate(s, "(() => { const r = document.querySelector('form button').getBoundingClientRect();"
+                      " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    events.clear()
+    for kind in ("mousePressed", "mouseReleased"):
+        call("Input.dispatchMouseEvent", s, type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+    wait_event("Page.loadEventFired", s)
+    text = evaluate(s, "document.body.innerText")
+    assert "You are unsubscribed" in text, text
+    shot(s, "unsubscribed.png")
+
+    goto(s, base + "/preview")
+    text = evaluate(s, "document.body.innerText")
+    assert "PREVIEW" in text.upper() and "Career Tips #2" in text, text[:500]
+    shot(s, "preview.png")
+    goto(s, base + "/subscribe")
+    shot(s, "subscribe.png")
+    goto(s, base + "/issues/")
+    shot(s, "archive.png")
+    goto(s, base + "/issues/1")
+    text = evaluate(s, "document.body.innerText")
+    assert "Hi there," in text and "ana@example.com" not in text, text[:500]
+    shot(s, "issue-1.png")
+
+    try:
+        call("Browser.close", timeout=5)
+    except SystemExit:
+        pass
+    chrome.wait(timeout=10)
+finally:
+    if chrome.poll() is None:
+        chrome.kill()
+        chrome.wait()
+PY
+
+if grep -q '^ana@example.com,unsubscribed,' "$site/subscribers/suppressed.csv"; then
+    echo "suppressed: ana@example.com"
+else
+    echo "error: ana@example.com is not in suppressed.csv:" >&2
+    cat "$site/subscribers/suppressed.csv" >&2
+    exit 1
+fi
+echo "browser check passed in $(($(date +%s) - started))s; screenshots in $out"
