@@ -66,6 +66,9 @@ const CONFIRM: &str = "confirm";
 /// Why the server cannot start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The config is unusable (e.g. the DKIM key).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// No secret for SMTP, or another planning rule.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -204,6 +207,8 @@ struct App {
     transport: Transport,
     /// One confirmation mail per address per hour.
     confirmations: RateLimit,
+    /// Signs confirmation mails, like issues, when `[dkim]` is set.
+    dkim: Option<crate::dkim::Signer>,
     /// Serializes this process's read-then-append on the list files, so that
     /// two simultaneous requests for one address write one row.
     files: Mutex<()>,
@@ -250,6 +255,7 @@ pub fn run(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
         );
     }
+    let dkim = config.dkim_signer()?;
     let admin_token = std::env::var(&config.server.admin_token_env)
         .ok()
         .map(|t| t.trim().to_string())
@@ -266,6 +272,7 @@ pub fn run(
             started: Instant::now(),
         },
         transport: Transport::from_config(config, "confirmations"),
+        dkim,
         confirmations: RateLimit::new(TimeDelta::minutes(CONFIRM_EVERY_MINUTES), MAX_REMEMBERED),
         files: Mutex::new(()),
         config: config.clone(),
@@ -994,9 +1001,14 @@ async fn subscribe(
             expires,
         );
         let sent = match app.confirmation_mail(&address, &name, &link) {
-            Ok(message) => send::send_one(&app.transport, message.envelope(), &message.formatted())
-                .await
-                .map_err(|f| format!("{f:?}")),
+            Ok(mut message) => {
+                if let Some(d) = &app.dkim {
+                    d.sign(&mut message);
+                }
+                send::send_one(&app.transport, message.envelope(), &message.formatted())
+                    .await
+                    .map_err(|f| format!("{f:?}"))
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = sent {
