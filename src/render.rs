@@ -6,6 +6,7 @@
 //! splices the personal values (name, address, unsubscribe link) into the few
 //! lines that hold them, and encodes the personal headers. It sends nothing.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -277,21 +278,77 @@ pub struct Recipient<'a> {
     pub name: &'a str,
 }
 
+/// A personal value spliced into a line.
+#[derive(Clone, Copy)]
+enum Field {
+    Name,
+    Email,
+    Unsubscribe,
+}
+
+/// A piece of a personal line.
+enum Segment {
+    Text(String),
+    Field(Field),
+}
+
 enum Chunk {
     /// Encoded bytes, CRLFs included.
     Fixed(Vec<u8>),
-    /// A line holding stand-ins, not yet encoded, and whether a line break follows.
-    Line(String, bool),
+    /// A line holding personal values, split around them once per issue and
+    /// encoded per recipient; and whether a line break follows.
+    Line(Vec<Segment>, bool),
+}
+
+/// The personal values of one recipient, escaped for one part.
+struct Values<'a> {
+    name: &'a str,
+    email: &'a str,
+    unsubscribe: &'a str,
 }
 
 /// A body part, encoded once per issue but for its personal lines.
 struct Part {
     chunks: Vec<Chunk>,
-    escape_html: bool,
+}
+
+/// Splits a line around the stand-ins; `None` if it has none.
+fn segments(line: &str) -> Option<Vec<Segment>> {
+    let marks = [
+        (NAME, Field::Name),
+        (EMAIL, Field::Email),
+        (UNSUBSCRIBE, Field::Unsubscribe),
+    ];
+    let mut out = Vec::new();
+    let mut rest = line;
+    loop {
+        let next = marks
+            .iter()
+            .filter_map(|(m, f)| rest.find(m).map(|i| (i, m.len(), *f)))
+            .min_by_key(|(i, _, _)| *i);
+        match next {
+            Some((i, len, field)) => {
+                if i > 0 {
+                    out.push(Segment::Text(rest[..i].to_string()));
+                }
+                out.push(Segment::Field(field));
+                rest = &rest[i + len..];
+            }
+            None => {
+                if !rest.is_empty() {
+                    out.push(Segment::Text(rest.to_string()));
+                }
+                break;
+            }
+        }
+    }
+    out.iter()
+        .any(|s| matches!(s, Segment::Field(_)))
+        .then_some(out)
 }
 
 impl Part {
-    fn new(body: &str, escape_html: bool) -> Self {
+    fn new(body: &str) -> Self {
         let mut chunks: Vec<Chunk> = Vec::new();
         let lines: Vec<&str> = body.lines().collect();
         let ends_with_newline = body.ends_with('\n');
@@ -299,8 +356,8 @@ impl Part {
             let line = line.trim_end_matches('\r');
             // Keep the body's own last line break, or its absence.
             let eol = i + 1 < lines.len() || ends_with_newline;
-            if [NAME, EMAIL, UNSUBSCRIBE].iter().any(|s| line.contains(s)) {
-                chunks.push(Chunk::Line(line.to_string(), eol));
+            if let Some(segs) = segments(line) {
+                chunks.push(Chunk::Line(segs, eol));
             } else {
                 let mut bytes = quoted_printable::encode(line);
                 if eol {
@@ -312,27 +369,24 @@ impl Part {
                 }
             }
         }
-        Self {
-            chunks,
-            escape_html,
-        }
+        Self { chunks }
     }
 
-    fn write(&self, out: &mut Vec<u8>, name: &str, email: &str, unsubscribe: &str) {
+    fn write(&self, out: &mut Vec<u8>, values: &Values<'_>, line: &mut String) {
         for chunk in &self.chunks {
             match chunk {
                 Chunk::Fixed(bytes) => out.extend_from_slice(bytes),
-                Chunk::Line(line, eol) => {
-                    let line = if self.escape_html {
-                        line.replace(NAME, &escape_html(name))
-                            .replace(EMAIL, &escape_html(email))
-                            .replace(UNSUBSCRIBE, &escape_attribute(unsubscribe))
-                    } else {
-                        line.replace(NAME, name)
-                            .replace(EMAIL, email)
-                            .replace(UNSUBSCRIBE, unsubscribe)
-                    };
-                    out.extend_from_slice(&quoted_printable::encode(line));
+                Chunk::Line(segments, eol) => {
+                    line.clear();
+                    for seg in segments {
+                        match seg {
+                            Segment::Text(t) => line.push_str(t),
+                            Segment::Field(Field::Name) => line.push_str(values.name),
+                            Segment::Field(Field::Email) => line.push_str(values.email),
+                            Segment::Field(Field::Unsubscribe) => line.push_str(values.unsubscribe),
+                        }
+                    }
+                    qp_line(out, line.as_bytes());
                     if *eol {
                         out.extend_from_slice(b"\r\n");
                     }
@@ -340,21 +394,68 @@ impl Part {
             }
         }
     }
+
+    fn size_hint(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Fixed(b) => b.len(),
+                Chunk::Line(..) => 400,
+            })
+            .sum()
+    }
+}
+
+/// Quoted-printable encodes one line (no line breaks in `line`) onto `out`,
+/// with soft breaks so no output line exceeds 76 characters (RFC 2045 §6.7).
+/// The per-recipient hot path: the `quoted_printable` crate (used for the
+/// per-issue parts) builds a `String` char by char and costs ~5× more here.
+fn qp_line(out: &mut Vec<u8>, line: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    const LIMIT: usize = 76;
+    let mut col = 0usize;
+    for (i, &b) in line.iter().enumerate() {
+        let last = i + 1 == line.len();
+        let literal =
+            matches!(b, b'!'..=b'<' | b'>'..=b'~') || (matches!(b, b' ' | b'\t') && !last);
+        let width = if literal { 1 } else { 3 };
+        // Leave room for the soft break's `=` unless this is the line's end.
+        let room = if last { LIMIT } else { LIMIT - 1 };
+        if col + width > room {
+            out.extend_from_slice(b"=\r\n");
+            col = 0;
+        }
+        if literal {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        }
+        col += width;
+    }
 }
 
 /// HTML-escapes a personal value for text content exactly as the HTML
 /// serializer writes rendered text (`&amp;`, `&lt;`, `&gt;`, `&nbsp;`), so a
 /// spliced message is byte-for-byte what rendering per reader would give.
-pub fn escape_html(s: &str) -> String {
+pub fn escape_html(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
 
 /// The same for an attribute value (also escapes `"`).
-pub fn escape_attribute(s: &str) -> String {
+pub fn escape_attribute(s: &str) -> Cow<'_, str> {
     escape(s, true)
 }
 
-fn escape(s: &str, attribute: bool) -> String {
+fn escape(s: &str, attribute: bool) -> Cow<'_, str> {
+    let special = |c: char| match c {
+        '&' | '\u{a0}' => true,
+        '<' | '>' => !attribute,
+        '"' => attribute,
+        _ => false,
+    };
+    if !s.contains(special) {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -366,7 +467,7 @@ fn escape(s: &str, attribute: bool) -> String {
             c => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// An issue rendered and encoded for sending: build once, then call
@@ -459,8 +560,8 @@ impl Prepared {
             fixed: headers,
             from_mailbox: from.clone(),
             dkim: None,
-            text: Part::new(&text, false),
-            html: Part::new(&html, true),
+            text: Part::new(&text),
+            html: Part::new(&html),
             boundary,
             domain: from.email.domain().to_string(),
             from: from.email,
@@ -517,30 +618,55 @@ impl Prepared {
                 self.mailto
             ),
         ));
-        let mut body = Vec::with_capacity(40_000);
         let email = r.email.to_string();
-        for (part, kind) in [(&self.text, "plain"), (&self.html, "html")] {
-            body.extend_from_slice(
-                format!(
-                    "--{}\r\nContent-Type: text/{kind}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
-                    self.boundary
-                )
-                .as_bytes(),
-            );
-            part.write(&mut body, greeting, &email, &unsubscribe);
-            // The CRLF before a boundary belongs to the boundary: keep the
-            // part's own final line break, as lettre does.
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
-        if let Some(dkim) = &self.dkim {
-            return self.signed(dkim, personal, to_mailbox, body);
-        }
-        let mut out = Vec::with_capacity(self.head.len() + body.len() + 512);
-        out.extend_from_slice(personal.to_string().as_bytes());
+        let (name_html, email_html, unsubscribe_html) = (
+            escape_html(greeting),
+            escape_html(&email),
+            escape_attribute(&unsubscribe),
+        );
+        let plain = Values {
+            name: greeting,
+            email: &email,
+            unsubscribe: &unsubscribe,
+        };
+        let html = Values {
+            name: &name_html,
+            email: &email_html,
+            unsubscribe: &unsubscribe_html,
+        };
+        let personal_head = personal.to_string();
+        let mut out = Vec::with_capacity(
+            personal_head.len()
+                + self.head.len()
+                + self.text.size_hint()
+                + self.html.size_hint()
+                + 512,
+        );
+        out.extend_from_slice(personal_head.as_bytes());
         out.extend_from_slice(&self.head);
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&body);
+        let body_start = out.len();
+        let mut line = String::with_capacity(512);
+        for (part, kind, values) in [(&self.text, "plain", &plain), (&self.html, "html", &html)] {
+            out.extend_from_slice(b"--");
+            out.extend_from_slice(self.boundary.as_bytes());
+            out.extend_from_slice(b"\r\nContent-Type: text/");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(
+                b"; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+            );
+            part.write(&mut out, values, &mut line);
+            // The CRLF before a boundary belongs to the boundary: keep the
+            // part's own final line break, as lettre does.
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"--");
+        out.extend_from_slice(self.boundary.as_bytes());
+        out.extend_from_slice(b"--\r\n");
+        if let Some(dkim) = &self.dkim {
+            let body = out.split_off(body_start);
+            return self.signed(dkim, personal, to_mailbox, body);
+        }
         out
     }
 
@@ -620,4 +746,36 @@ pub fn personal_view(
     };
     let url = signer.unsubscribe_url(&config.newsletter.base_url, key);
     View::new(config, issue, name, email, &url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qp_lines_round_trip_and_stay_within_76_columns() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let pool: Vec<char> = "aZ09 \t=.?<>&\"'é中😀\u{a0}-_/:;%".chars().collect();
+        for n in 0..2000 {
+            let len = n % 300;
+            let line: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    pool[(seed % pool.len() as u64) as usize]
+                })
+                .collect();
+            let mut out = Vec::new();
+            qp_line(&mut out, line.as_bytes());
+            let text = String::from_utf8(out.clone()).unwrap();
+            for l in text.split("\r\n") {
+                assert!(l.len() <= 76, "{l:?} ({} chars)", l.len());
+                assert!(!l.ends_with(' ') && !l.ends_with('\t'), "{l:?}");
+            }
+            let decoded =
+                quoted_printable::decode(&out, quoted_printable::ParseMode::Strict).unwrap();
+            assert_eq!(String::from_utf8(decoded).unwrap(), line);
+        }
+    }
 }

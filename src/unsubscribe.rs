@@ -24,7 +24,8 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
 /// Makes and checks tokens under one secret.
 #[derive(Clone)]
 pub struct Signer {
-    key: Vec<u8>,
+    /// HMAC state with the key already absorbed, cloned per token.
+    keyed: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -36,15 +37,14 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A signer for `secret`.
     pub fn new(secret: &[u8]) -> Self {
-        Self {
-            key: secret.to_vec(),
-        }
+        // A key of any length is accepted by HMAC; this cannot fail.
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("hmac accepts keys of any length"));
+        Self { keyed }
     }
 
     fn mac(&self, purpose: &str, message: &str) -> Hmac<Sha256> {
-        // A key of any length is accepted by HMAC; this cannot fail.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("hmac accepts keys of any length"));
+        let mut mac = self.keyed.clone();
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(message.as_bytes());
