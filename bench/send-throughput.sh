@@ -43,7 +43,11 @@ sed -e 's/^transport = "outbox"/transport = "smtp"/' \
     -e 's/^max_reading_minutes = 5/max_reading_minutes = 30/' \
     "$repo/config.toml" > "$W/config.toml"
 if [ -n "$DKIM" ]; then
-  "$BIN" --config "$W/config.toml" dkim-keygen --algorithm "$DKIM" --out "$W/dkim.pem" >/dev/null
+  case "$DKIM" in
+    rsa) openssl genrsa -traditional -out "$W/dkim.pem" 2048 2>/dev/null ;;
+    ed25519) openssl genpkey -algorithm ed25519 -out "$W/dkim.pem" 2>/dev/null ;;
+    *) echo "--dkim takes rsa or ed25519" >&2; exit 2 ;;
+  esac
   cat >> "$W/config.toml" <<TOML
 
 [dkim]
