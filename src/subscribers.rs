@@ -637,7 +637,12 @@ impl Iterator for SubscriberReader {
 /// Memory grows with the number of distinct addresses seen.
 #[derive(Debug, Default)]
 pub struct Dedupe {
-    seen: HashMap<String, u64>,
+    /// A 128-bit fingerprint of each key (two independently keyed SipHashes)
+    /// to the line it was first seen on: about 40 MB for a million rows where
+    /// the keys themselves would take three times that. Two distinct
+    /// addresses collide with probability ~2^-128 per pair.
+    seen: HashMap<u128, u64>,
+    hashers: (std::hash::RandomState, std::hash::RandomState),
 }
 
 impl Dedupe {
@@ -648,14 +653,17 @@ impl Dedupe {
     /// `Ok` the first time a key is seen; later occurrences give a note like
     /// "`Bob@Example.com` duplicates line 3".
     pub fn check(&mut self, path: &Path, sub: &Subscriber) -> Result<(), RowProblem> {
-        match self.seen.get(&sub.key) {
+        use std::hash::BuildHasher;
+        let fingerprint = (u128::from(self.hashers.0.hash_one(&sub.key)) << 64)
+            | u128::from(self.hashers.1.hash_one(&sub.key));
+        match self.seen.get(&fingerprint) {
             Some(&first) => Err(RowProblem {
                 path: path.to_path_buf(),
                 line: sub.line,
                 message: format!("`{}` duplicates line {first}", sub.email),
             }),
             None => {
-                self.seen.insert(sub.key.clone(), sub.line);
+                self.seen.insert(fingerprint, sub.line);
                 Ok(())
             }
         }
