@@ -103,6 +103,8 @@ pub enum Command {
     Send(SendArgs),
     /// Show what the ledger recorded.
     Status(StatusArgs),
+    /// Turn an article (Markdown or HTML) into a comparison file.
+    Import(crate::import::ImportArgs),
 }
 
 /// `preview` options.
@@ -155,6 +157,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Preview(a) => preview(&load_config(&cli.config)?, a, now),
         Command::Send(a) => send_command(&load_config(&cli.config)?, a, now),
         Command::Status(a) => status(&load_config(&cli.config)?, a),
+        Command::Import(a) => crate::import::command(a, &cli.config),
     }
 }
 

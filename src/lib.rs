@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
+pub mod import;
 pub mod issue;
 pub mod ledger;
 pub mod plan;

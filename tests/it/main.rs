@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod delivery;
+mod import;
 mod preview;
 mod render;
 mod send;
