@@ -10,6 +10,7 @@
 //! [`content::parse_comparison`] before writing. What it cannot find it reports;
 //! it never guesses, never overwrites without `--force`, and never uses the network.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -161,6 +162,8 @@ pub struct Imported {
     pub text: String,
     /// What was found and dropped.
     pub report: Report,
+    /// The content loader's warnings for the file, as if it were `<slug>.md`.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Imported {
@@ -275,9 +278,8 @@ pub fn command(args: &ImportArgs, config_path: &Path) -> Result<u8, Failure> {
             Ok((path, result)) => {
                 imported += 1;
                 print_summary(&shown, &path, &result);
-                let mut diags = Vec::new();
-                content::parse_comparison(&path, &result.text, EXCERPT_RULE, &mut diags);
-                for d in &diags {
+                for mut d in result.warnings {
+                    d.path.clone_from(&path);
                     eprintln!("{d}");
                 }
             }
@@ -349,8 +351,11 @@ fn write_file(path: &Path, text: &str, force: bool) -> Result<(), ImportError> {
     if force {
         // Write beside it, then rename, so a failed write never leaves half a file.
         let tmp = path.with_extension("md.tmp");
-        std::fs::write(&tmp, text).map_err(fail)?;
-        return std::fs::rename(&tmp, path).map_err(fail);
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        return written.map_err(fail);
     }
     let mut f = match std::fs::OpenOptions::new()
         .write(true)
@@ -1041,26 +1046,44 @@ fn html_chrome(el: &Element) -> Option<String> {
     chrome.then(|| element_label(el))
 }
 
-/// A chrome-looking wrapper that holds two or more article sections is the article.
-fn holds_sections(node: ego_tree::NodeRef<'_, Node>, roles: &[&str]) -> bool {
-    let mut kinds: Vec<SectionKind> = Vec::new();
-    for n in node.descendants().take(20_000) {
-        let Some(el) = ElementRef::wrap(n) else {
+/// The elements holding headings of two or more kinds of article section: a
+/// chrome-looking wrapper around them (`<div class="with-sidebar">`) is the article.
+fn section_holders(html: &Html, roles: &[&str]) -> HashSet<NodeId> {
+    let mut kinds: HashMap<NodeId, u8> = HashMap::new();
+    for node in html.tree.nodes() {
+        let Some(el) = ElementRef::wrap(node) else {
             continue;
         };
         if !matches!(el.value().name(), "h1" | "h2" | "h3" | "h4") {
             continue;
         }
-        let text = collapse(&el.text().collect::<String>());
-        let kind = SectionKind::classify(&text, roles);
-        if kind != SectionKind::Other && chrome_heading(&text).is_none() && !kinds.contains(&kind) {
-            kinds.push(kind);
-            if kinds.len() >= 2 {
-                return true;
+        let text: String = el.text().flat_map(str::chars).take(200).collect();
+        let text = collapse(&text);
+        let bit = match SectionKind::classify(&text, roles) {
+            _ if chrome_heading(&text).is_some() => continue,
+            SectionKind::Other => continue,
+            SectionKind::WhatIs(i) => 1u8 << i.min(1),
+            SectionKind::Duties => 1 << 2,
+            SectionKind::Requirements => 1 << 3,
+            SectionKind::Environment => 1 << 4,
+            SectionKind::Skills => 1 << 5,
+            SectionKind::Salary => 1 << 6,
+        };
+        // An ancestor that already has this kind has passed it further up:
+        // each (element, kind) pair is visited once, however deep the page.
+        for a in node.ancestors() {
+            let k = kinds.entry(a.id()).or_default();
+            if *k & bit != 0 {
+                break;
             }
+            *k |= bit;
         }
     }
-    false
+    kinds
+        .into_iter()
+        .filter(|(_, k)| k.count_ones() >= 2)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 fn heading_level(name: &str) -> Option<u8> {
@@ -1105,9 +1128,13 @@ fn read_html(text: &str) -> Doc {
                     _ => {}
                 }
             }
-            "title" if title.is_none() => title = Some(collapse(&el.text().collect::<String>())),
+            "title" if title.is_none() => {
+                title = Some(collapse(
+                    &el.text().flat_map(str::chars).take(300).collect::<String>(),
+                ));
+            }
             "h1" if h1.is_none() && !under_side_chrome(node) => {
-                let t = collapse(&el.text().collect::<String>());
+                let t = collapse(&el.text().flat_map(str::chars).take(300).collect::<String>());
                 if !t.is_empty() {
                     h1 = Some(t);
                 }
@@ -1132,6 +1159,7 @@ fn read_html(text: &str) -> Doc {
         .map(|(a, b)| vec![a.as_str(), b.as_str()])
         .unwrap_or_default();
 
+    let holders = section_holders(&html, &role_names);
     let mut w = HtmlWalker::default();
     let mut skip: Option<NodeId> = None;
     for edge in html.root_element().traverse() {
@@ -1148,7 +1176,7 @@ fn read_html(text: &str) -> Doc {
                         if SILENT_TAGS.contains(&el.name()) || hidden {
                             skip = Some(node.id());
                         } else if let Some(label) = html_chrome(el)
-                            && !holds_sections(node, &role_names)
+                            && !holders.contains(&node.id())
                         {
                             skip = Some(node.id());
                             w.dropped.push(label);
@@ -1181,7 +1209,8 @@ fn read_html(text: &str) -> Doc {
 
 /// Inside an element whose dates and titles belong to other articles.
 fn under_side_chrome(node: ego_tree::NodeRef<'_, Node>) -> bool {
-    node.ancestors().any(|a| {
+    // Bounded: a page nested deeper than this is not one a person wrote.
+    node.ancestors().take(256).any(|a| {
         a.value().as_element().is_some_and(|el| {
             matches!(el.name(), "aside" | "nav" | "footer")
                 || el.id().into_iter().chain(el.classes()).any(|n| {
@@ -2219,6 +2248,15 @@ fn parse_number(text: &str, pos: usize) -> Option<(f64, usize, bool)> {
     value.is_finite().then_some((value, j, k))
 }
 
+/// The sign a currency is written with: `US$50 to $60` is one range.
+fn sign(currency: &str) -> char {
+    match currency {
+        "GBP" => '£',
+        "EUR" => '€',
+        _ => '$',
+    }
+}
+
 /// A currency sign (with a country prefix such as `US$`) and amount at `pos`.
 fn amount_at(text: &str, pos: usize) -> Option<Amount> {
     let c = text[pos..].chars().next()?;
@@ -2391,7 +2429,12 @@ fn range_at(text: &str, pos: usize) -> Option<SalaryMatch> {
     let rest = &text[a1.end..];
     let trimmed = rest.trim_start();
     let mut at = a1.end + (rest.len() - trimmed.len());
-    let lower = trimmed.to_ascii_lowercase();
+    // Only the next few bytes matter: never copy the rest of a long text.
+    let word = |w: &str| {
+        trimmed
+            .get(..w.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(w))
+    };
     let mut and_form = false;
     if let Some(c) = trimmed
         .chars()
@@ -2399,9 +2442,9 @@ fn range_at(text: &str, pos: usize) -> Option<SalaryMatch> {
         .filter(|c| matches!(c, '-' | '–' | '—'))
     {
         at += c.len_utf8();
-    } else if lower.starts_with("to ") {
+    } else if word("to ") {
         at += 2;
-    } else if lower.starts_with("and ") {
+    } else if word("and ") {
         at += 3;
         and_form = true;
     } else {
@@ -2424,9 +2467,7 @@ fn range_at(text: &str, pos: usize) -> Option<SalaryMatch> {
     let a2 = match text[at..].chars().next()? {
         '$' | '£' | '€' => {
             let a = amount_at(text, at)?;
-            let same = a.currency == a1.currency
-                || (text[at..].starts_with('$') && text[a1.start..].contains('$'));
-            if !same {
+            if sign(a.currency) != sign(a1.currency) {
                 return None;
             }
             a
@@ -2898,6 +2939,14 @@ fn build(doc: Doc, format: Format, url: Option<&str>) -> Result<Imported, Import
             }
         }
     }
+    const MAX_NOTES: usize = 20;
+    if report.notes.len() > MAX_NOTES {
+        let more = report.notes.len() - MAX_NOTES;
+        report.notes.truncate(MAX_NOTES);
+        report
+            .notes
+            .push(format!("… and {more} more salary ranges not used"));
+    }
     for (i, name) in roles.iter().enumerate() {
         if found[i].is_none()
             && let Some(s) = doc
@@ -2949,6 +2998,7 @@ fn build(doc: Doc, format: Format, url: Option<&str>) -> Result<Imported, Import
         meta,
         text,
         report,
+        warnings: diags,
     })
 }
 
@@ -3370,6 +3420,18 @@ mod tests {
             import_text(None, md, None, None),
             Err(ImportError::NoTitle)
         ));
+    }
+
+    #[test]
+    fn code_is_not_prose_in_either_format() {
+        let md = "# Cook vs. Chef\n\n## Job Duties\n\nCooks cook.\n\n> ```\n> Cooks earn $50,000 to $60,000 a year.\n> ```\n";
+        let html = "<h1>Cook vs. Chef</h1><h2>Job Duties</h2><p>Cooks cook.</p>\
+            <blockquote><pre>Cooks earn $50,000 to $60,000 a year.</pre></blockquote>";
+        for text in [md, html] {
+            let got = import_text(None, text, None, None).unwrap();
+            assert_eq!(got.meta.roles[0].salary, None, "{text}");
+            assert!(got.text.contains("> ```\n> Cooks earn"), "{}", got.text);
+        }
     }
 
     #[test]
