@@ -109,6 +109,8 @@ pub enum Command {
     Run,
     /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
     Serve(ServeArgs),
+    /// Turn an article (Markdown or HTML) into a comparison file.
+    Import(crate::import::ImportArgs),
 }
 
 /// `preview` options.
@@ -193,6 +195,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             crate::server::run(&load_config(&cli.config)?, a.listen.as_deref(), cli.now)?;
             Ok(exit::OK)
         }
+        Command::Import(a) => crate::import::command(a, &cli.config),
     }
 }
 

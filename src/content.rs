@@ -174,7 +174,11 @@ impl SectionKind {
     pub fn classify(heading: &str, roles: &[&str]) -> Self {
         let h = heading.to_lowercase();
         let h = h.trim();
-        if h.starts_with("what is") || h.starts_with("what's") || h.starts_with("what does") {
+        // "What is the difference between a … and a …?" is about both roles, not one.
+        let about_both = h.contains(" vs") || h.contains("difference");
+        if (h.starts_with("what is") || h.starts_with("what's") || h.starts_with("what does"))
+            && !about_both
+        {
             // The longest matching name wins ("Producer" vs "Associate Producer").
             let best = roles
                 .iter()
@@ -197,6 +201,9 @@ impl SectionKind {
             "working environment",
             "workplace",
             "environment",
+            "working conditions",
+            "work setting",
+            "where they work",
         ]) {
             Self::Environment
         } else if has(&["skill"]) {
@@ -758,7 +765,7 @@ const ABBREVIATIONS: &[&str] = &[
 ];
 
 /// Byte offsets in `text` just after each sentence end.
-fn sentence_ends(text: &str) -> Vec<usize> {
+pub(crate) fn sentence_ends(text: &str) -> Vec<usize> {
     let mut ends = Vec::new();
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     for (k, &(i, c)) in chars.iter().enumerate() {
@@ -1136,6 +1143,15 @@ $
             ),
             ("How much do they make? Pay", SectionKind::Salary),
             ("Conclusion", SectionKind::Other),
+            (
+                "What is the difference between a Data Analyst and a Data Scientist?",
+                SectionKind::Other,
+            ),
+            (
+                "What is a Data Analyst vs. a Data Scientist?",
+                SectionKind::Other,
+            ),
+            ("Where They Work", SectionKind::Environment),
         ];
         for (h, want) in cases {
             assert_eq!(SectionKind::classify(h, &roles), *want, "{h}");

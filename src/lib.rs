@@ -10,6 +10,7 @@ pub mod config;
 pub mod content;
 pub mod diagnostic;
 pub mod dkim;
+pub mod import;
 pub mod issue;
 pub mod ledger;
 pub mod plan;

@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod import;
 mod preview;
 mod render;
 mod schedule;
