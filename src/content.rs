@@ -746,9 +746,14 @@ pub fn sections(body: &str, body_line: usize, roles: &[&str]) -> Vec<Section> {
         }
     }
     let mut out = Vec::with_capacity(heads.len());
+    // Count line breaks incrementally: linear in the body, however many headings.
+    let (mut counted, mut line) = (0usize, body_line);
     for (i, (start, end, heading)) in heads.iter().enumerate() {
         let next = heads.get(i + 1).map_or(body.len(), |h| h.0);
-        let line = body_line + body[..*start].bytes().filter(|b| *b == b'\n').count();
+        line += body
+            .get(counted..*start)
+            .map_or(0, |s| s.bytes().filter(|b| *b == b'\n').count());
+        counted = *start;
         out.push(Section {
             kind: SectionKind::classify(heading, roles),
             heading: heading.clone(),
