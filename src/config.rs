@@ -221,6 +221,8 @@ pub struct Smtp {
     pub allow_plaintext: bool,
     /// The EHLO name (default: the From address's domain).
     pub hello_name: Option<String>,
+    /// An extra root certificate (PEM) to trust, for a relay with a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[state]`
@@ -312,6 +314,7 @@ impl Default for Smtp {
             timeout_seconds: 30,
             allow_plaintext: false,
             hello_name: None,
+            ca_file: None,
         }
     }
 }
@@ -363,6 +366,11 @@ impl Config {
         config.path = path.to_path_buf();
         config.source = source.to_string();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(ca) = config.smtp.ca_file.as_mut()
+            && ca.is_relative()
+        {
+            *ca = base.join(&*ca);
+        }
         for p in [
             &mut config.content.dir,
             &mut config.subscribers.path,
@@ -551,6 +559,14 @@ impl Config {
             return Err(self.invalid(
                 "unsubscribe.secret_env",
                 "must name an environment variable, e.g. `TIPSHEET_SECRET`",
+            ));
+        }
+        if let Some(ca) = &self.smtp.ca_file
+            && let Err(e) = std::fs::read(ca)
+        {
+            return Err(self.invalid(
+                "smtp.ca_file",
+                format!("cannot read `{}`: {e}", ca.display()),
             ));
         }
         if self.delivery.transport == TransportKind::Smtp {

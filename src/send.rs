@@ -90,6 +90,8 @@ pub struct SmtpSettings {
     pub credentials: Option<Credentials>,
     /// Per-command timeout.
     pub timeout: Duration,
+    /// An extra trusted root certificate (PEM).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -116,7 +118,22 @@ impl SmtpSettings {
             hello: ClientId::Domain(s.hello_name.clone().unwrap_or_else(|| config.from_domain())),
             credentials: (!user.is_empty()).then(|| Credentials::new(user, password)),
             timeout: Duration::from_secs(s.timeout_seconds.max(1)),
+            ca_pem: s.ca_file.as_ref().and_then(|p| std::fs::read(p).ok()),
         }
+    }
+
+    /// TLS parameters: rustls with the platform's roots, plus `ca_file`.
+    fn tls(&self) -> Result<TlsParameters, Failure> {
+        let mut b = TlsParameters::builder(self.host.clone());
+        if let Some(pem) = &self.ca_pem {
+            let cert =
+                lettre::transport::smtp::client::Certificate::from_pem(pem).map_err(|e| {
+                    Failure::Fatal(format!("`smtp.ca_file` is not a PEM certificate: {e}"))
+                })?;
+            b = b.add_root_certificate(cert);
+        }
+        b.build_rustls()
+            .map_err(|e| Failure::Fatal(format!("TLS setup for `{}` failed: {e}", self.host)))
     }
 }
 
@@ -194,8 +211,7 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, Failure> {
     };
     let mut conn = if s.tls == Tls::Tls {
         // Implicit TLS: lettre opens this connection itself (without TCP_NODELAY).
-        let params =
-            TlsParameters::new(s.host.clone()).map_err(|e| Failure::Fatal(e.to_string()))?;
+        let params = s.tls()?;
         let c = AsyncSmtpConnection::connect_tokio1(
             (s.host.as_str(), s.port),
             Some(s.timeout),
@@ -232,8 +248,7 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, Failure> {
             other => other,
         })?;
         if s.tls == Tls::Starttls {
-            let params =
-                TlsParameters::new(s.host.clone()).map_err(|e| Failure::Fatal(e.to_string()))?;
+            let params = s.tls()?;
             if !conn.can_starttls() {
                 return Err(Failure::Fatal(format!(
                     "`{}:{}` does not offer STARTTLS, and `smtp.tls = \"starttls\"` requires it",

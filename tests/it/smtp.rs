@@ -2,7 +2,7 @@
 
 use crate::common::{Site, parse};
 use crate::send::check_message;
-use crate::smtp_server::{FaultServer, Faults, SmtpServer, Wire};
+use crate::smtp_server::{FaultServer, Faults, RecorderMails, SmtpServer, Wire};
 use mailin_embedded::response::Response;
 
 #[test]
@@ -172,4 +172,51 @@ fn connection_refused_stops_early_with_a_clear_error() {
     assert!(r.stderr.contains("cannot connect to `127.0.0.1:"), "{r:?}");
     let s = site.run(&["status", "--date", "2026-12-01"]);
     assert!(s.stdout.contains("4 pending"), "{s:?}");
+}
+
+#[test]
+fn starttls_is_required_and_used_when_configured() {
+    use crate::common::repo;
+    use mailin_embedded::{Server, SslConfig};
+    // mailin-embedded's rustls has both crypto providers enabled in test
+    // builds; pick one for this process (tipsheet's own client picks ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // A real STARTTLS server with a certificate from a throwaway test CA.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tls = repo().join("tests/fixtures/tls");
+    let recorder = SmtpServer::recorder();
+    let mails = recorder.mails_handle();
+    let mut server = Server::new(recorder);
+    server
+        .with_name("localhost")
+        .with_ssl(SslConfig::SelfSigned {
+            cert_path: tls.join("server.pem").display().to_string(),
+            key_path: tls.join("server.key").display().to_string(),
+        })
+        .unwrap()
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    let site = Site::new();
+    site.use_smtp(port, 2);
+    site.config("host = \"127.0.0.1\"", "host = \"localhost\"");
+    site.config("tls = \"none\"", "tls = \"starttls\"");
+    // Without trusting the test CA, the certificate is refused and nothing is sent.
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("STARTTLS with `localhost` failed"),
+        "{r:?}"
+    );
+    assert!(mails.lock().unwrap().is_empty());
+    std::fs::copy(tls.join("ca.pem"), site.path("ca.pem")).unwrap();
+    site.config(
+        "allow_plaintext = false",
+        "allow_plaintext = false\nca_file = \"ca.pem\"",
+    );
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(mails.lock().unwrap().len(), 4);
 }

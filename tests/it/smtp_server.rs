@@ -103,6 +103,25 @@ impl Handler for Recorder {
     }
 }
 
+/// Access to what a recorder received.
+pub trait RecorderMails {
+    fn mails_handle(&self) -> MailsHandle;
+}
+
+pub struct MailsHandle(Arc<Mutex<Shared>>);
+
+impl MailsHandle {
+    pub fn lock(&self) -> Result<Vec<Mail>, ()> {
+        Ok(self.0.lock().unwrap().mails.clone())
+    }
+}
+
+impl RecorderMails for Recorder {
+    fn mails_handle(&self) -> MailsHandle {
+        MailsHandle(self.shared.clone())
+    }
+}
+
 /// A running server.
 pub struct SmtpServer {
     pub port: u16,
@@ -118,6 +137,19 @@ pub struct Faults {
 }
 
 impl SmtpServer {
+    /// A recording handler, for tests that configure the server themselves.
+    pub fn recorder() -> impl Handler + Clone + Send + RecorderMails + 'static {
+        Recorder {
+            shared: Arc::new(Mutex::new(Shared::default())),
+            rcpt_rule: None,
+            data_rule: None,
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+            data_rule_answer: None,
+        }
+    }
+
     pub fn start() -> Self {
         Self::with_faults(Faults::default())
     }
