@@ -508,6 +508,18 @@ fn lock(config: &Config) -> Result<RunLock, Failure> {
     }
 }
 
+/// True when another process holds the run lock. Probes with a shared lock
+/// and creates nothing, so `status` never gets in a `send`'s way.
+fn run_in_progress(config: &Config) -> bool {
+    let Ok(file) = std::fs::File::open(config.state.dir.join("tipsheet.lock")) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -571,7 +583,7 @@ fn send_command(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<
 /// Sets `stop` (and wakes `wake`) on SIGINT or SIGTERM.
 fn watch_signals(stop: Arc<AtomicBool>, wake: Option<Arc<tokio::sync::Notify>>) {
     tokio::spawn(async move {
-        wait_for_signal().await;
+        crate::shutdown_signal().await;
         stop.store(true, Ordering::SeqCst);
         if let Some(w) = wake {
             w.notify_waiters();
@@ -880,28 +892,6 @@ fn slot_state(
     }
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 fn print_counts(number: u32, date: &str, counts: &crate::ledger::Counts) {
     let parts: Vec<String> = counts
         .by_status
@@ -993,7 +983,7 @@ fn status(config: &Config, args: &StatusArgs, now: DateTime<Utc>) -> Result<u8, 
     let schedule = config.schedule()?;
     let ledger = Ledger::open_read_only(&config.ledger_path())?;
     // A run holding the lock may have recipients in flight; otherwise those were cut off.
-    let running = lock(config).is_err();
+    let running = run_in_progress(config);
     let issues = match &ledger {
         Some(l) => l.issues()?,
         None => Vec::new(),

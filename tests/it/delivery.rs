@@ -93,17 +93,33 @@ fn sigterm_finishes_in_flight_messages_and_a_rerun_resumes_exactly_once() {
     let site = Site::new();
     site.use_smtp(server.port, 2);
     site.write("subscribers/subscribers.csv", &list(200));
-    let child = site.command(&["send"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = site
+        .command(&["send"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while server.mails().len() < 20 {
-        assert!(started.elapsed() < Duration::from_secs(60), "send never got going");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "send never got going"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let r = to_run(child.wait_with_output().unwrap());
     assert_eq!(r.code, 4, "{r:?}");
-    assert!(r.stderr.contains("interrupted: in-flight messages finished and were recorded; rerun to resume"), "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "interrupted: in-flight messages finished and were recorded; rerun to resume"
+        ),
+        "{r:?}"
+    );
     let delivered = server.mails().len();
     assert!(delivered < 200, "finished before the signal");
     // Everything handed to the server was recorded: nothing is uncertain.
@@ -111,10 +127,16 @@ fn sigterm_finishes_in_flight_messages_and_a_rerun_resumes_exactly_once() {
     let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
     let counts = &v[0]["counts"];
     assert_eq!(counts["sent"].as_u64(), Some(delivered as u64), "{s:?}");
-    assert!(counts.get("uncertain").is_none() && counts.get("in_flight").is_none(), "{s:?}");
+    assert!(
+        counts.get("uncertain").is_none() && counts.get("in_flight").is_none(),
+        "{s:?}"
+    );
     let r = site.run(&["send"]);
     assert_eq!(r.code, 0, "{r:?}");
     let got = server.received_by();
     assert_eq!(got.len(), 200);
-    assert!(got.values().all(|n| *n == 1), "a graceful stop must not duplicate anyone");
+    assert!(
+        got.values().all(|n| *n == 1),
+        "a graceful stop must not duplicate anyone"
+    );
 }
