@@ -897,7 +897,7 @@ impl Progress {
         } else if self.last_log.get().elapsed() >= Duration::from_secs(10) {
             self.last_log.set(Instant::now());
             let rate = self.done.get() as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-            eprintln!(
+            crate::output::errln!(
                 "progress: {}/{} done, {} failed, {:.0} msgs/s",
                 self.done.get(),
                 self.total,

@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::issue;
 use crate::ledger::Ledger;
+use crate::output::errln;
 use crate::plan::{self, PlanError};
 use crate::render::{self, View};
 use crate::schedule::Slot;
@@ -229,7 +230,7 @@ pub fn run(
 ) -> Result<(), ServerError> {
     let (signer, warning) = plan::signer(config)?;
     if let Some(w) = warning {
-        eprintln!("{w}");
+        errln!("{w}");
     }
     for (key, file) in [
         ("subscribers.path", &config.subscribers.path),
@@ -251,7 +252,7 @@ pub fn run(
     // A suppression list that cannot be read would make every unsubscribe fail.
     Suppression::load(&config.subscribers.suppressed_path)?;
     if let Err(e) = plan::load_content(config) {
-        eprintln!(
+        errln!(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
         );
     }
@@ -399,7 +400,7 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
-            eprintln!("error: rendering a page failed: {e}");
+            errln!("error: rendering a page failed: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
     }
@@ -562,7 +563,7 @@ impl App {
         }
         let path = &self.config.subscribers.suppressed_path;
         subscribers::append_suppression(path, key, UNSUBSCRIBED, self.clock.now())?;
-        eprintln!("unsubscribed `{key}`");
+        errln!("unsubscribed `{key}`");
         Ok(true)
     }
 
@@ -574,7 +575,7 @@ impl App {
         }
         let path = &self.config.subscribers.suppressed_path;
         subscribers::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
-        eprintln!("resubscribed `{key}`");
+        errln!("resubscribed `{key}`");
         Ok(true)
     }
 }
@@ -634,7 +635,7 @@ async fn unsubscribe_page(
         ),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
             }
             server_error(&app, "read the unsubscribe list")
         }
@@ -672,7 +673,7 @@ async fn unsubscribe(
         Some(Ok(w)) => w,
         other => {
             if let Some(Err(e)) = other {
-                eprintln!(
+                errln!(
                     "error: cannot record the unsubscribe of `{key}` in `{}`: {e}",
                     app.config.subscribers.suppressed_path.display()
                 );
@@ -730,7 +731,7 @@ async fn resubscribe(
         ),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: cannot record the resubscribe of `{key}`: {e}");
+                errln!("error: cannot record the resubscribe of `{key}`: {e}");
             }
             server_error(&app, "record your resubscribe")
         }
@@ -1013,7 +1014,7 @@ async fn subscribe(
         };
         if let Err(e) = sent {
             app.confirmations.release(&key, now);
-            eprintln!("error: cannot send the confirmation mail to `{email}`: {e}");
+            errln!("error: cannot send the confirmation mail to `{email}`: {e}");
             return message(
                 &app,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1021,7 +1022,7 @@ async fn subscribe(
                 "We could not send the confirmation email just now. Please try again in a few minutes.".into(),
             );
         }
-        eprintln!("confirmation mail sent to `{email}`");
+        errln!("confirmation mail sent to `{email}`");
     }
     html(
         StatusCode::OK,
@@ -1144,13 +1145,13 @@ impl App {
         if !listed {
             subscribers::append_subscriber(path, email, name, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", path.display()))?;
-            eprintln!("subscribed `{key}`");
+            errln!("subscribed `{key}`");
         }
         if self.suppressed(&key).map_err(|e| e.to_string())? {
             let sp = &self.config.subscribers.suppressed_path;
             subscribers::append_suppression(sp, &key, RESUBSCRIBED, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
-            eprintln!("resubscribed `{key}`");
+            errln!("resubscribed `{key}`");
         }
         Ok(())
     }
@@ -1194,7 +1195,7 @@ async fn confirm(
         Some(Ok(())) => {}
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: cannot subscribe `{email}`: {e}");
+                errln!("error: cannot subscribe `{email}`: {e}");
             }
             return server_error(&app, "record your subscription");
         }
@@ -1366,7 +1367,7 @@ async fn archive(State(app): State<Arc<App>>) -> Response {
         )),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: the archive: {e}");
+                errln!("error: the archive: {e}");
             }
             server_error(&app, "show the archive")
         }
@@ -1389,7 +1390,7 @@ async fn archived_issue(
         Some(Ok(None)) => not_found_page(&app),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: archive issue #{number}: {e}");
+                errln!("error: archive issue #{number}: {e}");
             }
             server_error(&app, "show this issue")
         }
@@ -1535,7 +1536,7 @@ async fn preview(
                 Some(Err(e)) => e.to_string(),
                 _ => "the preview failed".into(),
             };
-            eprintln!("error: preview: {detail}");
+            errln!("error: preview: {detail}");
             // Only the admin gets here: show what is wrong.
             message(
                 &app,

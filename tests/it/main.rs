@@ -6,6 +6,7 @@ mod common;
 mod delivery;
 mod dkim;
 mod import;
+mod pipes;
 mod preview;
 mod render;
 mod schedule;
