@@ -782,7 +782,11 @@ pub(crate) fn sentence_ends(text: &str) -> Vec<usize> {
             continue;
         }
         let end = if at_end { text.len() } else { chars[j].0 };
-        let word_start = text[..i].rfind(char::is_whitespace).map_or(0, |p| p + 1);
+        // After the whitespace char, which may be wider than a byte (NBSP, U+2029).
+        let word_start = text[..i]
+            .char_indices()
+            .rfind(|(_, c)| c.is_whitespace())
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let word = text[word_start..=i].to_lowercase();
         if c == '.' && !at_end {
             let initial = word.chars().filter(|c| c.is_alphabetic()).count() == 1;
