@@ -8,6 +8,7 @@ mod dkim;
 mod import;
 mod pipes;
 mod preview;
+mod props;
 mod render;
 mod schedule;
 mod send;
