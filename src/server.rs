@@ -945,9 +945,16 @@ impl App {
                     .map_err(|e| format!("`newsletter.reply_to`: {e}"))?,
             );
         }
-        builder
+        let mut message = builder
             .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // A newsletter name shaped like an encoded word must read as written.
+        message.headers_mut().insert_raw(render::text_header(
+            "Subject",
+            &format!("Confirm your subscription to {}", n.name),
+            "",
+        ));
+        Ok(message)
     }
 }
 
