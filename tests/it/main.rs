@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod hostile;
 mod import;
 mod pipes;
 mod preview;
