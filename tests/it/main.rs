@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod faults;
 mod hostile;
 mod import;
 mod pipes;
