@@ -13,6 +13,7 @@ mod preview;
 mod props;
 mod render;
 mod schedule;
+mod security;
 mod send;
 mod server;
 mod smtp;
