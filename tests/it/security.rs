@@ -115,3 +115,75 @@ fn secrets_never_reach_output_files_or_the_ledger() {
         }
     }
 }
+
+#[test]
+fn every_page_carries_the_security_headers() {
+    use std::io::{BufRead, BufReader};
+    let site = Site::new();
+    let mut child = site
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .map(str::to_string);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(20)))
+        .build()
+        .into();
+    // Stopped however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serve = Killed(child);
+    {
+        let base = base.expect("serve started");
+        for (path, status, cache) in [
+            ("/", 200, "no-store"),
+            ("/subscribe", 200, "no-store"),
+            ("/unsubscribe", 200, "no-store"),
+            ("/unsubscribe?e=ana%40example.com&t=00", 400, "no-store"),
+            ("/confirm?e=a&x=1&t=00", 400, "no-store"),
+            ("/healthz", 200, "no-store"),
+            ("/nowhere", 404, "no-store"),
+            ("/issues/", 200, "public, max-age=300"),
+        ] {
+            let r = agent.get(&format!("{base}{path}")).call().unwrap();
+            assert_eq!(r.status().as_u16(), status, "{path}");
+            let h = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let csp = h("content-security-policy");
+            for directive in [
+                "default-src 'none'",
+                "frame-ancestors 'none'",
+                "form-action 'self'",
+            ] {
+                assert!(csp.contains(directive), "{path}: {csp}");
+            }
+            assert!(!csp.contains("script-src"), "{path}: {csp}");
+            assert_eq!(h("x-frame-options"), "DENY", "{path}");
+            assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+            assert!(!h("referrer-policy").is_empty(), "{path}");
+            assert_eq!(h("cache-control"), cache, "{path}");
+        }
+    }
+}
