@@ -19,6 +19,7 @@ use crate::content;
 use crate::diagnostic::Diagnostic;
 use crate::issue::Issue;
 use crate::ledger::{IssueStatus, Ledger, RecipientStatus};
+use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::render::{self, Prepared, Recipient};
 use crate::send::{self, Retry, RunOptions, Transport};
@@ -209,7 +210,7 @@ fn signer(config: &Config, quiet: bool) -> Result<Signer, Failure> {
     if let Some(w) = warning
         && !quiet
     {
-        eprintln!("{w}");
+        errln!("{w}");
     }
     Ok(signer)
 }
@@ -223,7 +224,7 @@ fn walk_list(
     let (counts, diags) = plan::walk_list(config, visit)?;
     if print {
         for d in &diags {
-            eprintln!("{d}");
+            errln!("{d}");
         }
     }
     Ok((counts, diags))
@@ -233,8 +234,8 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
-            println!("check: 1 error, 0 warnings");
+            errln!("error: {e}");
+            outln!("check: 1 error, 0 warnings");
             return Ok(exit::FAILED);
         }
     };
@@ -278,8 +279,8 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
     }
     match config.dkim_signer() {
         Ok(Some(d)) => {
-            println!("dkim: publish a TXT record at `{}`:", d.dns_name);
-            println!("  {}", d.dns_record);
+            outln!("dkim: publish a TXT record at `{}`:", d.dns_name);
+            outln!("  {}", d.dns_record);
             if let Some(settings) = &config.dkim
                 && !config.from_domain().eq_ignore_ascii_case(&settings.domain)
                 && !config
@@ -349,9 +350,9 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     for d in &diags {
-        eprintln!("{d}");
+        errln!("{d}");
     }
-    println!(
+    outln!(
         "check: {errors} error{}, {warnings} warning{} ({} comparisons, {} tips)",
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
@@ -425,7 +426,7 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
         std::fs::write(&p, bytes).with_context(|| format!("cannot write `{}`", p.display()))?;
     }
     let tz = schedule.timezone();
-    println!(
+    outln!(
         "Issue #{n} for {} ({})",
         issue.slot.date,
         if frozen {
@@ -434,20 +435,20 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
             "not yet assembled: rotation as of now"
         }
     );
-    println!(
+    outln!(
         "Sends at:  {} {} ({} UTC)",
         issue.slot.local.format("%a %Y-%m-%d %H:%M"),
         tz,
         issue.slot.utc.format("%Y-%m-%d %H:%M")
     );
-    println!("Subject:   {}", prepared.subject);
-    println!("Preheader: {}", view.preheader);
-    println!("Featured:");
+    outln!("Subject:   {}", prepared.subject);
+    outln!("Preheader: {}", view.preheader);
+    outln!("Featured:");
     for c in &issue.comparisons {
-        println!("  - {} [{}]", c.meta.title, c.meta.slug);
+        outln!("  - {} [{}]", c.meta.title, c.meta.slug);
     }
-    println!("Tip:       {} [{}]", issue.tip.meta.title, issue.tip.slug);
-    println!(
+    outln!("Tip:       {} [{}]", issue.tip.meta.title, issue.tip.slug);
+    outln!(
         "Reading:   about {} min ({} words at {} wpm)",
         view.reading_minutes,
         view.text()
@@ -456,17 +457,21 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
         render::WORDS_PER_MINUTE
     );
     if view.reading_minutes > config.newsletter.max_reading_minutes as usize {
-        eprintln!(
+        errln!(
             "warning: issue #{n} takes about {} minutes to read, over the promised {}",
-            view.reading_minutes, config.newsletter.max_reading_minutes
+            view.reading_minutes,
+            config.newsletter.max_reading_minutes
         );
     }
-    println!("Rendered for: {email}");
-    println!(
+    outln!("Rendered for: {email}");
+    outln!(
         "Recipients: {} active, {} suppressed, {} invalid rows skipped, {} duplicates",
-        counts.active, counts.suppressed, counts.invalid, counts.duplicates
+        counts.active,
+        counts.suppressed,
+        counts.invalid,
+        counts.duplicates
     );
-    println!(
+    outln!(
         "Wrote:     {}",
         files
             .iter()
@@ -474,7 +479,7 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("Nothing was sent.");
+    outln!("Nothing was sent.");
     Ok(exit::OK)
 }
 
@@ -619,9 +624,9 @@ async fn deliver(
             list.by_ref().map(|s| (s.key, s.email.to_string(), s.name)),
         )?;
         for d in &list.diags {
-            eprintln!("{d}");
+            errln!("{d}");
         }
-        eprintln!(
+        errln!(
             "issue #{} ({date}): {added} recipients frozen",
             issue.number()
         );
@@ -630,7 +635,7 @@ async fn deliver(
         .is_some_and(|r| r.status == IssueStatus::Sent)
     {
         let next = schedule.slots_from(issue.slot.utc).nth(1);
-        println!(
+        outln!(
             "issue #{} ({date}) was already sent to everyone; nothing to do{}",
             issue.number(),
             next.map(|n| format!(
@@ -643,7 +648,7 @@ async fn deliver(
     }
     let uncertain = ledger.recover(&date)?;
     if uncertain > 0 {
-        eprintln!(
+        errln!(
             "{uncertain} recipient(s) were in flight when an earlier run stopped; {}",
             if resend_uncertain {
                 "sending them again (the server may already have them)"
@@ -683,7 +688,7 @@ async fn deliver(
             return Err(fail(exit::FAILED, e.into()));
         }
     };
-    println!(
+    outln!(
         "issue #{} ({date}): {} delivered, {} failed, {} bounced, {} skipped in {:.1}s; issue is {status}",
         issue.number(),
         summary.delivered,
@@ -694,16 +699,16 @@ async fn deliver(
     );
     print_counts(issue.number(), &date, &counts);
     if counts.total() == 0 {
-        println!("the list has no active subscriber: nothing was sent");
+        outln!("the list has no active subscriber: nothing was sent");
     }
     if summary.uncertain_left > 0 {
-        println!(
+        outln!(
             "{} recipient(s) left uncertain; `tipsheet status --date {date}` lists them",
             summary.uncertain_left
         );
     }
     if summary.interrupted {
-        eprintln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
+        errln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
         return Ok(exit::INTERRUPTED);
     }
     Ok(if counts.get(RecipientStatus::Failed) > 0 {
@@ -815,7 +820,7 @@ async fn sleep_or_wake(d: std::time::Duration, wake: &tokio::sync::Notify) {
 
 fn log_line(msg: &str) {
     use std::io::Write;
-    println!("{} {msg}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    outln!("{} {msg}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
     let _ = std::io::stdout().flush();
 }
 
@@ -851,10 +856,10 @@ fn schedule_command(
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return Ok(exit::OK);
     }
-    println!(
+    outln!(
         "schedule: `{}` in {}, every {} week(s) from {}, grace {} (cron crate form `{}`)",
         config.schedule.cron,
         schedule.timezone(),
@@ -864,7 +869,7 @@ fn schedule_command(
         schedule.cron_expression()
     );
     for (s, state) in rows {
-        println!(
+        outln!(
             "#{:<4} {}  {}  {} UTC  {}",
             s.number,
             s.date,
@@ -898,7 +903,7 @@ fn print_counts(number: u32, date: &str, counts: &crate::ledger::Counts) {
         .iter()
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    println!(
+    outln!(
         "ledger for issue #{number} ({date}): {}",
         if parts.is_empty() {
             "no recipients".into()
@@ -926,21 +931,24 @@ fn dry_run(config: &Config, issue: &Issue<'_>, signer: Signer) -> Result<u8, Fai
         bytes += m.len() as u64;
     })?;
     let secs = build.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "dry run of issue #{} ({}): {}",
         issue.number(),
         issue.slot.date,
         prepared.subject
     );
-    println!(
+    outln!(
         "built {built} messages ({} KB average) in {secs:.2}s = {:.0} msgs/s (issue prepared once in {:.0} ms); nothing was delivered",
         bytes.checked_div(built).unwrap_or(0) / 1024,
         built as f64 / secs.max(1e-9),
         prepare_secs * 1000.0
     );
-    println!(
+    outln!(
         "recipients: {} active, {} suppressed, {} invalid rows skipped, {} duplicates",
-        counts.active, counts.suppressed, counts.invalid, counts.duplicates
+        counts.active,
+        counts.suppressed,
+        counts.invalid,
+        counts.duplicates
     );
     Ok(exit::OK)
 }
@@ -966,7 +974,7 @@ fn test_send(config: &Config, issue: &Issue<'_>, signer: Signer, to: &str) -> Re
         &message,
     )) {
         Ok((code, text)) => {
-            println!(
+            outln!(
                 "test copy of issue #{} sent to {address}: {code} {text}",
                 issue.number()
             );
@@ -994,12 +1002,12 @@ fn status(config: &Config, args: &StatusArgs, now: DateTime<Utc>) -> Result<u8, 
         let slot = slot_for(&schedule, d)?;
         let state = slot_state(&schedule, &slot, None, now);
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!([{"slot": d.to_string(), "number": slot.number, "status": state, "counts": {}, "recipients": []}])
             );
         } else {
-            println!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
+            outln!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
         }
         return Ok(exit::OK);
     }
@@ -1030,7 +1038,7 @@ fn status(config: &Config, args: &StatusArgs, now: DateTime<Utc>) -> Result<u8, 
     }
     let Some(ledger) = ledger else {
         if !args.json && missed.is_empty() {
-            println!(
+            outln!(
                 "no issue has been sent yet (no ledger at `{}`)",
                 config.ledger_path().display()
             );
@@ -1126,10 +1134,10 @@ fn print_rows(mut rows: Vec<(String, serde_json::Value, String)>, json: bool) {
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     if json {
         let all: Vec<serde_json::Value> = rows.into_iter().map(|r| r.1).collect();
-        println!("{}", serde_json::Value::Array(all));
+        outln!("{}", serde_json::Value::Array(all));
     } else {
         for r in rows {
-            println!("{}", r.2);
+            outln!("{}", r.2);
         }
     }
 }

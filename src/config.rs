@@ -506,8 +506,15 @@ impl Config {
             ("newsletter.greeting_fallback", &n.greeting_fallback),
             ("newsletter.coach", &n.coach),
         ] {
-            if value.chars().any(char::is_control) {
-                return Err(self.invalid(key, "must be one line without control characters"));
+            // U+2028/U+2029 break lines too (the subject and List-Id carry the name).
+            if value
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            {
+                return Err(self.invalid(
+                    key,
+                    "must be one line without control characters or line separators",
+                ));
             }
         }
         self.schedule()?;

@@ -787,7 +787,11 @@ pub(crate) fn sentence_ends(text: &str) -> Vec<usize> {
             continue;
         }
         let end = if at_end { text.len() } else { chars[j].0 };
-        let word_start = text[..i].rfind(char::is_whitespace).map_or(0, |p| p + 1);
+        // After the whitespace char, which may be wider than a byte (NBSP, U+2029).
+        let word_start = text[..i]
+            .char_indices()
+            .rfind(|(_, c)| c.is_whitespace())
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let word = text[word_start..=i].to_lowercase();
         if c == '.' && !at_end {
             let initial = word.chars().filter(|c| c.is_alphabetic()).count() == 1;
@@ -894,7 +898,7 @@ pub fn excerpt(markdown: &str, max_words: usize) -> Option<Excerpt> {
         kept.push(Event::Text("…".into()));
     }
     let mut html = String::new();
-    pulldown_cmark::html::push_html(&mut html, kept.into_iter());
+    pulldown_cmark::html::push_html(&mut html, kept.into_iter().map(safe_link));
     let mut text = plain[..cut]
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -910,11 +914,50 @@ pub fn excerpt(markdown: &str, max_words: usize) -> Option<Excerpt> {
     })
 }
 
-/// Renders Markdown to HTML (raw HTML in the source is escaped, never passed through).
+/// A link or image to a `javascript:`, `data:` or other non-web address (an
+/// imported article may carry one) gets an empty address; its text stays.
+fn safe_link(event: Event<'_>) -> Event<'_> {
+    let safe = |url: &str| match url.split_once(':') {
+        // No scheme (relative), or the colon is in a path, query or fragment.
+        None => true,
+        Some((scheme, _)) if scheme.contains(['/', '?', '#']) => true,
+        Some((scheme, _)) => ["http", "https", "mailto"]
+            .iter()
+            .any(|s| scheme.eq_ignore_ascii_case(s)),
+    };
+    match event {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if !safe(&dest_url) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: CowStr::Borrowed(""),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if !safe(&dest_url) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: CowStr::Borrowed(""),
+            title,
+            id,
+        }),
+        other => other,
+    }
+}
+
+/// Renders Markdown to HTML (raw HTML in the source is escaped, never passed
+/// through; links only to web and mail addresses).
 pub fn markdown_to_html(markdown: &str) -> String {
     let events = parser(markdown).map(|e| match e {
         Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        other => other,
+        other => safe_link(other),
     });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events);

@@ -26,6 +26,7 @@ use crate::cli::{Failure, exit};
 use crate::config::Config;
 use crate::content::{self, ComparisonMeta, ExcerptRule, Per, Role, Salary, SectionKind};
 use crate::diagnostic::Diagnostic;
+use crate::output::{errln, outln};
 
 /// The excerpt rule an imported file must satisfy: the shipped default.
 pub const EXCERPT_RULE: ExcerptRule = ExcerptRule {
@@ -280,17 +281,17 @@ pub fn command(args: &ImportArgs, config_path: &Path) -> Result<u8, Failure> {
                 print_summary(&shown, &path, &result);
                 for mut d in result.warnings {
                     d.path.clone_from(&path);
-                    eprintln!("{d}");
+                    errln!("{d}");
                 }
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("{}", Diagnostic::error(&shown, 0, e.to_string()));
+                errln!("{}", Diagnostic::error(&shown, 0, e.to_string()));
             }
         }
     }
     if args.files.len() > 1 {
-        println!("import: {imported} imported, {failed} failed");
+        outln!("import: {imported} imported, {failed} failed");
     }
     Ok(if failed > 0 { exit::FAILED } else { exit::OK })
 }
@@ -301,7 +302,7 @@ fn default_out(config_path: &Path) -> Result<PathBuf, Failure> {
     match std::fs::metadata(config_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let dir = PathBuf::from("content").join("comparisons");
-            eprintln!(
+            errln!(
                 "note: no config file `{}`; writing to `{}` under the current folder (pass `--out DIR` or `--config PATH` to choose)",
                 config_path.display(),
                 dir.display()
@@ -378,25 +379,25 @@ fn write_file(path: &Path, text: &str, force: bool) -> Result<(), ImportError> {
 
 fn print_summary(input: &Path, path: &Path, r: &Imported) {
     let rep = &r.report;
-    println!(
+    outln!(
         "imported `{}` ({}) → `{}`",
         input.display(),
         r.format.name(),
         path.display()
     );
     let names: Vec<&str> = r.meta.roles.iter().map(|x| x.name.as_str()).collect();
-    println!("  roles:     {}", names.join(", "));
-    println!("  sections:  {}", rep.sections.join(", "));
+    outln!("  roles:     {}", names.join(", "));
+    outln!("  sections:  {}", rep.sections.join(", "));
     if !rep.missing.is_empty() {
-        println!("  missing:   {}", rep.missing.join(", "));
+        outln!("  missing:   {}", rep.missing.join(", "));
     }
     if !rep.other_sections.is_empty() {
-        println!("  other:     {}", rep.other_sections.join(", "));
+        outln!("  other:     {}", rep.other_sections.join(", "));
     }
-    println!("  salaries:");
+    outln!("  salaries:");
     for (role, found) in r.meta.roles.iter().zip(&rep.salaries) {
         match found {
-            Some(f) => println!(
+            Some(f) => outln!(
                 "    {}: {}{} (from {}: \"{}\")",
                 role.name,
                 f.salary,
@@ -408,14 +409,14 @@ fn print_summary(input: &Path, path: &Path, r: &Imported) {
                 f.source,
                 f.phrase
             ),
-            None => println!("    {}: none found; written without a salary", role.name),
+            None => outln!("    {}: none found; written without a salary", role.name),
         }
     }
     match (&r.meta.published, rep.published_from) {
-        (Some(p), Some(from)) => println!("  published: {p} (from {from})"),
-        _ => println!("  published: not stated; omitted"),
+        (Some(p), Some(from)) => outln!("  published: {p} (from {from})"),
+        _ => outln!("  published: not stated; omitted"),
     }
-    println!(
+    outln!(
         "  url:       {}",
         r.meta
             .url
@@ -423,19 +424,19 @@ fn print_summary(input: &Path, path: &Path, r: &Imported) {
             .unwrap_or("none (pass `--url URL` to record it)")
     );
     if rep.dropped.is_empty() {
-        println!("  dropped:   nothing");
+        outln!("  dropped:   nothing");
     } else {
-        println!("  dropped:");
+        outln!("  dropped:");
         for (what, n) in counted(&rep.dropped) {
             if n > 1 {
-                println!("    - {what} (×{n})");
+                outln!("    - {what} (×{n})");
             } else {
-                println!("    - {what}");
+                outln!("    - {what}");
             }
         }
     }
     for note in &rep.notes {
-        println!("  note: {note}");
+        outln!("  note: {note}");
     }
 }
 

@@ -45,11 +45,34 @@ pub enum RenderError {
     },
 }
 
-// Stand-ins for the personal values, rendered into the templates once per issue
-// and replaced per recipient. They survive HTML escaping and CSS inlining as is.
-const NAME: &str = "%%tipsheet-name%%";
-const EMAIL: &str = "%%tipsheet-email%%";
-const UNSUBSCRIBE: &str = "%%tipsheet-unsubscribe%%";
+/// Stand-ins for the personal values, rendered into the templates once per
+/// issue and replaced per recipient. They survive HTML escaping and CSS
+/// inlining as is. They must never occur in the issue's own text: content that
+/// quotes `%%tipsheet-name%%` prints it as written, not the reader's name.
+struct StandIns {
+    name: String,
+    email: String,
+    unsubscribe: String,
+}
+
+impl StandIns {
+    /// `%%tipsheet-name%%` and so on; for an issue whose `text` contains such a
+    /// string, stand-ins tagged with a digest of that text (which the text
+    /// cannot contain).
+    fn avoiding(text: &str) -> Self {
+        let tag = if text.contains("%%tipsheet-") {
+            let digest = hex::encode(Sha256::digest(text.as_bytes()));
+            format!("tipsheet-{}", &digest[..16])
+        } else {
+            "tipsheet".to_string()
+        };
+        Self {
+            name: format!("%%{tag}-name%%"),
+            email: format!("%%{tag}-email%%"),
+            unsubscribe: format!("%%{tag}-unsubscribe%%"),
+        }
+    }
+}
 
 /// Words per minute for the reading-time estimate.
 pub const WORDS_PER_MINUTE: usize = 230;
@@ -313,11 +336,11 @@ struct Part {
 }
 
 /// Splits a line around the stand-ins; `None` if it has none.
-fn segments(line: &str) -> Option<Vec<Segment>> {
+fn segments(line: &str, stand_ins: &StandIns) -> Option<Vec<Segment>> {
     let marks = [
-        (NAME, Field::Name),
-        (EMAIL, Field::Email),
-        (UNSUBSCRIBE, Field::Unsubscribe),
+        (stand_ins.name.as_str(), Field::Name),
+        (stand_ins.email.as_str(), Field::Email),
+        (stand_ins.unsubscribe.as_str(), Field::Unsubscribe),
     ];
     let mut out = Vec::new();
     let mut rest = line;
@@ -348,7 +371,7 @@ fn segments(line: &str) -> Option<Vec<Segment>> {
 }
 
 impl Part {
-    fn new(body: &str) -> Self {
+    fn new(body: &str, stand_ins: &StandIns) -> Self {
         let mut chunks: Vec<Chunk> = Vec::new();
         let lines: Vec<&str> = body.lines().collect();
         let ends_with_newline = body.ends_with('\n');
@@ -356,7 +379,7 @@ impl Part {
             let line = line.trim_end_matches('\r');
             // Keep the body's own last line break, or its absence.
             let eol = i + 1 < lines.len() || ends_with_newline;
-            if let Some(segs) = segments(line) {
+            if let Some(segs) = segments(line, stand_ins) {
                 chunks.push(Chunk::Line(segs, eol));
             } else {
                 let mut bytes = quoted_printable::encode(line);
@@ -507,6 +530,47 @@ fn raw(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
+/// A header holding `text`, then ` suffix` (ASCII, e.g. `<list-id>`) if any.
+/// lettre writes an ASCII word as it is, so text shaped like an RFC 2047
+/// encoded word (`=?utf-8?b?DQo=?=`, from a title or the newsletter name)
+/// would reach the reader decoded, line breaks and all; such text is encoded
+/// whole instead, and reads exactly as written.
+pub fn text_header(name: &'static str, text: &str, suffix: &str) -> HeaderValue {
+    use base64::Engine as _;
+    let name = HeaderName::new_from_ascii_str(name);
+    let raw_value = if suffix.is_empty() {
+        text.to_string()
+    } else {
+        format!("{text} {suffix}")
+    };
+    if !text.contains("=?") {
+        return HeaderValue::new(name, raw_value);
+    }
+    // 39 bytes make 52 base64 characters: each encoded word fits a folded line.
+    let mut encoded = String::with_capacity(text.len() * 2);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(39);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        if !encoded.is_empty() {
+            encoded.push_str("\r\n ");
+        }
+        encoded.push_str("=?utf-8?b?");
+        encoded.push_str(&base64::engine::general_purpose::STANDARD.encode(chunk));
+        encoded.push_str("?=");
+        rest = tail;
+    }
+    if !suffix.is_empty() {
+        encoded.push_str("\r\n ");
+        encoded.push_str(suffix);
+    }
+    // Pre-encoded: ASCII only, folded, and every line break followed by a space.
+    HeaderValue::dangerous_new_pre_encoded(name, raw_value, encoded)
+}
+
 impl Prepared {
     /// Renders `issue` once: templates, CSS inlining, encoding and fixed headers.
     /// `test` prefixes the subject with "[TEST]" (test sends).
@@ -517,7 +581,28 @@ impl Prepared {
         date: SystemTime,
         test: bool,
     ) -> Result<Self, RenderError> {
-        let view = View::new(config, issue, NAME, EMAIL, UNSUBSCRIBE);
+        // The issue's own text, personal values left empty, to choose stand-ins
+        // that cannot be mistaken for it (templates only: cheap).
+        let bare = View::new(config, issue, "", "", "");
+        let own = [
+            HtmlTemplate { v: &bare }.render(),
+            TextTemplate { v: &bare }.render(),
+        ]
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| RenderError::Template {
+            template: "issue",
+            source,
+        })?
+        .concat();
+        let stand_ins = StandIns::avoiding(&own);
+        let view = View::new(
+            config,
+            issue,
+            &stand_ins.name,
+            &stand_ins.email,
+            &stand_ins.unsubscribe,
+        );
         let html = view.html()?;
         let text = view.text()?;
         let n = &config.newsletter;
@@ -532,10 +617,10 @@ impl Prepared {
         if let Some(r) = &n.reply_to {
             headers.set(header::ReplyTo::from(Mailboxes::from(mailbox(r)?)));
         }
-        headers.set(header::Subject::from(subject.clone()));
+        headers.insert_raw(text_header("Subject", &subject, ""));
         headers.set(header::Date::new(date));
         headers.set(header::MIME_VERSION_1_0);
-        headers.insert_raw(raw("List-Id", format!("{} <{}>", n.name, n.list_id)));
+        headers.insert_raw(text_header("List-Id", &n.name, &format!("<{}>", n.list_id)));
         headers.insert_raw(raw(
             "List-Unsubscribe-Post",
             "List-Unsubscribe=One-Click".into(),
@@ -560,8 +645,8 @@ impl Prepared {
             fixed: headers,
             from_mailbox: from.clone(),
             dkim: None,
-            text: Part::new(&text),
-            html: Part::new(&html),
+            text: Part::new(&text, &stand_ins),
+            html: Part::new(&html, &stand_ins),
             boundary,
             domain: from.email.domain().to_string(),
             from: from.email,
@@ -690,6 +775,9 @@ impl Prepared {
             return Vec::new();
         };
         let mut headers = personal;
+        // The fixed headers as encoded once per issue (not re-encoded from
+        // their raw text, which would undo `text_header`).
+        let mut fixed = self.fixed.clone();
         for name in [
             "From",
             "Reply-To",
@@ -701,11 +789,8 @@ impl Prepared {
             "X-Tipsheet-Issue",
             "Content-Type",
         ] {
-            if let Some(v) = self.fixed.get_raw(name) {
-                headers.insert_raw(HeaderValue::new(
-                    HeaderName::new_from_ascii_str(name),
-                    v.to_string(),
-                ));
+            if let Some(v) = fixed.remove_raw(name) {
+                headers.insert_raw(v);
             }
         }
         *message.headers_mut() = headers;
@@ -776,6 +861,44 @@ mod tests {
             let decoded =
                 quoted_printable::decode(&out, quoted_printable::ParseMode::Strict).unwrap();
             assert_eq!(String::from_utf8(decoded).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn text_shaped_like_encoded_words_is_encoded_whole() {
+        for text in [
+            "=?utf-8?b?RXZlDQpCY2M6IHZpY3RpbUBleGFtcGxlLmNvbQ==?=",
+            "Tips =?utf-8?q?a=0Ab?= and a long tail of words that goes past one line 😀 é",
+            "x=?",
+        ] {
+            let mut headers = Headers::new();
+            headers.insert_raw(text_header("Subject", text, ""));
+            headers.insert_raw(text_header("List-Id", text, "<list.example.com>"));
+            let head = headers.to_string();
+            assert!(head.is_ascii(), "{head}");
+            for line in head.split("\r\n") {
+                assert!(line.len() <= 76, "{line:?}");
+            }
+            let raw = format!("{head}\r\nbody\r\n");
+            let msg = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap();
+            assert_eq!(msg.subject(), Some(text));
+        }
+        let mut headers = Headers::new();
+        headers.insert_raw(text_header("Subject", "Plain words", ""));
+        assert_eq!(headers.to_string(), "Subject: Plain words\r\n");
+    }
+
+    #[test]
+    fn stand_ins_never_occur_in_the_issue_text() {
+        let plain = StandIns::avoiding("Hi there");
+        assert_eq!(plain.name, "%%tipsheet-name%%");
+        let text = "quoting %%tipsheet-name%% and %%tipsheet-email%%";
+        let s = StandIns::avoiding(text);
+        for m in [&s.name, &s.email, &s.unsubscribe] {
+            assert!(!text.contains(m.as_str()), "{m}");
+            assert!(m.starts_with("%%tipsheet-") && m.ends_with("%%"), "{m}");
         }
     }
 }

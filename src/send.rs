@@ -593,7 +593,11 @@ pub async fn run(
         .filter(|(s, _)| statuses.contains(s))
         .map(|(_, n)| n)
         .sum::<u64>();
-    let window = opts.concurrency * 2;
+    // At most one marked recipient per worker: a result is committed together
+    // with the mark that replaces it, so a crash leaves at most `concurrency`
+    // recipients delivered but unrecorded (resent as uncertain). A deeper
+    // window let finished workers run ahead of the commit: up to twice that.
+    let window = opts.concurrency;
     let (job_tx, job_rx) = mpsc::channel::<Job>(window);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
@@ -912,7 +916,7 @@ impl Progress {
         } else if self.last_log.get().elapsed() >= Duration::from_secs(10) {
             self.last_log.set(Instant::now());
             let rate = self.done.get() as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-            eprintln!(
+            crate::output::errln!(
                 "progress: {}/{} done, {} failed, {:.0} msgs/s",
                 self.done.get(),
                 self.total,

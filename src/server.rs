@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::issue;
 use crate::ledger::Ledger;
+use crate::output::errln;
 use crate::plan::{self, PlanError};
 use crate::render::{self, View};
 use crate::schedule::Slot;
@@ -229,7 +230,7 @@ pub fn run(
 ) -> Result<(), ServerError> {
     let (signer, warning) = plan::signer(config)?;
     if let Some(w) = warning {
-        eprintln!("{w}");
+        errln!("{w}");
     }
     for (key, file) in [
         ("subscribers.path", &config.subscribers.path),
@@ -251,7 +252,7 @@ pub fn run(
     // A suppression list that cannot be read would make every unsubscribe fail.
     Suppression::load(&config.subscribers.suppressed_path)?;
     if let Err(e) = plan::load_content(config) {
-        eprintln!(
+        errln!(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
         );
     }
@@ -377,7 +378,7 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
-            eprintln!("error: rendering a page failed: {e}");
+            errln!("error: rendering a page failed: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
     }
@@ -540,7 +541,7 @@ impl App {
         }
         let path = &self.config.subscribers.suppressed_path;
         subscribers::append_suppression(path, key, UNSUBSCRIBED, self.clock.now())?;
-        eprintln!("unsubscribed `{key}`");
+        errln!("unsubscribed `{key}`");
         Ok(true)
     }
 
@@ -552,7 +553,7 @@ impl App {
         }
         let path = &self.config.subscribers.suppressed_path;
         subscribers::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
-        eprintln!("resubscribed `{key}`");
+        errln!("resubscribed `{key}`");
         Ok(true)
     }
 }
@@ -612,7 +613,7 @@ async fn unsubscribe_page(
         ),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
             }
             server_error(&app, "read the unsubscribe list")
         }
@@ -650,7 +651,7 @@ async fn unsubscribe(
         Some(Ok(w)) => w,
         other => {
             if let Some(Err(e)) = other {
-                eprintln!(
+                errln!(
                     "error: cannot record the unsubscribe of `{key}` in `{}`: {e}",
                     app.config.subscribers.suppressed_path.display()
                 );
@@ -708,7 +709,7 @@ async fn resubscribe(
         ),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: cannot record the resubscribe of `{key}`: {e}");
+                errln!("error: cannot record the resubscribe of `{key}`: {e}");
             }
             server_error(&app, "record your resubscribe")
         }
@@ -922,9 +923,16 @@ impl App {
                     .map_err(|e| format!("`newsletter.reply_to`: {e}"))?,
             );
         }
-        builder
+        let mut message = builder
             .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // A newsletter name shaped like an encoded word must read as written.
+        message.headers_mut().insert_raw(render::text_header(
+            "Subject",
+            &format!("Confirm your subscription to {}", n.name),
+            "",
+        ));
+        Ok(message)
     }
 }
 
@@ -991,7 +999,7 @@ async fn subscribe(
         };
         if let Err(e) = sent {
             app.confirmations.release(&key, now);
-            eprintln!("error: cannot send the confirmation mail to `{email}`: {e}");
+            errln!("error: cannot send the confirmation mail to `{email}`: {e}");
             return message(
                 &app,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -999,7 +1007,7 @@ async fn subscribe(
                 "We could not send the confirmation email just now. Please try again in a few minutes.".into(),
             );
         }
-        eprintln!("confirmation mail sent to `{email}`");
+        errln!("confirmation mail sent to `{email}`");
     }
     html(
         StatusCode::OK,
@@ -1122,13 +1130,13 @@ impl App {
         if !listed {
             subscribers::append_subscriber(path, email, name, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", path.display()))?;
-            eprintln!("subscribed `{key}`");
+            errln!("subscribed `{key}`");
         }
         if self.suppressed(&key).map_err(|e| e.to_string())? {
             let sp = &self.config.subscribers.suppressed_path;
             subscribers::append_suppression(sp, &key, RESUBSCRIBED, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
-            eprintln!("resubscribed `{key}`");
+            errln!("resubscribed `{key}`");
         }
         Ok(())
     }
@@ -1172,7 +1180,7 @@ async fn confirm(
         Some(Ok(())) => {}
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: cannot subscribe `{email}`: {e}");
+                errln!("error: cannot subscribe `{email}`: {e}");
             }
             return server_error(&app, "record your subscription");
         }
@@ -1344,7 +1352,7 @@ async fn archive(State(app): State<Arc<App>>) -> Response {
         )),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: the archive: {e}");
+                errln!("error: the archive: {e}");
             }
             server_error(&app, "show the archive")
         }
@@ -1367,7 +1375,7 @@ async fn archived_issue(
         Some(Ok(None)) => not_found_page(&app),
         other => {
             if let Some(Err(e)) = other {
-                eprintln!("error: archive issue #{number}: {e}");
+                errln!("error: archive issue #{number}: {e}");
             }
             server_error(&app, "show this issue")
         }
@@ -1513,7 +1521,7 @@ async fn preview(
                 Some(Err(e)) => e.to_string(),
                 _ => "the preview failed".into(),
             };
-            eprintln!("error: preview: {detail}");
+            errln!("error: preview: {detail}");
             // Only the admin gets here: show what is wrong.
             message(
                 &app,

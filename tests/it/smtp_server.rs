@@ -346,6 +346,19 @@ impl FaultServer {
         self.shared.lock().unwrap().mails.clone()
     }
 
+    /// How many messages were accepted (cheap enough to poll).
+    pub fn count(&self) -> usize {
+        self.shared.lock().unwrap().mails.len()
+    }
+
+    /// Forgets what was received and how often each address was tried.
+    pub fn clear(&self) {
+        let mut s = self.shared.lock().unwrap();
+        s.mails.clear();
+        s.rcpt_attempts.clear();
+        s.data_attempts.clear();
+    }
+
     pub fn received_by(&self) -> HashMap<String, usize> {
         let mut m = HashMap::new();
         for mail in self.mails() {
