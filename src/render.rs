@@ -436,24 +436,50 @@ impl Part {
 fn qp_line(out: &mut Vec<u8>, line: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     const LIMIT: usize = 76;
-    let mut col = 0usize;
-    for (i, &b) in line.iter().enumerate() {
-        let last = i + 1 == line.len();
-        let literal =
-            matches!(b, b'!'..=b'<' | b'>'..=b'~') || (matches!(b, b' ' | b'\t') && !last);
-        let width = if literal { 1 } else { 3 };
-        // Leave room for the soft break's `=` unless this is the line's end.
-        let room = if last { LIMIT } else { LIMIT - 1 };
-        if col + width > room {
-            out.extend_from_slice(b"=\r\n");
-            col = 0;
+    let n = line.len();
+    // Printable ASCII but `=` stays as is; so do space and tab, except last.
+    let literal = |k: usize| match line[k] {
+        b'!'..=b'<' | b'>'..=b'~' => true,
+        b' ' | b'\t' => k + 1 < n,
+        _ => false,
+    };
+    out.reserve(n + n / 16 + 8);
+    let (mut col, mut i) = (0usize, 0usize);
+    while i < n {
+        // Copy the run of literal bytes in slices, breaking lines as needed:
+        // a byte before the line's end may reach column 75 (leaving room for
+        // the soft break's `=`), the line's last byte column 76.
+        let mut end = i;
+        while end < n && literal(end) {
+            end += 1;
         }
-        if literal {
-            out.push(b);
-        } else {
+        while i < end {
+            let left = end - i;
+            let take = if end == n && col + left <= LIMIT {
+                left
+            } else {
+                left.min((LIMIT - 1).saturating_sub(col))
+            };
+            if take == 0 {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+                continue;
+            }
+            out.extend_from_slice(&line[i..i + take]);
+            col += take;
+            i += take;
+        }
+        if i < n {
+            let b = line[i];
+            let room = if i + 1 == n { LIMIT } else { LIMIT - 1 };
+            if col + 3 > room {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
             out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            col += 3;
+            i += 1;
         }
-        col += width;
     }
 }
 
@@ -479,17 +505,20 @@ fn escape(s: &str, attribute: bool) -> Cow<'_, str> {
     if !s.contains(special) {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            '<' if !attribute => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            c => out.push(c),
-        }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut last = 0;
+    for (i, c) in s.match_indices(special) {
+        out.push_str(&s[last..i]);
+        out.push_str(match c {
+            "&" => "&amp;",
+            "\u{a0}" => "&nbsp;",
+            "<" => "&lt;",
+            ">" => "&gt;",
+            _ => "&quot;",
+        });
+        last = i + c.len();
     }
+    out.push_str(&s[last..]);
     Cow::Owned(out)
 }
 
@@ -841,6 +870,26 @@ mod tests {
     fn qp_lines_round_trip_and_stay_within_76_columns() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let pool: Vec<char> = "aZ09 \t=.?<>&\"'é中😀\u{a0}-_/:;%".chars().collect();
+        let edges: Vec<String> = [75, 76, 77, 150, 151, 152, 300]
+            .iter()
+            .flat_map(|&n| {
+                [
+                    "a".repeat(n),
+                    format!("{} ", "a".repeat(n)),
+                    format!("{}=", "a".repeat(n)),
+                    format!("{}é", "a".repeat(n)),
+                ]
+            })
+            .collect();
+        for line in &edges {
+            let mut out = Vec::new();
+            qp_line(&mut out, line.as_bytes());
+            let text = String::from_utf8(out.clone()).unwrap();
+            assert!(text.split("\r\n").all(|l| l.len() <= 76), "{text:?}");
+            let decoded =
+                quoted_printable::decode(&out, quoted_printable::ParseMode::Strict).unwrap();
+            assert_eq!(&String::from_utf8(decoded).unwrap(), line);
+        }
         for n in 0..2000 {
             let len = n % 300;
             let line: String = (0..len)

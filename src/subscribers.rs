@@ -517,7 +517,8 @@ fn parse_date(raw: &str, column: &str) -> Result<Option<DateTime<FixedOffset>>, 
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if date_shaped && let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+    // `FromStr` is chrono's fast path for exactly this ISO 8601 shape.
+    if date_shaped && let Ok(d) = value.parse::<NaiveDate>() {
         return Ok(Some(d.and_time(NaiveTime::MIN).and_utc().fixed_offset()));
     }
     Err(format!(
