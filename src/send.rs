@@ -270,8 +270,16 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, Failure> {
         .await
         .map_err(|_| fail("AUTH timed out with", &"no answer"))?
         .map_err(|e| match classify(&e) {
-            Failure::Transient { code, text } => Failure::Transient { code, text },
-            _ => Failure::Fatal(format!("authentication failed: {e}")),
+            // A 4xx reply to AUTH is worth another try; a relay that offers
+            // no usable mechanism (a client-side error) or refuses the
+            // credentials will refuse every attempt.
+            Failure::Transient { code, text } if !e.is_client() => {
+                Failure::Transient { code, text }
+            }
+            _ => Failure::Fatal(format!(
+                "authentication with `{}` failed: {e} (check the variables named by `smtp.username_env` and `smtp.password_env`, and that the relay offers AUTH PLAIN or LOGIN)",
+                s.host
+            )),
         })?;
     }
     Ok(conn)

@@ -220,3 +220,29 @@ fn starttls_is_required_and_used_when_configured() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(mails.lock().unwrap().len(), 4);
 }
+
+#[test]
+fn credentials_for_a_relay_without_auth_stop_the_run_early() {
+    let server = SmtpServer::start(); // offers no AUTH
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    let r = crate::common::to_run(
+        site.command(&["send"])
+            .env("TIPSHEET_SMTP_USERNAME", "newsletter")
+            .env("TIPSHEET_SMTP_PASSWORD", "hunter2")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("authentication with `127.0.0.1` failed"),
+        "{r:?}"
+    );
+    assert!(
+        !r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"),
+        "{r:?}"
+    );
+    assert!(server.mails().is_empty());
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(s.stdout.contains("4 pending"), "{s:?}");
+}
