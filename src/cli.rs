@@ -525,8 +525,12 @@ fn run_in_progress(config: &Config) -> bool {
     )
 }
 
+/// One thread drives every connection: the per-message work is small, and
+/// waking threads across cores for each SMTP reply cost more than it saved
+/// (about 0.65× smtp-source on two cores, against about 0.9× on one thread).
+/// DKIM signing still runs on the blocking pool, on all cores.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?)

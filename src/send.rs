@@ -300,18 +300,33 @@ impl std::fmt::Display for DataBody<'_> {
 /// (a quoted-printable soft break can make one), so this is usually one copy.
 fn dot_stuffed(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 8);
-    let mut start = 0;
     if message.first() == Some(&b'.') {
         out.push(b'.');
     }
-    for (i, w) in message.windows(2).enumerate() {
-        if w == b"\n." {
-            out.extend_from_slice(&message[start..=i]);
-            out.push(b'.');
-            start = i + 1;
+    // Callers pass ASCII; `str::match_indices` finds "\n." with a fast
+    // substring search instead of a byte-by-byte scan.
+    match std::str::from_utf8(message) {
+        Ok(text) => {
+            let mut start = 0;
+            for (i, _) in text.match_indices("\n.") {
+                out.extend_from_slice(&message[start..=i]);
+                out.push(b'.');
+                start = i + 1;
+            }
+            out.extend_from_slice(&message[start..]);
+        }
+        Err(_) => {
+            let mut start = 0;
+            for (i, w) in message.windows(2).enumerate() {
+                if w == b"\n." {
+                    out.extend_from_slice(&message[start..=i]);
+                    out.push(b'.');
+                    start = i + 1;
+                }
+            }
+            out.extend_from_slice(&message[start..]);
         }
     }
-    out.extend_from_slice(&message[start..]);
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
     }
