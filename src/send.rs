@@ -36,6 +36,11 @@ pub enum SendError {
         "the SMTP relay refuses to take mail: {0}; nothing more was sent (fix `[smtp]` or the credentials, then rerun to resume)"
     )]
     Relay(String),
+    /// The outbox cannot be written: nothing more can go out this run.
+    #[error(
+        "delivery stopped: {0}; nothing more was written (fix the outbox folder, then rerun to resume)"
+    )]
+    Stopped(String),
     /// The outbox folder cannot be created.
     #[error("cannot create outbox folder `{path}`: {source}")]
     Outbox {
@@ -562,8 +567,6 @@ pub struct Summary {
     pub skipped: u64,
     /// Left `uncertain` and not resent (`--no-resend-uncertain`).
     pub uncertain_left: u64,
-    /// Recipients still open when the run stopped early.
-    pub left: u64,
     /// Stopped by a signal.
     pub interrupted: bool,
     /// Seconds spent.
@@ -800,13 +803,14 @@ pub async fn run(
     summary.interrupted = stop.load(Ordering::SeqCst);
     summary.seconds = started.elapsed().as_secs_f64();
     let counts = ledger.counts(slot)?;
-    summary.left =
-        statuses.iter().map(|s| counts.get(*s)).sum::<u64>() - counts.get(RecipientStatus::Failed);
     if !opts.resend_uncertain {
         summary.uncertain_left = counts.get(RecipientStatus::Uncertain);
     }
     if let Some(f) = fatal {
-        return Err(SendError::Relay(f));
+        return Err(match transport {
+            Transport::Outbox(_) => SendError::Stopped(f),
+            Transport::Smtp(_) => SendError::Relay(f),
+        });
     }
     Ok(summary)
 }
