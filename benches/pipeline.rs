@@ -5,12 +5,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use divan::Bencher;
 use tipsheet::config::Config;
+use tipsheet::content::issue::{self, Selection};
 use tipsheet::content::{self, ExcerptRule, SectionKind};
-use tipsheet::issue::{self, Selection};
-use tipsheet::ledger::{Ledger, Outcome, RecipientStatus};
-use tipsheet::render::{Prepared, Recipient};
-use tipsheet::subscribers::SubscriberReader;
-use tipsheet::unsubscribe::Signer;
+use tipsheet::list::SubscriberReader;
+use tipsheet::mail::render::{Prepared, Recipient};
+use tipsheet::mail::token::Signer;
+use tipsheet::store::{Ledger, Outcome, RecipientStatus};
 
 fn main() {
     divan::main();

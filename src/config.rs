@@ -77,7 +77,7 @@ pub struct Config {
     pub server: Server,
     /// `[dkim]`: signing (optional; strongly recommended).
     #[serde(default)]
-    pub dkim: Option<crate::dkim::DkimSettings>,
+    pub dkim: Option<crate::mail::dkim::DkimSettings>,
     /// The file this was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub path: PathBuf,
@@ -402,11 +402,11 @@ impl Config {
     }
 
     /// The DKIM signer, when `[dkim]` is configured.
-    pub fn dkim_signer(&self) -> Result<Option<crate::dkim::Signer>, ConfigError> {
+    pub fn dkim_signer(&self) -> Result<Option<crate::mail::dkim::Signer>, ConfigError> {
         let Some(d) = &self.dkim else {
             return Ok(None);
         };
-        crate::dkim::Signer::load(d, &self.base_dir())
+        crate::mail::dkim::Signer::load(d, &self.base_dir())
             .map(Some)
             .map_err(|e| self.invalid("dkim.private_key_path", e.to_string()))
     }

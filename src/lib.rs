@@ -1,8 +1,8 @@
 //! tipsheet: a newsletter and content pipeline for a career-advice publisher.
 //!
-//! Data flows one way: [`config`] → [`content`] + [`subscribers`] → [`issue`] →
-//! [`render`] → [`send`] (→ [`ledger`]). [`schedule`] says when, [`unsubscribe`]
-//! signs the links, and [`cli`] wires the commands together.
+//! Data flows one way: [`config`] → [`content`] + [`list`] → [`mail`] →
+//! [`delivery`] (→ [`store`]). [`schedule`] says when, [`web`] serves readers,
+//! and [`cli`] wires the commands together. ARCHITECTURE.md has the map.
 #![forbid(unsafe_code)]
 // Printing goes through `output` (a closed pipe must not panic a command).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
@@ -10,19 +10,16 @@
 pub mod cli;
 pub mod config;
 pub mod content;
+pub mod delivery;
 pub mod diagnostic;
-pub mod dkim;
 pub mod import;
-pub mod issue;
-pub mod ledger;
+pub mod list;
+pub mod mail;
 pub mod output;
 pub mod plan;
-pub mod render;
 pub mod schedule;
-pub mod send;
-pub mod server;
-pub mod subscribers;
-pub mod unsubscribe;
+pub mod store;
+pub mod web;
 
 /// Resolves on SIGINT or SIGTERM: how `send`, `run` and `serve` learn to stop.
 pub async fn shutdown_signal() {

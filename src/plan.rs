@@ -8,13 +8,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{Config, TransportKind};
+use crate::content::issue::{self, Issue, IssueError};
 use crate::content::{self, ExcerptRule, Library, SectionKind};
 use crate::diagnostic::Diagnostic;
-use crate::issue::{self, Issue, IssueError};
-use crate::ledger::{IssueStatus, Ledger, LedgerError};
+use crate::list::{self, Subscriber, SubscriberReader, SubscribersError, Suppression};
+use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::schedule::{Schedule, Slot};
-use crate::subscribers::{self, Subscriber, SubscriberReader, SubscribersError, Suppression};
-use crate::unsubscribe::{DEVELOPMENT_SECRET, Signer};
+use crate::store::{IssueStatus, Ledger, LedgerError};
 
 /// Why an action cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +194,7 @@ pub struct ListCounts {
 /// is complete once the iterator is exhausted.
 pub struct Active {
     reader: SubscriberReader,
-    dedupe: subscribers::Dedupe,
+    dedupe: list::Dedupe,
     suppression: Suppression,
     path: std::path::PathBuf,
     /// What was seen so far.
@@ -208,7 +208,7 @@ pub fn active(config: &Config) -> Result<Active, PlanError> {
     let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)?;
     Ok(Active {
         reader: SubscriberReader::open(&config.subscribers.path)?,
-        dedupe: subscribers::Dedupe::new(),
+        dedupe: list::Dedupe::new(),
         suppression,
         path: config.subscribers.path.clone(),
         counts: ListCounts::default(),
@@ -254,7 +254,7 @@ pub fn walk_list(
     Ok((list.counts, list.diags))
 }
 
-fn row_warning(p: subscribers::RowProblem) -> Diagnostic {
+fn row_warning(p: list::RowProblem) -> Diagnostic {
     Diagnostic::warning(
         p.path,
         p.line as usize,

@@ -14,7 +14,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use mailin_embedded::response::Response;
-use tipsheet::ledger::{Ledger, RecipientStatus};
+use tipsheet::store::{Ledger, RecipientStatus};
 
 use crate::common::{Run, Site, parse, to_run};
 use crate::smtp_server::{FaultServer, Wire};

@@ -13,8 +13,8 @@ use tipsheet::content::{
     self, ComparisonMeta, ExcerptRule, Per, Role, Salary, SectionKind, TipMeta,
 };
 use tipsheet::diagnostic::Diagnostic;
+use tipsheet::list::{self, MAX_NAME_CHARS, RESUBSCRIBED, SubscriberReader, Suppression};
 use tipsheet::schedule::{self, Schedule};
-use tipsheet::subscribers::{self, MAX_NAME_CHARS, RESUBSCRIBED, SubscriberReader, Suppression};
 
 const RULE: ExcerptRule = ExcerptRule {
     section: SectionKind::Duties,
@@ -521,7 +521,7 @@ fn at() -> chrono::DateTime<Utc> {
 }
 
 /// Reads every row: (good rows, bad rows); the reader's end state is checked.
-fn read_rows(path: &Path) -> (Vec<subscribers::Subscriber>, Vec<subscribers::RowProblem>) {
+fn read_rows(path: &Path) -> (Vec<list::Subscriber>, Vec<list::RowProblem>) {
     let mut reader = SubscriberReader::open(path).unwrap();
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for row in reader.by_ref() {
@@ -565,7 +565,7 @@ proptest! {
                 prop_assert!(p.line >= 1 && p.line <= last, "{} of {}", p, last);
             }
         }
-        let _ = subscribers::load_list(&path, &Suppression::default());
+        let _ = list::load_list(&path, &Suppression::default());
     }
 
     #[test]
@@ -587,7 +587,7 @@ proptest! {
         let (before, _) = if path.exists() { read_rows(&path) } else { (Vec::new(), Vec::new()) };
         for (email, clean, raw) in &rows {
             let name = clean.as_deref().unwrap_or(raw);
-            subscribers::append_subscriber(&path, &format!(" {email} "), name, at()).unwrap();
+            list::append_subscriber(&path, &format!(" {email} "), name, at()).unwrap();
         }
         let (got, bad) = read_rows(&path);
         prop_assert!(bad.is_empty(), "{:?}\n{}", bad, String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
@@ -606,7 +606,7 @@ proptest! {
                     prop_assert!(s.name.chars().count() <= MAX_NAME_CHARS);
                     prop_assert_eq!(s.name.trim(), s.name.as_str());
                     let again = dir.path().join("again.csv");
-                    subscribers::append_subscriber(&again, email, &s.name, at()).unwrap();
+                    list::append_subscriber(&again, email, &s.name, at()).unwrap();
                     prop_assert_eq!(&read_rows(&again).0[0].name, &s.name);
                     std::fs::remove_file(&again).unwrap();
                 }
@@ -634,8 +634,8 @@ proptest! {
         for (who, resubscribe, reason) in &events {
             let email = &emails[*who];
             let reason = if *resubscribe { RESUBSCRIBED.to_string() } else { format!("bounced: {reason}") };
-            subscribers::append_suppression(&path, email, &reason, at()).unwrap();
-            want.insert(subscribers::normalize(email), !*resubscribe);
+            list::append_suppression(&path, email, &reason, at()).unwrap();
+            want.insert(list::normalize(email), !*resubscribe);
         }
         let (set, problems) = Suppression::load(&path).unwrap();
         prop_assert!(problems.is_empty(), "{:?}", problems);

@@ -4,10 +4,10 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use tipsheet::config::Config;
+use tipsheet::content::issue;
 use tipsheet::content::{self, ExcerptRule, SectionKind};
-use tipsheet::issue;
-use tipsheet::render::{Prepared, Recipient};
-use tipsheet::unsubscribe::Signer;
+use tipsheet::mail::render::{Prepared, Recipient};
+use tipsheet::mail::token::Signer;
 
 use crate::common::{parse, repo};
 
@@ -106,7 +106,7 @@ fn spliced_matches_lettre(config: &Config, issue: &issue::Issue<'_>) {
             key: "reader@example.com",
             name: &name,
         }));
-        let view = tipsheet::render::personal_view(
+        let view = tipsheet::mail::render::personal_view(
             config,
             issue,
             &signer,

@@ -1,6 +1,6 @@
 //! `tipsheet send` through the outbox: one message per active subscriber, exactly once.
 
-use tipsheet::unsubscribe::Signer;
+use tipsheet::mail::token::Signer;
 
 use crate::common::{SECRET, Site, parse, unsubscribe_params};
 
@@ -173,7 +173,7 @@ fn outbox_without_a_secret_warns_loudly_and_uses_the_development_secret() {
     let lu = m.header("List-Unsubscribe").unwrap();
     let (e, t) = unsubscribe_params(&lu[1..lu.find('>').unwrap()]);
     assert!(
-        Signer::new(tipsheet::unsubscribe::DEVELOPMENT_SECRET.as_bytes())
+        Signer::new(tipsheet::mail::token::DEVELOPMENT_SECRET.as_bytes())
             .verify_unsubscribe(&e, &t)
     );
 }

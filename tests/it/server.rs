@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tipsheet::server::{LinkProblem, verify_confirm};
-use tipsheet::unsubscribe::Signer;
+use tipsheet::mail::token::Signer;
+use tipsheet::web::{LinkProblem, verify_confirm};
 
 use crate::common::{SECRET, Site, parse, unsubscribe_params};
 use crate::smtp_server::SmtpServer;
@@ -174,8 +174,8 @@ fn signer() -> Signer {
 fn unsubscribe_path(email: &str, token: &str) -> String {
     format!(
         "/unsubscribe?e={}&t={}",
-        tipsheet::unsubscribe::encode_query(email),
-        tipsheet::unsubscribe::encode_query(token)
+        tipsheet::mail::token::encode_query(email),
+        tipsheet::mail::token::encode_query(token)
     )
 }
 

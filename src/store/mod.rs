@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::issue::{PastIssue, Selection};
+use crate::content::issue::{PastIssue, Selection};
 
 /// Ledger errors.
 #[derive(Debug, thiserror::Error)]

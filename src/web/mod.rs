@@ -6,7 +6,7 @@
 //! links and the pages (askama templates styled like the newsletter, usable
 //! without JavaScript). The files stay the source of truth: every request
 //! reads the suppression list and the list afresh and writes only through
-//! [`subscribers::append_suppression`] and [`subscribers::append_subscriber`].
+//! [`list::append_suppression`] and [`list::append_subscriber`].
 //! It must not write the ledger (it opens it read-only), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
@@ -34,17 +34,15 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::issue;
-use crate::ledger::Ledger;
+use crate::content::issue;
+use crate::delivery::{self, Transport};
+use crate::list::{self, RESUBSCRIBED, SubscriberReader, SubscribersError, Suppression, normalize};
+use crate::mail::render::{self, View};
+use crate::mail::token::{Signer, encode_query};
 use crate::output::errln;
 use crate::plan::{self, PlanError};
-use crate::render::{self, View};
 use crate::schedule::Slot;
-use crate::send::{self, Transport};
-use crate::subscribers::{
-    self, RESUBSCRIBED, SubscriberReader, SubscribersError, Suppression, normalize,
-};
-use crate::unsubscribe::{Signer, encode_query};
+use crate::store::Ledger;
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -58,7 +56,7 @@ const MAX_REMEMBERED: usize = 100_000;
 /// Longest address accepted (RFC 5321 path limit minus the angle brackets).
 const MAX_EMAIL_CHARS: usize = 254;
 /// Names are cut to this many characters (as in the list).
-const MAX_NAME_CHARS: usize = subscribers::MAX_NAME_CHARS;
+const MAX_NAME_CHARS: usize = list::MAX_NAME_CHARS;
 /// Reason written for an unsubscribe.
 const UNSUBSCRIBED: &str = "unsubscribed";
 /// Token purpose of confirmation links.
@@ -209,7 +207,7 @@ struct App {
     /// One confirmation mail per address per hour.
     confirmations: RateLimit,
     /// Signs confirmation mails, like issues, when `[dkim]` is set.
-    dkim: Option<crate::dkim::Signer>,
+    dkim: Option<crate::mail::dkim::Signer>,
     /// Serializes this process's read-then-append on the list files, so that
     /// two simultaneous requests for one address write one row.
     files: Mutex<()>,
@@ -540,7 +538,7 @@ impl App {
             return Ok(false);
         }
         let path = &self.config.subscribers.suppressed_path;
-        subscribers::append_suppression(path, key, UNSUBSCRIBED, self.clock.now())?;
+        list::append_suppression(path, key, UNSUBSCRIBED, self.clock.now())?;
         errln!("unsubscribed `{key}`");
         Ok(true)
     }
@@ -552,7 +550,7 @@ impl App {
             return Ok(false);
         }
         let path = &self.config.subscribers.suppressed_path;
-        subscribers::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
+        list::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
         errln!("resubscribed `{key}`");
         Ok(true)
     }
@@ -991,7 +989,7 @@ async fn subscribe(
                 if let Some(d) = &app.dkim {
                     d.sign(&mut message);
                 }
-                send::send_one(&app.transport, message.envelope(), &message.formatted())
+                delivery::send_one(&app.transport, message.envelope(), &message.formatted())
                     .await
                     .map_err(|f| format!("{f:?}"))
             }
@@ -1128,13 +1126,13 @@ impl App {
         };
         let now = self.clock.now();
         if !listed {
-            subscribers::append_subscriber(path, email, name, now)
+            list::append_subscriber(path, email, name, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", path.display()))?;
             errln!("subscribed `{key}`");
         }
         if self.suppressed(&key).map_err(|e| e.to_string())? {
             let sp = &self.config.subscribers.suppressed_path;
-            subscribers::append_suppression(sp, &key, RESUBSCRIBED, now)
+            list::append_suppression(sp, &key, RESUBSCRIBED, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
             errln!("resubscribed `{key}`");
         }
@@ -1227,9 +1225,9 @@ enum PageError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
-    Ledger(#[from] crate::ledger::LedgerError),
+    Ledger(#[from] crate::store::LedgerError),
     #[error(transparent)]
-    Issue(#[from] crate::issue::IssueError),
+    Issue(#[from] crate::content::issue::IssueError),
     #[error(transparent)]
     Render(#[from] render::RenderError),
     #[error("template failed: {0}")]

@@ -16,15 +16,15 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, TransportKind};
 use crate::content;
+use crate::content::issue::Issue;
+use crate::delivery::{self, Retry, RunOptions, Transport};
 use crate::diagnostic::Diagnostic;
-use crate::issue::Issue;
-use crate::ledger::{IssueStatus, Ledger, RecipientStatus};
+use crate::list::{self, Subscriber};
+use crate::mail::render::{self, Prepared, Recipient};
+use crate::mail::token::Signer;
 use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
-use crate::render::{self, Prepared, Recipient};
-use crate::send::{self, Retry, RunOptions, Transport};
-use crate::subscribers::{self, Subscriber};
-use crate::unsubscribe::Signer;
+use crate::store::{IssueStatus, Ledger, RecipientStatus};
 
 /// Exit codes (documented in the README).
 pub mod exit {
@@ -193,7 +193,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Schedule(a) => schedule_command(&load_config(&cli.config)?, a, now),
         Command::Run => run_daemon(&load_config(&cli.config)?, cli.now),
         Command::Serve(a) => {
-            crate::server::run(&load_config(&cli.config)?, a.listen.as_deref(), cli.now)?;
+            crate::web::run(&load_config(&cli.config)?, a.listen.as_deref(), cli.now)?;
             Ok(exit::OK)
         }
         Command::Import(a) => crate::import::command(a, &cli.config),
@@ -373,7 +373,7 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
     let (issue, frozen) = choose(config, &library, ledger.as_ref(), slot)?;
     let signer = signer(config, false)?;
     let mut first: Option<Subscriber> = None;
-    let want = args.to.as_deref().map(subscribers::normalize);
+    let want = args.to.as_deref().map(list::normalize);
     let (counts, _) = walk_list(config, true, |s| {
         let pick = match &want {
             Some(w) => &s.key == w,
@@ -390,7 +390,7 @@ fn preview(config: &Config, args: &PreviewArgs, now: DateTime<Utc>) -> Result<u8
                 .trim()
                 .parse()
                 .map_err(|e| anyhow!("`{to}` is not a valid email address ({e})"))?;
-            (a.clone(), subscribers::normalize(to), String::new())
+            (a.clone(), list::normalize(to), String::new())
         }
         (None, None) => {
             let a: lettre::Address = "reader@example.com"
@@ -682,7 +682,7 @@ async fn deliver(
         suppressed_path: config.subscribers.suppressed_path.clone(),
         progress: std::io::stderr().is_terminal(),
     };
-    let result = send::run(&mut ledger, &date, prepared, &transport, &opts, stop).await;
+    let result = delivery::run(&mut ledger, &date, prepared, &transport, &opts, stop).await;
     let status = ledger.finish(&date)?;
     let counts = ledger.counts(&date)?;
     let summary = match result {
@@ -901,7 +901,7 @@ fn slot_state(
     }
 }
 
-fn print_counts(number: u32, date: &str, counts: &crate::ledger::Counts) {
+fn print_counts(number: u32, date: &str, counts: &crate::store::Counts) {
     let parts: Vec<String> = counts
         .by_status
         .iter()
@@ -962,7 +962,7 @@ fn test_send(config: &Config, issue: &Issue<'_>, signer: Signer, to: &str) -> Re
         .trim()
         .parse()
         .map_err(|e| anyhow!("`{to}` is not a valid email address ({e})"))?;
-    let key = subscribers::normalize(to);
+    let key = list::normalize(to);
     let prepared = Prepared::new(config, issue, signer, SystemTime::now(), true)?
         .with_dkim(config.dkim_signer()?);
     let message = prepared.message(&Recipient {
@@ -972,7 +972,7 @@ fn test_send(config: &Config, issue: &Issue<'_>, signer: Signer, to: &str) -> Re
     });
     let transport = Transport::from_config(config, &format!("test-{}", issue.slot.date));
     let rt = runtime()?;
-    match rt.block_on(send::send_one(
+    match rt.block_on(delivery::send_one(
         &transport,
         &prepared.envelope(&address),
         &message,

@@ -21,9 +21,9 @@ use lettre::{Address, AsyncFileTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::{Mutex, mpsc};
 
 use crate::config::{Config, Tls, TransportKind};
-use crate::ledger::{Ledger, LedgerError, Outcome, RecipientRecord, RecipientStatus};
-use crate::render::{Prepared, Recipient};
-use crate::subscribers::{self, Suppression};
+use crate::list::{self, Suppression};
+use crate::mail::render::{Prepared, Recipient};
+use crate::store::{Ledger, LedgerError, Outcome, RecipientRecord, RecipientStatus};
 
 /// Delivery errors that stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -753,7 +753,7 @@ pub async fn run(
                                 o.reply.as_deref().unwrap_or("permanent failure")
                             );
                             // Suppress before the ledger says bounced, so a crash in between loses nothing.
-                            subscribers::append_suppression(
+                            list::append_suppression(
                                 &opts.suppressed_path,
                                 &o.key,
                                 &reason,

@@ -18,8 +18,8 @@ use lettre::message::{Mailbox, Mailboxes};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::issue::Issue;
-use crate::unsubscribe::Signer;
+use crate::content::issue::Issue;
+use crate::mail::token::Signer;
 
 /// Errors rendering an issue.
 #[derive(Debug, thiserror::Error)]
@@ -534,7 +534,7 @@ pub struct Prepared {
     head: Vec<u8>,
     fixed: Headers,
     from_mailbox: Mailbox,
-    dkim: Option<Arc<crate::dkim::Signer>>,
+    dkim: Option<Arc<crate::mail::dkim::Signer>>,
     text: Part,
     html: Part,
     boundary: String,
@@ -787,7 +787,7 @@ impl Prepared {
     /// The same message as a lettre `Message`, signed with lettre's DKIM.
     fn signed(
         &self,
-        dkim: &crate::dkim::Signer,
+        dkim: &crate::mail::dkim::Signer,
         personal: Headers,
         to: Mailbox,
         body: Vec<u8>,
@@ -828,7 +828,7 @@ impl Prepared {
     }
 
     /// Signs every message with `dkim` from now on.
-    pub fn with_dkim(mut self, dkim: Option<crate::dkim::Signer>) -> Self {
+    pub fn with_dkim(mut self, dkim: Option<crate::mail::dkim::Signer>) -> Self {
         self.dkim = dkim.map(Arc::new);
         self
     }

@@ -6,8 +6,8 @@
 //! reads files, the ledger or the clock itself.
 
 use crate::content::{Comparison, Library, Tip};
+use crate::mail::token::encode_query;
 use crate::schedule::Slot;
-use crate::unsubscribe::encode_query;
 
 /// Errors choosing or assembling an issue.
 #[derive(Debug, thiserror::Error)]

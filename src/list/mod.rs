@@ -539,8 +539,8 @@ fn parse_date(raw: &str, column: &str) -> Result<Option<DateTime<FixedOffset>>, 
 /// call [`SubscriberReader::finish`] afterwards to get the fatal error:
 ///
 /// ```no_run
-/// # use tipsheet::subscribers::SubscriberReader;
-/// # fn f() -> Result<(), tipsheet::subscribers::SubscribersError> {
+/// # use tipsheet::list::SubscriberReader;
+/// # fn f() -> Result<(), tipsheet::list::SubscribersError> {
 /// let mut reader = SubscriberReader::open("subscribers/subscribers.csv".as_ref())?;
 /// for row in reader.by_ref() {
 ///     match row {
