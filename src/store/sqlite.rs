@@ -1,0 +1,555 @@
+//! The embedded engine: the ledger in one SQLite file under `state.dir` (WAL).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::*;
+use crate::content::issue::{PastIssue, Selection};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: issues and recipients.
+    "CREATE TABLE issues (
+        slot TEXT PRIMARY KEY,
+        number INTEGER NOT NULL,
+        comparisons TEXT NOT NULL,
+        tip TEXT NOT NULL,
+        status TEXT NOT NULL,
+        assembled_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+    );
+    CREATE TABLE recipients (
+        slot TEXT NOT NULL REFERENCES issues(slot),
+        email TEXT NOT NULL,
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_code INTEGER,
+        last_reply TEXT,
+        message_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (slot, email)
+    ) WITHOUT ROWID;
+    CREATE INDEX recipients_by_status ON recipients(slot, status, email);",
+];
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `path`, migrating it to the current schema.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| LedgerError::Folder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| sql(path, e))?;
+        let mut ledger = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        ledger.setup()?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger without writing to it; `None` if there is none yet.
+    pub fn open_read_only(path: &Path) -> Result<Option<Self>, LedgerError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| sql(path, e))?;
+        let ledger = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let version: i64 = ledger
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| ledger.err(e))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(LedgerError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        if version < MIGRATIONS.len() as i64 {
+            return Ok(None); // An empty or older file: nothing to read yet.
+        }
+        Ok(Some(ledger))
+    }
+
+    fn err(&self, e: rusqlite::Error) -> LedgerError {
+        sql(&self.path, e)
+    }
+
+    fn setup(&mut self) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let c = &mut self.conn;
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| sql(&path, e))?;
+        c.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| sql(&path, e))?;
+        // NORMAL in WAL mode: a commit survives a killed process (it is in the
+        // WAL via write()); only a power cut can lose the last commits.
+        c.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sql(&path, e))?;
+        c.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| sql(&path, e))?;
+        let version: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| sql(&path, e))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(LedgerError::TooNew {
+                path,
+                found: version,
+                known,
+            });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = c.transaction().map_err(|e| sql(&path, e))?;
+            tx.execute_batch(m).map_err(|e| sql(&path, e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| sql(&path, e))?;
+            tx.commit().map_err(|e| sql(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The ledger's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every recorded issue's selection, for rotation.
+    pub fn history(&self) -> Result<Vec<PastIssue>, LedgerError> {
+        Ok(self
+            .issues()?
+            .into_iter()
+            .map(|i| PastIssue {
+                number: i.number,
+                selection: i.selection,
+            })
+            .collect())
+    }
+
+    /// All issues, oldest first.
+    pub fn issues(&self) -> Result<Vec<IssueRecord>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
+                 FROM issues ORDER BY slot",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], issue_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// One issue by slot date.
+    pub fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
+                 FROM issues WHERE slot = ?1",
+                [slot],
+                issue_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One issue by number.
+    pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
+                 FROM issues WHERE number = ?1",
+                [number],
+                issue_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records an issue's frozen selection (no-op if the slot already has one).
+    pub fn assemble(
+        &self,
+        slot: &str,
+        number: u32,
+        selection: &Selection,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO issues (slot, number, comparisons, tip, status, assembled_at)
+                 VALUES (?1, ?2, ?3, ?4, 'assembled', ?5)",
+                params![
+                    slot,
+                    number,
+                    selection.comparisons.join(","),
+                    selection.tip,
+                    now()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Freezes the recipient set and marks the issue `sending`, in one
+    /// transaction; does nothing if the issue already left `assembled`.
+    /// `recipients` yields (normalized key, address, name). Returns how many rows
+    /// were added (duplicates by key are ignored).
+    pub fn freeze<I>(&mut self, slot: &str, recipients: I) -> Result<u64, LedgerError>
+    where
+        I: IntoIterator<Item = (String, String, String)>,
+    {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
+        let status: Option<String> = tx
+            .query_row("SELECT status FROM issues WHERE slot = ?1", [slot], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| sql(&path, e))?;
+        if status.as_deref() != Some("assembled") {
+            return Ok(0);
+        }
+        let mut added = 0;
+        {
+            let at = now();
+            let mut stmt = tx
+                .prepare(
+                    "INSERT OR IGNORE INTO recipients (slot, email, address, name, status, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                )
+                .map_err(|e| sql(&path, e))?;
+            for (key, address, name) in recipients {
+                added += stmt
+                    .execute(params![slot, key, address, name, at])
+                    .map_err(|e| sql(&path, e))? as u64;
+            }
+        }
+        tx.execute(
+            "UPDATE issues SET status = 'sending', started_at = ?2 WHERE slot = ?1",
+            params![slot, now()],
+        )
+        .map_err(|e| sql(&path, e))?;
+        tx.commit().map_err(|e| sql(&path, e))?;
+        Ok(added)
+    }
+
+    /// After a crash: recipients left in flight become `uncertain`. Returns how many.
+    pub fn recover(&self, slot: &str) -> Result<u64, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE recipients SET status = 'uncertain', updated_at = ?2
+                 WHERE slot = ?1 AND status = 'in_flight'",
+                params![slot, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n as u64)
+    }
+
+    /// The next recipients to try, by key after `after`, at most `limit`.
+    pub fn due(
+        &self,
+        slot: &str,
+        statuses: &[RecipientStatus],
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<RecipientRecord>, LedgerError> {
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT email, address, name, status, attempts, last_code, last_reply, message_id, updated_at
+                 FROM recipients WHERE slot = ?1 AND status IN ({list}) AND email > ?2
+                 ORDER BY email LIMIT ?3"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![slot, after, limit as i64], recipient_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Recipients of an issue with one of `statuses`, by key.
+    pub fn recipients(
+        &self,
+        slot: &str,
+        statuses: &[RecipientStatus],
+    ) -> Result<Vec<RecipientRecord>, LedgerError> {
+        self.due(slot, statuses, "", i64::MAX as usize)
+    }
+
+    /// Marks `keys` in flight, and records `outcomes`, in one transaction.
+    pub fn commit(
+        &mut self,
+        slot: &str,
+        in_flight: &[&str],
+        outcomes: &[Outcome],
+    ) -> Result<(), LedgerError> {
+        if in_flight.is_empty() && outcomes.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let at = now();
+        let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
+        {
+            let mut mark = tx
+                .prepare_cached(
+                    "UPDATE recipients SET status = 'in_flight', updated_at = ?3
+                     WHERE slot = ?1 AND email = ?2",
+                )
+                .map_err(|e| sql(&path, e))?;
+            for key in in_flight {
+                mark.execute(params![slot, key, at])
+                    .map_err(|e| sql(&path, e))?;
+            }
+            let mut record = tx
+                .prepare_cached(
+                    "UPDATE recipients SET status = ?3, attempts = attempts + ?4,
+                        last_code = COALESCE(?5, last_code), last_reply = COALESCE(?6, last_reply),
+                        message_id = COALESCE(?7, message_id), updated_at = ?8
+                     WHERE slot = ?1 AND email = ?2",
+                )
+                .map_err(|e| sql(&path, e))?;
+            for o in outcomes {
+                record
+                    .execute(params![
+                        slot,
+                        o.key,
+                        o.status.as_str(),
+                        o.attempts,
+                        o.code,
+                        o.reply,
+                        o.message_id,
+                        at
+                    ])
+                    .map_err(|e| sql(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| sql(&path, e))
+    }
+
+    /// Counts by status for one issue.
+    pub fn counts(&self, slot: &str) -> Result<Counts, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT status, COUNT(*) FROM recipients WHERE slot = ?1 GROUP BY status",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut by_status: Vec<(RecipientStatus, u64)> = stmt
+            .query_map([slot], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?
+            .filter_map(Result::ok)
+            .filter_map(|(s, n)| s.parse().ok().map(|s| (s, n as u64)))
+            .collect();
+        by_status.sort();
+        Ok(Counts { by_status })
+    }
+
+    /// Marks the issue `sent` when nobody is left open; returns its status.
+    pub fn finish(&self, slot: &str) -> Result<IssueStatus, LedgerError> {
+        if self.counts(slot)?.open() == 0 {
+            self.conn
+                .execute(
+                    "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, ?2)
+                     WHERE slot = ?1 AND status = 'sending'",
+                    params![slot, now()],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(self
+            .issue(slot)?
+            .map_or(IssueStatus::Assembled, |i| i.status))
+    }
+
+    /// The ledger file's size in bytes (with its WAL).
+    pub fn size_bytes(&self) -> u64 {
+        let wal = self.path.with_extension("sqlite3-wal");
+        [&self.path, &wal]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+fn sql(path: &Path, source: rusqlite::Error) -> LedgerError {
+    LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRecord> {
+    let comparisons: String = r.get(2)?;
+    Ok(IssueRecord {
+        slot: r.get(0)?,
+        number: r.get(1)?,
+        selection: Selection {
+            comparisons: comparisons
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            tip: r.get(3)?,
+        },
+        status: IssueStatus::parse(&r.get::<_, String>(4)?),
+        assembled_at: r.get(5)?,
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+    })
+}
+
+fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientRecord> {
+    let status: String = r.get(3)?;
+    Ok(RecipientRecord {
+        key: r.get(0)?,
+        address: r.get(1)?,
+        name: r.get(2)?,
+        status: status.parse().unwrap_or(RecipientStatus::Pending),
+        attempts: r.get(4)?,
+        last_code: r.get(5)?,
+        last_reply: r.get(6)?,
+        message_id: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel() -> Selection {
+        Selection {
+            comparisons: vec!["a".into(), "b".into()],
+            tip: "t".into(),
+        }
+    }
+
+    #[test]
+    fn lifecycle_freeze_recover_commit_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("state/l.sqlite3")).unwrap();
+        l.assemble("2026-12-01", 1, &sel()).unwrap();
+        l.assemble(
+            "2026-12-01",
+            1,
+            &Selection {
+                comparisons: vec![],
+                tip: "x".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(l.issue("2026-12-01").unwrap().unwrap().selection, sel());
+        let people = ["a@x.com", "b@x.com", "c@x.com", "a@x.com"]
+            .map(|k| (k.to_string(), k.to_string(), String::new()));
+        assert_eq!(l.freeze("2026-12-01", people.clone()).unwrap(), 3);
+        // Frozen: a second freeze adds nobody.
+        assert_eq!(
+            l.freeze(
+                "2026-12-01",
+                [("d@x.com".into(), "d@x.com".into(), String::new())]
+            )
+            .unwrap(),
+            0
+        );
+        l.commit("2026-12-01", &["a@x.com", "b@x.com"], &[])
+            .unwrap();
+        l.commit(
+            "2026-12-01",
+            &[],
+            &[Outcome {
+                key: "a@x.com".into(),
+                status: RecipientStatus::Sent,
+                attempts: 1,
+                code: Some(250),
+                reply: Some("ok".into()),
+                message_id: Some("<m@x>".into()),
+            }],
+        )
+        .unwrap();
+        assert_eq!(l.recover("2026-12-01").unwrap(), 1);
+        let c = l.counts("2026-12-01").unwrap();
+        assert_eq!(
+            (
+                c.get(RecipientStatus::Sent),
+                c.get(RecipientStatus::Uncertain),
+                c.get(RecipientStatus::Pending)
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(l.finish("2026-12-01").unwrap(), IssueStatus::Sending);
+        let due = l
+            .due(
+                "2026-12-01",
+                &[RecipientStatus::Pending, RecipientStatus::Uncertain],
+                "",
+                10,
+            )
+            .unwrap();
+        assert_eq!(
+            due.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["b@x.com", "c@x.com"]
+        );
+        let done: Vec<Outcome> = due
+            .iter()
+            .map(|r| Outcome {
+                key: r.key.clone(),
+                status: RecipientStatus::Sent,
+                attempts: 1,
+                code: Some(250),
+                reply: None,
+                message_id: None,
+            })
+            .collect();
+        l.commit("2026-12-01", &[], &done).unwrap();
+        assert_eq!(l.finish("2026-12-01").unwrap(), IssueStatus::Sent);
+        let a = l
+            .recipients("2026-12-01", &[RecipientStatus::Sent])
+            .unwrap();
+        assert_eq!(a[0].attempts, 1);
+        assert_eq!(a[0].last_reply.as_deref(), Some("ok"));
+    }
+
+    #[test]
+    fn read_only_open_of_a_missing_ledger_is_none_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.sqlite3");
+        assert!(Ledger::open_read_only(&p).unwrap().is_none());
+        assert!(!p.exists());
+        drop(Ledger::open(&p).unwrap());
+        assert!(Ledger::open_read_only(&p).unwrap().is_some());
+    }
+}
