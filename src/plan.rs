@@ -206,6 +206,11 @@ pub struct Active {
 /// Opens the list and the suppression list for streaming.
 pub fn active(config: &Config) -> Result<Active, PlanError> {
     let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)?;
+    // Erased readers are held as keyed hashes: lookups need the secret.
+    let suppression = match signer(config) {
+        Ok((s, _)) => suppression.keyed(list::privacy::Keyer::new(s)),
+        Err(_) => suppression,
+    };
     Ok(Active {
         reader: SubscriberReader::open(&config.subscribers.path)?,
         dedupe: list::Dedupe::new(),

@@ -242,6 +242,8 @@ pub struct RunOptions {
     pub max_per_hour: u32,
     /// The suppression list, re-read while sending.
     pub suppressed_path: PathBuf,
+    /// Recognises erased readers' rows in it (keyed hashes).
+    pub keyer: Option<list::privacy::Keyer>,
     /// Show a progress bar (a TTY) or log lines.
     pub progress: bool,
 }
@@ -293,7 +295,7 @@ pub async fn run(
     }
     drop(done_tx);
     let mut job_tx = Some(job_tx);
-    let mut suppression = Watched::new(&opts.suppressed_path);
+    let mut suppression = Watched::new(&opts.suppressed_path, opts.keyer.clone());
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
     let progress = Progress::new(total, opts.progress);
@@ -475,11 +477,13 @@ struct Watched {
     stamp: Option<(std::time::SystemTime, u64)>,
     checked: Option<Instant>,
     set: Suppression,
+    keyer: Option<list::privacy::Keyer>,
 }
 
 impl Watched {
-    fn new(path: &Path) -> Self {
+    fn new(path: &Path, keyer: Option<list::privacy::Keyer>) -> Self {
         let mut w = Self {
+            keyer,
             path: path.to_path_buf(),
             stamp: None,
             checked: None,
@@ -502,7 +506,10 @@ impl Watched {
             .and_then(|m| Some((m.modified().ok()?, m.len())));
         if stamp != self.stamp {
             if let Ok((set, _)) = Suppression::load(&self.path) {
-                self.set = set;
+                self.set = match &self.keyer {
+                    Some(k) => set.keyed(k.clone()),
+                    None => set,
+                };
             }
             self.stamp = stamp;
         }

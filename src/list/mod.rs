@@ -46,13 +46,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use lettre::Address;
 use lettre::address::AddressError;
+
+pub mod privacy;
+use privacy::{FORGOTTEN, Keyer, is_pseudonym};
 
 /// Header written to a new `subscribers.csv`.
 pub const SUBSCRIBERS_HEADER: &[&str] = &["email", "name", "subscribed_at"];
@@ -683,10 +686,20 @@ impl Dedupe {
 // ---------------------------------------------------------------------------
 // Suppression.
 
-/// Normalized keys currently suppressed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Normalized keys currently suppressed, and the keyed hashes of erased ones.
+///
+/// Rows of a reader erased by `subscribers forget` hold [`privacy::Keyer`]
+/// pseudonyms instead of addresses. Telling whether a clear address is among
+/// them needs the keyer ([`Suppression::keyed`]); a set that holds such rows
+/// but has no keyer fails closed and calls every address suppressed.
+#[derive(Debug, Clone, Default)]
 pub struct Suppression {
     keys: HashSet<String>,
+    /// Pseudonyms currently suppressed.
+    hashed: HashSet<String>,
+    /// Pseudonyms whose last row is `forgotten`.
+    forgotten: HashSet<String>,
+    keyer: Option<Keyer>,
 }
 
 impl Suppression {
@@ -739,6 +752,24 @@ impl Suppression {
                 ));
                 continue;
             };
+            let reason = reason_col
+                .and_then(|i| record.get(i))
+                .and_then(|r| std::str::from_utf8(r).ok())
+                .map(str::trim);
+            let resubscribe = reason.is_some_and(|r| r.eq_ignore_ascii_case(RESUBSCRIBED));
+            if is_pseudonym(raw_email.trim()) {
+                let hash = raw_email.trim().to_string();
+                if resubscribe && record.len() == header.names.len() {
+                    set.hashed.remove(&hash);
+                    set.forgotten.remove(&hash);
+                } else if !resubscribe {
+                    if reason.is_some_and(|r| r.eq_ignore_ascii_case(FORGOTTEN)) {
+                        set.forgotten.insert(hash.clone());
+                    }
+                    set.hashed.insert(hash);
+                }
+                continue;
+            }
             let email = match parse_email(raw_email) {
                 Ok(a) => a,
                 Err(m) => {
@@ -746,10 +777,6 @@ impl Suppression {
                     continue;
                 }
             };
-            let resubscribe = reason_col
-                .and_then(|i| record.get(i))
-                .and_then(|r| std::str::from_utf8(r).ok())
-                .is_some_and(|r| r.trim().eq_ignore_ascii_case(RESUBSCRIBED));
             let key = normalize(email.as_ref());
             if record.len() != header.names.len() {
                 if resubscribe {
@@ -769,17 +796,45 @@ impl Suppression {
         }
     }
 
-    /// Whether an already-normalized key is suppressed.
+    /// Lets lookups recognise erased readers' rows (their keyed hashes).
+    pub fn keyed(mut self, keyer: Keyer) -> Self {
+        self.keyer = Some(keyer);
+        self
+    }
+
+    /// Whether an already-normalized key (or a pseudonym) is suppressed.
     pub fn contains(&self, key: &str) -> bool {
-        self.keys.contains(key)
+        if is_pseudonym(key) {
+            return self.hashed.contains(key);
+        }
+        self.keys.contains(key) || self.matches_hashed(key, &self.hashed)
+    }
+
+    /// Whether the reader of this key asked to be forgotten (and so must not
+    /// be signed up again through the web form).
+    pub fn is_forgotten(&self, key: &str) -> bool {
+        if is_pseudonym(key) {
+            return self.forgotten.contains(key);
+        }
+        self.matches_hashed(key, &self.forgotten)
+    }
+
+    fn matches_hashed(&self, key: &str, set: &HashSet<String>) -> bool {
+        if set.is_empty() {
+            return false;
+        }
+        match &self.keyer {
+            Some(k) => k.pseudonyms(key).any(|p| set.contains(&p)),
+            None => true, // cannot tell: fail closed
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.hashed.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.hashed.is_empty()
     }
 }
 
@@ -837,12 +892,7 @@ fn checked_email(email: &str) -> io::Result<Address> {
 /// Lock, inspect, and append `values` in the order of the file's header
 /// (or `header` for a new file) with one `write_all`.
 fn append_row(path: &Path, header: &[&str], values: &[(&str, &str)]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)?;
-    file.lock()?;
+    let mut file = privacy::open_locked(path)?;
     let mut buf = Vec::new();
     let len = file.metadata()?.len();
     let mut columns = None;

@@ -258,3 +258,14 @@ impl Counts {
         .sum()
     }
 }
+
+/// One reader's row in one issue (what `subscribers show` lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderRow {
+    /// Slot date of the issue.
+    pub slot: String,
+    /// Its number.
+    pub number: u32,
+    /// The recipient row.
+    pub recipient: RecipientRecord,
+}

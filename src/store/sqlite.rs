@@ -394,6 +394,81 @@ impl Ledger {
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
 
+    /// Every recipient row whose key is one of `keys` (an address and its
+    /// pseudonyms), oldest issue first.
+    pub fn rows_of(&self, keys: &[String]) -> Result<Vec<ReaderRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.email, r.address, r.name, r.status, r.attempts, r.last_code, r.last_reply,
+                        r.message_id, r.updated_at, r.slot, i.number
+                 FROM recipients r JOIN issues i ON i.slot = r.slot
+                 WHERE r.email = ?1 ORDER BY r.slot",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for key in keys {
+            let rows = stmt
+                .query_map([key], |r| {
+                    Ok(ReaderRow {
+                        recipient: recipient_row(r)?,
+                        slot: r.get(9)?,
+                        number: r.get(10)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))?;
+            out.extend(rows);
+        }
+        out.sort_by(|a, b| a.slot.cmp(&b.slot));
+        Ok(out)
+    }
+
+    /// Replaces `key` by `pseudonym` in every recipient row: the address too,
+    /// the name emptied, the reply text passed through `scrub`, the Message-ID
+    /// (an unkeyed hash of the address) dropped. Statuses, attempts and codes
+    /// stay, so counts and exactly-once records are unchanged. Erased bytes are
+    /// zeroed (`secure_delete`), the file rebuilt (`VACUUM`) and the WAL
+    /// truncated, so no old page keeps the address. Returns the rows changed.
+    pub fn pseudonymize(
+        &mut self,
+        key: &str,
+        pseudonym: &str,
+        scrub: &dyn Fn(&str) -> String,
+    ) -> Result<u64, LedgerError> {
+        let path = self.path.clone();
+        self.conn
+            .pragma_update(None, "secure_delete", "ON")
+            .map_err(|e| sql(&path, e))?;
+        let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
+        let rows: Vec<(String, Option<String>)> = {
+            let mut stmt = tx
+                .prepare("SELECT slot, last_reply FROM recipients WHERE email = ?1")
+                .map_err(|e| sql(&path, e))?;
+            stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| sql(&path, e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| sql(&path, e))?
+        };
+        for (slot, reply) in &rows {
+            tx.execute(
+                "UPDATE recipients SET email = ?3, address = ?3, name = '', last_reply = ?4,
+                    message_id = NULL
+                 WHERE slot = ?1 AND email = ?2",
+                params![slot, key, pseudonym, reply.as_deref().map(scrub)],
+            )
+            .map_err(|e| sql(&path, e))?;
+        }
+        tx.commit().map_err(|e| sql(&path, e))?;
+        if !rows.is_empty() {
+            self.conn
+                .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(|e| sql(&path, e))?;
+        }
+        Ok(rows.len() as u64)
+    }
+
     /// The ledger file's size in bytes (with its WAL).
     pub fn size_bytes(&self) -> u64 {
         let wal = self.path.with_extension("sqlite3-wal");
