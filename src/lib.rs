@@ -17,6 +17,7 @@ pub mod list;
 pub mod mail;
 pub mod output;
 pub mod plan;
+pub mod privacy;
 pub mod schedule;
 pub mod store;
 pub mod web;

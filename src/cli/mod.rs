@@ -26,6 +26,9 @@ use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::store::{IssueStatus, Ledger, RecipientStatus};
 
+mod privacy;
+pub use privacy::{ForgetArgs, ShowArgs, SubscribersArgs, SubscribersCommand};
+
 /// Exit codes (documented in the README).
 pub mod exit {
     /// All delivered, or nothing to do.
@@ -112,6 +115,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Turn an article (Markdown or HTML) into a comparison file.
     Import(crate::import::ImportArgs),
+    /// One reader's data: show it, or forget it (erasure on request).
+    Subscribers(SubscribersArgs),
 }
 
 /// `preview` options.
@@ -197,6 +202,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Import(a) => crate::import::command(a, &cli.config),
+        Command::Subscribers(a) => privacy::run(&load_config(&cli.config)?, a, now),
     }
 }
 
@@ -661,6 +667,7 @@ async fn deliver(
             }
         );
     }
+    let keyer = Some(list::privacy::Keyer::new(signer.clone()));
     let prepared = Arc::new(
         Prepared::new(config, &issue, signer, SystemTime::now(), false)?
             .with_dkim(config.dkim_signer()?),
@@ -680,6 +687,7 @@ async fn deliver(
         rate_per_second: config.delivery.rate_per_second,
         max_per_hour: config.delivery.max_per_hour,
         suppressed_path: config.subscribers.suppressed_path.clone(),
+        keyer,
         progress: std::io::stderr().is_terminal(),
     };
     let result = delivery::run(&mut ledger, &date, prepared, &transport, &opts, stop).await;

@@ -7,7 +7,8 @@
 //! without JavaScript). The files stay the source of truth: every request
 //! reads the suppression list and the list afresh and writes only through
 //! [`list::append_suppression`] and [`list::append_subscriber`].
-//! It must not write the ledger (it opens it read-only), send issues, or
+//! It must not write the ledger (it opens it read-only; the one exception is
+//! a reader's own erasure, through `crate::privacy`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 
@@ -43,6 +44,8 @@ use crate::output::errln;
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::store::Ledger;
+
+mod privacy;
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -326,6 +329,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/issues/", get(archive))
         .route("/issues/{number}", get(archived_issue))
         .route("/preview", get(preview))
+        .merge(privacy::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
@@ -478,6 +482,7 @@ struct TokenParams {
 struct UnsubscribePage<'a> {
     brand: &'a Brand,
     email: &'a str,
+    token: &'a str,
     action: String,
 }
 
@@ -528,7 +533,8 @@ impl App {
     /// Whether `key` is suppressed now (the file, read afresh).
     fn suppressed(&self, key: &str) -> Result<bool, SubscribersError> {
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
-        Ok(set.contains(key))
+        let keyer = list::privacy::Keyer::new(self.signer.clone());
+        Ok(set.keyed(keyer).contains(key))
     }
 
     /// Suppresses `key` unless it already is; `Ok(false)` when it already was.
@@ -602,6 +608,7 @@ async fn unsubscribe_page(
             &UnsubscribePage {
                 brand: &app.brand,
                 email: &key,
+                token: &token,
                 action: format!(
                     "unsubscribe?e={}&t={}",
                     encode_query(&key),
@@ -695,6 +702,9 @@ async fn resubscribe(
         Ok(k) => k,
         Err(page) => return *page,
     };
+    if app.forgotten(&key) {
+        return privacy::forgotten_page(&app);
+    }
     let a = app.clone();
     let k = key.clone();
     match blocking(move || a.lift(&k)).await {
@@ -974,6 +984,9 @@ async fn subscribe(
     };
     let email = address.to_string();
     let key = normalize(&email);
+    if app.forgotten(&key) {
+        return privacy::forgotten_page(&app);
+    }
     let now = app.clock.now();
     if app.confirmations.claim(&key, now) {
         let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
@@ -1171,6 +1184,9 @@ async fn confirm(
             &app,
             "This confirmation link holds no valid address. Nobody was subscribed.",
         );
+    }
+    if app.forgotten(&normalize(&email)) {
+        return privacy::forgotten_page(&app);
     }
     let a = app.clone();
     let (e, n) = (email.clone(), name.clone());

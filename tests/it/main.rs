@@ -10,6 +10,7 @@ mod hostile;
 mod import;
 mod pipes;
 mod preview;
+mod privacy;
 mod props;
 mod render;
 mod schedule;

@@ -1,0 +1,207 @@
+//! `tipsheet subscribers show|forget`: what tipsheet holds about one reader,
+//! and erasing it on their request.
+//!
+//! Owns these subcommands' arguments, the confirmation prompt and what they
+//! print. What is gathered and how it is erased is `crate::privacy`'s.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+
+use super::{Failure, exit, fail};
+use crate::config::Config;
+use crate::list::privacy::{Keyer, Row};
+use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
+use crate::output::{errln, outln};
+use crate::privacy::{self, PrivacyError};
+
+/// `subscribers` commands.
+#[derive(Debug, Args)]
+pub struct SubscribersArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SubscribersCommand,
+}
+
+/// One reader's data.
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Everything held about one address: list rows, suppression history,
+    /// every issue sent to it (for answering an access request).
+    Show(ShowArgs),
+    /// Erase one address: its list rows removed, and everywhere else its
+    /// address and name replaced by a keyed hash that keeps it suppressed.
+    Forget(ForgetArgs),
+}
+
+/// `subscribers show` options.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The address.
+    pub email: String,
+    /// Print JSON (what the reader's "Download my data" gives).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `subscribers forget` options.
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// The address.
+    pub email: String,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Also delete the outbox's `.eml` copies of mail sent to the address.
+    #[arg(long)]
+    pub outbox: bool,
+}
+
+/// Runs a `subscribers` command.
+pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+    match &args.command {
+        SubscribersCommand::Show(a) => show(config, a),
+        SubscribersCommand::Forget(a) => forget(config, a, now),
+    }
+}
+
+fn failure(e: PrivacyError) -> Failure {
+    let code = match e {
+        PrivacyError::Busy(_) | PrivacyError::InFlight { .. } => exit::LOCKED,
+        PrivacyError::NoSecret(_) | PrivacyError::Address(_) => exit::USAGE,
+        _ => exit::FAILED,
+    };
+    fail(code, e.into())
+}
+
+fn show(config: &Config, args: &ShowArgs) -> Result<u8, Failure> {
+    // Without a secret, clear rows are still found; pseudonyms cannot be.
+    let keyer = privacy::configured_keyer(config)
+        .unwrap_or_else(|| Keyer::new(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
+    let record = privacy::gather(config, &keyer, &args.email).map_err(failure)?;
+    if args.json {
+        outln!("{}", record.to_json());
+        return Ok(exit::OK);
+    }
+    outln!(
+        "{}{}",
+        record.key,
+        if record.forgotten {
+            format!(" (forgotten: held only as `{}`)", record.pseudonym)
+        } else {
+            String::new()
+        }
+    );
+    let rows = |title: &str, path: &std::path::Path, rows: &[Row]| {
+        outln!("{title}: {}", count(rows.len(), "row"));
+        for r in rows {
+            let fields: Vec<String> = r
+                .fields
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(c, v)| format!("{c} `{v}`"))
+                .collect();
+            outln!("  {}:{}  {}", path.display(), r.line, fields.join(", "));
+        }
+    };
+    rows("list", &config.subscribers.path, &record.list);
+    rows(
+        "suppression history",
+        &config.subscribers.suppressed_path,
+        &record.suppression,
+    );
+    outln!("issues: {}", count(record.issues.len(), "issue"));
+    for i in &record.issues {
+        let r = &i.recipient;
+        outln!(
+            "  #{:<4} {}  {:<9}  attempts {}  {}{}  (updated {})",
+            i.number,
+            i.slot,
+            r.status.as_str(),
+            r.attempts,
+            r.last_code.map(|c| format!("{c} ")).unwrap_or_default(),
+            r.last_reply.as_deref().unwrap_or(""),
+            r.updated_at
+        );
+    }
+    if !record.copies.is_empty() {
+        outln!(
+            "copies outside tipsheet's records (outbox and previews; the operator's): {}",
+            record.copies.len()
+        );
+        for p in &record.copies {
+            outln!("  {}", p.display());
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn count(n: usize, what: &str) -> String {
+    match n {
+        0 => "none".into(),
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
+}
+
+fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+    let Some(keyer) = privacy::configured_keyer(config) else {
+        return Err(failure(PrivacyError::NoSecret(
+            config.unsubscribe.secret_env.clone(),
+        )));
+    };
+    let key = crate::list::normalize(&args.email);
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(fail(
+                exit::USAGE,
+                anyhow!(
+                    "refusing to forget `{key}` without confirmation: standard input is not a terminal; pass `--yes` to erase it"
+                ),
+            ));
+        }
+        errln!(
+            "forget `{key}`? Its list rows are removed and its address and name replaced by a keyed hash everywhere else. This cannot be undone. [y/N]"
+        );
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            outln!("nothing was erased");
+            return Ok(exit::OK);
+        }
+    }
+    let lock = privacy::lock_state(config).map_err(failure)?;
+    let erased =
+        privacy::forget(config, &lock, &keyer, &args.email, args.outbox, now).map_err(failure)?;
+    drop(lock);
+    outln!("forgot `{}`; it is now `{}`", erased.key, erased.pseudonym);
+    outln!(
+        "  {}: {} removed",
+        config.subscribers.path.display(),
+        count(erased.list_rows, "row")
+    );
+    outln!(
+        "  {}: {} rewritten to the hash, `forgotten` row appended",
+        config.subscribers.suppressed_path.display(),
+        count(erased.suppression_rows, "earlier row")
+    );
+    outln!(
+        "  {}: {} pseudonymized (statuses and counts kept)",
+        config.ledger_path().display(),
+        count(erased.ledger_rows as usize, "recipient row")
+    );
+    for p in &erased.deleted {
+        outln!("  deleted {}", p.display());
+    }
+    if !erased.copies.is_empty() {
+        outln!(
+            "these files still hold the address; they are the operator's copies (remove them, or rerun with `--outbox` for the outbox's .eml files):"
+        );
+        for p in &erased.copies {
+            outln!("  {}", p.display());
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,332 @@
+//! A reader's rights over what tipsheet holds about them: see it
+//! (`subscribers show`, the web's "Download my data") and erase it
+//! (`subscribers forget`, "Delete my data").
+//!
+//! Owns gathering one address's rows from every store (the list, the
+//! suppression history, the ledger) into one [`Record`], and the order and
+//! safety rules of an erasure: never while a send runs, the suppression
+//! written first so that a crash part-way still never mails the reader again.
+//! This is a folder of its own because it spans stages (`list`, `store`, the
+//! outbox) that must not reach into each other. It must not print, and it
+//! leaves the operator's copies of sent mail alone unless asked.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::list::privacy::{self as files, EraseError, Keyer, Row};
+use crate::list::{Suppression, normalize};
+use crate::mail::token::{Signer, encode_query};
+use crate::store::{Ledger, LedgerError, ReaderRow, RecipientStatus};
+
+/// Why a record cannot be gathered or erased.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// A send holds the run lock.
+    #[error(
+        "a send is running (it holds `{0}`); nothing was erased: wait until it finishes (`tipsheet status`), then run forget again"
+    )]
+    Busy(PathBuf),
+    /// The address has rows in flight in the ledger.
+    #[error(
+        "`{key}` is in flight in issue {slots} (a send stopped while mailing it); nothing was erased: finish that issue with `tipsheet send --date {first}`, then run forget again"
+    )]
+    InFlight {
+        /// The address.
+        key: String,
+        /// The slots, joined.
+        slots: String,
+        /// The first slot.
+        first: String,
+    },
+    /// Erasing needs the real secret: the pseudonym is keyed by it.
+    #[error(
+        "`{0}` is not set: forget keys the hash that keeps an erased address suppressed with the unsubscribe secret; set `{0}` (the secret `send` uses) and run forget again"
+    )]
+    NoSecret(String),
+    /// Not an address.
+    #[error("`{0}` is not a valid email address")]
+    Address(String),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A list file failed.
+    #[error(transparent)]
+    Erase(#[from] EraseError),
+    /// The lock file or a copy could not be handled.
+    #[error("`{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The keyer of the configured unsubscribe secret; `None` when it is unset.
+pub fn configured_keyer(config: &Config) -> Option<Keyer> {
+    std::env::var(&config.unsubscribe.secret_env)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Keyer::new(Signer::new(v.as_bytes())))
+}
+
+/// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile.
+#[derive(Debug)]
+pub struct StateLock(#[allow(dead_code)] File);
+
+/// Takes the run lock, or says a send is running.
+pub fn lock_state(config: &Config) -> Result<StateLock, PrivacyError> {
+    let dir = &config.state.dir;
+    let path = dir.join("tipsheet.lock");
+    let io = |source| PrivacyError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(StateLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(PrivacyError::Busy(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// Everything tipsheet holds about one address.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The normalized address.
+    pub key: String,
+    /// Its pseudonym under the current secret.
+    pub pseudonym: String,
+    /// Whether it was erased before (its last suppression row is `forgotten`).
+    pub forgotten: bool,
+    /// Rows of `subscribers.csv`.
+    pub list: Vec<Row>,
+    /// Rows of `suppressed.csv`, in clear or as its pseudonym.
+    pub suppression: Vec<Row>,
+    /// Every issue sent (or being sent) to it.
+    pub issues: Vec<ReaderRow>,
+    /// Files outside tipsheet's records (outbox copies of sent mail, previews)
+    /// that hold the address: the operator's.
+    pub copies: Vec<PathBuf>,
+}
+
+impl Record {
+    /// The JSON given to the reader and printed by `show --json`: the
+    /// reader's own data only (no server paths).
+    pub fn to_json(&self) -> Value {
+        let rows = |rows: &[Row]| -> Value {
+            rows.iter()
+                .map(|r| {
+                    let mut m = Map::new();
+                    m.insert("line".into(), r.line.into());
+                    for (c, v) in &r.fields {
+                        m.insert(c.clone(), v.clone().into());
+                    }
+                    Value::Object(m)
+                })
+                .collect()
+        };
+        let issues: Vec<Value> = self
+            .issues
+            .iter()
+            .map(|i| {
+                let r = &i.recipient;
+                json!({
+                    "number": i.number, "slot": i.slot, "email": r.key, "address": r.address,
+                    "name": r.name, "status": r.status.as_str(), "attempts": r.attempts,
+                    "code": r.last_code, "reply": r.last_reply, "message_id": r.message_id,
+                    "updated_at": r.updated_at,
+                })
+            })
+            .collect();
+        json!({
+            "email": self.key,
+            "forgotten": self.forgotten,
+            "list": rows(&self.list),
+            "suppression": rows(&self.suppression),
+            "issues": issues,
+            "events": [],
+        })
+    }
+}
+
+/// Gathers the record of `address` (normalized here).
+pub fn gather(config: &Config, keyer: &Keyer, address: &str) -> Result<Record, PrivacyError> {
+    let key = normalize(address);
+    if key.parse::<lettre::Address>().is_err() {
+        return Err(PrivacyError::Address(address.trim().to_string()));
+    }
+    let pseudonyms: Vec<String> = keyer.pseudonyms(&key).collect();
+    let mut keys = vec![key.clone()];
+    keys.extend(pseudonyms.iter().cloned());
+    let issues = match Ledger::open_read_only(&config.ledger_path())? {
+        Some(l) => l.rows_of(&keys)?,
+        None => Vec::new(),
+    };
+    let suppression = files::suppression_rows(&config.subscribers.suppressed_path, &key, keyer)?;
+    let forgotten = suppression
+        .last()
+        .is_some_and(|r| r.get("reason").trim() == files::FORGOTTEN);
+    Ok(Record {
+        list: files::list_rows(&config.subscribers.path, &key)?,
+        suppression,
+        issues,
+        copies: copies(config, &key),
+        forgotten,
+        pseudonym: keyer.pseudonym(&key),
+        key,
+    })
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, Default)]
+pub struct Erased {
+    /// The normalized address.
+    pub key: String,
+    /// What replaced it.
+    pub pseudonym: String,
+    /// Rows removed from `subscribers.csv`.
+    pub list_rows: usize,
+    /// Earlier rows of `suppressed.csv` rewritten to the pseudonym.
+    pub suppression_rows: usize,
+    /// Ledger rows pseudonymized.
+    pub ledger_rows: u64,
+    /// Copies still holding the address (the operator's).
+    pub copies: Vec<PathBuf>,
+    /// Outbox copies deleted (`--outbox`).
+    pub deleted: Vec<PathBuf>,
+}
+
+/// Erases `address` (see the module doc) while `_lock` keeps sends out.
+/// `delete_outbox` also deletes the outbox `.eml` files holding it.
+pub fn forget(
+    config: &Config,
+    _lock: &StateLock,
+    keyer: &Keyer,
+    address: &str,
+    delete_outbox: bool,
+    now: DateTime<Utc>,
+) -> Result<Erased, PrivacyError> {
+    let record = gather(config, keyer, address)?;
+    let key = record.key.clone();
+    let in_flight: Vec<&str> = record
+        .issues
+        .iter()
+        .filter(|r| r.recipient.status == RecipientStatus::InFlight)
+        .map(|r| r.slot.as_str())
+        .collect();
+    if let Some(first) = in_flight.first() {
+        return Err(PrivacyError::InFlight {
+            key: key.clone(),
+            slots: in_flight.join(", "),
+            first: (*first).to_string(),
+        });
+    }
+    let mut names: Vec<String> = record
+        .list
+        .iter()
+        .map(|r| r.get("name").trim().to_string())
+        .chain(
+            record
+                .issues
+                .iter()
+                .map(|r| r.recipient.name.trim().to_string()),
+        )
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    let pseudonym = record.pseudonym.clone();
+    // Suppress first: a crash after this still never mails the reader again.
+    let suppression_rows = files::forget_in_suppression(
+        &config.subscribers.suppressed_path,
+        &key,
+        &names,
+        keyer,
+        now,
+    )?;
+    let removed = files::remove_from_list(&config.subscribers.path, &key)?;
+    let mut ledger_rows = 0;
+    if Ledger::open_read_only(&config.ledger_path())?.is_some() {
+        let mut needles: Vec<&str> = vec![&key];
+        needles.extend(names.iter().map(String::as_str));
+        let scrub = |t: &str| files::scrub(t, &needles, &pseudonym);
+        ledger_rows =
+            Ledger::open(&config.ledger_path())?.pseudonymize(&key, &pseudonym, &scrub)?;
+    }
+    let mut copies = copies(config, &key);
+    let mut deleted = Vec::new();
+    if delete_outbox {
+        let outbox = &config.delivery.outbox_dir;
+        for p in copies
+            .iter()
+            .filter(|p| p.starts_with(outbox) && p.extension().is_some_and(|x| x == "eml"))
+        {
+            std::fs::remove_file(p).map_err(|source| PrivacyError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            deleted.push(p.clone());
+        }
+        copies.retain(|p| !deleted.contains(p));
+    }
+    Ok(Erased {
+        key,
+        pseudonym,
+        list_rows: removed.rows,
+        suppression_rows,
+        ledger_rows,
+        copies,
+        deleted,
+    })
+}
+
+/// Whether an address must not be signed up again: its reader asked to be forgotten.
+pub fn is_forgotten(config: &Config, keyer: &Keyer, key: &str) -> Result<bool, PrivacyError> {
+    let (set, _) = Suppression::load(&config.subscribers.suppressed_path)
+        .map_err(|e| PrivacyError::Erase(e.into()))?;
+    Ok(set.keyed(keyer.clone()).is_forgotten(key))
+}
+
+/// Outbox and preview files holding the address (as written, or
+/// percent-encoded in a link), sorted.
+fn copies(config: &Config, key: &str) -> Vec<PathBuf> {
+    let needles = [key.to_lowercase(), encode_query(key).to_lowercase()];
+    let mut found = Vec::new();
+    let preview = config.state.dir.join("preview");
+    let mut stack: Vec<PathBuf> = vec![config.delivery.outbox_dir.clone(), preview];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            } else if holds(&p, &needles) {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn holds(path: &Path, needles: &[String]) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes).to_lowercase();
+    needles.iter().any(|n| text.contains(n.as_str()))
+}

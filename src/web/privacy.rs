@@ -1,0 +1,182 @@
+//! The reader's own data over HTTP: "Download my data" (`GET
+//! /privacy/data`, the JSON of `subscribers show --json`) and "Delete my
+//! data" (`GET /privacy/delete` shows a button; only its `POST` erases).
+//!
+//! Owns these routes and their pages. Both take the unsubscribe link's
+//! address and token and check them as unsubscribing does, so a reader only
+//! ever reaches their own address. The erasure itself is `crate::privacy`'s;
+//! it is the one write this server makes to the ledger.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{
+    App, Brand, TokenParams, bad_request, blocking, html, lock, message, server_error, unreadable,
+};
+use crate::list::privacy::Keyer;
+use crate::output::errln;
+use crate::privacy::{self, PrivacyError};
+
+/// The routes, merged into the server's router.
+pub(super) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/privacy/data", get(download))
+        .route("/privacy/delete", get(delete_page).post(delete))
+}
+
+#[derive(Template)]
+#[template(path = "forget.html")]
+struct ForgetPage<'a> {
+    brand: &'a Brand,
+    email: &'a str,
+    token: &'a str,
+}
+
+impl App {
+    fn keyer(&self) -> Keyer {
+        Keyer::new(self.signer.clone())
+    }
+
+    /// Whether `key`'s reader asked to be forgotten (then sign-up and
+    /// resubscribe are refused). Unreadable files count as not forgotten here:
+    /// the suppression check that follows fails on them anyway.
+    pub(super) fn forgotten(&self, key: &str) -> bool {
+        privacy::is_forgotten(&self.config, &self.keyer(), key).unwrap_or(false)
+    }
+}
+
+/// The page answering a sign-up or resubscribe of an erased address.
+pub(super) fn forgotten_page(app: &App) -> Response {
+    message(
+        app,
+        StatusCode::CONFLICT,
+        "This address was erased",
+        format!(
+            "The owner of this address asked {} to forget it, so it cannot be signed up here again. To subscribe again, write to {}.",
+            app.brand.name, app.config.unsubscribe.mailto
+        ),
+    )
+}
+
+/// GET (e, t): the reader's data as a JSON download.
+async fn download(
+    State(app): State<Arc<App>>,
+    params: Result<Query<TokenParams>, QueryRejection>,
+) -> Response {
+    let Ok(Query(params)) = params else {
+        return bad_request(&app, "This link is garbled. Nothing was shown.");
+    };
+    let (key, _) = match app.unsubscribe_link(&params) {
+        Ok(k) => k,
+        Err(page) => return *page,
+    };
+    let a = app.clone();
+    match blocking(move || privacy::gather(&a.config, &a.keyer(), &key)).await {
+        Some(Ok(record)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"my-data.json\"",
+                ),
+            ],
+            format!("{}\n", record.to_json()),
+        )
+            .into_response(),
+        other => {
+            if let Some(Err(e)) = other {
+                errln!("error: cannot gather a reader's data: {e}");
+            }
+            server_error(&app, "gather your data")
+        }
+    }
+}
+
+/// GET (e, t): a page with the button. Never erases: mail scanners fetch links.
+async fn delete_page(
+    State(app): State<Arc<App>>,
+    params: Result<Query<TokenParams>, QueryRejection>,
+) -> Response {
+    let Ok(Query(params)) = params else {
+        return bad_request(&app, "This link is garbled. Nothing was changed.");
+    };
+    match app.unsubscribe_link(&params) {
+        Ok((key, token)) => html(
+            StatusCode::OK,
+            &ForgetPage {
+                brand: &app.brand,
+                email: &key,
+                token: &token,
+            },
+        ),
+        Err(page) => *page,
+    }
+}
+
+/// POST (e, t): erases the reader (as `subscribers forget`), unless a send is running.
+async fn delete(
+    State(app): State<Arc<App>>,
+    form: Result<Form<TokenParams>, FormRejection>,
+) -> Response {
+    let params = match form {
+        Ok(Form(p)) => p,
+        Err(rejection) => {
+            return unreadable(
+                &app,
+                &rejection,
+                "This form arrived garbled. Nothing was changed.",
+            );
+        }
+    };
+    let (key, _) = match app.unsubscribe_link(&params) {
+        Ok(k) => k,
+        Err(page) => return *page,
+    };
+    let a = app.clone();
+    let k = key.clone();
+    let erased = blocking(move || {
+        let _files = lock(&a.files);
+        let state = privacy::lock_state(&a.config)?;
+        privacy::forget(&a.config, &state, &a.keyer(), &k, false, a.clock.now())
+    })
+    .await;
+    match erased {
+        Some(Ok(e)) => {
+            errln!(
+                "forgot a reader on their request: now `{}` ({} list row(s), {} ledger row(s))",
+                e.pseudonym,
+                e.list_rows,
+                e.ledger_rows
+            );
+            message(
+                &app,
+                StatusCode::OK,
+                "Your data is deleted",
+                format!(
+                    "{} no longer holds your address or name. A code made from the address stays, only so that no {} email reaches it again.",
+                    app.brand.name, app.brand.name
+                ),
+            )
+        }
+        Some(Err(PrivacyError::Busy(_) | PrivacyError::InFlight { .. })) => message(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again later",
+            "An issue is being sent right now, so your data cannot be deleted this minute. Nothing was changed. Please try again in a little while.".into(),
+        ),
+        other => {
+            if let Some(Err(e)) = other {
+                errln!("error: cannot erase a reader: {e}");
+            }
+            server_error(&app, "delete your data")
+        }
+    }
+}

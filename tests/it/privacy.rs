@@ -1,0 +1,612 @@
+//! A reader's data: `subscribers show`, `subscribers forget`, and the web's
+//! "Download my data" / "Delete my data", against real files, a real SQLite
+//! ledger, the in-process SMTP server and a real `tipsheet serve`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use mailin_embedded::response::Response;
+use tipsheet::mail::token::{Signer, encode_query};
+
+use crate::common::{SECRET, Site};
+use crate::smtp_server::{FaultServer, Faults, SmtpServer, Wire};
+
+const LIST: &str = "email,name,subscribed_at\r
+ana@example.com,Ana Lima,2026-09-14T10:22:00Z\r
+bob@example.com,Bob Stone,2026-09-15\r
+Carol@Example.com,\"Reyes, Carol\",\r
+dave@example.com,Dave,\r
+";
+
+const SUPPRESSED: &str = "email,reason,at
+sam@example.com,unsubscribed,2026-10-30T08:00:00Z
+ana@example.com,unsubscribed,2026-10-01T08:00:00Z
+ana@example.com,resubscribed,2026-10-02T08:00:00Z
+";
+
+const SLOTS: [&str; 3] = ["2026-12-01", "2026-12-15", "2026-12-29"];
+
+fn bounce_ana(to: &str, _: u32) -> Option<Response> {
+    to.starts_with("ana@")
+        .then(|| Response::custom(550, format!("5.1.1 <{to}>: Ana Lima is not known here")))
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Every row of every table of the ledger, as text.
+fn ledger_rows(path: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(tables.contains(&"recipients".to_string()), "{tables:?}");
+    let mut out = Vec::new();
+    for t in tables {
+        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                let mut cells = vec![t.clone()];
+                for i in 0..n {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    cells.push(format!("{v:?}"));
+                }
+                Ok(cells.join("|"))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+/// The places a reader's address or name could hide.
+fn needles() -> [&'static str; 4] {
+    [
+        "ana@example.com",
+        "ana%40example.com",
+        "ana lima",
+        "ana%20lima",
+    ]
+}
+
+fn assert_nowhere(site: &Site) {
+    for dir in ["state", "subscribers"] {
+        for f in files(&site.path(dir)) {
+            let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_lowercase();
+            for n in needles() {
+                assert!(!text.contains(n), "`{n}` is still in {}", f.display());
+            }
+        }
+    }
+    for row in ledger_rows(&site.path("state/tipsheet.sqlite3")) {
+        for n in needles() {
+            assert!(
+                !row.to_lowercase().contains(n),
+                "`{n}` is still in ledger row {row}"
+            );
+        }
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Per issue: counts by status.
+fn counts(site: &Site) -> serde_json::Value {
+    let s = site.run(&["status", "--json"]);
+    assert_eq!(s.code, 0, "{s:?}");
+    let v = json(&s.stdout);
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| serde_json::json!([i["slot"], i["status"], i["counts"]]))
+        .collect()
+}
+
+#[test]
+fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
+    let server = SmtpServer::start();
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    site.write("subscribers/subscribers.csv", LIST);
+    site.write("subscribers/suppressed.csv", SUPPRESSED);
+    for slot in &SLOTS[..2] {
+        let r = site.run(&["send", "--date", slot]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    // Issue #3 goes through a relay that does not know ana: a 550 bounce.
+    let bouncer = SmtpServer::with_faults(Faults {
+        rcpt: Some(bounce_ana),
+        data: None,
+    });
+    site.config(
+        &format!("port = {}", server.port),
+        &format!("port = {}", bouncer.port),
+    );
+    let r = site.run(&["send", "--date", SLOTS[2]]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("3 delivered, 0 failed, 1 bounced"),
+        "{r:?}"
+    );
+    let s = site.read("subscribers/suppressed.csv");
+    assert!(
+        s.contains("bounced: permanent error (550): 5.1.1 <ana@example.com>: Ana Lima"),
+        "{s}"
+    );
+
+    // show: everything about ana, the three issues included.
+    let shown = site.run(&["subscribers", "show", "Ana@Example.com", "--json"]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let v = json(&shown.stdout);
+    assert_eq!(v["email"], "ana@example.com");
+    assert_eq!(v["forgotten"], false);
+    assert_eq!(v["list"][0]["name"], "Ana Lima");
+    assert_eq!(v["list"][0]["line"], 2);
+    let issues: Vec<(u64, String)> = v["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["number"].as_u64().unwrap(),
+                i["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            (1, "sent".into()),
+            (2, "sent".into()),
+            (3, "bounced".into())
+        ]
+    );
+    let reasons: Vec<&str> = v["suppression"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons[2].starts_with("bounced: "), "{reasons:?}");
+    let text = site.run(&["subscribers", "show", "ana@example.com"]);
+    assert!(text.stdout.contains("issues: 3 issues"), "{text:?}");
+    assert!(
+        text.stdout.contains("#3    2026-12-29  bounced"),
+        "{text:?}"
+    );
+
+    let list_before = site.read("subscribers/subscribers.csv");
+    let suppressed_before = site.read("subscribers/suppressed.csv");
+    let counts_before = counts(&site);
+    let others_before: Vec<String> = ledger_rows(&site.path("state/tipsheet.sqlite3"))
+        .into_iter()
+        .filter(|r| !r.contains("ana@example.com"))
+        .collect();
+    assert!(others_before.len() > 9, "{others_before:?}");
+
+    // Not on a terminal and no --yes: refused, nothing changed.
+    let r = site.run(&["subscribers", "forget", "ana@example.com"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("refusing to forget `ana@example.com` without confirmation: standard input is not a terminal; pass `--yes`"),
+        "{r:?}"
+    );
+    assert_eq!(site.read("subscribers/subscribers.csv"), list_before);
+    assert_eq!(site.read("subscribers/suppressed.csv"), suppressed_before);
+
+    // Without the secret: refused, it keys the hash.
+    let r = site.run_without_secret(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("`TIPSHEET_SECRET` is not set"), "{r:?}");
+
+    let r = site.run(&["subscribers", "forget", "ANA@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let hash = format!(
+        "hmac:{}",
+        Signer::new(SECRET.as_bytes()).sign("forget", "ana@example.com")
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("forgot `ana@example.com`; it is now `{hash}`")),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("1 row removed"), "{r:?}");
+    assert!(r.stdout.contains("3 earlier rows rewritten"), "{r:?}");
+    assert!(r.stdout.contains("3 recipient rows pseudonymized"), "{r:?}");
+
+    // Nowhere in clear: not in any file, not in any table row.
+    assert_nowhere(&site);
+    // Counts, rates and exactly-once records are unchanged.
+    assert_eq!(counts(&site), counts_before);
+    // Every other reader untouched: their list rows byte for byte, their ledger rows as they were.
+    assert_eq!(
+        site.read("subscribers/subscribers.csv"),
+        list_before.replace("ana@example.com,Ana Lima,2026-09-14T10:22:00Z\r\n", "")
+    );
+    let others_after: Vec<String> = ledger_rows(&site.path("state/tipsheet.sqlite3"))
+        .into_iter()
+        .filter(|r| !r.contains(&hash))
+        .collect();
+    assert_eq!(others_after, others_before);
+    let suppressed = site.read("subscribers/suppressed.csv");
+    let lines: Vec<&str> = suppressed.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "email,reason,at",
+            "sam@example.com,unsubscribed,2026-10-30T08:00:00Z"
+        ]
+    );
+    assert_eq!(
+        lines[2],
+        format!("{hash},unsubscribed,2026-10-01T08:00:00Z")
+    );
+    assert!(
+        lines[4].starts_with(&format!(
+            "{hash},bounced: permanent error (550): 5.1.1 <{hash}>: {hash} is not known here,"
+        )),
+        "{suppressed}"
+    );
+    assert!(
+        lines[5].starts_with(&format!("{hash},forgotten,")),
+        "{suppressed}"
+    );
+    assert_eq!(lines.len(), 6, "{suppressed}");
+    // show finds what is left: the hashed history, marked forgotten.
+    let v = json(
+        &site
+            .run(&["subscribers", "show", "ana@example.com", "--json"])
+            .stdout,
+    );
+    assert_eq!(v["forgotten"], true);
+    assert_eq!(v["list"], serde_json::json!([]));
+    assert_eq!(v["issues"].as_array().unwrap().len(), 3);
+    assert_eq!(v["issues"][0]["name"], "");
+
+    // A re-import (the row added back) is recognised as suppressed; the next send skips ana.
+    let list_now = site.read("subscribers/subscribers.csv");
+    site.write(
+        "subscribers/subscribers.csv",
+        &format!("{list_now}ana@example.com,Ana Lima,2026-12-30\r\n"),
+    );
+    let dry = site.run(&["send", "--dry-run", "--date", "2027-01-12"]);
+    assert!(
+        dry.stdout.contains("recipients: 3 active, 1 suppressed"),
+        "{dry:?}"
+    );
+    let r = site.run(&["send", "--date", "2027-01-12"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = bouncer.received_by();
+    assert!(!got.contains_key("ana@example.com"), "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(
+        got.values().all(|n| *n == 2),
+        "issues #3 and #4 each once: {got:?}"
+    );
+    site.write("subscribers/subscribers.csv", &list_now);
+
+    // A web sign-up of that address is refused; another address is not.
+    let serve = Serve::start(&site);
+    let page = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "Ana@Example.com"), ("name", "Ana")],
+    );
+    assert_eq!(page.status, 409, "{page:?}");
+    assert!(
+        page.body.contains("asked Career Tips to forget it"),
+        "{page:?}"
+    );
+    let ok = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "erin@example.com"), ("name", "")],
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    drop(serve);
+    assert_nowhere(&site);
+}
+
+#[test]
+fn show_json_equals_the_web_download_and_only_a_post_deletes() {
+    let site = Site::new();
+    site.write("subscribers/subscribers.csv", LIST);
+    for slot in SLOTS {
+        let r = site.run(&["send", "--date", slot]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let shown = site.run(&["subscribers", "show", "carol@example.com", "--json"]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let v = json(&shown.stdout);
+    let numbers: Vec<u64> = v["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(v["list"][0]["name"], "Reyes, Carol");
+
+    let serve = Serve::start(&site);
+    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("carol@example.com");
+    let q = |e: &str, t: &str| format!("e={}&t={}", encode_query(e), encode_query(t));
+    // The unsubscribe pages offer both.
+    let page = get(&serve.url(&format!("/unsubscribe?{}", q("carol@example.com", &token))));
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body.contains("action=\"privacy/data\"") && page.body.contains("Download my data"),
+        "{page:?}"
+    );
+    assert!(
+        page.body.contains("action=\"privacy/delete\"") && page.body.contains("Delete my data"),
+        "{page:?}"
+    );
+
+    // Download: the same as show --json for a valid token.
+    let data = get(&serve.url(&format!("/privacy/data?{}", q("Carol@Example.com", &token))));
+    assert_eq!(data.status, 200, "{data:?}");
+    assert!(data.headers["content-type"].starts_with("application/json"));
+    assert!(data.headers["content-disposition"].starts_with("attachment"));
+    assert_eq!(json(&data.body), v);
+    // A forged or borrowed token: 4xx, and no data.
+    let forged = format!("{}0", &token[..31]);
+    for (e, t) in [
+        ("carol@example.com", forged.as_str()),
+        ("bob@example.com", token.as_str()),
+        ("carol@example.com", ""),
+    ] {
+        let r = get(&serve.url(&format!("/privacy/data?{}", q(e, t))));
+        assert!((400..500).contains(&r.status), "{e} {t}: {r:?}");
+        assert!(!r.body.contains("Reyes"), "{r:?}");
+    }
+
+    // GET of delete shows a button and erases nothing.
+    let list = site.read("subscribers/subscribers.csv");
+    let page = get(&serve.url(&format!(
+        "/privacy/delete?{}",
+        q("carol@example.com", &token)
+    )));
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body
+            .contains("<form method=\"post\" action=\"delete\""),
+        "{page:?}"
+    );
+    assert_eq!(site.read("subscribers/subscribers.csv"), list);
+    // A forged POST erases nothing either.
+    let r = post_form(
+        &serve.url("/privacy/delete"),
+        &[("e", "carol@example.com"), ("t", &forged)],
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(site.read("subscribers/subscribers.csv"), list);
+    // The POST erases.
+    let r = post_form(
+        &serve.url("/privacy/delete"),
+        &[("e", "carol@example.com"), ("t", &token)],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("Your data is deleted"), "{r:?}");
+    drop(serve);
+    let after = site.read("subscribers/subscribers.csv");
+    assert!(!after.to_lowercase().contains("carol"), "{after}");
+    assert_eq!(
+        after,
+        list.replace("Carol@Example.com,\"Reyes, Carol\",\r\n", "")
+    );
+    let v = json(
+        &site
+            .run(&["subscribers", "show", "carol@example.com", "--json"])
+            .stdout,
+    );
+    assert_eq!(v["forgotten"], true);
+    assert_eq!(v["issues"].as_array().unwrap().len(), 3);
+    for row in ledger_rows(&site.path("state/tipsheet.sqlite3")) {
+        assert!(!row.to_lowercase().contains("carol"), "{row}");
+    }
+    // The operator's outbox copies are listed by forget, and deleted with --outbox.
+    let copies = site.emls("state/outbox").len();
+    let r = site.run(&["subscribers", "forget", "carol@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("still hold the address"), "{r:?}");
+    let listed = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("state/outbox/"))
+        .count();
+    assert_eq!(listed, 3, "{r:?}");
+    let r = site.run(&[
+        "subscribers",
+        "forget",
+        "carol@example.com",
+        "--yes",
+        "--outbox",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| l.contains("deleted state/outbox/"))
+            .count(),
+        3,
+        "{r:?}"
+    );
+    assert_eq!(site.emls("state/outbox").len(), copies - 3);
+    for m in site.emls("state/outbox") {
+        assert!(
+            !String::from_utf8_lossy(&m)
+                .to_lowercase()
+                .contains("carol@example.com")
+        );
+    }
+}
+
+#[test]
+fn forget_during_a_running_send_is_refused() {
+    // Every DATA waits before its reply: the send is still running when forget comes.
+    let server = FaultServer::start(Wire {
+        delay_ms: 4000,
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 1);
+    site.write("subscribers/subscribers.csv", LIST);
+    let mut send = site
+        .command(&["send"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ledger = site.path("state/tipsheet.sqlite3");
+    wait_for("ana in flight", || {
+        let c = rusqlite::Connection::open_with_flags(
+            &ledger,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        let n: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM recipients WHERE email = 'ana@example.com' AND status = 'in_flight'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (n == 1).then_some(())
+    });
+    let list = site.read("subscribers/subscribers.csv");
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "error: a send is running (it holds `state/tipsheet.lock`); nothing was erased"
+        ),
+        "{r:?}"
+    );
+    assert_eq!(site.read("subscribers/subscribers.csv"), list);
+    // The send dies mid-message: ana's row stays in flight, and forget still refuses.
+    send.kill().unwrap();
+    send.wait().unwrap();
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("`ana@example.com` is in flight in issue 2026-12-01 (a send stopped while mailing it); nothing was erased: finish that issue with `tipsheet send --date 2026-12-01`"),
+        "{r:?}"
+    );
+    assert_eq!(site.read("subscribers/subscribers.csv"), list);
+    assert!(!site.read("subscribers/suppressed.csv").contains("hmac:"));
+}
+
+// ---------------------------------------------------------------------------
+// A running `tipsheet serve` and a plain HTTP client.
+
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(site: &Site) -> Self {
+        let mut child = site
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let base = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("serve did not start: {first:?}"))
+            .to_string();
+        Serve { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut r = r.unwrap();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let mut body = String::new();
+    r.body_mut().as_reader().read_to_string(&mut body).unwrap();
+    Reply {
+        status: r.status().as_u16(),
+        headers,
+        body,
+    }
+}
+
+fn get(url: &str) -> Reply {
+    reply(agent().get(url).call())
+}
+
+fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
+    reply(agent().post(url).send_form(fields.iter().copied()))
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
