@@ -984,11 +984,9 @@ async fn subscribe(
     };
     let email = address.to_string();
     let key = normalize(&email);
-    if app.forgotten(&key) {
-        return privacy::forgotten_page(&app);
-    }
     let now = app.clock.now();
-    if app.confirmations.claim(&key, now) {
+    // An erased address gets the usual answer (no probing) and no mail.
+    if !app.forgotten(&key) && app.confirmations.claim(&key, now) {
         let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
         let link = confirm_url(
             &app.signer,
