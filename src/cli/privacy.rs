@@ -126,12 +126,13 @@ fn show(config: &Config, args: &ShowArgs) -> Result<u8, Failure> {
             r.updated_at
         );
     }
-    if !record.copies.is_empty() {
+    let copies = privacy::copies(config, &record.key);
+    if !copies.is_empty() {
         outln!(
             "copies outside tipsheet's records (outbox and previews; the operator's): {}",
-            record.copies.len()
+            copies.len()
         );
-        for p in &record.copies {
+        for p in &copies {
             outln!("  {}", p.display());
         }
     }
@@ -173,8 +174,13 @@ fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<u8, 
         }
     }
     let lock = privacy::lock_state(config).map_err(failure)?;
+    let copies = if args.outbox {
+        privacy::Copies::DeleteOutbox
+    } else {
+        privacy::Copies::List
+    };
     let erased =
-        privacy::forget(config, &lock, &keyer, &args.email, args.outbox, now).map_err(failure)?;
+        privacy::forget(config, &lock, &keyer, &args.email, copies, now).map_err(failure)?;
     drop(lock);
     outln!("forgot `{}`; it is now `{}`", erased.key, erased.pseudonym);
     outln!(

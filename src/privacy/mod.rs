@@ -115,9 +115,6 @@ pub struct Record {
     pub suppression: Vec<Row>,
     /// Every issue sent (or being sent) to it.
     pub issues: Vec<ReaderRow>,
-    /// Files outside tipsheet's records (outbox copies of sent mail, previews)
-    /// that hold the address: the operator's.
-    pub copies: Vec<PathBuf>,
 }
 
 impl Record {
@@ -181,7 +178,6 @@ pub fn gather(config: &Config, keyer: &Keyer, address: &str) -> Result<Record, P
         list: files::list_rows(&config.subscribers.path, &key)?,
         suppression,
         issues,
-        copies: copies(config, &key),
         forgotten,
         pseudonym: keyer.pseudonym(&key),
         key,
@@ -207,14 +203,25 @@ pub struct Erased {
     pub deleted: Vec<PathBuf>,
 }
 
+/// What an erasure does with the operator's copies (outbox, previews).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copies {
+    /// Leave them unread (the web: a scan of a large outbox per request is
+    /// not for anyone holding a link to trigger).
+    Skip,
+    /// List the files holding the address.
+    List,
+    /// List them, and delete the outbox's `.eml` files among them.
+    DeleteOutbox,
+}
+
 /// Erases `address` (see the module doc) while `_lock` keeps sends out.
-/// `delete_outbox` also deletes the outbox `.eml` files holding it.
 pub fn forget(
     config: &Config,
     _lock: &StateLock,
     keyer: &Keyer,
     address: &str,
-    delete_outbox: bool,
+    handle: Copies,
     now: DateTime<Utc>,
 ) -> Result<Erased, PrivacyError> {
     let record = gather(config, keyer, address)?;
@@ -264,9 +271,12 @@ pub fn forget(
         ledger_rows =
             Ledger::open(&config.ledger_path())?.pseudonymize(&key, &pseudonym, &scrub)?;
     }
-    let mut copies = copies(config, &key);
+    let mut copies = match handle {
+        Copies::Skip => Vec::new(),
+        Copies::List | Copies::DeleteOutbox => copies(config, &key),
+    };
     let mut deleted = Vec::new();
-    if delete_outbox {
+    if handle == Copies::DeleteOutbox {
         let outbox = &config.delivery.outbox_dir;
         for p in copies
             .iter()
@@ -298,9 +308,9 @@ pub fn is_forgotten(config: &Config, keyer: &Keyer, key: &str) -> Result<bool, P
     Ok(set.keyed(keyer.clone()).is_forgotten(key))
 }
 
-/// Outbox and preview files holding the address (as written, or
-/// percent-encoded in a link), sorted.
-fn copies(config: &Config, key: &str) -> Vec<PathBuf> {
+/// Outbox and preview files holding the normalized address (as written, or
+/// percent-encoded in a link), sorted. Reads every file there.
+pub fn copies(config: &Config, key: &str) -> Vec<PathBuf> {
     let needles = [key.to_lowercase(), encode_query(key).to_lowercase()];
     let mut found = Vec::new();
     let preview = config.state.dir.join("preview");

@@ -145,7 +145,14 @@ async fn delete(
     let erased = blocking(move || {
         let _files = lock(&a.files);
         let state = privacy::lock_state(&a.config)?;
-        privacy::forget(&a.config, &state, &a.keyer(), &k, false, a.clock.now())
+        privacy::forget(
+            &a.config,
+            &state,
+            &a.keyer(),
+            &k,
+            privacy::Copies::Skip,
+            a.clock.now(),
+        )
     })
     .await;
     match erased {

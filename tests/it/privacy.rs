@@ -389,6 +389,12 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
         .collect();
     assert_eq!(numbers, [1, 2, 3]);
     assert_eq!(v["list"][0]["name"], "Reyes, Carol");
+    let text = site.run(&["subscribers", "show", "carol@example.com"]);
+    assert!(
+        text.stdout
+            .contains("copies outside tipsheet's records (outbox and previews; the operator's): 3"),
+        "{text:?}"
+    );
 
     let serve = Serve::start(&site);
     let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("carol@example.com");
