@@ -619,6 +619,60 @@ mod tests {
     }
 
     #[test]
+    fn pseudonymize_keeps_statuses_and_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let mut l = Ledger::open(&path).unwrap();
+        for (slot, n) in [("2026-12-01", 1), ("2026-12-15", 2)] {
+            l.assemble(slot, n, &sel()).unwrap();
+            let people = [("ann@x.com", "Ann Other"), ("bob@x.com", "Bob")]
+                .map(|(k, n)| (k.to_string(), k.to_string(), n.to_string()));
+            l.freeze(slot, people).unwrap();
+            let bounce = Outcome {
+                key: "ann@x.com".into(),
+                status: RecipientStatus::Bounced,
+                attempts: 1,
+                code: Some(550),
+                reply: Some("<ANN@x.com> unknown; Ann Other left".into()),
+                message_id: Some("<m@x>".into()),
+            };
+            l.commit(slot, &[], &[bounce]).unwrap();
+        }
+        let before = (
+            l.counts("2026-12-01").unwrap(),
+            l.counts("2026-12-15").unwrap(),
+        );
+        let scrub = |t: &str| t.replace("<ANN@x.com>", "<h>").replace("Ann Other", "h");
+        assert_eq!(l.pseudonymize("ann@x.com", "hmac:h", &scrub).unwrap(), 2);
+        assert_eq!(l.pseudonymize("ann@x.com", "hmac:h", &scrub).unwrap(), 0);
+        let after = (
+            l.counts("2026-12-01").unwrap(),
+            l.counts("2026-12-15").unwrap(),
+        );
+        assert_eq!(before, after);
+        let rows = l.rows_of(&["hmac:h".into()]).unwrap();
+        assert_eq!(rows.len(), 2);
+        let r = &rows[0].recipient;
+        assert_eq!((r.address.as_str(), r.name.as_str()), ("hmac:h", ""));
+        assert_eq!(r.last_reply.as_deref(), Some("<h> unknown; h left"));
+        assert_eq!(
+            (r.status, r.message_id.as_deref()),
+            (RecipientStatus::Bounced, None)
+        );
+        assert_eq!(l.rows_of(&["bob@x.com".into()]).unwrap()[1].number, 2);
+        drop(l);
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let bytes = std::fs::read(f.path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            assert!(
+                !text.contains("ann@x.com") && !text.contains("ann other"),
+                "{:?}",
+                f.path()
+            );
+        }
+    }
+
+    #[test]
     fn read_only_open_of_a_missing_ledger_is_none_and_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("l.sqlite3");

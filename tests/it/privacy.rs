@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailin_embedded::response::Response;
@@ -456,6 +456,14 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
     );
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("Your data is deleted"), "{r:?}");
+    // A resubscribe through the old link is refused and writes nothing.
+    let suppressed = site.read("subscribers/suppressed.csv");
+    let r = post_form(
+        &serve.url("/resubscribe"),
+        &[("e", "carol@example.com"), ("t", &token)],
+    );
+    assert_eq!(r.status, 409, "{r:?}");
+    assert_eq!(site.read("subscribers/suppressed.csv"), suppressed);
     drop(serve);
     let after = site.read("subscribers/subscribers.csv");
     assert!(!after.to_lowercase().contains("carol"), "{after}");
@@ -656,4 +664,44 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `forget` on a terminal (`script` gives it one): asks, and only "y" erases.
+#[test]
+fn forget_on_a_terminal_asks_first() {
+    let site = Site::new();
+    site.write("subscribers/subscribers.csv", LIST);
+    let list = site.read("subscribers/subscribers.csv");
+    let on_terminal = |answer: &str| {
+        let cmd = format!(
+            "{} --config config.toml subscribers forget ana@example.com",
+            env!("CARGO_BIN_EXE_tipsheet")
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(site.path(""))
+            .env("TIPSHEET_SECRET", SECRET)
+            .env_remove("TIPSHEET_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) runs the command on a terminal");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        crate::common::to_run(out)
+    };
+    let r = on_terminal("n\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("forget `ana@example.com`?"), "{r:?}");
+    assert!(r.stdout.contains("This cannot be undone. [y/N]"), "{r:?}");
+    assert!(r.stdout.contains("nothing was erased"), "{r:?}");
+    assert_eq!(site.read("subscribers/subscribers.csv"), list);
+    let r = on_terminal("y\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("forgot `ana@example.com`"), "{r:?}");
+    assert!(!site.read("subscribers/subscribers.csv").contains("ana@"));
 }
