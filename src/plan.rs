@@ -98,6 +98,14 @@ pub fn signer(config: &Config) -> Result<(Signer, Option<String>), PlanError> {
     }
 }
 
+/// What recognises erased readers' keyed hashes in the suppression list:
+/// keyed like [`signer`] (the development secret with the outbox and no
+/// secret set). A rotated-out secret, once configured, belongs here too.
+pub fn keyer(config: &Config) -> Result<list::privacy::Keyer, PlanError> {
+    let (signer, _) = signer(config)?;
+    Ok(list::privacy::Keyer::new(signer))
+}
+
 /// The slot of `date`, or an error naming the next slots.
 pub fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, PlanError> {
     schedule.slot_on(date).ok_or_else(|| {
@@ -207,8 +215,8 @@ pub struct Active {
 pub fn active(config: &Config) -> Result<Active, PlanError> {
     let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)?;
     // Erased readers are held as keyed hashes: lookups need the secret.
-    let suppression = match signer(config) {
-        Ok((s, _)) => suppression.keyed(list::privacy::Keyer::new(s)),
+    let suppression = match keyer(config) {
+        Ok(k) => suppression.keyed(k),
         Err(_) => suppression,
     };
     Ok(Active {

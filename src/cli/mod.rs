@@ -667,7 +667,7 @@ async fn deliver(
             }
         );
     }
-    let keyer = Some(list::privacy::Keyer::new(signer.clone()));
+    let keyer = plan::keyer(config).ok();
     let prepared = Arc::new(
         Prepared::new(config, &issue, signer, SystemTime::now(), false)?
             .with_dkim(config.dkim_signer()?),

@@ -533,8 +533,7 @@ impl App {
     /// Whether `key` is suppressed now (the file, read afresh).
     fn suppressed(&self, key: &str) -> Result<bool, SubscribersError> {
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
-        let keyer = list::privacy::Keyer::new(self.signer.clone());
-        Ok(set.keyed(keyer).contains(key))
+        Ok(set.keyed(self.keyer()).contains(key))
     }
 
     /// Suppresses `key` unless it already is; `Ok(false)` when it already was.

@@ -40,8 +40,9 @@ struct ForgetPage<'a> {
 }
 
 impl App {
-    fn keyer(&self) -> Keyer {
-        Keyer::new(self.signer.clone())
+    /// Like the signer: `serve` started, so the secret rules were met.
+    pub(super) fn keyer(&self) -> Keyer {
+        crate::plan::keyer(&self.config).unwrap_or_else(|_| Keyer::new(self.signer.clone()))
     }
 
     /// Whether `key`'s reader asked to be forgotten (then sign-up and
