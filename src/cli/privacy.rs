@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
@@ -70,7 +69,9 @@ pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Resul
 fn failure(e: PrivacyError) -> Failure {
     let code = match e {
         PrivacyError::Busy(_) | PrivacyError::InFlight { .. } => exit::LOCKED,
-        PrivacyError::NoSecret(_) | PrivacyError::Address(_) => exit::USAGE,
+        PrivacyError::NoSecret(_) | PrivacyError::Address(_) | PrivacyError::Unconfirmed(_) => {
+            exit::USAGE
+        }
         _ => exit::FAILED,
     };
     fail(code, e.into())
@@ -156,12 +157,7 @@ fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<u8, 
     let key = crate::list::normalize(&args.email);
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            return Err(fail(
-                exit::USAGE,
-                anyhow!(
-                    "refusing to forget `{key}` without confirmation: standard input is not a terminal; pass `--yes` to erase it"
-                ),
-            ));
+            return Err(failure(PrivacyError::Unconfirmed(key)));
         }
         errln!(
             "forget `{key}`? Its list rows are removed and its address and name replaced by a keyed hash everywhere else. This cannot be undone. [y/N]"

@@ -50,6 +50,11 @@ pub enum PrivacyError {
     /// Not an address.
     #[error("`{0}` is not a valid email address")]
     Address(String),
+    /// No terminal to ask on, and no `--yes`.
+    #[error(
+        "refusing to forget `{0}` without confirmation: standard input is not a terminal; pass `--yes` to erase it"
+    )]
+    Unconfirmed(String),
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
