@@ -16,7 +16,7 @@ use crate::output::{errln, outln};
 /// `import` options.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Articles to import, Markdown or HTML; `-` reads standard input.
+    /// Articles to import, Markdown, HTML or plain text; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Write into this folder (default: `comparisons/` under the config's `content.dir`).
@@ -40,6 +40,8 @@ pub enum FormatArg {
     Markdown,
     /// An HTML page or fragment.
     Html,
+    /// Plain text, such as a web page copied from the browser (select all, copy).
+    Text,
 }
 
 impl From<FormatArg> for Format {
@@ -47,6 +49,7 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Markdown => Format::Markdown,
             FormatArg::Html => Format::Html,
+            FormatArg::Text => Format::Text,
         }
     }
 }

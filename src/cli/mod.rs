@@ -112,7 +112,7 @@ pub enum Command {
     Run,
     /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
     Serve(ServeArgs),
-    /// Turn an article (Markdown or HTML) into a comparison file.
+    /// Turn an article (Markdown, HTML or plain text) into a comparison file.
     Import(import::ImportArgs),
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::doc::Doc;
 use super::{EXCERPT_RULE, Format, ImportError, Imported, Report};
-use super::{chrome, salaries, sections, title, write};
+use super::{chrome, end, salaries, sections, title, write};
 use crate::content::{self, ComparisonMeta, Role};
 
 pub(super) fn build(doc: Doc, format: Format, url: Option<&str>) -> Result<Imported, ImportError> {
@@ -31,6 +31,7 @@ pub(super) fn build(doc: Doc, format: Format, url: Option<&str>) -> Result<Impor
     let roles = [a.as_str(), b.as_str()];
 
     let (kept, published) = chrome::drop_chrome(blocks, &roles, doc.published, &mut report.dropped);
+    let kept = end::end_of_article(kept, &roles, &mut report.dropped);
     let sections = sections::sections(kept, &roles, &mut report)?;
     let found = salaries::assign(&sections.scans, &roles, &doc.front_roles, &mut report.notes);
 

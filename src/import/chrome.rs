@@ -19,6 +19,14 @@ pub(super) fn chrome_text(text: &str) -> Option<&'static str> {
     if words == 0 || words > 80 {
         return None;
     }
+    // "RelatedSupervising Producer vs. …": a related link glued to its title.
+    let glued = original
+        .strip_prefix("Related")
+        .and_then(|r| r.chars().next())
+        .is_some_and(char::is_uppercase);
+    if glued {
+        return Some("related link");
+    }
     promo_chrome(&t, words).or_else(|| site_chrome(original, &t, words))
 }
 
@@ -201,7 +209,8 @@ pub(super) fn chrome_heading(text: &str) -> Option<&'static str> {
 // ---------------------------------------------------------------------------
 // Titles.
 
-/// Drops chrome blocks (reporting each in `dropped`) and takes the date from a
+/// Drops chrome blocks (reporting each in `dropped`, leaving a
+/// [`Kind::Dropped`] marker where each was) and takes the date from a
 /// "Published …" line when the reader found none. Returns the article's blocks and
 /// the publication date with where it came from.
 pub(super) fn drop_chrome(
@@ -224,6 +233,7 @@ pub(super) fn drop_chrome(
             {
                 dropped.push(format!("{kind} section {}", snippet(&block.text)));
                 skip_below = Some(level);
+                kept.push(Block::dropped());
                 continue;
             }
             kept.push(block);
@@ -243,6 +253,7 @@ pub(super) fn drop_chrome(
         }
         if let Some(what) = chrome_block(&block) {
             dropped.push(what);
+            kept.push(Block::dropped());
             continue;
         }
         kept.push(block);

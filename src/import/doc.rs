@@ -15,6 +15,9 @@ pub(super) enum Kind {
     List,
     /// Quotes, code: kept, never chrome-checked by paragraph rules.
     Other,
+    /// Where chrome was dropped (already reported): never written, but it marks
+    /// where the article may have ended.
+    Dropped,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,17 @@ pub(super) struct Block {
 }
 
 impl Block {
+    /// A marker where a reader or a chrome rule dropped something.
+    pub(super) fn dropped() -> Self {
+        Block {
+            kind: Kind::Dropped,
+            md: String::new(),
+            text: String::new(),
+            items: Vec::new(),
+            links_only: false,
+        }
+    }
+
     pub(super) fn heading(level: u8, text: &str) -> Self {
         Block {
             kind: Kind::Heading(level),

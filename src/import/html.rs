@@ -118,6 +118,7 @@ fn walk(html: &Html, holders: &HashSet<NodeId>) -> HtmlWalker {
                         {
                             skip = Some(node.id());
                             w.dropped.push(label);
+                            w.mark_dropped();
                         } else {
                             w.open(node.id(), el);
                         }
@@ -546,6 +547,14 @@ impl HtmlWalker {
             links_only: self.list_links_only,
         };
         self.push(block);
+    }
+
+    /// Marks where a chrome element was left out, between blocks only.
+    fn mark_dropped(&mut self) {
+        if !self.inline_context() && self.quote == 0 {
+            self.flush();
+            self.blocks.push(Block::dropped());
+        }
     }
 
     /// Emits the inline text collected so far as a paragraph.

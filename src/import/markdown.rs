@@ -278,10 +278,11 @@ impl MdBlock {
                 list_block(items)
             }
             MdKind::Html => {
-                if !source.trim().starts_with("<!--") {
-                    dropped.push(format!("raw HTML {}", snippet(source)));
+                if source.trim().starts_with("<!--") {
+                    return None;
                 }
-                return None;
+                dropped.push(format!("raw HTML {}", snippet(source)));
+                Block::dropped()
             }
         })
     }

@@ -1,12 +1,13 @@
-//! The article importer: turning a published article (Markdown or HTML) into a
+//! The article importer: turning a published article (Markdown, HTML or plain
+//! text) into a
 //! comparison file in the content format.
 //!
 //! Owns reading an article, dropping page chrome (navigation, search boxes,
 //! related links, rating widgets, newsletter boxes, cookie banners, author
 //! blurbs), recognizing the title's two roles, the sections, the salary ranges
 //! written in prose and the publication date, and writing the result. Phases, in
-//! order: `detect` → a reader (`markdown`, `html`) → a `doc::Doc` →
-//! `build`: `title`, `chrome`, `sections`, `salaries` → `write`.
+//! order: `detect` → a reader (`markdown`, `html`, `text`) → a `doc::Doc` →
+//! `build`: `title`, `chrome`, `end`, `sections`, `salaries` → `write`.
 //! The format itself and section recognition belong to [`content`]: this module
 //! reuses them and checks its output with [`content::parse_comparison`] before
 //! writing. What it cannot find it reports in a typed [`Report`]; it never
@@ -26,12 +27,14 @@ mod chrome;
 mod dates;
 mod detect;
 mod doc;
+mod end;
 mod escape;
 mod html;
 mod html_chrome;
 mod markdown;
 mod salaries;
 mod sections;
+mod text;
 mod title;
 mod write;
 
@@ -53,6 +56,8 @@ pub enum Format {
     Markdown,
     /// An HTML page or fragment.
     Html,
+    /// Plain text, such as a web page copied from the browser (select all, copy).
+    Text,
 }
 
 impl Format {
@@ -61,6 +66,7 @@ impl Format {
         match self {
             Format::Markdown => "markdown",
             Format::Html => "html",
+            Format::Text => "text",
         }
     }
 }
@@ -190,6 +196,7 @@ pub fn import_text(
     let doc = match format {
         Format::Markdown => markdown::read_markdown(text),
         Format::Html => html::read_html(text),
+        Format::Text => text::read_text(text),
     };
     build::build(doc, format, url)
 }

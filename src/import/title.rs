@@ -197,13 +197,14 @@ pub(super) fn take_title(
         })
         .or_else(|| {
             // A pasted page whose title is a plain first line, e.g. "**A vs. B**".
-            let first = blocks.first()?;
+            let first = blocks.iter().find(|b| b.kind != Kind::Dropped)?;
+            let at = blocks.iter().position(|b| b.kind != Kind::Dropped)?;
             let short = first.text.split_whitespace().count() <= 10;
             (no_other_title
                 && matches!(first.kind, Kind::Heading(_) | Kind::Paragraph)
                 && short
                 && parse_title(&first.text).is_some())
-            .then_some(0)
+            .then_some(at)
         });
     let mut title_heading = None;
     if let Some(at) = title_at {
