@@ -75,6 +75,7 @@ pub(super) fn read_text(text: &str) -> Doc {
         .unwrap_or_default();
     let roles = [roles.0.as_str(), roles.1.as_str()];
     let mut list: Vec<String> = Vec::new();
+    let mut seen: Vec<SectionKind> = Vec::new();
     for i in 0..lines.len() {
         let line = &lines[i];
         let kind = if Some(i) == title_at {
@@ -84,7 +85,7 @@ pub(super) fn read_text(text: &str) -> Doc {
             Kind::Paragraph
         } else if line.bullet.is_some() {
             Kind::List
-        } else if is_heading(&lines, i, &roles) {
+        } else if is_heading(&lines, i, &roles, &mut seen) {
             Kind::Heading(2)
         } else if line.short() && (next_is_short(&lines, i) || !list.is_empty()) {
             Kind::List
@@ -125,10 +126,11 @@ fn next_is_short(lines: &[Line], i: usize) -> bool {
         .is_some_and(|n| n.short() || n.bullet.is_some())
 }
 
-/// A heading: short, and either a section the content format knows ("Job
-/// Duties", "What is a Sous Chef?") or a short line standing between prose (or
-/// after a blank line) and the prose it introduces.
-fn is_heading(lines: &[Line], i: usize, roles: &[&str]) -> bool {
+/// A heading: short, and either the first heading of a section kind the content
+/// format knows ("Job Duties", "What is a Sous Chef?", kinds noted in `seen`) or
+/// a short line standing between prose (or after a blank line) and the prose it
+/// introduces. A second "Salary …" line is more likely a related link's title.
+fn is_heading(lines: &[Line], i: usize, roles: &[&str], seen: &mut Vec<SectionKind>) -> bool {
     let line = &lines[i];
     if !line.short() {
         return false;
@@ -137,7 +139,9 @@ fn is_heading(lines: &[Line], i: usize, roles: &[&str]) -> bool {
     let Some(next) = next else {
         return false;
     };
-    if SectionKind::classify(&line.text, roles) != SectionKind::Other {
+    let kind = SectionKind::classify(&line.text, roles);
+    if kind != SectionKind::Other && !seen.contains(&kind) {
+        seen.push(kind);
         return true;
     }
     let next_prose = !next.short() && next.bullet.is_none();
@@ -335,5 +339,23 @@ mod tests {
             ]
         );
         assert_eq!(doc.dropped, ["widget \"Expand\""]);
+    }
+
+    #[test]
+    fn a_second_heading_of_a_known_kind_needs_prose_after_it() {
+        let text = "Cook vs. Chef\nSalary\nCooks earn $15 to $20 per hour.\n\
+            Related articles\nRestaurant Manager Salary Guide\nPastry Chef Pay in 2026\n";
+        let doc = read_text(text);
+        let kinds: Vec<Kind> = doc.blocks.iter().map(|b| b.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Heading(1),
+                Kind::Heading(2),
+                Kind::Paragraph,
+                Kind::Paragraph,
+                Kind::List
+            ]
+        );
     }
 }
