@@ -2,15 +2,16 @@
 //! line, a rating counter, the company blurb, the newsletter box) is not on any
 //! list of phrases, so it is found by its place instead: after the last featured
 //! section has begun and its prose has started, anything that follows a break (a
-//! piece of dropped chrome, a heading, or a fragment that is not a sentence) and
-//! never names either role again is not part of the article.
+//! piece of dropped chrome, a section heading, or a fragment that is not a
+//! sentence) and never names either role or a salary again is not part of the
+//! article.
 //!
 //! Owns that one structural rule, the same for every format; it also removes the
 //! readers' [`Kind::Dropped`] markers. It must not judge text by phrases: that is
 //! [`super::chrome`].
 
 use super::doc::{Block, Kind, snippet};
-use super::salaries::role_mentions;
+use super::salaries::{find_salary_ranges, role_mentions};
 use crate::content::SectionKind;
 
 /// `blocks` up to the article's end, without markers; what follows the end is
@@ -45,14 +46,16 @@ pub(super) fn end_of_article(
             continue;
         }
         let is_break = match block.kind {
-            Kind::Dropped | Kind::Heading(_) => true,
+            Kind::Dropped => true,
+            // Sub-headings belong to the last section ("### By region").
+            Kind::Heading(l) => Some(l) == section_level,
             _ => fragment(&block, roles),
         };
         if prose && is_break {
             holding = true;
         }
         if holding {
-            let names = names_role(&block, roles);
+            let names = names_role(&block, roles) || has_salary(&block);
             held.push(block);
             if names {
                 kept.extend(held.drain(..).filter(|b| b.kind != Kind::Dropped));
@@ -84,7 +87,17 @@ fn fragment(block: &Block, roles: &[&str]) -> bool {
         && t.split_whitespace().count() <= 8
         && !t.ends_with(['.', '!', '?', '…', '"', '”', ')'])
         && !names_role(block, roles)
-        && super::salaries::find_salary_ranges(t).is_empty()
+        && !has_salary(block)
+}
+
+/// A salary range in the block: pay by region or by year is the article's own.
+fn has_salary(block: &Block) -> bool {
+    let text = if block.kind == Kind::List {
+        block.items.join("\n")
+    } else {
+        block.text.clone()
+    };
+    !find_salary_ranges(&text).is_empty()
 }
 
 /// Does the block name either role in full? (Its last word alone is not enough:
@@ -144,5 +157,18 @@ mod tests {
         let (text, dropped) = body("Chef pay by city\n\n- London: high\n\nThe Acme blurb.\n");
         assert!(text.ends_with("The Acme blurb.\n"), "{text}");
         assert!(dropped.is_empty(), "{dropped:?}");
+    }
+
+    #[test]
+    fn sub_headings_and_salary_tables_in_the_last_section_are_kept() {
+        let (text, dropped) = body(
+            "### By region\n\n- London: £30,000 to £38,000 a year\n- Leeds: £24,000 to £29,000 a year\n\nShare this: Facebook\n\n- Leeds: £22,000 to £26,000 a year\n",
+        );
+        assert!(text.contains("### By region\n\n- London"), "{text}");
+        assert!(
+            text.ends_with("- Leeds: £22,000 to £26,000 a year\n"),
+            "{text}"
+        );
+        assert_eq!(dropped, ["share links \"Share this: Facebook\""]);
     }
 }
