@@ -53,6 +53,9 @@ fn promo_chrome(t: &str, words: usize) -> Option<&'static str> {
     {
         return Some("related link");
     }
+    if rating_counter(t.trim_end_matches(['.', ':'])) {
+        return Some("rating widget");
+    }
     if has(&[
         "rate this article",
         "rate this post",
@@ -283,6 +286,46 @@ fn chrome_block(block: &Block) -> Option<String> {
     None
 }
 
+/// "0 / 5 reviews 0", "4.5/5", "12 reviews", "(3 votes)", "★★★★☆".
+pub(super) fn rating_counter(t: &str) -> bool {
+    let t = t.trim_matches(|c| c == '(' || c == ')');
+    if !t.is_empty() && t.chars().all(|c| matches!(c, '★' | '☆' | ' ')) {
+        return true;
+    }
+    let words: Vec<&str> = t
+        .split_whitespace()
+        .map(|w| w.trim_matches(['(', ')']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() || words.len() > 6 {
+        return false;
+    }
+    let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let counter = |w: &str| {
+        matches!(
+            w,
+            "/" | "review"
+                | "reviews"
+                | "rating"
+                | "ratings"
+                | "vote"
+                | "votes"
+                | "stars"
+                | "out"
+                | "of"
+        )
+    };
+    let has_number = words.iter().any(|w| w.split('/').any(number));
+    let has_counter = words
+        .iter()
+        .any(|w| counter(w) || (w.contains('/') && w.split('/').all(number)));
+    has_number
+        && has_counter
+        && words
+            .iter()
+            .all(|w| counter(w) || w.split('/').all(|p| p.is_empty() || number(p)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +359,12 @@ mod tests {
             ("Copyright 2026 Careers Hub UK", "copyright line"),
             ("Skip to content", "navigation"),
             ("Last updated: March 1, 2026", "updated line"),
+            ("0 / 5 reviews 0", "rating widget"),
+            ("4.2/5 (87 votes)", "rating widget"),
+            (
+                "RelatedSupervising Producer vs. Executive Producer",
+                "related link",
+            ),
         ];
         for (text, kind) in chrome {
             assert_eq!(chrome_text(text), Some(kind), "{text}");
@@ -328,6 +377,8 @@ mod tests {
             "Updated resumes get more callbacks.",
             "Searching for a first job takes time.",
             "Share your portfolio with recruiters early.",
+            "Related fields include film and radio.",
+            "5 reasons to become a nurse",
         ];
         for text in prose {
             assert_eq!(chrome_text(text), None, "{text}");

@@ -18,7 +18,8 @@ use super::doc::{Block, Doc, Kind, collapse};
 use super::escape::keep_link;
 use super::escape::{code_span, entity_like, escape_line_start, link_destination};
 use super::html_chrome::{
-    INLINE_TAGS, SILENT_TAGS, heading_level, html_chrome, section_holders, under_side_chrome,
+    INLINE_TAGS, SILENT_TAGS, article_root, heading_level, html_chrome, section_holders,
+    section_kinds, under_side_chrome,
 };
 use super::markdown::{fenced, list_block, table_row};
 use super::title::parse_title;
@@ -36,8 +37,8 @@ pub(super) fn read_html(text: &str) -> Doc {
         .first()
         .map(|(a, b)| vec![a.as_str(), b.as_str()])
         .unwrap_or_default();
-    let holders = section_holders(&html, &role_names);
-    let w = walk(&html, &holders);
+    let kinds = section_kinds(&html, &role_names);
+    let w = walk(&html, &section_holders(&kinds), article_root(&html, &kinds));
     doc.blocks = w.blocks;
     doc.dropped = w.dropped;
     doc
@@ -96,8 +97,9 @@ fn page_facts(html: &Html, doc: &mut Doc) {
 }
 
 /// Walks the body into blocks, skipping silent and chrome elements (`holders`,
-/// the elements holding the article's sections, are never chrome).
-fn walk(html: &Html, holders: &HashSet<NodeId>) -> HtmlWalker {
+/// the elements holding the article's sections, are never chrome), and marking
+/// where the article's container (`root`) ends.
+fn walk(html: &Html, holders: &HashSet<NodeId>, root: Option<NodeId>) -> HtmlWalker {
     let mut w = HtmlWalker::default();
     let mut skip: Option<NodeId> = None;
     for edge in html.root_element().traverse() {
@@ -135,6 +137,10 @@ fn walk(html: &Html, holders: &HashSet<NodeId>) -> HtmlWalker {
                 }
                 if let Node::Element(el) = node.value() {
                     w.close(node.id(), el);
+                }
+                if root == Some(node.id()) {
+                    // The article's container ends: what follows is after a break.
+                    w.mark_dropped();
                 }
             }
         }
@@ -597,3 +603,26 @@ impl HtmlWalker {
 
 // ---------------------------------------------------------------------------
 // Dates.
+
+#[cfg(test)]
+mod tests {
+    use crate::import::{Format, import_text};
+
+    #[test]
+    fn what_follows_the_articles_container_is_after_its_end() {
+        let html = "<body><article><h1>Cook vs. Chef</h1>\
+            <h2>Job Duties</h2><p>Cooks cook and chefs plan the menu.</p>\
+            <h2>Salary</h2><p>Cooks earn $30,000 to $40,000 a year.</p></article>\
+            <div class=\"company-info\"><p>Acme Careers has helped people since 2009.</p></div>\
+            <div class=\"x\"><p>Fresh guides every Tuesday.</p></div></body>";
+        let got = import_text(None, html, Some(Format::Html), None).unwrap();
+        assert!(got.text.ends_with("$30,000 to $40,000 a year.\n"), "{}", got.text);
+        assert_eq!(
+            got.report.dropped,
+            [
+                "after the article's end \"Acme Careers has helped people since 2009.\"",
+                "after the article's end \"Fresh guides every Tuesday.\""
+            ]
+        );
+    }
+}

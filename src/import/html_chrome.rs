@@ -137,7 +137,32 @@ pub(super) fn html_chrome(el: &Element) -> Option<String> {
 
 /// The elements holding headings of two or more kinds of article section: a
 /// chrome-looking wrapper around them (`<div class="with-sidebar">`) is the article.
-pub(super) fn section_holders(html: &Html, roles: &[&str]) -> HashSet<NodeId> {
+pub(super) fn section_holders(kinds: &HashMap<NodeId, u8>) -> HashSet<NodeId> {
+    kinds
+        .iter()
+        .filter(|(_, k)| k.count_ones() >= 2)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// The deepest element holding every kind of section the page has: the
+/// article's own container, whatever its class. What comes after it is not
+/// the article's (the walk marks its end as a break, see [`super::end`]).
+pub(super) fn article_root(html: &Html, kinds: &HashMap<NodeId, u8>) -> Option<NodeId> {
+    let most = kinds.values().map(|k| k.count_ones()).max()?;
+    if most < 2 {
+        return None;
+    }
+    kinds
+        .iter()
+        .filter(|(_, k)| k.count_ones() == most)
+        .filter_map(|(id, _)| Some((html.tree.get(*id)?.ancestors().take(256).count(), *id)))
+        .max()
+        .map(|(_, id)| id)
+}
+
+/// Per element: a bit for each kind of article section whose heading it holds.
+pub(super) fn section_kinds(html: &Html, roles: &[&str]) -> HashMap<NodeId, u8> {
     let mut kinds: HashMap<NodeId, u8> = HashMap::new();
     for node in html.tree.nodes() {
         let Some(el) = ElementRef::wrap(node) else {
@@ -169,10 +194,6 @@ pub(super) fn section_holders(html: &Html, roles: &[&str]) -> HashSet<NodeId> {
         }
     }
     kinds
-        .into_iter()
-        .filter(|(_, k)| k.count_ones() >= 2)
-        .map(|(id, _)| id)
-        .collect()
 }
 
 pub(super) fn heading_level(name: &str) -> Option<u8> {

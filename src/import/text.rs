@@ -8,7 +8,7 @@
 //! Owns the text reader only; chrome paragraphs, titles and sections are judged
 //! later, as for the other formats.
 
-use super::chrome::chrome_text;
+use super::chrome::{chrome_text, rating_counter};
 use super::dates::published_line;
 use super::doc::{Block, Doc, Kind, collapse, snippet};
 use super::escape::{escape_line_start, escape_text};
@@ -234,42 +234,6 @@ fn widget(t: &str) -> Option<&'static str> {
         return Some("rating widget");
     }
     None
-}
-
-/// "0 / 5 reviews 0", "4.5/5", "12 reviews", "(3 votes)", "★★★★☆".
-fn rating_counter(t: &str) -> bool {
-    let t = t.trim_matches(|c| c == '(' || c == ')');
-    if !t.is_empty() && t.chars().all(|c| matches!(c, '★' | '☆' | ' ')) {
-        return true;
-    }
-    let words: Vec<&str> = t.split_whitespace().collect();
-    if words.is_empty() || words.len() > 6 {
-        return false;
-    }
-    let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let counter = |w: &str| {
-        matches!(
-            w,
-            "/" | "review"
-                | "reviews"
-                | "rating"
-                | "ratings"
-                | "vote"
-                | "votes"
-                | "stars"
-                | "out"
-                | "of"
-        )
-    };
-    let has_number = words.iter().any(|w| w.split('/').any(number));
-    let has_counter = words
-        .iter()
-        .any(|w| counter(w) || (w.contains('/') && w.split('/').all(number)));
-    has_number
-        && has_counter
-        && words
-            .iter()
-            .all(|w| counter(w) || w.split('/').all(|p| p.is_empty() || number(p)))
 }
 
 #[cfg(test)]
