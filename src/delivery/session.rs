@@ -390,3 +390,185 @@ pub async fn test_send(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// The shipped config and content in a temp folder, with `list` as the
+    /// subscriber list; delivery goes to the outbox.
+    fn site(list: &str) -> (tempfile::TempDir, Config) {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut stack = vec![PathBuf::from("content")];
+        while let Some(rel) = stack.pop() {
+            std::fs::create_dir_all(dir.path().join(&rel)).unwrap();
+            for e in std::fs::read_dir(repo.join(&rel)).unwrap().flatten() {
+                let r = rel.join(e.file_name());
+                if e.path().is_dir() {
+                    stack.push(r);
+                } else {
+                    std::fs::copy(e.path(), dir.path().join(&r)).unwrap();
+                }
+            }
+        }
+        std::fs::copy(repo.join("config.toml"), dir.path().join("config.toml")).unwrap();
+        std::fs::create_dir_all(dir.path().join("subscribers")).unwrap();
+        std::fs::write(dir.path().join("subscribers/subscribers.csv"), list).unwrap();
+        let config = Config::load(&dir.path().join("config.toml")).unwrap();
+        (dir, config)
+    }
+
+    /// Records what the session told.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Reporter for Recorder {
+        fn frozen(&self, number: u32, date: NaiveDate, added: u64, skipped: &[Diagnostic]) {
+            self.push(format!(
+                "frozen #{number} {date}: {added}, {} skipped",
+                skipped.len()
+            ));
+        }
+        fn recovered(&self, uncertain: u64, resending: bool) {
+            self.push(format!("recovered {uncertain} {resending}"));
+        }
+        fn started(&self, total: u64) {
+            self.push(format!("started {total}"));
+        }
+        fn advanced(&self, outcomes: &[Outcome]) {
+            for o in outcomes {
+                self.push(format!("{} {}", o.key, o.status));
+            }
+        }
+        fn finished(&self) {
+            self.push("finished".into());
+        }
+    }
+
+    impl Recorder {
+        fn push(&self, s: String) {
+            self.0.lock().unwrap().push(s);
+        }
+        fn lines(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    fn deliver(config: &Config, reporter: &dyn Reporter) -> Result<Delivered, SessionError> {
+        let schedule = config.schedule().unwrap();
+        let (library, _) = plan::load_content(config).unwrap();
+        let slot = schedule
+            .slot_on(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+            .unwrap();
+        let session = Session {
+            config,
+            schedule: &schedule,
+            library: &library,
+            signer: Signer::new(b"session-test-secret"),
+            resend_uncertain: true,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(session.deliver(slot, reporter))
+    }
+
+    fn outbox(config: &Config) -> usize {
+        std::fs::read_dir(config.delivery.outbox_dir.join("2026-12-01"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    const LIST: &str =
+        "email,name\nana@example.com,Ana\nbob@example.com,Bob\nana@EXAMPLE.com,Dup\n";
+
+    #[test]
+    fn a_session_freezes_sends_records_and_a_second_one_has_nothing_to_do() {
+        let (_dir, config) = site(LIST);
+        let told = Recorder::default();
+        let Delivered::Ran(report) = deliver(&config, &told).unwrap() else {
+            panic!("first session ran nothing");
+        };
+        assert_eq!(report.number, 1);
+        assert_eq!(report.summary.delivered, 2);
+        assert_eq!(report.status, IssueStatus::Sent);
+        assert_eq!(report.counts.get(RecipientStatus::Sent), 2);
+        assert!(!report.has_failures());
+        assert_eq!(outbox(&config), 2);
+        let mut lines = told.lines();
+        assert_eq!(lines[0], "frozen #1 2026-12-01: 2, 1 skipped", "{lines:?}");
+        assert_eq!(lines[1], "started 2");
+        assert_eq!(lines.pop().unwrap(), "finished");
+        lines.sort();
+        assert!(
+            lines.contains(&"ana@example.com sent".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"bob@example.com sent".to_string()),
+            "{lines:?}"
+        );
+
+        match deliver(&config, &Silent).unwrap() {
+            Delivered::AlreadySent { number, date, next } => {
+                assert_eq!((number, date.to_string()), (1, "2026-12-01".into()));
+                assert_eq!(next.map(|n| n.number), Some(2));
+            }
+            Delivered::Ran(r) => panic!("sent again: {r:?}"),
+        }
+        assert_eq!(outbox(&config), 2, "nobody got it twice");
+    }
+
+    #[test]
+    fn a_torn_list_freezes_nobody_and_sends_nothing() {
+        let (_dir, config) = site(
+            "email,name\nana@example.com,\"Ana\nbob@example.com,Bob\ncarol@example.com,Carol\n",
+        );
+        let err = deliver(&config, &Silent).unwrap_err();
+        assert!(
+            matches!(err, SessionError::Plan(PlanError::TornRow(ref p)) if p.line == 2 && p.last_line == 4),
+            "{err:?}"
+        );
+        assert_eq!(outbox(&config), 0);
+        let ledger = Ledger::open(&config.ledger_path()).unwrap();
+        assert_eq!(ledger.counts("2026-12-01").unwrap().total(), 0);
+        assert_eq!(
+            ledger.issue("2026-12-01").unwrap().unwrap().status,
+            IssueStatus::Assembled
+        );
+    }
+
+    #[test]
+    fn a_held_lock_stops_the_session_before_anything_is_sent() {
+        let (_dir, config) = site(LIST);
+        let held = lock(&config.state.dir).unwrap();
+        assert!(run_in_progress(&config.state.dir));
+        let err = deliver(&config, &Silent).unwrap_err();
+        assert!(matches!(err, SessionError::Locked(_)), "{err:?}");
+        assert_eq!(outbox(&config), 0);
+        drop(held);
+        assert!(!run_in_progress(&config.state.dir));
+        assert!(matches!(deliver(&config, &Silent), Ok(Delivered::Ran(_))));
+    }
+
+    #[test]
+    fn a_dry_run_builds_every_message_and_delivers_none() {
+        let (_dir, config) = site(LIST);
+        let schedule = config.schedule().unwrap();
+        let (library, _) = plan::load_content(&config).unwrap();
+        let slot = schedule.slots_from(chrono::Utc::now()).next();
+        let slot = slot.unwrap_or_else(|| schedule.slot_on(schedule.anchor()).unwrap());
+        let (issue, _) = plan::choose(&config, &library, None, slot).unwrap();
+        let d = dry_run(&config, &issue, Signer::new(b"k")).unwrap();
+        assert_eq!((d.built, d.counts.active, d.counts.duplicates), (2, 2, 1));
+        assert!(d.bytes > 2 * 1024, "{d:?}");
+        assert_eq!(d.skipped.len(), 1);
+        assert!(!config.delivery.outbox_dir.exists());
+        assert!(!config.ledger_path().exists());
+    }
+}

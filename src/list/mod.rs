@@ -431,6 +431,19 @@ fn parse_header(
 
 /// A row with a single field that is empty or only whitespace (including a
 /// lone `\r` from a CRLF blank line).
+/// A line inside a quoted value that starts with an address and a comma, as
+/// a subscriber row does: the sign of a `"` left open that swallowed the rows
+/// after it. A name or note that merely spans lines has no such line.
+fn swallowed_row<'a>(fields: &[&'a str]) -> Option<&'a str> {
+    fields
+        .iter()
+        .flat_map(|f| f.split('\n').skip(1))
+        .find(|line| {
+            line.split_once(',')
+                .is_some_and(|(first, _)| parse_email(first.trim().trim_matches('"')).is_ok())
+        })
+}
+
 fn is_blank(record: &csv::ByteRecord) -> bool {
     record.len() == 1 && record.as_slice().iter().all(u8::is_ascii_whitespace)
 }
@@ -621,6 +634,15 @@ impl SubscriberReader {
             ));
         };
         let field = |i: Option<usize>| i.and_then(|i| fields.get(i).copied()).unwrap_or("");
+        if let Some(row) = swallowed_row(&fields) {
+            return Err(table.problem(
+                line,
+                format!(
+                    "a quoted value holds a line that reads as a row of its own (`{}`)",
+                    show(row)
+                ),
+            ));
+        }
         let email = parse_email(field(Some(header.email))).map_err(|m| table.problem(line, m))?;
         let subscribed_at = parse_date(field(self.subscribed_at), "subscribed_at")
             .map_err(|m| table.problem(line, m))?;
