@@ -44,6 +44,11 @@
 //! write the whole CSV-encoded line with one `write_all`, then flush and
 //! `sync_data`. They follow the column order of an existing header.
 
+pub mod address;
+
+use address::is_breaking;
+pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -52,7 +57,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use lettre::Address;
-use lettre::address::AddressError;
 
 /// Header written to a new `subscribers.csv`.
 pub const SUBSCRIBERS_HEADER: &[&str] = &["email", "name", "subscribed_at"];
@@ -64,8 +68,6 @@ pub const RESUBSCRIBED: &str = "resubscribed";
 pub const MAX_NAME_CHARS: usize = 200;
 /// A single row (including any quoted newlines) may not exceed this size.
 pub const MAX_ROW_BYTES: u64 = 16 * 1024 * 1024;
-/// Longest address accepted (RFC 5321 path limit minus the angle brackets).
-const MAX_EMAIL_CHARS: usize = 254;
 
 /// One subscriber row that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,11 +139,6 @@ pub enum SubscribersError {
         line: u64,
         limit: u64,
     },
-}
-
-/// Normalize an address into the key used for dedupe, suppression and tokens.
-pub fn normalize(address: &str) -> String {
-    address.trim().to_lowercase()
 }
 
 // ---------------------------------------------------------------------------
@@ -474,54 +471,18 @@ fn show(value: &str) -> String {
     out
 }
 
-fn is_breaking(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{0085}')
-}
-
-/// Replace control characters and line/paragraph separators with spaces,
-/// collapse runs of spaces, trim, and keep at most `max_chars` characters.
-fn clean_text(value: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0usize;
-    for c in value.chars() {
-        let c = if is_breaking(c) { ' ' } else { c };
-        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
-            continue;
-        }
-        if count == max_chars {
-            break;
-        }
-        out.push(c);
-        count += 1;
-    }
-    out.trim().to_string()
-}
-
 /// Validate an address field; `Err` holds the row message.
 fn parse_email(raw: &str) -> Result<Address, String> {
-    let value = raw.trim();
-    if value.is_empty() {
-        return Err("empty `email` field".to_string());
-    }
-    let invalid = |hint: &str| format!("`{}` is not a valid email address ({hint})", show(value));
-    if value.chars().count() > MAX_EMAIL_CHARS {
-        return Err(invalid("longer than 254 characters"));
-    }
-    value.parse::<Address>().map_err(|e| {
-        let hint = if value.contains(['<', '>']) {
-            "write only the address, without a name or `<>`"
-        } else if value.chars().any(char::is_whitespace) {
-            "it contains a space"
-        } else if !value.contains('@') {
-            "it has no `@`"
-        } else if value.matches('@').count() > 1 {
-            "it has more than one `@`"
-        } else if e == AddressError::InvalidDomain {
-            "the part after `@` is not a valid domain"
-        } else {
-            "the part before `@` is not valid"
-        };
-        invalid(hint)
+    address::check(raw).map_err(|p| match p {
+        AddressProblem::Empty => "empty `email` field".to_string(),
+        AddressProblem::TooLong => format!(
+            "`{}` is not a valid email address (longer than 254 characters)",
+            show(raw.trim())
+        ),
+        AddressProblem::Invalid { hint } => format!(
+            "`{}` is not a valid email address ({hint})",
+            show(raw.trim())
+        ),
     })
 }
 
