@@ -167,9 +167,8 @@ pub fn choose<'a>(
     ledger: Option<&Ledger>,
     slot: Slot,
 ) -> Result<(Issue<'a>, bool), PlanError> {
-    let date = slot.date.to_string();
     if let Some(l) = ledger
-        && let Some(record) = l.issue(&date)?
+        && let Some(record) = l.issue(slot.date)?
     {
         return Ok((issue::assemble(library, slot, record.selection)?, true));
     }
@@ -571,7 +570,7 @@ pub fn preview<'a>(
 pub fn is_sent(ledger: Option<&Ledger>, date: NaiveDate) -> Result<bool, LedgerError> {
     Ok(match ledger {
         Some(l) => l
-            .issue(&date.to_string())?
+            .issue(date)?
             .is_some_and(|i| i.status == IssueStatus::Sent),
         None => false,
     })

@@ -253,7 +253,7 @@ pub struct RunOptions {
 /// finish the in-flight ones and return. Progress goes to `progress`.
 pub async fn run(
     ledger: &mut Ledger,
-    slot: &str,
+    slot: chrono::NaiveDate,
     prepared: Arc<Prepared>,
     transport: &Transport,
     opts: &RunOptions,

@@ -210,18 +210,17 @@ impl Session<'_> {
         let _lock = lock(&config.state.dir)?;
         let mut ledger = Ledger::open(&config.ledger_path())?;
         let date = slot.date;
-        let key = date.to_string();
         let (issue, _) = plan::choose(config, self.library, Some(&ledger), slot)?;
         let number = issue.number();
-        ledger.assemble(&key, number, &issue.selection)?;
-        match ledger.issue(&key)?.map(|r| r.status) {
+        ledger.assemble(date, number, &issue.selection)?;
+        match ledger.issue(date)?.map(|r| r.status) {
             Some(IssueStatus::Assembled) => {
                 // Freeze the recipient set on the first send, streaming the list.
                 // A list that stops early ends the stream with an error, and
                 // the freeze is rolled back: nobody is silently left out.
                 let mut list = plan::active(config)?;
                 let added = ledger.freeze(
-                    &key,
+                    date,
                     list.by_ref()
                         .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name))),
                 )??;
@@ -233,16 +232,16 @@ impl Session<'_> {
             }
             _ => {}
         }
-        let uncertain = ledger.recover(&key)?;
+        let uncertain = ledger.recover(date)?;
         if uncertain > 0 {
             reporter.recovered(uncertain, self.resend_uncertain);
         }
         let prepared = Arc::new(mail::prepare(config, &issue, self.signer, false)?);
-        let transport = Transport::from_config(config, &key);
+        let transport = Transport::from_config(config, &date.to_string());
         let opts = run_options(config, self.resend_uncertain);
         let result = super::run(
             &mut ledger,
-            &key,
+            date,
             prepared,
             &transport,
             &opts,
@@ -250,8 +249,8 @@ impl Session<'_> {
             reporter,
         )
         .await;
-        let status = ledger.finish(&key)?;
-        let counts = ledger.counts(&key)?;
+        let status = ledger.finish(date)?;
+        let counts = ledger.counts(date)?;
         match result {
             Ok(summary) => Ok(Delivered::Ran(Report {
                 number,
@@ -478,6 +477,10 @@ mod tests {
             .block_on(session.deliver(slot, reporter))
     }
 
+    fn d1() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    }
+
     fn outbox(config: &Config) -> usize {
         std::fs::read_dir(config.delivery.outbox_dir.join("2026-12-01"))
             .map(|d| d.count())
@@ -536,9 +539,9 @@ mod tests {
         );
         assert_eq!(outbox(&config), 0);
         let ledger = Ledger::open(&config.ledger_path()).unwrap();
-        assert_eq!(ledger.counts("2026-12-01").unwrap().total(), 0);
+        assert_eq!(ledger.counts(d1()).unwrap().total(), 0);
         assert_eq!(
-            ledger.issue("2026-12-01").unwrap().unwrap().status,
+            ledger.issue(d1()).unwrap().unwrap().status,
             IssueStatus::Assembled
         );
     }

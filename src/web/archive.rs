@@ -43,12 +43,9 @@ pub(super) enum PageError {
 /// since) its date at midnight; the ledger's number wins either way.
 pub(super) fn recorded_slot(
     config: &Config,
-    date: &str,
+    day: chrono::NaiveDate,
     number: u32,
-) -> Result<Option<Slot>, PageError> {
-    let Ok(day) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
-        return Ok(None);
-    };
+) -> Result<Slot, PageError> {
     let schedule = config.schedule()?;
     let slot = match schedule.slot_on(day) {
         Some(s) => s,
@@ -62,7 +59,7 @@ pub(super) fn recorded_slot(
             }
         }
     };
-    Ok(Some(Slot { number, ..slot }))
+    Ok(Slot { number, ..slot })
 }
 
 impl App {
@@ -73,17 +70,14 @@ impl App {
         let library = plan::load_content(&self.config).ok().map(|(l, _)| l);
         let mut out = Vec::new();
         for record in ledger.issues()?.into_iter().rev() {
-            let slot = recorded_slot(&self.config, &record.slot, record.number)?;
-            let date = slot.as_ref().map_or_else(
-                || record.slot.clone(),
-                |s| s.date.format("%B %-d, %Y").to_string(),
-            );
+            let slot = recorded_slot(&self.config, record.slot, record.number)?;
+            let date = slot.date.format("%B %-d, %Y").to_string();
             // An issue whose content is gone is still listed, by number.
-            let title = match (&library, slot) {
-                (Some(lib), Some(slot)) => issue::assemble(lib, slot, record.selection.clone())
+            let title = match &library {
+                Some(lib) => issue::assemble(lib, slot, record.selection.clone())
                     .map(|i| i.subject(&self.config.newsletter.name))
                     .ok(),
-                _ => None,
+                None => None,
             };
             out.push(ArchiveEntry {
                 number: record.number,
@@ -106,9 +100,7 @@ impl App {
         let Some(record) = ledger.issue_by_number(number)? else {
             return Ok(None);
         };
-        let Some(slot) = recorded_slot(&self.config, &record.slot, record.number)? else {
-            return Ok(None);
-        };
+        let slot = recorded_slot(&self.config, record.slot, record.number)?;
         let (library, _) = plan::load_content(&self.config)?;
         let issue = issue::assemble(&library, slot, record.selection)?;
         let n = &self.config.newsletter;

@@ -62,7 +62,7 @@ fn keys_with(site: &Site, status: RecipientStatus) -> HashSet<String> {
         .unwrap()
         .expect("a ledger");
     ledger
-        .recipients(SLOT, &[status])
+        .recipients(SLOT.parse().unwrap(), &[status])
         .unwrap()
         .into_iter()
         .map(|r| r.key)

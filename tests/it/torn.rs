@@ -36,7 +36,13 @@ fn nobody_frozen(site: &Site) {
         return;
     }
     let ledger = tipsheet::store::Ledger::open(&path).unwrap();
-    assert_eq!(ledger.counts("2026-12-01").unwrap().total(), 0);
+    assert_eq!(
+        ledger
+            .counts(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+            .unwrap()
+            .total(),
+        0
+    );
 }
 
 fn assert_refused(site: &Site, first: usize, last: usize) {
