@@ -168,26 +168,27 @@ impl Ledger {
 
     /// One issue by slot date.
     pub fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, LedgerError> {
-        let slot = slot_key(date);
-        let slot = slot.as_str();
-        self.conn
-            .query_row(
-                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
-                 FROM issues WHERE slot = ?1",
-                [slot],
-                issue_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.one_issue("slot", &slot_key(date))
     }
 
     /// One issue by number.
     pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
+        self.one_issue("number", &number)
+    }
+
+    /// The issue whose `column` (a fixed name, never input) equals `value`.
+    fn one_issue(
+        &self,
+        column: &'static str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<IssueRecord>, LedgerError> {
         self.conn
             .query_row(
-                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
-                 FROM issues WHERE number = ?1",
-                [number],
+                &format!(
+                    "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
+                     FROM issues WHERE {column} = ?1"
+                ),
+                [value],
                 issue_row,
             )
             .optional()

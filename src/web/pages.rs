@@ -25,17 +25,7 @@ pub(super) fn html(app: &App, status: StatusCode, page: &impl Template) -> Respo
 }
 
 pub(super) fn message(app: &App, status: StatusCode, heading: &str, message: String) -> Response {
-    html(
-        app,
-        status,
-        &ErrorPage {
-            brand: &app.brand,
-            heading,
-            message,
-            link_href: None,
-            link_text: "",
-        },
-    )
+    message_with_link(app, status, heading, message, None)
 }
 
 pub(super) fn message_with_link(
@@ -43,7 +33,7 @@ pub(super) fn message_with_link(
     status: StatusCode,
     heading: &str,
     message: String,
-    link: (&str, &str),
+    link: Option<(&str, &str)>,
 ) -> Response {
     html(
         app,
@@ -52,8 +42,8 @@ pub(super) fn message_with_link(
             brand: &app.brand,
             heading,
             message,
-            link_href: Some(link.0),
-            link_text: link.1,
+            link_href: link.map(|l| l.0),
+            link_text: link.map_or("", |l| l.1),
         },
     )
 }

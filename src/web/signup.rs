@@ -342,7 +342,7 @@ pub(super) fn checked_confirm<'p>(
             format!(
                 "Confirmation links work for {CONFIRM_VALID_HOURS} hours, and this one is older. Nobody was subscribed. Sign up again to get a new link."
             ),
-            ("subscribe", "Sign up again"),
+            Some(("subscribe", "Sign up again")),
         ),
         Err(LinkProblem::Invalid) => bad_request(
             app,

@@ -101,19 +101,21 @@ impl App {
     }
 }
 
+/// The page for an unsubscribe link whose query cannot be read.
+fn garbled(app: &App) -> Response {
+    bad_request(
+        app,
+        "This unsubscribe link is garbled. Nothing was changed.",
+    )
+}
+
 /// GET: a page with a button. Never writes: mail scanners fetch links.
 pub(super) async fn unsubscribe_page(
     State(app): State<Arc<App>>,
     params: Result<Query<TokenParams>, QueryRejection>,
 ) -> Result<Response, WebError> {
-    let params = match params {
-        Ok(Query(p)) => p,
-        Err(_) => {
-            return Ok(bad_request(
-                &app,
-                "This unsubscribe link is garbled. Nothing was changed.",
-            ));
-        }
+    let Ok(Query(params)) = params else {
+        return Ok(garbled(&app));
     };
     if params.e.is_none() && params.t.is_none() {
         return Ok(message(
@@ -170,14 +172,8 @@ pub(super) async fn unsubscribe(
     params: Result<Query<TokenParams>, QueryRejection>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let params = match params {
-        Ok(Query(p)) => p,
-        Err(_) => {
-            return Ok(bad_request(
-                &app,
-                "This unsubscribe link is garbled. Nothing was changed.",
-            ));
-        }
+    let Ok(Query(params)) = params else {
+        return Ok(garbled(&app));
     };
     let (key, token) = match app.unsubscribe_link(&params) {
         Ok(k) => k,

@@ -118,6 +118,41 @@ impl Site {
         c
     }
 
+    /// Starts `args` (a long-running command such as `run`) and reads its
+    /// standard output until a line contains `until`; returns the child, the
+    /// lines read, and the rest of the output.
+    pub fn spawn_until(
+        &self,
+        args: &[&str],
+        until: &str,
+    ) -> (
+        std::process::Child,
+        Vec<String>,
+        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    ) {
+        use std::io::BufRead;
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let started = std::time::Instant::now();
+        let mut log = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            log.push(line.clone());
+            if line.contains(until) {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{log:?}"
+            );
+        }
+        (child, log, lines)
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         to_run(self.command(args).output().unwrap())
     }
