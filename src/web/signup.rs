@@ -29,9 +29,8 @@ pub(super) struct SentPage<'a> {
     hours: i64,
 }
 
-#[derive(Template)]
-#[template(path = "confirm_email.txt")]
-pub(super) struct ConfirmText<'a> {
+/// What both parts of the confirmation mail say.
+pub(super) struct ConfirmMail<'a> {
     newsletter: &'a str,
     greeting: &'a str,
     email: &'a str,
@@ -41,14 +40,25 @@ pub(super) struct ConfirmText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "confirm_email.txt")]
+pub(super) struct ConfirmText<'a, 'm>(&'m ConfirmMail<'a>);
+
+#[derive(Template)]
 #[template(path = "confirm_email.html")]
-pub(super) struct ConfirmHtml<'a> {
-    newsletter: &'a str,
-    greeting: &'a str,
-    email: &'a str,
-    link: &'a str,
-    hours: i64,
-    postal: &'a str,
+pub(super) struct ConfirmHtml<'a, 'm>(&'m ConfirmMail<'a>);
+
+impl<'a> std::ops::Deref for ConfirmText<'a, '_> {
+    type Target = ConfirmMail<'a>;
+    fn deref(&self) -> &ConfirmMail<'a> {
+        self.0
+    }
+}
+
+impl<'a> std::ops::Deref for ConfirmHtml<'a, '_> {
+    type Target = ConfirmMail<'a>;
+    fn deref(&self) -> &ConfirmMail<'a> {
+        self.0
+    }
 }
 
 pub(super) fn subscribe_page(
@@ -156,26 +166,20 @@ impl App {
         };
         let email = to.to_string();
         let hours = CONFIRM_VALID_HOURS;
-        let text = ConfirmText {
+        let mail = ConfirmMail {
             newsletter: &n.name,
             greeting,
             email: &email,
             link,
             hours,
             postal: &n.postal,
-        }
-        .render()
-        .map_err(|e| format!("template `confirm_email.txt` failed: {e}"))?;
-        let html = ConfirmHtml {
-            newsletter: &n.name,
-            greeting,
-            email: &email,
-            link,
-            hours,
-            postal: &n.postal,
-        }
-        .render()
-        .map_err(|e| format!("template `confirm_email.html` failed: {e}"))?;
+        };
+        let text = ConfirmText(&mail)
+            .render()
+            .map_err(|e| format!("template `confirm_email.txt` failed: {e}"))?;
+        let html = ConfirmHtml(&mail)
+            .render()
+            .map_err(|e| format!("template `confirm_email.html` failed: {e}"))?;
         let from: Mailbox = n
             .from
             .parse()

@@ -101,6 +101,20 @@ impl App {
     }
 }
 
+/// "You are unsubscribed" (`already` when it was so before this request).
+fn unsubscribed(app: &App, key: &str, token: &str, already: bool) -> Response {
+    html(
+        app,
+        StatusCode::OK,
+        &UnsubscribedPage {
+            brand: &app.brand,
+            email: key,
+            token,
+            already,
+        },
+    )
+}
+
 /// The page for an unsubscribe link whose query cannot be read.
 fn garbled(app: &App) -> Response {
     bad_request(
@@ -138,16 +152,7 @@ pub(super) async fn unsubscribe_page(
     })
     .await?;
     Ok(match already {
-        true => html(
-            &app,
-            StatusCode::OK,
-            &UnsubscribedPage {
-                brand: &app.brand,
-                email: &key,
-                token: &token,
-                already: true,
-            },
-        ),
+        true => unsubscribed(&app, &key, &token, true),
         false => html(
             &app,
             StatusCode::OK,
@@ -200,16 +205,7 @@ pub(super) async fn unsubscribe(
         )
             .into_response());
     }
-    Ok(html(
-        &app,
-        StatusCode::OK,
-        &UnsubscribedPage {
-            brand: &app.brand,
-            email: &key,
-            token: &token,
-            already: !written,
-        },
-    ))
+    Ok(unsubscribed(&app, &key, &token, !written))
 }
 
 /// POST (e, t): lifts a suppression by appending a `resubscribed` record.
