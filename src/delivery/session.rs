@@ -355,7 +355,7 @@ pub struct TestSent {
     pub reply: String,
 }
 
-/// Sends one "[TEST]" copy of `issue` to `to`, outside the ledger.
+/// Sends one `[TEST]` copy of `issue` to `to`, outside the ledger.
 pub async fn test_send(
     config: &Config,
     issue: &Issue<'_>,
