@@ -24,6 +24,15 @@ pub const SAMPLE_SUPPRESSED: &str = "email,reason,at
 SAM@example.com,unsubscribed,2026-10-30T08:00:00Z
 ";
 
+/// `n` numbered readers: `{prefix}0000@example.com,Reader 0`, …
+pub fn list(prefix: &str, n: usize) -> String {
+    let mut s = String::from("email,name\n");
+    for i in 0..n {
+        s.push_str(&format!("{prefix}{i:04}@example.com,Reader {i}\n"));
+    }
+    s
+}
+
 pub struct Site {
     pub dir: tempfile::TempDir,
 }
