@@ -9,11 +9,11 @@ use std::io::{BufRead, IsTerminal};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
-use super::{Failure, exit, fail};
+use super::output::{errln, outln};
 use crate::config::Config;
+use crate::error::{Error, Outcome};
 use crate::list::privacy::{Keyer, Row};
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
-use crate::output::{errln, outln};
 use crate::privacy::{self, PrivacyError};
 
 /// `subscribers` commands.
@@ -59,32 +59,21 @@ pub struct ForgetArgs {
 }
 
 /// Runs a `subscribers` command.
-pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
     match &args.command {
         SubscribersCommand::Show(a) => show(config, a),
         SubscribersCommand::Forget(a) => forget(config, a, now),
     }
 }
 
-fn failure(e: PrivacyError) -> Failure {
-    let code = match e {
-        PrivacyError::Busy(_) | PrivacyError::InFlight { .. } => exit::LOCKED,
-        PrivacyError::NoSecret(_) | PrivacyError::Address(_) | PrivacyError::Unconfirmed(_) => {
-            exit::USAGE
-        }
-        _ => exit::FAILED,
-    };
-    fail(code, e.into())
-}
-
-fn show(config: &Config, args: &ShowArgs) -> Result<u8, Failure> {
+fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
     // Without a secret, clear rows are still found; pseudonyms cannot be.
     let keyer = privacy::configured_keyer(config)
         .unwrap_or_else(|| Keyer::new(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
-    let record = privacy::gather(config, &keyer, &args.email).map_err(failure)?;
+    let record = privacy::gather(config, &keyer, &args.email)?;
     if args.json {
         outln!("{}", record.to_json());
-        return Ok(exit::OK);
+        return Ok(Outcome::Done);
     }
     outln!(
         "{}{}",
@@ -137,7 +126,7 @@ fn show(config: &Config, args: &ShowArgs) -> Result<u8, Failure> {
             outln!("  {}", p.display());
         }
     }
-    Ok(exit::OK)
+    Ok(Outcome::Done)
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -148,35 +137,38 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
     let Some(keyer) = privacy::configured_keyer(config) else {
-        return Err(failure(PrivacyError::NoSecret(
-            config.unsubscribe.secret_env.clone(),
-        )));
+        return Err(PrivacyError::NoSecret(config.unsubscribe.secret_env.clone()).into());
     };
     let key = crate::list::normalize(&args.email);
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            return Err(failure(PrivacyError::Unconfirmed(key)));
+            return Err(PrivacyError::Unconfirmed(key).into());
         }
         errln!(
             "forget `{key}`? Its list rows are removed and its address and name replaced by a keyed hash everywhere else. This cannot be undone. [y/N]"
         );
         let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|source| PrivacyError::Io {
+                path: "standard input".into(),
+                source,
+            })?;
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
             outln!("nothing was erased");
-            return Ok(exit::OK);
+            return Ok(Outcome::Done);
         }
     }
-    let lock = privacy::lock_state(config).map_err(failure)?;
+    let lock = privacy::lock_state(config)?;
     let copies = if args.outbox {
         privacy::Copies::DeleteOutbox
     } else {
         privacy::Copies::List
     };
-    let erased =
-        privacy::forget(config, &lock, &keyer, &args.email, copies, now).map_err(failure)?;
+    let erased = privacy::forget(config, &lock, &keyer, &args.email, copies, now)?;
     drop(lock);
     outln!("forgot `{}`; it is now `{}`", erased.key, erased.pseudonym);
     outln!(
@@ -205,5 +197,5 @@ fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<u8, 
             outln!("  {}", p.display());
         }
     }
-    Ok(exit::OK)
+    Ok(Outcome::Done)
 }

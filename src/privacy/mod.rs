@@ -10,13 +10,13 @@
 //! outbox) that must not reach into each other. It must not print, and it
 //! leaves the operator's copies of sent mail alone unless asked.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
+use crate::delivery::session::{self, RunLock, SessionError};
 use crate::list::privacy::{self as files, EraseError, Keyer, Row};
 use crate::list::{Suppression, normalize};
 use crate::mail::token::{Signer, encode_query};
@@ -61,7 +61,10 @@ pub enum PrivacyError {
     /// A list file failed.
     #[error(transparent)]
     Erase(#[from] EraseError),
-    /// The lock file or a copy could not be handled.
+    /// The state folder or its lock file cannot be used.
+    #[error(transparent)]
+    State(Box<SessionError>),
+    /// A copy (or standard input) could not be handled.
     #[error("`{path}`: {source}")]
     Io {
         /// The file.
@@ -81,27 +84,14 @@ pub fn configured_keyer(config: &Config) -> Option<Keyer> {
 
 /// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile.
 #[derive(Debug)]
-pub struct StateLock(#[allow(dead_code)] File);
+pub struct StateLock(#[allow(dead_code)] RunLock);
 
 /// Takes the run lock, or says a send is running.
 pub fn lock_state(config: &Config) -> Result<StateLock, PrivacyError> {
-    let dir = &config.state.dir;
-    let path = dir.join("tipsheet.lock");
-    let io = |source| PrivacyError::Io {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => Ok(StateLock(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(PrivacyError::Busy(path)),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    match session::lock(&config.state.dir) {
+        Ok(l) => Ok(StateLock(l)),
+        Err(SessionError::Locked(path)) => Err(PrivacyError::Busy(path)),
+        Err(e) => Err(PrivacyError::State(Box::new(e))),
     }
 }
 

@@ -7,25 +7,13 @@
 //! ever reaches their own address. The erasure itself is `crate::privacy`'s;
 //! it is the one write this server makes to the ledger.
 
-use std::sync::Arc;
-
-use askama::Template;
-use axum::Router;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-
-use super::{
-    App, Brand, TokenParams, bad_request, blocking, html, lock, message, server_error, unreadable,
-};
+#[allow(unused_imports)]
+use super::*;
 use crate::list::privacy::Keyer;
-use crate::output::errln;
 use crate::privacy::{self, PrivacyError};
 
 /// The routes, merged into the server's router.
-pub(super) fn routes() -> Router<Arc<App>> {
+pub(super) fn privacy_routes() -> Router<Arc<App>> {
     Router::new()
         .route("/privacy/data", get(download))
         .route("/privacy/delete", get(delete_page).post(delete))
@@ -53,7 +41,7 @@ impl App {
     }
 }
 
-/// The page answering a sign-up or resubscribe of an erased address.
+/// The page answering a confirmation or resubscribe of an erased address.
 pub(super) fn forgotten_page(app: &App) -> Response {
     message(
         app,
@@ -70,35 +58,34 @@ pub(super) fn forgotten_page(app: &App) -> Response {
 async fn download(
     State(app): State<Arc<App>>,
     params: Result<Query<TokenParams>, QueryRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let Ok(Query(params)) = params else {
-        return bad_request(&app, "This link is garbled. Nothing was shown.");
+        return Ok(bad_request(
+            &app,
+            "This link is garbled. Nothing was shown.",
+        ));
     };
     let (key, _) = match app.unsubscribe_link(&params) {
         Ok(k) => k,
-        Err(page) => return *page,
+        Err(page) => return Ok(*page),
     };
-    let a = app.clone();
-    match blocking(move || privacy::gather(&a.config, &a.keyer(), &key)).await {
-        Some(Ok(record)) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "application/json"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"my-data.json\"",
-                ),
-            ],
-            format!("{}\n", record.to_json()),
-        )
-            .into_response(),
-        other => {
-            if let Some(Err(e)) = other {
-                errln!("error: cannot gather a reader's data: {e}");
-            }
-            server_error(&app, "gather your data")
-        }
-    }
+    let log = "cannot gather a reader's data".to_string();
+    let record = off_thread(&app, "gather your data", log, move |a| {
+        privacy::gather(&a.config, &a.keyer(), &key)
+    })
+    .await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"my-data.json\"",
+            ),
+        ],
+        format!("{}\n", record.to_json()),
+    )
+        .into_response())
 }
 
 /// GET (e, t): a page with the button. Never erases: mail scanners fetch links.
@@ -111,6 +98,7 @@ async fn delete_page(
     };
     match app.unsubscribe_link(&params) {
         Ok((key, token)) => html(
+            &app,
             StatusCode::OK,
             &ForgetPage {
                 brand: &app.brand,
@@ -126,44 +114,49 @@ async fn delete_page(
 async fn delete(
     State(app): State<Arc<App>>,
     form: Result<Form<TokenParams>, FormRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let params = match form {
         Ok(Form(p)) => p,
         Err(rejection) => {
-            return unreadable(
+            return Ok(unreadable(
                 &app,
                 &rejection,
                 "This form arrived garbled. Nothing was changed.",
-            );
+            ));
         }
     };
     let (key, _) = match app.unsubscribe_link(&params) {
         Ok(k) => k,
-        Err(page) => return *page,
+        Err(page) => return Ok(*page),
     };
-    let a = app.clone();
-    let k = key.clone();
-    let erased = blocking(move || {
+    let log = "cannot erase a reader".to_string();
+    // A running send is an answer, not a failure: `Ok(Err(..))`.
+    let erased = off_thread(&app, "delete your data", log, move |a| {
         let _files = lock(&a.files);
-        let state = privacy::lock_state(&a.config)?;
-        privacy::forget(
+        let state = match privacy::lock_state(&a.config) {
+            Ok(s) => s,
+            Err(e @ PrivacyError::Busy(_)) => return Ok(Err(e)),
+            Err(e) => return Err(e),
+        };
+        match privacy::forget(
             &a.config,
             &state,
             &a.keyer(),
-            &k,
+            &key,
             privacy::Copies::Skip,
             a.clock.now(),
-        )
+        ) {
+            Err(e @ PrivacyError::InFlight { .. }) => Ok(Err(e)),
+            other => other.map(Ok),
+        }
     })
-    .await;
-    match erased {
-        Some(Ok(e)) => {
-            errln!(
+    .await?;
+    Ok(match erased {
+        Ok(e) => {
+            app.note(format!(
                 "forgot a reader on their request: now `{}` ({} list row(s), {} ledger row(s))",
-                e.pseudonym,
-                e.list_rows,
-                e.ledger_rows
-            );
+                e.pseudonym, e.list_rows, e.ledger_rows
+            ));
             message(
                 &app,
                 StatusCode::OK,
@@ -174,17 +167,11 @@ async fn delete(
                 ),
             )
         }
-        Some(Err(PrivacyError::Busy(_) | PrivacyError::InFlight { .. })) => message(
+        Err(_) => message(
             &app,
             StatusCode::SERVICE_UNAVAILABLE,
             "Please try again later",
             "An issue is being sent right now, so your data cannot be deleted this minute. Nothing was changed. Please try again in a little while.".into(),
         ),
-        other => {
-            if let Some(Err(e)) = other {
-                errln!("error: cannot erase a reader: {e}");
-            }
-            server_error(&app, "delete your data")
-        }
-    }
+    })
 }
