@@ -119,7 +119,12 @@ pub fn signer(config: &Config) -> Result<(Signer, Option<String>), PlanError> {
 /// secret set). A rotated-out secret, once configured, belongs here too.
 pub fn keyer(config: &Config) -> Result<list::privacy::Keyer, PlanError> {
     let (signer, _) = signer(config)?;
-    Ok(list::privacy::Keyer::new(signer))
+    Ok(keyer_of(signer))
+}
+
+/// The keyer of one signer: its HMAC with the purpose `forget`.
+pub fn keyer_of(signer: Signer) -> list::privacy::Keyer {
+    list::privacy::Keyer::new(move |key| signer.sign(list::privacy::PURPOSE, key))
 }
 
 /// The slot of `date`, or an error naming the next slots.

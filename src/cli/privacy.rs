@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::list::privacy::{Keyer, Row};
+use crate::list::privacy::Row;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::privacy::{self, PrivacyError};
 
@@ -69,7 +69,7 @@ pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Resul
 fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
     // Without a secret, clear rows are still found; pseudonyms cannot be.
     let keyer = privacy::configured_keyer(config)
-        .unwrap_or_else(|| Keyer::new(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
+        .unwrap_or_else(|| crate::plan::keyer_of(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
     let record = privacy::gather(config, &keyer, &args.email)?;
     if args.json {
         outln!("{}", record.to_json());

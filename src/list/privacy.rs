@@ -19,51 +19,62 @@ use super::{
     MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError, Table, normalize,
     write_csv_line,
 };
-use crate::mail::token::Signer;
+use std::sync::Arc;
 
 /// How a pseudonym starts; never a valid address (it has no `@`).
 pub const PSEUDONYM_PREFIX: &str = "hmac:";
 /// The reason of the last suppression row of an erased reader.
 pub const FORGOTTEN: &str = "forgotten";
 /// Token purpose of pseudonyms, so they are never valid unsubscribe tokens.
-const PURPOSE: &str = "forget";
+pub const PURPOSE: &str = "forget";
 /// Hex digits after the prefix (128 bits).
 const HEX_CHARS: usize = 32;
 
+/// One secret's keyed hash of a normalized key, as hex.
+type Mac = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 /// Makes pseudonyms: HMAC-SHA256 of the normalized address under the
-/// unsubscribe secret. Extra (previous) secrets are tried on lookup, so a
-/// rotated secret still recognises readers erased under the old one.
-#[derive(Debug, Clone)]
+/// unsubscribe secret (`plan::keyer` hands in `mail::token::Signer::sign`
+/// with [`PURPOSE`]; this module knows no secret and no mail). Extra
+/// (previous) secrets are tried on lookup, so a rotated secret still
+/// recognises readers erased under the old one.
+#[derive(Clone)]
 pub struct Keyer {
     /// The current secret first.
-    signers: Vec<Signer>,
+    macs: Vec<Mac>,
+}
+
+impl std::fmt::Debug for Keyer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyer(..)") // holds a secret
+    }
 }
 
 impl Keyer {
-    /// A keyer for the current unsubscribe signer.
-    pub fn new(signer: Signer) -> Self {
+    /// A keyer whose pseudonyms are `mac` of the key (hex) under the current secret.
+    pub fn new(mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
         Self {
-            signers: vec![signer],
+            macs: vec![Arc::new(mac)],
         }
     }
 
     /// Also recognise pseudonyms made under a previous secret.
-    pub fn with_previous(mut self, signer: Signer) -> Self {
-        self.signers.push(signer);
+    pub fn with_previous(mut self, mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        self.macs.push(Arc::new(mac));
         self
     }
 
     /// The pseudonym written for a normalized key (under the current secret).
     pub fn pseudonym(&self, key: &str) -> String {
-        let signer = &self.signers[0]; // `new` puts one there; never removed
-        format!("{PSEUDONYM_PREFIX}{}", signer.sign(PURPOSE, key))
+        let mac = &self.macs[0]; // `new` puts one there; never removed
+        format!("{PSEUDONYM_PREFIX}{}", mac(key))
     }
 
     /// Every pseudonym the key may have been written as.
     pub fn pseudonyms<'a>(&'a self, key: &'a str) -> impl Iterator<Item = String> + 'a {
-        self.signers
+        self.macs
             .iter()
-            .map(move |s| format!("{PSEUDONYM_PREFIX}{}", s.sign(PURPOSE, key)))
+            .map(move |m| format!("{PSEUDONYM_PREFIX}{}", m(key)))
     }
 }
 
@@ -485,10 +496,16 @@ fn header_of(path: &Path) -> Result<Option<Vec<String>>, EraseError> {
 mod tests {
     use super::*;
     use crate::list::Suppression;
+    use crate::mail::token::Signer;
     use chrono::TimeZone;
 
+    fn keyer_for(secret: &[u8]) -> Keyer {
+        let s = Signer::new(secret);
+        Keyer::new(move |k| s.sign(PURPOSE, k))
+    }
+
     fn keyer() -> Keyer {
-        Keyer::new(Signer::new(b"secret"))
+        keyer_for(b"secret")
     }
 
     fn t0() -> DateTime<Utc> {
@@ -501,15 +518,13 @@ mod tests {
         let p = k.pseudonym("ana@example.com");
         assert!(is_pseudonym(&p), "{p}");
         assert_eq!(p.len(), PSEUDONYM_PREFIX.len() + HEX_CHARS);
-        assert_ne!(
-            p,
-            Keyer::new(Signer::new(b"other")).pseudonym("ana@example.com")
-        );
+        assert_ne!(p, keyer_for(b"other").pseudonym("ana@example.com"));
         assert_ne!(p, k.pseudonym("bob@example.com"));
         for bad in ["hmac:", "hmac:XYZ", "ana@example.com", &p[..p.len() - 1]] {
             assert!(!is_pseudonym(bad), "{bad}");
         }
-        let rotated = Keyer::new(Signer::new(b"new")).with_previous(Signer::new(b"secret"));
+        let old = Signer::new(b"secret");
+        let rotated = keyer_for(b"new").with_previous(move |k| old.sign(PURPOSE, k));
         assert!(rotated.pseudonyms("ana@example.com").any(|q| q == p));
     }
 

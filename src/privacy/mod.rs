@@ -79,7 +79,7 @@ pub fn configured_keyer(config: &Config) -> Option<Keyer> {
     std::env::var(&config.unsubscribe.secret_env)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .map(|v| Keyer::new(Signer::new(v.as_bytes())))
+        .map(|v| crate::plan::keyer_of(Signer::new(v.as_bytes())))
 }
 
 /// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile.

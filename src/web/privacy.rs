@@ -30,7 +30,8 @@ struct ForgetPage<'a> {
 impl App {
     /// Like the signer: `serve` started, so the secret rules were met.
     pub(super) fn keyer(&self) -> Keyer {
-        crate::plan::keyer(&self.config).unwrap_or_else(|_| Keyer::new(self.signer.clone()))
+        crate::plan::keyer(&self.config)
+            .unwrap_or_else(|_| crate::plan::keyer_of(self.signer.clone()))
     }
 
     /// Whether `key`'s reader asked to be forgotten (then sign-up and
