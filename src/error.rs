@@ -90,10 +90,9 @@ pub enum Error {
     /// `subscribers show|forget` cannot gather or erase.
     #[error(transparent)]
     Privacy(#[from] PrivacyError),
-    /// A command with its own code that has no kind here yet (`import`,
-    /// until it returns typed errors).
-    #[error(transparent)]
-    Coded(#[from] LegacyFailure),
+    /// The command line asks for something that cannot be done as written.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -104,7 +103,6 @@ impl Error {
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }
-            Error::Coded(f) => f.code,
             Error::Privacy(PrivacyError::Busy(_) | PrivacyError::InFlight { .. }) => exit::LOCKED,
             Error::Privacy(
                 PrivacyError::Ledger(_) | PrivacyError::Erase(_) | PrivacyError::Io { .. },
@@ -118,30 +116,8 @@ impl Error {
             | Error::Session(_)
             | Error::Server(_)
             | Error::Write { .. }
-            | Error::Runtime(_) => exit::USAGE,
+            | Error::Runtime(_)
+            | Error::Usage(_) => exit::USAGE,
         }
-    }
-}
-
-/// An error with the exit code chosen where it happened: the shape `import`
-/// still returns (reached as `cli::Failure`). New code adds a kind to
-/// [`Error`] instead.
-#[derive(Debug)]
-pub struct LegacyFailure {
-    /// Exit code.
-    pub code: u8,
-    /// What to print.
-    pub error: anyhow::Error,
-}
-
-impl std::fmt::Display for LegacyFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl std::error::Error for LegacyFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error.source()
     }
 }

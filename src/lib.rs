@@ -23,6 +23,3 @@ pub mod privacy;
 pub mod schedule;
 pub mod store;
 pub mod web;
-
-/// The console streams (moved into [`cli`]); the old path still works.
-pub use cli::output;

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Error, Outcome, exit};
 use crate::mail::token::Signer;
 use crate::plan;
 
@@ -31,9 +31,6 @@ mod send;
 mod serve;
 mod status;
 
-/// The shape `import` returns until its own `cli/import.rs` replaces it.
-pub use crate::error::LegacyFailure as Failure;
-pub use crate::error::exit;
 use output::{errln, outln};
 
 /// tipsheet: assemble, preview and send the career-tips newsletter.
@@ -84,7 +81,7 @@ pub enum Command {
     Run,
     /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
     Serve(serve::ServeArgs),
-    /// Turn an article (Markdown or HTML) into a comparison file.
+    /// Turn an article (Markdown, HTML or plain text) into a comparison file.
     Import(import::ImportArgs),
     /// One reader's data: show it, or forget it (erasure on request).
     Subscribers(privacy::SubscribersArgs),
@@ -101,13 +98,8 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Schedule(a) => schedule::run(&Config::load(&cli.config)?, a, now),
         Command::Run => run::run(&Config::load(&cli.config)?, cli.now),
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now),
+        Command::Import(a) => import::run(a, &cli.config),
         Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now),
-        Command::Import(a) => import::command(a, &cli.config)
-            .map(|code| match code {
-                exit::OK => Outcome::Done,
-                _ => Outcome::Failures,
-            })
-            .map_err(Error::from),
     }
 }
 
