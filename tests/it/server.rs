@@ -668,3 +668,147 @@ fn secrets_follow_the_send_rules() {
         serve.stderr()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Secret rotation (`unsubscribe.previous_secret_env`).
+
+const NEW_SECRET: &str = "the-new-secret-after-rotation";
+
+/// `tipsheet serve` with the secret rotated: `TIPSHEET_SECRET` is new, and
+/// the old one is accepted when `previous` is set.
+fn rotated_serve(site: &Site, previous: bool) -> Serve {
+    let mut cmd = site.command(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("TIPSHEET_SECRET", NEW_SECRET);
+    if previous {
+        cmd.env("TIPSHEET_PREVIOUS_SECRET", SECRET);
+    } else {
+        cmd.env_remove("TIPSHEET_PREVIOUS_SECRET");
+    }
+    Serve::spawn(&mut cmd)
+}
+
+#[test]
+fn after_a_rotation_links_signed_with_the_old_secret_still_work() {
+    let smtp = SmtpServer::start();
+    let site = Site::new();
+    // Issue #1 goes out under the old secret.
+    assert_eq!(site.run(&["send"]).code, 0);
+    let ana = site
+        .emls("state/outbox/2026-12-01")
+        .iter()
+        .map(|m| parse(m))
+        .find(|m| m.to == "ana@example.com")
+        .unwrap();
+    let lu = ana.header("List-Unsubscribe").unwrap();
+    let old_link = lu[1..lu.find('>').unwrap()].to_string();
+    let (e, old_token) = unsubscribe_params(&old_link);
+    assert!(signer().verify_unsubscribe(&e, &old_token));
+    // A confirmation link mailed before the rotation.
+    let expires = chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z")
+        .unwrap()
+        .timestamp();
+    let old_confirm = tipsheet::web::confirm_url(
+        &signer(),
+        "https://news.example.com",
+        "rae@example.com",
+        "Rae",
+        expires,
+    );
+    let q = query(&old_confirm);
+    let confirm_fields: Vec<(&str, &str)> = ["e", "n", "x", "t"]
+        .iter()
+        .map(|k| (*k, q[*k].as_str()))
+        .collect();
+
+    // Rotated without naming the old secret: the old links stop working.
+    site.use_smtp(smtp.port, 1);
+    site.config(
+        "secret_env = \"TIPSHEET_SECRET\"",
+        "secret_env = \"TIPSHEET_SECRET\"\nprevious_secret_env = \"TIPSHEET_PREVIOUS_SECRET\"",
+    );
+    let serve = rotated_serve(&site, false);
+    let suppressed = site.read("subscribers/suppressed.csv");
+    assert_eq!(one_click(&serve.local(&old_link)).status, 400);
+    assert_eq!(
+        post_form(&serve.url("/confirm"), &confirm_fields).status,
+        400
+    );
+    assert_eq!(site.read("subscribers/suppressed.csv"), suppressed);
+    drop(serve);
+
+    // With `previous_secret_env` set, they work over HTTP.
+    let serve = rotated_serve(&site, true);
+    let page = get(&serve.local(&old_link));
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("action=\"unsubscribe?"), "{page:?}");
+    let r = one_click(&serve.local(&old_link));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        rows(&site, "subscribers/suppressed.csv").last().unwrap(),
+        &("ana@example.com".to_string(), "unsubscribed".to_string())
+    );
+    let r = post_form(&serve.url("/confirm"), &confirm_fields);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        rows(&site, "subscribers/subscribers.csv")
+            .contains(&("rae@example.com".to_string(), "Rae".to_string()))
+    );
+
+    // A token signed with neither secret is refused, and writes nothing.
+    let third = Signer::new(b"neither the old nor the new secret");
+    let before = site.read("subscribers/suppressed.csv");
+    let forged = serve.url(&unsubscribe_path(
+        "bob@example.com",
+        &third.unsubscribe_token("bob@example.com"),
+    ));
+    assert_eq!(one_click(&forged).status, 400);
+    assert_eq!(get(&forged).status, 400);
+    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+
+    // Nothing new is signed with the old secret: the confirmation mail...
+    let r = post_form(&serve.url("/subscribe"), &[("email", "uma@example.com")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let mail = wait_for("the confirmation mail", || {
+        smtp.mails()
+            .into_iter()
+            .find(|m| m.to == ["uma@example.com"])
+    });
+    let fresh = query(&confirm_link(&mail.data));
+    let now = chrono::DateTime::parse_from_rfc3339(crate::common::NOW)
+        .unwrap()
+        .to_utc();
+    let check =
+        |s: &Signer| verify_confirm(s, &fresh["e"], &fresh["n"], &fresh["x"], &fresh["t"], now);
+    assert_eq!(check(&Signer::new(NEW_SECRET.as_bytes())), Ok(()));
+    assert_eq!(check(&signer()), Err(LinkProblem::Invalid));
+    drop(serve);
+    // ...and the next issue's unsubscribe links.
+    site.config("transport = \"smtp\"", "transport = \"outbox\"");
+    let r = to_run_rotated(&site, &["send", "--date", "2026-12-15"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let issue2 = site.emls("state/outbox/2026-12-15");
+    assert!(!issue2.is_empty());
+    for raw in &issue2 {
+        let m = parse(raw);
+        let lu = m.header("List-Unsubscribe").unwrap();
+        let (e, t) = unsubscribe_params(&lu[1..lu.find('>').unwrap()]);
+        assert!(
+            Signer::new(NEW_SECRET.as_bytes()).verify_unsubscribe(&e, &t),
+            "{e}"
+        );
+        assert!(
+            !signer().verify_unsubscribe(&e, &t),
+            "{e}: signed with the old secret"
+        );
+    }
+}
+
+fn to_run_rotated(site: &Site, args: &[&str]) -> crate::common::Run {
+    crate::common::to_run(
+        site.command(args)
+            .env("TIPSHEET_SECRET", NEW_SECRET)
+            .env("TIPSHEET_PREVIOUS_SECRET", SECRET)
+            .output()
+            .unwrap(),
+    )
+}
