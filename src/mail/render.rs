@@ -572,6 +572,12 @@ fn mailbox(value: &str) -> Result<Mailbox, RenderError> {
     })
 }
 
+/// The `List-Unsubscribe` value (RFC 2369): the one-click link, then mailto.
+/// Every mail to a reader carries it with `List-Unsubscribe-Post` (RFC 8058).
+pub fn list_unsubscribe(url: &str, mailto: &str) -> String {
+    format!("<{url}>, <mailto:{mailto}?subject=unsubscribe>")
+}
+
 fn raw(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
@@ -744,10 +750,7 @@ impl Prepared {
         personal.set(header::MessageId::from(self.message_id(r.key)));
         personal.insert_raw(raw(
             "List-Unsubscribe",
-            format!(
-                "<{unsubscribe}>, <mailto:{}?subject=unsubscribe>",
-                self.mailto
-            ),
+            list_unsubscribe(&unsubscribe, &self.mailto),
         ));
         let email = r.email.to_string();
         let (name_html, email_html, unsubscribe_html) = (

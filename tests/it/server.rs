@@ -492,10 +492,17 @@ fn double_opt_in_adds_the_reader_once_and_never_tells_who_is_subscribed() {
         fresh.body.replace("zed@example.com", "ADDRESS"),
         new.body.replace("nia@example.com", "ADDRESS")
     );
-    wait_for("two more mails", || (smtp.mails().len() == 3).then_some(()));
+    // Three confirmation mails (nia, ana, zed) and nia's welcome mail.
+    wait_for("two more mails", || (smtp.mails().len() == 4).then_some(()));
     std::thread::sleep(Duration::from_millis(200));
     let by = smtp.received_by();
-    assert_eq!(by["nia@example.com"], 1, "{by:?}");
+    assert_eq!(by["nia@example.com"], 2, "{by:?}");
+    let confirmations = smtp
+        .mails()
+        .iter()
+        .filter(|m| m.to == ["nia@example.com"] && parse(&m.data).subject.starts_with("Confirm"))
+        .count();
+    assert_eq!(confirmations, 1);
 
     // After 48 hours the link is refused (a server whose clock starts two days later).
     drop(serve);
@@ -811,4 +818,122 @@ fn to_run_rotated(site: &Site, args: &[&str]) -> crate::common::Run {
             .output()
             .unwrap(),
     )
+}
+
+// ---------------------------------------------------------------------------
+// The welcome mail.
+
+#[test]
+fn confirming_sends_one_signed_welcome_mail_with_the_next_and_latest_issue() {
+    let (site, smtp) = crate::dkim::rsa_site();
+    // Issue #1 goes out, so the archive has a latest issue and #2 is next.
+    assert_eq!(site.run(&["send"]).code, 0);
+    let issue_mails = smtp.mails().len();
+    let serve = Serve::start(&site);
+    let r = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "nia@example.com"), ("name", "Nia")],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let confirmation = wait_for("the confirmation mail", || {
+        smtp.mails().into_iter().nth(issue_mails)
+    });
+    let q = query(&confirm_link(&confirmation.data));
+    let fields: Vec<(&str, &str)> = ["e", "n", "x", "t"]
+        .iter()
+        .map(|k| (*k, q[*k].as_str()))
+        .collect();
+    let to_nia = || -> Vec<Vec<u8>> {
+        smtp.mails()
+            .into_iter()
+            .filter(|m| m.to == ["nia@example.com"])
+            .map(|m| m.data)
+            .collect()
+    };
+    assert_eq!(to_nia().len(), 1);
+    let r = post_form(&serve.url("/confirm"), &fields);
+    assert_eq!(r.status, 200, "{r:?}");
+    let raw = wait_for("the welcome mail", || to_nia().get(1).cloned());
+    let m = parse(&raw);
+    assert_eq!(m.subject, "Welcome to Career Tips");
+    assert_eq!(m.to, "nia@example.com");
+    assert_eq!(m.content_type, "multipart/alternative");
+    for part in [&m.text, &m.html] {
+        assert!(part.contains("Hi Nia,"), "{part}");
+        assert!(part.contains("Each issue compares roles"), "{part}");
+        assert!(part.contains("every other Tuesday"), "{part}");
+        // The next issue not yet sent, from the schedule: #1 went out already.
+        assert!(
+            part.contains("Tuesday, December 15 at 9:00 AM EST"),
+            "{part}"
+        );
+        assert!(
+            part.contains(
+                "Career Tips #1: Associate Producer vs. Assistant Producer, and 2 more comparisons"
+            ),
+            "{part}"
+        );
+    }
+    assert!(
+        m.text.contains("https://news.example.com/issues/1\n")
+            || m.text.contains("https://news.example.com/issues/1\r\n"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.html
+            .contains("href=\"https://news.example.com/issues/1\""),
+        "{}",
+        m.html
+    );
+    // A list mail: the unsubscribe headers, signed, and a link that works.
+    let lu = m.header("List-Unsubscribe").unwrap();
+    assert!(
+        lu.ends_with(", <mailto:unsubscribe@example.com?subject=unsubscribe>"),
+        "{lu}"
+    );
+    let link = lu[1..lu.find('>').unwrap()].to_string();
+    let (e, t) = unsubscribe_params(&link);
+    assert_eq!(e, "nia@example.com");
+    assert!(signer().verify_unsubscribe(&e, &t));
+    assert_eq!(
+        m.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert_eq!(
+        m.header("List-Id").as_deref(),
+        Some("Career Tips <career-tips.example.com>")
+    );
+    // Signed as the confirmation mail is (the same `App::send_mail`).
+    let signature = m.header("DKIM-Signature").unwrap();
+    assert!(
+        signature.contains("d=example.com; s=test;")
+            && signature.contains("list-unsubscribe:list-unsubscribe-post"),
+        "{signature}"
+    );
+
+    // A second click on the same link: the same welcome page, no second mail.
+    let r = post_form(&serve.url("/confirm"), &fields);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("Welcome, Nia!"), "{r:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(to_nia().len(), 2, "a second welcome mail was sent");
+    assert_eq!(
+        serve
+            .stderr()
+            .matches("welcome mail sent to `nia@example.com`")
+            .count(),
+        1,
+        "{}",
+        serve.stderr()
+    );
+
+    // The welcome's one-click link unsubscribes.
+    let r = one_click(&serve.local(&link));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        rows(&site, "subscribers/suppressed.csv").last().unwrap(),
+        &("nia@example.com".to_string(), "unsubscribed".to_string())
+    );
+    crate::preview::assert_no_spam_rule("the welcome mail", &raw);
 }
