@@ -7,7 +7,6 @@
 //! list: the server does.
 
 use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
 
 /// The secret used when none is configured and mail only goes to the outbox.
@@ -16,13 +15,6 @@ pub const DEVELOPMENT_SECRET: &str = "tipsheet-development-secret-do-not-use-in-
 
 /// Bytes of the MAC kept in a token (128 bits, 32 hex characters).
 const TOKEN_BYTES: usize = 16;
-
-/// Characters left as they are in a query value (RFC 3986 unreserved).
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Makes tokens under one secret, and checks them under it or, after a
 /// rotation, under the previous one.
@@ -123,10 +115,8 @@ fn mac(key: &Hmac<Sha256>, purpose: &str, message: &str) -> Hmac<Sha256> {
     mac
 }
 
-/// Percent-encodes a query value.
-pub fn encode_query(value: &str) -> String {
-    utf8_percent_encode(value, QUERY).to_string()
-}
+/// Percent-encodes a query value (kept here for callers of the old path).
+pub use crate::content::issue::encode_query;
 
 #[cfg(test)]
 mod tests {

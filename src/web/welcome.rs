@@ -20,8 +20,8 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use super::{App, blocking};
 use crate::list::normalize;
 use crate::mail::render;
-use crate::output::errln;
 use crate::plan;
+use crate::schedule::clock::Clock as _;
 use crate::store::Ledger;
 
 /// The latest issue in the archive.
@@ -172,7 +172,9 @@ pub(super) async fn send(app: &Arc<App>, email: &str, name: &str) {
         Err(e) => Err(e),
     };
     match sent {
-        Ok(()) => errln!("welcome mail sent to `{email}`"),
-        Err(e) => errln!("error: cannot send the welcome mail to `{email}`: {e}"),
+        Ok(()) => app.note(format!("welcome mail sent to `{email}`")),
+        Err(e) => app.note(format!(
+            "error: cannot send the welcome mail to `{email}`: {e}"
+        )),
     }
 }
