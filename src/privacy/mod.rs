@@ -79,7 +79,9 @@ pub fn configured_keyer(config: &Config) -> Option<Keyer> {
     std::env::var(&config.unsubscribe.secret_env)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .map(|v| crate::plan::keyer_of(Signer::new(v.as_bytes())))
+        .map(|v| {
+            crate::plan::with_previous_key(config, crate::plan::keyer_of(Signer::new(v.as_bytes())))
+        })
 }
 
 /// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile.

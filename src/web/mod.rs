@@ -222,6 +222,7 @@ mod privacy;
 mod router;
 mod signup;
 mod unsubscribe;
+mod welcome;
 
 use archive::*;
 use pages::*;

@@ -705,3 +705,41 @@ fn forget_on_a_terminal_asks_first() {
     assert!(r.stdout.contains("forgot `ana@example.com`"), "{r:?}");
     assert!(!site.read("subscribers/subscribers.csv").contains("ana@"));
 }
+
+/// After a rotation the old secret's hashes are still recognised while
+/// `unsubscribe.previous_secret_env` names it; without it they are not.
+#[test]
+fn an_erased_address_stays_suppressed_across_a_secret_rotation() {
+    let site = Site::new();
+    site.write("subscribers/subscribers.csv", LIST);
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let list = site.read("subscribers/subscribers.csv");
+    site.write(
+        "subscribers/subscribers.csv",
+        &format!("{list}ana@example.com,Ana Lima,\r\n"),
+    );
+    site.config(
+        "# previous_secret_env = \"TIPSHEET_PREVIOUS_SECRET\"",
+        "previous_secret_env = \"TIPSHEET_PREVIOUS_SECRET\"",
+    );
+    let dry = |previous: Option<&str>| {
+        let mut c = site.command(&["send", "--dry-run"]);
+        c.env("TIPSHEET_SECRET", "a-new-secret-after-rotation");
+        match previous {
+            Some(p) => c.env("TIPSHEET_PREVIOUS_SECRET", p),
+            None => c.env_remove("TIPSHEET_PREVIOUS_SECRET"),
+        };
+        crate::common::to_run(c.output().unwrap())
+    };
+    let r = dry(Some(SECRET));
+    assert!(
+        r.stdout.contains("recipients: 3 active, 1 suppressed"),
+        "{r:?}"
+    );
+    let r = dry(None);
+    assert!(
+        r.stdout.contains("recipients: 4 active, 0 suppressed"),
+        "{r:?}"
+    );
+}
