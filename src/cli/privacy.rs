@@ -116,6 +116,22 @@ fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             r.updated_at
         );
     }
+    if !record.events.is_empty() {
+        outln!("events: {}", count(record.events.len(), "event"));
+        for e in &record.events {
+            outln!(
+                "  {}  {:<11}  {}{}  {}",
+                e.at,
+                e.kind,
+                e.status
+                    .as_deref()
+                    .map(|s| format!("{s} "))
+                    .unwrap_or_default(),
+                e.reason,
+                e.slot.as_deref().unwrap_or("")
+            );
+        }
+    }
     let copies = privacy::copies(config, &record.key);
     if !copies.is_empty() {
         outln!(

@@ -20,7 +20,7 @@ use crate::delivery::session::{self, RunLock, SessionError};
 use crate::list::privacy::{self as files, EraseError, Keyer, Row};
 use crate::list::{Suppression, normalize};
 use crate::mail::token::{Signer, encode_query};
-use crate::store::{Ledger, LedgerError, ReaderRow, RecipientStatus};
+use crate::store::{Ledger, LedgerError, ReaderEvent, ReaderRow, RecipientStatus};
 
 /// Why a record cannot be gathered or erased.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +112,8 @@ pub struct Record {
     pub suppression: Vec<Row>,
     /// Every issue sent (or being sent) to it.
     pub issues: Vec<ReaderRow>,
+    /// Inbound events about it (bounces, complaints), where the ledger has them.
+    pub events: Vec<ReaderEvent>,
 }
 
 impl Record {
@@ -143,13 +145,23 @@ impl Record {
                 })
             })
             .collect();
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| {
+                json!({
+                    "kind": e.kind, "slot": e.slot, "source": e.source, "status": e.status,
+                    "reason": e.reason, "at": e.at,
+                })
+            })
+            .collect();
         json!({
             "email": self.key,
             "forgotten": self.forgotten,
             "list": rows(&self.list),
             "suppression": rows(&self.suppression),
             "issues": issues,
-            "events": [],
+            "events": events,
         })
     }
 }
@@ -163,9 +175,9 @@ pub fn gather(config: &Config, keyer: &Keyer, address: &str) -> Result<Record, P
     let pseudonyms: Vec<String> = keyer.pseudonyms(&key).collect();
     let mut keys = vec![key.clone()];
     keys.extend(pseudonyms.iter().cloned());
-    let issues = match Ledger::open_read_only(&config.ledger_path())? {
-        Some(l) => l.rows_of(&keys)?,
-        None => Vec::new(),
+    let (issues, events) = match Ledger::open_read_only(&config.ledger_path())? {
+        Some(l) => (l.rows_of(&keys)?, l.events_of(&keys)?),
+        None => (Vec::new(), Vec::new()),
     };
     let suppression = files::suppression_rows(&config.subscribers.suppressed_path, &key, keyer)?;
     let forgotten = suppression
@@ -175,6 +187,7 @@ pub fn gather(config: &Config, keyer: &Keyer, address: &str) -> Result<Record, P
         list: files::list_rows(&config.subscribers.path, &key)?,
         suppression,
         issues,
+        events,
         forgotten,
         pseudonym: keyer.pseudonym(&key),
         key,

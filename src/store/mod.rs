@@ -269,3 +269,21 @@ pub struct ReaderRow {
     /// The recipient row.
     pub recipient: RecipientRecord,
 }
+
+/// One inbound event (bounce, complaint, …) of a reader, as `subscribers
+/// show` lists it. Read only where the ledger has an `events` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderEvent {
+    /// Its kind as stored (`hard_bounce`, `complaint`, …).
+    pub kind: String,
+    /// The slot date, when known.
+    pub slot: Option<String>,
+    /// Where it came from.
+    pub source: String,
+    /// Enhanced status code, when given.
+    pub status: Option<String>,
+    /// The provider's reason text.
+    pub reason: String,
+    /// When it happened, RFC 3339.
+    pub at: String,
+}

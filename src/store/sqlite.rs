@@ -422,6 +422,52 @@ impl Ledger {
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
 
+    fn has_table(&self, name: &str) -> Result<bool, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every inbound event whose address is one of `keys`, oldest first;
+    /// none where the ledger has no `events` table.
+    pub fn events_of(&self, keys: &[String]) -> Result<Vec<ReaderEvent>, LedgerError> {
+        if !self.has_table("events")? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT kind, slot, source, status, reason, at FROM events
+                 WHERE email = ?1 ORDER BY at, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for key in keys {
+            let rows = stmt
+                .query_map([key], |r| {
+                    Ok(ReaderEvent {
+                        kind: r.get(0)?,
+                        slot: r.get(1)?,
+                        source: r.get(2)?,
+                        status: r.get(3)?,
+                        reason: r.get(4)?,
+                        at: r.get(5)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))?;
+            out.extend(rows);
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(out)
+    }
+
     /// Every recipient row whose key is one of `keys` (an address and its
     /// pseudonyms), oldest issue first.
     pub fn rows_of(&self, keys: &[String]) -> Result<Vec<ReaderRow>, LedgerError> {
@@ -455,8 +501,10 @@ impl Ledger {
 
     /// Replaces `key` by `pseudonym` in every recipient row: the address too,
     /// the name emptied, the reply text passed through `scrub`, the Message-ID
-    /// (an unkeyed hash of the address) dropped. Statuses, attempts and codes
-    /// stay, so counts and exactly-once records are unchanged. Erased bytes are
+    /// (an unkeyed hash of the address) dropped; inbound events, where the
+    /// ledger has them, get the pseudonym too, their natural key and reason
+    /// scrubbed. Statuses, attempts, codes and kinds stay, so counts, rates
+    /// and exactly-once records are unchanged. Erased bytes are
     /// zeroed (`secure_delete`), the file rebuilt (`VACUUM`) and the WAL
     /// truncated, so no old page keeps the address. Returns the rows changed.
     pub fn pseudonymize(
@@ -488,13 +536,34 @@ impl Ledger {
             )
             .map_err(|e| sql(&path, e))?;
         }
+        // Inbound events (where the ledger has them): address, natural key and
+        // reason text; kind, status and times stay, so rates stay true.
+        let events: Vec<(i64, String, String)> = if has_events(&tx, &path)? {
+            let mut stmt = tx
+                .prepare("SELECT id, natural_key, reason FROM events WHERE email = ?1")
+                .map_err(|e| sql(&path, e))?;
+            stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(|e| sql(&path, e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| sql(&path, e))?
+        } else {
+            Vec::new()
+        };
+        for (id, natural_key, reason) in &events {
+            tx.execute(
+                "UPDATE events SET email = ?2, natural_key = ?3, reason = ?4 WHERE id = ?1",
+                params![id, pseudonym, scrub(natural_key), scrub(reason)],
+            )
+            .map_err(|e| sql(&path, e))?;
+        }
         tx.commit().map_err(|e| sql(&path, e))?;
-        if !rows.is_empty() {
+        let changed = rows.len() + events.len();
+        if changed > 0 {
             self.conn
                 .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
                 .map_err(|e| sql(&path, e))?;
         }
-        Ok(rows.len() as u64)
+        Ok(changed as u64)
     }
 
     /// The ledger file's size in bytes (with its WAL).
@@ -506,6 +575,16 @@ impl Ledger {
             .map(|m| m.len())
             .sum()
     }
+}
+
+fn has_events(tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<bool, LedgerError> {
+    tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(|e| sql(path, e))
 }
 
 fn sql(path: &Path, source: rusqlite::Error) -> LedgerError {
@@ -727,6 +806,37 @@ mod tests {
             (RecipientStatus::Bounced, None)
         );
         assert_eq!(l.rows_of(&["bob@x.com".into()]).unwrap()[1].number, 2);
+        // Inbound events, with the events table as the inbound work defines it.
+        l.conn
+            .execute_batch(
+                "CREATE TABLE events (
+                    id INTEGER PRIMARY KEY, natural_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                    email TEXT NOT NULL, slot TEXT, source TEXT NOT NULL, status TEXT,
+                    reason TEXT NOT NULL, at TEXT NOT NULL, recorded_at TEXT NOT NULL);
+                 INSERT INTO events VALUES (1, 'dsn:hard_bounce:ann@x.com', 'hard_bounce',
+                    'ann@x.com', '2026-12-15', 'dsn', '5.1.1', '<ann@x.com>: Ann Other unknown',
+                    '2026-12-16T00:00:00Z', '2026-12-16T00:00:01Z');
+                 INSERT INTO events VALUES (2, 'dsn:complaint:bob@x.com', 'complaint',
+                    'bob@x.com', NULL, 'arf', NULL, 'spam', '2026-12-16T00:00:00Z',
+                    '2026-12-16T00:00:01Z');",
+            )
+            .unwrap();
+        assert_eq!(l.events_of(&["ann@x.com".into()]).unwrap().len(), 1);
+        let scrub2 = |t: &str| t.replace("ann@x.com", "h").replace("Ann Other", "h");
+        assert_eq!(l.pseudonymize("ann@x.com", "hmac:h", &scrub2).unwrap(), 1);
+        let e = l.events_of(&["hmac:h".into()]).unwrap();
+        assert_eq!(
+            (
+                e[0].kind.as_str(),
+                e[0].reason.as_str(),
+                e[0].status.as_deref()
+            ),
+            ("hard_bounce", "<h>: h unknown", Some("5.1.1"))
+        );
+        assert_eq!(
+            l.events_of(&["bob@x.com".into()]).unwrap()[0].reason,
+            "spam"
+        );
         drop(l);
         for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
             let bytes = std::fs::read(f.path()).unwrap();
