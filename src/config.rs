@@ -408,7 +408,7 @@ impl Config {
         };
         crate::mail::dkim::Signer::load(d, &self.base_dir())
             .map(Some)
-            .map_err(|e| self.invalid("dkim.private_key_path", e.to_string()))
+            .map_err(|e| self.invalid(e.config_key(), e.to_string()))
     }
 
     /// The ledger's path.

@@ -279,8 +279,10 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
     }
     match config.dkim_signer() {
         Ok(Some(d)) => {
-            outln!("dkim: publish a TXT record at `{}`:", d.dns_name);
-            outln!("  {}", d.dns_record);
+            for r in d.records() {
+                outln!("dkim: publish a TXT record at `{}`:", r.name);
+                outln!("  {}", r.value);
+            }
             if let Some(settings) = &config.dkim
                 && !config.from_domain().eq_ignore_ascii_case(&settings.domain)
                 && !config
