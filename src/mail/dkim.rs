@@ -268,17 +268,24 @@ impl Signer {
     pub fn sign(&self, message: &mut lettre::Message) {
         let raw = message.formatted();
         let headers = self.signature_headers(&raw, SystemTime::now());
+        // lettre keeps one header per name, so with two keys the second
+        // signature rides in the first's encoded value, after a CRLF and its
+        // own name: `formatted()` then writes two well-formed headers.
         let name = "DKIM-Signature: ";
-        for line in split_headers(&headers) {
-            let value = String::from_utf8_lossy(&line[name.len()..line.len() - 2]).into_owned();
-            message.headers_mut().insert_raw(
-                lettre::message::header::HeaderValue::dangerous_new_pre_encoded(
-                    lettre::message::header::HeaderName::new_from_ascii_str("DKIM-Signature"),
-                    value.replace("\r\n", ""),
-                    value,
-                ),
-            );
-        }
+        let Some(value) = headers
+            .strip_prefix(name.as_bytes())
+            .and_then(|v| v.strip_suffix(b"\r\n"))
+        else {
+            return;
+        };
+        let value = String::from_utf8_lossy(value).into_owned();
+        message.headers_mut().insert_raw(
+            lettre::message::header::HeaderValue::dangerous_new_pre_encoded(
+                lettre::message::header::HeaderName::new_from_ascii_str("DKIM-Signature"),
+                value.replace("\r\n", ""),
+                value,
+            ),
+        );
     }
 }
 

@@ -365,3 +365,26 @@ fn half_a_second_key_is_a_clear_config_error() {
     );
     assert!(server.mails().is_empty());
 }
+
+#[test]
+fn confirmation_mails_are_dual_signed_too() {
+    use crate::server::{Serve, post_form, wait_for};
+    let (site, smtp) = site_with_both();
+    let serve = Serve::start(&site);
+    let r = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "nia@example.com"), ("name", "Nia")],
+    );
+    assert_eq!(r.status, 200);
+    let mail = wait_for("the confirmation mail", || smtp.mails().into_iter().next());
+    let (rsa_key, ed_key) = (
+        rsa_public(&site, "dkim.pem"),
+        ed25519_public(&site, "ed.pem"),
+    );
+    let raw = String::from_utf8_lossy(&mail.data).into_owned();
+    assert_eq!(raw.matches("DKIM-Signature:").count(), 2, "{raw}");
+    assert_eq!(verify_all(&mail.data, &[&rsa_key, &ed_key]), Ok(2), "{raw}");
+    let tampered = raw.replacen("Hi Nia", "Hi Mia", 1);
+    assert_ne!(tampered, raw);
+    assert!(verify(tampered.as_bytes(), &rsa_key).is_err());
+}
