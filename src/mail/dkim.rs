@@ -62,8 +62,13 @@ pub enum DkimError {
         reason: String,
     },
     /// Only half of the second key is configured, or it clashes with the first.
-    #[error("{0}")]
-    Second(String),
+    #[error("{message}")]
+    Second {
+        /// The dotted config key at fault.
+        key: &'static str,
+        /// What is wrong, and the fix.
+        message: String,
+    },
 }
 
 impl DkimError {
@@ -74,7 +79,7 @@ impl DkimError {
                 "second_private_key_path" => "dkim.second_private_key_path",
                 _ => "dkim.private_key_path",
             },
-            DkimError::Second(_) => "dkim.second_selector",
+            DkimError::Second { key, .. } => key,
         }
     }
 }
@@ -158,9 +163,12 @@ impl Signer {
             (None, None) => {}
             (Some(selector), Some(path)) => {
                 if selector.eq_ignore_ascii_case(&settings.selector) {
-                    return Err(DkimError::Second(format!(
-                        "`dkim.second_selector` is `{selector}`, the same as `dkim.selector`: one DNS name holds one key; give the second key its own selector"
-                    )));
+                    return Err(DkimError::Second {
+                        key: "dkim.second_selector",
+                        message: format!(
+                            "`{selector}` is also `dkim.selector`: one DNS name holds one key; give the second key its own selector"
+                        ),
+                    });
                 }
                 keys.push(load_key(
                     settings,
@@ -171,14 +179,16 @@ impl Signer {
                 )?);
             }
             (Some(_), None) => {
-                return Err(DkimError::Second(
-                    "`dkim.second_selector` is set but `dkim.second_private_key_path` is not; set both for dual signing, or neither".into(),
-                ));
+                return Err(DkimError::Second {
+                    key: "dkim.second_selector",
+                    message: "set, but `dkim.second_private_key_path` is not; set both for dual signing, or neither".into(),
+                });
             }
             (None, Some(_)) => {
-                return Err(DkimError::Second(
-                    "`dkim.second_private_key_path` is set but `dkim.second_selector` is not; set both for dual signing, or neither".into(),
-                ));
+                return Err(DkimError::Second {
+                    key: "dkim.second_private_key_path",
+                    message: "set, but `dkim.second_selector` is not; set both for dual signing, or neither".into(),
+                });
             }
         }
         let first = &keys[0].record;

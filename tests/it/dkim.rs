@@ -359,7 +359,7 @@ fn half_a_second_key_is_a_clear_config_error() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(
         r.stderr.contains(
-            "`dkim.second_selector` is set but `dkim.second_private_key_path` is not; set both for dual signing, or neither"
+            "`dkim.second_selector`: set, but `dkim.second_private_key_path` is not; set both for dual signing, or neither"
         ),
         "{r:?}"
     );
@@ -387,4 +387,29 @@ fn confirmation_mails_are_dual_signed_too() {
     let tampered = raw.replacen("Hi Nia", "Hi Mia", 1);
     assert_ne!(tampered, raw);
     assert!(verify(tampered.as_bytes(), &rsa_key).is_err());
+}
+
+#[test]
+fn a_second_key_under_the_first_selector_is_refused() {
+    let (site, _server) = site_with_dkim("rsa.pem");
+    std::fs::copy(
+        repo().join("tests/fixtures/dkim/ed25519.pem"),
+        site.path("ed.pem"),
+    )
+    .unwrap();
+    let c = site.read("config.toml");
+    site.write(
+        "config.toml",
+        &format!("{c}second_selector = \"TEST\"\nsecond_private_key_path = \"ed.pem\"\n"),
+    );
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "`dkim.second_selector`: `TEST` is also `dkim.selector`: one DNS name holds one key; give the second key its own selector"
+        ),
+        "{r:?}"
+    );
+    let c = site.run(&["check"]);
+    assert_eq!(c.code, 1, "{c:?}");
 }
