@@ -2,7 +2,9 @@
 # Usage: bench/scale.sh [SIZES="10000 100000 1000000"] [CONCURRENCY=8]
 # For each list size: `check`, `preview`, `send --dry-run` and a real `send`
 # over SMTP to ../shared/bench/sink.sh (Postfix smtp-sink), each under
-# /usr/bin/time -v: wall time, msgs/s, peak RSS; then the ledger's size. Ends
+# /usr/bin/time -v: wall time, µs per subscriber, msgs/s, peak RSS; then the
+# ledger's size. The list ends with one duplicate row, so the duplicate check
+# is exercised (and reported with file:line) at every size. Ends
 # with ../shared/bench/limit.sh at the same message size and sessions (100,000
 # messages, one run) for the ratio. Prints a Markdown table.
 set -euo pipefail
@@ -33,8 +35,8 @@ measure() { # prints "seconds rss_mb", the command's output to $W/out
   rss=$(grep 'Maximum resident set size' "$W/err" | grep -oE '[0-9]+$')
   echo "$wall $((rss / 1024))"
 }
-echo "| subscribers | command | wall time | msgs/s | peak RSS |"
-echo "|---:|---|---:|---:|---:|"
+echo "| subscribers | command | wall time | µs/subscriber | msgs/s | peak RSS |"
+echo "|---:|---|---:|---:|---:|---:|"
 size=0
 for n in $SIZES; do
   python3 - "$n" > "$W/subscribers.csv" <<'PY'
@@ -42,6 +44,7 @@ import sys
 print("email,name,subscribed_at")
 for i in range(1, int(sys.argv[1]) + 1):
     print(f"user{i:07d}@example.com,Reader {i},2026-01-01")
+print("USER0000001@example.com,Duplicate,2026-01-01")
 PY
   rm -rf "$W/state"
   for cmd in check preview "send --dry-run" send; do
@@ -53,9 +56,11 @@ PY
             ledger=$(du -m "$W/state/tipsheet.sqlite3" | cut -f1) ;;
       preview) size=$(wc -c < "$W"/state/preview/*.eml) ;;
     esac
-    echo "| $n | \`$cmd\` | ${secs}s | $rate | ${rss} MB |"
+    grep -q "duplicates line 2" "$W/out" "$W/err" || echo "note: $cmd did not report the duplicate row" >&2
+    per=$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", s * 1e6 / n}')
+    echo "| $n | \`$cmd\` | ${secs}s | $per | $rate | ${rss} MB |"
   done
-  echo "| $n | ledger size | | | ${ledger} MB on disk |"
+  echo "| $n | ledger size | | | | ${ledger} MB on disk |"
 done
 ref=$("$shared/limit.sh" 100000 "$size" "$CONC" "$PORT" reuse 1 | tail -1)
 echo

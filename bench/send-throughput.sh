@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Usage: bench/send-throughput.sh [N=20000] [CONCURRENCY=8] [RUNS=3] [--dkim rsa|ed25519|both]
+# Usage: bench/send-throughput.sh [N=20000] [CONCURRENCY=8] [RUNS=3] [--dkim rsa|ed25519|both|dual|all]
 # In one run, on one machine: starts ../shared/bench/sink.sh (Postfix
 # smtp-sink), generates N subscribers, sends one issue of about 20-25 KB over
 # SMTP with `delivery.concurrency = CONCURRENCY` and the ledger on, RUNS times
-# (fresh ledger each time), unsigned and then with each DKIM key asked for;
+# (fresh ledger each time), unsigned and then with each DKIM key asked for
+# (`dual`: RSA-2048 and Ed25519 signatures on every message; `all`: rsa,
+# ed25519 and dual);
 # then runs ../shared/bench/limit.sh for the same count, size and sessions.
 # Prints each median, the ratios to smtp-source and tipsheet's peak RSS.
 set -euo pipefail
@@ -19,7 +21,9 @@ done
 N=${args[0]:-20000} CONC=${args[1]:-8} RUNS=${args[2]:-3} PORT=${PORT:-2525}
 case "$DKIM" in
   none) MODES="unsigned" ;; rsa) MODES="unsigned rsa" ;; ed25519) MODES="unsigned ed25519" ;;
-  both) MODES="unsigned rsa ed25519" ;; *) echo "--dkim takes rsa, ed25519 or both" >&2; exit 2 ;;
+  both) MODES="unsigned rsa ed25519" ;; dual) MODES="unsigned dual" ;;
+  all) MODES="unsigned rsa ed25519 dual" ;;
+  *) echo "--dkim takes rsa, ed25519, both, dual or all" >&2; exit 2 ;;
 esac
 (cd "$repo" && cargo build --release --quiet)
 BIN=$repo/target/release/tipsheet
@@ -51,7 +55,9 @@ size=$(wc -c < "$W"/preview/*.eml)
 declare -A MED
 for mode in $MODES; do
   cp "$W/base.toml" "$W/config.toml"
-  if [ "$mode" != unsigned ]; then
+  if [ "$mode" = dual ]; then
+    printf '\n[dkim]\ndomain = "example.com"\nselector = "bench"\nprivate_key_path = "rsa.pem"\nsecond_selector = "bench-ed"\nsecond_private_key_path = "ed25519.pem"\n' >> "$W/config.toml"
+  elif [ "$mode" != unsigned ]; then
     printf '\n[dkim]\ndomain = "example.com"\nselector = "bench"\nprivate_key_path = "%s.pem"\n' "$mode" >> "$W/config.toml"
   fi
   rates=(); rss=0

@@ -59,6 +59,48 @@ fn personalized_message(bencher: Bencher) {
     });
 }
 
+fn signed(selector: &str, key: &str, second: Option<&str>) -> Prepared {
+    let settings = tipsheet::mail::dkim::DkimSettings {
+        domain: "example.com".into(),
+        selector: selector.into(),
+        private_key_path: key.into(),
+        second_selector: second.map(|_| "ed".into()),
+        second_private_key_path: second.map(Into::into),
+    };
+    let dkim = tipsheet::mail::dkim::Signer::load(&settings, &repo().join("tests/fixtures/dkim"))
+        .expect("dkim key");
+    prepared().with_dkim(Some(dkim))
+}
+
+fn bench_message(bencher: Bencher, p: &Prepared) {
+    let address: lettre::Address = "zoe.martinez@example.com".parse().expect("address");
+    bencher.bench_local(|| {
+        p.message(&Recipient {
+            email: &address,
+            key: "zoe.martinez@example.com",
+            name: "Zoë Martínez",
+        })
+    });
+}
+
+/// The same message, DKIM-signed with RSA-2048 (aws-lc-rs): the splice plus one signature.
+#[divan::bench]
+fn personalized_message_rsa2048(bencher: Bencher) {
+    bench_message(bencher, &signed("rsa", "rsa.pem", None));
+}
+
+/// The same message, DKIM-signed with Ed25519.
+#[divan::bench]
+fn personalized_message_ed25519(bencher: Bencher) {
+    bench_message(bencher, &signed("ed", "ed25519.pem", None));
+}
+
+/// The same message, dual-signed: RSA-2048 and Ed25519.
+#[divan::bench]
+fn personalized_message_rsa_and_ed25519(bencher: Bencher) {
+    bench_message(bencher, &signed("rsa", "rsa.pem", Some("ed25519.pem")));
+}
+
 /// Preparing the issue: templates, CSS inlining, encoding (once per issue).
 #[divan::bench(sample_count = 20)]
 fn prepare_issue() -> Prepared {

@@ -96,6 +96,12 @@ pub struct DkimSettings {
     pub selector: String,
     /// The private key file (relative to the config file).
     pub private_key_path: PathBuf,
+    /// The selector of an optional second key (dual signing: RSA plus Ed25519).
+    #[serde(default)]
+    pub second_selector: Option<String>,
+    /// The second key's file (relative to the config file).
+    #[serde(default)]
+    pub second_private_key_path: Option<PathBuf>,
 }
 
 /// `[newsletter]`

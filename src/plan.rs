@@ -351,7 +351,8 @@ pub struct CheckReport {
     /// Errors and warnings, in the order found.
     pub diags: Vec<Diagnostic>,
     /// The DNS TXT record for the DKIM key, when `[dkim]` is configured.
-    pub dkim: Option<DkimRecord>,
+    /// Every DKIM key's TXT record (one, or two when dual signing).
+    pub dkim: Vec<DkimRecord>,
     /// Comparisons in the library.
     pub comparisons: usize,
     /// Tips in the library.
@@ -414,10 +415,13 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
     }
     match crate::mail::dkim_signer(config) {
         Ok(Some(d)) => {
-            report.dkim = Some(DkimRecord {
-                dns_name: d.dns_name.clone(),
-                dns_record: d.dns_record.clone(),
-            });
+            report.dkim = d
+                .records()
+                .map(|r| DkimRecord {
+                    dns_name: r.name.clone(),
+                    dns_record: r.value.clone(),
+                })
+                .collect();
             if let Some(settings) = &config.dkim
                 && !dkim_aligned(&config.from_domain(), &settings.domain)
             {

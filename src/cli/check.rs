@@ -20,7 +20,7 @@ pub(super) fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
         }
     };
     let report = plan::check(&config, now);
-    if let Some(d) = &report.dkim {
+    for d in &report.dkim {
         outln!("dkim: publish a TXT record at `{}`:", d.dns_name);
         outln!("  {}", d.dns_record);
     }

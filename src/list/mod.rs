@@ -61,7 +61,7 @@ use table::*;
 use address::is_breaking;
 pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};

@@ -32,7 +32,7 @@ pub fn dkim_signer(config: &Config) -> Result<Option<dkim::Signer>, ConfigError>
     };
     dkim::Signer::load(d, &config.base_dir())
         .map(Some)
-        .map_err(|e| config.invalid("dkim.private_key_path", e.to_string()))
+        .map_err(|e| config.invalid(e.config_key(), e.to_string()))
 }
 
 /// The issue rendered once and ready to splice per recipient, DKIM-signed

@@ -549,8 +549,6 @@ pub struct Prepared {
     /// The view with stand-ins (for summaries).
     pub view: View,
     head: Vec<u8>,
-    fixed: Headers,
-    from_mailbox: Mailbox,
     dkim: Option<Arc<crate::mail::dkim::Signer>>,
     text: Part,
     html: Part,
@@ -694,8 +692,6 @@ impl Prepared {
             subject,
             number: issue.number(),
             head,
-            fixed: headers,
-            from_mailbox: from.clone(),
             dkim: None,
             text: Part::new(&text, &stand_ins),
             html: Part::new(&html, &stand_ins),
@@ -746,7 +742,7 @@ impl Prepared {
             (!r.name.is_empty()).then(|| r.name.to_string()),
             r.email.clone(),
         );
-        personal.set(header::To::from(Mailboxes::from(to_mailbox.clone())));
+        personal.set(header::To::from(Mailboxes::from(to_mailbox)));
         personal.set(header::MessageId::from(self.message_id(r.key)));
         personal.insert_raw(raw(
             "List-Unsubscribe",
@@ -779,7 +775,6 @@ impl Prepared {
         out.extend_from_slice(personal_head.as_bytes());
         out.extend_from_slice(&self.head);
         out.extend_from_slice(b"\r\n");
-        let body_start = out.len();
         let mut line = String::with_capacity(512);
         for (part, kind, values) in [(&self.text, "plain", &plain), (&self.html, "html", &html)] {
             out.extend_from_slice(b"--");
@@ -798,53 +793,10 @@ impl Prepared {
         out.extend_from_slice(self.boundary.as_bytes());
         out.extend_from_slice(b"--\r\n");
         if let Some(dkim) = &self.dkim {
-            let body = out.split_off(body_start);
-            return self.signed(dkim, personal, to_mailbox, body);
+            // The spliced bytes are the message: sign them as they are.
+            return dkim.sign_raw(out);
         }
         out
-    }
-
-    /// The same message as a lettre `Message`, signed with lettre's DKIM.
-    fn signed(
-        &self,
-        dkim: &crate::mail::dkim::Signer,
-        personal: Headers,
-        to: Mailbox,
-        body: Vec<u8>,
-    ) -> Vec<u8> {
-        let built = lettre::Message::builder()
-            .from(self.from_mailbox.clone())
-            .to(to)
-            .body(lettre::message::Body::dangerous_pre_encoded(
-                body,
-                header::ContentTransferEncoding::SevenBit,
-            ));
-        let Ok(mut message) = built else {
-            // Unreachable: From and To are set, and the body is pre-encoded.
-            return Vec::new();
-        };
-        let mut headers = personal;
-        // The fixed headers as encoded once per issue (not re-encoded from
-        // their raw text, which would undo `text_header`).
-        let mut fixed = self.fixed.clone();
-        for name in [
-            "From",
-            "Reply-To",
-            "Subject",
-            "Date",
-            "MIME-Version",
-            "List-Id",
-            "List-Unsubscribe-Post",
-            "X-Tipsheet-Issue",
-            "Content-Type",
-        ] {
-            if let Some(v) = fixed.remove_raw(name) {
-                headers.insert_raw(v);
-            }
-        }
-        *message.headers_mut() = headers;
-        dkim.sign(&mut message);
-        message.formatted()
     }
 
     /// Signs every message with `dkim` from now on.

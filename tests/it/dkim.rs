@@ -72,20 +72,48 @@ enum Public {
     Ed(ed25519_dalek::VerifyingKey),
 }
 
-fn verify(raw: &[u8], key: &Public) -> Result<(), String> {
+/// Verifies every DKIM-Signature of `raw` whose `a=` matches a key in `keys`
+/// (`rsa-sha256` or `ed25519-sha256`); returns how many verified.
+fn verify_all(raw: &[u8], keys: &[&Public]) -> Result<usize, String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or("no body")?;
     let head = std::str::from_utf8(&raw[..split]).map_err(|e| e.to_string())?;
-    let body = &raw[split + 4..];
     let hs = headers(head);
-    let (_, sig) = hs
+    let sigs: Vec<&String> = hs
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("DKIM-Signature"))
-        .ok_or("unsigned")?;
-    let tags: Vec<(String, String)> = sig
-        .replace("\r\n", "")
+        .filter(|(n, _)| n.eq_ignore_ascii_case("DKIM-Signature"))
+        .map(|(_, v)| v)
+        .collect();
+    if sigs.is_empty() {
+        return Err("unsigned".into());
+    }
+    let mut verified = 0;
+    for sig in sigs {
+        for key in keys {
+            let a = match key {
+                Public::Rsa(_) => "rsa-sha256",
+                Public::Ed(_) => "ed25519-sha256",
+            };
+            if tags(sig).iter().any(|(k, v)| k == "a" && v == a) {
+                verify_one(raw, sig, key)?;
+                verified += 1;
+            }
+        }
+    }
+    Ok(verified)
+}
+
+fn verify(raw: &[u8], key: &Public) -> Result<(), String> {
+    match verify_all(raw, &[key])? {
+        0 => Err("no signature with this key's algorithm".into()),
+        _ => Ok(()),
+    }
+}
+
+fn tags(sig: &str) -> Vec<(String, String)> {
+    sig.replace("\r\n", "")
         .split(';')
         .filter_map(|t| t.split_once('='))
         .map(|(k, v)| {
@@ -94,7 +122,18 @@ fn verify(raw: &[u8], key: &Public) -> Result<(), String> {
                 v.split_whitespace().collect::<String>(),
             )
         })
-        .collect();
+        .collect()
+}
+
+fn verify_one(raw: &[u8], sig: &str, key: &Public) -> Result<(), String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no body")?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|e| e.to_string())?;
+    let body = &raw[split + 4..];
+    let hs = headers(head);
+    let tags = tags(sig);
     let tag = |k: &str| {
         tags.iter()
             .find(|(n, _)| n == k)
@@ -116,7 +155,7 @@ fn verify(raw: &[u8], key: &Public) -> Result<(), String> {
     }
     // The signature header itself, with b= emptied and no trailing CRLF.
     let b_start = sig.find("b=").ok_or("no b=")?;
-    let mut emptied = sig.clone();
+    let mut emptied = sig.to_string();
     // `bh=` also contains "b=": find the standalone b= tag.
     let idx = sig
         .match_indices("b=")
@@ -220,6 +259,154 @@ fn a_bad_key_is_a_clear_config_error() {
     assert!(
         r.stderr.contains(
             "`dkim.private_key_path`: DKIM key `dkim.pem` is not an RSA (PEM) or Ed25519 key"
+        ),
+        "{r:?}"
+    );
+    let c = site.run(&["check"]);
+    assert_eq!(c.code, 1, "{c:?}");
+}
+
+fn rsa_public(site: &Site, file: &str) -> Public {
+    let pem = std::fs::read_to_string(site.path(file)).unwrap();
+    Public::Rsa(
+        rsa::RsaPrivateKey::from_pkcs1_pem(&pem)
+            .unwrap()
+            .to_public_key(),
+    )
+}
+
+fn ed25519_public(site: &Site, file: &str) -> Public {
+    let pem = std::fs::read_to_string(site.path(file)).unwrap();
+    Public::Ed(
+        ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+            .unwrap()
+            .verifying_key(),
+    )
+}
+
+/// An RSA first key plus an Ed25519 second key.
+fn site_with_both() -> (Site, SmtpServer) {
+    let (site, server) = site_with_dkim("rsa.pem");
+    std::fs::copy(
+        repo().join("tests/fixtures/dkim/ed25519.pem"),
+        site.path("ed.pem"),
+    )
+    .unwrap();
+    let c = site.read("config.toml");
+    site.write(
+        "config.toml",
+        &format!("{c}second_selector = \"ed\"\nsecond_private_key_path = \"ed.pem\"\n"),
+    );
+    (site, server)
+}
+
+#[test]
+fn dual_signatures_both_verify_and_check_prints_both_records() {
+    let (site, server) = site_with_both();
+    let check = site.run(&["check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    for want in [
+        "dkim: publish a TXT record at `test._domainkey.example.com`:\n  v=DKIM1; k=rsa; p=MII",
+        "dkim: publish a TXT record at `ed._domainkey.example.com`:\n  v=DKIM1; k=ed25519; p=",
+    ] {
+        assert!(check.stdout.contains(want), "{want}\n{check:?}");
+    }
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (rsa_key, ed_key) = (
+        rsa_public(&site, "dkim.pem"),
+        ed25519_public(&site, "ed.pem"),
+    );
+    let mails = server.mails();
+    assert_eq!(mails.len(), 4);
+    for m in &mails {
+        let raw = String::from_utf8_lossy(&m.data);
+        assert_eq!(raw.matches("DKIM-Signature:").count(), 2, "{raw}");
+        assert!(raw.contains("a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=test;"));
+        assert!(raw.contains("a=ed25519-sha256; c=relaxed/relaxed; d=example.com; s=ed;"));
+        assert_eq!(verify_all(&m.data, &[&rsa_key, &ed_key]), Ok(2), "{raw}");
+        // A changed body, or a changed signed header, breaks both.
+        for tampered in [
+            raw.replacen("Hi ", "Hey ", 1),
+            raw.replacen("List-Unsubscribe: <", "List-Unsubscribe: <x", 1),
+        ] {
+            assert_ne!(tampered, raw);
+            assert!(verify(tampered.as_bytes(), &rsa_key).is_err());
+            assert!(verify(tampered.as_bytes(), &ed_key).is_err());
+        }
+    }
+}
+
+#[test]
+fn ed25519_tampering_fails() {
+    let (site, server) = site_with_dkim("ed25519.pem");
+    let r = site.run(&["send", "--to", "editor@example.com"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let key = ed25519_public(&site, "dkim.pem");
+    let raw = String::from_utf8_lossy(&server.mails()[0].data).into_owned();
+    verify(raw.as_bytes(), &key).unwrap();
+    let tampered = raw.replacen("Subject: ", "Subject: Re: ", 1);
+    assert_ne!(tampered, raw);
+    assert!(verify(tampered.as_bytes(), &key).is_err());
+}
+
+#[test]
+fn half_a_second_key_is_a_clear_config_error() {
+    let (site, server) = site_with_dkim("rsa.pem");
+    let c = site.read("config.toml");
+    site.write("config.toml", &format!("{c}second_selector = \"ed\"\n"));
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "`dkim.second_selector`: set, but `dkim.second_private_key_path` is not; set both for dual signing, or neither"
+        ),
+        "{r:?}"
+    );
+    assert!(server.mails().is_empty());
+}
+
+#[test]
+fn confirmation_mails_are_dual_signed_too() {
+    use crate::server::{Serve, post_form, wait_for};
+    let (site, smtp) = site_with_both();
+    let serve = Serve::start(&site);
+    let r = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "nia@example.com"), ("name", "Nia")],
+    );
+    assert_eq!(r.status, 200);
+    let mail = wait_for("the confirmation mail", || smtp.mails().into_iter().next());
+    let (rsa_key, ed_key) = (
+        rsa_public(&site, "dkim.pem"),
+        ed25519_public(&site, "ed.pem"),
+    );
+    let raw = String::from_utf8_lossy(&mail.data).into_owned();
+    assert_eq!(raw.matches("DKIM-Signature:").count(), 2, "{raw}");
+    assert_eq!(verify_all(&mail.data, &[&rsa_key, &ed_key]), Ok(2), "{raw}");
+    let tampered = raw.replacen("Hi Nia", "Hi Mia", 1);
+    assert_ne!(tampered, raw);
+    assert!(verify(tampered.as_bytes(), &rsa_key).is_err());
+}
+
+#[test]
+fn a_second_key_under_the_first_selector_is_refused() {
+    let (site, _server) = site_with_dkim("rsa.pem");
+    std::fs::copy(
+        repo().join("tests/fixtures/dkim/ed25519.pem"),
+        site.path("ed.pem"),
+    )
+    .unwrap();
+    let c = site.read("config.toml");
+    site.write(
+        "config.toml",
+        &format!("{c}second_selector = \"TEST\"\nsecond_private_key_path = \"ed.pem\"\n"),
+    );
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "`dkim.second_selector`: `TEST` is also `dkim.selector`: one DNS name holds one key; give the second key its own selector"
         ),
         "{r:?}"
     );

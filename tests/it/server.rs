@@ -14,14 +14,14 @@ use crate::common::{SECRET, Site, parse, unsubscribe_params};
 use crate::smtp_server::SmtpServer;
 
 /// A running `tipsheet serve`, killed when dropped.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
     base: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Serve {
-    fn start(site: &Site) -> Self {
+    pub(crate) fn start(site: &Site) -> Self {
         Self::spawn(&mut site.command(&["serve", "--listen", "127.0.0.1:0"]))
     }
 
@@ -65,7 +65,7 @@ impl Serve {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -106,8 +106,8 @@ impl Drop for Serve {
     }
 }
 
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: HashMap<String, String>,
     body: String,
 }
@@ -154,7 +154,7 @@ fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     reply(req.call())
 }
 
-fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
+pub(crate) fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
     reply(agent().post(url).send_form(fields.iter().copied()))
 }
 
@@ -193,7 +193,7 @@ fn rows(site: &Site, rel: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(v) = f() {
