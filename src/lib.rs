@@ -13,6 +13,7 @@ pub mod content;
 pub mod delivery;
 pub mod diagnostic;
 pub mod import;
+pub mod inbound;
 pub mod list;
 pub mod mail;
 pub mod output;

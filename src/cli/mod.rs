@@ -26,6 +26,8 @@ use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::store::{IssueStatus, Ledger, RecipientStatus};
 
+mod inbound;
+
 /// Exit codes (documented in the README).
 pub mod exit {
     /// All delivered, or nothing to do.
@@ -112,6 +114,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Turn an article (Markdown or HTML) into a comparison file.
     Import(crate::import::ImportArgs),
+    /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
+    Inbound(inbound::InboundArgs),
 }
 
 /// `preview` options.
@@ -197,6 +201,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Import(a) => crate::import::command(a, &cli.config),
+        Command::Inbound(a) => inbound::command(&cli.config, a, now),
     }
 }
 

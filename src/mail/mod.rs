@@ -7,3 +7,4 @@
 pub mod dkim;
 pub mod render;
 pub mod token;
+pub mod verp;
