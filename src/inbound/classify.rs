@@ -96,6 +96,11 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(InboundError::Malformed("the message is empty".into()));
     }
+    if !starts_with_header(raw) {
+        return Err(InboundError::Malformed(
+            "it does not start with a header line (`Name: value`)".into(),
+        ));
+    }
     let message = MessageParser::default()
         .parse(raw)
         .filter(|m| !m.headers().is_empty())
@@ -184,6 +189,20 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
         quoted_ids,
         hash,
     })
+}
+
+/// True when the first line (after an mbox `From ` line, which `pipe(8)`
+/// may add) is an RFC 5322 header field: printable ASCII name, then a colon.
+fn starts_with_header(raw: &[u8]) -> bool {
+    let mut lines = raw.split(|b| *b == b'\n');
+    let mut first = lines.next().unwrap_or_default();
+    if first.starts_with(b"From ") {
+        first = lines.next().unwrap_or_default();
+    }
+    match first.iter().position(|b| *b == b':') {
+        Some(colon) if colon > 0 => first[..colon].iter().all(|b| (33..=126).contains(b)),
+        _ => false,
+    }
 }
 
 /// The nesting depth of `message`'s parts, stopping past [`MAX_DEPTH`].

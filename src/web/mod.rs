@@ -7,7 +7,8 @@
 //! without JavaScript). The files stay the source of truth: every request
 //! reads the suppression list and the list afresh and writes only through
 //! [`list::append_suppression`] and [`list::append_subscriber`].
-//! It must not write the ledger (it opens it read-only), send issues, or
+//! It must not write the ledger (it opens it read-only; only relay webhooks,
+//! in [`webhooks`], record events through `inbound::policy`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 
@@ -43,6 +44,8 @@ use crate::output::errln;
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::store::Ledger;
+
+pub mod webhooks;
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -326,6 +329,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/issues/", get(archive))
         .route("/issues/{number}", get(archived_issue))
         .route("/preview", get(preview))
+        .nest_service("/webhooks", webhooks::router(&app.config))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
