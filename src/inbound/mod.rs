@@ -9,6 +9,7 @@
 
 pub mod classify;
 pub mod policy;
+pub mod report;
 
 use chrono::{DateTime, Utc};
 

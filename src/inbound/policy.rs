@@ -142,6 +142,21 @@ fn bounce_reason(event: &Event) -> String {
     }
 }
 
+/// True when `key` complained about any issue: a later sign-up must go
+/// through the full double opt-in (the one-click resubscribe is refused).
+/// An unreadable ledger counts as a complaint (refuse rather than guess).
+pub fn complained(config: &crate::config::Config, key: &str) -> bool {
+    match Ledger::open_read_only(&config.ledger_path()) {
+        Ok(None) => false,
+        Ok(Some(l)) => l.events(None).map_or(true, |events| {
+            events
+                .iter()
+                .any(|e| e.event.kind == EventKind::Complaint && e.event.email == key)
+        }),
+        Err(_) => true,
+    }
+}
+
 /// Appends a suppression unless the address already is suppressed; true when written.
 fn suppress(
     path: &Path,

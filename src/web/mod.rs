@@ -699,6 +699,19 @@ async fn resubscribe(
         Ok(k) => k,
         Err(page) => return *page,
     };
+    // After a spam complaint, only the full double opt-in brings the address back.
+    let (c, k) = (app.config.clone(), key.clone());
+    if blocking(move || crate::inbound::policy::complained(&c, &k)).await == Some(true) {
+        return message_with_link(
+            &app,
+            StatusCode::OK,
+            "Please sign up again",
+            format!(
+                "{key} asked us to stop as spam, so we need a fresh confirmation: sign up again and click the link we send you."
+            ),
+            ("subscribe", "Sign up"),
+        );
+    }
     let a = app.clone();
     let k = key.clone();
     match blocking(move || a.lift(&k)).await {

@@ -599,6 +599,21 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
             "{email}: {s:?}"
         );
     }
+    // After her complaint, the one-click resubscribe is refused: only the double opt-in.
+    let t = tipsheet::mail::token::Signer::new(crate::common::SECRET.as_bytes())
+        .unsubscribe_token("ana@example.com");
+    let before = site.read("subscribers/suppressed.csv");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(&format!("{}/resubscribe", serve.base))
+        .send_form([("e", "ana@example.com"), ("t", t.as_str())])
+        .unwrap();
+    let page = r.body_mut().read_to_string().unwrap();
+    assert!(page.contains("Please sign up again"), "{page}");
+    assert_eq!(site.read("subscribers/suppressed.csv"), before);
     let ev = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
         .unwrap()
         .unwrap()
