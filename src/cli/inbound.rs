@@ -221,3 +221,40 @@ fn one(
         }
     }
 }
+
+/// Adds issue `slot`'s feedback (bounces after the session, complaints,
+/// unsubscribes, rates, warnings; with `detailed`, each address) to its
+/// `status` row.
+pub(super) fn feedback(
+    ledger: &Ledger,
+    slot: &str,
+    detailed: bool,
+    json: &mut serde_json::Value,
+    text: &mut String,
+) -> Result<(), Failure> {
+    let fb = crate::inbound::report::issue(ledger, slot)?;
+    json["feedback"] = fb.json(detailed);
+    text.push_str("\n  ");
+    text.push_str(&fb.line());
+    for w in &fb.warnings {
+        text.push_str("\n  warning: ");
+        text.push_str(w);
+    }
+    if detailed {
+        for e in &fb.events {
+            let e = &e.event;
+            text.push_str(&format!(
+                "\n  {:<11} {}  {}  {}{}",
+                e.kind.as_str(),
+                e.email,
+                e.source,
+                e.status
+                    .as_deref()
+                    .map(|s| format!("{s} "))
+                    .unwrap_or_default(),
+                e.reason
+            ));
+        }
+    }
+    Ok(())
+}

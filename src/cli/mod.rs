@@ -1097,7 +1097,7 @@ fn status(config: &Config, args: &StatusArgs, now: DateTime<Utc>) -> Result<u8, 
                     })
                 })
                 .collect();
-            let json = serde_json::json!({
+            let mut json = serde_json::json!({
                 "slot": i.slot, "number": i.number, "status": i.status.as_str(),
                 "comparisons": i.selection.comparisons, "tip": i.selection.tip,
                 "counts": c, "recipients": r,
@@ -1132,6 +1132,7 @@ fn status(config: &Config, args: &StatusArgs, now: DateTime<Utc>) -> Result<u8, 
                     r.last_reply.as_deref().unwrap_or("")
                 ));
             }
+            inbound::feedback(&ledger, &i.slot, args.date.is_some(), &mut json, &mut text)?;
             rows.push((i.slot.clone(), json, text));
         }
     }

@@ -158,9 +158,35 @@ fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it() {
         "{:?}",
         suppressed(&site)
     );
-    let s = site.run(&["status", "--date", "2026-12-01"]);
+    let s = site.run(&["status"]);
     assert!(s.stdout.contains("3 sent, 1 bounced"), "{s:?}");
-    assert!(s.stdout.contains("ana@example.com"), "{s:?}");
+    assert!(
+        s.stdout.contains(
+            "  feedback: 3 delivered, bounced 0 in session + 1 after (25.00%), 0 soft bounced, 0 complaints (0.00%), 0 unsubscribed"
+        ),
+        "{s:?}"
+    );
+    assert!(
+        s.stdout
+            .contains("  warning: bounce rate 25.00% is above 2%"),
+        "{s:?}"
+    );
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(
+        s.stdout.contains("  hard_bounce ana@example.com  dsn  5.1.1 550 5.1.1 <ana@example.com>: Recipient address rejected"),
+        "{s:?}"
+    );
+    let s = site.run(&["status", "--date", "2026-12-01", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let fb = &v[0]["feedback"];
+    assert_eq!(
+        (fb["delivered"].as_u64(), fb["bounced_after"].as_u64()),
+        (Some(3), Some(1)),
+        "{fb}"
+    );
+    assert_eq!(fb["bounce_rate"].as_f64(), Some(0.25));
+    assert_eq!(fb["events"][0]["email"], "ana@example.com");
+    assert_eq!(fb["events"][0]["type"], "hard_bounce");
     // The next issue skips her.
     let r = site.run(&["send", "--date", "2026-12-15"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -286,6 +312,18 @@ fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest() {
         ]
     );
     assert_eq!(names("cur").len(), 6);
+    let st = site.run(&["status"]);
+    assert!(
+        st.stdout.contains(
+            "bounced 0 in session + 1 after (25.00%), 0 soft bounced, 1 complaints (25.00%)"
+        ),
+        "{st:?}"
+    );
+    assert!(
+        st.stdout
+            .contains("  warning: complaint rate 25.00% is above 0.1%"),
+        "{st:?}"
+    );
     let s = suppressed(&site);
     assert!(
         s.iter()
