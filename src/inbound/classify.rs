@@ -101,6 +101,17 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
             "it does not start with a header line (`Name: value`)".into(),
         ));
     }
+    // Count MIME headers before parsing: the parser nests attached messages
+    // without limit, and a deep enough tree is too deep to even drop.
+    let content_types = raw
+        .split(|b| *b == b'\n')
+        .filter(|l| l.len() >= 13 && l[..13].eq_ignore_ascii_case(b"content-type:"))
+        .count();
+    if content_types > MAX_PARTS {
+        return Err(InboundError::TooComplex(format!(
+            "{content_types} Content-Type headers, more than the {MAX_PARTS} parts read"
+        )));
+    }
     let message = MessageParser::default()
         .parse(raw)
         .filter(|m| !m.headers().is_empty())

@@ -489,6 +489,16 @@ address = "bounces@example.com"
             "{}",
             label(&p.process(deep.as_bytes()))
         );
+        let mut nested = String::from("From: x@example.org\nSubject: nested\n");
+        for _ in 0..200_000 {
+            nested.push_str("Content-Type: message/rfc822\n\n");
+        }
+        assert!(
+            label(&p.process(nested.as_bytes()))
+                .starts_with("error: too complex to read: 200000 Content-Type headers"),
+            "{}",
+            label(&p.process(nested.as_bytes()))
+        );
         for junk in [&b""[..], b"\n\n\n", b"::::\n\n", b"From:\n", &[0xff; 64]] {
             let _ = p.process(junk); // No panic; an error or unknown.
         }
