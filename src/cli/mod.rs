@@ -26,6 +26,7 @@ use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::store::{IssueStatus, Ledger, RecipientStatus};
 
+mod import;
 mod inbound;
 
 /// Exit codes (documented in the README).
@@ -112,8 +113,8 @@ pub enum Command {
     Run,
     /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
     Serve(ServeArgs),
-    /// Turn an article (Markdown or HTML) into a comparison file.
-    Import(crate::import::ImportArgs),
+    /// Turn an article (Markdown, HTML or plain text) into a comparison file.
+    Import(import::ImportArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
 }
@@ -200,7 +201,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             crate::web::run(&load_config(&cli.config)?, a.listen.as_deref(), cli.now)?;
             Ok(exit::OK)
         }
-        Command::Import(a) => crate::import::command(a, &cli.config),
+        Command::Import(a) => import::command(a, &cli.config),
         Command::Inbound(a) => inbound::command(&cli.config, a, now),
     }
 }
