@@ -616,7 +616,11 @@ mod tests {
             <div class=\"company-info\"><p>Acme Careers has helped people since 2009.</p></div>\
             <div class=\"x\"><p>Fresh guides every Tuesday.</p></div></body>";
         let got = import_text(None, html, Some(Format::Html), None).unwrap();
-        assert!(got.text.ends_with("$30,000 to $40,000 a year.\n"), "{}", got.text);
+        assert!(
+            got.text.ends_with("$30,000 to $40,000 a year.\n"),
+            "{}",
+            got.text
+        );
         assert_eq!(
             got.report.dropped,
             [

@@ -555,8 +555,8 @@ fn auto_reply(message: &Message<'_>) -> Option<String> {
     {
         return Some(format!("Auto-Submitted: {v}"));
     }
-    for name in ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"] {
-        if header(name).is_some() && name != "X-Auto-Response-Suppress" {
+    for name in ["X-Autoreply", "X-Autorespond"] {
+        if header(name).is_some() {
             return Some(format!("{name} header"));
         }
     }

@@ -85,42 +85,44 @@ impl Policy {
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
         let mut applied = Applied {
-            new: ledger.record_event(event)?,
+            new: false,
             suppressed: None,
             row_bounced: false,
             soft_count: None,
         };
-        if !applied.new {
-            return Ok(applied);
-        }
-        let reason = match event.kind {
-            EventKind::HardBounce => Some(bounce_reason(event)),
-            EventKind::SoftBounce => {
-                let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
-                let n = ledger.soft_bounces_since(&event.email, &since)?;
-                applied.soft_count = Some(n);
-                (n >= u64::from(self.soft_limit)).then(|| {
-                    format!(
-                        "bounced: {n} soft bounces in {} days, the last: {}",
-                        self.soft_window_days,
-                        short(event)
-                    )
-                })
+        // The side effects run inside the event's record: a failure (a full
+        // disk, say) leaves no record, so the same message or retry redoes them.
+        applied.new = ledger.record_event(event, || -> Result<(), PolicyError> {
+            let reason = match event.kind {
+                EventKind::HardBounce => Some(bounce_reason(event)),
+                EventKind::SoftBounce => {
+                    let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
+                    let n = ledger.soft_bounces_since(&event.email, &since)?;
+                    applied.soft_count = Some(n);
+                    (n >= u64::from(self.soft_limit)).then(|| {
+                        format!(
+                            "bounced: {n} soft bounces in {} days, the last: {}",
+                            self.soft_window_days,
+                            short(event)
+                        )
+                    })
+                }
+                EventKind::Delayed => None,
+                EventKind::Complaint => Some(COMPLAINT.to_string()),
+                EventKind::Unsubscribe => Some(UNSUBSCRIBED.to_string()),
+            };
+            if let Some(reason) = reason {
+                if event.kind == EventKind::HardBounce
+                    && let Some(slot) = &event.slot
+                {
+                    applied.row_bounced = ledger.mark_bounced(slot, &event.email, &reason)?;
+                }
+                if suppress(suppressed_path, &event.email, &reason, now)? {
+                    applied.suppressed = Some(reason);
+                }
             }
-            EventKind::Delayed => None,
-            EventKind::Complaint => Some(COMPLAINT.to_string()),
-            EventKind::Unsubscribe => Some(UNSUBSCRIBED.to_string()),
-        };
-        if let Some(reason) = reason {
-            if suppress(suppressed_path, &event.email, &reason, now)? {
-                applied.suppressed = Some(reason.clone());
-            }
-            if event.kind == EventKind::HardBounce
-                && let Some(slot) = &event.slot
-            {
-                applied.row_bounced = ledger.mark_bounced(slot, &event.email, &reason)?;
-            }
-        }
+            Ok(())
+        })?;
         Ok(applied)
     }
 }
@@ -274,5 +276,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!((a.new, a.suppressed), (true, None));
+    }
+
+    #[test]
+    fn a_failed_suppression_records_nothing_so_a_retry_does_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let p = Policy {
+            soft_limit: 3,
+            soft_window_days: 30,
+        };
+        let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        let e = event("h", EventKind::HardBounce, "2026-12-01", now);
+        // A folder where the file should be: the append fails.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir_all(blocked.join("suppressed.csv")).unwrap();
+        let err = p
+            .apply(&ledger, &blocked.join("suppressed.csv"), &e, now)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot update the suppression list"),
+            "{err}"
+        );
+        assert!(ledger.events(None).unwrap().is_empty());
+        let supp = dir.path().join("suppressed.csv");
+        let a = p.apply(&ledger, &supp, &e, now).unwrap();
+        assert!(a.new && a.suppressed.is_some(), "{a:?}");
+        assert_eq!(ledger.events(None).unwrap().len(), 1);
     }
 }

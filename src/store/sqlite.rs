@@ -410,10 +410,17 @@ impl Ledger {
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
 
-    /// Records an event unless one with the same natural key exists; true when new.
-    pub fn record_event(&self, e: &Event) -> Result<bool, LedgerError> {
-        let n = self
-            .conn
+    /// Records an event unless one with the same natural key exists, and only
+    /// for a new one runs `on_new` (which may read and write this ledger and
+    /// the list files) before the record commits: if `on_new` fails, the event
+    /// is not recorded, so a retry does it all again. True when new.
+    pub fn record_event<E: From<LedgerError>>(
+        &self,
+        e: &Event,
+        on_new: impl FnOnce() -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let n = tx
             .execute(
                 "INSERT OR IGNORE INTO events
                     (natural_key, kind, email, slot, source, status, reason, at, recorded_at)
@@ -431,6 +438,10 @@ impl Ledger {
                 ],
             )
             .map_err(|e| self.err(e))?;
+        if n == 1 {
+            on_new()?; // Dropping `tx` on failure rolls the record back.
+        }
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(n == 1)
     }
 
