@@ -7,11 +7,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Failure, exit};
+use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Outcome};
 use crate::import::{self, Format, ImportError, Imported, Written};
-use crate::output::{errln, outln};
 
 /// `import` options.
 #[derive(Debug, clap::Args)]
@@ -56,11 +56,8 @@ impl From<FormatArg> for Format {
 
 /// Runs `tipsheet import`: 0 when every file was imported (warnings allowed),
 /// 1 when any failed, a usage error (2) for bad arguments or a broken config.
-pub fn command(args: &ImportArgs, config_path: &Path) -> Result<u8, Failure> {
-    let usage = |msg: String| Failure {
-        code: exit::USAGE,
-        error: anyhow::Error::msg(msg),
-    };
+pub fn run(args: &ImportArgs, config_path: &Path) -> Result<Outcome, Error> {
+    let usage = Error::Usage;
     if let Some(url) = &args.url {
         if args.files.len() > 1 {
             return Err(usage(format!(
@@ -113,12 +110,16 @@ pub fn command(args: &ImportArgs, config_path: &Path) -> Result<u8, Failure> {
     if args.files.len() > 1 {
         outln!("import: {imported} imported, {failed} failed");
     }
-    Ok(if failed > 0 { exit::FAILED } else { exit::OK })
+    Ok(if failed > 0 {
+        Outcome::Failures
+    } else {
+        Outcome::Done
+    })
 }
 
 /// `<content.dir>/comparisons` from the config, or `content/comparisons` when
 /// there is no config file. A config that exists but does not load is an error.
-fn default_out(config_path: &Path) -> Result<PathBuf, Failure> {
+fn default_out(config_path: &Path) -> Result<PathBuf, Error> {
     match std::fs::metadata(config_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let dir = PathBuf::from("content").join("comparisons");
@@ -130,10 +131,7 @@ fn default_out(config_path: &Path) -> Result<PathBuf, Failure> {
             Ok(dir)
         }
         _ => {
-            let config = Config::load(config_path).map_err(|e| Failure {
-                code: exit::USAGE,
-                error: e.into(),
-            })?;
+            let config = Config::load(config_path)?;
             Ok(config.content.dir.join("comparisons"))
         }
     }

@@ -8,12 +8,14 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
-use super::{Failure, exit, fail, load_config, signer};
+use super::output::{errln, outln};
+use super::signer;
+use crate::config::Config;
+use crate::error::{Error, Outcome};
 use crate::inbound::{Handled, Processor, classify::MAX_BYTES};
-use crate::output::{errln, outln};
 use crate::store::Ledger;
 
 /// `inbound` options.
@@ -37,34 +39,33 @@ struct Tally {
     errors: u64,
 }
 
-/// Runs `inbound`.
-pub fn command(config_path: &Path, args: &InboundArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+/// Runs `inbound`: 0 when every message was read (handled, ignored, or left
+/// in place as not recognised or not trusted), 1 when any could not be read.
+pub(super) fn run(
+    config: &Config,
+    args: &InboundArgs,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
     if args.files.is_empty() && args.maildir.is_none() {
-        return Err(fail(
-            exit::USAGE,
-            anyhow::anyhow!(
-                "nothing to read: name message files (`-` for standard input) or `--maildir DIR`"
-            ),
+        return Err(Error::Usage(
+            "nothing to read: name message files (`-` for standard input) or `--maildir DIR`"
+                .into(),
         ));
     }
-    let config = load_config(config_path)?;
-    let signer = signer(&config, false)?;
+    let signer = signer(config, false)?;
     let ledger = Ledger::open(&config.ledger_path())?;
-    let processor = Processor::new(&config, &signer, &ledger, now);
+    let processor = Processor::new(config, &signer, &ledger, now);
     let mut tally = Tally::default();
     if let Some(dir) = &args.maildir {
         let new = dir.join("new");
         let cur = dir.join("cur");
         let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
             .map_err(|e| {
-                fail(
-                    exit::USAGE,
-                    anyhow::anyhow!(
-                        "cannot read `{}`: {e} (is `{}` a Maildir, with new/ and cur/?)",
-                        new.display(),
-                        dir.display()
-                    ),
-                )
+                Error::Usage(format!(
+                    "cannot read `{}`: {e} (is `{}` a Maildir, with new/ and cur/?)",
+                    new.display(),
+                    dir.display()
+                ))
             })?
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
@@ -72,11 +73,10 @@ pub fn command(config_path: &Path, args: &InboundArgs, now: DateTime<Utc>) -> Re
             .map(|e| e.path())
             .collect();
         names.sort();
-        std::fs::create_dir_all(&cur).map_err(|e| {
-            fail(
-                exit::FAILED,
-                anyhow::anyhow!("cannot create `{}`: {e}", cur.display()),
-            )
+        std::fs::create_dir_all(&cur).map_err(|source| Error::Write {
+            what: "cannot create",
+            path: cur.clone(),
+            source,
         })?;
         for path in names {
             let shown = path.display().to_string();
@@ -129,7 +129,11 @@ pub fn command(config_path: &Path, args: &InboundArgs, now: DateTime<Utc>) -> Re
         t.unknown,
         t.errors
     );
-    Ok(if t.errors > 0 { exit::FAILED } else { exit::OK })
+    Ok(if t.errors > 0 {
+        Outcome::Failures
+    } else {
+        Outcome::Done
+    })
 }
 
 /// At most [`MAX_BYTES`] + 1 bytes of `path` (the cap is checked by `classify`).
@@ -160,7 +164,9 @@ fn one(
     };
     match processor.process(&raw) {
         Ok(Handled::Event { event, applied }) => {
-            let issue = event.slot.as_deref().unwrap_or("?");
+            let issue = event
+                .slot
+                .map_or_else(|| "?".to_string(), |d| d.to_string());
             if !applied.new {
                 tally.repeated += 1;
                 outln!(
@@ -227,11 +233,11 @@ fn one(
 /// `status` row.
 pub(super) fn feedback(
     ledger: &Ledger,
-    slot: &str,
+    slot: NaiveDate,
     detailed: bool,
     json: &mut serde_json::Value,
     text: &mut String,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let fb = crate::inbound::report::issue(ledger, slot)?;
     json["feedback"] = fb.json(detailed);
     text.push_str("\n  ");

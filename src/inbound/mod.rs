@@ -74,7 +74,7 @@ pub enum Handled {
 
 /// The row a message is about.
 struct Row {
-    slot: String,
+    slot: chrono::NaiveDate,
     email: String,
 }
 
@@ -187,7 +187,7 @@ impl<'a> Processor<'a> {
             Purpose::Bounce => self.config.bounces.as_ref().map(|b| b.address.as_str()),
             Purpose::Unsubscribe => Some(self.config.unsubscribe.mailto.as_str()),
         };
-        let quoted: Vec<(String, String)> = c
+        let quoted: Vec<(chrono::NaiveDate, String)> = c
             .quoted_ids
             .iter()
             .filter_map(|id| verp::rid_of_message_id(id))
@@ -214,7 +214,7 @@ impl<'a> Processor<'a> {
                             t.number, c.quoted_ids[0]
                         )));
                     }
-                    return Ok(match self.ledger.recipient_by_rid(&issue.slot, &t.rid)? {
+                    return Ok(match self.ledger.recipient_by_rid(issue.slot, &t.rid)? {
                         Some(r) => Ok(Row {
                             slot: issue.slot,
                             email: r.key,
@@ -236,9 +236,9 @@ impl<'a> Processor<'a> {
         }
         if by_message_id {
             for (slot, rid) in &quoted {
-                if let Some(r) = self.ledger.recipient_by_rid(slot, rid)? {
+                if let Some(r) = self.ledger.recipient_by_rid(*slot, rid)? {
                     return Ok(Ok(Row {
-                        slot: slot.clone(),
+                        slot: *slot,
                         email: r.key,
                     }));
                 }
@@ -265,6 +265,10 @@ mod tests {
     use std::path::Path;
 
     const SLOT: &str = "2026-12-01";
+
+    fn slot() -> chrono::NaiveDate {
+        SLOT.parse().unwrap()
+    }
     const PEOPLE: [&str; 5] = [
         "ana@example.com",
         "bob@example.com",
@@ -343,11 +347,12 @@ address = "bounces@example.com"
             comparisons: vec!["a".into()],
             tip: "t".into(),
         };
-        l.assemble(SLOT, 1, &sel).unwrap();
+        l.assemble(slot(), 1, &sel).unwrap();
         l.freeze(
-            SLOT,
-            PEOPLE.map(|k| (k.to_string(), k.to_string(), String::new())),
+            slot(),
+            PEOPLE.map(|k| Ok::<_, ()>((k.to_string(), k.to_string(), String::new()))),
         )
+        .unwrap()
         .unwrap();
         let sent: Vec<Outcome> = PEOPLE
             .iter()
@@ -360,7 +365,7 @@ address = "bounces@example.com"
                 message_id: Some(message_id(k)),
             })
             .collect();
-        l.commit(SLOT, &[], &sent).unwrap();
+        l.commit(slot(), &[], &sent).unwrap();
         l
     }
 
@@ -438,7 +443,7 @@ address = "bounces@example.com"
         );
         // The hard bounce moved its row and suppressed the address, with the reason.
         let bounced = ledger
-            .recipients(SLOT, &[RecipientStatus::Bounced])
+            .recipients(slot(), &[RecipientStatus::Bounced])
             .unwrap();
         let keys: Vec<&str> = bounced.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(

@@ -115,7 +115,7 @@ impl Policy {
                 if event.kind == EventKind::HardBounce
                     && let Some(slot) = &event.slot
                 {
-                    applied.row_bounced = ledger.mark_bounced(slot, &event.email, &reason)?;
+                    applied.row_bounced = ledger.mark_bounced(*slot, &event.email, &reason)?;
                 }
                 if suppress(suppressed_path, &event.email, &reason, now)? {
                     applied.suppressed = Some(reason);
@@ -195,7 +195,7 @@ mod tests {
             key: key.into(),
             kind,
             email: "ana@example.com".into(),
-            slot: Some(slot.into()),
+            slot: Some(slot.parse().unwrap()),
             source: "dsn".into(),
             status: Some("4.2.2".into()),
             reason: "mailbox full".into(),

@@ -52,7 +52,7 @@ fn rate(n: u64, of: u64) -> f64 {
 }
 
 /// The feedback of issue `slot`.
-pub fn issue(ledger: &Ledger, slot: &str) -> Result<IssueFeedback, LedgerError> {
+pub fn issue(ledger: &Ledger, slot: chrono::NaiveDate) -> Result<IssueFeedback, LedgerError> {
     let events = ledger.events(Some(slot))?;
     let counts = ledger.counts(slot)?;
     let hard = distinct(&events, EventKind::HardBounce);

@@ -53,18 +53,17 @@ pub enum Check {
     Malformed(String),
 }
 
-/// The row id of a Message-ID we made (`<slot.hash@domain>`), or `None`.
-pub fn rid_of_message_id(message_id: &str) -> Option<(String, String)> {
+/// The slot date and row id of a Message-ID we made (`<slot.hash@domain>`), or `None`.
+pub fn rid_of_message_id(message_id: &str) -> Option<(chrono::NaiveDate, String)> {
     let inner = message_id
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>');
     let (left, _domain) = inner.split_once('@')?;
     let (slot, hash) = left.split_once('.')?;
-    let valid_slot =
-        slot.len() == 10 && chrono::NaiveDate::parse_from_str(slot, "%Y-%m-%d").is_ok();
+    let date = chrono::NaiveDate::parse_from_str(slot, "%Y-%m-%d").ok()?;
     let valid_hash = hash.len() >= RID_LEN && hash.bytes().all(|b| b.is_ascii_hexdigit());
-    (valid_slot && valid_hash).then(|| (slot.to_string(), hash[..RID_LEN].to_ascii_lowercase()))
+    (slot.len() == 10 && valid_hash).then(|| (date, hash[..RID_LEN].to_ascii_lowercase()))
 }
 
 fn signed_part(number: u32, rid: &str) -> String {
@@ -136,7 +135,7 @@ mod tests {
         let (slot, rid) =
             rid_of_message_id("<2026-12-01.eadc43eeee68774e0cb4@example.com>").unwrap();
         assert_eq!(
-            (slot.as_str(), rid.as_str()),
+            (slot.to_string().as_str(), rid.as_str()),
             ("2026-12-01", "eadc43eeee68")
         );
         let t = make(&s, Purpose::Bounce, 7, &rid);

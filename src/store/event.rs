@@ -71,7 +71,7 @@ pub struct Event {
     /// Normalized address.
     pub email: String,
     /// The slot date, when known.
-    pub slot: Option<String>,
+    pub slot: Option<chrono::NaiveDate>,
     /// Where it came from: `dsn`, `arf`, `mailto`, `bounce-text`, `generic`,
     /// `mailgun`, `postmark`.
     pub source: String,

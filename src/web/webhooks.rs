@@ -26,7 +26,6 @@ use crate::config::Config;
 use crate::inbound::policy::{self, Policy};
 use crate::list::normalize;
 use crate::mail::verp;
-use crate::output::errln;
 use crate::store::{Event, EventKind, Ledger};
 
 /// Largest webhook body (relays batch a few hundred events at most).
@@ -36,6 +35,8 @@ const MAX_EVENTS: usize = 1000;
 
 struct Hooks {
     config: Config,
+    /// Where log lines go.
+    events: Arc<dyn super::Events>,
     policy: Policy,
     /// `[bounces] webhook_token_env`'s value; `None` turns generic and Postmark off.
     token: Option<String>,
@@ -53,10 +54,11 @@ fn env_secret(name: &str) -> Option<String> {
 }
 
 /// The `/webhooks/…` routes, their secrets read from the environment now.
-pub fn router(config: &Config) -> Router {
+pub fn router(config: &Config, events: Arc<dyn super::Events>) -> Router {
     let b = config.bounce_settings();
     let hooks = Arc::new(Hooks {
         config: config.clone(),
+        events,
         policy: Policy::from(&b),
         token: env_secret(&b.webhook_token_env),
         mailgun_key: env_secret(&b.mailgun_signing_key_env),
@@ -88,16 +90,20 @@ fn answer(status: StatusCode, text: String) -> Response {
         .into_response()
 }
 
-fn unauthorized(endpoint: &str, why: &str) -> Response {
-    errln!("webhook {endpoint}: refused (401): {why}");
+fn unauthorized(hooks: &Hooks, endpoint: &str, why: &str) -> Response {
+    hooks
+        .events
+        .note(&format!("webhook {endpoint}: refused (401): {why}"));
     answer(
         StatusCode::UNAUTHORIZED,
         format!("401 unauthorized: {why}; nothing changed"),
     )
 }
 
-fn bad(endpoint: &str, why: String) -> Response {
-    errln!("webhook {endpoint}: rejected (400): {why}");
+fn bad(hooks: &Hooks, endpoint: &str, why: String) -> Response {
+    hooks
+        .events
+        .note(&format!("webhook {endpoint}: rejected (400): {why}"));
     answer(
         StatusCode::BAD_REQUEST,
         format!("400 bad request: {why}; nothing changed"),
@@ -125,6 +131,7 @@ fn credential(headers: &HeaderMap) -> Option<String> {
 fn check_token(hooks: &Hooks, endpoint: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(expected) = &hooks.token else {
         return Err(Box::new(unauthorized(
+            hooks,
             endpoint,
             &format!(
                 "webhooks are off: `{}` is not set",
@@ -134,17 +141,19 @@ fn check_token(hooks: &Hooks, endpoint: &str, headers: &HeaderMap) -> Result<(),
     };
     match credential(headers) {
         Some(given) if same_secret(given.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(Box::new(unauthorized(endpoint, "wrong token"))),
+        Some(_) => Err(Box::new(unauthorized(hooks, endpoint, "wrong token"))),
         None => Err(Box::new(unauthorized(
+            hooks,
             endpoint,
             "no `Authorization` header with the webhook token",
         ))),
     }
 }
 
-fn parse_json(endpoint: &str, body: &Bytes) -> Result<Value, Box<Response>> {
+fn parse_json(hooks: &Hooks, endpoint: &str, body: &Bytes) -> Result<Value, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(bad(
+            hooks,
             endpoint,
             format!(
                 "the body is not JSON ({e} at line {}, column {})",
@@ -175,6 +184,7 @@ async fn apply(
     events: Vec<Reported>,
     ignored: usize,
 ) -> Response {
+    let hooks_log = hooks.events.clone();
     let done = tokio::task::spawn_blocking(move || -> Result<(usize, usize), String> {
         let _files = hooks
             .files
@@ -226,11 +236,10 @@ async fn apply(
                     .suppressed
                     .map(|s| format!("suppressed ({s})"))
                     .unwrap_or_else(|| "recorded".into());
-                errln!(
+                hooks.events.note(&format!(
                     "webhook {source}: {} for `{}`: {effect}",
-                    event.kind,
-                    event.email
-                );
+                    event.kind, event.email
+                ));
             } else {
                 repeated += 1;
             }
@@ -244,7 +253,7 @@ async fn apply(
             format!("{new} recorded, {repeated} already recorded, {ignored} ignored"),
         ),
         Ok(Err(e)) => {
-            errln!("error: webhook {source}: {e}");
+            hooks_log.note(&format!("error: webhook {source}: {e}"));
             answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "500: could not record the events; retry later".into(),
@@ -259,7 +268,7 @@ async fn apply(
 
 /// The issue an event is about, when its Message-ID is one of ours and names
 /// this address's row.
-fn linked_slot(ledger: &Ledger, r: &Reported) -> Option<String> {
+fn linked_slot(ledger: &Ledger, r: &Reported) -> Option<chrono::NaiveDate> {
     let id = r.message_id.as_deref()?;
     let id = if id.starts_with('<') {
         id.to_string()
@@ -267,15 +276,21 @@ fn linked_slot(ledger: &Ledger, r: &Reported) -> Option<String> {
         format!("<{id}>")
     };
     let (slot, rid) = verp::rid_of_message_id(&id)?;
-    let row = ledger.recipient_by_rid(&slot, &rid).ok()??;
+    let row = ledger.recipient_by_rid(slot, &rid).ok()??;
     (row.key == r.email).then_some(slot)
 }
 
-fn checked_email(endpoint: &str, value: Option<&str>, at: &str) -> Result<String, Box<Response>> {
+fn checked_email(
+    hooks: &Hooks,
+    endpoint: &str,
+    value: Option<&str>,
+    at: &str,
+) -> Result<String, Box<Response>> {
     let raw = value.unwrap_or_default();
     let key = normalize(raw);
     if key.len() > 254 || key.parse::<lettre::Address>().is_err() {
         return Err(Box::new(bad(
+            hooks,
             endpoint,
             format!("{at}: `{raw}` is not an email address"),
         )));
@@ -290,7 +305,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
     if let Err(r) = check_token(&hooks, E, &headers) {
         return *r;
     }
-    let json = match parse_json(E, &body) {
+    let json = match parse_json(&hooks, E, &body) {
         Ok(j) => j,
         Err(r) => return *r,
     };
@@ -299,6 +314,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
         o @ Value::Object(_) => vec![o],
         _ => {
             return bad(
+                &hooks,
                 E,
                 "the body must be a JSON object or an array of objects".into(),
             );
@@ -306,6 +322,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
     };
     if items.len() > MAX_EVENTS {
         return bad(
+            &hooks,
             E,
             format!(
                 "{} events, more than the {MAX_EVENTS} taken at once",
@@ -317,13 +334,14 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
     for (i, item) in items.iter().enumerate() {
         let at = format!("event {}", i + 1);
         let Some(o) = item.as_object() else {
-            return bad(E, format!("{at} is not an object"));
+            return bad(&hooks, E, format!("{at} is not an object"));
         };
         let text = |k: &str| o.get(k).and_then(Value::as_str);
         let kind = match text("type").map(str::parse::<EventKind>) {
             Some(Ok(k)) if k != EventKind::Delayed => k,
             Some(_) | None => {
                 return bad(
+                    &hooks,
                     E,
                     format!(
                         "{at}: `type` must be `hard_bounce`, `soft_bounce`, `complaint` or `unsubscribe`, not `{}`",
@@ -332,7 +350,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
                 );
             }
         };
-        let email = match checked_email(E, text("email"), &at) {
+        let email = match checked_email(&hooks, E, text("email"), &at) {
             Ok(e) => e,
             Err(r) => return *r,
         };
@@ -342,6 +360,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
                 Ok(d) => d.with_timezone(&Utc),
                 Err(_) => {
                     return bad(
+                        &hooks,
                         E,
                         format!(
                             "{at}: `at` is `{s}`, not an RFC 3339 time like 2026-12-01T14:00:00Z"
@@ -375,6 +394,7 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
     const E: &str = "mailgun";
     let Some(key) = &hooks.mailgun_key else {
         return unauthorized(
+            &hooks,
             E,
             &format!(
                 "Mailgun webhooks are off: `{}` is not set",
@@ -385,7 +405,11 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
     // Check the signature before reading anything else of the body. A body
     // that is not JSON cannot carry one: 401, as for a bad signature.
     let Ok(json) = serde_json::from_slice::<Value>(&body) else {
-        return unauthorized(E, "the body is not JSON, so it carries no signature");
+        return unauthorized(
+            &hooks,
+            E,
+            "the body is not JSON, so it carries no signature",
+        );
     };
     let sig = &json["signature"];
     let (Some(ts), Some(token), Some(given)) = (
@@ -394,20 +418,21 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
         sig["signature"].as_str(),
     ) else {
         return unauthorized(
+            &hooks,
             E,
             "no `signature` object with `timestamp`, `token` and `signature`",
         );
     };
     let Ok(given) = hex::decode(given) else {
-        return unauthorized(E, "the signature is not hex");
+        return unauthorized(&hooks, E, "the signature is not hex");
     };
     let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()) else {
-        return unauthorized(E, "unusable signing key");
+        return unauthorized(&hooks, E, "unusable signing key");
     };
     mac.update(ts.as_bytes());
     mac.update(token.as_bytes());
     if mac.verify_slice(&given).is_err() {
-        return unauthorized(E, "bad signature");
+        return unauthorized(&hooks, E, "bad signature");
     }
     let d = &json["event-data"];
     let kind = match (d["event"].as_str(), d["severity"].as_str()) {
@@ -416,9 +441,9 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
         (Some("complained"), _) => EventKind::Complaint,
         (Some("unsubscribed"), _) => EventKind::Unsubscribe,
         (Some(_), _) => return apply(hooks, "mailgun", Vec::new(), 1).await,
-        (None, _) => return bad(E, "`event-data.event` is missing".into()),
+        (None, _) => return bad(&hooks, E, "`event-data.event` is missing".into()),
     };
-    let email = match checked_email(E, d["recipient"].as_str(), "event-data.recipient") {
+    let email = match checked_email(&hooks, E, d["recipient"].as_str(), "event-data.recipient") {
         Ok(e) => e,
         Err(r) => return *r,
     };
@@ -466,7 +491,7 @@ async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byt
     if let Err(r) = check_token(&hooks, E, &headers) {
         return *r;
     }
-    let json = match parse_json(E, &body) {
+    let json = match parse_json(&hooks, E, &body) {
         Ok(j) => j,
         Err(r) => return *r,
     };
@@ -484,7 +509,7 @@ async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byt
         "SubscriptionChange" if json["SuppressSending"].as_bool() == Some(true) => {
             EventKind::Unsubscribe
         }
-        "" => return bad(E, "`RecordType` is missing".into()),
+        "" => return bad(&hooks, E, "`RecordType` is missing".into()),
         _ => return apply(hooks, "postmark", Vec::new(), 1).await,
     };
     let email_field = if record == "SubscriptionChange" {
@@ -492,7 +517,7 @@ async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byt
     } else {
         "Email"
     };
-    let email = match checked_email(E, json[email_field].as_str(), email_field) {
+    let email = match checked_email(&hooks, E, json[email_field].as_str(), email_field) {
         Ok(e) => e,
         Err(r) => return *r,
     };
