@@ -592,3 +592,24 @@ fn addressed_to(message: &Message<'_>, address: &str) -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_on_bytes(raw in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = classify(&raw, "unsubscribe@example.com");
+        }
+
+        #[test]
+        fn never_panics_on_report_shaped_text(
+            body in "(Content-Type: (multipart/report; report-type=delivery-status; boundary=b|message/delivery-status|message/rfc822|text/plain)\n|--b\n|--b--\n|Action: (failed|delayed|x)\n|Status: [245]\\.[0-9]\\.[0-9]{1,3}\n|Final-Recipient: rfc822; a@b\n|\n|[ -~]{0,20}\n){0,40}"
+        ) {
+            let raw = format!("From: MAILER-DAEMON@x.org\nSubject: Undelivered Mail Returned to Sender\n{body}");
+            let _ = classify(raw.as_bytes(), "unsubscribe@example.com");
+        }
+    }
+}
