@@ -21,6 +21,7 @@ use crate::plan;
 
 mod check;
 mod import;
+mod inbound;
 pub mod output;
 mod preview;
 mod progress;
@@ -82,6 +83,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Turn an article (Markdown, HTML or plain text) into a comparison file.
     Import(import::ImportArgs),
+    /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
+    Inbound(inbound::InboundArgs),
 }
 
 /// Runs the parsed command line.
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Run => run::run(&Config::load(&cli.config)?, cli.now),
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now),
         Command::Import(a) => import::run(a, &cli.config),
+        Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now),
     }
 }
 

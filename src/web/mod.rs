@@ -7,7 +7,8 @@
 //! without JavaScript). The files stay the source of truth: every request
 //! reads the suppression list and the list afresh and writes only through
 //! [`list::append_suppression`] and [`list::append_subscriber`].
-//! It must not write the ledger (it opens it read-only), send issues, or
+//! It must not write the ledger (it opens it read-only; only relay webhooks,
+//! in [`webhooks`], record events, through `inbound::policy`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 
@@ -220,6 +221,7 @@ mod preview;
 mod router;
 mod signup;
 mod unsubscribe;
+pub mod webhooks;
 mod welcome;
 
 use archive::*;
