@@ -1,8 +1,10 @@
 //! Delivery: moving prepared messages to a transport and recording every outcome.
 //!
 //! Owns transports (the file outbox, SMTP over connections tipsheet opens itself
-//! with `TCP_NODELAY`), the worker pool, retries with backoff, the run loop that
-//! marks recipients in flight before handing them over and records each result
+//! with `TCP_NODELAY`, pipelined when the server allows), the worker pool,
+//! retries with backoff (each wait recorded as `retrying`), the run loop that
+//! hands recipients to workers, marks each in flight in the same commit as its
+//! worker's previous result before its body goes out, and records each result
 //! in the ledger (group commit), and stopping cleanly on a signal. It renders
 //! nothing itself: it takes a [`Prepared`] issue.
 
@@ -140,12 +142,15 @@ fn try_take(jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
     jobs.try_lock().ok()?.try_recv().ok()
 }
 
-/// Reports, and with a mark waits until the ledger has it.
-async fn report(
+/// Reports; with a mark, the receiver that fires once the ledger has it.
+fn send_report(
     done: &mpsc::UnboundedSender<Done>,
     finished: Option<Finished>,
     mark: Option<&str>,
-) -> Result<(), ()> {
+) -> Result<Option<oneshot::Receiver<()>>, ()> {
+    if finished.is_none() && mark.is_none() {
+        return Ok(None);
+    }
     let (ack, committed) = match mark {
         Some(_) => {
             let (tx, rx) = oneshot::channel();
@@ -153,16 +158,22 @@ async fn report(
         }
         None => (None, None),
     };
-    if finished.is_none() && mark.is_none() {
-        return Ok(());
-    }
     done.send(Done::Report {
         finished,
         mark: mark.map(str::to_string),
         ack,
     })
     .map_err(|_| ())?;
-    match committed {
+    Ok(committed)
+}
+
+/// Reports, and with a mark waits until the ledger has it.
+async fn report(
+    done: &mpsc::UnboundedSender<Done>,
+    finished: Option<Finished>,
+    mark: Option<&str>,
+) -> Result<(), ()> {
+    match send_report(done, finished, mark)? {
         Some(rx) => rx.await.map_err(|_| ()),
         None => Ok(()),
     }
@@ -200,9 +211,11 @@ async fn worker(
             last = Some(Finished::Unsent(job));
             continue;
         }
-        if report(&done, last.take(), Some(&job.key)).await.is_err() {
+        // The mark and the last result go to the ledger while this message
+        // renders; the body waits for the commit below.
+        let Ok(committed) = send_report(&done, last.take(), Some(&job.key)) else {
             return;
-        }
+        };
         let message = if prepared.signs() {
             // A DKIM signature costs about a millisecond of CPU: keep it off
             // the I/O threads, on the blocking pool (all cores).
@@ -229,6 +242,11 @@ async fn worker(
             })
         };
         let envelope = prepared.envelope(&job.address);
+        if let Some(rx) = committed
+            && rx.await.is_err()
+        {
+            return;
+        }
         let mut attempt = 0;
         let finished = loop {
             attempt += 1;
@@ -382,8 +400,9 @@ pub async fn run(
     // commit before the body goes out. So at most one recipient per worker is
     // ever marked, and a crash leaves at most `concurrency` recipients
     // delivered but unrecorded (resent as uncertain). Two jobs per worker in
-    // hand let a pipelining worker put the next envelope behind each body.
-    let window = opts.concurrency * 2;
+    // hand let a pipelining worker put the next envelope behind each body;
+    // one more per worker waits in the queue so that the next is always there.
+    let window = opts.concurrency * 3;
     let (job_tx, job_rx) = mpsc::channel::<Job>(window);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
@@ -488,12 +507,8 @@ pub async fn run(
         let keys: Vec<&str> = marks.iter().map(String::as_str).collect();
         ledger.commit(slot, &keys, &outcomes)?;
         marks.clear();
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
-        outcomes.retain(|o| o.status != RecipientStatus::Retrying);
-        progress.advance(&outcomes);
-        outcomes.clear();
+        // New jobs first, so that a worker woken by its ack finds the next
+        // job to pipeline behind the body it is about to send.
         for job in handed {
             let Some(tx) = job_tx.as_ref() else { break };
             if tx.send(job).await.is_err() {
@@ -501,6 +516,12 @@ pub async fn run(
             }
             in_flight += 1;
         }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+        outcomes.retain(|o| o.status != RecipientStatus::Retrying);
+        progress.advance(&outcomes);
+        outcomes.clear();
         let more = !(queue.is_empty() && exhausted && returned.is_empty());
         if in_flight == 0 && (halted || !more) {
             break;
