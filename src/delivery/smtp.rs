@@ -369,8 +369,8 @@ impl From<lettre::transport::smtp::Error> for WireError {
     }
 }
 
-/// One open connection and what is outstanding on it.
-pub struct Session {
+/// One open SMTP connection and what is outstanding on it.
+pub struct Connection {
     conn: AsyncSmtpConnection,
     /// The envelope written behind the previous body, replies not yet read.
     primed: Option<Envelope>,
@@ -380,7 +380,7 @@ pub struct Session {
     buf: String,
 }
 
-impl Session {
+impl Connection {
     /// Whether the next message's envelope may follow a body on this connection.
     pub fn pipelines(&self) -> bool {
         self.pipelining
@@ -532,7 +532,7 @@ impl Channel {
                 if session.as_ref().is_none_or(|s| s.conn.has_broken()) {
                     let (conn, advertised) = connect(settings).await?;
                     let pipelining = advertised && !*lock_step;
-                    *session = Some(Box::new(Session {
+                    *session = Some(Box::new(Connection {
                         conn,
                         primed: None,
                         pipelining,

@@ -57,7 +57,7 @@ pub enum Channel {
         /// Where to connect.
         settings: Arc<SmtpSettings>,
         /// The open connection.
-        session: Option<Box<Session>>,
+        session: Option<Box<Connection>>,
         /// The server broke PIPELINING once: never again on this channel.
         lock_step: bool,
     },
