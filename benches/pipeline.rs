@@ -74,16 +74,19 @@ fn ledger_commit_batch(bencher: Bencher) {
         comparisons: vec!["a".into()],
         tip: "t".into(),
     };
-    ledger.assemble("2026-12-01", 1, &sel).expect("assemble");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    ledger.assemble(day, 1, &sel).expect("assemble");
     let keys: Vec<String> = (0..100_000)
         .map(|i| format!("user{i:06}@example.com"))
         .collect();
     ledger
         .freeze(
-            "2026-12-01",
-            keys.iter().map(|k| (k.clone(), k.clone(), String::new())),
+            day,
+            keys.iter()
+                .map(|k| Ok::<_, ()>((k.clone(), k.clone(), String::new()))),
         )
-        .expect("freeze");
+        .expect("freeze")
+        .expect("the list");
     let mut round = 0usize;
     bencher.bench_local(|| {
         let start = (round * 512) % 99_000;
@@ -103,9 +106,7 @@ fn ledger_commit_batch(bencher: Bencher) {
                 message_id: Some("<x@example.com>".into()),
             })
             .collect();
-        ledger
-            .commit("2026-12-01", &marks, &outcomes)
-            .expect("commit");
+        ledger.commit(day, &marks, &outcomes).expect("commit");
     });
 }
 

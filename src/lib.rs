@@ -1,10 +1,12 @@
 //! tipsheet: a newsletter and content pipeline for a career-advice publisher.
 //!
 //! Data flows one way: [`config`] → [`content`] + [`list`] → [`mail`] →
-//! [`delivery`] (→ [`store`]). [`schedule`] says when, [`web`] serves readers,
-//! and [`cli`] wires the commands together. ARCHITECTURE.md has the map.
+//! [`delivery`] (→ [`store`]). [`plan`] ties them together for one command,
+//! [`schedule`] says when, [`web`] serves readers, [`error`] maps failures to
+//! exit codes, and [`cli`] is clap and printing. ARCHITECTURE.md has the map.
+//! The library never prints and never exits.
 #![forbid(unsafe_code)]
-// Printing goes through `output` (a closed pipe must not panic a command).
+// Printing goes through `cli::output` (a closed pipe must not panic a command).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
@@ -12,34 +14,11 @@ pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod diagnostic;
+pub mod error;
 pub mod import;
 pub mod list;
 pub mod mail;
-pub mod output;
 pub mod plan;
 pub mod schedule;
 pub mod store;
 pub mod web;
-
-/// Resolves on SIGINT or SIGTERM: how `send`, `run` and `serve` learn to stop.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}

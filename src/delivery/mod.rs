@@ -73,16 +73,20 @@ pub enum Failure {
         /// What happened.
         text: String,
     },
-    /// The relay refuses us as a whole (authentication, TLS, connection refused).
+    /// The relay cannot be reached at all (connection refused, no route):
+    /// retried like a transient failure, but fatal to the run once every
+    /// attempt failed, since it refuses every recipient alike.
+    Unreachable(String),
+    /// The relay refuses us as a whole (authentication, TLS, policy).
     Fatal(String),
 }
 
-mod progress;
+pub mod session;
 pub mod smtp;
 mod throttle;
 pub mod transport;
 
-use progress::Progress;
+pub use session::{Delivered, Reporter, Session, SessionError};
 pub use smtp::SmtpSettings;
 use throttle::Limiter;
 pub use transport::{Channel, Transport, send_one};
@@ -268,7 +272,7 @@ async fn worker(
                 }
                 Err(f) => f,
             };
-            match failure {
+            let (code, text) = match failure {
                 Failure::Permanent { code, text } => {
                     break Finished::Outcome(Outcome {
                         key: job.key.clone(),
@@ -280,48 +284,48 @@ async fn worker(
                     });
                 }
                 Failure::Fatal(text) => break Finished::Fatal(job.key.clone(), text),
-                Failure::Transient { code, text } => {
-                    if attempt >= retry.max_attempts {
-                        // A relay we could never even connect to refuses everything.
-                        if code.is_none() && text.starts_with("cannot connect") {
-                            break Finished::Fatal(job.key.clone(), text);
-                        }
-                        break Finished::Outcome(Outcome {
-                            key: job.key.clone(),
-                            status: RecipientStatus::Failed,
-                            attempts: 1,
-                            code,
-                            reply: Some(text),
-                            message_id: None,
-                        });
-                    }
-                    // The ledger shows the wait (`retrying`, the attempt and
-                    // the reply) while it lasts; a job taken for pipelining
-                    // goes back to the run rather than wait with this one.
-                    let retrying = Outcome {
-                        key: job.key.clone(),
-                        status: RecipientStatus::Retrying,
-                        attempts: 1,
-                        code,
-                        reply: Some(text),
-                        message_id: None,
-                    };
-                    if done.send(Done::Retrying(retrying)).is_err() {
-                        return;
-                    }
-                    if let Some(j) = next.take()
-                        && report(&done, Some(Finished::Unsent(j)), None)
-                            .await
-                            .is_err()
-                    {
-                        return;
-                    }
-                    tokio::time::sleep(retry.delay(attempt, &job.key)).await;
-                    // In flight again before the body can go out.
-                    if report(&done, None, Some(&job.key)).await.is_err() {
-                        return;
-                    }
+                // A relay we could never even connect to refuses everything.
+                Failure::Unreachable(text) if attempt >= retry.max_attempts => {
+                    break Finished::Fatal(job.key.clone(), text);
                 }
+                Failure::Unreachable(text) => (None, text),
+                Failure::Transient { code, text } => (code, text),
+            };
+            if attempt >= retry.max_attempts {
+                break Finished::Outcome(Outcome {
+                    key: job.key.clone(),
+                    status: RecipientStatus::Failed,
+                    attempts: 1,
+                    code,
+                    reply: Some(text),
+                    message_id: None,
+                });
+            }
+            // The ledger shows the wait (`retrying`, the attempt and the
+            // reply) while it lasts; a job taken for pipelining goes back to
+            // the run rather than wait with this one.
+            let retrying = Outcome {
+                key: job.key.clone(),
+                status: RecipientStatus::Retrying,
+                attempts: 1,
+                code,
+                reply: Some(text),
+                message_id: None,
+            };
+            if done.send(Done::Retrying(retrying)).is_err() {
+                return;
+            }
+            if let Some(j) = next.take()
+                && report(&done, Some(Finished::Unsent(j)), None)
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(retry.delay(attempt, &job.key)).await;
+            // In flight again before the body can go out.
+            if report(&done, None, Some(&job.key)).await.is_err() {
+                return;
             }
         };
         last = Some(finished);
@@ -364,19 +368,18 @@ pub struct RunOptions {
     pub max_per_hour: u32,
     /// The suppression list, re-read while sending.
     pub suppressed_path: PathBuf,
-    /// Show a progress bar (a TTY) or log lines.
-    pub progress: bool,
 }
 
 /// Sends an issue's open recipients; `stop` makes it take no new recipients,
-/// finish the in-flight ones and return.
+/// finish the in-flight ones and return. Progress goes to `progress`.
 pub async fn run(
     ledger: &mut Ledger,
-    slot: &str,
+    slot: chrono::NaiveDate,
     prepared: Arc<Prepared>,
     transport: &Transport,
     opts: &RunOptions,
     stop: Arc<AtomicBool>,
+    progress: &dyn Reporter,
 ) -> Result<Summary, SendError> {
     let started = Instant::now();
     let mut statuses = vec![
@@ -423,7 +426,7 @@ pub async fn run(
     let mut suppression = Watched::new(&opts.suppressed_path);
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
-    let progress = Progress::new(total, opts.progress);
+    progress.started(total);
     let mut queue: VecDeque<RecipientRecord> = VecDeque::new();
     // Jobs a worker handed back unsent (their rate tokens already taken).
     let mut returned: VecDeque<Job> = VecDeque::new();
@@ -520,7 +523,7 @@ pub async fn run(
             let _ = ack.send(());
         }
         outcomes.retain(|o| o.status != RecipientStatus::Retrying);
-        progress.advance(&outcomes);
+        progress.advanced(&outcomes);
         outcomes.clear();
         let more = !(queue.is_empty() && exhausted && returned.is_empty());
         if in_flight == 0 && (halted || !more) {
@@ -610,12 +613,12 @@ pub async fn run(
     ledger.commit(slot, &keys, &outcomes)?;
     drop(acks);
     outcomes.retain(|o| o.status != RecipientStatus::Retrying);
-    progress.advance(&outcomes);
+    progress.advanced(&outcomes);
     drop(job_tx);
     for w in workers {
         let _ = w.await;
     }
-    progress.finish();
+    progress.finished();
     summary.interrupted = stop.load(Ordering::SeqCst);
     summary.seconds = started.elapsed().as_secs_f64();
     let counts = ledger.counts(slot)?;

@@ -151,7 +151,7 @@ impl fmt::Display for IssueStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueRecord {
     /// Slot date, `YYYY-MM-DD`.
-    pub slot: String,
+    pub slot: chrono::NaiveDate,
     /// Issue number.
     pub number: u32,
     /// The frozen selection.

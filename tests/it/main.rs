@@ -18,3 +18,4 @@ mod send;
 mod server;
 mod smtp;
 mod smtp_server;
+mod torn;

@@ -254,7 +254,7 @@ fn ledger_outcome(site: &Site) -> std::collections::BTreeMap<String, String> {
         .unwrap()
         .expect("a ledger");
     ledger
-        .recipients("2026-12-01", &RecipientStatus::ALL)
+        .recipients("2026-12-01".parse().unwrap(), &RecipientStatus::ALL)
         .unwrap()
         .into_iter()
         .map(|r| {
@@ -464,7 +464,7 @@ fn a_retry_is_in_the_ledger_while_it_waits() {
             .ok()
             .flatten()
             .and_then(|l| {
-                l.recipients("2026-12-01", &[RecipientStatus::Retrying])
+                l.recipients("2026-12-01".parse().unwrap(), &[RecipientStatus::Retrying])
                     .ok()
             })
             .and_then(|rows| rows.into_iter().next());
@@ -495,7 +495,7 @@ fn a_retry_is_in_the_ledger_while_it_waits() {
         .unwrap()
         .unwrap();
     let ana = ledger
-        .recipients("2026-12-01", &[RecipientStatus::Sent])
+        .recipients("2026-12-01".parse().unwrap(), &[RecipientStatus::Sent])
         .unwrap()
         .into_iter()
         .find(|r| r.key == "ana@example.com")

@@ -1,0 +1,114 @@
+//! Every way a command can fail, and the one place that maps each to its exit
+//! code (the README's table), as just's `Error::code()` does.
+//!
+//! Owns the exit codes. Adding a kind means adding a variant here and its
+//! line in [`Error::code`]; nothing else decides a code. It must not print:
+//! the command line shows the message and its `source()` chain.
+
+use crate::config::ConfigError;
+use crate::delivery::SessionError;
+use crate::mail::PrepareError;
+use crate::plan::PlanError;
+use crate::schedule::ScheduleError;
+use crate::store::LedgerError;
+use crate::web::ServerError;
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    /// All delivered, or nothing to do.
+    pub const OK: u8 = 0;
+    /// Some recipients ended `failed` (or `check` found errors).
+    pub const FAILED: u8 = 1;
+    /// Usage or config error.
+    pub const USAGE: u8 = 2;
+    /// Another run holds the lock.
+    pub const LOCKED: u8 = 3;
+    /// Interrupted by a signal; rerun to resume.
+    pub const INTERRUPTED: u8 = 4;
+}
+
+/// How a command that ran to its end came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything done, or nothing to do.
+    Done,
+    /// Some recipients ended `failed`, or `check` found errors.
+    Failures,
+    /// Stopped by SIGINT/SIGTERM; rerun to resume.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Done => exit::OK,
+            Outcome::Failures => exit::FAILED,
+            Outcome::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+/// Why a command stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// config.toml cannot be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The `[schedule]` does not work.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// The slot, the issue, the list or the secret cannot be planned.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The ledger cannot be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The issue cannot be rendered or signed.
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    /// A delivery session stopped.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The web server cannot start or stopped.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// A file the command writes (preview output) cannot be written.
+    #[error("{what} `{}`", path.display())]
+    Write {
+        /// What failed, e.g. "cannot write".
+        what: &'static str,
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The async runtime cannot start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The command line asks for something that cannot be done as written.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The exit code for this error: the only mapping there is.
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Session(SessionError::Locked(_)) => exit::LOCKED,
+            Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
+                exit::FAILED
+            }
+            Error::Config(_)
+            | Error::Schedule(_)
+            | Error::Plan(_)
+            | Error::Ledger(_)
+            | Error::Prepare(_)
+            | Error::Session(_)
+            | Error::Server(_)
+            | Error::Write { .. }
+            | Error::Runtime(_)
+            | Error::Usage(_) => exit::USAGE,
+        }
+    }
+}
