@@ -21,7 +21,14 @@ fn repo() -> PathBuf {
 }
 
 fn prepared() -> Prepared {
-    let config = Config::load(&repo().join("config.toml")).expect("config");
+    prepared_with("")
+}
+
+/// The issue prepared under the shipped config plus `extra` TOML.
+fn prepared_with(extra: &str) -> Prepared {
+    let path = repo().join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("config") + extra;
+    let config = Config::from_str(&text, &path).expect("config");
     let (library, _) = content::load(
         &repo().join("content"),
         ExcerptRule {
@@ -102,6 +109,28 @@ fn personalized_message_rsa_and_ed25519(bencher: Bencher) {
 }
 
 /// Preparing the issue: templates, CSS inlining, encoding (once per issue).
+/// One recipient's message and envelope, as a worker builds them, without
+/// and with VERP (`[bounces]`: a token per envelope and per mailto).
+#[divan::bench(args = [false, true])]
+fn message_and_envelope(bencher: Bencher, verp: bool) {
+    let p = prepared_with(if verp {
+        "\n[bounces]\naddress = \"bounces@example.com\"\n"
+    } else {
+        ""
+    });
+    let address: lettre::Address = "zoe.martinez@example.com".parse().expect("address");
+    bencher.bench_local(|| {
+        (
+            p.message(&Recipient {
+                email: &address,
+                key: "zoe.martinez@example.com",
+                name: "Zoë Martínez",
+            }),
+            p.envelope(&address),
+        )
+    });
+}
+
 #[divan::bench(sample_count = 20)]
 fn prepare_issue() -> Prepared {
     prepared()

@@ -78,6 +78,9 @@ pub struct Config {
     /// `[dkim]`: signing (optional; strongly recommended).
     #[serde(default)]
     pub dkim: Option<DkimSettings>,
+    /// `[bounces]`: VERP envelope senders and the bounce policy (optional).
+    #[serde(default)]
+    pub bounces: Option<Bounces>,
     /// The file this was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub path: PathBuf,
@@ -275,6 +278,53 @@ pub struct Server {
     pub admin_token_env: String,
 }
 
+/// `[bounces]`: where mail that comes back goes, and what it does to the list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounces {
+    /// The bounce mailbox; each message's envelope sender becomes `local+<token>@domain`.
+    pub address: String,
+    /// Soft bounces (on distinct issues) within the window that suppress an address.
+    #[serde(default = "default_soft_limit")]
+    pub soft_limit: u32,
+    /// How far back soft bounces count, in days.
+    #[serde(default = "default_soft_window_days")]
+    pub soft_window_days: u32,
+    /// Env var holding the bearer token of `POST /webhooks/generic` (and Postmark's).
+    #[serde(default = "default_webhook_token_env")]
+    pub webhook_token_env: String,
+    /// Env var holding Mailgun's HTTP webhook signing key.
+    #[serde(default = "default_mailgun_key_env")]
+    pub mailgun_signing_key_env: String,
+}
+
+impl Bounces {
+    /// The settings that apply when `[bounces]` is absent (no VERP; webhooks and
+    /// `inbound` still work with the default policy).
+    pub fn defaults() -> Self {
+        Self {
+            address: String::new(),
+            soft_limit: default_soft_limit(),
+            soft_window_days: default_soft_window_days(),
+            webhook_token_env: default_webhook_token_env(),
+            mailgun_signing_key_env: default_mailgun_key_env(),
+        }
+    }
+}
+
+fn default_soft_limit() -> u32 {
+    3
+}
+fn default_soft_window_days() -> u32 {
+    30
+}
+fn default_webhook_token_env() -> String {
+    "TIPSHEET_WEBHOOK_TOKEN".into()
+}
+fn default_mailgun_key_env() -> String {
+    "TIPSHEET_MAILGUN_SIGNING_KEY".into()
+}
+
 fn default_why() -> String {
     "You are receiving this email because you subscribed to our career tips newsletter.".into()
 }
@@ -421,6 +471,11 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default()
+    }
+
+    /// `[bounces]` as written, or its defaults.
+    pub fn bounce_settings(&self) -> Bounces {
+        self.bounces.clone().unwrap_or_else(Bounces::defaults)
     }
 
     /// The ledger's path.
@@ -593,6 +648,33 @@ impl Config {
                     format!(
                         "`{prev}` is also `unsubscribe.secret_env`; name the variable that holds the old secret, e.g. `TIPSHEET_PREVIOUS_SECRET`"
                     ),
+                ));
+            }
+        }
+        if let Some(b) = &self.bounces {
+            let ok = b
+                .address
+                .parse::<lettre::Address>()
+                .is_ok_and(|a| !a.user().contains('+') && a.user().len() <= 12);
+            if !ok {
+                return Err(self.invalid(
+                    "bounces.address",
+                    format!(
+                        "`{}` is not a bounce address: write a plain address with a short local part (12 characters at most, no `+`), like `bounces@example.com`",
+                        b.address
+                    ),
+                ));
+            }
+            if !(1..=100).contains(&b.soft_limit) {
+                return Err(self.invalid(
+                    "bounces.soft_limit",
+                    format!("`{}` is out of range: use 1 to 100", b.soft_limit),
+                ));
+            }
+            if !(1..=3650).contains(&b.soft_window_days) {
+                return Err(self.invalid(
+                    "bounces.soft_window_days",
+                    format!("`{}` is out of range: use 1 to 3650", b.soft_window_days),
                 ));
             }
         }

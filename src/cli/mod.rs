@@ -21,6 +21,7 @@ use crate::plan;
 
 mod check;
 mod import;
+mod inbound;
 pub mod output;
 mod preview;
 mod privacy;
@@ -85,6 +86,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// One reader's data: show it, or forget it (erasure on request).
     Subscribers(privacy::SubscribersArgs),
+    /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
+    Inbound(inbound::InboundArgs),
 }
 
 /// Runs the parsed command line.
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now),
         Command::Import(a) => import::run(a, &cli.config),
         Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now),
+        Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now),
     }
 }
 

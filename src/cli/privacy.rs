@@ -198,9 +198,9 @@ fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outc
         count(erased.suppression_rows, "earlier row")
     );
     outln!(
-        "  {}: {} pseudonymized (statuses and counts kept)",
+        "  {}: {} pseudonymized (recipient rows and events; statuses, kinds and counts kept)",
         config.ledger_path().display(),
-        count(erased.ledger_rows as usize, "recipient row")
+        count(erased.ledger_rows as usize, "ledger row")
     );
     for p in &erased.deleted {
         outln!("  deleted {}", p.display());

@@ -126,7 +126,7 @@ pub(super) fn run(
                     })
                 })
                 .collect();
-            let json = serde_json::json!({
+            let mut json = serde_json::json!({
                 "slot": i.slot, "number": i.number, "status": i.status.as_str(),
                 "comparisons": i.selection.comparisons, "tip": i.selection.tip,
                 "counts": c, "recipients": r,
@@ -152,6 +152,7 @@ pub(super) fn run(
                     r.last_reply.as_deref().unwrap_or("")
                 ));
             }
+            super::inbound::feedback(&ledger, i.slot, args.date.is_some(), &mut json, &mut text)?;
             rows.push((i.slot, json, text));
         }
     }

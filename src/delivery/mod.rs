@@ -1,8 +1,10 @@
 //! Delivery: moving prepared messages to a transport and recording every outcome.
 //!
 //! Owns transports (the file outbox, SMTP over connections tipsheet opens itself
-//! with `TCP_NODELAY`), the worker pool, retries with backoff, the run loop that
-//! marks recipients in flight before handing them over and records each result
+//! with `TCP_NODELAY`, pipelined when the server allows), the worker pool,
+//! retries with backoff (each wait recorded as `retrying`), the run loop that
+//! hands recipients to workers, marks each in flight in the same commit as its
+//! worker's previous result before its body goes out, and records each result
 //! in the ledger (group commit), and stopping cleanly on a signal. It renders
 //! nothing itself: it takes a [`Prepared`] issue.
 
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lettre::Address;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::list::{self, Suppression};
 use crate::mail::render::{Prepared, Recipient};
@@ -116,10 +118,69 @@ struct Job {
     name: String,
 }
 
-enum Done {
+/// How a worker's job ended.
+enum Finished {
     Outcome(Outcome),
     /// The relay refused as a whole; the job was not delivered.
     Fatal(String, String),
+    /// Handed back unsent: the run is stopping, or the worker must wait.
+    Unsent(Job),
+}
+
+enum Done {
+    /// The last job's end, and/or the job this worker is about to send, to be
+    /// marked in flight in the same commit; `ack` fires once it is committed.
+    /// A body goes out only after its ack: so at most one message per
+    /// connection is ever delivered but unrecorded.
+    Report {
+        finished: Option<Finished>,
+        mark: Option<String>,
+        ack: Option<oneshot::Sender<()>>,
+    },
+    /// A failed attempt that will be tried again (`retrying`); the worker keeps the job.
+    Retrying(Outcome),
+}
+
+/// Takes a job already waiting in the queue, without waiting.
+fn try_take(jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
+    jobs.try_lock().ok()?.try_recv().ok()
+}
+
+/// Reports; with a mark, the receiver that fires once the ledger has it.
+fn send_report(
+    done: &mpsc::UnboundedSender<Done>,
+    finished: Option<Finished>,
+    mark: Option<&str>,
+) -> Result<Option<oneshot::Receiver<()>>, ()> {
+    if finished.is_none() && mark.is_none() {
+        return Ok(None);
+    }
+    let (ack, committed) = match mark {
+        Some(_) => {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    done.send(Done::Report {
+        finished,
+        mark: mark.map(str::to_string),
+        ack,
+    })
+    .map_err(|_| ())?;
+    Ok(committed)
+}
+
+/// Reports, and with a mark waits until the ledger has it.
+async fn report(
+    done: &mpsc::UnboundedSender<Done>,
+    finished: Option<Finished>,
+    mark: Option<&str>,
+) -> Result<(), ()> {
+    match send_report(done, finished, mark)? {
+        Some(rx) => rx.await.map_err(|_| ()),
+        None => Ok(()),
+    }
 }
 
 async fn worker(
@@ -128,10 +189,37 @@ async fn worker(
     mut channel: Channel,
     prepared: Arc<Prepared>,
     retry: Retry,
+    halt: Arc<AtomicBool>,
 ) {
+    // Taken from the queue (its envelope perhaps already on the wire), not yet marked.
+    let mut next: Option<Job> = None;
+    // The last job's end, sent with the next mark (one commit for both).
+    let mut last: Option<Finished> = None;
     loop {
-        let job = { jobs.lock().await.recv().await };
-        let Some(job) = job else { break };
+        let job = match next.take() {
+            Some(j) => j,
+            None => {
+                // About to wait: hand in the last result first.
+                if report(&done, last.take(), None).await.is_err() {
+                    return;
+                }
+                let job = { jobs.lock().await.recv().await };
+                let Some(job) = job else { break };
+                job
+            }
+        };
+        if halt.load(Ordering::SeqCst) {
+            if report(&done, last.take(), None).await.is_err() {
+                return;
+            }
+            last = Some(Finished::Unsent(job));
+            continue;
+        }
+        // The mark and the last result go to the ledger while this message
+        // renders; the body waits for the commit below.
+        let Ok(committed) = send_report(&done, last.take(), Some(&job.key)) else {
+            return;
+        };
         let message = if prepared.signs() {
             // A DKIM signature costs about a millisecond of CPU: keep it off
             // the I/O threads, on the blocking pool (all cores).
@@ -158,58 +246,91 @@ async fn worker(
             })
         };
         let envelope = prepared.envelope(&job.address);
-        let message_id = Some(prepared.message_id(&job.key));
+        if let Some(rx) = committed
+            && rx.await.is_err()
+        {
+            return;
+        }
         let mut attempt = 0;
-        let report = loop {
+        let finished = loop {
             attempt += 1;
-            match channel.send(&envelope, &message).await {
+            // With PIPELINING, the next message's envelope follows this body.
+            if next.is_none() && channel.pipelines() && !halt.load(Ordering::SeqCst) {
+                next = try_take(&jobs);
+            }
+            let follow = next.as_ref().map(|j| prepared.envelope(&j.address));
+            let failure = match channel.send(&envelope, &message, follow.as_ref()).await {
                 Ok((code, text)) => {
-                    break Done::Outcome(Outcome {
+                    break Finished::Outcome(Outcome {
                         key: job.key.clone(),
                         status: RecipientStatus::Sent,
-                        attempts: attempt,
+                        attempts: 1,
                         code: Some(code),
                         reply: Some(text),
-                        message_id: message_id.clone(),
+                        message_id: Some(prepared.message_id(&job.key)),
                     });
                 }
-                Err(Failure::Permanent { code, text }) => {
-                    break Done::Outcome(Outcome {
+                Err(f) => f,
+            };
+            let (code, text) = match failure {
+                Failure::Permanent { code, text } => {
+                    break Finished::Outcome(Outcome {
                         key: job.key.clone(),
                         status: RecipientStatus::Bounced,
-                        attempts: attempt,
+                        attempts: 1,
                         code,
                         reply: Some(text),
                         message_id: None,
                     });
                 }
-                Err(Failure::Fatal(text)) => break Done::Fatal(job.key.clone(), text),
-                Err(Failure::Unreachable(text)) => {
-                    if attempt >= retry.max_attempts {
-                        // A relay we could never even connect to refuses everything.
-                        break Done::Fatal(job.key.clone(), text);
-                    }
-                    tokio::time::sleep(retry.delay(attempt, &job.key)).await;
+                Failure::Fatal(text) => break Finished::Fatal(job.key.clone(), text),
+                // A relay we could never even connect to refuses everything.
+                Failure::Unreachable(text) if attempt >= retry.max_attempts => {
+                    break Finished::Fatal(job.key.clone(), text);
                 }
-                Err(Failure::Transient { code, text }) => {
-                    if attempt >= retry.max_attempts {
-                        break Done::Outcome(Outcome {
-                            key: job.key.clone(),
-                            status: RecipientStatus::Failed,
-                            attempts: attempt,
-                            code,
-                            reply: Some(text),
-                            message_id: None,
-                        });
-                    }
-                    tokio::time::sleep(retry.delay(attempt, &job.key)).await;
-                }
+                Failure::Unreachable(text) => (None, text),
+                Failure::Transient { code, text } => (code, text),
+            };
+            if attempt >= retry.max_attempts {
+                break Finished::Outcome(Outcome {
+                    key: job.key.clone(),
+                    status: RecipientStatus::Failed,
+                    attempts: 1,
+                    code,
+                    reply: Some(text),
+                    message_id: None,
+                });
+            }
+            // The ledger shows the wait (`retrying`, the attempt and the
+            // reply) while it lasts; a job taken for pipelining goes back to
+            // the run rather than wait with this one.
+            let retrying = Outcome {
+                key: job.key.clone(),
+                status: RecipientStatus::Retrying,
+                attempts: 1,
+                code,
+                reply: Some(text),
+                message_id: None,
+            };
+            if done.send(Done::Retrying(retrying)).is_err() {
+                return;
+            }
+            if let Some(j) = next.take()
+                && report(&done, Some(Finished::Unsent(j)), None)
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(retry.delay(attempt, &job.key)).await;
+            // In flight again before the body can go out.
+            if report(&done, None, Some(&job.key)).await.is_err() {
+                return;
             }
         };
-        if done.send(report).is_err() {
-            break;
-        }
+        last = Some(finished);
     }
+    let _ = report(&done, last.take(), None).await;
     channel.close().await;
 }
 
@@ -279,14 +400,18 @@ pub async fn run(
         .filter(|(s, _)| statuses.contains(s))
         .map(|(_, n)| n)
         .sum::<u64>();
-    // At most one marked recipient per worker: a result is committed together
-    // with the mark that replaces it, so a crash leaves at most `concurrency`
-    // recipients delivered but unrecorded (resent as uncertain). A deeper
-    // window let finished workers run ahead of the commit: up to twice that.
-    let window = opts.concurrency;
+    // Jobs are handed to workers unmarked; a worker has its job marked in
+    // flight, in the same commit as its previous result, and waits for that
+    // commit before the body goes out. So at most one recipient per worker is
+    // ever marked, and a crash leaves at most `concurrency` recipients
+    // delivered but unrecorded (resent as uncertain). Two jobs per worker in
+    // hand let a pipelining worker put the next envelope behind each body;
+    // one more per worker waits in the queue so that the next is always there.
+    let window = opts.concurrency * 3;
     let (job_tx, job_rx) = mpsc::channel::<Job>(window);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let halt = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for _ in 0..opts.concurrency {
         workers.push(tokio::spawn(worker(
@@ -295,30 +420,44 @@ pub async fn run(
             transport.channel()?,
             prepared.clone(),
             opts.retry,
+            halt.clone(),
         )));
     }
     drop(done_tx);
-    let mut job_tx = Some(job_tx);
+    let job_tx = Some(job_tx);
     let mut suppression = Watched::new(&opts.suppressed_path, opts.keyer.clone());
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
     progress.started(total);
     let mut queue: VecDeque<RecipientRecord> = VecDeque::new();
+    // Jobs a worker handed back unsent (their rate tokens already taken).
+    let mut returned: VecDeque<Job> = VecDeque::new();
     let mut cursor = String::new();
     let mut exhausted = false;
+    // Handed to workers and not yet finished (or handed back).
     let mut in_flight = 0usize;
     let mut fatal: Option<String> = None;
     let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut marks: Vec<String> = Vec::new();
+    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         // Top up the window.
-        let mut marked: Vec<Job> = Vec::new();
+        let mut handed: Vec<Job> = Vec::new();
         let mut skipped: Vec<Outcome> = Vec::new();
         let halted = stop.load(Ordering::SeqCst) || fatal.is_some();
-        if !halted {
+        if halted {
+            halt.store(true, Ordering::SeqCst);
+            returned.clear();
+        } else {
             suppression.refresh();
+            while in_flight + handed.len() < window
+                && let Some(job) = returned.pop_front()
+            {
+                handed.push(job);
+            }
             // Take a recipient only when the rate limits allow sending it
             // now, so nobody waits "in flight" for a token.
-            while in_flight + marked.len() < window && limiter.ready() && hourly.ready() {
+            while in_flight + handed.len() < window && limiter.ready() && hourly.ready() {
                 if queue.is_empty() && !exhausted {
                     let batch = ledger.due(slot, &statuses, &cursor, 512)?;
                     exhausted = batch.len() < 512;
@@ -343,7 +482,7 @@ pub async fn run(
                     Ok(address) => {
                         limiter.take();
                         hourly.take();
-                        marked.push(Job {
+                        handed.push(Job {
                             key: r.key,
                             address,
                             name: r.name,
@@ -369,23 +508,30 @@ pub async fn run(
             .filter(|o| o.status == RecipientStatus::Bounced)
             .count() as u64;
         outcomes.extend(skipped);
-        // Group commit: everything finished so far, and the new in-flight marks.
-        let keys: Vec<&str> = marked.iter().map(|j| j.key.as_str()).collect();
+        // Group commit: everything finished so far, and the workers' new marks.
+        let keys: Vec<&str> = marks.iter().map(String::as_str).collect();
         ledger.commit(slot, &keys, &outcomes)?;
-        progress.advanced(&outcomes);
-        outcomes.clear();
-        for job in marked {
+        marks.clear();
+        // New jobs first, so that a worker woken by its ack finds the next
+        // job to pipeline behind the body it is about to send.
+        for job in handed {
             let Some(tx) = job_tx.as_ref() else { break };
             if tx.send(job).await.is_err() {
                 break;
             }
             in_flight += 1;
         }
-        let more = !(queue.is_empty() && exhausted);
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+        outcomes.retain(|o| o.status != RecipientStatus::Retrying);
+        progress.advanced(&outcomes);
+        outcomes.clear();
+        let more = !(queue.is_empty() && exhausted && returned.is_empty());
         if in_flight == 0 && (halted || !more) {
             break;
         }
-        // Wait for at least one result (or for the rate limit to allow the
+        // Wait for at least one report (or for the rate limit to allow the
         // next message), then take whatever else is ready.
         let pause = limiter.until_ready().max(hourly.until_ready());
         let first = if in_flight == 0 || (more && !halted && !pause.is_zero()) {
@@ -401,9 +547,25 @@ pub async fn run(
         };
         let mut next = Some(first);
         while let Some(d) = next {
+            next = done_rx.try_recv().ok();
+            let (finished, mark, ack) = match d {
+                Done::Retrying(o) => {
+                    outcomes.push(o);
+                    continue;
+                }
+                Done::Report {
+                    finished,
+                    mark,
+                    ack,
+                } => (finished, mark, ack),
+            };
+            marks.extend(mark);
+            acks.extend(ack);
+            let Some(finished) = finished else { continue };
             in_flight -= 1;
-            match d {
-                Done::Outcome(o) => {
+            match finished {
+                Finished::Unsent(job) => returned.push_back(job),
+                Finished::Outcome(o) => {
                     match o.status {
                         RecipientStatus::Sent => summary.delivered += 1,
                         RecipientStatus::Bounced => {
@@ -429,7 +591,7 @@ pub async fn run(
                     }
                     outcomes.push(o);
                 }
-                Done::Fatal(key, text) => {
+                Finished::Fatal(key, text) => {
                     // Not delivered: back to pending for the next run.
                     outcomes.push(Outcome {
                         key,
@@ -441,19 +603,18 @@ pub async fn run(
                     });
                     if fatal.is_none() {
                         fatal = Some(text);
-                        // Workers still holding jobs finish them; queued ones drain back.
-                        job_tx = None;
+                        // Workers hand back what they hold unsent; queued jobs
+                        // drain back unsent too (`halt`).
+                        halt.store(true, Ordering::SeqCst);
                     }
                 }
             }
-            next = done_rx.try_recv().ok();
-        }
-        if fatal.is_some() && job_tx.is_none() && in_flight > 0 {
-            // Jobs still queued in the channel were marked in flight: the
-            // workers will still try them and report; keep looping to collect.
         }
     }
-    ledger.commit(slot, &[], &outcomes)?;
+    let keys: Vec<&str> = marks.iter().map(String::as_str).collect();
+    ledger.commit(slot, &keys, &outcomes)?;
+    drop(acks);
+    outcomes.retain(|o| o.status != RecipientStatus::Retrying);
     progress.advanced(&outcomes);
     drop(job_tx);
     for w in workers {

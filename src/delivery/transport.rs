@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::{AsyncFileTransport, Tokio1Executor};
 
 use super::smtp::*;
@@ -42,7 +41,8 @@ impl Transport {
             }
             Transport::Smtp(settings) => Channel::Smtp {
                 settings: settings.clone(),
-                conn: None,
+                session: None,
+                lock_step: false,
             },
         })
     }
@@ -57,7 +57,9 @@ pub enum Channel {
         /// Where to connect.
         settings: Arc<SmtpSettings>,
         /// The open connection.
-        conn: Option<Box<AsyncSmtpConnection>>,
+        session: Option<Box<Connection>>,
+        /// The server broke PIPELINING once: never again on this channel.
+        lock_step: bool,
     },
 }
 
@@ -70,7 +72,7 @@ pub async fn send_one(
     let mut channel = transport
         .channel()
         .map_err(|e| Failure::Fatal(e.to_string()))?;
-    let r = channel.send(envelope, message).await;
+    let r = channel.send(envelope, message, None).await;
     channel.close().await;
     r
 }

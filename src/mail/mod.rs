@@ -7,6 +7,7 @@
 pub mod dkim;
 pub mod render;
 pub mod token;
+pub mod verp;
 
 use std::time::SystemTime;
 

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::content::issue::Issue;
 use crate::mail::token::Signer;
+use crate::mail::verp;
 
 /// Errors rendering an issue.
 #[derive(Debug, thiserror::Error)]
@@ -558,6 +559,8 @@ pub struct Prepared {
     slot: String,
     base_url: String,
     mailto: String,
+    /// `[bounces] address` when VERP is on.
+    bounce_address: Option<String>,
     fallback_name: String,
     signer: Signer,
     subject_prefix: Option<String>,
@@ -701,6 +704,7 @@ impl Prepared {
             slot: issue.slot.date.to_string(),
             base_url: n.base_url.clone(),
             mailto: config.unsubscribe.mailto.clone(),
+            bounce_address: config.bounces.as_ref().map(|b| b.address.clone()),
             fallback_name: n.greeting_fallback.clone(),
             signer,
             subject_prefix,
@@ -708,11 +712,39 @@ impl Prepared {
         })
     }
 
-    /// The envelope for one recipient.
+    /// The envelope for one recipient: with `[bounces]`, the sender is
+    /// `bounces+<token>@domain` naming this (issue, recipient) row.
     pub fn envelope(&self, to: &Address) -> Envelope {
+        let from = self
+            .bounce_address
+            .as_deref()
+            .and_then(|base| {
+                let token =
+                    self.token(verp::Purpose::Bounce, &crate::list::normalize(to.as_ref()))?;
+                verp::address(base, &token).parse::<Address>().ok()
+            })
+            .unwrap_or_else(|| self.from.clone());
         // Infallible: a sender and one recipient are always given.
-        Envelope::new(Some(self.from.clone()), vec![to.clone()])
+        Envelope::new(Some(from), vec![to.clone()])
             .unwrap_or_else(|_| unreachable!("envelope with one recipient"))
+    }
+
+    /// The VERP token of recipient `key` for `purpose`.
+    fn token(&self, purpose: verp::Purpose, key: &str) -> Option<String> {
+        let (_, rid) = verp::rid_of_message_id(&self.message_id(key))?;
+        Some(verp::make(&self.signer, purpose, self.number, &rid))
+    }
+
+    /// The List-Unsubscribe `mailto:` address: tokenized when `[bounces]` is
+    /// set (so `inbound` can trust it), the plain `[unsubscribe] mailto` otherwise.
+    fn mailto(&self, key: &str) -> String {
+        match self.bounce_address {
+            Some(_) => self
+                .token(verp::Purpose::Unsubscribe, key)
+                .map(|t| verp::address(&self.mailto, &t))
+                .unwrap_or_else(|| self.mailto.clone()),
+            None => self.mailto.clone(),
+        }
     }
 
     /// The Message-ID for a recipient: stable per (issue, address), so a resend
@@ -746,7 +778,7 @@ impl Prepared {
         personal.set(header::MessageId::from(self.message_id(r.key)));
         personal.insert_raw(raw(
             "List-Unsubscribe",
-            list_unsubscribe(&unsubscribe, &self.mailto),
+            list_unsubscribe(&unsubscribe, &self.mailto(r.key)),
         ));
         let email = r.email.to_string();
         let (name_html, email_html, unsubscribe_html) = (

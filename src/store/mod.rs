@@ -11,7 +11,9 @@ use std::str::FromStr;
 
 use crate::content::issue::Selection;
 
+mod event;
 mod sqlite;
+pub use event::{Event, EventKind, EventRecord};
 pub use sqlite::Ledger;
 
 /// Ledger errors.

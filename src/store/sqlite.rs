@@ -34,6 +34,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (slot, email)
     ) WITHOUT ROWID;
     CREATE INDEX recipients_by_status ON recipients(slot, status, email);",
+    // 2: what came back after a send (inbound mail and webhooks), each event once.
+    "CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        natural_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        email TEXT NOT NULL,
+        slot TEXT,
+        source TEXT NOT NULL,
+        status TEXT,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX events_by_email ON events(email, kind, at);
+    CREATE INDEX events_by_slot ON events(slot, kind);",
 ];
 
 /// An open ledger.
@@ -88,9 +103,10 @@ impl Ledger {
                 known: MIGRATIONS.len() as i64,
             });
         }
-        if version < MIGRATIONS.len() as i64 {
-            return Ok(None); // An empty or older file: nothing to read yet.
+        if version == 0 {
+            return Ok(None); // An empty file: nothing to read yet.
         }
+        // An older file reads as it is; what it lacks (events) reads as empty.
         Ok(Some(ledger))
     }
 
@@ -420,6 +436,155 @@ impl Ledger {
         Ok(self
             .issue(date)?
             .map_or(IssueStatus::Assembled, |i| i.status))
+    }
+
+    /// Records an event unless one with the same natural key exists, and only
+    /// for a new one runs `on_new` (which may read and write this ledger and
+    /// the list files) before the record commits: if `on_new` fails, the event
+    /// is not recorded, so a retry does it all again. True when new.
+    pub fn record_event<E: From<LedgerError>>(
+        &self,
+        e: &Event,
+        on_new: impl FnOnce() -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO events
+                    (natural_key, kind, email, slot, source, status, reason, at, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    e.key,
+                    e.kind.as_str(),
+                    e.email,
+                    e.slot.map(slot_key),
+                    e.source,
+                    e.status,
+                    e.reason,
+                    e.at,
+                    now()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        if n == 1 {
+            on_new()?; // Dropping `tx` on failure rolls the record back.
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Soft bounces of `email` at or after `since` (RFC 3339), counting one per
+    /// issue (a relay that reports one message twice counts once).
+    pub fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(DISTINCT COALESCE(slot, natural_key)) FROM events
+                 WHERE email = ?1 AND kind = 'soft_bounce' AND at >= ?2",
+                params![email, since],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Moves a recipient row to `bounced` (a bounce that came back after the
+    /// session); false when there is no such row or it already was.
+    pub fn mark_bounced(
+        &self,
+        slot: NaiveDate,
+        email: &str,
+        reason: &str,
+    ) -> Result<bool, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE recipients SET status = 'bounced', last_reply = ?3, updated_at = ?4
+                 WHERE slot = ?1 AND email = ?2 AND status <> 'bounced'",
+                params![slot_key(slot), email, reason, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// The recipient of issue `slot` whose Message-ID hash starts with `rid`
+    /// (what a VERP token or a quoted Message-ID names).
+    pub fn recipient_by_rid(
+        &self,
+        slot: NaiveDate,
+        rid: &str,
+    ) -> Result<Option<RecipientRecord>, LedgerError> {
+        let slot = slot_key(slot);
+        let prefix = format!("<{slot}.{rid}");
+        self.conn
+            .query_row(
+                "SELECT email, address, name, status, attempts, last_code, last_reply, message_id, updated_at
+                 FROM recipients WHERE slot = ?1 AND substr(message_id, 1, ?3) = ?2",
+                params![slot, prefix, prefix.len() as i64],
+                recipient_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Recorded events, oldest first: of one issue, or all.
+    pub fn events(&self, slot: Option<NaiveDate>) -> Result<Vec<EventRecord>, LedgerError> {
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))?;
+        if !exists {
+            return Ok(Vec::new()); // A ledger from before events (read only).
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT natural_key, kind, email, slot, source, status, reason, at, recorded_at
+                 FROM events WHERE ?1 IS NULL OR slot = ?1 ORDER BY at, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([slot.map(slot_key)], |r| {
+                let kind: String = r.get(1)?;
+                Ok((
+                    kind,
+                    r.get::<_, String>(0)?,
+                    r.get(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(
+                |(kind, key, email, slot, source, status, reason, at, recorded_at)| {
+                    Some(EventRecord {
+                        event: Event {
+                            key,
+                            kind: kind.parse().ok()?,
+                            email,
+                            slot: slot.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
+                            source,
+                            status,
+                            reason,
+                            at,
+                        },
+                        recorded_at,
+                    })
+                },
+            )
+            .collect())
     }
 
     fn has_table(&self, name: &str) -> Result<bool, LedgerError> {
@@ -806,19 +971,16 @@ mod tests {
             (RecipientStatus::Bounced, None)
         );
         assert_eq!(l.rows_of(&["bob@x.com".into()]).unwrap()[1].number, 2);
-        // Inbound events, with the events table as the inbound work defines it.
+        // Inbound events (the `events` table of migration 2).
         l.conn
             .execute_batch(
-                "CREATE TABLE events (
-                    id INTEGER PRIMARY KEY, natural_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-                    email TEXT NOT NULL, slot TEXT, source TEXT NOT NULL, status TEXT,
-                    reason TEXT NOT NULL, at TEXT NOT NULL, recorded_at TEXT NOT NULL);
-                 INSERT INTO events VALUES (1, 'dsn:hard_bounce:ann@x.com', 'hard_bounce',
-                    'ann@x.com', '2026-12-15', 'dsn', '5.1.1', '<ann@x.com>: Ann Other unknown',
+                "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+                    recorded_at) VALUES ('dsn:hard_bounce:ann@x.com', 'hard_bounce', 'ann@x.com',
+                    '2026-12-15', 'dsn', '5.1.1', '<ann@x.com>: Ann Other unknown',
                     '2026-12-16T00:00:00Z', '2026-12-16T00:00:01Z');
-                 INSERT INTO events VALUES (2, 'dsn:complaint:bob@x.com', 'complaint',
-                    'bob@x.com', NULL, 'arf', NULL, 'spam', '2026-12-16T00:00:00Z',
-                    '2026-12-16T00:00:01Z');",
+                 INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+                    recorded_at) VALUES ('dsn:complaint:bob@x.com', 'complaint', 'bob@x.com',
+                    NULL, 'arf', NULL, 'spam', '2026-12-16T00:00:00Z', '2026-12-16T00:00:01Z');",
             )
             .unwrap();
         assert_eq!(l.events_of(&["ann@x.com".into()]).unwrap().len(), 1);

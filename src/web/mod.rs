@@ -7,8 +7,9 @@
 //! without JavaScript). The files stay the source of truth: every request
 //! reads the suppression list and the list afresh and writes only through
 //! [`list::append_suppression`] and [`list::append_subscriber`].
-//! It must not write the ledger (it opens it read-only; the one exception is
-//! a reader's own erasure, through `crate::privacy`), send issues, or
+//! It must not write the ledger (it opens it read-only; only relay webhooks,
+//! in [`webhooks`], record events, through `inbound::policy`, and a reader's
+//! own erasure goes through `crate::privacy`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 
@@ -222,6 +223,7 @@ mod privacy;
 mod router;
 mod signup;
 mod unsubscribe;
+pub mod webhooks;
 mod welcome;
 
 use archive::*;

@@ -108,6 +108,10 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/issues/{number}", get(archived_issue))
         .route("/preview", get(preview))
         .merge(privacy_routes())
+        .nest_service(
+            "/webhooks",
+            super::webhooks::router(&app.config, app.events.clone()),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))

@@ -232,6 +232,19 @@ pub(super) async fn resubscribe(
     if app.forgotten(&key) {
         return Ok(forgotten_page(&app));
     }
+    // After a spam complaint, only the full double opt-in brings the address back.
+    let (c, k) = (app.config.clone(), key.clone());
+    if blocking(move || crate::inbound::policy::complained(&c, &k)).await == Some(true) {
+        return Ok(message_with_link(
+            &app,
+            StatusCode::OK,
+            "Please sign up again",
+            format!(
+                "{key} asked us to stop as spam, so we need a fresh confirmation: sign up again and click the link we send you."
+            ),
+            Some(("subscribe", "Sign up")),
+        ));
+    }
     let log = format!("cannot record the resubscribe of `{key}`");
     let k = key.clone();
     off_thread(&app, "record your resubscribe", log, move |a| a.lift(&k)).await?;

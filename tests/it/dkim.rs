@@ -67,7 +67,7 @@ fn headers(head: &str) -> Vec<(String, String)> {
     out
 }
 
-enum Public {
+pub(crate) enum Public {
     Rsa(rsa::RsaPublicKey),
     Ed(ed25519_dalek::VerifyingKey),
 }
@@ -105,7 +105,7 @@ fn verify_all(raw: &[u8], keys: &[&Public]) -> Result<usize, String> {
     Ok(verified)
 }
 
-fn verify(raw: &[u8], key: &Public) -> Result<(), String> {
+pub(crate) fn verify(raw: &[u8], key: &Public) -> Result<(), String> {
     match verify_all(raw, &[key])? {
         0 => Err("no signature with this key's algorithm".into()),
         _ => Ok(()),
@@ -266,7 +266,8 @@ fn a_bad_key_is_a_clear_config_error() {
     assert_eq!(c.code, 1, "{c:?}");
 }
 
-fn rsa_public(site: &Site, file: &str) -> Public {
+/// The RSA public key of `file` under `site`.
+pub(crate) fn rsa_public(site: &Site, file: &str) -> Public {
     let pem = std::fs::read_to_string(site.path(file)).unwrap();
     Public::Rsa(
         rsa::RsaPrivateKey::from_pkcs1_pem(&pem)

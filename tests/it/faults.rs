@@ -80,10 +80,19 @@ fn sends_killed_at_random_moments_resume_without_losing_anyone() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(10);
     let concurrency = 4;
-    let server = FaultServer::start(Wire::default());
+    // Odd cycles pipeline (RFC 2920): the next envelope rides behind each
+    // body, and the bound must hold all the same.
+    let servers = [
+        FaultServer::start(Wire::default()),
+        FaultServer::start(Wire {
+            pipelining: true,
+            ..Wire::default()
+        }),
+    ];
     let mut dice = Dice::new();
     let mut report = Vec::new();
     for cycle in 0..cycles {
+        let server = &servers[cycle % 2];
         server.clear();
         let site = Site::new();
         site.use_smtp(server.port, concurrency);
@@ -138,8 +147,12 @@ fn sends_killed_at_random_moments_resume_without_losing_anyone() {
         );
         let s = site.run(&["status", "--date", SLOT]);
         assert!(s.stdout.contains(&format!("{N} sent")), "{s:?}");
+        if cycle % 2 == 1 {
+            assert!(server.pipelined() > 0, "cycle {cycle}: never pipelined");
+        }
         report.push(format!(
-            "cycle {cycle}: killed {moment} ({before} delivered by then), {duplicates} duplicate(s)"
+            "cycle {cycle} ({}): killed {moment} ({before} delivered by then), {duplicates} duplicate(s)",
+            if cycle % 2 == 1 { "pipelined" } else { "lock-step" }
         ));
     }
     eprintln!("{}", report.join("\n"));

@@ -8,6 +8,7 @@ mod dkim;
 mod faults;
 mod hostile;
 mod import;
+mod inbound;
 mod pipes;
 mod preview;
 mod privacy;

@@ -157,6 +157,19 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         "{s}"
     );
 
+    // A complaint about issue #2 came back later (as `tipsheet inbound` records one).
+    rusqlite::Connection::open(site.path("state/tipsheet.sqlite3"))
+        .unwrap()
+        .execute(
+            "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+                recorded_at) VALUES ('arf:complaint:ana@example.com', 'complaint',
+                'ana@example.com', '2026-12-15', 'arf', NULL,
+                'Ana Lima <ana@example.com> marked it as spam', '2026-12-16T10:00:00Z',
+                '2026-12-16T10:00:01Z')",
+            [],
+        )
+        .unwrap();
+
     // show: everything about ana, the three issues included.
     let shown = site.run(&["subscribers", "show", "Ana@Example.com", "--json"]);
     assert_eq!(shown.code, 0, "{shown:?}");
@@ -192,8 +205,11 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         .collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons[2].starts_with("bounced: "), "{reasons:?}");
+    assert_eq!(v["events"][0]["kind"], "complaint", "{v}");
+    assert_eq!(v["events"][0]["slot"], "2026-12-15", "{v}");
     let text = site.run(&["subscribers", "show", "ana@example.com"]);
     assert!(text.stdout.contains("issues: 3 issues"), "{text:?}");
+    assert!(text.stdout.contains("events: 1 event"), "{text:?}");
     assert!(
         text.stdout.contains("#3    2026-12-29  bounced"),
         "{text:?}"
@@ -236,7 +252,7 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
     );
     assert!(r.stdout.contains("1 row removed"), "{r:?}");
     assert!(r.stdout.contains("3 earlier rows rewritten"), "{r:?}");
-    assert!(r.stdout.contains("3 recipient rows pseudonymized"), "{r:?}");
+    assert!(r.stdout.contains("4 ledger rows pseudonymized"), "{r:?}");
 
     // Nowhere in clear: not in any file, not in any table row.
     assert_nowhere(&site);

@@ -911,6 +911,11 @@ fn confirming_sends_one_signed_welcome_mail_with_the_next_and_latest_issue() {
             && signature.contains("list-unsubscribe:list-unsubscribe-post"),
         "{signature}"
     );
+    // ... and the signature verifies independently; a tampered copy does not.
+    let key = crate::dkim::rsa_public(&site, "dkim.pem");
+    crate::dkim::verify(&raw, &key).expect("the welcome mail's DKIM signature verifies");
+    let tampered = String::from_utf8_lossy(&raw).replacen("Hi Nia,", "Hi Mia,", 1);
+    assert!(crate::dkim::verify(tampered.as_bytes(), &key).is_err());
 
     // A second click on the same link: the same welcome page, no second mail.
     let r = post_form(&serve.url("/confirm"), &fields);

@@ -1,6 +1,6 @@
 //! `tipsheet send` over SMTP to a real server in this process.
 
-use crate::common::{Site, parse};
+use crate::common::{Site, parse, to_run};
 use crate::send::check_message;
 use crate::smtp_server::{FaultServer, Faults, RecorderMails, SmtpServer, Wire};
 use mailin_embedded::response::Response;
@@ -245,4 +245,261 @@ fn credentials_for_a_relay_without_auth_stop_the_run_early() {
     assert!(server.mails().is_empty());
     let s = site.run(&["status", "--date", "2026-12-01"]);
     assert!(s.stdout.contains("4 pending"), "{s:?}");
+}
+
+/// Every recipient's final status and attempt count, by key.
+fn ledger_outcome(site: &Site) -> std::collections::BTreeMap<String, String> {
+    use tipsheet::store::{Ledger, RecipientStatus};
+    let ledger = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
+        .unwrap()
+        .expect("a ledger");
+    ledger
+        .recipients("2026-12-01".parse().unwrap(), &RecipientStatus::ALL)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let code = r.last_code.map(|c| c.to_string()).unwrap_or_default();
+            (r.key, format!("{} {code}", r.status))
+        })
+        .collect()
+}
+
+fn mixed_list() -> String {
+    let mut list = String::from("email,name\n");
+    for i in 0..12 {
+        for kind in ["ok", "slow", "gone", "spam", "shut", "cut", "grey", "flaky"] {
+            list.push_str(&format!("{kind}{i}@example.com,Reader {i}\n"));
+        }
+    }
+    list
+}
+
+/// 451 on RCPT twice, 550 on RCPT, 554 to DATA itself, 554 after the dot,
+/// the connection dropped at RCPT (mid-pipeline) and mid-DATA, 451 after the dot.
+fn mixed_wire(pipelining: bool) -> Wire {
+    fn rcpt(to: &str, attempt: u32) -> Option<Response> {
+        if to.starts_with("gone") {
+            return Some(Response::custom(550, "5.1.1 no such user".into()));
+        }
+        (to.starts_with("slow") && attempt <= 2)
+            .then(|| Response::custom(451, "4.3.0 try again later".into()))
+    }
+    fn data_cmd(to: &str, _: u32) -> Option<Response> {
+        to.starts_with("shut")
+            .then(|| Response::custom(554, "5.7.1 transaction refused".into()))
+    }
+    fn data(to: &str, attempt: u32) -> Option<Response> {
+        if to.starts_with("spam") {
+            return Some(Response::custom(554, "5.7.1 message refused".into()));
+        }
+        (to.starts_with("grey") && attempt == 1)
+            .then(|| Response::custom(451, "4.7.1 greylisted".into()))
+    }
+    fn cut(to: &str, attempt: u32) -> Option<Response> {
+        (to.starts_with("cut") && attempt == 1).then(|| Response::custom(421, String::new()))
+    }
+    fn flaky(to: &str, attempt: u32) -> Option<Response> {
+        (to.starts_with("flaky") && attempt == 1).then(|| Response::custom(421, String::new()))
+    }
+    Wire {
+        rcpt: Some(rcpt),
+        data_cmd: Some(data_cmd),
+        data: Some(data),
+        drop_at_rcpt: Some(cut),
+        drop: Some(flaky),
+        pipelining,
+        ..Wire::default()
+    }
+}
+
+/// Sends the mixed list through `wire`; the ledger's outcome, and who got how many.
+fn send_mixed(
+    wire: Wire,
+) -> (
+    std::collections::BTreeMap<String, String>,
+    std::collections::HashMap<String, usize>,
+    usize,
+) {
+    let server = FaultServer::start(wire);
+    let site = Site::new();
+    site.use_smtp(server.port, 3);
+    site.write("subscribers/subscribers.csv", &mixed_list());
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "bounces alone are not a failure: {r:?}");
+    assert!(
+        r.stdout.contains("60 delivered, 0 failed, 36 bounced"),
+        "{r:?}"
+    );
+    (
+        ledger_outcome(&site),
+        server.received_by(),
+        server.pipelined(),
+    )
+}
+
+#[test]
+fn pipelined_and_lock_step_sends_end_the_same_way_for_every_reply() {
+    let (lock_step, got_lock_step, batches) = send_mixed(mixed_wire(false));
+    assert_eq!(
+        batches, 0,
+        "a server without PIPELINING got pipelined commands"
+    );
+    let (pipelined, got, batches) = send_mixed(mixed_wire(true));
+    assert!(batches > 50, "PIPELINING was not used: {batches}");
+    assert_eq!(pipelined, lock_step);
+    assert_eq!(got, got_lock_step);
+    assert_eq!(got.len(), 60, "{got:?}");
+    assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
+    for kind in ["gone", "spam", "shut"] {
+        assert!(!got.keys().any(|k| k.starts_with(kind)), "{got:?}");
+    }
+    assert_eq!(pipelined["gone3@example.com"], "bounced 550");
+    assert_eq!(pipelined["spam3@example.com"], "bounced 554");
+    assert_eq!(pipelined["shut3@example.com"], "bounced 554");
+    assert_eq!(pipelined["slow3@example.com"], "sent 250");
+    assert_eq!(pipelined["cut3@example.com"], "sent 250");
+}
+
+#[test]
+fn a_server_that_advertises_pipelining_and_answers_out_of_step_gets_one_copy_each() {
+    let (lock_step, _, _) = send_mixed(mixed_wire(false));
+    // One loses whatever follows the command it answers; one opens DATA
+    // after refusing every recipient (the client must send no body).
+    for broken in [
+        Wire {
+            discard_pipelined: true,
+            ..mixed_wire(true)
+        },
+        Wire {
+            open_data_anyway: true,
+            ..mixed_wire(true)
+        },
+    ] {
+        let server = FaultServer::start(broken);
+        let site = Site::new();
+        site.use_smtp(server.port, 3);
+        site.config("timeout_seconds = 5", "timeout_seconds = 1");
+        site.write("subscribers/subscribers.csv", &mixed_list());
+        let r = site.run(&["send"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.contains("60 delivered, 0 failed, 36 bounced"),
+            "{r:?}"
+        );
+        assert_eq!(ledger_outcome(&site), lock_step);
+        let got = server.received_by();
+        assert_eq!(got.len(), 60, "{got:?}");
+        assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
+        assert_eq!(server.orphan_bodies(), 0, "a body went into a refused DATA");
+        assert!(server.pipelined() > 0, "the client never tried pipelining");
+        assert!(
+            server.mails().iter().all(|m| !m.data.is_empty()),
+            "an empty message went out"
+        );
+    }
+}
+
+#[test]
+fn implicit_tls_uses_its_own_connection_and_the_configured_ca() {
+    use crate::smtp_server::test_tls_config;
+    let server = FaultServer::start(Wire {
+        tls: Some(test_tls_config()),
+        pipelining: true,
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    site.config("host = \"127.0.0.1\"", "host = \"localhost\"");
+    site.config("tls = \"none\"", "tls = \"tls\"");
+    // Without trusting the test CA, the certificate is refused and nothing is sent.
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("TLS with `localhost` failed"), "{r:?}");
+    assert_eq!(server.count(), 0);
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(s.stdout.contains("4 pending"), "{s:?}");
+    std::fs::copy(
+        crate::common::repo().join("tests/fixtures/tls/ca.pem"),
+        site.path("ca.pem"),
+    )
+    .unwrap();
+    site.config(
+        "allow_plaintext = false",
+        "allow_plaintext = false\nca_file = \"ca.pem\"",
+    );
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = server.received_by();
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(got.values().all(|n| *n == 1), "{got:?}");
+    assert!(server.pipelined() > 0, "pipelined inside TLS too");
+}
+
+#[test]
+fn a_retry_is_in_the_ledger_while_it_waits() {
+    use std::time::{Duration, Instant};
+    use tipsheet::store::{Ledger, RecipientStatus};
+    fn once(to: &str, attempt: u32) -> Option<Response> {
+        (to.starts_with("ana") && attempt == 1)
+            .then(|| Response::custom(451, "4.3.0 try again later".into()))
+    }
+    let server = FaultServer::start(Wire {
+        rcpt: Some(once),
+        pipelining: true,
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    // About 3 s (±25%) before the second attempt: long enough to look.
+    site.config("retry_base_ms = 20", "retry_base_ms = 3000");
+    let mut child = site.command(&["send"]).spawn().unwrap();
+    let started = Instant::now();
+    let row = loop {
+        assert!(child.try_wait().unwrap().is_none(), "the send ended first");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no retrying row"
+        );
+        let found = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
+            .ok()
+            .flatten()
+            .and_then(|l| {
+                l.recipients("2026-12-01".parse().unwrap(), &[RecipientStatus::Retrying])
+                    .ok()
+            })
+            .and_then(|rows| rows.into_iter().next());
+        if let Some(row) = found {
+            break row;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(row.key, "ana@example.com");
+    assert_eq!(row.attempts, 1);
+    assert_eq!(row.last_code, Some(451));
+    assert!(
+        row.last_reply
+            .as_deref()
+            .unwrap_or("")
+            .contains("try again later"),
+        "{:?}",
+        row.last_reply
+    );
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(s.stdout.contains("1 retrying"), "{s:?}");
+    assert_eq!(server.received_by().get("ana@example.com"), None);
+    let r = to_run(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(s.stdout.contains("4 sent"), "{s:?}");
+    let ledger = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
+        .unwrap()
+        .unwrap();
+    let ana = ledger
+        .recipients("2026-12-01".parse().unwrap(), &[RecipientStatus::Sent])
+        .unwrap()
+        .into_iter()
+        .find(|r| r.key == "ana@example.com")
+        .unwrap();
+    assert_eq!(ana.attempts, 2);
+    assert_eq!(server.received_by().get("ana@example.com"), Some(&1));
 }

@@ -1,0 +1,615 @@
+//! Reading one raw message: MIME parsing (mail-parser) within size and depth
+//! caps, then what kind of mail it is and the addresses and Message-IDs that
+//! may say whose it is.
+//!
+//! Owns the shapes of DSNs (RFC 3464), ARF reports (RFC 5965), automatic
+//! replies (RFC 3834) and the common plain-text bounces. It trusts nothing it
+//! reads and decides nothing: tokens are checked, and rows looked up, by
+//! [`super::Processor`].
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+use super::InboundError;
+
+/// Largest message read (a bounce quoting a whole issue is far smaller).
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Deepest MIME nesting read (multiparts and attached messages).
+pub const MAX_DEPTH: usize = 16;
+/// Most MIME parts read.
+pub const MAX_PARTS: usize = 500;
+/// Longest reason text kept.
+const MAX_REASON: usize = 300;
+
+/// A DSN's `Action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    /// Delivered, relayed or expanded: nothing went wrong.
+    Delivered,
+    /// Still trying.
+    Delayed,
+    /// Given up.
+    Failed,
+}
+
+/// One per-recipient block of a DSN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsnRecipient {
+    /// `Action`.
+    pub action: Action,
+    /// `Status` (`5.1.1`), or one found in the diagnostic.
+    pub status: Option<String>,
+    /// `Final-Recipient`, without its `rfc822;` type.
+    pub final_recipient: Option<String>,
+    /// `Diagnostic-Code`, without its `smtp;` type.
+    pub diagnostic: Option<String>,
+}
+
+impl DsnRecipient {
+    /// True for a 5.x.x status (or a failure with no status at all).
+    pub fn permanent(&self) -> bool {
+        self.status.as_deref().is_none_or(|s| s.starts_with('5'))
+    }
+}
+
+/// What a message is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A delivery status notification; its failing (or worst) recipient.
+    Dsn(DsnRecipient),
+    /// A plain-text bounce (no DSN part): permanent unless a 4.x.x code shows.
+    TextBounce(DsnRecipient),
+    /// An ARF feedback report (`Feedback-Type`).
+    Complaint(String),
+    /// Mail to the unsubscribe address (tokenized or not).
+    Unsubscribe,
+    /// An automatic reply (vacation, out of office): ignored. Why it looked like one.
+    AutoReply(String),
+    /// Anything else, and why it is not one of the above.
+    Unknown(String),
+}
+
+/// One message, read.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    /// What it is.
+    pub kind: Kind,
+    /// Addresses it was delivered to or quotes as the original sender, where a
+    /// token may be: envelope headers, To, ARF `Original-Mail-From`, the quoted
+    /// `Return-Path`.
+    pub addresses: Vec<String>,
+    /// Message-IDs of the original message, quoted by the report or bounce.
+    pub quoted_ids: Vec<String>,
+    /// SHA-256 of the raw bytes (hex), for the natural key of its events.
+    pub hash: String,
+}
+
+/// Reads and classifies one raw message. `unsubscribe` is the `[unsubscribe]
+/// mailto` address.
+pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundError> {
+    if raw.len() > MAX_BYTES {
+        return Err(InboundError::TooLarge {
+            size: raw.len(),
+            limit: MAX_BYTES,
+        });
+    }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(InboundError::Malformed("the message is empty".into()));
+    }
+    if !starts_with_header(raw) {
+        return Err(InboundError::Malformed(
+            "it does not start with a header line (`Name: value`)".into(),
+        ));
+    }
+    // Count MIME headers before parsing: the parser nests attached messages
+    // without limit, and a deep enough tree is too deep to even drop.
+    let content_types = raw
+        .split(|b| *b == b'\n')
+        .filter(|l| l.len() >= 13 && l[..13].eq_ignore_ascii_case(b"content-type:"))
+        .count();
+    if content_types > MAX_PARTS {
+        return Err(InboundError::TooComplex(format!(
+            "{content_types} Content-Type headers, more than the {MAX_PARTS} parts read"
+        )));
+    }
+    let message = MessageParser::default()
+        .parse(raw)
+        .filter(|m| !m.headers().is_empty())
+        .ok_or_else(|| InboundError::Malformed("no header lines found".into()))?;
+    if message.parts.len() > MAX_PARTS {
+        return Err(InboundError::TooComplex(format!(
+            "{} MIME parts, more than the {MAX_PARTS} read",
+            message.parts.len()
+        )));
+    }
+    let depth = depth(&message, 0)?;
+    if depth > MAX_DEPTH {
+        return Err(InboundError::TooComplex(format!(
+            "MIME parts nested {depth} deep, deeper than the {MAX_DEPTH} read"
+        )));
+    }
+    if let Some(b) = message
+        .root_part()
+        .content_type()
+        .filter(|c| c.ctype().eq_ignore_ascii_case("multipart"))
+        .and_then(|c| c.attribute("boundary"))
+    {
+        let close = format!("--{b}--");
+        if !raw.windows(close.len()).any(|w| w == close.as_bytes()) {
+            return Err(InboundError::Truncated(format!(
+                "the message ends before its closing MIME boundary `{close}`"
+            )));
+        }
+    }
+    let hash = hex::encode(Sha256::digest(raw));
+    let mut addresses = envelope_addresses(&message);
+    let mut quoted_ids = Vec::new();
+    let root = message.root_part();
+    let ctype = root.content_type();
+    let is_report = ctype.is_some_and(|c| {
+        c.ctype().eq_ignore_ascii_case("multipart")
+            && c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
+    let report_type = ctype
+        .and_then(|c| c.attribute("report-type"))
+        .map(str::to_ascii_lowercase);
+    collect_quoted(&message, &mut addresses, &mut quoted_ids);
+    let kind = if is_report && report_type.as_deref() == Some("delivery-status") {
+        let text = part_text(&message, "delivery-status")?.ok_or_else(|| {
+            InboundError::Truncated(
+                "a multipart/report (delivery-status) without its message/delivery-status part"
+                    .into(),
+            )
+        })?;
+        Kind::Dsn(dsn(&text)?)
+    } else if is_report && report_type.as_deref() == Some("feedback-report") {
+        let text = part_text(&message, "feedback-report")?.ok_or_else(|| {
+            InboundError::Truncated(
+                "a multipart/report (feedback-report) without its message/feedback-report part"
+                    .into(),
+            )
+        })?;
+        let fields = fields(&text);
+        let feedback = field(&fields, "feedback-type").ok_or_else(|| {
+            InboundError::Truncated("the feedback report has no `Feedback-Type` field".into())
+        })?;
+        if let Some(from) = field(&fields, "original-mail-from") {
+            addresses.push(from.to_string());
+        }
+        Kind::Complaint(feedback.to_ascii_lowercase())
+    } else if let Some(bounce) = text_bounce(&message)? {
+        Kind::TextBounce(bounce)
+    } else if let Some(why) = auto_reply(&message) {
+        Kind::AutoReply(why)
+    } else if addressed_to(&message, unsubscribe) {
+        Kind::Unsubscribe
+    } else if is_report {
+        Kind::Unknown(format!(
+            "a multipart/report of type `{}`",
+            report_type.as_deref().unwrap_or("none")
+        ))
+    } else {
+        Kind::Unknown("neither a bounce, a complaint, an unsubscribe nor an automatic reply".into())
+    };
+    addresses.dedup();
+    quoted_ids.dedup();
+    Ok(Classified {
+        kind,
+        addresses,
+        quoted_ids,
+        hash,
+    })
+}
+
+/// True when the first line (after an mbox `From ` line, which `pipe(8)`
+/// may add) is an RFC 5322 header field: printable ASCII name, then a colon.
+fn starts_with_header(raw: &[u8]) -> bool {
+    let mut lines = raw.split(|b| *b == b'\n');
+    let mut first = lines.next().unwrap_or_default();
+    if first.starts_with(b"From ") {
+        first = lines.next().unwrap_or_default();
+    }
+    match first.iter().position(|b| *b == b':') {
+        Some(colon) if colon > 0 => first[..colon].iter().all(|b| (33..=126).contains(b)),
+        _ => false,
+    }
+}
+
+/// The nesting depth of `message`'s parts, stopping past [`MAX_DEPTH`].
+fn depth(message: &Message<'_>, level: usize) -> Result<usize, InboundError> {
+    // Parts are a tree stored as indices; walk it with an explicit stack so a
+    // hostile message cannot recurse us off the stack.
+    let mut deepest = level;
+    let mut stack = vec![(0usize, level)];
+    let mut seen = 0usize;
+    while let Some((id, d)) = stack.pop() {
+        seen += 1;
+        if seen > MAX_PARTS * 2 {
+            return Err(InboundError::TooComplex(
+                "MIME parts refer to each other in a loop".into(),
+            ));
+        }
+        deepest = deepest.max(d);
+        if d > MAX_DEPTH {
+            return Ok(d);
+        }
+        let Some(part) = message.parts.get(id) else {
+            continue;
+        };
+        match &part.body {
+            PartType::Multipart(children) => {
+                for c in children {
+                    let c = *c as usize;
+                    if c != id {
+                        stack.push((c, d + 1));
+                    }
+                }
+            }
+            PartType::Message(inner) => {
+                deepest = deepest.max(depth(inner, d + 1)?);
+            }
+            _ => {}
+        }
+    }
+    Ok(deepest)
+}
+
+/// Headers the delivering MTA (or the report) writes the recipient address in.
+const ENVELOPE_HEADERS: &[&str] = &[
+    "Delivered-To",
+    "X-Original-To",
+    "Envelope-To",
+    "X-Envelope-To",
+    "X-Delivered-To",
+    "Original-Recipient",
+    "To",
+    "Cc",
+];
+
+fn envelope_addresses(message: &Message<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ENVELOPE_HEADERS {
+        for (n, v) in message.headers_raw() {
+            if n.eq_ignore_ascii_case(name) {
+                out.extend(addresses_in(v));
+            }
+        }
+    }
+    out
+}
+
+/// Every `local@domain` in a header value (angle brackets or bare).
+fn addresses_in(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace() || c == ';')
+        .filter(|w| w.contains('@') && !w.starts_with('@'))
+        .map(|w| {
+            w.trim_matches(|c: char| c == '"' || c == '\'' || c == '(' || c == ')')
+                .to_string()
+        })
+        .collect()
+}
+
+/// The quoted original's Message-ID and Return-Path: from an attached
+/// message, a text/rfc822-headers part, or header lines quoted in the text.
+fn collect_quoted(message: &Message<'_>, addresses: &mut Vec<String>, ids: &mut Vec<String>) {
+    for part in message.parts.iter().skip(1) {
+        match &part.body {
+            PartType::Message(inner) => {
+                if let Some(id) = inner.message_id() {
+                    ids.push(format!("<{id}>"));
+                }
+                for (n, v) in inner.headers_raw() {
+                    if n.eq_ignore_ascii_case("Return-Path") {
+                        addresses.extend(addresses_in(v));
+                    }
+                }
+            }
+            PartType::Text(t) | PartType::Html(t) => quoted_lines(t, addresses, ids),
+            PartType::Binary(b) | PartType::InlineBinary(b) => {
+                if let Ok(t) = std::str::from_utf8(b) {
+                    quoted_lines(t, addresses, ids);
+                }
+            }
+            PartType::Multipart(_) => {}
+        }
+    }
+    if message.parts.len() == 1
+        && let Some(t) = message.body_text(0)
+    {
+        quoted_lines(&t, addresses, ids);
+    }
+}
+
+fn quoted_lines(text: &str, addresses: &mut Vec<String>, ids: &mut Vec<String>) {
+    for line in text.lines() {
+        let l = line.trim_start_matches(['>', ' ', '\t']);
+        let Some((name, value)) = l.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("Message-ID") {
+            if let (Some(a), Some(b)) = (value.find('<'), value.find('>'))
+                && a < b
+            {
+                ids.push(value[a..=b].to_string());
+            }
+        } else if name.eq_ignore_ascii_case("Return-Path") {
+            addresses.extend(addresses_in(value));
+        }
+    }
+}
+
+/// The decoded text of the first `message/<subtype>` part, as UTF-8.
+fn part_text(message: &Message<'_>, subtype: &str) -> Result<Option<String>, InboundError> {
+    for (i, part) in message.parts.iter().enumerate() {
+        let Some(c) = part.content_type() else {
+            continue;
+        };
+        let matches = (c.ctype().eq_ignore_ascii_case("message")
+            || c.ctype().eq_ignore_ascii_case("text"))
+            && c.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case(subtype)
+                    || s.eq_ignore_ascii_case(&format!("global-{subtype}"))
+            });
+        if !matches {
+            continue;
+        }
+        if part.is_encoding_problem {
+            return Err(InboundError::Encoding(format!(
+                "part {} (message/{subtype}) has a broken transfer encoding",
+                i + 1
+            )));
+        }
+        let bytes: &[u8] = match &part.body {
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b,
+            _ => &[],
+        };
+        return match std::str::from_utf8(bytes) {
+            Ok(t) => Ok(Some(t.to_string())),
+            Err(e) => Err(InboundError::Encoding(format!(
+                "part {} (message/{subtype}) is not UTF-8 text (invalid byte at offset {}); DSN and ARF fields are ASCII",
+                i + 1,
+                e.valid_up_to()
+            ))),
+        };
+    }
+    Ok(None)
+}
+
+/// Header-style fields, continuation lines unfolded, blocks kept apart by
+/// blank lines: `(block, name lowercased, value)`.
+fn fields(text: &str) -> Vec<(usize, String, String)> {
+    let mut out: Vec<(usize, String, String)> = Vec::new();
+    let mut block = 0;
+    let mut blank = true;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !blank {
+                block += 1;
+            }
+            blank = true;
+            continue;
+        }
+        blank = false;
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.2.push(' ');
+                last.2.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            out.push((block, n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn field<'a>(fields: &'a [(usize, String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(_, n, _)| n == name)
+        .map(|(_, _, v)| v.as_str())
+}
+
+/// `rfc822; ana@example.com` → `ana@example.com`.
+fn untyped(v: &str) -> String {
+    v.split_once(';')
+        .map_or(v, |(_, rest)| rest)
+        .trim()
+        .to_string()
+}
+
+fn clip(s: &str) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() <= MAX_REASON {
+        return s;
+    }
+    s.chars().take(MAX_REASON).collect::<String>() + "…"
+}
+
+/// The worst per-recipient block of a delivery-status part.
+fn dsn(text: &str) -> Result<DsnRecipient, InboundError> {
+    let fields = fields(text);
+    let mut blocks: Vec<DsnRecipient> = Vec::new();
+    let last = fields.last().map_or(0, |f| f.0);
+    for b in 0..=last {
+        let in_block: Vec<_> = fields.iter().filter(|f| f.0 == b).cloned().collect();
+        let Some(action) = field(&in_block, "action") else {
+            continue;
+        };
+        let action = match action.to_ascii_lowercase().as_str() {
+            "failed" => Action::Failed,
+            "delayed" => Action::Delayed,
+            "delivered" | "relayed" | "expanded" => Action::Delivered,
+            other => {
+                return Err(InboundError::Malformed(format!(
+                    "the delivery-status part has `Action: {other}`; RFC 3464 allows failed, delayed, delivered, relayed or expanded"
+                )));
+            }
+        };
+        let diagnostic = field(&in_block, "diagnostic-code").map(|d| clip(&untyped(d)));
+        let status = field(&in_block, "status")
+            .and_then(enhanced_code)
+            .or_else(|| diagnostic.as_deref().and_then(enhanced_code));
+        blocks.push(DsnRecipient {
+            action,
+            status,
+            final_recipient: field(&in_block, "final-recipient").map(untyped),
+            diagnostic,
+        });
+    }
+    blocks.sort_by_key(|b| std::cmp::Reverse(b.action));
+    blocks.into_iter().next().ok_or_else(|| {
+        InboundError::Truncated(
+            "the delivery-status part has no per-recipient fields (`Final-Recipient`, `Action`, `Status`)"
+                .into(),
+        )
+    })
+}
+
+/// The first enhanced status code (`5.1.1`) in `text`, or one made from a
+/// basic SMTP reply code (`550` → `5.0.0`).
+fn enhanced_code(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for w in &words {
+        let parts: Vec<&str> = w.trim_matches('.').split('.').collect();
+        if parts.len() == 3
+            && matches!(parts[0], "2" | "4" | "5")
+            && parts[1..].iter().all(|p| (1..=3).contains(&p.len()))
+        {
+            return Some(parts.join("."));
+        }
+    }
+    words
+        .iter()
+        .find(|w| w.len() == 3 && (w.starts_with('4') || w.starts_with('5')))
+        .map(|w| format!("{}.0.0", &w[..1]))
+}
+
+/// Subjects that plain-text bounces use (lowercase prefixes).
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undelivered mail returned to sender",
+    "undeliverable",
+    "mail delivery failed",
+    "delivery status notification (failure)",
+    "failure notice",
+    "returned mail",
+    "delivery failure",
+    "mail delivery system",
+    "undelivered mail",
+];
+
+/// A bounce without a DSN part: from a mailer daemon, with a bounce subject.
+fn text_bounce(message: &Message<'_>) -> Result<Option<DsnRecipient>, InboundError> {
+    let subject = message.subject().unwrap_or_default().to_ascii_lowercase();
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let daemon = from.starts_with("mailer-daemon@") || from.starts_with("postmaster@");
+    let bounce_subject = BOUNCE_SUBJECTS.iter().any(|s| subject.starts_with(s));
+    if !(daemon && bounce_subject) {
+        return Ok(None);
+    }
+    if let Some(p) = message.text_part(0)
+        && p.is_encoding_problem
+    {
+        return Err(InboundError::Encoding(
+            "the bounce text has a broken transfer encoding".into(),
+        ));
+    }
+    let text = message.body_text(0).unwrap_or_default();
+    // The line naming the failure: the first with a reply or status code.
+    let reason = text
+        .lines()
+        .map(str::trim)
+        .find(|l| enhanced_code(l).is_some() && !l.to_ascii_lowercase().starts_with("message-id"))
+        .map(clip);
+    let status = reason.as_deref().and_then(enhanced_code);
+    Ok(Some(DsnRecipient {
+        action: Action::Failed,
+        status,
+        final_recipient: None,
+        diagnostic: reason.or_else(|| Some(clip(&subject))),
+    }))
+}
+
+/// Why `message` is an automatic reply (RFC 3834 and the common extras).
+fn auto_reply(message: &Message<'_>) -> Option<String> {
+    let header = |name: &str| {
+        message
+            .headers_raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
+    if let Some(v) = header("Auto-Submitted")
+        && v != "no"
+    {
+        return Some(format!("Auto-Submitted: {v}"));
+    }
+    for name in ["X-Autoreply", "X-Autorespond"] {
+        if header(name).is_some() {
+            return Some(format!("{name} header"));
+        }
+    }
+    if let Some(p) = header("Precedence")
+        && p == "auto_reply"
+    {
+        return Some("Precedence: auto_reply".into());
+    }
+    let subject = message.subject().unwrap_or_default().to_ascii_lowercase();
+    [
+        "out of office",
+        "automatic reply",
+        "auto-reply",
+        "autoreply",
+        "vacation",
+    ]
+    .iter()
+    .find(|s| subject.contains(*s))
+    .map(|s| format!("subject says `{s}`"))
+}
+
+/// True when To or an envelope header names `address` or `address`'s `+` form.
+fn addressed_to(message: &Message<'_>, address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    envelope_addresses(message).iter().any(|a| {
+        a.rsplit_once('@').is_some_and(|(l, d)| {
+            d.eq_ignore_ascii_case(domain)
+                && (l.eq_ignore_ascii_case(local)
+                    || l.split_once('+')
+                        .is_some_and(|(b, _)| b.eq_ignore_ascii_case(local)))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_on_bytes(raw in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = classify(&raw, "unsubscribe@example.com");
+        }
+
+        #[test]
+        fn never_panics_on_report_shaped_text(
+            body in "(Content-Type: (multipart/report; report-type=delivery-status; boundary=b|message/delivery-status|message/rfc822|text/plain)\n|--b\n|--b--\n|Action: (failed|delayed|x)\n|Status: [245]\\.[0-9]\\.[0-9]{1,3}\n|Final-Recipient: rfc822; a@b\n|\n|[ -~]{0,20}\n){0,40}"
+        ) {
+            let raw = format!("From: MAILER-DAEMON@x.org\nSubject: Undelivered Mail Returned to Sender\n{body}");
+            let _ = classify(raw.as_bytes(), "unsubscribe@example.com");
+        }
+    }
+}

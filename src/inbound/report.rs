@@ -1,0 +1,141 @@
+//! What came back for one issue, for `tipsheet status`: delivered, bounced
+//! (during the session and afterwards), complaints and unsubscribes, their
+//! rates, and the warnings relays and mailbox providers act on.
+//!
+//! Owns the arithmetic and the thresholds. It reads the ledger and prints
+//! nothing: the CLI formats it.
+
+use std::collections::BTreeSet;
+
+use crate::store::{EventKind, EventRecord, Ledger, LedgerError, RecipientStatus};
+
+/// Above this complaint rate an issue is flagged (Gmail blocks senders near 0.3%).
+pub const COMPLAINT_WARN: f64 = 0.001;
+/// Above this bounce rate an issue is flagged (relays suspend senders past a few percent).
+pub const BOUNCE_WARN: f64 = 0.02;
+
+/// One issue's feedback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueFeedback {
+    /// Recipients whose copy the relay accepted and that did not bounce later.
+    pub delivered: u64,
+    /// Refused during the SMTP session (5xx).
+    pub bounced_in_session: u64,
+    /// Bounced afterwards (a DSN or a relay's webhook, hard).
+    pub bounced_after: u64,
+    /// Addresses with a soft bounce for this issue.
+    pub soft_bounces: u64,
+    /// Addresses that complained about this issue.
+    pub complaints: u64,
+    /// Addresses that unsubscribed by mail or relay for this issue.
+    pub unsubscribes: u64,
+    /// Bounced (both kinds) over delivered plus bounced.
+    pub bounce_rate: f64,
+    /// Complaints over delivered plus bounced afterwards.
+    pub complaint_rate: f64,
+    /// Thresholds passed, as sentences.
+    pub warnings: Vec<String>,
+    /// The events themselves, oldest first.
+    pub events: Vec<EventRecord>,
+}
+
+fn distinct(events: &[EventRecord], kind: EventKind) -> BTreeSet<&str> {
+    events
+        .iter()
+        .filter(|e| e.event.kind == kind)
+        .map(|e| e.event.email.as_str())
+        .collect()
+}
+
+fn rate(n: u64, of: u64) -> f64 {
+    if of == 0 { 0.0 } else { n as f64 / of as f64 }
+}
+
+/// The feedback of issue `slot`.
+pub fn issue(ledger: &Ledger, slot: chrono::NaiveDate) -> Result<IssueFeedback, LedgerError> {
+    let events = ledger.events(Some(slot))?;
+    let counts = ledger.counts(slot)?;
+    let hard = distinct(&events, EventKind::HardBounce);
+    let bounced_rows = ledger.recipients(slot, &[RecipientStatus::Bounced])?;
+    let bounced_in_session = bounced_rows
+        .iter()
+        .filter(|r| !hard.contains(r.key.as_str()))
+        .count() as u64;
+    let bounced_after = hard.len() as u64;
+    let delivered = counts.get(RecipientStatus::Sent);
+    let complaints = distinct(&events, EventKind::Complaint).len() as u64;
+    let attempted = delivered + bounced_in_session + bounced_after;
+    let bounce_rate = rate(bounced_in_session + bounced_after, attempted);
+    let complaint_rate = rate(complaints, delivered + bounced_after);
+    let mut warnings = Vec::new();
+    if complaint_rate > COMPLAINT_WARN {
+        warnings.push(format!(
+            "complaint rate {:.2}% is above 0.1%: Gmail and Yahoo block bulk senders near 0.3%; check how these readers signed up",
+            complaint_rate * 100.0
+        ));
+    }
+    if bounce_rate > BOUNCE_WARN {
+        warnings.push(format!(
+            "bounce rate {:.2}% is above 2%: relays suspend senders whose bounces climb; clean the list before the next issue",
+            bounce_rate * 100.0
+        ));
+    }
+    Ok(IssueFeedback {
+        delivered,
+        bounced_in_session,
+        bounced_after,
+        soft_bounces: distinct(&events, EventKind::SoftBounce).len() as u64,
+        complaints,
+        unsubscribes: distinct(&events, EventKind::Unsubscribe).len() as u64,
+        bounce_rate,
+        complaint_rate,
+        warnings,
+        events,
+    })
+}
+
+impl IssueFeedback {
+    /// The JSON form (`status --json`); `with_events` adds the addresses.
+    pub fn json(&self, with_events: bool) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "delivered": self.delivered,
+            "bounced_in_session": self.bounced_in_session,
+            "bounced_after": self.bounced_after,
+            "soft_bounces": self.soft_bounces,
+            "complaints": self.complaints,
+            "unsubscribes": self.unsubscribes,
+            "bounce_rate": self.bounce_rate,
+            "complaint_rate": self.complaint_rate,
+            "warnings": self.warnings,
+        });
+        if with_events {
+            v["events"] = self
+                .events
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "type": e.event.kind.as_str(), "email": e.event.email,
+                        "source": e.event.source, "status": e.event.status,
+                        "reason": e.event.reason, "at": e.event.at,
+                    })
+                })
+                .collect();
+        }
+        v
+    }
+
+    /// One line: `feedback: 3 delivered, bounced 0 in session + 1 after (25.00%), …`.
+    pub fn line(&self) -> String {
+        format!(
+            "feedback: {} delivered, bounced {} in session + {} after ({:.2}%), {} soft bounced, {} complaints ({:.2}%), {} unsubscribed",
+            self.delivered,
+            self.bounced_in_session,
+            self.bounced_after,
+            self.bounce_rate * 100.0,
+            self.soft_bounces,
+            self.complaints,
+            self.complaint_rate * 100.0,
+            self.unsubscribes
+        )
+    }
+}

@@ -1,0 +1,93 @@
+//! What came back after a send: bounces, complaints and unsubscribes, as the
+//! ledger's `events` table records them (each once, by a natural key).
+//!
+//! Owns the event types shared by every store engine. It decides nothing:
+//! `inbound::policy` says what an event does to the list.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The kinds of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// A permanent failure (5.x.x): suppress at once.
+    HardBounce,
+    /// A transient failure (4.x.x): counted.
+    SoftBounce,
+    /// Still trying (DSN `Action: delayed`): a warning only.
+    Delayed,
+    /// "This is spam", by feedback loop or relay.
+    Complaint,
+    /// A mailed (or relayed) unsubscribe request.
+    Unsubscribe,
+}
+
+impl EventKind {
+    /// All kinds.
+    pub const ALL: [EventKind; 5] = [
+        Self::HardBounce,
+        Self::SoftBounce,
+        Self::Delayed,
+        Self::Complaint,
+        Self::Unsubscribe,
+    ];
+
+    /// The stored name (also the generic webhook's `type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HardBounce => "hard_bounce",
+            Self::SoftBounce => "soft_bounce",
+            Self::Delayed => "delayed",
+            Self::Complaint => "complaint",
+            Self::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown event type `{s}`"))
+    }
+}
+
+/// One event, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Unique natural key: the provider's event id, or a hash of the message,
+    /// with the kind and address; a repeat with the same key is ignored.
+    pub key: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Normalized address.
+    pub email: String,
+    /// The slot date, when known.
+    pub slot: Option<chrono::NaiveDate>,
+    /// Where it came from: `dsn`, `arf`, `mailto`, `bounce-text`, `generic`,
+    /// `mailgun`, `postmark`.
+    pub source: String,
+    /// Enhanced status code (`5.1.1`), when given.
+    pub status: Option<String>,
+    /// The provider's reason text.
+    pub reason: String,
+    /// When it happened, RFC 3339.
+    pub at: String,
+}
+
+/// An event as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// The event.
+    pub event: Event,
+    /// When it was recorded, RFC 3339.
+    pub recorded_at: String,
+}

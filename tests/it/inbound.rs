@@ -1,0 +1,671 @@
+//! Mail that comes back, through the binary: VERP envelopes on a real SMTP
+//! session, DSNs through `inbound -`, a Maildir processed twice, soft bounces
+//! over several issues, the tokenized mailto, and relay webhooks over HTTP.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tipsheet::store::{EventKind, Ledger};
+
+use crate::common::{Run, Site, parse, repo, to_run};
+use crate::smtp_server::SmtpServer;
+
+const WEBHOOK_TOKEN: &str = "test-webhook-token";
+const MAILGUN_KEY: &str = "test-mailgun-signing-key";
+
+/// What one recipient's copy carried: envelope sender, Message-ID, mailto.
+#[derive(Debug, Clone)]
+struct Copy {
+    envelope: String,
+    message_id: String,
+    mailto: String,
+}
+
+fn bounce_site(port: u16) -> Site {
+    let site = Site::new();
+    site.use_smtp(port, 2);
+    let c = site.read("config.toml");
+    site.write(
+        "config.toml",
+        &format!("{c}\n[bounces]\naddress = \"bounces@example.com\"\n"),
+    );
+    site
+}
+
+/// The copies received since `skip`, by recipient.
+fn copies(server: &SmtpServer, skip: usize) -> HashMap<String, Copy> {
+    server
+        .mails()
+        .into_iter()
+        .skip(skip)
+        .map(|m| {
+            let p = parse(&m.data);
+            let lu = p.header("List-Unsubscribe").unwrap();
+            let mailto = lu
+                .split("<mailto:")
+                .nth(1)
+                .and_then(|s| s.split('?').next())
+                .unwrap()
+                .to_string();
+            (
+                m.to[0].to_lowercase(),
+                Copy {
+                    envelope: m.from.clone(),
+                    message_id: p.header("Message-ID").unwrap(),
+                    mailto,
+                },
+            )
+        })
+        .collect()
+}
+
+/// A corpus message with its placeholders filled from real copies; `as_whom`
+/// maps the fixture's own address to the recipient it is made for.
+fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &str) -> String {
+    let raw = std::fs::read_to_string(repo().join("tests/fixtures/inbound").join(name)).unwrap();
+    let c = &got[whom];
+    raw.replace(&format!("{{{{BOUNCE {fixture_addr}}}}}"), &c.envelope)
+        .replace(&format!("{{{{UNSUB {fixture_addr}}}}}"), &c.mailto)
+        .replace(&format!("{{{{MSGID {fixture_addr}}}}}"), &c.message_id)
+        .replace(fixture_addr, whom)
+}
+
+fn inbound_stdin(site: &Site, message: &str) -> Run {
+    let mut child = site
+        .command(&["inbound", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    to_run(child.wait_with_output().unwrap())
+}
+
+fn suppressed(site: &Site) -> Vec<(String, String)> {
+    site.read("subscribers/suppressed.csv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.splitn(2, ',');
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
+}
+
+fn events(site: &Site) -> Vec<(EventKind, String)> {
+    Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
+        .unwrap()
+        .unwrap()
+        .events(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event.kind, e.event.email))
+        .collect()
+}
+
+#[test]
+fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it() {
+    let server = SmtpServer::start();
+    let site = bounce_site(server.port);
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = copies(&server, 0);
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut senders: Vec<&str> = got.values().map(|c| c.envelope.as_str()).collect();
+    senders.sort();
+    senders.dedup();
+    assert_eq!(
+        senders.len(),
+        4,
+        "one envelope sender per recipient: {senders:?}"
+    );
+    for c in got.values() {
+        assert!(c.envelope.starts_with("bounces+1-"), "{c:?}");
+        assert!(c.envelope.ends_with("@example.com"), "{c:?}");
+        assert!(c.envelope.split('@').next().unwrap().len() <= 64, "{c:?}");
+        assert!(c.mailto.starts_with("unsubscribe+1-"), "{c:?}");
+    }
+    let dsn = fixture(
+        "postfix-hard.eml",
+        &got,
+        "ana@example.com",
+        "ana@example.com",
+    );
+    let r = inbound_stdin(&site, &dsn);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(
+            "standard input: hard_bounce for ana@example.com (issue 2026-12-01) [5.1.1]: suppressed (bounced: 550 5.1.1"
+        ),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("ledger row now bounced"), "{r:?}");
+    assert!(
+        suppressed(&site)
+            .iter()
+            .any(|(e, why)| e == "ana@example.com" && why.starts_with("bounced: 550 5.1.1")),
+        "{:?}",
+        suppressed(&site)
+    );
+    let s = site.run(&["status"]);
+    assert!(s.stdout.contains("3 sent, 1 bounced"), "{s:?}");
+    assert!(
+        s.stdout.contains(
+            "  feedback: 3 delivered, bounced 0 in session + 1 after (25.00%), 0 soft bounced, 0 complaints (0.00%), 0 unsubscribed"
+        ),
+        "{s:?}"
+    );
+    assert!(
+        s.stdout
+            .contains("  warning: bounce rate 25.00% is above 2%"),
+        "{s:?}"
+    );
+    let s = site.run(&["status", "--date", "2026-12-01"]);
+    assert!(
+        s.stdout.contains("  hard_bounce ana@example.com  dsn  5.1.1 550 5.1.1 <ana@example.com>: Recipient address rejected"),
+        "{s:?}"
+    );
+    let s = site.run(&["status", "--date", "2026-12-01", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let fb = &v[0]["feedback"];
+    assert_eq!(
+        (fb["delivered"].as_u64(), fb["bounced_after"].as_u64()),
+        (Some(3), Some(1)),
+        "{fb}"
+    );
+    assert_eq!(fb["bounce_rate"].as_f64(), Some(0.25));
+    assert_eq!(fb["events"][0]["email"], "ana@example.com");
+    assert_eq!(fb["events"][0]["type"], "hard_bounce");
+    // The next issue skips her.
+    let r = site.run(&["send", "--date", "2026-12-15"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let next = copies(&server, 4);
+    assert_eq!(next.len(), 3);
+    assert!(!next.contains_key("ana@example.com"));
+    // A forged token on the same DSN changes nothing and says why.
+    let forged = dsn.replace(
+        &got["ana@example.com"].envelope,
+        "bounces+1-aaaaaaaaaaaa-00000000000000000000000000000000@example.com",
+    );
+    let r = inbound_stdin(&site, &forged);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("refused, nothing changed"), "{r:?}");
+}
+
+#[test]
+fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest() {
+    let server = SmtpServer::start();
+    let site = bounce_site(server.port);
+    assert_eq!(site.run(&["send"]).code, 0);
+    let got = copies(&server, 0);
+    let dir = site.path("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let handled = [
+        (
+            "1796133912.M1P1.mx",
+            fixture("exim-hard.eml", &got, "bob@example.com", "bob@example.com"),
+        ),
+        (
+            "1796133913.M2P1.mx",
+            fixture(
+                "arf-abuse.eml",
+                &got,
+                "bob@example.com",
+                "carol@example.com",
+            ),
+        ),
+        (
+            "1796133914.M3P1.mx",
+            fixture("vacation.eml", &got, "erin@example.com", "erin@example.com"),
+        ),
+    ];
+    let left = [
+        (
+            "1796133915.M4P1.mx",
+            fixture(
+                "unknown-reply.eml",
+                &got,
+                "ana@example.com",
+                "ana@example.com",
+            ),
+        ),
+        (
+            "1796133916.M5P1.mx",
+            "\u{1}\u{2} not mail at all".to_string(),
+        ),
+    ];
+    let put = |name: &str, text: &str| std::fs::write(dir.join("new").join(name), text).unwrap();
+    for (n, t) in handled.iter().chain(left.iter()) {
+        put(n, t);
+    }
+    let r = site.run(&["inbound", "--maildir", "Maildir"]);
+    assert_eq!(r.code, 1, "one message is unreadable: {r:?}");
+    assert!(
+        r.stdout.contains("hard_bounce for bob@example.com"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("complaint for carol@example.com"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("ignored: an automatic reply"), "{r:?}");
+    assert!(
+        r.stderr.contains("1796133915.M4P1.mx: not recognised"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("1796133916.M5P1.mx: not an email message"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("inbound: 2 recorded, 0 already recorded, 1 ignored, 0 refused, 1 not recognised, 1 unreadable"),
+        "{r:?}"
+    );
+    let names = |sub: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names("cur"),
+        [
+            "1796133912.M1P1.mx:2,S",
+            "1796133913.M2P1.mx:2,S",
+            "1796133914.M3P1.mx:2,S"
+        ]
+    );
+    assert_eq!(names("new"), ["1796133915.M4P1.mx", "1796133916.M5P1.mx"]);
+    // Delivered again (a relay retry, a restored backup): nothing changes.
+    for (n, t) in &handled {
+        put(&format!("{n}.again"), t);
+    }
+    let before = site.read("subscribers/suppressed.csv");
+    let r = site.run(&["inbound", "--maildir", "Maildir"]);
+    assert!(
+        r.stdout
+            .contains("inbound: 0 recorded, 2 already recorded, 1 ignored"),
+        "{r:?}"
+    );
+    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+    assert_eq!(
+        events(&site),
+        [
+            (EventKind::HardBounce, "bob@example.com".to_string()),
+            (EventKind::Complaint, "carol@example.com".to_string())
+        ]
+    );
+    assert_eq!(names("cur").len(), 6);
+    let st = site.run(&["status"]);
+    assert!(
+        st.stdout.contains(
+            "bounced 0 in session + 1 after (25.00%), 0 soft bounced, 1 complaints (25.00%)"
+        ),
+        "{st:?}"
+    );
+    assert!(
+        st.stdout
+            .contains("  warning: complaint rate 25.00% is above 0.1%"),
+        "{st:?}"
+    );
+    let s = suppressed(&site);
+    assert!(
+        s.iter()
+            .any(|(e, w)| e == "carol@example.com" && w.starts_with("complaint,")),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn three_soft_bounces_over_three_issues_suppress_two_do_not() {
+    let server = SmtpServer::start();
+    let site = bounce_site(server.port);
+    let mut seen = 0;
+    for (i, date) in ["2026-12-01", "2026-12-15", "2026-12-29"]
+        .iter()
+        .enumerate()
+    {
+        let r = site.run(&["send", "--date", date]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let got = copies(&server, seen);
+        seen = server.mails().len();
+        let dsn = fixture(
+            "gmail-soft.eml",
+            &got,
+            "dave@example.com",
+            "carol@example.com",
+        );
+        let r = inbound_stdin(&site, &dsn);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.contains(&format!(
+                "soft_bounce for carol@example.com (issue {date}) [4.2.2]"
+            )),
+            "{r:?}"
+        );
+        let carol_suppressed = suppressed(&site)
+            .iter()
+            .any(|(e, _)| e == "carol@example.com");
+        if i < 2 {
+            assert!(
+                r.stdout
+                    .contains(&format!("{} soft bounce(s) in the window", i + 1)),
+                "{r:?}"
+            );
+            assert!(!carol_suppressed, "after {} soft bounces", i + 1);
+            // The same DSN again counts nothing.
+            let again = inbound_stdin(&site, &dsn);
+            assert!(again.stdout.contains("already recorded"), "{again:?}");
+        } else {
+            assert!(
+                r.stdout
+                    .contains("suppressed (bounced: 3 soft bounces in 30 days"),
+                "{r:?}"
+            );
+            assert!(carol_suppressed);
+        }
+    }
+}
+
+#[test]
+fn a_mailed_unsubscribe_counts_only_through_its_tokenized_address() {
+    let server = SmtpServer::start();
+    let site = bounce_site(server.port);
+    assert_eq!(site.run(&["send"]).code, 0);
+    let got = copies(&server, 0);
+    let plain = fixture(
+        "unsubscribe-no-token.eml",
+        &got,
+        "dave@example.com",
+        "erin@example.com",
+    );
+    std::fs::write(site.path("plain.eml"), plain).unwrap();
+    let mailed = fixture(
+        "unsubscribe-mailto.eml",
+        &got,
+        "dave@example.com",
+        "erin@example.com",
+    );
+    std::fs::write(site.path("mailed.eml"), mailed).unwrap();
+    let r = site.run(&["inbound", "plain.eml", "mailed.eml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("plain.eml: refused, nothing changed: unsubscribe: sent to `unsubscribe@example.com` without a token"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("mailed.eml: unsubscribe for erin@example.com (issue 2026-12-01)"),
+        "{r:?}"
+    );
+    let s = suppressed(&site);
+    assert!(
+        s.iter()
+            .any(|(e, w)| e == "erin@example.com" && w.starts_with("unsubscribed,")),
+        "{s:?}"
+    );
+    // Files that are not there are errors, and the rest still runs.
+    let r = site.run(&["inbound", "missing.eml", "mailed.eml"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("error: missing.eml: cannot read it"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "mailed.eml: unsubscribe for erin@example.com (issue 2026-12-01) already recorded"
+        ),
+        "{r:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks over HTTP.
+
+struct Serve {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Serve {
+    fn start(site: &Site) -> Self {
+        let mut child = site
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .env("TIPSHEET_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+            .env("TIPSHEET_MAILGUN_SIGNING_KEY", MAILGUN_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let base = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "serve did not start: {first:?} {:?}",
+                    stderr.lock().unwrap()
+                )
+            })
+            .to_string();
+        Serve {
+            child,
+            base,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut req = agent.post(url).header("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut r = req.send(body).unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+fn mailgun_body(
+    key: &str,
+    event: &str,
+    severity: &str,
+    recipient: &str,
+    message_id: &str,
+) -> String {
+    let (ts, token) = (
+        "1796133912",
+        "d1f5e0c2a7b94e6f8c3a2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e",
+    );
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(token.as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    serde_json::json!({
+        "signature": {"timestamp": ts, "token": token, "signature": sig},
+        "event-data": {
+            "event": event, "severity": severity, "id": "G9Bn5sl1TC6bTsNzsI6O1A",
+            "timestamp": 1796133912.25, "recipient": recipient,
+            "reason": "bounce",
+            "delivery-status": {"code": 550, "message": "5.1.1 The email account that you tried to reach does not exist", "description": ""},
+            "message": {"headers": {"message-id": message_id.trim_matches(|c| c == '<' || c == '>')}}
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn webhooks_take_only_authenticated_events_and_each_once() {
+    let server = SmtpServer::start();
+    let site = bounce_site(server.port);
+    assert_eq!(site.run(&["send"]).code, 0);
+    let got = copies(&server, 0);
+    let serve = Serve::start(&site);
+    let url = |p: &str| format!("{}/webhooks/{p}", serve.base);
+    let bearer = format!("Bearer {WEBHOOK_TOKEN}");
+    let before = site.read("subscribers/suppressed.csv");
+    let generic = r#"[{"type": "complaint", "email": "Ana@Example.com", "reason": "abuse report"},
+                      {"type": "hard_bounce", "email": "bob@example.com", "at": "2026-12-01T15:00:00Z"}]"#;
+    // Unauthenticated, wrong token, not JSON: nothing changes.
+    for (headers, body, want) in [
+        (vec![], generic, 401),
+        (vec![("Authorization", "Bearer wrong")], generic, 401),
+        (vec![("Authorization", bearer.as_str())], "{not json", 400),
+        (
+            vec![("Authorization", bearer.as_str())],
+            r#"{"type": "spam", "email": "a@example.com"}"#,
+            400,
+        ),
+    ] {
+        let (status, text) = post(&url("generic"), &headers, body);
+        assert_eq!(status, want, "{text}");
+        assert!(text.contains("nothing changed"), "{text}");
+    }
+    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+    let (status, text) = post(&url("generic"), &[("Authorization", &bearer)], generic);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "2 recorded, 0 already recorded, 0 ignored")
+    );
+    let (status, text) = post(&url("generic"), &[("Authorization", &bearer)], generic);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "0 recorded, 2 already recorded, 0 ignored")
+    );
+    // Mailgun: a bad signature is refused; a good one is taken once and linked to its issue.
+    let carol = &got["carol@example.com"].message_id;
+    let (status, _) = post(
+        &url("mailgun"),
+        &[],
+        &mailgun_body(
+            "not-the-key",
+            "failed",
+            "permanent",
+            "carol@example.com",
+            carol,
+        ),
+    );
+    assert_eq!(status, 401);
+    let (status, _) = post(&url("mailgun"), &[], "garbage");
+    assert_eq!(status, 401);
+    let body = mailgun_body(
+        MAILGUN_KEY,
+        "failed",
+        "permanent",
+        "carol@example.com",
+        carol,
+    );
+    let (status, text) = post(&url("mailgun"), &[], &body);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "1 recorded, 0 already recorded, 0 ignored")
+    );
+    let (_, text) = post(&url("mailgun"), &[], &body);
+    assert_eq!(text.trim(), "0 recorded, 1 already recorded, 0 ignored");
+    // Postmark: Basic credentials with the webhook token as password.
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("postmark:{WEBHOOK_TOKEN}"))
+    );
+    let pm = r#"{"RecordType": "SpamComplaint", "ID": 42, "Type": "SpamComplaint", "Email": "erin@example.com", "Description": "The subscriber explicitly marked this message as spam.", "BouncedAt": "2026-12-01T15:10:00Z"}"#;
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("postmark:nope")
+    );
+    let (status, _) = post(&url("postmark"), &[("Authorization", &wrong)], pm);
+    assert_eq!(status, 401);
+    let (status, text) = post(&url("postmark"), &[("Authorization", &basic)], pm);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "1 recorded, 0 already recorded, 0 ignored"),
+        "{}",
+        serve.stderr.lock().unwrap()
+    );
+    let s = suppressed(&site);
+    for (email, reason) in [
+        ("ana@example.com", "complaint"),
+        ("bob@example.com", "bounced"),
+        ("carol@example.com", "bounced: 550 5.1.1"),
+        ("erin@example.com", "complaint"),
+    ] {
+        assert!(
+            s.iter().any(|(e, w)| e == email && w.starts_with(reason)),
+            "{email}: {s:?}"
+        );
+    }
+    // After her complaint, the one-click resubscribe is refused: only the double opt-in.
+    let t = tipsheet::mail::token::Signer::new(crate::common::SECRET.as_bytes())
+        .unsubscribe_token("ana@example.com");
+    let before = site.read("subscribers/suppressed.csv");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(&format!("{}/resubscribe", serve.base))
+        .send_form([("e", "ana@example.com"), ("t", t.as_str())])
+        .unwrap();
+    let page = r.body_mut().read_to_string().unwrap();
+    assert!(page.contains("Please sign up again"), "{page}");
+    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+    let ev = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
+        .unwrap()
+        .unwrap()
+        .events(None)
+        .unwrap();
+    assert_eq!(ev.len(), 4, "{ev:?}");
+    let carol_event = ev
+        .iter()
+        .find(|e| e.event.email == "carol@example.com")
+        .unwrap();
+    assert_eq!(
+        carol_event.event.slot.map(|d| d.to_string()).as_deref(),
+        Some("2026-12-01")
+    );
+    assert_eq!(carol_event.event.source, "mailgun");
+    drop(serve);
+}
