@@ -50,53 +50,59 @@ pub(super) fn clean_role(s: &str, left: bool) -> Option<String> {
         }
         s = collapse(&format!("{}{}", &s[..open], &s[close + 1..]));
     }
-    let mut s = s
-        .trim_matches(|c: char| matches!(c, '?' | '!' | '.' | ',' | ';' | '"' | '\'' | '“' | '”'))
-        .trim()
-        .to_string();
-    if left {
-        // "Should You Become a Nurse" → "Nurse".
-        let lower = format!(" {}", s.to_ascii_lowercase());
-        if let Some(at) = [" a ", " an ", " the "]
-            .iter()
-            .filter_map(|a| lower.rfind(a).map(|p| p + a.len()))
-            .max()
-        {
-            s = s
-                .get(at.saturating_sub(1)..)
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+    // Each step can expose what an earlier one removes ("What is a .NET…" only
+    // shows its "." once "What is a " is gone), so repeat until nothing changes:
+    // the written title "{a} vs. {b}" must parse back to the same roles.
+    loop {
+        let before = s.clone();
+        s = trim_punctuation(&s);
+        if left {
+            // "Should You Become a Nurse" → "Nurse".
+            let lower = format!(" {}", s.to_ascii_lowercase());
+            if let Some(at) = [" a ", " an ", " the "]
+                .iter()
+                .filter_map(|a| lower.rfind(a).map(|p| p + a.len()))
+                .max()
+            {
+                s = s
+                    .get(at.saturating_sub(1)..)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+            }
         }
-    }
-    for article in ["a ", "an ", "the "] {
-        if s.len() > article.len()
-            && s.get(..article.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(article))
-        {
-            s = s[article.len()..].trim().to_string();
+        for article in ["a ", "an ", "the "] {
+            if s.len() > article.len()
+                && s.get(..article.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(article))
+            {
+                s = s[article.len()..].trim().to_string();
+            }
         }
-    }
-    if !left {
-        let suffixes = [
-            " key differences",
-            " differences",
-            " difference",
-            " comparison",
-            " compared",
-            " explained",
-            " careers",
-            " career",
-            " jobs",
-            " roles",
-        ];
-        loop {
-            let lower = s.to_ascii_lowercase();
-            let Some(suf) = suffixes.iter().find(|x| lower.ends_with(*x)) else {
-                break;
-            };
-            s.truncate(s.len() - suf.len());
-            s = s.trim().to_string();
+        if !left {
+            let suffixes = [
+                " key differences",
+                " differences",
+                " difference",
+                " comparison",
+                " compared",
+                " explained",
+                " careers",
+                " career",
+                " jobs",
+                " roles",
+            ];
+            loop {
+                let lower = s.to_ascii_lowercase();
+                let Some(suf) = suffixes.iter().find(|x| lower.ends_with(*x)) else {
+                    break;
+                };
+                s.truncate(s.len() - suf.len());
+                s = s.trim().to_string();
+            }
+        }
+        if s == before {
+            break;
         }
     }
     let lower = format!(" {} ", s.to_ascii_lowercase());
@@ -108,6 +114,24 @@ pub(super) fn clean_role(s: &str, left: bool) -> Option<String> {
             .iter()
             .any(|x| lower.contains(x));
     ok.then_some(s)
+}
+
+/// Trims the punctuation around a role name, keeping a leading "." that starts a
+/// name (".NET Developer").
+fn trim_punctuation(s: &str) -> String {
+    let stray = |c: char| matches!(c, '?' | '!' | '.' | ',' | ';' | '"' | '\'' | '“' | '”');
+    let mut s = s.trim_end_matches(stray).trim();
+    loop {
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            // One dot, then the name: ".NET". An ellipsis ("...Nurse") goes.
+            (Some('.'), Some(c)) if c.is_alphanumeric() => break,
+            (Some('.'), _) => s = s.trim_start_matches('.').trim_start(),
+            (Some(c), _) if stray(c) => s = s[c.len_utf8()..].trim_start(),
+            _ => break,
+        }
+    }
+    s.to_string()
 }
 
 /// "associate-producer-vs-assistant-producer".
@@ -309,6 +333,47 @@ mod tests {
             let (a, b) = parse_title(t).unwrap();
             assert_eq!(parse_title(&format!("{a} vs. {b}")), Some((a, b)));
         }
+    }
+
+    #[test]
+    fn roles_exposed_by_dropping_an_article_reparse_to_themselves() {
+        // The written title is "{a} vs. {b}"; importing that file again must find
+        // the same roles. Dropping "What is a " used to expose a leading "." that
+        // the punctuation trim (already done) no longer saw, so the re-import lost it.
+        let cases: &[(&str, (&str, &str))] = &[
+            (
+                "What is a .$7707per hour# ## versus a",
+                ("$7707per hour# ##", "a"),
+            ),
+            ("What is a ?Nurse vs. a Doctor", ("Nurse", "Doctor")),
+            (
+                "Should You Become a \"Nurse\" or a Doctor",
+                ("Nurse", "Doctor"),
+            ),
+            ("a the Nurse vs. an a Doctor", ("Nurse", "Doctor")),
+            ("Nurse vs. Doctor Careers Jobs.", ("Nurse", "Doctor")),
+        ];
+        for (title, (a, b)) in cases {
+            let got = parse_title(title);
+            assert_eq!(got, Some((a.to_string(), b.to_string())), "{title}");
+            assert_eq!(parse_title(&format!("{a} vs. {b}")), got, "{title}");
+        }
+    }
+
+    #[test]
+    fn a_leading_dot_that_starts_a_name_is_kept() {
+        assert_eq!(
+            parse_title(".NET Developer vs. Java Developer"),
+            Some((".NET Developer".to_string(), "Java Developer".to_string()))
+        );
+        assert_eq!(
+            parse_title("What is a .NET Developer or a Java Developer?"),
+            Some((".NET Developer".to_string(), "Java Developer".to_string()))
+        );
+        assert_eq!(
+            parse_title("...Nurse vs. Doctor"),
+            Some(("Nurse".to_string(), "Doctor".to_string()))
+        );
     }
 
     #[test]

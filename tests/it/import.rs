@@ -926,6 +926,18 @@ proptest! {
         let _ = import::find_salary_ranges(&text);
     }
 
+    /// The file's title is "{a} vs. {b}", so whatever roles a title yields must
+    /// come back unchanged from that title (re-importing a file keeps its roles).
+    #[test]
+    fn roles_parsed_from_a_title_reparse_to_themselves(
+        title in "((What is a |Should You Become a |the |an |a )?[.?!,;\"'“”$# ]{0,3}[A-Za-z.#$+]{1,8}[.?!,;\"' ]{0,2}){1,3}( vs\\. | versus | or | vs )(a |an |the )?[.?!,;\"'$# ]{0,3}[A-Za-z.#$+ ]{1,12}( Careers| Key Differences|\\.|\\?)?",
+    ) {
+        if let Some((a, b)) = import::parse_title(&title) {
+            let again = import::parse_title(&format!("{a} vs. {b}"));
+            prop_assert_eq!(again, Some((a, b)), "{}", title);
+        }
+    }
+
     #[test]
     fn noisy_articles_never_panic_and_what_imports_loads_and_round_trips(
         article in article(),
