@@ -1,18 +1,453 @@
-//! The store: the send ledger recording every issue and every recipient of it.
+//! The store: the send ledger recording every issue and every recipient of it,
+//! and, on the shared engine, the list, the suppressions and the sign-up state.
 //!
-//! Owns all SQL (schema, migrations, queries). An issue moves
-//! assembled → sending → sent; a recipient pending → in_flight → sent | retrying |
-//! failed | bounced | uncertain (in flight when a run died) | skipped (suppressed
-//! after the list was frozen). It decides nothing about sending: `send` drives it.
+//! Owns all SQL (schema, numbered migrations under `migrations/`, queries). An
+//! issue moves assembled → sending → sent; a recipient pending → in_flight →
+//! sent | retrying | failed | bounced | uncertain (in flight when a run died) |
+//! skipped (suppressed after the list was frozen). It decides nothing about
+//! sending: `send` drives it.
+//!
+//! Two engines behind one front, [`Store`], chosen by the `[store] url`'s
+//! scheme ([`StoreUrl`]): absent or `sqlite:` is the embedded default (the
+//! [`Ledger`] file under `state.dir`, the list in CSV files, one host);
+//! `postgres://` is [`PgStore`], shared by every host naming the same URL.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
-use crate::content::issue::Selection;
+use crate::content::issue::{PastIssue, Selection};
 
+mod postgres;
 mod sqlite;
+mod url;
+pub use postgres::{FrozenIssue, PgStore, StoredSubscriber, StoredSuppression};
 pub use sqlite::Ledger;
+pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError, redact};
+
+/// Now, as the ledger writes times (RFC 3339, milliseconds, UTC).
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Errors of the store front and the shared engine.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The embedded engine failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The URL cannot be used.
+    #[error("store `{store}`: {detail} (check `[store] url` or `TIPSHEET_DATABASE_URL`)")]
+    Url {
+        /// The URL, password redacted.
+        store: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The database cannot be reached, or the connection dropped and retries ran out.
+    #[error(
+        "store `{store}` cannot be reached: {detail} (is the server up? check `[store] url` and the password variable)"
+    )]
+    Unreachable {
+        /// The URL, password redacted.
+        store: String,
+        /// The driver's words.
+        detail: String,
+    },
+    /// The database refused a statement.
+    #[error("store `{store}`: {detail}")]
+    Database {
+        /// The URL, password redacted.
+        store: String,
+        /// The driver's words.
+        detail: String,
+    },
+    /// The database was migrated by a newer tipsheet.
+    #[error(
+        "store `{store}` has schema version {found}, newer than this tipsheet understands ({known}); upgrade tipsheet"
+    )]
+    TooNew {
+        /// The URL, password redacted.
+        store: String,
+        /// Version in the database.
+        found: i64,
+        /// Newest version known here.
+        known: i64,
+    },
+    /// A list operation on the file engine, whose list is the CSV file.
+    #[error(
+        "the list is the file `{path}` (the store is the embedded SQLite ledger): edit that file; set `[store] url` to a `postgres://` URL to keep the list in PostgreSQL"
+    )]
+    ListIsFile {
+        /// `subscribers.path`.
+        path: PathBuf,
+    },
+}
+
+impl StoreError {
+    /// Whether the database is out of reach (as opposed to answering with an error).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+}
+
+/// What a config says about its store, secrets resolved from the environment.
+#[derive(Clone)]
+pub struct StoreSettings {
+    /// The engine and where it is.
+    pub url: StoreUrl,
+    /// The password from `[store] password_env`, when set.
+    pub password: Option<String>,
+    /// How long a claim on recipients holds without renewal.
+    pub lease: Duration,
+    /// The list file (what the file engine's list commands point at).
+    pub subscribers_path: PathBuf,
+}
+
+impl fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+impl StoreSettings {
+    /// Reads `[store]`, with `TIPSHEET_DATABASE_URL` overriding `url` whole and
+    /// the password from the variable `password_env` names.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, StoreError> {
+        let env_url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
+        let raw = env_url.or_else(|| config.store.url.clone());
+        let url =
+            match raw {
+                None => StoreUrl::Sqlite(config.ledger_path()),
+                Some(raw) => StoreUrl::parse(&raw, &config.base_dir(), &config.ledger_path())
+                    .map_err(|e| StoreError::Url {
+                        store: redact(&raw),
+                        detail: e.to_string(),
+                    })?,
+            };
+        Ok(Self {
+            url,
+            password: std::env::var(&config.store.password_env)
+                .ok()
+                .filter(|p| !p.is_empty()),
+            lease: Duration::from_secs(config.store.lease_seconds),
+            subscribers_path: config.subscribers.path.clone(),
+        })
+    }
+}
+
+/// The store front: one interface over the two engines.
+pub enum Store {
+    /// The embedded default: one SQLite ledger file, one host.
+    Sqlite {
+        /// The ledger (a blocking connection; its calls are short).
+        ledger: std::sync::Mutex<Ledger>,
+        /// The list file, for messages.
+        subscribers_path: PathBuf,
+    },
+    /// PostgreSQL, shared by several hosts.
+    Postgres(PgStore),
+}
+
+/// What `check` reports about the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreReport {
+    /// The store, password redacted.
+    pub shown: String,
+    /// Whether it is the shared engine.
+    pub shared: bool,
+    /// The schema version found (0: none yet).
+    pub version: i64,
+    /// The newest version this tipsheet knows.
+    pub known: i64,
+}
+
+impl Store {
+    /// Opens the store for writing, creating and migrating its schema.
+    pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        match &settings.url {
+            StoreUrl::Sqlite(path) => Ok(Self::Sqlite {
+                ledger: std::sync::Mutex::new(Ledger::open(path)?),
+                subscribers_path: settings.subscribers_path.clone(),
+            }),
+            StoreUrl::Postgres(url) => {
+                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?;
+                pg.migrate().await?;
+                Ok(Self::Postgres(pg))
+            }
+        }
+    }
+
+    /// Opens the store to read, creating nothing; `None` if it has no schema yet.
+    pub async fn open_read_only(settings: &StoreSettings) -> Result<Option<Self>, StoreError> {
+        match &settings.url {
+            StoreUrl::Sqlite(path) => Ok(Ledger::open_read_only(path)?.map(|l| Self::Sqlite {
+                ledger: std::sync::Mutex::new(l),
+                subscribers_path: settings.subscribers_path.clone(),
+            })),
+            StoreUrl::Postgres(url) => {
+                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?;
+                let found = pg.schema_version().await?;
+                let known = PgStore::known_version();
+                if found > known {
+                    return Err(StoreError::TooNew {
+                        store: url.to_string(),
+                        found,
+                        known,
+                    });
+                }
+                Ok((found == known).then_some(Self::Postgres(pg)))
+            }
+        }
+    }
+
+    /// Where the store is, its reachability and schema version; creates nothing.
+    pub async fn report(settings: &StoreSettings) -> Result<StoreReport, StoreError> {
+        match &settings.url {
+            StoreUrl::Sqlite(path) => Ok(StoreReport {
+                shown: settings.url.to_string(),
+                shared: false,
+                version: sqlite::version_of(path)?,
+                known: sqlite::known_version(),
+            }),
+            StoreUrl::Postgres(url) => {
+                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?;
+                Ok(StoreReport {
+                    shown: url.to_string(),
+                    shared: true,
+                    version: pg.schema_version().await?,
+                    known: PgStore::known_version(),
+                })
+            }
+        }
+    }
+
+    /// Whether several hosts share this store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// The store, password redacted.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite { ledger, .. } => format!("sqlite:{}", lock(ledger).path().display()),
+            Self::Postgres(pg) => pg.url().to_string(),
+        }
+    }
+
+    /// The shared engine, for its list and lease operations; the file
+    /// engine's answer is that the list is the file.
+    pub fn shared(&self) -> Result<&PgStore, StoreError> {
+        match self {
+            Self::Postgres(pg) => Ok(pg),
+            Self::Sqlite {
+                subscribers_path, ..
+            } => Err(StoreError::ListIsFile {
+                path: subscribers_path.clone(),
+            }),
+        }
+    }
+
+    /// Every recorded issue's selection, for rotation.
+    pub async fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).history()?),
+            Self::Postgres(pg) => pg.history().await,
+        }
+    }
+
+    /// All issues, oldest first.
+    pub async fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).issues()?),
+            Self::Postgres(pg) => pg.issues().await,
+        }
+    }
+
+    /// One issue by slot date.
+    pub async fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).issue(slot)?),
+            Self::Postgres(pg) => pg.issue(slot).await,
+        }
+    }
+
+    /// One issue by number.
+    pub async fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).issue_by_number(number)?),
+            Self::Postgres(pg) => pg.issue_by_number(number).await,
+        }
+    }
+
+    /// Records an issue's frozen selection (no-op if the slot already has one).
+    pub async fn assemble(
+        &self,
+        slot: &str,
+        number: u32,
+        selection: &Selection,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).assemble(slot, number, selection)?),
+            Self::Postgres(pg) => pg.assemble(slot, number, selection, None).await,
+        }
+    }
+
+    /// Freezes the given recipient set (key, address, name) and marks the
+    /// issue `sending`, in one transaction; nothing if it left `assembled`.
+    pub async fn freeze(
+        &self,
+        slot: &str,
+        recipients: Vec<(String, String, String)>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).freeze(slot, recipients)?),
+            Self::Postgres(pg) => pg.freeze(slot, &recipients).await,
+        }
+    }
+
+    /// Assembles the issue of `slot` on first use. On the shared engine, the
+    /// first host also freezes the rendered issue and the recipient set (from
+    /// the stored list) in the same transaction, and every host gets back what
+    /// was frozen. On the file engine the caller freezes the list from the file
+    /// while the record says `assembled`; `rendered` is not kept.
+    pub async fn freeze_issue(
+        &self,
+        slot: &str,
+        number: u32,
+        selection: &Selection,
+        rendered: &[u8],
+    ) -> Result<FrozenIssue, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => {
+                let l = lock(ledger);
+                l.assemble(slot, number, selection)?;
+                let record = l.issue(slot)?.ok_or_else(|| StoreError::Database {
+                    store: l.path().display().to_string(),
+                    detail: format!("issue `{slot}` vanished right after it was assembled"),
+                })?;
+                Ok(FrozenIssue {
+                    record,
+                    rendered: None,
+                    added: None,
+                })
+            }
+            Self::Postgres(pg) => pg.freeze_issue(slot, number, selection, rendered).await,
+        }
+    }
+
+    /// Recipients left in flight by a run that died become `uncertain`
+    /// (on the shared engine: only those whose host's lease expired).
+    pub async fn recover(&self, slot: &str) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).recover(slot)?),
+            Self::Postgres(pg) => pg.recover(slot).await,
+        }
+    }
+
+    /// The next recipients with one of `statuses`, by key after `after`: read only.
+    pub async fn due(
+        &self,
+        slot: &str,
+        statuses: &[RecipientStatus],
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).due(slot, statuses, after, limit)?),
+            Self::Postgres(pg) => pg.due(slot, statuses, after, limit).await,
+        }
+    }
+
+    /// The next page to send, claimed for this host: on the file engine the
+    /// run lock already makes it ours, so this is [`Store::due`]; on the
+    /// shared engine rows another host holds are skipped and ours are leased.
+    pub async fn claim(
+        &self,
+        slot: &str,
+        statuses: &[RecipientStatus],
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        match self {
+            Self::Sqlite { .. } => self.due(slot, statuses, after, limit).await,
+            Self::Postgres(pg) => pg.claim(slot, statuses, after, limit).await,
+        }
+    }
+
+    /// Renews this host's leases (nothing to do on the file engine).
+    pub async fn renew(&self, slot: &str) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite { .. } => Ok(0),
+            Self::Postgres(pg) => pg.renew(slot).await,
+        }
+    }
+
+    /// Gives back this host's claims on rows not in flight (a clean stop).
+    pub async fn release(&self, slot: &str) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite { .. } => Ok(0),
+            Self::Postgres(pg) => pg.release(slot).await,
+        }
+    }
+
+    /// Recipients of an issue with one of `statuses`, by key.
+    pub async fn recipients(
+        &self,
+        slot: &str,
+        statuses: &[RecipientStatus],
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        self.due(slot, statuses, "", i64::MAX as usize).await
+    }
+
+    /// Marks `in_flight` keys in flight and records `outcomes`, in one transaction.
+    pub async fn commit(
+        &self,
+        slot: &str,
+        in_flight: &[&str],
+        outcomes: &[Outcome],
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).commit(slot, in_flight, outcomes)?),
+            Self::Postgres(pg) => pg.commit(slot, in_flight, outcomes).await,
+        }
+    }
+
+    /// Counts by status for one issue.
+    pub async fn counts(&self, slot: &str) -> Result<Counts, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).counts(slot)?),
+            Self::Postgres(pg) => pg.counts(slot).await,
+        }
+    }
+
+    /// Marks the issue `sent` when nobody is left open; returns its status.
+    pub async fn finish(&self, slot: &str) -> Result<IssueStatus, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).finish(slot)?),
+            Self::Postgres(pg) => pg.finish(slot).await,
+        }
+    }
+
+    /// The schema version in use.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(sqlite::version_of(lock(ledger).path())?),
+            Self::Postgres(pg) => pg.schema_version().await,
+        }
+    }
+}
+
+/// The ledger's lock; a panic while holding it cannot leave SQLite half-written
+/// (its transactions roll back), so a poisoned lock is still usable.
+fn lock(m: &std::sync::Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Ledger errors.
 #[derive(Debug, thiserror::Error)]
