@@ -26,6 +26,8 @@ use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::store::{IssueStatus, Ledger, RecipientStatus};
 
+pub mod subscribers;
+
 /// Exit codes (documented in the README).
 pub mod exit {
     /// All delivered, or nothing to do.
@@ -38,6 +40,8 @@ pub mod exit {
     pub const LOCKED: u8 = 3;
     /// Interrupted by a signal; rerun to resume.
     pub const INTERRUPTED: u8 = 4;
+    /// The shared store (PostgreSQL) was lost; what could be recorded was; rerun to resume.
+    pub const STORE: u8 = 5;
 }
 
 /// A failure with the exit code it maps to.
@@ -112,6 +116,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Turn an article (Markdown or HTML) into a comparison file.
     Import(crate::import::ImportArgs),
+    /// Move the list between CSV files and the PostgreSQL store.
+    Subscribers(subscribers::SubscribersArgs),
 }
 
 /// `preview` options.
@@ -197,6 +203,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Import(a) => crate::import::command(a, &cli.config),
+        Command::Subscribers(a) => subscribers::command(a, &cli.config, now),
     }
 }
 

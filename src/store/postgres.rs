@@ -692,6 +692,58 @@ impl PgStore {
         .await
     }
 
+    /// [`PgStore::add_subscriber`] for many rows in one statement (keys must
+    /// be distinct). Returns how many rows are new.
+    pub async fn add_subscribers(&self, rows: &[StoredSubscriber]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        let dates: Vec<Option<&str>> = rows.iter().map(|r| r.subscribed_at.as_deref()).collect();
+        let (keys, addresses, names, dates) = (&keys, &addresses, &names, &dates);
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(
+                    "INSERT INTO subscribers (email, address, name, subscribed_at)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                     ON CONFLICT (email) DO UPDATE SET address = EXCLUDED.address,
+                        name = EXCLUDED.name,
+                        subscribed_at = COALESCE(subscribers.subscribed_at, EXCLUDED.subscribed_at)
+                     RETURNING (xmax = 0)",
+                    &[keys, addresses, names, dates],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64)
+        })
+        .await
+    }
+
+    /// [`PgStore::suppress`] for many rows; returns how many are new.
+    pub async fn suppress_all(&self, rows: &[StoredSuppression]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+        let ats: Vec<&str> = rows.iter().map(|r| r.at.as_str()).collect();
+        let (keys, addresses, reasons, ats) = (&keys, &addresses, &reasons, &ats);
+        self.with_retry(|c| async move {
+            c.execute(
+                "INSERT INTO suppressions (email, address, reason, at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                 ON CONFLICT (email) DO NOTHING",
+                &[keys, addresses, reasons, ats],
+            )
+            .await
+            .map_err(|e| self.err(e))
+        })
+        .await
+    }
+
     /// Every subscriber (suppressed ones included), by key.
     pub async fn subscribers(&self) -> Result<Vec<StoredSubscriber>, StoreError> {
         self.with_retry(|c| async move {

@@ -20,3 +20,4 @@ mod server;
 mod smtp;
 mod smtp_server;
 mod store;
+mod subscribers;
