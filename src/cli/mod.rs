@@ -26,6 +26,7 @@ use crate::output::{errln, outln};
 use crate::plan::{self, choose, current_slot, excerpt_rule, load_content, next_slot, slot_for};
 use crate::store::{IssueStatus, Ledger, RecipientStatus};
 
+mod store;
 pub mod subscribers;
 
 /// Exit codes (documented in the README).
@@ -251,22 +252,35 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
         |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
     let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(&config));
     diags.extend(content_diags);
-    match plan::walk_list(&config, |_| {}) {
-        Ok((counts, list_diags)) => {
-            diags.extend(list_diags);
-            if counts.active == 0 {
-                diags.push(Diagnostic::warning(
-                    &config.subscribers.path,
-                    0,
-                    "no active subscriber: a send would mail nobody",
-                ));
-            }
+    let store = store::check(&config);
+    diags.extend(store.diags.iter().cloned());
+    if let Some((listed, suppressed)) = store.list {
+        // On PostgreSQL the list of record is in the store, not the CSV file.
+        if listed == suppressed {
+            diags.push(Diagnostic::warning(
+                &config.path,
+                config.line_of_key("store.url"),
+                "the store lists no active subscriber: a send would mail nobody (`tipsheet subscribers import FILE` loads a list)",
+            ));
         }
-        Err(f) => diags.push(Diagnostic::error(
-            &config.subscribers.path,
-            0,
-            f.to_string(),
-        )),
+    } else {
+        match plan::walk_list(&config, |_| {}) {
+            Ok((counts, list_diags)) => {
+                diags.extend(list_diags);
+                if counts.active == 0 {
+                    diags.push(Diagnostic::warning(
+                        &config.subscribers.path,
+                        0,
+                        "no active subscriber: a send would mail nobody",
+                    ));
+                }
+            }
+            Err(f) => diags.push(Diagnostic::error(
+                &config.subscribers.path,
+                0,
+                f.to_string(),
+            )),
+        }
     }
     let n = &config.newsletter;
     if !n.base_url.starts_with("https://") {
@@ -366,6 +380,13 @@ fn check(path: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
         library.comparisons.len(),
         library.tips.len()
     );
+    outln!("{}", store.line);
+    if let Some((listed, suppressed)) = store.list {
+        outln!(
+            "list: {listed} subscriber(s) in the store, {suppressed} suppressed, {} active",
+            listed - suppressed
+        );
+    }
     Ok(if errors > 0 { exit::FAILED } else { exit::OK })
 }
 

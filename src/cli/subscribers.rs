@@ -121,7 +121,11 @@ fn store_failure(error: anyhow::Error) -> Failure {
 fn warn(p: RowProblem) {
     errln!(
         "{}",
-        Diagnostic::warning(p.path, p.line as usize, format!("{}; row skipped", p.message))
+        Diagnostic::warning(
+            p.path,
+            p.line as usize,
+            format!("{}; row skipped", p.message)
+        )
     );
 }
 

@@ -60,16 +60,24 @@ fn postgres_import_validates_like_the_list_reader_and_twice_changes_nothing() {
         )
     );
     assert!(
-        first.stdout.contains(": 5 subscriber(s), 5 new; 1 suppression(s), 1 new; 3 row(s) skipped"),
+        first
+            .stdout
+            .contains(": 5 subscriber(s), 5 new; 1 suppression(s), 1 new; 3 row(s) skipped"),
         "{first:?}"
     );
-    assert!(first.stdout.contains("the store now lists 5 subscriber(s), 1 of them suppressed, 4 active"));
+    assert!(
+        first
+            .stdout
+            .contains("the store now lists 5 subscriber(s), 1 of them suppressed, 4 active")
+    );
     let snapshot = "SELECT string_agg(email || '|' || address || '|' || name || '|' || COALESCE(subscribed_at, ''), ';' ORDER BY email) FROM subscribers";
     let before: String = db.query(snapshot)[0].get(0);
     let second = site.run(&args);
     assert_eq!(second.code, 0, "{second:?}");
     assert!(
-        second.stdout.contains(": 5 subscriber(s), 0 new; 1 suppression(s), 0 new;"),
+        second
+            .stdout
+            .contains(": 5 subscriber(s), 0 new; 1 suppression(s), 0 new;"),
         "{second:?}"
     );
     let after: String = db.query(snapshot)[0].get(0);
@@ -111,7 +119,10 @@ fn postgres_export_writes_todays_formats_and_reimports_to_the_same_list() {
     // Nothing imported yet: no schema, nothing created by the export.
     let empty = site.run(&["subscribers", "export", "--out", "out"]);
     assert_eq!(empty.code, 2, "{empty:?}");
-    assert!(empty.stderr.contains("has no tipsheet schema yet"), "{empty:?}");
+    assert!(
+        empty.stderr.contains("has no tipsheet schema yet"),
+        "{empty:?}"
+    );
     assert_eq!(
         db.count("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"),
         0
@@ -126,7 +137,10 @@ fn postgres_export_writes_todays_formats_and_reimports_to_the_same_list() {
     assert_eq!(r.code, 0, "{r:?}");
     let r = site.run(&["subscribers", "export", "--out", "out"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.starts_with("exported 5 subscriber(s) to `"), "{r:?}");
+    assert!(
+        r.stdout.starts_with("exported 5 subscriber(s) to `"),
+        "{r:?}"
+    );
     assert_eq!(
         site.read("out/subscribers.csv"),
         "email,name,subscribed_at\n\
@@ -150,6 +164,66 @@ fn postgres_export_writes_todays_formats_and_reimports_to_the_same_list() {
         "out/suppressed.csv",
     ]);
     assert_eq!(again.code, 0, "{again:?}");
-    assert!(again.stdout.contains("5 subscriber(s), 0 new; 1 suppression(s), 0 new; 0 row(s) skipped"), "{again:?}");
+    assert!(
+        again
+            .stdout
+            .contains("5 subscriber(s), 0 new; 1 suppression(s), 0 new; 0 row(s) skipped"),
+        "{again:?}"
+    );
     let _ = SAMPLE_LIST;
+}
+
+#[test]
+fn check_reports_the_store_reachability_and_schema_version_and_creates_nothing() {
+    let site = Site::new();
+    let r = site.run(&["check"]);
+    let ledger = site.path("state/tipsheet.sqlite3");
+    assert!(
+        r.stdout.contains(
+            "\nstore: `sqlite:state/tipsheet.sqlite3` (SQLite, this host only): no ledger yet (the first `send` creates it)\n"
+        ),
+        "{r:?}"
+    );
+    assert!(!ledger.exists());
+    // Unreachable, with a password that must not show.
+    site.config(
+        "# url = \"postgres://tipsheet@127.0.0.1:5432/tipsheet\"",
+        "url = \"postgres://tipsheet:hunter2@127.0.0.1:1/tipsheet\"",
+    );
+    let r = site.run(&["check"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "error: store `postgres://tipsheet:***@127.0.0.1:1/tipsheet` cannot be reached"
+        ),
+        "{r:?}"
+    );
+    assert!(!format!("{r:?}").contains("hunter2"));
+    let Some(db) = pg::fresh("subscribers::check_reports_the_store") else {
+        return;
+    };
+    let site = pg_site(&db);
+    let r = site.run(&["check"]);
+    assert!(
+        r.stdout.contains(&format!(
+            "\nstore: `{}` (PostgreSQL, shared): reachable, no tipsheet schema yet",
+            db.url
+        )),
+        "{r:?}"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"),
+        0,
+        "check created something"
+    );
+    let i = site.run(&[
+        "subscribers",
+        "import",
+        "subscribers/subscribers.csv",
+        "--suppressed",
+        "subscribers/suppressed.csv",
+    ]);
+    assert_eq!(i.code, 0, "{i:?}");
+    let r = site.run(&["check"]);
+    assert!(r.stdout.contains("reachable, schema version 1 (current)\nlist: 5 subscriber(s) in the store, 1 suppressed, 4 active\n"), "{r:?}");
 }
