@@ -81,9 +81,11 @@ fn ledger_commit_batch(bencher: Bencher) {
     ledger
         .freeze(
             "2026-12-01",
-            keys.iter().map(|k| (k.clone(), k.clone(), String::new())),
+            keys.iter()
+                .map(|k| Ok::<_, ()>((k.clone(), k.clone(), String::new()))),
         )
-        .expect("freeze");
+        .expect("freeze")
+        .expect("the list");
     let mut round = 0usize;
     bencher.bench_local(|| {
         let start = (round * 512) % 99_000;

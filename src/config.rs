@@ -77,7 +77,7 @@ pub struct Config {
     pub server: Server,
     /// `[dkim]`: signing (optional; strongly recommended).
     #[serde(default)]
-    pub dkim: Option<crate::mail::dkim::DkimSettings>,
+    pub dkim: Option<DkimSettings>,
     /// `[store]`: where the ledger (and, on PostgreSQL, the list) lives.
     #[serde(default)]
     pub store: StoreConfig,
@@ -87,6 +87,18 @@ pub struct Config {
     /// The raw text, kept to point errors at lines.
     #[serde(skip)]
     source: String,
+}
+
+/// `[dkim]` in config.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The signing domain (`d=`), normally the From address's domain.
+    pub domain: String,
+    /// The selector (`s=`): the key is published at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// The private key file (relative to the config file).
+    pub private_key_path: PathBuf,
 }
 
 /// `[newsletter]`
@@ -451,16 +463,6 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default()
-    }
-
-    /// The DKIM signer, when `[dkim]` is configured.
-    pub fn dkim_signer(&self) -> Result<Option<crate::mail::dkim::Signer>, ConfigError> {
-        let Some(d) = &self.dkim else {
-            return Ok(None);
-        };
-        crate::mail::dkim::Signer::load(d, &self.base_dir())
-            .map(Some)
-            .map_err(|e| self.invalid("dkim.private_key_path", e.to_string()))
     }
 
     /// The ledger's path.

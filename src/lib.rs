@@ -12,34 +12,14 @@ pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod diagnostic;
+pub mod error;
 pub mod import;
 pub mod list;
 pub mod mail;
-pub mod output;
 pub mod plan;
 pub mod schedule;
 pub mod store;
 pub mod web;
 
-/// Resolves on SIGINT or SIGTERM: how `send`, `run` and `serve` learn to stop.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+/// The console streams (moved into [`cli`]); the old path still works.
+pub use cli::output;

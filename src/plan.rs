@@ -12,6 +12,7 @@ use crate::content::issue::{self, Issue, IssueError};
 use crate::content::{self, ExcerptRule, Library, SectionKind};
 use crate::diagnostic::Diagnostic;
 use crate::list::{self, Subscriber, SubscriberReader, SubscribersError, Suppression};
+use crate::mail::render::{View, personal_view};
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::schedule::{Schedule, Slot};
 use crate::store::{IssueStatus, Ledger, LedgerError};
@@ -49,11 +50,26 @@ pub enum PlanError {
     /// The schedule has no slot left.
     #[error("the schedule has no upcoming slot")]
     NoSlot,
+    /// A row spanning several lines that is not one good row: a `"` left
+    /// open swallowed the rows after it.
+    #[error(
+        "{}:{}: this row runs from line {} to line {} and is not one valid row ({}): is a `\"` quote left open? close or remove it so the rows after it are read, then run `tipsheet check`; nothing is sent until then",
+        .0.path.display(), .0.line, .0.line, .0.last_line, torn_detail(&.0.message)
+    )]
+    TornRow(list::RowProblem),
     /// SMTP without a secret.
     #[error(
         "`{0}` is not set: refusing to send over SMTP with forgeable unsubscribe links; set `{0}` to a long random secret (named by `unsubscribe.secret_env`)"
     )]
     NoSecret(String),
+}
+
+/// What is wrong with a torn row, without the reader's own "runs from line" hint.
+fn torn_detail(message: &str) -> &str {
+    message
+        .split(" (this row runs from line")
+        .next()
+        .unwrap_or(message)
 }
 
 /// How excerpts are cut, from config.
@@ -126,13 +142,7 @@ pub fn next_slot(
     now: DateTime<Utc>,
 ) -> Result<Slot, PlanError> {
     for slot in schedule.slots_from(now - schedule.grace()).take(1000) {
-        let sent = match ledger {
-            Some(l) => l
-                .issue(&slot.date.to_string())?
-                .is_some_and(|i| i.status == IssueStatus::Sent),
-            None => false,
-        };
-        if !sent {
+        if !is_sent(ledger, slot.date)? {
             return Ok(slot);
         }
     }
@@ -192,8 +202,13 @@ pub struct ListCounts {
 /// The active subscribers, streamed: deduplicated (first row wins) and not
 /// suppressed. Skipped rows are collected as warnings in `diags`, and `counts`
 /// is complete once the iterator is exhausted.
+///
+/// A list that cannot be read to its end (an I/O error, a row over the size
+/// cap) ends the stream with an `Err` item, and a torn multi-line row is an
+/// `Err` item too: whoever consumes the stream sees it, so a partial list is
+/// never taken for the whole.
 pub struct Active {
-    reader: SubscriberReader,
+    reader: Option<SubscriberReader>,
     dedupe: list::Dedupe,
     suppression: Suppression,
     path: std::path::PathBuf,
@@ -207,7 +222,7 @@ pub struct Active {
 pub fn active(config: &Config) -> Result<Active, PlanError> {
     let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)?;
     Ok(Active {
-        reader: SubscriberReader::open(&config.subscribers.path)?,
+        reader: Some(SubscriberReader::open(&config.subscribers.path)?),
         dedupe: list::Dedupe::new(),
         suppression,
         path: config.subscribers.path.clone(),
@@ -217,10 +232,11 @@ pub fn active(config: &Config) -> Result<Active, PlanError> {
 }
 
 impl Iterator for Active {
-    type Item = Subscriber;
+    type Item = Result<Subscriber, PlanError>;
 
-    fn next(&mut self) -> Option<Subscriber> {
-        for row in self.reader.by_ref() {
+    fn next(&mut self) -> Option<Self::Item> {
+        let reader = self.reader.as_mut()?;
+        for row in reader.by_ref() {
             match row {
                 Ok(s) => {
                     if let Err(p) = self.dedupe.check(&self.path, &s) {
@@ -230,8 +246,14 @@ impl Iterator for Active {
                         self.counts.suppressed += 1;
                     } else {
                         self.counts.active += 1;
-                        return Some(s);
+                        return Some(Ok(s));
                     }
+                }
+                Err(p) if p.last_line > p.line => {
+                    // Reading goes on (`check` reports every problem), but
+                    // whoever consumes the stream sees the error.
+                    self.counts.invalid += 1;
+                    return Some(Err(PlanError::TornRow(p)));
                 }
                 Err(p) => {
                     self.counts.invalid += 1;
@@ -239,19 +261,32 @@ impl Iterator for Active {
                 }
             }
         }
-        None
+        // The reader is done: say whether it reached the end of the file.
+        let finished = self.reader.take()?.finish();
+        finished.err().map(|e| Err(e.into()))
     }
 }
 
+/// The list walked to its end.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// What it holds.
+    pub counts: ListCounts,
+    /// Rows skipped, as warnings.
+    pub diags: Vec<Diagnostic>,
+}
+
 /// Streams the list: `visit` gets each active subscriber once; skipped rows
-/// come back as warnings.
-pub fn walk_list(
-    config: &Config,
-    visit: impl FnMut(Subscriber),
-) -> Result<(ListCounts, Vec<Diagnostic>), PlanError> {
+/// come back as warnings. A list that stops early is an error.
+pub fn walk_list(config: &Config, mut visit: impl FnMut(Subscriber)) -> Result<Walked, PlanError> {
     let mut list = active(config)?;
-    list.by_ref().for_each(visit);
-    Ok((list.counts, list.diags))
+    for s in list.by_ref() {
+        visit(s?);
+    }
+    Ok(Walked {
+        counts: list.counts,
+        diags: list.diags,
+    })
 }
 
 fn row_warning(p: list::RowProblem) -> Diagnostic {
@@ -260,4 +295,304 @@ fn row_warning(p: list::RowProblem) -> Diagnostic {
         p.line as usize,
         format!("{}; row skipped", p.message),
     )
+}
+
+/// What `check` found: every problem, and the DKIM record to publish.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Errors and warnings, in the order found.
+    pub diags: Vec<Diagnostic>,
+    /// The DNS TXT record for the DKIM key, when `[dkim]` is configured.
+    pub dkim: Option<DkimRecord>,
+    /// Comparisons in the library.
+    pub comparisons: usize,
+    /// Tips in the library.
+    pub tips: usize,
+}
+
+/// Where to publish a DKIM key and what.
+#[derive(Debug, Clone)]
+pub struct DkimRecord {
+    /// `<selector>._domainkey.<domain>`.
+    pub dns_name: String,
+    /// The TXT record's value.
+    pub dns_record: String,
+}
+
+/// Checks config, content and subscribers as a send would use them, and the
+/// next issue's length. Reads only.
+pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
+    let mut report = CheckReport::default();
+    let diags = &mut report.diags;
+    let cfg =
+        |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
+    let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(config));
+    diags.extend(content_diags);
+    // On the shared store the list of record is in the database (the `store`
+    // lines of `check` report it), not in the CSV file.
+    let shared = crate::store::StoreSettings::from_config(config).is_ok_and(|s| s.url.is_shared());
+    match active(config) {
+        _ if shared => {}
+        Ok(mut list) => {
+            // In file order: the warnings before a problem, then the problem.
+            while let Some(row) = list.next() {
+                diags.append(&mut list.diags);
+                if let Err(e) = row {
+                    diags.push(list_error(config, e));
+                }
+            }
+            diags.append(&mut list.diags);
+            if list.counts.active == 0 {
+                diags.push(Diagnostic::warning(
+                    &config.subscribers.path,
+                    0,
+                    "no active subscriber: a send would mail nobody",
+                ));
+            }
+        }
+        Err(f) => diags.push(list_error(config, f)),
+    }
+    let n = &config.newsletter;
+    if !n.base_url.starts_with("https://") {
+        diags.push(cfg(
+            "newsletter.base_url",
+            format!(
+                "`{}` is not https: Gmail shows its unsubscribe button only for https links",
+                n.base_url
+            ),
+        ));
+    }
+    if n.postal.trim().is_empty() {
+        diags.push(cfg(
+            "newsletter.postal",
+            "the postal address is empty: bulk mail must show the sender's postal address".into(),
+        ));
+    }
+    match crate::mail::dkim_signer(config) {
+        Ok(Some(d)) => {
+            report.dkim = Some(DkimRecord {
+                dns_name: d.dns_name.clone(),
+                dns_record: d.dns_record.clone(),
+            });
+            if let Some(settings) = &config.dkim
+                && !dkim_aligned(&config.from_domain(), &settings.domain)
+            {
+                diags.push(cfg(
+                    "dkim.domain",
+                    format!(
+                        "`{}` does not align with the From domain `{}`: DMARC will not pass",
+                        settings.domain,
+                        config.from_domain()
+                    ),
+                ));
+            }
+        }
+        Ok(None) => diags.push(Diagnostic::warning(
+            &config.path,
+            0,
+            "DKIM is not configured: Gmail and Yahoo require bulk senders to sign their mail; add a `[dkim]` section",
+        )),
+        Err(e) => diags.push(Diagnostic::error(
+            &config.path,
+            config.line_of_key("dkim.private_key_path"),
+            e.to_string(),
+        )),
+    }
+    let secret = &config.unsubscribe.secret_env;
+    if std::env::var(secret).map_or(true, |v| v.trim().is_empty()) {
+        let msg =
+            format!("`{secret}` is not set: unsubscribe links would use the development secret");
+        diags.push(if config.delivery.transport == TransportKind::Smtp {
+            Diagnostic::error(
+                &config.path,
+                config.line_of_key("unsubscribe.secret_env"),
+                format!("{msg}; `send` refuses to start"),
+            )
+        } else {
+            cfg("unsubscribe.secret_env", msg)
+        });
+    }
+    // The next issue must assemble and be short enough.
+    if let Ok(schedule) = config.schedule() {
+        let ledger = Ledger::open_read_only(&config.ledger_path()).ok().flatten();
+        if let Ok(slot) = next_slot(&schedule, ledger.as_ref(), now) {
+            match choose(config, &library, ledger.as_ref(), slot) {
+                Ok((issue, _)) => {
+                    let view = View::new(config, &issue, "Reader", "reader@example.com", "");
+                    if view.reading_minutes > n.max_reading_minutes as usize {
+                        diags.push(cfg(
+                            "newsletter.max_reading_minutes",
+                            format!(
+                                "issue #{} takes about {} minutes to read, over the promised {}; lower `content.excerpt_words` or `content.comparisons_per_issue`",
+                                issue.number(),
+                                view.reading_minutes,
+                                n.max_reading_minutes
+                            ),
+                        ));
+                    }
+                }
+                Err(f) => diags.push(Diagnostic::error(&config.content.dir, 0, f.to_string())),
+            }
+        }
+    }
+    report.comparisons = library.comparisons.len();
+    report.tips = library.tips.len();
+    report
+}
+
+/// A list that cannot be used, as `check` reports it.
+fn list_error(config: &Config, e: PlanError) -> Diagnostic {
+    match &e {
+        PlanError::TornRow(p) => {
+            // The message names the file and line itself.
+            let text = e.to_string();
+            let prefix = format!("{}:{}: ", p.path.display(), p.line);
+            let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+            Diagnostic::error(&p.path, p.line as usize, text)
+        }
+        _ => Diagnostic::error(&config.subscribers.path, 0, e.to_string()),
+    }
+}
+
+/// DMARC's relaxed alignment: the DKIM domain is the From domain or a parent of it.
+pub fn dkim_aligned(from_domain: &str, dkim_domain: &str) -> bool {
+    let from = from_domain.to_ascii_lowercase();
+    let dkim = dkim_domain.to_ascii_lowercase();
+    from == dkim || from.ends_with(&format!(".{dkim}"))
+}
+
+/// The reader a preview renders for.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Their address as written (or as asked for).
+    pub email: String,
+    /// The normalized key.
+    pub key: String,
+    /// Their name, empty when unknown.
+    pub name: String,
+}
+
+/// The next issue rendered for one reader, with what it would go to.
+pub struct Preview<'a> {
+    /// The issue.
+    pub issue: Issue<'a>,
+    /// True when its selection is frozen in the ledger.
+    pub frozen: bool,
+    /// Who it is rendered for.
+    pub sample: Sample,
+    /// The rendered view (HTML, text, subject, preheader, reading time).
+    pub view: View,
+    /// Words in the text part.
+    pub words: usize,
+    /// The list as it stands.
+    pub counts: ListCounts,
+    /// Rows skipped, as warnings.
+    pub skipped: Vec<Diagnostic>,
+}
+
+impl Preview<'_> {
+    /// True when the issue reads longer than `newsletter.max_reading_minutes`.
+    pub fn too_long(&self, config: &Config) -> bool {
+        self.view.reading_minutes > config.newsletter.max_reading_minutes as usize
+    }
+
+    /// "Tue 2026-12-01 09:00 Europe/London (2026-12-01 09:00 UTC)".
+    pub fn sends_at(&self, schedule: &Schedule) -> String {
+        format!(
+            "{} {} ({} UTC)",
+            self.issue.slot.local.format("%a %Y-%m-%d %H:%M"),
+            schedule.timezone(),
+            self.issue.slot.utc.format("%Y-%m-%d %H:%M")
+        )
+    }
+}
+
+/// The issue of `date` (else the next one) rendered for `to` (else the first
+/// active subscriber, else a stand-in reader): what `preview` and the
+/// server's `/preview` show.
+pub fn preview<'a>(
+    config: &Config,
+    schedule: &Schedule,
+    library: &'a Library,
+    date: Option<NaiveDate>,
+    to: Option<&str>,
+    signer: &Signer,
+    now: DateTime<Utc>,
+) -> Result<Preview<'a>, PlanError> {
+    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let slot = match date {
+        Some(d) => slot_for(schedule, d)?,
+        None => next_slot(schedule, ledger.as_ref(), now)?,
+    };
+    let (issue, frozen) = choose(config, library, ledger.as_ref(), slot)?;
+    let want = to.map(list::normalize);
+    let mut first: Option<Subscriber> = None;
+    let walked = walk_list(config, |s| {
+        let pick = want.as_ref().is_none_or(|w| &s.key == w);
+        if pick && first.is_none() {
+            first = Some(s);
+        }
+    })?;
+    let sample = match first {
+        Some(s) => Sample {
+            email: s.email.to_string(),
+            key: s.key,
+            name: s.name,
+        },
+        None => {
+            let email = to.map_or("reader@example.com", str::trim).to_string();
+            Sample {
+                key: list::normalize(&email),
+                email,
+                name: String::new(),
+            }
+        }
+    };
+    let view = personal_view(
+        config,
+        &issue,
+        signer,
+        &sample.name,
+        &sample.email,
+        &sample.key,
+    );
+    let words = view
+        .text()
+        .map(|t| t.split_whitespace().count())
+        .unwrap_or(0);
+    Ok(Preview {
+        issue,
+        frozen,
+        sample,
+        view,
+        words,
+        counts: walked.counts,
+        skipped: walked.diags,
+    })
+}
+
+/// True when the ledger records the issue of `date` as sent to everyone.
+pub fn is_sent(ledger: Option<&Ledger>, date: NaiveDate) -> Result<bool, LedgerError> {
+    Ok(match ledger {
+        Some(l) => l
+            .issue(&date.to_string())?
+            .is_some_and(|i| i.status == IssueStatus::Sent),
+        None => false,
+    })
+}
+
+/// A slot's state for `status` and `schedule`: sent / partial / due / missed / upcoming.
+pub fn slot_state(
+    schedule: &Schedule,
+    slot: &Slot,
+    status: Option<IssueStatus>,
+    now: DateTime<Utc>,
+) -> &'static str {
+    match status {
+        Some(IssueStatus::Sent) => "sent",
+        Some(IssueStatus::Sending) => "partial",
+        _ if slot.utc > now => "upcoming",
+        _ if now < slot.utc + schedule.grace() => "due",
+        _ => "missed",
+    }
 }

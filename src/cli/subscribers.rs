@@ -14,11 +14,11 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 
+use super::output::{errln, outln};
 use super::{Failure, exit};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader, Suppression};
-use crate::output::{errln, outln};
 use crate::store::{PgStore, Store, StoreSettings, StoredSubscriber, StoredSuppression};
 
 /// Rows written per statement.
@@ -68,7 +68,8 @@ pub fn command(args: &SubscribersArgs, config: &Path, now: DateTime<Utc>) -> Res
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+        .map_err(usage)?;
     rt.block_on(async {
         let store = match &args.command {
             // The import creates the schema on a new database.
@@ -276,7 +277,8 @@ async fn export(pg: &PgStore, args: &ExportListArgs) -> Result<u8, Failure> {
         .await
         .map_err(|e| store_failure(e.into()))?;
     std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
+        .with_context(|| format!("cannot create `{}`", args.out.display()))
+        .map_err(usage)?;
     let subs_path = args.out.join("subscribers.csv");
     write_csv(
         &subs_path,
@@ -328,6 +330,8 @@ where
         inner.get_ref().sync_all()?;
         std::fs::rename(&tmp, path)
     };
-    write().with_context(|| format!("cannot write `{}`", path.display()))?;
+    write()
+        .with_context(|| format!("cannot write `{}`", path.display()))
+        .map_err(usage)?;
     Ok(())
 }

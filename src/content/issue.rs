@@ -5,8 +5,9 @@
 //! about one issue. It reads the library and the history it is given; it never
 //! reads files, the ledger or the clock itself.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::content::{Comparison, Library, Tip};
-use crate::mail::token::encode_query;
 use crate::schedule::Slot;
 
 /// Errors choosing or assembling an issue.
@@ -218,6 +219,18 @@ impl Issue<'_> {
         }
         Some(link)
     }
+}
+
+/// Characters left as they are in a query value (RFC 3986 unreserved).
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a query value.
+pub fn encode_query(value: &str) -> String {
+    utf8_percent_encode(value, QUERY).to_string()
 }
 
 #[cfg(test)]

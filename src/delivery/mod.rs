@@ -71,16 +71,20 @@ pub enum Failure {
         /// What happened.
         text: String,
     },
-    /// The relay refuses us as a whole (authentication, TLS, connection refused).
+    /// The relay cannot be reached at all (connection refused, no route):
+    /// retried like a transient failure, but fatal to the run once every
+    /// attempt failed, since it refuses every recipient alike.
+    Unreachable(String),
+    /// The relay refuses us as a whole (authentication, TLS, policy).
     Fatal(String),
 }
 
-mod progress;
+pub mod session;
 pub mod smtp;
 mod throttle;
 pub mod transport;
 
-use progress::Progress;
+pub use session::{Delivered, Reporter, Session, SessionError};
 pub use smtp::SmtpSettings;
 use throttle::Limiter;
 pub use transport::{Channel, Transport, send_one};
@@ -180,17 +184,18 @@ async fn worker(
                     });
                 }
                 Err(Failure::Fatal(text)) => break Done::Fatal(job.key.clone(), text),
-                Err(Failure::Transient { code, text }) => {
+                Err(Failure::Unreachable(text)) => {
                     if attempt >= retry.max_attempts {
                         // A relay we could never even connect to refuses everything.
-                        let status = if code.is_none() && text.starts_with("cannot connect") {
-                            break Done::Fatal(job.key.clone(), text);
-                        } else {
-                            RecipientStatus::Failed
-                        };
+                        break Done::Fatal(job.key.clone(), text);
+                    }
+                    tokio::time::sleep(retry.delay(attempt, &job.key)).await;
+                }
+                Err(Failure::Transient { code, text }) => {
+                    if attempt >= retry.max_attempts {
                         break Done::Outcome(Outcome {
                             key: job.key.clone(),
-                            status,
+                            status: RecipientStatus::Failed,
                             attempts: attempt,
                             code,
                             reply: Some(text),
@@ -242,12 +247,10 @@ pub struct RunOptions {
     pub max_per_hour: u32,
     /// The suppression list, re-read while sending.
     pub suppressed_path: PathBuf,
-    /// Show a progress bar (a TTY) or log lines.
-    pub progress: bool,
 }
 
 /// Sends an issue's open recipients; `stop` makes it take no new recipients,
-/// finish the in-flight ones and return.
+/// finish the in-flight ones and return. Progress goes to `progress`.
 pub async fn run(
     ledger: &mut Ledger,
     slot: &str,
@@ -255,6 +258,7 @@ pub async fn run(
     transport: &Transport,
     opts: &RunOptions,
     stop: Arc<AtomicBool>,
+    progress: &dyn Reporter,
 ) -> Result<Summary, SendError> {
     let started = Instant::now();
     let mut statuses = vec![
@@ -296,7 +300,7 @@ pub async fn run(
     let mut suppression = Watched::new(&opts.suppressed_path);
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
-    let progress = Progress::new(total, opts.progress);
+    progress.started(total);
     let mut queue: VecDeque<RecipientRecord> = VecDeque::new();
     let mut cursor = String::new();
     let mut exhausted = false;
@@ -366,7 +370,7 @@ pub async fn run(
         // Group commit: everything finished so far, and the new in-flight marks.
         let keys: Vec<&str> = marked.iter().map(|j| j.key.as_str()).collect();
         ledger.commit(slot, &keys, &outcomes)?;
-        progress.advance(&outcomes);
+        progress.advanced(&outcomes);
         outcomes.clear();
         for job in marked {
             let Some(tx) = job_tx.as_ref() else { break };
@@ -448,12 +452,12 @@ pub async fn run(
         }
     }
     ledger.commit(slot, &[], &outcomes)?;
-    progress.advance(&outcomes);
+    progress.advanced(&outcomes);
     drop(job_tx);
     for w in workers {
         let _ = w.await;
     }
-    progress.finish();
+    progress.finished();
     summary.interrupted = stop.load(Ordering::SeqCst);
     summary.seconds = started.elapsed().as_secs_f64();
     let counts = ledger.counts(slot)?;

@@ -125,7 +125,9 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, Failure> {
         )
         .await
         .map_err(|_| fail("timed out connecting to", &"no answer"))?
-        .map_err(|e| fail("cannot connect to", &e))?;
+        .map_err(|e| {
+            Failure::Unreachable(format!("cannot connect to `{}:{}`: {e}", s.host, s.port))
+        })?;
         // lettre never sets this; without it every message waits ~40 ms for a delayed ACK.
         tcp.set_nodelay(true)
             .map_err(|e| fail("cannot set TCP_NODELAY on", &e))?;

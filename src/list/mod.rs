@@ -86,7 +86,11 @@ pub struct Subscriber {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowProblem {
     pub path: PathBuf,
+    /// The line the row starts on.
     pub line: u64,
+    /// The line it ends on: after `line` only for a record spanning lines
+    /// (a quoted newline, or a `"` left open).
+    pub last_line: u64,
     pub message: String,
 }
 
@@ -274,6 +278,7 @@ impl<R: Read> Table<R> {
                     let problem = RowProblem {
                         path: self.path.clone(),
                         line,
+                        last_line: line,
                         message: match &err {
                             SubscribersError::RowTooLong { limit, .. } => format!(
                                 "row is longer than {limit} bytes (is a `\"` quote left open?); stopped reading the file here"
@@ -317,8 +322,16 @@ impl<R: Read> Table<R> {
         RowProblem {
             path: self.path.clone(),
             line,
+            last_line: self.last_line(line),
             message,
         }
+    }
+
+    /// The line the record just read ends on, given the line it starts on.
+    fn last_line(&self, line: u64) -> u64 {
+        let slice = self.record.as_slice();
+        let newlines = slice.iter().filter(|&&b| b == b'\n').count() as u64;
+        line + newlines - u64::from(newlines > 0 && slice.ends_with(b"\n"))
     }
 
     /// "expected 3 fields (email,name,subscribed_at), found 5" plus a hint.
@@ -329,9 +342,7 @@ impl<R: Read> Table<R> {
             "expected {expected} fields ({}), found {found}",
             header.text()
         );
-        let slice = self.record.as_slice();
-        let newlines = slice.iter().filter(|&&b| b == b'\n').count() as u64;
-        let last_line = line + newlines - u64::from(slice.ends_with(b"\n"));
+        let last_line = self.last_line(line);
         if last_line > line {
             message.push_str(&format!(
                 " (this row runs from line {line} to line {last_line}: is a `\"` quote left open?)"
@@ -420,6 +431,19 @@ fn parse_header(
 
 /// A row with a single field that is empty or only whitespace (including a
 /// lone `\r` from a CRLF blank line).
+/// A line inside a quoted value that starts with an address and a comma, as
+/// a subscriber row does: the sign of a `"` left open that swallowed the rows
+/// after it. A name or note that merely spans lines has no such line.
+fn swallowed_row<'a>(fields: &[&'a str]) -> Option<&'a str> {
+    fields
+        .iter()
+        .flat_map(|f| f.split('\n').skip(1))
+        .find(|line| {
+            line.split_once(',')
+                .is_some_and(|(first, _)| parse_email(first.trim().trim_matches('"')).is_ok())
+        })
+}
+
 fn is_blank(record: &csv::ByteRecord) -> bool {
     record.len() == 1 && record.as_slice().iter().all(u8::is_ascii_whitespace)
 }
@@ -610,6 +634,15 @@ impl SubscriberReader {
             ));
         };
         let field = |i: Option<usize>| i.and_then(|i| fields.get(i).copied()).unwrap_or("");
+        if let Some(row) = swallowed_row(&fields) {
+            return Err(table.problem(
+                line,
+                format!(
+                    "a quoted value holds a line that reads as a row of its own (`{}`)",
+                    show(row)
+                ),
+            ));
+        }
         let email = parse_email(field(Some(header.email))).map_err(|m| table.problem(line, m))?;
         let subscribed_at = parse_date(field(self.subscribed_at), "subscribed_at")
             .map_err(|m| table.problem(line, m))?;
@@ -661,6 +694,7 @@ impl Dedupe {
             Some(&first) => Err(RowProblem {
                 path: path.to_path_buf(),
                 line: sub.line,
+                last_line: sub.line,
                 message: format!("`{}` duplicates line {first}", sub.email),
             }),
             None => {
@@ -1069,6 +1103,7 @@ mod tests {
         let p = RowProblem {
             path: PathBuf::from("subscribers/subscribers.csv"),
             line: 7,
+            last_line: 7,
             message: "empty `email` field".into(),
         };
         assert_eq!(

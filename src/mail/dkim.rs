@@ -15,19 +15,9 @@ use lettre::message::dkim::{
 use lettre::message::header::HeaderName;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-use serde::Deserialize;
 
-/// `[dkim]` in config.toml.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DkimSettings {
-    /// The signing domain (`d=`), normally the From address's domain.
-    pub domain: String,
-    /// The selector (`s=`): the key is published at `<selector>._domainkey.<domain>`.
-    pub selector: String,
-    /// The private key file (relative to the config file).
-    pub private_key_path: PathBuf,
-}
+/// `[dkim]` in config.toml: plain data, owned by [`crate::config`].
+pub use crate::config::DkimSettings;
 
 /// DKIM errors.
 #[derive(Debug, thiserror::Error)]

@@ -7,3 +7,44 @@
 pub mod dkim;
 pub mod render;
 pub mod token;
+
+use std::time::SystemTime;
+
+use crate::config::{Config, ConfigError};
+use crate::content::issue::Issue;
+use render::{Prepared, RenderError};
+
+/// Why an issue cannot be prepared for sending.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The templates or the configured addresses failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The DKIM key named in `[dkim]` cannot be used.
+    #[error(transparent)]
+    Dkim(#[from] ConfigError),
+}
+
+/// The signer `[dkim]` configures, `None` without a `[dkim]` section.
+pub fn dkim_signer(config: &Config) -> Result<Option<dkim::Signer>, ConfigError> {
+    let Some(d) = &config.dkim else {
+        return Ok(None);
+    };
+    dkim::Signer::load(d, &config.base_dir())
+        .map(Some)
+        .map_err(|e| config.invalid("dkim.private_key_path", e.to_string()))
+}
+
+/// The issue rendered once and ready to splice per recipient, DKIM-signed
+/// when `[dkim]` is configured; `test` marks the subject "[TEST]".
+pub fn prepare(
+    config: &Config,
+    issue: &Issue<'_>,
+    signer: token::Signer,
+    test: bool,
+) -> Result<Prepared, PrepareError> {
+    Ok(
+        Prepared::new(config, issue, signer, SystemTime::now(), test)?
+            .with_dkim(dkim_signer(config)?),
+    )
+}

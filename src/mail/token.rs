@@ -4,7 +4,6 @@
 //! unsubscribe URL looks. It does not touch the suppression list: the server does.
 
 use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
 
 /// The secret used when none is configured and mail only goes to the outbox.
@@ -13,13 +12,6 @@ pub const DEVELOPMENT_SECRET: &str = "tipsheet-development-secret-do-not-use-in-
 
 /// Bytes of the MAC kept in a token (128 bits, 32 hex characters).
 const TOKEN_BYTES: usize = 16;
-
-/// Characters left as they are in a query value (RFC 3986 unreserved).
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Makes and checks tokens under one secret.
 #[derive(Clone)]
@@ -90,10 +82,8 @@ impl Signer {
     }
 }
 
-/// Percent-encodes a query value.
-pub fn encode_query(value: &str) -> String {
-    utf8_percent_encode(value, QUERY).to_string()
-}
+/// Percent-encodes a query value (kept here for callers of the old path).
+pub use crate::content::issue::encode_query;
 
 #[cfg(test)]
 mod tests {

@@ -40,6 +40,9 @@
 //! The `cron` crate only knows the years 1970 to 2100, and searches stop 100
 //! years after the anchor, so slot iterators end at whichever comes first.
 
+pub mod clock;
+pub mod daemon;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::str::FromStr;
 

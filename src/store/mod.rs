@@ -300,14 +300,28 @@ impl Store {
 
     /// Freezes the given recipient set (key, address, name) and marks the
     /// issue `sending`, in one transaction; nothing if it left `assembled`.
-    pub async fn freeze(
+    /// A list that ends in an error freezes nobody: the error comes back
+    /// inside `Ok`, and the issue stays `assembled` for the next run.
+    pub async fn freeze<I, E>(
         &self,
         slot: &str,
-        recipients: Vec<(String, String, String)>,
-    ) -> Result<u64, StoreError> {
+        recipients: I,
+    ) -> Result<Result<u64, E>, StoreError>
+    where
+        I: IntoIterator<Item = Result<(String, String, String), E>>,
+    {
         match self {
             Self::Sqlite { ledger, .. } => Ok(lock(ledger).freeze(slot, recipients)?),
-            Self::Postgres(pg) => pg.freeze(slot, &recipients).await,
+            Self::Postgres(pg) => {
+                let mut rows = Vec::new();
+                for r in recipients {
+                    match r {
+                        Ok(r) => rows.push(r),
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
+                pg.freeze(slot, &rows).await.map(Ok)
+            }
         }
     }
 

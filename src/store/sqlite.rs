@@ -208,9 +208,9 @@ impl Ledger {
     /// transaction; does nothing if the issue already left `assembled`.
     /// `recipients` yields (normalized key, address, name). Returns how many rows
     /// were added (duplicates by key are ignored).
-    pub fn freeze<I>(&mut self, slot: &str, recipients: I) -> Result<u64, LedgerError>
+    pub fn freeze<I, E>(&mut self, slot: &str, recipients: I) -> Result<Result<u64, E>, LedgerError>
     where
-        I: IntoIterator<Item = (String, String, String)>,
+        I: IntoIterator<Item = Result<(String, String, String), E>>,
     {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
@@ -221,7 +221,7 @@ impl Ledger {
             .optional()
             .map_err(|e| sql(&path, e))?;
         if status.as_deref() != Some("assembled") {
-            return Ok(0);
+            return Ok(Ok(0));
         }
         let mut added = 0;
         {
@@ -232,7 +232,13 @@ impl Ledger {
                      VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
                 )
                 .map_err(|e| sql(&path, e))?;
-            for (key, address, name) in recipients {
+            for recipient in recipients {
+                // A list that stops early freezes nobody: the transaction
+                // is dropped, so rolled back.
+                let (key, address, name) = match recipient {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Err(e)),
+                };
                 added += stmt
                     .execute(params![slot, key, address, name, at])
                     .map_err(|e| sql(&path, e))? as u64;
@@ -244,7 +250,7 @@ impl Ledger {
         )
         .map_err(|e| sql(&path, e))?;
         tx.commit().map_err(|e| sql(&path, e))?;
-        Ok(added)
+        Ok(Ok(added))
     }
 
     /// After a crash: recipients left in flight become `uncertain`. Returns how many.
@@ -449,6 +455,24 @@ mod tests {
     }
 
     #[test]
+    fn a_list_that_stops_early_freezes_nobody() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        l.assemble("2026-12-01", 1, &sel()).unwrap();
+        let rows = [
+            Ok(("a@x.com".to_string(), "a@x.com".to_string(), String::new())),
+            Err("cut off"),
+        ];
+        assert_eq!(l.freeze("2026-12-01", rows).unwrap(), Err("cut off"));
+        assert_eq!(l.counts("2026-12-01").unwrap().total(), 0);
+        assert_eq!(
+            l.issue("2026-12-01").unwrap().unwrap().status,
+            IssueStatus::Assembled,
+            "still assembled: the next run freezes again"
+        );
+    }
+
+    #[test]
     fn lifecycle_freeze_recover_commit_finish() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(&dir.path().join("state/l.sqlite3")).unwrap();
@@ -465,15 +489,23 @@ mod tests {
         assert_eq!(l.issue("2026-12-01").unwrap().unwrap().selection, sel());
         let people = ["a@x.com", "b@x.com", "c@x.com", "a@x.com"]
             .map(|k| (k.to_string(), k.to_string(), String::new()));
-        assert_eq!(l.freeze("2026-12-01", people.clone()).unwrap(), 3);
+        assert_eq!(
+            l.freeze("2026-12-01", people.clone().map(Ok::<_, ()>))
+                .unwrap(),
+            Ok(3)
+        );
         // Frozen: a second freeze adds nobody.
         assert_eq!(
             l.freeze(
                 "2026-12-01",
-                [("d@x.com".into(), "d@x.com".into(), String::new())]
+                [Ok::<_, ()>((
+                    "d@x.com".into(),
+                    "d@x.com".into(),
+                    String::new()
+                ))]
             )
             .unwrap(),
-            0
+            Ok(0)
         );
         l.commit("2026-12-01", &["a@x.com", "b@x.com"], &[])
             .unwrap();

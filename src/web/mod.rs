@@ -12,11 +12,10 @@
 //! when each address was last sent a confirmation mail.
 
 use std::collections::HashMap;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use askama::Template;
 use axum::Router;
@@ -39,9 +38,9 @@ use crate::delivery::{self, Transport};
 use crate::list::{self, RESUBSCRIBED, SubscriberReader, SubscribersError, Suppression, normalize};
 use crate::mail::render::{self, View};
 use crate::mail::token::{Signer, encode_query};
-use crate::output::errln;
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
+use crate::schedule::clock::{Clock as _, WallClock};
 use crate::store::Ledger;
 
 /// Largest request body accepted (forms are a few hundred bytes).
@@ -170,21 +169,12 @@ fn same_secret(given: &str, expected: &str) -> bool {
         == 0
 }
 
-/// "Now", or with `--now`, that instant plus the time since start (a testing
-/// aid that keeps expiry and rate limits moving).
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    base: Option<DateTime<Utc>>,
-    started: Instant,
-}
-
-impl Clock {
-    fn now(&self) -> DateTime<Utc> {
-        match self.base {
-            Some(b) => b + TimeDelta::from_std(self.started.elapsed()).unwrap_or(TimeDelta::zero()),
-            None => Utc::now(),
-        }
-    }
+/// What the server tells its operator; the command line prints it.
+pub trait Events: Send + Sync {
+    /// The server is up at `url` (`http://127.0.0.1:8080`).
+    fn listening(&self, url: &str);
+    /// One line worth logging: an unsubscribe, an error behind a 500 page.
+    fn note(&self, line: &str);
 }
 
 /// What every page shows around its content.
@@ -197,11 +187,15 @@ struct Brand {
 /// Shared by all requests.
 struct App {
     config: Config,
+    /// Where log lines go.
+    events: Arc<dyn Events>,
     signer: Signer,
     brand: Brand,
     /// The value of `server.admin_token_env`; `None` when unset or empty.
     admin_token: Option<String>,
-    clock: Clock,
+    /// "Now", or with `--now`, that instant plus the time since start (a
+    /// testing aid that keeps expiry and rate limits moving).
+    clock: WallClock,
     /// Confirmation mails go where issues go (outbox folder `confirmations`).
     transport: Transport,
     /// One confirmation mail per address per hour.
@@ -225,10 +219,12 @@ pub fn run(
     config: &Config,
     listen: Option<&str>,
     now: Option<DateTime<Utc>>,
+    events: Arc<dyn Events>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (signer, warning) = plan::signer(config)?;
     if let Some(w) = warning {
-        errln!("{w}");
+        events.note(&w);
     }
     for (key, file) in [
         ("subscribers.path", &config.subscribers.path),
@@ -250,11 +246,11 @@ pub fn run(
     // A suppression list that cannot be read would make every unsubscribe fail.
     Suppression::load(&config.subscribers.suppressed_path)?;
     if let Err(e) = plan::load_content(config) {
-        errln!(
+        events.note(&format!(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
-        );
+        ));
     }
-    let dkim = config.dkim_signer()?;
+    let dkim = crate::mail::dkim_signer(config)?;
     let admin_token = std::env::var(&config.server.admin_token_env)
         .ok()
         .map(|t| t.trim().to_string())
@@ -266,10 +262,8 @@ pub fn run(
             postal: config.newsletter.postal.clone(),
         },
         admin_token,
-        clock: Clock {
-            base: now,
-            started: Instant::now(),
-        },
+        clock: WallClock::starting_at(now),
+        events: events.clone(),
         transport: Transport::from_config(config, "confirmations"),
         dkim,
         confirmations: RateLimit::new(TimeDelta::minutes(CONFIRM_EVERY_MINUTES), MAX_REMEMBERED),
@@ -292,15 +286,12 @@ pub fn run(
             addr: addr.clone(),
             source,
         })?;
-        let mut out = io::stdout().lock();
-        // Tests and scripts read the port from this line; a closed stdout is no reason to stop.
-        let _ = writeln!(out, "listening on http://{bound}").and_then(|()| out.flush());
-        drop(out);
+        events.listening(&format!("http://{bound}"));
         axum::serve(
             listener,
             router(app).into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(crate::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServerError::Serve)
     })
@@ -372,11 +363,11 @@ struct ErrorPage<'a> {
     link_text: &'a str,
 }
 
-fn html(status: StatusCode, page: &impl Template) -> Response {
+fn html(app: &App, status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
-            errln!("error: rendering a page failed: {e}");
+            app.note(format!("error: rendering a page failed: {e}"));
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
     }
@@ -384,6 +375,7 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
 
 fn message(app: &App, status: StatusCode, heading: &str, message: String) -> Response {
     html(
+        app,
         status,
         &ErrorPage {
             brand: &app.brand,
@@ -403,6 +395,7 @@ fn message_with_link(
     link: (&str, &str),
 ) -> Response {
     html(
+        app,
         status,
         &ErrorPage {
             brand: &app.brand,
@@ -498,6 +491,11 @@ struct ResubscribedPage<'a> {
 }
 
 impl App {
+    /// Logs one line through [`Events::note`].
+    fn note(&self, line: String) {
+        self.events.note(&line);
+    }
+
     /// The normalized address and token of a genuine unsubscribe link, or the 400 page.
     fn unsubscribe_link(&self, params: &TokenParams) -> Result<(String, String), Box<Response>> {
         let (Some(e), Some(t)) = (params.e.as_deref(), params.t.as_deref()) else {
@@ -539,7 +537,7 @@ impl App {
         }
         let path = &self.config.subscribers.suppressed_path;
         list::append_suppression(path, key, UNSUBSCRIBED, self.clock.now())?;
-        errln!("unsubscribed `{key}`");
+        self.note(format!("unsubscribed `{key}`"));
         Ok(true)
     }
 
@@ -551,7 +549,7 @@ impl App {
         }
         let path = &self.config.subscribers.suppressed_path;
         list::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
-        errln!("resubscribed `{key}`");
+        self.note(format!("resubscribed `{key}`"));
         Ok(true)
     }
 }
@@ -589,6 +587,7 @@ async fn unsubscribe_page(
     let k = key.clone();
     match blocking(move || a.suppressed(&k)).await {
         Some(Ok(true)) => html(
+            &app,
             StatusCode::OK,
             &UnsubscribedPage {
                 brand: &app.brand,
@@ -598,6 +597,7 @@ async fn unsubscribe_page(
             },
         ),
         Some(Ok(false)) => html(
+            &app,
             StatusCode::OK,
             &UnsubscribePage {
                 brand: &app.brand,
@@ -611,7 +611,7 @@ async fn unsubscribe_page(
         ),
         other => {
             if let Some(Err(e)) = other {
-                errln!("error: {e}");
+                app.note(format!("error: {e}"));
             }
             server_error(&app, "read the unsubscribe list")
         }
@@ -649,10 +649,10 @@ async fn unsubscribe(
         Some(Ok(w)) => w,
         other => {
             if let Some(Err(e)) = other {
-                errln!(
+                app.note(format!(
                     "error: cannot record the unsubscribe of `{key}` in `{}`: {e}",
                     app.config.subscribers.suppressed_path.display()
-                );
+                ));
             }
             return server_error(&app, "record your unsubscribe");
         }
@@ -666,6 +666,7 @@ async fn unsubscribe(
             .into_response();
     }
     html(
+        &app,
         StatusCode::OK,
         &UnsubscribedPage {
             brand: &app.brand,
@@ -699,6 +700,7 @@ async fn resubscribe(
     let k = key.clone();
     match blocking(move || a.lift(&k)).await {
         Some(Ok(_)) => html(
+            &app,
             StatusCode::OK,
             &ResubscribedPage {
                 brand: &app.brand,
@@ -707,7 +709,9 @@ async fn resubscribe(
         ),
         other => {
             if let Some(Err(e)) = other {
-                errln!("error: cannot record the resubscribe of `{key}`: {e}");
+                app.note(format!(
+                    "error: cannot record the resubscribe of `{key}`: {e}"
+                ));
             }
             server_error(&app, "record your resubscribe")
         }
@@ -773,6 +777,7 @@ fn subscribe_page(
     error: Option<String>,
 ) -> Response {
     html(
+        app,
         status,
         &SubscribePage {
             brand: &app.brand,
@@ -997,7 +1002,9 @@ async fn subscribe(
         };
         if let Err(e) = sent {
             app.confirmations.release(&key, now);
-            errln!("error: cannot send the confirmation mail to `{email}`: {e}");
+            app.note(format!(
+                "error: cannot send the confirmation mail to `{email}`: {e}"
+            ));
             return message(
                 &app,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1005,9 +1012,10 @@ async fn subscribe(
                 "We could not send the confirmation email just now. Please try again in a few minutes.".into(),
             );
         }
-        errln!("confirmation mail sent to `{email}`");
+        app.note(format!("confirmation mail sent to `{email}`"));
     }
     html(
+        &app,
         StatusCode::OK,
         &SentPage {
             brand: &app.brand,
@@ -1088,6 +1096,7 @@ async fn confirm_page(
     };
     match checked_confirm(&app, &p) {
         Ok((email, name, expires, token)) => html(
+            &app,
             StatusCode::OK,
             &ConfirmPage {
                 brand: &app.brand,
@@ -1128,13 +1137,13 @@ impl App {
         if !listed {
             list::append_subscriber(path, email, name, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", path.display()))?;
-            errln!("subscribed `{key}`");
+            self.note(format!("subscribed `{key}`"));
         }
         if self.suppressed(&key).map_err(|e| e.to_string())? {
             let sp = &self.config.subscribers.suppressed_path;
             list::append_suppression(sp, &key, RESUBSCRIBED, now)
                 .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
-            errln!("resubscribed `{key}`");
+            self.note(format!("resubscribed `{key}`"));
         }
         Ok(())
     }
@@ -1178,7 +1187,7 @@ async fn confirm(
         Some(Ok(())) => {}
         other => {
             if let Some(Err(e)) = other {
-                errln!("error: cannot subscribe `{email}`: {e}");
+                app.note(format!("error: cannot subscribe `{email}`: {e}"));
             }
             return server_error(&app, "record your subscription");
         }
@@ -1186,6 +1195,7 @@ async fn confirm(
     let a = app.clone();
     let next = blocking(move || a.next_issue()).await.flatten();
     html(
+        &app,
         StatusCode::OK,
         &WelcomePage {
             brand: &app.brand,
@@ -1342,6 +1352,7 @@ async fn archive(State(app): State<Arc<App>>) -> Response {
     let a = app.clone();
     match blocking(move || a.archive_entries()).await {
         Some(Ok(issues)) => archive_headers(html(
+            &app,
             StatusCode::OK,
             &ArchivePage {
                 brand: &app.brand,
@@ -1350,7 +1361,7 @@ async fn archive(State(app): State<Arc<App>>) -> Response {
         )),
         other => {
             if let Some(Err(e)) = other {
-                errln!("error: the archive: {e}");
+                app.note(format!("error: the archive: {e}"));
             }
             server_error(&app, "show the archive")
         }
@@ -1373,7 +1384,7 @@ async fn archived_issue(
         Some(Ok(None)) => not_found_page(&app),
         other => {
             if let Some(Err(e)) = other {
-                errln!("error: archive issue #{number}: {e}");
+                app.note(format!("error: archive issue #{number}: {e}"));
             }
             server_error(&app, "show this issue")
         }
@@ -1440,61 +1451,42 @@ impl App {
         let config = &self.config;
         let schedule = config.schedule()?;
         let (library, _) = plan::load_content(config)?;
-        let ledger = Ledger::open_read_only(&config.ledger_path())?;
-        let slot = plan::next_slot(&schedule, ledger.as_ref(), self.clock.now())?;
-        let (issue, frozen) = plan::choose(config, &library, ledger.as_ref(), slot)?;
-        let want = to.map(normalize);
-        let mut sample = None;
-        let (counts, _) = plan::walk_list(config, |s| {
-            let pick = want.as_ref().is_none_or(|w| &s.key == w);
-            if pick && sample.is_none() {
-                sample = Some(s);
-            }
-        })?;
-        let (email, key, name) = match sample {
-            Some(s) => (s.email.to_string(), s.key, s.name),
-            None => {
-                let email = want.unwrap_or_else(|| "reader@example.com".into());
-                (email.clone(), email, String::new())
-            }
-        };
-        let view = render::personal_view(config, &issue, &self.signer, &name, &email, &key);
-        let words = view
-            .text()
-            .map(|t| t.split_whitespace().count())
-            .unwrap_or(0);
-        let max_minutes = config.newsletter.max_reading_minutes;
+        let p = plan::preview(
+            config,
+            &schedule,
+            &library,
+            None,
+            to,
+            &self.signer,
+            self.clock.now(),
+        )?;
         let summary = PreviewSummary {
-            number: issue.number(),
-            date: issue.slot.date.to_string(),
-            frozen,
-            sends_at: format!(
-                "{} {} ({} UTC)",
-                issue.slot.local.format("%a %Y-%m-%d %H:%M"),
-                schedule.timezone(),
-                issue.slot.utc.format("%Y-%m-%d %H:%M")
-            ),
-            subject: view.subject.clone(),
-            preheader: view.preheader.clone(),
-            comparisons: issue
+            number: p.issue.number(),
+            date: p.issue.slot.date.to_string(),
+            frozen: p.frozen,
+            sends_at: p.sends_at(&schedule),
+            subject: p.view.subject.clone(),
+            preheader: p.view.preheader.clone(),
+            comparisons: p
+                .issue
                 .comparisons
                 .iter()
                 .map(|c| (c.meta.title.clone(), c.slug().to_string()))
                 .collect(),
-            tip_title: issue.tip.meta.title.clone(),
-            tip_slug: issue.tip.slug.clone(),
-            minutes: view.reading_minutes,
-            words,
-            max_minutes,
-            over: view.reading_minutes > max_minutes as usize,
-            active: counts.active,
-            suppressed: counts.suppressed,
-            invalid: counts.invalid,
-            duplicates: counts.duplicates,
-            rendered_for: email,
+            tip_title: p.issue.tip.meta.title.clone(),
+            tip_slug: p.issue.tip.slug.clone(),
+            minutes: p.view.reading_minutes,
+            words: p.words,
+            max_minutes: config.newsletter.max_reading_minutes,
+            over: p.too_long(config),
+            active: p.counts.active,
+            suppressed: p.counts.suppressed,
+            invalid: p.counts.invalid,
+            duplicates: p.counts.duplicates,
+            rendered_for: p.sample.email.clone(),
         }
         .render()?;
-        Ok(after_body(&view.html()?, &summary))
+        Ok(after_body(&p.view.html()?, &summary))
     }
 }
 
@@ -1519,7 +1511,7 @@ async fn preview(
                 Some(Err(e)) => e.to_string(),
                 _ => "the preview failed".into(),
             };
-            errln!("error: preview: {detail}");
+            app.note(format!("error: preview: {detail}"));
             // Only the admin gets here: show what is wrong.
             message(
                 &app,

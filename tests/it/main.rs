@@ -21,3 +21,4 @@ mod smtp;
 mod smtp_server;
 mod store;
 mod subscribers;
+mod torn;

@@ -73,9 +73,9 @@ fn sel(tip: &str) -> Selection {
     }
 }
 
-fn people(keys: &[&str]) -> Vec<(String, String, String)> {
+fn people(keys: &[&str]) -> Vec<Result<(String, String, String), ()>> {
     keys.iter()
-        .map(|k| (k.to_string(), k.to_string(), String::new()))
+        .map(|k| Ok((k.to_string(), k.to_string(), String::new())))
         .collect()
 }
 
@@ -102,10 +102,14 @@ fn both_engines_lifecycle_freeze_recover_commit_finish() {
             assert_eq!(issue.status, IssueStatus::Assembled, "{engine}");
             assert_eq!(st.issue_by_number(1).await.unwrap().unwrap().slot, SLOT);
             let keys = ["a@x.com", "b@x.com", "c@x.com", "a@x.com"];
-            assert_eq!(st.freeze(SLOT, people(&keys)).await.unwrap(), 3, "{engine}");
+            assert_eq!(
+                st.freeze(SLOT, people(&keys)).await.unwrap(),
+                Ok(3),
+                "{engine}"
+            );
             assert_eq!(
                 st.freeze(SLOT, people(&["d@x.com"])).await.unwrap(),
-                0,
+                Ok(0),
                 "{engine}: frozen"
             );
             st.commit(SLOT, &["a@x.com", "b@x.com"], &[]).await.unwrap();
@@ -391,6 +395,7 @@ fn postgres_a_dead_hosts_claims_expire_and_its_in_flight_become_uncertain() {
         dead.assemble(SLOT, 1, &sel("t")).await.unwrap();
         dead.freeze(SLOT, people(&["a@x", "b@x", "c@x", "d@x"]))
             .await
+            .unwrap()
             .unwrap();
         let all = [RecipientStatus::Pending, RecipientStatus::Uncertain];
         let page = dead.claim(SLOT, &all, "", 3).await.unwrap();

@@ -1,0 +1,119 @@
+//! `tipsheet run`: the scheduler daemon, logging one timestamped line per event.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, Utc};
+
+use super::log_line;
+use super::progress::Console;
+use crate::config::Config;
+use crate::delivery::session::Session;
+use crate::error::{Error, Outcome};
+use crate::plan;
+use crate::schedule::Slot;
+use crate::schedule::clock::{Clock, WallClock};
+use crate::schedule::daemon::{self, SlotOutcome};
+use crate::store::Ledger;
+
+pub(super) fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome, Error> {
+    let schedule = config.schedule()?;
+    // With `--now`, the daemon's clock starts there and runs at normal speed.
+    let clock = WallClock::starting_at(now);
+    let stop = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        super::watch_signals(stop.clone(), Some(wake.clone()));
+        let first = schedule.slots_from(clock.now()).next();
+        log_line(&format!(
+            "tipsheet run: schedule `{}` in {}, every {} week(s), grace {}; next slot {}",
+            config.schedule.cron,
+            schedule.timezone(),
+            schedule.every_weeks(),
+            config.schedule.grace,
+            first
+                .map(|s| format!(
+                    "#{} at {} ({} UTC)",
+                    s.number,
+                    s.local.format("%Y-%m-%d %H:%M %Z"),
+                    s.utc.format("%Y-%m-%d %H:%M")
+                ))
+                .unwrap_or_else(|| "none".into())
+        ));
+        let reporter = Console::new();
+        daemon::run(&schedule, &clock, &stop, &wake, |slot| {
+            send_slot(config, &schedule, slot, stop.clone(), &reporter)
+        })
+        .await;
+        log_line("tipsheet run: stopping");
+    });
+    Ok(Outcome::Done)
+}
+
+/// The daemon's callback: send `slot` unless the ledger has it sent, and log
+/// how it went.
+async fn send_slot(
+    config: &Config,
+    schedule: &crate::schedule::Schedule,
+    slot: Slot,
+    stop: Arc<AtomicBool>,
+    reporter: &Console,
+) -> SlotOutcome {
+    let sent = Ledger::open_read_only(&config.ledger_path())
+        .and_then(|l| plan::is_sent(l.as_ref(), slot.date));
+    match sent {
+        Ok(true) => return SlotOutcome::AlreadySent,
+        Ok(false) => {}
+        Err(e) => {
+            log_line(&format!(
+                "issue #{} failed: {e}; retrying while within grace",
+                slot.number
+            ));
+            return SlotOutcome::Retry;
+        }
+    }
+    log_line(&format!("sending issue #{} ({})", slot.number, slot.date));
+    // Content is read fresh for every send.
+    let (number, date) = (slot.number, slot.date);
+    let result: Result<Outcome, Error> = async {
+        let (library, _) = plan::load_content(config)?;
+        let signer = super::signer(config, true)?;
+        let session = Session {
+            config,
+            schedule,
+            library: &library,
+            signer,
+            resend_uncertain: true,
+            stop,
+        };
+        match session.deliver(slot, reporter).await {
+            Ok(d) => Ok(super::send::print_delivered(d)),
+            Err(e) => {
+                super::send::print_stopped(&e);
+                Err(e.into())
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(Outcome::Done) => {
+            log_line(&format!("finished issue #{number} ({date})"));
+            SlotOutcome::Sent
+        }
+        Ok(Outcome::Interrupted) => SlotOutcome::Interrupted,
+        Ok(o) => {
+            log_line(&format!(
+                "issue #{number} ended with exit code {}; retrying while within grace",
+                o.code()
+            ));
+            SlotOutcome::Retry
+        }
+        Err(e) => {
+            log_line(&format!(
+                "issue #{number} failed: {e}; retrying while within grace"
+            ));
+            SlotOutcome::Retry
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! `tipsheet send`: one delivery session (or a dry run, or a test copy), and
+//! its summary.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Args;
+
+use super::output::{errln, outln};
+use super::progress::Console;
+use crate::config::Config;
+use crate::delivery::session::{self, Delivered, Report, Session, SessionError};
+use crate::error::{Error, Outcome};
+use crate::plan;
+use crate::store::Ledger;
+
+/// `send` options.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The issue of this slot date instead of the next one.
+    #[arg(long, value_parser = super::parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Build every message, deliver none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send a test copy to this address only ("[TEST]" subject, not recorded).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Do not resend recipients left uncertain by a crash.
+    #[arg(long)]
+    pub no_resend_uncertain: bool,
+    /// For crontab: send only if a slot is due now (its time has come and is
+    /// within grace) and not fully sent; otherwise exit 0 quietly.
+    #[arg(long, conflicts_with_all = ["date", "dry_run", "to"])]
+    pub if_due: bool,
+}
+
+pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+    let schedule = config.schedule()?;
+    let (library, _) = plan::load_content(config)?;
+    if args.dry_run || args.to.is_some() {
+        let signer = super::signer(config, false)?;
+        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        let slot = match args.date {
+            Some(d) => plan::slot_for(&schedule, d)?,
+            None => plan::next_slot(&schedule, ledger.as_ref(), now)?,
+        };
+        let (issue, _) = plan::choose(config, &library, ledger.as_ref(), slot)?;
+        if let Some(to) = &args.to {
+            let sent =
+                super::runtime()?.block_on(session::test_send(config, &issue, signer, to))?;
+            outln!(
+                "test copy of issue #{} sent to {}: {} {}",
+                sent.number,
+                sent.address,
+                sent.code,
+                sent.reply
+            );
+            return Ok(Outcome::Done);
+        }
+        let d = session::dry_run(config, &issue, signer)?;
+        for w in &d.skipped {
+            errln!("{w}");
+        }
+        outln!("dry run of issue #{} ({}): {}", d.number, d.date, d.subject);
+        outln!(
+            "built {} messages ({} KB average) in {:.2}s = {:.0} msgs/s (issue prepared once in {:.0} ms); nothing was delivered",
+            d.built,
+            d.bytes.checked_div(d.built).unwrap_or(0) / 1024,
+            d.seconds,
+            d.built as f64 / d.seconds.max(1e-9),
+            d.prepare_seconds * 1000.0
+        );
+        outln!("recipients: {}", super::list_counts(&d.counts));
+        return Ok(Outcome::Done);
+    }
+    let slot = if args.if_due {
+        // For crontab: only the slot whose time has come and is within grace.
+        let Some(slot) = schedule.due(now) else {
+            return Ok(Outcome::Done);
+        };
+        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        if plan::is_sent(ledger.as_ref(), slot.date)? {
+            return Ok(Outcome::Done);
+        }
+        slot
+    } else {
+        match args.date {
+            Some(d) => plan::slot_for(&schedule, d)?,
+            None => plan::current_slot(&schedule, now)?,
+        }
+    };
+    let signer = super::signer(config, false)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let session = Session {
+        config,
+        schedule: &schedule,
+        library: &library,
+        signer,
+        resend_uncertain: !args.no_resend_uncertain,
+        stop: stop.clone(),
+    };
+    let reporter = Console::new();
+    let delivered = super::runtime()?.block_on(async {
+        super::watch_signals(stop, None);
+        session.deliver(slot, &reporter).await
+    });
+    match delivered {
+        Ok(d) => Ok(print_delivered(d)),
+        Err(e) => {
+            print_stopped(&e);
+            Err(e.into())
+        }
+    }
+}
+
+/// Prints a session's summary; shared with `run`.
+pub(super) fn print_delivered(delivered: Delivered) -> Outcome {
+    match delivered {
+        Delivered::AlreadySent { number, date, next } => {
+            outln!(
+                "issue #{number} ({date}) was already sent to everyone; nothing to do{}",
+                next.map(|n| format!(
+                    " (issue #{} goes out on {}; `send --date {}` sends it now)",
+                    n.number, n.date, n.date
+                ))
+                .unwrap_or_default()
+            );
+            Outcome::Done
+        }
+        Delivered::Ran(report) => print_report(&report),
+    }
+}
+
+fn print_report(r: &Report) -> Outcome {
+    let s = &r.summary;
+    outln!(
+        "issue #{} ({}): {} delivered, {} failed, {} bounced, {} skipped in {:.1}s; issue is {}",
+        r.number,
+        r.date,
+        s.delivered,
+        s.failed,
+        s.bounced,
+        s.skipped,
+        s.seconds,
+        r.status
+    );
+    print_counts(r.number, r.date, &r.counts);
+    if r.counts.total() == 0 {
+        outln!("the list has no active subscriber: nothing was sent");
+    }
+    if s.uncertain_left > 0 {
+        outln!(
+            "{} recipient(s) left uncertain; `tipsheet status --date {}` lists them",
+            s.uncertain_left,
+            r.date
+        );
+    }
+    if s.interrupted {
+        errln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
+        return Outcome::Interrupted;
+    }
+    if r.has_failures() {
+        Outcome::Failures
+    } else {
+        Outcome::Done
+    }
+}
+
+/// "ledger for issue #3 (2026-12-15): 40 sent, 2 failed".
+pub(super) fn print_counts(number: u32, date: NaiveDate, counts: &crate::store::Counts) {
+    outln!(
+        "ledger for issue #{number} ({date}): {}",
+        super::count_parts(counts)
+    );
+}
+
+/// A stopped session still shows what the ledger holds, then the error.
+pub(super) fn print_stopped(e: &SessionError) {
+    if let SessionError::Delivery {
+        number,
+        date,
+        counts,
+        ..
+    } = e
+    {
+        print_counts(*number, *date, counts);
+    }
+}

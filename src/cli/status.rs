@@ -1,0 +1,173 @@
+//! `tipsheet status`: what the ledger recorded, issue by issue, with slots
+//! that were missed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Args;
+
+use super::output::outln;
+use crate::config::Config;
+use crate::delivery::session;
+use crate::error::{Error, Outcome};
+use crate::plan::{slot_for, slot_state};
+use crate::store::{IssueStatus, Ledger, RecipientStatus};
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One issue, with its failed, bounced and uncertain recipients.
+    #[arg(long, value_parser = super::parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn run(
+    config: &Config,
+    args: &StatusArgs,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
+    let schedule = config.schedule()?;
+    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    // A run holding the lock may have recipients in flight; otherwise those were cut off.
+    let running = session::run_in_progress(&config.state.dir);
+    let issues = match &ledger {
+        Some(l) => l.issues()?,
+        None => Vec::new(),
+    };
+    if let Some(d) = args.date
+        && !issues.iter().any(|i| i.slot == d.to_string())
+    {
+        let slot = slot_for(&schedule, d)?;
+        let state = slot_state(&schedule, &slot, None, now);
+        if args.json {
+            outln!(
+                "{}",
+                serde_json::json!([{"slot": d.to_string(), "number": slot.number, "status": state, "counts": {}, "recipients": []}])
+            );
+        } else {
+            outln!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
+        }
+        return Ok(Outcome::Done);
+    }
+    // Slots past their grace that never went out, so nobody mistakes silence for success.
+    let recorded: std::collections::HashSet<&str> =
+        issues.iter().map(|i| i.slot.as_str()).collect();
+    let missed: Vec<_> = if args.date.is_none() {
+        schedule
+            .slots_before(now, 12)
+            .into_iter()
+            .filter(|s| !recorded.contains(s.date.to_string().as_str()))
+            .filter(|s| slot_state(&schedule, s, None, now) == "missed")
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // (slot date, JSON, text): printed in date order at the end.
+    let mut rows: Vec<(String, serde_json::Value, String)> = Vec::new();
+    for s in &missed {
+        rows.push((
+            s.date.to_string(),
+            serde_json::json!({"slot": s.date.to_string(), "number": s.number, "status": "missed", "counts": {}, "recipients": []}),
+            format!(
+                "#{:<4} {}  {:<9}  never sent (past its grace period; `send --date {}` sends it on purpose)",
+                s.number, s.date, "missed", s.date
+            ),
+        ));
+    }
+    let Some(ledger) = ledger else {
+        if !args.json && missed.is_empty() {
+            outln!(
+                "no issue has been sent yet (no ledger at `{}`)",
+                config.ledger_path().display()
+            );
+        }
+        print_rows(rows, args.json);
+        return Ok(Outcome::Done);
+    };
+    for i in issues
+        .iter()
+        .filter(|i| args.date.is_none_or(|d| i.slot == d.to_string()))
+    {
+        let mut counts = ledger.counts(&i.slot)?;
+        let mut detail = if args.date.is_some() {
+            ledger.recipients(
+                &i.slot,
+                &[
+                    RecipientStatus::Failed,
+                    RecipientStatus::Bounced,
+                    RecipientStatus::Uncertain,
+                    RecipientStatus::InFlight,
+                ],
+            )?
+        } else {
+            Vec::new()
+        };
+        if !running {
+            for r in detail
+                .iter_mut()
+                .filter(|r| r.status == RecipientStatus::InFlight)
+            {
+                r.status = RecipientStatus::Uncertain;
+            }
+            counts.fold_in_flight();
+        }
+        {
+            let c: serde_json::Map<String, serde_json::Value> = counts
+                .by_status
+                .iter()
+                .map(|(s, n)| (s.to_string(), (*n).into()))
+                .collect();
+            let r: Vec<serde_json::Value> = detail
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "email": r.key, "status": r.status.as_str(), "attempts": r.attempts,
+                        "code": r.last_code, "reply": r.last_reply,
+                    })
+                })
+                .collect();
+            let json = serde_json::json!({
+                "slot": i.slot, "number": i.number, "status": i.status.as_str(),
+                "comparisons": i.selection.comparisons, "tip": i.selection.tip,
+                "counts": c, "recipients": r,
+            });
+            let state = match i.status {
+                IssueStatus::Sending => "partial",
+                other => other.as_str(),
+            };
+            let mut text = format!(
+                "#{:<4} {}  {:<9}  {}",
+                i.number,
+                i.slot,
+                state,
+                super::count_parts(&counts)
+            );
+            for r in &detail {
+                text.push_str(&format!(
+                    "\n  {:<9} {}  attempts {}  {}{}",
+                    r.status.as_str(),
+                    r.key,
+                    r.attempts,
+                    r.last_code.map(|c| format!("{c} ")).unwrap_or_default(),
+                    r.last_reply.as_deref().unwrap_or("")
+                ));
+            }
+            rows.push((i.slot.clone(), json, text));
+        }
+    }
+    print_rows(rows, args.json);
+    Ok(Outcome::Done)
+}
+
+fn print_rows(mut rows: Vec<(String, serde_json::Value, String)>, json: bool) {
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    if json {
+        let all: Vec<serde_json::Value> = rows.into_iter().map(|r| r.1).collect();
+        outln!("{}", serde_json::Value::Array(all));
+    } else {
+        for r in rows {
+            outln!("{}", r.2);
+        }
+    }
+}

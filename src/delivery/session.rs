@@ -1,0 +1,574 @@
+//! One delivery session as a library call: lock → freeze → recover → run →
+//! finish, plus the dry run and the test send, each returning a typed report.
+//!
+//! Owns the run lock (`<state>/tipsheet.lock`), the order of the steps and
+//! what they add up to. It never prints and never exits: progress and the
+//! steps worth telling go through a [`Reporter`] the caller implements, and
+//! the outcome comes back as a [`Delivered`], [`DryRun`] or [`TestSent`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use lettre::Address;
+
+use super::{Retry, RunOptions, SendError, Summary, Transport};
+use crate::config::{Config, TransportKind};
+use crate::content::Library;
+use crate::content::issue::Issue;
+use crate::diagnostic::Diagnostic;
+use crate::list;
+use crate::mail::render::Recipient;
+use crate::mail::token::Signer;
+use crate::mail::{self, PrepareError};
+use crate::plan::{self, ListCounts, PlanError};
+use crate::schedule::{Schedule, Slot};
+use crate::store::{Counts, IssueStatus, Ledger, LedgerError, Outcome, RecipientStatus};
+
+/// Why a session did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Another run holds the lock.
+    #[error(
+        "another tipsheet run holds `{}`; nothing was sent (wait for it to finish, or check it with `tipsheet status`)",
+        .0.display()
+    )]
+    Locked(PathBuf),
+    /// The state folder or the lock file cannot be used.
+    #[error("{what} `{}`", path.display())]
+    State {
+        /// What failed, e.g. "cannot lock".
+        what: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The issue, the list or the secret could not be planned.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The issue cannot be rendered or signed.
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    /// Delivery stopped part-way (relay refusing, outbox unwritable).
+    #[error("{source}")]
+    Delivery {
+        /// The issue number.
+        number: u32,
+        /// Its slot date.
+        date: NaiveDate,
+        /// What the ledger holds after the stop.
+        counts: Counts,
+        /// Why it stopped.
+        source: SendError,
+    },
+    /// `--to` is not an address.
+    #[error("`{0}` is not a valid email address ({1})")]
+    BadAddress(String, String),
+    /// The test copy was not accepted.
+    #[error("test send to `{address}` failed: {reason}")]
+    TestSend {
+        /// The address.
+        address: String,
+        /// What the transport said.
+        reason: String,
+    },
+}
+
+/// What a session tells while it runs; every method has a silent default.
+/// The library calls it; the command line decides how it looks.
+pub trait Reporter: Send + Sync {
+    /// The recipient set was frozen: `added` recipients, `skipped` rows.
+    fn frozen(&self, _number: u32, _date: NaiveDate, _added: u64, _skipped: &[Diagnostic]) {}
+    /// `uncertain` recipients were in flight when an earlier run stopped.
+    fn recovered(&self, _uncertain: u64, _resending: bool) {}
+    /// Sending starts with `total` open recipients.
+    fn started(&self, _total: u64) {}
+    /// These outcomes were just recorded.
+    fn advanced(&self, _outcomes: &[Outcome]) {}
+    /// Sending is over (clears a progress bar).
+    fn finished(&self) {}
+}
+
+/// A reporter that tells nothing (tests, the scheduler's quiet paths).
+pub struct Silent;
+impl Reporter for Silent {}
+
+/// Holds `<state>/tipsheet.lock` while alive.
+#[derive(Debug)]
+pub struct RunLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the run lock in `state_dir`, creating the folder if needed.
+pub fn lock(state_dir: &Path) -> Result<RunLock, SessionError> {
+    std::fs::create_dir_all(state_dir).map_err(|source| SessionError::State {
+        what: "cannot create state folder",
+        path: state_dir.to_path_buf(),
+        source,
+    })?;
+    let path = state_dir.join("tipsheet.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| SessionError::State {
+            what: "cannot open lock file",
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SessionError::Locked(path)),
+        Err(std::fs::TryLockError::Error(source)) => Err(SessionError::State {
+            what: "cannot lock",
+            path,
+            source,
+        }),
+    }
+}
+
+/// True when another process holds the run lock. Probes with a shared lock
+/// and creates nothing, so `status` never gets in a `send`'s way.
+pub fn run_in_progress(state_dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(state_dir.join("tipsheet.lock")) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
+/// What one session needs besides the slot.
+pub struct Session<'a> {
+    /// The loaded config.
+    pub config: &'a Config,
+    /// Its schedule.
+    pub schedule: &'a Schedule,
+    /// The content, read fresh for this session.
+    pub library: &'a Library,
+    /// Signs the unsubscribe links.
+    pub signer: Signer,
+    /// Resend recipients left uncertain by a crash.
+    pub resend_uncertain: bool,
+    /// Set on SIGINT/SIGTERM: take no new recipients, finish, return.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a session did.
+#[derive(Debug)]
+pub enum Delivered {
+    /// The issue was already sent to everyone; `next` is the following slot.
+    AlreadySent {
+        /// The issue number.
+        number: u32,
+        /// Its slot date.
+        date: NaiveDate,
+        /// The slot after it, if any.
+        next: Option<Slot>,
+    },
+    /// The run went to its end (or was interrupted; see `summary.interrupted`).
+    Ran(Report),
+}
+
+/// The end of a run.
+#[derive(Debug)]
+pub struct Report {
+    /// The issue number.
+    pub number: u32,
+    /// Its slot date.
+    pub date: NaiveDate,
+    /// What this run did.
+    pub summary: Summary,
+    /// The issue's status after the run.
+    pub status: IssueStatus,
+    /// Recipients by status in the ledger.
+    pub counts: Counts,
+}
+
+impl Report {
+    /// True when some recipients ended `failed` (exit 1).
+    pub fn has_failures(&self) -> bool {
+        self.counts.get(RecipientStatus::Failed) > 0
+    }
+}
+
+impl Session<'_> {
+    /// Sends the issue of `slot` under the run lock: assembles and freezes it
+    /// on first use, recovers after a crash, delivers, records and sums up.
+    pub async fn deliver(
+        self,
+        slot: Slot,
+        reporter: &dyn Reporter,
+    ) -> Result<Delivered, SessionError> {
+        let config = self.config;
+        let _lock = lock(&config.state.dir)?;
+        let mut ledger = Ledger::open(&config.ledger_path())?;
+        let date = slot.date;
+        let key = date.to_string();
+        let (issue, _) = plan::choose(config, self.library, Some(&ledger), slot)?;
+        let number = issue.number();
+        ledger.assemble(&key, number, &issue.selection)?;
+        match ledger.issue(&key)?.map(|r| r.status) {
+            Some(IssueStatus::Assembled) => {
+                // Freeze the recipient set on the first send, streaming the list.
+                // A list that stops early ends the stream with an error, and
+                // the freeze is rolled back: nobody is silently left out.
+                let mut list = plan::active(config)?;
+                let added = ledger.freeze(
+                    &key,
+                    list.by_ref()
+                        .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name))),
+                )??;
+                reporter.frozen(number, date, added, &list.diags);
+            }
+            Some(IssueStatus::Sent) => {
+                let next = self.schedule.slots_from(issue.slot.utc).nth(1);
+                return Ok(Delivered::AlreadySent { number, date, next });
+            }
+            _ => {}
+        }
+        let uncertain = ledger.recover(&key)?;
+        if uncertain > 0 {
+            reporter.recovered(uncertain, self.resend_uncertain);
+        }
+        let prepared = Arc::new(mail::prepare(config, &issue, self.signer, false)?);
+        let transport = Transport::from_config(config, &key);
+        let opts = run_options(config, self.resend_uncertain);
+        let result = super::run(
+            &mut ledger,
+            &key,
+            prepared,
+            &transport,
+            &opts,
+            self.stop,
+            reporter,
+        )
+        .await;
+        let status = ledger.finish(&key)?;
+        let counts = ledger.counts(&key)?;
+        match result {
+            Ok(summary) => Ok(Delivered::Ran(Report {
+                number,
+                date,
+                summary,
+                status,
+                counts,
+            })),
+            Err(source) => Err(SessionError::Delivery {
+                number,
+                date,
+                counts,
+                source,
+            }),
+        }
+    }
+}
+
+/// How the run loop behaves, from `[delivery]`.
+pub fn run_options(config: &Config, resend_uncertain: bool) -> RunOptions {
+    let d = &config.delivery;
+    RunOptions {
+        resend_uncertain,
+        // Files gain nothing from many writers.
+        concurrency: if d.transport == TransportKind::Outbox {
+            d.concurrency.clamp(1, 4)
+        } else {
+            d.concurrency
+        },
+        retry: Retry {
+            max_attempts: d.max_attempts,
+            base: Duration::from_millis(d.retry_base_ms),
+        },
+        rate_per_second: d.rate_per_second,
+        max_per_hour: d.max_per_hour,
+        suppressed_path: config.subscribers.suppressed_path.clone(),
+    }
+}
+
+/// What a dry run built.
+#[derive(Debug)]
+pub struct DryRun {
+    /// The issue number.
+    pub number: u32,
+    /// Its slot date.
+    pub date: NaiveDate,
+    /// The subject line.
+    pub subject: String,
+    /// Messages built.
+    pub built: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Seconds spent building them.
+    pub seconds: f64,
+    /// Seconds spent preparing the issue once.
+    pub prepare_seconds: f64,
+    /// The list as it stands.
+    pub counts: ListCounts,
+    /// Rows skipped, as warnings.
+    pub skipped: Vec<Diagnostic>,
+}
+
+/// Builds every message of `issue` for the list as it stands, delivers none.
+pub fn dry_run(config: &Config, issue: &Issue<'_>, signer: Signer) -> Result<DryRun, SessionError> {
+    let started = Instant::now();
+    let prepared = mail::prepare(config, issue, signer, false)?;
+    let prepare_seconds = started.elapsed().as_secs_f64();
+    let (mut built, mut bytes) = (0u64, 0u64);
+    let build = Instant::now();
+    let walked = plan::walk_list(config, |s| {
+        let m = prepared.message(&Recipient {
+            email: &s.email,
+            key: &s.key,
+            name: &s.name,
+        });
+        built += 1;
+        bytes += m.len() as u64;
+    })?;
+    Ok(DryRun {
+        number: issue.number(),
+        date: issue.slot.date,
+        subject: prepared.subject.clone(),
+        built,
+        bytes,
+        seconds: build.elapsed().as_secs_f64(),
+        prepare_seconds,
+        counts: walked.counts,
+        skipped: walked.diags,
+    })
+}
+
+/// A test copy that was accepted.
+#[derive(Debug)]
+pub struct TestSent {
+    /// The issue number.
+    pub number: u32,
+    /// Where it went.
+    pub address: Address,
+    /// The reply code.
+    pub code: u16,
+    /// The reply text.
+    pub reply: String,
+}
+
+/// Sends one "[TEST]" copy of `issue` to `to`, outside the ledger.
+pub async fn test_send(
+    config: &Config,
+    issue: &Issue<'_>,
+    signer: Signer,
+    to: &str,
+) -> Result<TestSent, SessionError> {
+    let address: Address = to
+        .trim()
+        .parse()
+        .map_err(|e: lettre::address::AddressError| {
+            SessionError::BadAddress(to.to_string(), e.to_string())
+        })?;
+    let key = list::normalize(to);
+    let prepared = mail::prepare(config, issue, signer, true)?;
+    let message = prepared.message(&Recipient {
+        email: &address,
+        key: &key,
+        name: "",
+    });
+    let transport = Transport::from_config(config, &format!("test-{}", issue.slot.date));
+    match super::send_one(&transport, &prepared.envelope(&address), &message).await {
+        Ok((code, reply)) => Ok(TestSent {
+            number: issue.number(),
+            address,
+            code,
+            reply,
+        }),
+        Err(e) => Err(SessionError::TestSend {
+            address: address.to_string(),
+            reason: format!("{e:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// The shipped config and content in a temp folder, with `list` as the
+    /// subscriber list; delivery goes to the outbox.
+    fn site(list: &str) -> (tempfile::TempDir, Config) {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut stack = vec![PathBuf::from("content")];
+        while let Some(rel) = stack.pop() {
+            std::fs::create_dir_all(dir.path().join(&rel)).unwrap();
+            for e in std::fs::read_dir(repo.join(&rel)).unwrap().flatten() {
+                let r = rel.join(e.file_name());
+                if e.path().is_dir() {
+                    stack.push(r);
+                } else {
+                    std::fs::copy(e.path(), dir.path().join(&r)).unwrap();
+                }
+            }
+        }
+        std::fs::copy(repo.join("config.toml"), dir.path().join("config.toml")).unwrap();
+        std::fs::create_dir_all(dir.path().join("subscribers")).unwrap();
+        std::fs::write(dir.path().join("subscribers/subscribers.csv"), list).unwrap();
+        let config = Config::load(&dir.path().join("config.toml")).unwrap();
+        (dir, config)
+    }
+
+    /// Records what the session told.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Reporter for Recorder {
+        fn frozen(&self, number: u32, date: NaiveDate, added: u64, skipped: &[Diagnostic]) {
+            self.push(format!(
+                "frozen #{number} {date}: {added}, {} skipped",
+                skipped.len()
+            ));
+        }
+        fn recovered(&self, uncertain: u64, resending: bool) {
+            self.push(format!("recovered {uncertain} {resending}"));
+        }
+        fn started(&self, total: u64) {
+            self.push(format!("started {total}"));
+        }
+        fn advanced(&self, outcomes: &[Outcome]) {
+            for o in outcomes {
+                self.push(format!("{} {}", o.key, o.status));
+            }
+        }
+        fn finished(&self) {
+            self.push("finished".into());
+        }
+    }
+
+    impl Recorder {
+        fn push(&self, s: String) {
+            self.0.lock().unwrap().push(s);
+        }
+        fn lines(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    fn deliver(config: &Config, reporter: &dyn Reporter) -> Result<Delivered, SessionError> {
+        let schedule = config.schedule().unwrap();
+        let (library, _) = plan::load_content(config).unwrap();
+        let slot = schedule
+            .slot_on(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+            .unwrap();
+        let session = Session {
+            config,
+            schedule: &schedule,
+            library: &library,
+            signer: Signer::new(b"session-test-secret"),
+            resend_uncertain: true,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(session.deliver(slot, reporter))
+    }
+
+    fn outbox(config: &Config) -> usize {
+        std::fs::read_dir(config.delivery.outbox_dir.join("2026-12-01"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    const LIST: &str =
+        "email,name\nana@example.com,Ana\nbob@example.com,Bob\nana@EXAMPLE.com,Dup\n";
+
+    #[test]
+    fn a_session_freezes_sends_records_and_a_second_one_has_nothing_to_do() {
+        let (_dir, config) = site(LIST);
+        let told = Recorder::default();
+        let Delivered::Ran(report) = deliver(&config, &told).unwrap() else {
+            panic!("first session ran nothing");
+        };
+        assert_eq!(report.number, 1);
+        assert_eq!(report.summary.delivered, 2);
+        assert_eq!(report.status, IssueStatus::Sent);
+        assert_eq!(report.counts.get(RecipientStatus::Sent), 2);
+        assert!(!report.has_failures());
+        assert_eq!(outbox(&config), 2);
+        let mut lines = told.lines();
+        assert_eq!(lines[0], "frozen #1 2026-12-01: 2, 1 skipped", "{lines:?}");
+        assert_eq!(lines[1], "started 2");
+        assert_eq!(lines.pop().unwrap(), "finished");
+        lines.sort();
+        assert!(
+            lines.contains(&"ana@example.com sent".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"bob@example.com sent".to_string()),
+            "{lines:?}"
+        );
+
+        match deliver(&config, &Silent).unwrap() {
+            Delivered::AlreadySent { number, date, next } => {
+                assert_eq!((number, date.to_string()), (1, "2026-12-01".into()));
+                assert_eq!(next.map(|n| n.number), Some(2));
+            }
+            Delivered::Ran(r) => panic!("sent again: {r:?}"),
+        }
+        assert_eq!(outbox(&config), 2, "nobody got it twice");
+    }
+
+    #[test]
+    fn a_torn_list_freezes_nobody_and_sends_nothing() {
+        let (_dir, config) = site(
+            "email,name\nana@example.com,\"Ana\nbob@example.com,Bob\ncarol@example.com,Carol\n",
+        );
+        let err = deliver(&config, &Silent).unwrap_err();
+        assert!(
+            matches!(err, SessionError::Plan(PlanError::TornRow(ref p)) if p.line == 2 && p.last_line == 4),
+            "{err:?}"
+        );
+        assert_eq!(outbox(&config), 0);
+        let ledger = Ledger::open(&config.ledger_path()).unwrap();
+        assert_eq!(ledger.counts("2026-12-01").unwrap().total(), 0);
+        assert_eq!(
+            ledger.issue("2026-12-01").unwrap().unwrap().status,
+            IssueStatus::Assembled
+        );
+    }
+
+    #[test]
+    fn a_held_lock_stops_the_session_before_anything_is_sent() {
+        let (_dir, config) = site(LIST);
+        let held = lock(&config.state.dir).unwrap();
+        assert!(run_in_progress(&config.state.dir));
+        let err = deliver(&config, &Silent).unwrap_err();
+        assert!(matches!(err, SessionError::Locked(_)), "{err:?}");
+        assert_eq!(outbox(&config), 0);
+        drop(held);
+        assert!(!run_in_progress(&config.state.dir));
+        assert!(matches!(deliver(&config, &Silent), Ok(Delivered::Ran(_))));
+    }
+
+    #[test]
+    fn a_dry_run_builds_every_message_and_delivers_none() {
+        let (_dir, config) = site(LIST);
+        let schedule = config.schedule().unwrap();
+        let (library, _) = plan::load_content(&config).unwrap();
+        let slot = schedule.slots_from(chrono::Utc::now()).next();
+        let slot = slot.unwrap_or_else(|| schedule.slot_on(schedule.anchor()).unwrap());
+        let (issue, _) = plan::choose(&config, &library, None, slot).unwrap();
+        let d = dry_run(&config, &issue, Signer::new(b"k")).unwrap();
+        assert_eq!((d.built, d.counts.active, d.counts.duplicates), (2, 2, 1));
+        assert!(d.bytes > 2 * 1024, "{d:?}");
+        assert_eq!(d.skipped.len(), 1);
+        assert!(!config.delivery.outbox_dir.exists());
+        assert!(!config.ledger_path().exists());
+    }
+}

@@ -1,0 +1,235 @@
+//! The loop behind `tipsheet run`: wait for each slot, have it sent, retry
+//! with backoff while it is within grace, stop on request.
+//!
+//! Owns *when* to try a slot. It is generic over the [`Clock`] and over the
+//! callback that sends one slot, so it knows nothing of config, content,
+//! delivery or the ledger, and never prints: the callback reports.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::clock::Clock;
+use super::{Schedule, Slot};
+
+/// What the callback made of a due slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotOutcome {
+    /// The ledger already has it sent to everyone: wait for the next slot.
+    AlreadySent,
+    /// Sent now, to everyone.
+    Sent,
+    /// Stopped by a signal: the loop ends.
+    Interrupted,
+    /// Not (fully) sent: try again after a backoff while within grace.
+    Retry,
+}
+
+/// Longest nap, so a wall-clock jump (suspend, NTP) is noticed.
+const MAX_NAP: Duration = Duration::from_secs(30);
+/// Shortest nap, so a slot just reached is not spun on.
+const MIN_NAP: Duration = Duration::from_millis(50);
+
+/// The backoff after the `failures`-th failed try in a row: 60 s, doubling to 8 min.
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(30u64 << failures.clamp(1, 4))
+}
+
+/// Runs until `stop` is set (and `wake` notified): each due slot goes to
+/// `send_slot`, as often as it takes while it is within grace.
+pub async fn run<C, F, Fut>(
+    schedule: &Schedule,
+    clock: &C,
+    stop: &AtomicBool,
+    wake: &Notify,
+    mut send_slot: F,
+) where
+    C: Clock,
+    F: FnMut(Slot) -> Fut,
+    Fut: Future<Output = SlotOutcome>,
+{
+    let mut failures = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let now = clock.now();
+        if let Some(slot) = schedule.due(now) {
+            match send_slot(slot).await {
+                SlotOutcome::AlreadySent => {}
+                SlotOutcome::Sent => {
+                    failures = 0;
+                    continue;
+                }
+                SlotOutcome::Interrupted => break,
+                SlotOutcome::Retry => {
+                    failures += 1;
+                    nap(clock, backoff(failures), wake).await;
+                    continue;
+                }
+            }
+        }
+        // Sleep toward the next slot, waking at least every `MAX_NAP`.
+        let next = schedule
+            .slots_from(now)
+            .find(|s| s.utc > now)
+            .map(|s| (s.utc - now).to_std().unwrap_or_default());
+        let d = next.unwrap_or(MAX_NAP).min(MAX_NAP).max(MIN_NAP);
+        nap(clock, d, wake).await;
+    }
+}
+
+async fn nap(clock: &impl Clock, d: Duration, wake: &Notify) {
+    tokio::select! {
+        () = clock.sleep(d) => {},
+        () = wake.notified() => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+    use super::*;
+
+    /// A clock that jumps forward when slept on, recording each nap.
+    struct FakeClock {
+        now: RefCell<DateTime<Utc>>,
+        naps: RefCell<Vec<Duration>>,
+    }
+
+    impl Clock for FakeClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.now.borrow()
+        }
+        fn sleep(&self, d: Duration) -> impl Future<Output = ()> {
+            self.naps.borrow_mut().push(d);
+            let step = TimeDelta::from_std(d).unwrap_or_default();
+            *self.now.borrow_mut() += step;
+            std::future::ready(())
+        }
+    }
+
+    fn weekly() -> Schedule {
+        // Tuesdays 09:00 UTC from 2026-12-01, grace 6h.
+        Schedule::new("0 9 * * TUE", "UTC", 1, "2026-12-01", "6h").unwrap()
+    }
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    fn clock(start: DateTime<Utc>) -> FakeClock {
+        FakeClock {
+            now: RefCell::new(start),
+            naps: RefCell::new(Vec::new()),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_slot_is_sent_once_when_due_and_the_loop_waits_for_the_next() {
+        let schedule = weekly();
+        let clock = clock(at(2026, 12, 1, 8, 59));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let sent: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
+        run(&schedule, &clock, &stop, &wake, |slot| {
+            let now = clock.now();
+            let already = sent.borrow().iter().any(|(n, _)| *n == slot.number);
+            let outcome = if already {
+                SlotOutcome::AlreadySent
+            } else {
+                sent.borrow_mut().push((slot.number, now));
+                SlotOutcome::Sent
+            };
+            if sent.borrow().len() == 2 {
+                stop.store(true, Ordering::SeqCst);
+            }
+            async move { outcome }
+        })
+        .await;
+        let sent = sent.into_inner();
+        assert_eq!(
+            sent.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![1, 2],
+            "slots #1 and #2, once each"
+        );
+        // Neither was sent before its time, nor later than one nap after it.
+        for (n, when) in &sent {
+            let slot = schedule
+                .slots_from(at(2026, 11, 30, 0, 0))
+                .nth(*n as usize - 1)
+                .unwrap();
+            assert!(
+                *when >= slot.utc,
+                "#{n} sent at {when}, before {}",
+                slot.utc
+            );
+            assert!(
+                *when - slot.utc <= TimeDelta::seconds(30),
+                "#{n} sent late at {when}"
+            );
+        }
+        assert!(
+            clock
+                .naps
+                .borrow()
+                .iter()
+                .all(|d| *d <= MAX_NAP && *d >= MIN_NAP)
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_slot_is_retried_with_growing_backoff_until_it_is_past_grace() {
+        let schedule = weekly();
+        let clock = clock(at(2026, 12, 1, 9, 0));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let tries: RefCell<Vec<DateTime<Utc>>> = RefCell::new(Vec::new());
+        run(&schedule, &clock, &stop, &wake, |slot| {
+            if slot.number == 1 {
+                tries.borrow_mut().push(clock.now());
+            } else {
+                stop.store(true, Ordering::SeqCst);
+            }
+            async { SlotOutcome::Retry }
+        })
+        .await;
+        let tries = tries.into_inner();
+        let gaps: Vec<i64> = tries
+            .windows(2)
+            .map(|w| (w[1] - w[0]).num_seconds())
+            .collect();
+        assert_eq!(
+            &gaps[..4],
+            &[60, 120, 240, 480],
+            "backoff doubles from a minute"
+        );
+        assert!(
+            gaps[4..].iter().all(|g| *g == 480),
+            "and stays at 8 min: {gaps:?}"
+        );
+        // The last try is within grace; none after it ends.
+        let last = *tries.last().unwrap();
+        assert!(
+            last < at(2026, 12, 1, 15, 0) && last >= at(2026, 12, 1, 14, 52),
+            "{last}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_interrupted_send_ends_the_loop() {
+        let schedule = weekly();
+        let clock = clock(at(2026, 12, 1, 9, 0));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let calls = RefCell::new(0);
+        run(&schedule, &clock, &stop, &wake, |_| {
+            *calls.borrow_mut() += 1;
+            async { SlotOutcome::Interrupted }
+        })
+        .await;
+        assert_eq!(calls.into_inner(), 1);
+    }
+}
