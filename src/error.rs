@@ -10,7 +10,7 @@ use crate::delivery::SessionError;
 use crate::mail::PrepareError;
 use crate::plan::PlanError;
 use crate::schedule::ScheduleError;
-use crate::store::LedgerError;
+use crate::store::{LedgerError, StoreError};
 use crate::web::ServerError;
 
 /// Exit codes (documented in the README).
@@ -66,6 +66,9 @@ pub enum Error {
     /// The ledger cannot be read.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The store cannot be used (or was lost).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The issue cannot be rendered or signed.
     #[error(transparent)]
     Prepare(#[from] PrepareError),
@@ -99,6 +102,7 @@ impl Error {
     pub fn code(&self) -> u8 {
         match self {
             Error::Session(SessionError::Locked(_)) => exit::LOCKED,
+            e if e.store_lost() => exit::STORE,
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }
@@ -107,11 +111,30 @@ impl Error {
             | Error::Schedule(_)
             | Error::Plan(_)
             | Error::Ledger(_)
+            | Error::Store(_)
             | Error::Prepare(_)
             | Error::Session(_)
             | Error::Server(_)
             | Error::Write { .. }
             | Error::Runtime(_) => exit::USAGE,
+        }
+    }
+}
+
+impl Error {
+    /// Whether the shared store went out of reach (exit 5: rerun to resume).
+    fn store_lost(&self) -> bool {
+        use crate::delivery::SendError;
+        match self {
+            Error::Store(e)
+            | Error::Plan(PlanError::Store(e))
+            | Error::Session(SessionError::Store(e))
+            | Error::Session(SessionError::Plan(PlanError::Store(e)))
+            | Error::Session(SessionError::Delivery {
+                source: SendError::Store(e),
+                ..
+            }) => e.is_unreachable(),
+            _ => false,
         }
     }
 }

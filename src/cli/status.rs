@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::delivery::session;
 use crate::error::{Error, Outcome};
 use crate::plan::{slot_for, slot_state};
-use crate::store::{IssueStatus, Ledger, RecipientStatus};
+use crate::store::{IssueStatus, RecipientStatus};
 
 /// `status` options.
 #[derive(Debug, Args)]
@@ -28,7 +28,8 @@ pub(super) fn run(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
-    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let detail = args.date.map(|d| d.to_string());
+    let ledger = crate::store::snapshot(config, detail.as_deref())?;
     // A run holding the lock may have recipients in flight; otherwise those were cut off.
     let running = session::run_in_progress(&config.state.dir);
     let issues = match &ledger {

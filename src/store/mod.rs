@@ -36,7 +36,7 @@ pub(crate) fn now() -> String {
 pub enum StoreError {
     /// The embedded engine failed.
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
+    Ledger(Box<LedgerError>),
     /// The URL cannot be used.
     #[error("store `{store}`: {detail} (check `[store] url` or `TIPSHEET_DATABASE_URL`)")]
     Url {
@@ -83,6 +83,12 @@ pub enum StoreError {
         /// `subscribers.path`.
         path: PathBuf,
     },
+}
+
+impl From<LedgerError> for StoreError {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(Box::new(e))
+    }
 }
 
 impl StoreError {
@@ -454,6 +460,129 @@ impl Store {
             Self::Sqlite { ledger, .. } => Ok(sqlite::version_of(lock(ledger).path())?),
             Self::Postgres(pg) => pg.schema_version().await,
         }
+    }
+}
+
+/// What planning and the read-only commands need from the ledger, read at once:
+/// every issue, the counts of each, and the open recipients of one issue.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    issues: Vec<IssueRecord>,
+    counts: std::collections::HashMap<String, Counts>,
+    detail: Option<(String, Vec<RecipientRecord>)>,
+}
+
+/// The statuses [`Snapshot::recipients`] holds for its detail issue.
+pub const DETAIL_STATUSES: [RecipientStatus; 4] = [
+    RecipientStatus::Failed,
+    RecipientStatus::Bounced,
+    RecipientStatus::Uncertain,
+    RecipientStatus::InFlight,
+];
+
+impl Snapshot {
+    /// All issues, oldest first.
+    pub fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
+        Ok(self.issues.clone())
+    }
+    /// One issue by slot date.
+    pub fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, StoreError> {
+        Ok(self.issues.iter().find(|i| i.slot == slot).cloned())
+    }
+    /// One issue by number.
+    pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
+        Ok(self.issues.iter().find(|i| i.number == number).cloned())
+    }
+    /// Every recorded issue's selection, for rotation.
+    pub fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
+        Ok(self
+            .issues
+            .iter()
+            .map(|i| PastIssue {
+                number: i.number,
+                selection: i.selection.clone(),
+            })
+            .collect())
+    }
+    /// Counts by status for one issue.
+    pub fn counts(&self, slot: &str) -> Result<Counts, StoreError> {
+        Ok(self.counts.get(slot).cloned().unwrap_or_default())
+    }
+    /// The detail issue's recipients with one of `statuses` (a subset of
+    /// [`DETAIL_STATUSES`]); empty for any other issue.
+    pub fn recipients(
+        &self,
+        slot: &str,
+        statuses: &[RecipientStatus],
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        Ok(match &self.detail {
+            Some((s, rows)) if s == slot => rows
+                .iter()
+                .filter(|r| statuses.contains(&r.status))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+}
+
+impl Store {
+    /// Reads a [`Snapshot`], with the open recipients of `detail` if given.
+    pub async fn snapshot(&self, detail: Option<&str>) -> Result<Snapshot, StoreError> {
+        let issues = self.issues().await?;
+        let mut counts = std::collections::HashMap::new();
+        for i in &issues {
+            counts.insert(i.slot.clone(), self.counts(&i.slot).await?);
+        }
+        let detail = match detail {
+            Some(slot) => Some((
+                slot.to_string(),
+                self.recipients(slot, &DETAIL_STATUSES).await?,
+            )),
+            None => None,
+        };
+        Ok(Snapshot {
+            issues,
+            counts,
+            detail,
+        })
+    }
+}
+
+/// Reads a [`Snapshot`] of the store `config` names, creating nothing; `None`
+/// when there is no ledger (or schema) yet. Blocking; callable from anywhere,
+/// inside an async runtime too (it then runs on a thread of its own).
+pub fn snapshot(
+    config: &crate::config::Config,
+    detail: Option<&str>,
+) -> Result<Option<Snapshot>, StoreError> {
+    let settings = StoreSettings::from_config(config)?;
+    let read = move || -> Result<Option<Snapshot>, StoreError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database {
+                store: settings.url.to_string(),
+                detail: format!("cannot start the async runtime: {e}"),
+            })?;
+        rt.block_on(async {
+            match Store::open_read_only(&settings).await? {
+                Some(store) => store.snapshot(detail).await.map(Some),
+                None => Ok(None),
+            }
+        })
+    };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(read).join().unwrap_or_else(|_| {
+                Err(StoreError::Database {
+                    store: String::new(),
+                    detail: "the store reader thread panicked".into(),
+                })
+            })
+        })
+    } else {
+        read()
     }
 }
 

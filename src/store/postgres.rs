@@ -561,6 +561,45 @@ impl PgStore {
         .await
     }
 
+    /// Open recipients (pending, uncertain or in flight) that another host
+    /// holds a live lease on: work that may still come back to us.
+    pub async fn held_by_others(&self, slot: &str) -> Result<u64, StoreError> {
+        self.with_retry(|c| async move {
+            let r = c
+                .query_one(
+                    "SELECT COUNT(*) FROM recipients WHERE slot = $1
+                       AND status IN ('pending', 'uncertain', 'in_flight', 'retrying')
+                       AND claimed_by <> $2 AND lease_until >= now()",
+                    &[&slot, &self.host],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(r.get::<_, i64>(0) as u64)
+        })
+        .await
+    }
+
+    /// Which of `keys` are suppressed now.
+    pub async fn suppressed_among(
+        &self,
+        keys: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT email FROM suppressions WHERE email = ANY($1)",
+                    &[&keys],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
+    }
+
     /// Marks `in_flight` keys in flight (under this host's lease) and records
     /// `outcomes`, in one transaction. A recorded outcome ends the claim.
     pub async fn commit(
