@@ -7,6 +7,7 @@ mod delivery;
 mod dkim;
 mod faults;
 mod hostile;
+mod hosts;
 mod import;
 mod pg;
 mod pipes;
