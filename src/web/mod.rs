@@ -41,7 +41,9 @@ use crate::mail::token::{Signer, encode_query};
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock as _, WallClock};
-use crate::store::Ledger;
+use crate::store::{
+    PgStore, Store, StoreError, StoreSettings, StoredSubscriber, StoredSuppression,
+};
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -96,6 +98,9 @@ pub enum ServerError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    /// The shared store cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The server failed while running.
     #[error("the server stopped: {0}")]
     Serve(io::Error),
@@ -205,6 +210,18 @@ struct App {
     /// Serializes this process's read-then-append on the list files, so that
     /// two simultaneous requests for one address write one row.
     files: Mutex<()>,
+    /// On PostgreSQL: the list, the suppressions and the confirmation limit
+    /// live there, shared with every other `serve` (the files are not used).
+    store: Option<Store>,
+}
+
+/// A list that cannot be read or written (the files, or the shared store).
+#[derive(Debug, thiserror::Error)]
+enum ListError {
+    #[error(transparent)]
+    File(#[from] SubscribersError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Locks a mutex, taking over a poisoned one (its data is a plain map or unit,
@@ -226,6 +243,16 @@ pub fn run(
     if let Some(w) = warning {
         events.note(&w);
     }
+    let settings = StoreSettings::from_config(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    let store = if settings.url.is_shared() {
+        Some(rt.block_on(Store::open(&settings))?)
+    } else {
+        None
+    };
     for (key, file) in [
         ("subscribers.path", &config.subscribers.path),
         (
@@ -234,6 +261,7 @@ pub fn run(
         ),
     ] {
         if let Some(dir) = file.parent()
+            && store.is_none()
             && !dir.as_os_str().is_empty()
             && !dir.is_dir()
         {
@@ -244,7 +272,9 @@ pub fn run(
         }
     }
     // A suppression list that cannot be read would make every unsubscribe fail.
-    Suppression::load(&config.subscribers.suppressed_path)?;
+    if store.is_none() {
+        Suppression::load(&config.subscribers.suppressed_path)?;
+    }
     if let Err(e) = plan::load_content(config) {
         events.note(&format!(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
@@ -268,13 +298,10 @@ pub fn run(
         dkim,
         confirmations: RateLimit::new(TimeDelta::minutes(CONFIRM_EVERY_MINUTES), MAX_REMEMBERED),
         files: Mutex::new(()),
+        store,
         config: config.clone(),
     });
     let addr = listen.unwrap_or(&config.server.listen).to_string();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ServerError::Runtime)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -523,14 +550,44 @@ impl App {
         Ok((key, t.trim().to_string()))
     }
 
-    /// Whether `key` is suppressed now (the file, read afresh).
-    fn suppressed(&self, key: &str) -> Result<bool, SubscribersError> {
+    /// The shared store, when the list lives there.
+    fn shared(&self) -> Option<&PgStore> {
+        self.store.as_ref().and_then(|s| s.shared().ok())
+    }
+
+    /// Runs a store call from a blocking thread (every caller of the list
+    /// methods is one: see [`blocking`]).
+    fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Handle::current().block_on(f)
+    }
+
+    /// Whether `key` is suppressed now (the file read afresh, or the store).
+    fn suppressed(&self, key: &str) -> Result<bool, ListError> {
+        if let Some(pg) = self.shared() {
+            return Ok(self.wait(pg.is_suppressed(key))?);
+        }
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
         Ok(set.contains(key))
     }
 
     /// Suppresses `key` unless it already is; `Ok(false)` when it already was.
     fn suppress(&self, key: &str) -> io::Result<bool> {
+        if let Some(pg) = self.shared() {
+            let s = StoredSuppression {
+                key: key.to_string(),
+                address: key.to_string(),
+                reason: UNSUBSCRIBED.to_string(),
+                at: self
+                    .clock
+                    .now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            let new = self.wait(pg.suppress(&s)).map_err(io::Error::other)?;
+            if new {
+                self.note(format!("unsubscribed `{key}`"));
+            }
+            return Ok(new);
+        }
         let _files = lock(&self.files);
         if self.suppressed(key).map_err(io::Error::other)? {
             return Ok(false);
@@ -543,6 +600,13 @@ impl App {
 
     /// Lifts a suppression of `key` if there is one; `Ok(false)` when there was none.
     fn lift(&self, key: &str) -> io::Result<bool> {
+        if let Some(pg) = self.shared() {
+            let lifted = self.wait(pg.resubscribe(key)).map_err(io::Error::other)?;
+            if lifted {
+                self.note(format!("resubscribed `{key}`"));
+            }
+            return Ok(lifted);
+        }
         let _files = lock(&self.files);
         if !self.suppressed(key).map_err(io::Error::other)? {
             return Ok(false);
@@ -980,7 +1044,23 @@ async fn subscribe(
     let email = address.to_string();
     let key = normalize(&email);
     let now = app.clock.now();
-    if app.confirmations.claim(&key, now) {
+    let claimed = match app.shared() {
+        // The limit is the store's, shared by every `serve`.
+        Some(pg) => match pg
+            .claim_confirmation(&key, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                app.note(format!(
+                    "error: cannot record the confirmation mail to `{email}`: {e}"
+                ));
+                return server_error(&app, "send the confirmation email");
+            }
+        },
+        None => app.confirmations.claim(&key, now),
+    };
+    if claimed {
         let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
         let link = confirm_url(
             &app.signer,
@@ -1001,7 +1081,12 @@ async fn subscribe(
             Err(e) => Err(e),
         };
         if let Err(e) = sent {
-            app.confirmations.release(&key, now);
+            match app.shared() {
+                Some(pg) => {
+                    let _ = pg.release_confirmation(&key, now).await;
+                }
+                None => app.confirmations.release(&key, now),
+            }
             app.note(format!(
                 "error: cannot send the confirmation mail to `{email}`: {e}"
             ));
@@ -1114,8 +1199,30 @@ impl App {
     /// Adds the reader to the list unless the address is on it, and lifts any
     /// suppression (they just proved they read this mailbox and want the mail).
     fn add(&self, email: &str, name: &str) -> Result<(), String> {
-        let _files = lock(&self.files);
         let key = normalize(email);
+        if let Some(pg) = self.shared() {
+            let s = StoredSubscriber {
+                key: key.clone(),
+                address: email.to_string(),
+                name: name.to_string(),
+                subscribed_at: Some(
+                    self.clock
+                        .now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+            };
+            if self
+                .wait(pg.add_subscriber(&s))
+                .map_err(|e| e.to_string())?
+            {
+                self.note(format!("subscribed `{key}`"));
+            }
+            if self.wait(pg.resubscribe(&key)).map_err(|e| e.to_string())? {
+                self.note(format!("resubscribed `{key}`"));
+            }
+            return Ok(());
+        }
+        let _files = lock(&self.files);
         let path = &self.config.subscribers.path;
         let listed = match SubscriberReader::open(path) {
             Ok(mut reader) => {
@@ -1237,6 +1344,8 @@ enum PageError {
     #[error(transparent)]
     Ledger(#[from] crate::store::LedgerError),
     #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
     Issue(#[from] crate::content::issue::IssueError),
     #[error(transparent)]
     Render(#[from] render::RenderError),
@@ -1268,7 +1377,7 @@ fn recorded_slot(config: &Config, date: &str, number: u32) -> Result<Option<Slot
 
 impl App {
     fn archive_entries(&self) -> Result<Vec<ArchiveEntry>, PageError> {
-        let Some(ledger) = Ledger::open_read_only(&self.config.ledger_path())? else {
+        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
             return Ok(Vec::new());
         };
         let library = plan::load_content(&self.config).ok().map(|(l, _)| l);
@@ -1301,7 +1410,7 @@ impl App {
     /// Issue `number` as a web page without personal data; `None` if the
     /// ledger has no such issue.
     fn archived(&self, number: u32) -> Result<Option<String>, PageError> {
-        let Some(ledger) = Ledger::open_read_only(&self.config.ledger_path())? else {
+        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
             return Ok(None);
         };
         let Some(record) = ledger.issue_by_number(number)? else {

@@ -319,3 +319,85 @@ mod faults {
         eprintln!("{}", report.join("\n"));
     }
 }
+
+#[test]
+fn two_web_hosts_share_the_list_the_suppressions_and_the_confirmation_limit() {
+    use crate::server::{Serve, one_click, post_form, query};
+    let Some(db) = pg::fresh("hosts::two_web_hosts") else {
+        return;
+    };
+    const N: usize = 50;
+    let smtp = FaultServer::start(Wire::default());
+    let sites = hosts(&db, 3, N, smtp.port, 2);
+    let (a, b) = (Serve::start(&sites[0]), Serve::start(&sites[1]));
+    let signer = tipsheet::mail::token::Signer::new(crate::common::SECRET.as_bytes());
+    // An unsubscribe through host A.
+    let link = signer.unsubscribe_url("https://news.example.com", "reader00007@example.com");
+    let r = one_click(&a.local(&link));
+    assert_eq!(r.status, 200, "{}", a.stderr());
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM suppressions WHERE email = 'reader00007@example.com'"),
+        1
+    );
+    // A sign-up confirmed through host B.
+    let link = tipsheet::web::confirm_url(
+        &signer,
+        "https://news.example.com",
+        "New.Reader@example.com",
+        "New Reader",
+        9_999_999_999,
+    );
+    let fields = query(&link);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = post_form(&b.url("/confirm"), &fields);
+    assert_eq!(r.status, 200, "{}", b.stderr());
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM subscribers WHERE email = 'new.reader@example.com'"),
+        1
+    );
+    // One confirmation mail per address per hour, across hosts.
+    for serve in [&a, &b, &a] {
+        let r = post_form(&serve.url("/subscribe"), &[("email", "twice@example.com")]);
+        assert_eq!(r.status, 200, "{}", serve.stderr());
+    }
+    let start = Instant::now();
+    while smtp.count() < 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no confirmation mail"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        smtp.received_by().get("twice@example.com"),
+        Some(&1),
+        "A: {}\nB: {}",
+        a.stderr(),
+        b.stderr()
+    );
+    // Both hold for a send from a third host.
+    smtp.clear();
+    let r = sites[2].run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = smtp.received_by();
+    assert!(
+        !got.contains_key("reader00007@example.com"),
+        "unsubscribed, yet mailed"
+    );
+    assert_eq!(got.get("new.reader@example.com"), Some(&1), "{got:?}");
+    assert_eq!(got.len(), N, "{N} - 1 unsubscribed + 1 signed up");
+    // And the archive on either web host shows the issue the third one sent.
+    for serve in [&a, &b] {
+        let page = crate::server::get(&serve.url("/issues/"));
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("Issue #1 · December 1, 2026"),
+            "{}",
+            page.body
+        );
+    }
+}
