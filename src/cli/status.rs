@@ -31,7 +31,8 @@ pub(super) fn run(
     let detail = args.date.map(|d| d.to_string());
     let ledger = crate::store::snapshot(config, detail.as_deref())?;
     // A run holding the lock may have recipients in flight; otherwise those were cut off.
-    let running = session::run_in_progress(&config.state.dir);
+    let running = session::run_in_progress(&config.state.dir)
+        || ledger.as_ref().is_some_and(|l| l.sending());
     let issues = match &ledger {
         Some(l) => l.issues()?,
         None => Vec::new(),

@@ -229,7 +229,7 @@ impl Session<'_> {
         // On the shared store the first host freezes the issue and its
         // recipients in one transaction; every host sends what was frozen.
         let frozen = store
-            .freeze_issue(&key, number, &issue.selection, &[])
+            .freeze_issue(&key, number, &issue.selection, None)
             .await?;
         if frozen.record.selection != issue.selection {
             issue = crate::content::issue::assemble(self.library, slot, frozen.record.selection)

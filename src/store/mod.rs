@@ -341,7 +341,7 @@ impl Store {
         slot: &str,
         number: u32,
         selection: &Selection,
-        rendered: &[u8],
+        rendered: Option<&[u8]>,
     ) -> Result<FrozenIssue, StoreError> {
         match self {
             Self::Sqlite { ledger, .. } => {
@@ -470,6 +470,8 @@ pub struct Snapshot {
     issues: Vec<IssueRecord>,
     counts: std::collections::HashMap<String, Counts>,
     detail: Option<(String, Vec<RecipientRecord>)>,
+    /// On the shared store: some host holds live leases on the detail issue.
+    sending: bool,
 }
 
 /// The statuses [`Snapshot::recipients`] holds for its detail issue.
@@ -508,6 +510,11 @@ impl Snapshot {
     pub fn counts(&self, slot: &str) -> Result<Counts, StoreError> {
         Ok(self.counts.get(slot).cloned().unwrap_or_default())
     }
+    /// Whether a host (any host, on the shared store) is sending the detail
+    /// issue right now, so that its in-flight recipients are really in flight.
+    pub fn sending(&self) -> bool {
+        self.sending
+    }
     /// The detail issue's recipients with one of `statuses` (a subset of
     /// [`DETAIL_STATUSES`]); empty for any other issue.
     pub fn recipients(
@@ -534,17 +541,24 @@ impl Store {
         for i in &issues {
             counts.insert(i.slot.clone(), self.counts(&i.slot).await?);
         }
+        let mut sending = false;
         let detail = match detail {
-            Some(slot) => Some((
-                slot.to_string(),
-                self.recipients(slot, &DETAIL_STATUSES).await?,
-            )),
+            Some(slot) => {
+                if let Self::Postgres(pg) = self {
+                    sending = pg.live_leases(slot).await? > 0;
+                }
+                Some((
+                    slot.to_string(),
+                    self.recipients(slot, &DETAIL_STATUSES).await?,
+                ))
+            }
             None => None,
         };
         Ok(Snapshot {
             issues,
             counts,
             detail,
+            sending,
         })
     }
 }

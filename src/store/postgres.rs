@@ -388,13 +388,13 @@ impl PgStore {
         slot: &str,
         number: u32,
         selection: &Selection,
-        rendered: &[u8],
+        rendered: Option<&[u8]>,
     ) -> Result<FrozenIssue, StoreError> {
         let added = self
             .with_retry(|mut c| async move {
                 let e = |e| pg_error(&self.url, e);
                 let tx = c.transaction().await.map_err(e)?;
-                insert_issue(&tx, slot, number, selection, Some(rendered))
+                insert_issue(&tx, slot, number, selection, rendered)
                     .await
                     .map_err(e)?;
                 if !lock_assembled(&tx, slot).await.map_err(e)? {
@@ -571,6 +571,21 @@ impl PgStore {
                        AND status IN ('pending', 'uncertain', 'in_flight', 'retrying')
                        AND claimed_by <> $2 AND lease_until >= now()",
                     &[&slot, &self.host],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(r.get::<_, i64>(0) as u64)
+        })
+        .await
+    }
+
+    /// Recipients of `slot` some host holds a live lease on (a send is running).
+    pub async fn live_leases(&self, slot: &str) -> Result<u64, StoreError> {
+        self.with_retry(|c| async move {
+            let r = c
+                .query_one(
+                    "SELECT COUNT(*) FROM recipients WHERE slot = $1 AND lease_until >= now()",
+                    &[&slot],
                 )
                 .await
                 .map_err(|e| self.err(e))?;

@@ -294,8 +294,8 @@ fn postgres_first_host_freezes_selection_rendered_issue_and_recipients() {
         // Two hosts with different content reach the slot at once.
         let (sa, sb) = (sel("from-a"), sel("from-b"));
         let (fa, fb) = tokio::join!(
-            a.freeze_issue(SLOT, 1, &sa, b"rendered by a"),
-            b.freeze_issue(SLOT, 1, &sb, b"rendered by b"),
+            a.freeze_issue(SLOT, 1, &sa, Some(b"rendered by a")),
+            b.freeze_issue(SLOT, 1, &sb, Some(b"rendered by b")),
         );
         let (fa, fb) = (fa.unwrap(), fb.unwrap());
         assert_eq!(fa.record, fb.record);
@@ -315,7 +315,7 @@ fn postgres_first_host_freezes_selection_rendered_issue_and_recipients() {
         // A later sign-up does not join a frozen issue.
         pa.add_subscriber(&list_of(51)[50]).await.unwrap();
         let again = a
-            .freeze_issue(SLOT, 1, &sel("late"), b"late")
+            .freeze_issue(SLOT, 1, &sel("late"), Some(b"late"))
             .await
             .unwrap();
         assert_eq!(again.added, None);
@@ -337,7 +337,7 @@ fn postgres_three_hosts_claim_every_recipient_exactly_once() {
             first.shared().unwrap().add_subscriber(&sub).await.unwrap();
         }
         first
-            .freeze_issue(SLOT, 1, &sel("t"), b"issue")
+            .freeze_issue(SLOT, 1, &sel("t"), Some(b"issue"))
             .await
             .unwrap();
     });
