@@ -74,13 +74,14 @@ fn ledger_commit_batch(bencher: Bencher) {
         comparisons: vec!["a".into()],
         tip: "t".into(),
     };
-    ledger.assemble("2026-12-01", 1, &sel).expect("assemble");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    ledger.assemble(day, 1, &sel).expect("assemble");
     let keys: Vec<String> = (0..100_000)
         .map(|i| format!("user{i:06}@example.com"))
         .collect();
     ledger
         .freeze(
-            "2026-12-01",
+            day,
             keys.iter()
                 .map(|k| Ok::<_, ()>((k.clone(), k.clone(), String::new()))),
         )
@@ -105,9 +106,7 @@ fn ledger_commit_batch(bencher: Bencher) {
                 message_id: Some("<x@example.com>".into()),
             })
             .collect();
-        ledger
-            .commit("2026-12-01", &marks, &outcomes)
-            .expect("commit");
+        ledger.commit(day, &marks, &outcomes).expect("commit");
     });
 }
 

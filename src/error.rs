@@ -91,10 +91,9 @@ pub enum Error {
     /// The async runtime cannot start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
-    /// A command with its own code that has no kind here yet (`import`,
-    /// until it returns typed errors).
-    #[error(transparent)]
-    Coded(#[from] LegacyFailure),
+    /// The command line asks for something that cannot be done as written.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -106,7 +105,6 @@ impl Error {
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }
-            Error::Coded(f) => f.code,
             Error::Config(_)
             | Error::Schedule(_)
             | Error::Plan(_)
@@ -116,7 +114,8 @@ impl Error {
             | Error::Session(_)
             | Error::Server(_)
             | Error::Write { .. }
-            | Error::Runtime(_) => exit::USAGE,
+            | Error::Runtime(_)
+            | Error::Usage(_) => exit::USAGE,
         }
     }
 }
@@ -136,28 +135,5 @@ impl Error {
             }) => e.is_unreachable(),
             _ => false,
         }
-    }
-}
-
-/// An error with the exit code chosen where it happened: the shape `import`
-/// still returns (reached as `cli::Failure`). New code adds a kind to
-/// [`Error`] instead.
-#[derive(Debug)]
-pub struct LegacyFailure {
-    /// Exit code.
-    pub code: u8,
-    /// What to print.
-    pub error: anyhow::Error,
-}
-
-impl std::fmt::Display for LegacyFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl std::error::Error for LegacyFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error.source()
     }
 }

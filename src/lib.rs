@@ -1,10 +1,12 @@
 //! tipsheet: a newsletter and content pipeline for a career-advice publisher.
 //!
 //! Data flows one way: [`config`] → [`content`] + [`list`] → [`mail`] →
-//! [`delivery`] (→ [`store`]). [`schedule`] says when, [`web`] serves readers,
-//! and [`cli`] wires the commands together. ARCHITECTURE.md has the map.
+//! [`delivery`] (→ [`store`]). [`plan`] ties them together for one command,
+//! [`schedule`] says when, [`web`] serves readers, [`error`] maps failures to
+//! exit codes, and [`cli`] is clap and printing. ARCHITECTURE.md has the map.
+//! The library never prints and never exits.
 #![forbid(unsafe_code)]
-// Printing goes through `output` (a closed pipe must not panic a command).
+// Printing goes through `cli::output` (a closed pipe must not panic a command).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
@@ -20,6 +22,3 @@ pub mod plan;
 pub mod schedule;
 pub mod store;
 pub mod web;
-
-/// The console streams (moved into [`cli`]); the old path still works.
-pub use cli::output;

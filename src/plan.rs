@@ -170,9 +170,8 @@ pub fn choose<'a>(
     ledger: Option<&Snapshot>,
     slot: Slot,
 ) -> Result<(Issue<'a>, bool), PlanError> {
-    let date = slot.date.to_string();
     if let Some(l) = ledger
-        && let Some(record) = l.issue(&date)?
+        && let Some(record) = l.issue(slot.date)?
     {
         return Ok((issue::assemble(library, slot, record.selection)?, true));
     }
@@ -585,7 +584,7 @@ pub fn preview<'a>(
 pub fn is_sent(ledger: Option<&Snapshot>, date: NaiveDate) -> Result<bool, StoreError> {
     Ok(match ledger {
         Some(l) => l
-            .issue(&date.to_string())?
+            .issue(date)?
             .is_some_and(|i| i.status == IssueStatus::Sent),
         None => false,
     })

@@ -15,11 +15,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Error, Outcome, exit};
 use crate::mail::token::Signer;
 use crate::plan;
 
 mod check;
+mod import;
 pub mod output;
 mod preview;
 mod progress;
@@ -31,9 +32,6 @@ mod status;
 mod store;
 pub mod subscribers;
 
-/// The shape `import` returns until its own `cli/import.rs` replaces it.
-pub use crate::error::LegacyFailure as Failure;
-pub use crate::error::exit;
 use output::{errln, outln};
 
 /// tipsheet: assemble, preview and send the career-tips newsletter.
@@ -84,8 +82,8 @@ pub enum Command {
     Run,
     /// Serve unsubscribe, sign-up, the web archive and the admin preview over HTTP.
     Serve(serve::ServeArgs),
-    /// Turn an article (Markdown or HTML) into a comparison file.
-    Import(crate::import::ImportArgs),
+    /// Turn an article (Markdown, HTML or plain text) into a comparison file.
+    Import(import::ImportArgs),
     /// Move the list between CSV files and the PostgreSQL store.
     Subscribers(subscribers::SubscribersArgs),
 }
@@ -101,15 +99,8 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Schedule(a) => schedule::run(&Config::load(&cli.config)?, a, now),
         Command::Run => run::run(&Config::load(&cli.config)?, cli.now),
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now),
-        Command::Import(a) => crate::import::command(a, &cli.config)
-            .map(|code| match code {
-                exit::OK => Outcome::Done,
-                _ => Outcome::Failures,
-            })
-            .map_err(Error::from),
-        Command::Subscribers(a) => subscribers::command(a, &cli.config, now)
-            .map(|_| Outcome::Done)
-            .map_err(Error::from),
+        Command::Import(a) => import::run(a, &cli.config),
+        Command::Subscribers(a) => subscribers::run(a, &cli.config, now),
     }
 }
 

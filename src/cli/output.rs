@@ -27,17 +27,17 @@ static STDOUT_ERROR: Mutex<Option<String>> = Mutex::new(None);
 /// Prints a line on standard output, like `println!`, but never panics.
 macro_rules! outln {
     () => {
-        $crate::output::out(format_args!(""))
+        $crate::cli::output::out(format_args!(""))
     };
     ($($arg:tt)*) => {
-        $crate::output::out(format_args!($($arg)*))
+        $crate::cli::output::out(format_args!($($arg)*))
     };
 }
 
 /// Prints a line on standard error, like `eprintln!`, but never panics.
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::output::err(format_args!($($arg)*))
+        $crate::cli::output::err(format_args!($($arg)*))
     };
 }
 

@@ -35,7 +35,7 @@ pub(super) fn run(
     let mut rows = Vec::new();
     for slot in &slots {
         let record = match &ledger {
-            Some(l) => l.issue(&slot.date.to_string())?,
+            Some(l) => l.issue(slot.date)?,
             None => None,
         };
         let state = slot_state(&schedule, slot, record.as_ref().map(|r| r.status), now);

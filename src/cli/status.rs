@@ -28,17 +28,16 @@ pub(super) fn run(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
-    let detail = args.date.map(|d| d.to_string());
-    let ledger = crate::store::snapshot(config, detail.as_deref())?;
+    let ledger = crate::store::snapshot(config, args.date)?;
     // A run holding the lock may have recipients in flight; otherwise those were cut off.
-    let running = session::run_in_progress(&config.state.dir)
-        || ledger.as_ref().is_some_and(|l| l.sending());
+    let running =
+        session::run_in_progress(&config.state.dir) || ledger.as_ref().is_some_and(|l| l.sending());
     let issues = match &ledger {
         Some(l) => l.issues()?,
         None => Vec::new(),
     };
     if let Some(d) = args.date
-        && !issues.iter().any(|i| i.slot == d.to_string())
+        && !issues.iter().any(|i| i.slot == d)
     {
         let slot = slot_for(&schedule, d)?;
         let state = slot_state(&schedule, &slot, None, now);
@@ -53,23 +52,22 @@ pub(super) fn run(
         return Ok(Outcome::Done);
     }
     // Slots past their grace that never went out, so nobody mistakes silence for success.
-    let recorded: std::collections::HashSet<&str> =
-        issues.iter().map(|i| i.slot.as_str()).collect();
+    let recorded: std::collections::HashSet<NaiveDate> = issues.iter().map(|i| i.slot).collect();
     let missed: Vec<_> = if args.date.is_none() {
         schedule
             .slots_before(now, 12)
             .into_iter()
-            .filter(|s| !recorded.contains(s.date.to_string().as_str()))
+            .filter(|s| !recorded.contains(&s.date))
             .filter(|s| slot_state(&schedule, s, None, now) == "missed")
             .collect()
     } else {
         Vec::new()
     };
     // (slot date, JSON, text): printed in date order at the end.
-    let mut rows: Vec<(String, serde_json::Value, String)> = Vec::new();
+    let mut rows: Vec<(NaiveDate, serde_json::Value, String)> = Vec::new();
     for s in &missed {
         rows.push((
-            s.date.to_string(),
+            s.date,
             serde_json::json!({"slot": s.date.to_string(), "number": s.number, "status": "missed", "counts": {}, "recipients": []}),
             format!(
                 "#{:<4} {}  {:<9}  never sent (past its grace period; `send --date {}` sends it on purpose)",
@@ -89,12 +87,12 @@ pub(super) fn run(
     };
     for i in issues
         .iter()
-        .filter(|i| args.date.is_none_or(|d| i.slot == d.to_string()))
+        .filter(|i| args.date.is_none_or(|d| i.slot == d))
     {
-        let mut counts = ledger.counts(&i.slot)?;
+        let mut counts = ledger.counts(i.slot)?;
         let mut detail = if args.date.is_some() {
             ledger.recipients(
-                &i.slot,
+                i.slot,
                 &[
                     RecipientStatus::Failed,
                     RecipientStatus::Bounced,
@@ -155,15 +153,15 @@ pub(super) fn run(
                     r.last_reply.as_deref().unwrap_or("")
                 ));
             }
-            rows.push((i.slot.clone(), json, text));
+            rows.push((i.slot, json, text));
         }
     }
     print_rows(rows, args.json);
     Ok(Outcome::Done)
 }
 
-fn print_rows(mut rows: Vec<(String, serde_json::Value, String)>, json: bool) {
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+fn print_rows(mut rows: Vec<(NaiveDate, serde_json::Value, String)>, json: bool) {
+    rows.sort_by_key(|r| r.0);
     if json {
         let all: Vec<serde_json::Value> = rows.into_iter().map(|r| r.1).collect();
         outln!("{}", serde_json::Value::Array(all));

@@ -15,9 +15,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 
 use super::output::{errln, outln};
-use super::{Failure, exit};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Outcome};
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader, Suppression};
 use crate::store::{PgStore, Store, StoreSettings, StoredSubscriber, StoredSuppression};
 
@@ -62,9 +62,9 @@ pub struct ExportListArgs {
 }
 
 /// Runs `tipsheet subscribers …`.
-pub fn command(args: &SubscribersArgs, config: &Path, now: DateTime<Utc>) -> Result<u8, Failure> {
-    let config = Config::load(config).map_err(|e| usage(e.into()))?;
-    let settings = StoreSettings::from_config(&config).map_err(|e| usage(e.into()))?;
+pub fn run(args: &SubscribersArgs, config: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
+    let config = Config::load(config)?;
+    let settings = StoreSettings::from_config(&config)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -75,10 +75,10 @@ pub fn command(args: &SubscribersArgs, config: &Path, now: DateTime<Utc>) -> Res
             // The import creates the schema on a new database.
             SubscribersCommand::Import(_) if settings.url.is_shared() => Store::open(&settings)
                 .await
-                .map_err(|e| store_failure(e.into()))?,
+                .map_err(Error::Store)?,
             _ => match Store::open_read_only(&settings)
                 .await
-                .map_err(|e| store_failure(e.into()))?
+                .map_err(Error::Store)?
             {
                 Some(s) => s,
                 None if settings.url.is_shared() => {
@@ -88,16 +88,13 @@ pub fn command(args: &SubscribersArgs, config: &Path, now: DateTime<Utc>) -> Res
                     )));
                 }
                 None => {
-                    return Err(usage(
-                        crate::store::StoreError::ListIsFile {
-                            path: config.subscribers.path.clone(),
-                        }
-                        .into(),
-                    ));
+                    return Err(Error::Store(crate::store::StoreError::ListIsFile {
+                        path: config.subscribers.path.clone(),
+                    }));
                 }
             },
         };
-        let pg = store.shared().map_err(|e| usage(e.into()))?;
+        let pg = store.shared()?;
         match &args.command {
             SubscribersCommand::Import(a) => import(pg, a, now).await,
             SubscribersCommand::Export(a) => export(pg, a).await,
@@ -105,18 +102,9 @@ pub fn command(args: &SubscribersArgs, config: &Path, now: DateTime<Utc>) -> Res
     })
 }
 
-fn usage(error: anyhow::Error) -> Failure {
-    Failure {
-        code: exit::USAGE,
-        error,
-    }
-}
-
-fn store_failure(error: anyhow::Error) -> Failure {
-    Failure {
-        code: exit::STORE,
-        error,
-    }
+/// A problem with what the command was asked to do (exit 2), with its causes.
+fn usage(error: anyhow::Error) -> Error {
+    Error::Usage(format!("{error:#}"))
 }
 
 fn warn(p: RowProblem) {
@@ -130,7 +118,7 @@ fn warn(p: RowProblem) {
     );
 }
 
-async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Result<u8, Failure> {
+async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
     let mut skipped = 0usize;
     let (mut suppressions, mut suppressions_new) = (0u64, 0u64);
     if let Some(path) = &args.suppressed {
@@ -140,10 +128,7 @@ async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Resu
         let rows = suppression_rows(path, &set, now).map_err(usage)?;
         suppressions = rows.len() as u64;
         for chunk in rows.chunks(BATCH) {
-            suppressions_new += pg
-                .suppress_all(chunk)
-                .await
-                .map_err(|e| store_failure(e.into()))?;
+            suppressions_new += pg.suppress_all(chunk).await.map_err(Error::Store)?;
         }
     }
     let mut reader = SubscriberReader::open(&args.file).map_err(|e| usage(e.into()))?;
@@ -174,26 +159,17 @@ async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Resu
         });
         total += 1;
         if batch.len() == BATCH {
-            new += pg
-                .add_subscribers(&batch)
-                .await
-                .map_err(|e| store_failure(e.into()))?;
+            new += pg.add_subscribers(&batch).await.map_err(Error::Store)?;
             batch.clear();
         }
     }
-    new += pg
-        .add_subscribers(&batch)
-        .await
-        .map_err(|e| store_failure(e.into()))?;
+    new += pg.add_subscribers(&batch).await.map_err(Error::Store)?;
     if let Err(e) = reader.finish() {
         return Err(usage(anyhow::anyhow!(
             "{e}; the {total} row(s) before it were imported: fix the file and import it again (importing twice changes nothing)"
         )));
     }
-    let (listed, suppressed) = pg
-        .list_counts()
-        .await
-        .map_err(|e| store_failure(e.into()))?;
+    let (listed, suppressed) = pg.list_counts().await.map_err(Error::Store)?;
     outln!(
         "imported `{}` into `{}`: {total} subscriber(s), {new} new; {suppressions} suppression(s), {suppressions_new} new; {skipped} row(s) skipped",
         args.file.display(),
@@ -203,7 +179,7 @@ async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Resu
         "the store now lists {listed} subscriber(s), {suppressed} of them suppressed, {} active",
         listed - suppressed
     );
-    Ok(exit::OK)
+    Ok(Outcome::Done)
 }
 
 /// The rows of the resolved suppression set, with the address, reason and
@@ -267,15 +243,9 @@ fn suppression_rows(
     Ok(rows)
 }
 
-async fn export(pg: &PgStore, args: &ExportListArgs) -> Result<u8, Failure> {
-    let subscribers = pg
-        .subscribers()
-        .await
-        .map_err(|e| store_failure(e.into()))?;
-    let suppressions = pg
-        .suppressions()
-        .await
-        .map_err(|e| store_failure(e.into()))?;
+async fn export(pg: &PgStore, args: &ExportListArgs) -> Result<Outcome, Error> {
+    let subscribers = pg.subscribers().await.map_err(Error::Store)?;
+    let suppressions = pg.suppressions().await.map_err(Error::Store)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create `{}`", args.out.display()))
         .map_err(usage)?;
@@ -306,12 +276,12 @@ async fn export(pg: &PgStore, args: &ExportListArgs) -> Result<u8, Failure> {
         suppressions.len(),
         supp_path.display()
     );
-    Ok(exit::OK)
+    Ok(Outcome::Done)
 }
 
 /// Writes a CSV next to `path` and renames it into place, so a reader never
 /// sees half a list.
-fn write_csv<'a, I>(path: &Path, header: &[&str], rows: I) -> Result<(), Failure>
+fn write_csv<'a, I>(path: &Path, header: &[&str], rows: I) -> Result<(), Error>
 where
     I: Iterator<Item = [&'a str; 3]>,
 {

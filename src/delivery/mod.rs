@@ -259,7 +259,7 @@ pub struct RunOptions {
 /// finish the in-flight ones and return. Progress goes to `progress`.
 pub async fn run(
     store: &Store,
-    slot: &str,
+    slot: chrono::NaiveDate,
     prepared: Arc<Prepared>,
     transport: &Transport,
     opts: &RunOptions,
@@ -585,7 +585,7 @@ pub async fn run(
 /// freed by an expired lease, or rows a live host still holds).
 async fn open_elsewhere(
     store: &Store,
-    slot: &str,
+    slot: chrono::NaiveDate,
     statuses: &[RecipientStatus],
 ) -> Result<bool, StoreError> {
     store.recover(slot).await?;

@@ -222,14 +222,13 @@ impl Session<'_> {
         };
         let store = Store::open(&settings).await?;
         let date = slot.date;
-        let key = date.to_string();
         let snapshot = store.snapshot(None).await?;
         let (mut issue, _) = plan::choose(config, self.library, Some(&snapshot), slot.clone())?;
         let number = issue.number();
         // On the shared store the first host freezes the issue and its
         // recipients in one transaction; every host sends what was frozen.
         let frozen = store
-            .freeze_issue(&key, number, &issue.selection, None)
+            .freeze_issue(date, number, &issue.selection, None)
             .await?;
         if frozen.record.selection != issue.selection {
             issue = crate::content::issue::assemble(self.library, slot, frozen.record.selection)
@@ -246,7 +245,7 @@ impl Session<'_> {
                 let mut list = plan::active(config)?;
                 let added = store
                     .freeze(
-                        &key,
+                        date,
                         list.by_ref()
                             .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name))),
                     )
@@ -259,20 +258,20 @@ impl Session<'_> {
             }
             IssueStatus::Sending => {}
         }
-        let uncertain = store.recover(&key).await?;
+        let uncertain = store.recover(date).await?;
         if uncertain > 0 {
             reporter.recovered(uncertain, self.resend_uncertain);
         }
         let prepared = Arc::new(mail::prepare(config, &issue, self.signer, false)?);
-        let transport = Transport::from_config(config, &key);
+        let transport = Transport::from_config(config, &date.to_string());
         let opts = run_options(config, self.resend_uncertain);
         let result = super::run(
-            &store, &key, prepared, &transport, &opts, self.stop, reporter,
+            &store, date, prepared, &transport, &opts, self.stop, reporter,
         )
         .await;
         if let Err(source @ super::SendError::Store(_)) = result {
             // The store is out of reach: what it holds cannot be read either.
-            let counts = store.counts(&key).await.unwrap_or_default();
+            let counts = store.counts(date).await.unwrap_or_default();
             return Err(SessionError::Delivery {
                 number,
                 date,
@@ -280,8 +279,8 @@ impl Session<'_> {
                 source,
             });
         }
-        let status = store.finish(&key).await?;
-        let counts = store.counts(&key).await?;
+        let status = store.finish(date).await?;
+        let counts = store.counts(date).await?;
         match result {
             Ok(summary) => Ok(Delivered::Ran(Report {
                 number,
@@ -386,7 +385,7 @@ pub struct TestSent {
     pub reply: String,
 }
 
-/// Sends one "[TEST]" copy of `issue` to `to`, outside the ledger.
+/// Sends one `[TEST]` copy of `issue` to `to`, outside the ledger.
 pub async fn test_send(
     config: &Config,
     issue: &Issue<'_>,
@@ -508,6 +507,10 @@ mod tests {
             .block_on(session.deliver(slot, reporter))
     }
 
+    fn d1() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    }
+
     fn outbox(config: &Config) -> usize {
         std::fs::read_dir(config.delivery.outbox_dir.join("2026-12-01"))
             .map(|d| d.count())
@@ -566,9 +569,9 @@ mod tests {
         );
         assert_eq!(outbox(&config), 0);
         let ledger = crate::store::Ledger::open(&config.ledger_path()).unwrap();
-        assert_eq!(ledger.counts("2026-12-01").unwrap().total(), 0);
+        assert_eq!(ledger.counts(d1()).unwrap().total(), 0);
         assert_eq!(
-            ledger.issue("2026-12-01").unwrap().unwrap().status,
+            ledger.issue(d1()).unwrap().unwrap().status,
             IssueStatus::Assembled
         );
     }

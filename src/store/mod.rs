@@ -17,6 +17,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::NaiveDate;
+
 use crate::content::issue::{PastIssue, Selection};
 
 mod postgres;
@@ -276,7 +278,7 @@ impl Store {
     }
 
     /// One issue by slot date.
-    pub async fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, StoreError> {
+    pub async fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
         match self {
             Self::Sqlite { ledger, .. } => Ok(lock(ledger).issue(slot)?),
             Self::Postgres(pg) => pg.issue(slot).await,
@@ -294,7 +296,7 @@ impl Store {
     /// Records an issue's frozen selection (no-op if the slot already has one).
     pub async fn assemble(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         number: u32,
         selection: &Selection,
     ) -> Result<(), StoreError> {
@@ -310,7 +312,7 @@ impl Store {
     /// inside `Ok`, and the issue stays `assembled` for the next run.
     pub async fn freeze<I, E>(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         recipients: I,
     ) -> Result<Result<u64, E>, StoreError>
     where
@@ -338,7 +340,7 @@ impl Store {
     /// while the record says `assembled`; `rendered` is not kept.
     pub async fn freeze_issue(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         number: u32,
         selection: &Selection,
         rendered: Option<&[u8]>,
@@ -363,7 +365,7 @@ impl Store {
 
     /// Recipients left in flight by a run that died become `uncertain`
     /// (on the shared engine: only those whose host's lease expired).
-    pub async fn recover(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn recover(&self, slot: NaiveDate) -> Result<u64, StoreError> {
         match self {
             Self::Sqlite { ledger, .. } => Ok(lock(ledger).recover(slot)?),
             Self::Postgres(pg) => pg.recover(slot).await,
@@ -373,7 +375,7 @@ impl Store {
     /// The next recipients with one of `statuses`, by key after `after`: read only.
     pub async fn due(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         statuses: &[RecipientStatus],
         after: &str,
         limit: usize,
@@ -389,7 +391,7 @@ impl Store {
     /// shared engine rows another host holds are skipped and ours are leased.
     pub async fn claim(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         statuses: &[RecipientStatus],
         after: &str,
         limit: usize,
@@ -401,7 +403,7 @@ impl Store {
     }
 
     /// Renews this host's leases (nothing to do on the file engine).
-    pub async fn renew(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn renew(&self, slot: NaiveDate) -> Result<u64, StoreError> {
         match self {
             Self::Sqlite { .. } => Ok(0),
             Self::Postgres(pg) => pg.renew(slot).await,
@@ -409,7 +411,7 @@ impl Store {
     }
 
     /// Gives back this host's claims on rows not in flight (a clean stop).
-    pub async fn release(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn release(&self, slot: NaiveDate) -> Result<u64, StoreError> {
         match self {
             Self::Sqlite { .. } => Ok(0),
             Self::Postgres(pg) => pg.release(slot).await,
@@ -419,7 +421,7 @@ impl Store {
     /// Recipients of an issue with one of `statuses`, by key.
     pub async fn recipients(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         statuses: &[RecipientStatus],
     ) -> Result<Vec<RecipientRecord>, StoreError> {
         self.due(slot, statuses, "", i64::MAX as usize).await
@@ -428,7 +430,7 @@ impl Store {
     /// Marks `in_flight` keys in flight and records `outcomes`, in one transaction.
     pub async fn commit(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         in_flight: &[&str],
         outcomes: &[Outcome],
     ) -> Result<(), StoreError> {
@@ -439,7 +441,7 @@ impl Store {
     }
 
     /// Counts by status for one issue.
-    pub async fn counts(&self, slot: &str) -> Result<Counts, StoreError> {
+    pub async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
         match self {
             Self::Sqlite { ledger, .. } => Ok(lock(ledger).counts(slot)?),
             Self::Postgres(pg) => pg.counts(slot).await,
@@ -447,7 +449,7 @@ impl Store {
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
-    pub async fn finish(&self, slot: &str) -> Result<IssueStatus, StoreError> {
+    pub async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {
         match self {
             Self::Sqlite { ledger, .. } => Ok(lock(ledger).finish(slot)?),
             Self::Postgres(pg) => pg.finish(slot).await,
@@ -468,8 +470,8 @@ impl Store {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     issues: Vec<IssueRecord>,
-    counts: std::collections::HashMap<String, Counts>,
-    detail: Option<(String, Vec<RecipientRecord>)>,
+    counts: std::collections::HashMap<NaiveDate, Counts>,
+    detail: Option<(NaiveDate, Vec<RecipientRecord>)>,
     /// On the shared store: some host holds live leases on the detail issue.
     sending: bool,
 }
@@ -488,7 +490,7 @@ impl Snapshot {
         Ok(self.issues.clone())
     }
     /// One issue by slot date.
-    pub fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, StoreError> {
+    pub fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
         Ok(self.issues.iter().find(|i| i.slot == slot).cloned())
     }
     /// One issue by number.
@@ -507,8 +509,8 @@ impl Snapshot {
             .collect())
     }
     /// Counts by status for one issue.
-    pub fn counts(&self, slot: &str) -> Result<Counts, StoreError> {
-        Ok(self.counts.get(slot).cloned().unwrap_or_default())
+    pub fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
+        Ok(self.counts.get(&slot).cloned().unwrap_or_default())
     }
     /// Whether a host (any host, on the shared store) is sending the detail
     /// issue right now, so that its in-flight recipients are really in flight.
@@ -519,11 +521,11 @@ impl Snapshot {
     /// [`DETAIL_STATUSES`]); empty for any other issue.
     pub fn recipients(
         &self,
-        slot: &str,
+        slot: NaiveDate,
         statuses: &[RecipientStatus],
     ) -> Result<Vec<RecipientRecord>, StoreError> {
         Ok(match &self.detail {
-            Some((s, rows)) if s == slot => rows
+            Some((s, rows)) if *s == slot => rows
                 .iter()
                 .filter(|r| statuses.contains(&r.status))
                 .cloned()
@@ -535,11 +537,11 @@ impl Snapshot {
 
 impl Store {
     /// Reads a [`Snapshot`], with the open recipients of `detail` if given.
-    pub async fn snapshot(&self, detail: Option<&str>) -> Result<Snapshot, StoreError> {
+    pub async fn snapshot(&self, detail: Option<NaiveDate>) -> Result<Snapshot, StoreError> {
         let issues = self.issues().await?;
         let mut counts = std::collections::HashMap::new();
         for i in &issues {
-            counts.insert(i.slot.clone(), self.counts(&i.slot).await?);
+            counts.insert(i.slot, self.counts(i.slot).await?);
         }
         let mut sending = false;
         let detail = match detail {
@@ -547,10 +549,7 @@ impl Store {
                 if let Self::Postgres(pg) = self {
                     sending = pg.live_leases(slot).await? > 0;
                 }
-                Some((
-                    slot.to_string(),
-                    self.recipients(slot, &DETAIL_STATUSES).await?,
-                ))
+                Some((slot, self.recipients(slot, &DETAIL_STATUSES).await?))
             }
             None => None,
         };
@@ -568,7 +567,7 @@ impl Store {
 /// inside an async runtime too (it then runs on a thread of its own).
 pub fn snapshot(
     config: &crate::config::Config,
-    detail: Option<&str>,
+    detail: Option<NaiveDate>,
 ) -> Result<Option<Snapshot>, StoreError> {
     let settings = StoreSettings::from_config(config)?;
     let read = move || -> Result<Option<Snapshot>, StoreError> {
@@ -743,7 +742,7 @@ impl fmt::Display for IssueStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueRecord {
     /// Slot date, `YYYY-MM-DD`.
-    pub slot: String,
+    pub slot: chrono::NaiveDate,
     /// Issue number.
     pub number: u32,
     /// The frozen selection.

@@ -19,6 +19,8 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+use chrono::NaiveDate;
+
 use super::url::PostgresUrl;
 use super::*;
 use crate::content::issue::{PastIssue, Selection};
@@ -286,7 +288,9 @@ impl PgStore {
     }
 
     /// One issue by slot date.
-    pub async fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, StoreError> {
+    pub async fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE slot = $1");
         let sql = &sql;
         self.with_retry(|c| async move {
@@ -316,7 +320,9 @@ impl PgStore {
     }
 
     /// The rendered issue frozen with `slot`, if any.
-    pub async fn rendered(&self, slot: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub async fn rendered(&self, date: NaiveDate) -> Result<Option<Vec<u8>>, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             let row = c
                 .query_opt("SELECT rendered FROM issues WHERE slot = $1", &[&slot])
@@ -330,11 +336,13 @@ impl PgStore {
     /// Records an issue's selection (and rendered issue); no-op if the slot has one.
     pub async fn assemble(
         &self,
-        slot: &str,
+        date: NaiveDate,
         number: u32,
         selection: &Selection,
         rendered: Option<&[u8]>,
     ) -> Result<(), StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             insert_issue(&c, slot, number, selection, rendered)
                 .await
@@ -348,9 +356,11 @@ impl PgStore {
     /// transaction; does nothing if the issue already left `assembled`.
     pub async fn freeze(
         &self,
-        slot: &str,
+        date: NaiveDate,
         recipients: &[(String, String, String)],
     ) -> Result<u64, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|mut c| async move {
             let e = |e| pg_error(&self.url, e);
             let tx = c.transaction().await.map_err(e)?;
@@ -385,11 +395,13 @@ impl PgStore {
     /// when another host (or an earlier run) froze it.
     pub async fn freeze_issue(
         &self,
-        slot: &str,
+        date: NaiveDate,
         number: u32,
         selection: &Selection,
         rendered: Option<&[u8]>,
     ) -> Result<FrozenIssue, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let added = self
             .with_retry(|mut c| async move {
                 let e = |e| pg_error(&self.url, e);
@@ -416,13 +428,13 @@ impl PgStore {
             })
             .await?;
         let record = self
-            .issue(slot)
+            .issue(date)
             .await?
             .ok_or_else(|| StoreError::Database {
                 store: self.url.to_string(),
                 detail: format!("issue `{slot}` vanished right after it was frozen"),
             })?;
-        let rendered = self.rendered(slot).await?;
+        let rendered = self.rendered(date).await?;
         Ok(FrozenIssue {
             record,
             rendered,
@@ -433,7 +445,9 @@ impl PgStore {
     /// Recipients whose host's lease expired while they were in flight
     /// become `uncertain`; claims that expired before a row was handed out
     /// are simply released. Returns how many became uncertain.
-    pub async fn recover(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn recover(&self, date: NaiveDate) -> Result<u64, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             let e = |e| pg_error(&self.url, e);
             let n = c
@@ -462,11 +476,13 @@ impl PgStore {
     /// most `limit`: read only, claims ignored.
     pub async fn due(
         &self,
-        slot: &str,
+        date: NaiveDate,
         statuses: &[RecipientStatus],
         after: &str,
         limit: usize,
     ) -> Result<Vec<RecipientRecord>, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let statuses = names(statuses);
         let limit = limit.min(i64::MAX as usize) as i64;
         let sql = format!(
@@ -490,11 +506,13 @@ impl PgStore {
     /// lease. Rows locked by another host's claim in progress are skipped.
     pub async fn claim(
         &self,
-        slot: &str,
+        date: NaiveDate,
         statuses: &[RecipientStatus],
         after: &str,
         limit: usize,
     ) -> Result<Vec<RecipientRecord>, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let statuses = names(statuses);
         let limit = limit.min(i64::MAX as usize) as i64;
         let lease = self.lease_interval();
@@ -533,7 +551,9 @@ impl PgStore {
     }
 
     /// Extends this host's leases on `slot`; returns how many rows it holds.
-    pub async fn renew(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn renew(&self, date: NaiveDate) -> Result<u64, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let lease = self.lease_interval();
         self.with_retry(|c| async move {
             c.execute(
@@ -548,7 +568,9 @@ impl PgStore {
     }
 
     /// Gives back this host's claims on rows not in flight (a clean stop).
-    pub async fn release(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn release(&self, date: NaiveDate) -> Result<u64, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             c.execute(
                 "UPDATE recipients SET claimed_by = NULL, lease_until = NULL
@@ -563,7 +585,9 @@ impl PgStore {
 
     /// Open recipients (pending, uncertain or in flight) that another host
     /// holds a live lease on: work that may still come back to us.
-    pub async fn held_by_others(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn held_by_others(&self, date: NaiveDate) -> Result<u64, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             let r = c
                 .query_one(
@@ -580,7 +604,9 @@ impl PgStore {
     }
 
     /// Recipients of `slot` some host holds a live lease on (a send is running).
-    pub async fn live_leases(&self, slot: &str) -> Result<u64, StoreError> {
+    pub async fn live_leases(&self, date: NaiveDate) -> Result<u64, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             let r = c
                 .query_one(
@@ -619,10 +645,12 @@ impl PgStore {
     /// `outcomes`, in one transaction. A recorded outcome ends the claim.
     pub async fn commit(
         &self,
-        slot: &str,
+        date: NaiveDate,
         in_flight: &[&str],
         outcomes: &[Outcome],
     ) -> Result<(), StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         if in_flight.is_empty() && outcomes.is_empty() {
             return Ok(());
         }
@@ -679,7 +707,9 @@ impl PgStore {
     }
 
     /// Counts by status for one issue.
-    pub async fn counts(&self, slot: &str) -> Result<Counts, StoreError> {
+    pub async fn counts(&self, date: NaiveDate) -> Result<Counts, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.with_retry(|c| async move {
             let rows = c
                 .query(
@@ -703,8 +733,10 @@ impl PgStore {
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
-    pub async fn finish(&self, slot: &str) -> Result<IssueStatus, StoreError> {
-        if self.counts(slot).await?.open() == 0 {
+    pub async fn finish(&self, date: NaiveDate) -> Result<IssueStatus, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
+        if self.counts(date).await?.open() == 0 {
             self.with_retry(|c| async move {
                 c.execute(
                     "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, $2)
@@ -717,7 +749,7 @@ impl PgStore {
             .await?;
         }
         Ok(self
-            .issue(slot)
+            .issue(date)
             .await?
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
@@ -1006,10 +1038,17 @@ fn names(statuses: &[RecipientStatus]) -> Vec<&'static str> {
     statuses.iter().map(|s| s.as_str()).collect()
 }
 
+/// A slot date as the store keeps it: TEXT, `YYYY-MM-DD` (as in SQLite).
+fn slot_key(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
 fn issue_row(r: &Row) -> IssueRecord {
     let comparisons: String = r.get(2);
+    let slot: String = r.get(0);
     IssueRecord {
-        slot: r.get(0),
+        // Only tipsheet writes this column, always as `YYYY-MM-DD`.
+        slot: NaiveDate::parse_from_str(&slot, "%Y-%m-%d").unwrap_or_default(),
         number: r.get::<_, i32>(1) as u32,
         selection: Selection {
             comparisons: comparisons

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::*;
@@ -156,25 +157,28 @@ impl Ledger {
     }
 
     /// One issue by slot date.
-    pub fn issue(&self, slot: &str) -> Result<Option<IssueRecord>, LedgerError> {
-        self.conn
-            .query_row(
-                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
-                 FROM issues WHERE slot = ?1",
-                [slot],
-                issue_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+    pub fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, LedgerError> {
+        self.one_issue("slot", &slot_key(date))
     }
 
     /// One issue by number.
     pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
+        self.one_issue("number", &number)
+    }
+
+    /// The issue whose `column` (a fixed name, never input) equals `value`.
+    fn one_issue(
+        &self,
+        column: &'static str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<IssueRecord>, LedgerError> {
         self.conn
             .query_row(
-                "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
-                 FROM issues WHERE number = ?1",
-                [number],
+                &format!(
+                    "SELECT slot, number, comparisons, tip, status, assembled_at, started_at, finished_at
+                     FROM issues WHERE {column} = ?1"
+                ),
+                [value],
                 issue_row,
             )
             .optional()
@@ -184,10 +188,12 @@ impl Ledger {
     /// Records an issue's frozen selection (no-op if the slot already has one).
     pub fn assemble(
         &self,
-        slot: &str,
+        date: NaiveDate,
         number: u32,
         selection: &Selection,
     ) -> Result<(), LedgerError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO issues (slot, number, comparisons, tip, status, assembled_at)
@@ -208,10 +214,16 @@ impl Ledger {
     /// transaction; does nothing if the issue already left `assembled`.
     /// `recipients` yields (normalized key, address, name). Returns how many rows
     /// were added (duplicates by key are ignored).
-    pub fn freeze<I, E>(&mut self, slot: &str, recipients: I) -> Result<Result<u64, E>, LedgerError>
+    pub fn freeze<I, E>(
+        &mut self,
+        date: NaiveDate,
+        recipients: I,
+    ) -> Result<Result<u64, E>, LedgerError>
     where
         I: IntoIterator<Item = Result<(String, String, String), E>>,
     {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
         let status: Option<String> = tx
@@ -254,7 +266,9 @@ impl Ledger {
     }
 
     /// After a crash: recipients left in flight become `uncertain`. Returns how many.
-    pub fn recover(&self, slot: &str) -> Result<u64, LedgerError> {
+    pub fn recover(&self, date: NaiveDate) -> Result<u64, LedgerError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let n = self
             .conn
             .execute(
@@ -269,11 +283,13 @@ impl Ledger {
     /// The next recipients to try, by key after `after`, at most `limit`.
     pub fn due(
         &self,
-        slot: &str,
+        date: NaiveDate,
         statuses: &[RecipientStatus],
         after: &str,
         limit: usize,
     ) -> Result<Vec<RecipientRecord>, LedgerError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let list = statuses
             .iter()
             .map(|s| format!("'{}'", s.as_str()))
@@ -298,19 +314,21 @@ impl Ledger {
     /// Recipients of an issue with one of `statuses`, by key.
     pub fn recipients(
         &self,
-        slot: &str,
+        date: NaiveDate,
         statuses: &[RecipientStatus],
     ) -> Result<Vec<RecipientRecord>, LedgerError> {
-        self.due(slot, statuses, "", i64::MAX as usize)
+        self.due(date, statuses, "", i64::MAX as usize)
     }
 
     /// Marks `keys` in flight, and records `outcomes`, in one transaction.
     pub fn commit(
         &mut self,
-        slot: &str,
+        date: NaiveDate,
         in_flight: &[&str],
         outcomes: &[Outcome],
     ) -> Result<(), LedgerError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         if in_flight.is_empty() && outcomes.is_empty() {
             return Ok(());
         }
@@ -355,7 +373,9 @@ impl Ledger {
     }
 
     /// Counts by status for one issue.
-    pub fn counts(&self, slot: &str) -> Result<Counts, LedgerError> {
+    pub fn counts(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -375,8 +395,10 @@ impl Ledger {
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
-    pub fn finish(&self, slot: &str) -> Result<IssueStatus, LedgerError> {
-        if self.counts(slot)?.open() == 0 {
+    pub fn finish(&self, date: NaiveDate) -> Result<IssueStatus, LedgerError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
+        if self.counts(date)?.open() == 0 {
             self.conn
                 .execute(
                     "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, ?2)
@@ -386,7 +408,7 @@ impl Ledger {
                 .map_err(|e| self.err(e))?;
         }
         Ok(self
-            .issue(slot)?
+            .issue(date)?
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
 
@@ -408,10 +430,19 @@ fn sql(path: &Path, source: rusqlite::Error) -> LedgerError {
     }
 }
 
+/// A slot date as the ledger stores it: TEXT, `YYYY-MM-DD`.
+fn slot_key(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
 fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRecord> {
     let comparisons: String = r.get(2)?;
+    let slot: String = r.get(0)?;
+    let slot = NaiveDate::parse_from_str(&slot, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(IssueRecord {
-        slot: r.get(0)?,
+        slot,
         number: r.get(1)?,
         selection: Selection {
             comparisons: comparisons
@@ -447,6 +478,10 @@ fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientRecord> {
 mod tests {
     use super::*;
 
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
     fn sel() -> Selection {
         Selection {
             comparisons: vec!["a".into(), "b".into()],
@@ -458,15 +493,15 @@ mod tests {
     fn a_list_that_stops_early_freezes_nobody() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
-        l.assemble("2026-12-01", 1, &sel()).unwrap();
+        l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
         let rows = [
             Ok(("a@x.com".to_string(), "a@x.com".to_string(), String::new())),
             Err("cut off"),
         ];
-        assert_eq!(l.freeze("2026-12-01", rows).unwrap(), Err("cut off"));
-        assert_eq!(l.counts("2026-12-01").unwrap().total(), 0);
+        assert_eq!(l.freeze(d("2026-12-01"), rows).unwrap(), Err("cut off"));
+        assert_eq!(l.counts(d("2026-12-01")).unwrap().total(), 0);
         assert_eq!(
-            l.issue("2026-12-01").unwrap().unwrap().status,
+            l.issue(d("2026-12-01")).unwrap().unwrap().status,
             IssueStatus::Assembled,
             "still assembled: the next run freezes again"
         );
@@ -476,9 +511,9 @@ mod tests {
     fn lifecycle_freeze_recover_commit_finish() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(&dir.path().join("state/l.sqlite3")).unwrap();
-        l.assemble("2026-12-01", 1, &sel()).unwrap();
+        l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
         l.assemble(
-            "2026-12-01",
+            d("2026-12-01"),
             1,
             &Selection {
                 comparisons: vec![],
@@ -486,18 +521,18 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(l.issue("2026-12-01").unwrap().unwrap().selection, sel());
+        assert_eq!(l.issue(d("2026-12-01")).unwrap().unwrap().selection, sel());
         let people = ["a@x.com", "b@x.com", "c@x.com", "a@x.com"]
             .map(|k| (k.to_string(), k.to_string(), String::new()));
         assert_eq!(
-            l.freeze("2026-12-01", people.clone().map(Ok::<_, ()>))
+            l.freeze(d("2026-12-01"), people.clone().map(Ok::<_, ()>))
                 .unwrap(),
             Ok(3)
         );
         // Frozen: a second freeze adds nobody.
         assert_eq!(
             l.freeze(
-                "2026-12-01",
+                d("2026-12-01"),
                 [Ok::<_, ()>((
                     "d@x.com".into(),
                     "d@x.com".into(),
@@ -507,10 +542,10 @@ mod tests {
             .unwrap(),
             Ok(0)
         );
-        l.commit("2026-12-01", &["a@x.com", "b@x.com"], &[])
+        l.commit(d("2026-12-01"), &["a@x.com", "b@x.com"], &[])
             .unwrap();
         l.commit(
-            "2026-12-01",
+            d("2026-12-01"),
             &[],
             &[Outcome {
                 key: "a@x.com".into(),
@@ -522,8 +557,8 @@ mod tests {
             }],
         )
         .unwrap();
-        assert_eq!(l.recover("2026-12-01").unwrap(), 1);
-        let c = l.counts("2026-12-01").unwrap();
+        assert_eq!(l.recover(d("2026-12-01")).unwrap(), 1);
+        let c = l.counts(d("2026-12-01")).unwrap();
         assert_eq!(
             (
                 c.get(RecipientStatus::Sent),
@@ -532,10 +567,10 @@ mod tests {
             ),
             (1, 1, 1)
         );
-        assert_eq!(l.finish("2026-12-01").unwrap(), IssueStatus::Sending);
+        assert_eq!(l.finish(d("2026-12-01")).unwrap(), IssueStatus::Sending);
         let due = l
             .due(
-                "2026-12-01",
+                d("2026-12-01"),
                 &[RecipientStatus::Pending, RecipientStatus::Uncertain],
                 "",
                 10,
@@ -556,10 +591,10 @@ mod tests {
                 message_id: None,
             })
             .collect();
-        l.commit("2026-12-01", &[], &done).unwrap();
-        assert_eq!(l.finish("2026-12-01").unwrap(), IssueStatus::Sent);
+        l.commit(d("2026-12-01"), &[], &done).unwrap();
+        assert_eq!(l.finish(d("2026-12-01")).unwrap(), IssueStatus::Sent);
         let a = l
-            .recipients("2026-12-01", &[RecipientStatus::Sent])
+            .recipients(d("2026-12-01"), &[RecipientStatus::Sent])
             .unwrap();
         assert_eq!(a[0].attempts, 1);
         assert_eq!(a[0].last_reply.as_deref(), Some("ok"));

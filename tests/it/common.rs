@@ -24,6 +24,15 @@ pub const SAMPLE_SUPPRESSED: &str = "email,reason,at
 SAM@example.com,unsubscribed,2026-10-30T08:00:00Z
 ";
 
+/// `n` numbered readers: `{prefix}0000@example.com,Reader 0`, …
+pub fn list(prefix: &str, n: usize) -> String {
+    let mut s = String::from("email,name\n");
+    for i in 0..n {
+        s.push_str(&format!("{prefix}{i:04}@example.com,Reader {i}\n"));
+    }
+    s
+}
+
 pub struct Site {
     pub dir: tempfile::TempDir,
 }
@@ -117,6 +126,41 @@ impl Site {
             c.args(["--now", NOW]);
         }
         c
+    }
+
+    /// Starts `args` (a long-running command such as `run`) and reads its
+    /// standard output until a line contains `until`; returns the child, the
+    /// lines read, and the rest of the output.
+    pub fn spawn_until(
+        &self,
+        args: &[&str],
+        until: &str,
+    ) -> (
+        std::process::Child,
+        Vec<String>,
+        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    ) {
+        use std::io::BufRead;
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let started = std::time::Instant::now();
+        let mut log = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            log.push(line.clone());
+            if line.contains(until) {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{log:?}"
+            );
+        }
+        (child, log, lines)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

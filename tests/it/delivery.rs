@@ -3,16 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Site, to_run};
+use crate::common::{Site, list, to_run};
 use crate::smtp_server::{FaultServer, Wire};
-
-fn list(n: usize) -> String {
-    let mut s = String::from("email,name\n");
-    for i in 0..n {
-        s.push_str(&format!("reader{i:04}@example.com,Reader {i}\n"));
-    }
-    s
-}
 
 #[test]
 fn a_killed_send_resumes_without_losing_anyone() {
@@ -23,7 +15,7 @@ fn a_killed_send_resumes_without_losing_anyone() {
     let site = Site::new();
     let concurrency = 4;
     site.use_smtp(server.port, concurrency);
-    site.write("subscribers/subscribers.csv", &list(300));
+    site.write("subscribers/subscribers.csv", &list("reader", 300));
     let mut child = site.command(&["send"]).spawn().unwrap();
     let started = Instant::now();
     while server.mails().len() < 60 {
@@ -72,7 +64,7 @@ fn the_rate_limit_holds() {
     let site = Site::new();
     site.use_smtp(server.port, 4);
     site.config("rate_per_second = 0", "rate_per_second = 20");
-    site.write("subscribers/subscribers.csv", &list(30));
+    site.write("subscribers/subscribers.csv", &list("reader", 30));
     let r = to_run(site.command(&["send"]).output().unwrap());
     assert_eq!(r.code, 0, "{r:?}");
     let mut at: Vec<Instant> = server.mails().iter().map(|m| m.at).collect();
@@ -92,7 +84,7 @@ fn sigterm_finishes_in_flight_messages_and_a_rerun_resumes_exactly_once() {
     });
     let site = Site::new();
     site.use_smtp(server.port, 2);
-    site.write("subscribers/subscribers.csv", &list(200));
+    site.write("subscribers/subscribers.csv", &list("reader", 200));
     let child = site
         .command(&["send"])
         .stdout(std::process::Stdio::piped())

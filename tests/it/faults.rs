@@ -16,18 +16,10 @@ use std::time::{Duration, Instant};
 use mailin_embedded::response::Response;
 use tipsheet::store::{Ledger, RecipientStatus};
 
-use crate::common::{Run, Site, parse, to_run};
+use crate::common::{Run, Site, list, parse, to_run};
 use crate::smtp_server::{FaultServer, Wire};
 
 const SLOT: &str = "2026-12-01";
-
-fn list(prefix: &str, n: usize) -> String {
-    let mut s = String::from("email,name\n");
-    for i in 0..n {
-        s.push_str(&format!("{prefix}{i:04}@example.com,Reader {i}\n"));
-    }
-    s
-}
 
 /// xorshift64*, seeded from the clock or `TIPSHEET_FAULT_SEED`.
 struct Dice(u64);
@@ -62,7 +54,7 @@ fn keys_with(site: &Site, status: RecipientStatus) -> HashSet<String> {
         .unwrap()
         .expect("a ledger");
     ledger
-        .recipients(SLOT, &[status])
+        .recipients(SLOT.parse().unwrap(), &[status])
         .unwrap()
         .into_iter()
         .map(|r| r.key)

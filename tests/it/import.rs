@@ -416,6 +416,246 @@ const WORDS: &[&str] = &[
     "standards",
 ];
 
+/// An article from an imaginary career site, saved in all three formats.
+struct SiteArticle {
+    /// `tests/fixtures/import/sites/<stem>.{md,html,txt}`.
+    stem: &'static str,
+    slug: &'static str,
+    /// The site's chrome: none of it may reach the written file (case-sensitive).
+    chrome: &'static [&'static str],
+    sections: &'static [&'static str],
+    /// Per role: (min, max, currency, per).
+    salaries: [(u64, u64, &'static str, Per); 2],
+    /// The article's last words: the last section keeps its prose, and no more.
+    ends_with: &'static str,
+}
+
+const SITE_ARTICLES: &[SiteArticle] = &[
+    SiteArticle {
+        stem: "careerpath-associate-producer",
+        slug: "associate-producer-vs-assistant-producer",
+        chrome: &[
+            "Skip to content",
+            "Career Advice",
+            "Search",
+            "Close this search box",
+            "Expand",
+            "Related",
+            "Supervising Producer",
+            "Your page rank",
+            "0 / 5",
+            "reviews",
+            "CareerPath",
+            "two million",
+            "inbox",
+            "newsletter",
+            "Email address",
+            "Subscribe",
+            "All rights reserved",
+        ],
+        sections: &[
+            "What is an Associate Producer?",
+            "What is an Assistant Producer?",
+            "Job Duties",
+            "Job Requirements",
+            "Work Environment",
+            "Skills",
+            "Salary",
+        ],
+        salaries: [
+            (55_000, 85_000, "USD", Per::Year),
+            (40_000, 60_000, "USD", Per::Year),
+        ],
+        ends_with: "Assistant producers typically earn $40,000 to $60,000 per year.\n",
+    },
+    SiteArticle {
+        stem: "jobladder-paralegal",
+        slug: "paralegal-vs-legal-assistant",
+        chrome: &[
+            "JobLadder",
+            "Menu",
+            "Home ›",
+            "Morgan Lee",
+            "Career Coach",
+            "Published",
+            "In this article",
+            "Advertisement",
+            "Was this article helpful",
+            "Share this article",
+            "Facebook",
+            "LinkedIn",
+            "Yes",
+            "Park Row",
+            "©",
+        ],
+        sections: &[
+            "What is a Paralegal?",
+            "What is a Legal Assistant?",
+            "Job Duties",
+            "Job Requirements",
+            "Skills",
+            "Salary",
+        ],
+        salaries: [
+            (24_000, 38_000, "GBP", Per::Year),
+            (21_000, 30_000, "GBP", Per::Year),
+        ],
+        ends_with: "while legal assistants earn £21,000 to £30,000 annually.\n",
+    },
+    SiteArticle {
+        stem: "worktrail-pharmacist",
+        slug: "pharmacist-vs-pharmacy-technician",
+        chrome: &[
+            "cookies",
+            "Accept all",
+            "Worktrail",
+            "Find a path",
+            "Rate this",
+            "★",
+            "4.2/5",
+            "votes",
+            "Written by",
+            "Dana Park",
+            "Denver",
+            "Join 40,000",
+            "inbox",
+            "Your email",
+            "Submit",
+            "Trending",
+            "Nurse vs. Doctor",
+            "Welder",
+            "Follow us",
+            "Facebook",
+            "Instagram",
+            "path that fits",
+        ],
+        sections: &[
+            "What is a Pharmacist?",
+            "What is a Pharmacy Technician?",
+            "Job Duties",
+            "Work Environment",
+            "Salary",
+        ],
+        salaries: [
+            (120_000, 150_000, "USD", Per::Year),
+            (17, 23, "USD", Per::Hour),
+        ],
+        ends_with: "before committing to the doctorate a pharmacist needs.\n",
+    },
+];
+
+#[test]
+fn site_articles_in_every_format_leave_no_chrome_and_keep_sections_and_salaries() {
+    for site in SITE_ARTICLES {
+        let mut written_by_format = Vec::new();
+        let sources: Vec<String> = ["md", "html", "txt"]
+            .iter()
+            .map(|ext| fixture(&format!("sites/{}.{ext}", site.stem)))
+            .collect();
+        for phrase in site.chrome {
+            assert!(
+                sources.iter().any(|s| s.contains(phrase)),
+                "{}: no fixture has `{phrase}`",
+                site.stem
+            );
+        }
+        for (ext, format) in [("md", "markdown"), ("html", "html"), ("txt", "text")] {
+            let input = format!("{}.{ext}", site.stem);
+            let dir = Dir(tempfile::tempdir().unwrap());
+            let source = fixture(&format!("sites/{input}"));
+            std::fs::write(dir.path(&input), &source).unwrap();
+            let r = dir.run(&["import", "--out", "out", &input]);
+            assert_eq!(r.code, 0, "{input}: {r:?}");
+            assert!(
+                r.stdout.starts_with(&format!(
+                    "imported `{input}` ({format}) → `out/{}.md`\n",
+                    site.slug
+                )),
+                "{input}: {r:?}"
+            );
+            assert!(r.stdout.contains("  dropped:\n    - "), "{input}: {r:?}");
+            let output = format!("{}.md", site.slug);
+            let written = dir.read(&format!("out/{output}"));
+            for phrase in site.chrome {
+                assert!(
+                    !written.contains(phrase),
+                    "{input}: chrome `{phrase}` left in the written file:\n{written}"
+                );
+            }
+            let mut diags = Vec::new();
+            let c =
+                content::parse_comparison(Path::new(&output), &written, EXCERPT_RULE, &mut diags)
+                    .unwrap_or_else(|| panic!("{input}: {diags:?}"));
+            let headings: Vec<&str> = c.sections.iter().map(|s| s.heading.as_str()).collect();
+            assert_eq!(headings, site.sections, "{input}");
+            for (role, want) in c.meta.roles.iter().zip(&site.salaries) {
+                let s = role
+                    .salary
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{input}: {role:?}"));
+                assert_eq!(
+                    (s.min, s.max, s.currency.as_str(), s.per),
+                    *want,
+                    "{input}: {}",
+                    role.name
+                );
+            }
+            assert!(written.ends_with(site.ends_with), "{input}:\n{written}");
+            written_by_format.push(written);
+        }
+        assert_eq!(
+            written_by_format[0], written_by_format[1],
+            "{}: md vs html",
+            site.stem
+        );
+        assert_eq!(
+            written_by_format[0], written_by_format[2],
+            "{}: md vs txt",
+            site.stem
+        );
+    }
+}
+
+#[test]
+fn a_pasted_page_imports_from_standard_input_as_text() {
+    let dir = Dir(tempfile::tempdir().unwrap());
+    let paste = fixture("sites/careerpath-associate-producer.txt");
+    for args in [
+        &["import", "--out", "out", "-"][..],
+        &["import", "--out", "out", "--force", "--format", "text", "-"][..],
+    ] {
+        let r = dir.run_stdin(args, &paste);
+        assert_eq!(r.code, 0, "{r:?}");
+        insta::assert_snapshot!(
+            "import_text_careerpath_associate_producer",
+            format!(
+                "$ tipsheet import --out out - < careerpath-associate-producer.txt\nexit {}\n--- stdout\n{}--- stderr\n{}--- out/associate-producer-vs-assistant-producer.md\n{}",
+                r.code,
+                r.stdout,
+                r.stderr,
+                dir.read("out/associate-producer-vs-assistant-producer.md")
+            )
+        );
+    }
+}
+
+#[test]
+fn a_plain_text_article_with_no_title_says_what_title_it_needs() {
+    let dir = Dir(tempfile::tempdir().unwrap());
+    std::fs::write(
+        dir.path("notes.txt"),
+        "Some notes\nNurses care for patients around the clock in hospitals.\n",
+    )
+    .unwrap();
+    let r = dir.run(&["import", "--out", "out", "notes.txt"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.starts_with("notes.txt: error: no title found;"),
+        "{r:?}"
+    );
+    assert!(!dir.path("out").exists());
+}
+
 fn sentence() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(WORDS), 4..14).prop_map(|w| {
         let mut s = w.join(" ");
@@ -674,12 +914,14 @@ proptest! {
         let _ = import::import_bytes(None, &bytes, None, None);
         let _ = import::import_bytes(None, &bytes, Some(Format::Html), None);
         let _ = import::import_bytes(None, &bytes, Some(Format::Markdown), None);
+        let _ = import::import_bytes(None, &bytes, Some(Format::Text), None);
     }
 
     #[test]
     fn import_never_panics_on_strings(text in any::<String>()) {
         let _ = import::import_text(None, &text, Some(Format::Html), None);
         let _ = import::import_text(None, &text, Some(Format::Markdown), None);
+        let _ = import::import_text(None, &text, Some(Format::Text), None);
         let _ = import::parse_title(&text);
         let _ = import::find_salary_ranges(&text);
     }
@@ -697,7 +939,7 @@ proptest! {
             }
             source.insert_str(i, token);
         }
-        for format in [None, Some(Format::Html), Some(Format::Markdown)] {
+        for format in [None, Some(Format::Html), Some(Format::Markdown), Some(Format::Text)] {
             if let Ok(first) = import::import_text(None, &source, format, None) {
                 loads_cleanly(Path::new("x.md"), &first.text);
                 let again = import::import_text(None, &first.text, None, None)

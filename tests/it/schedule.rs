@@ -1,7 +1,6 @@
 //! Every other Tuesday, on time, exactly once: `schedule`, `send --if-due`, `run`.
 
-use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::Site;
 
@@ -82,22 +81,10 @@ fn send_if_due_sends_only_in_its_window_and_only_once() {
 #[test]
 fn run_sends_a_slot_once_then_stops_on_sigterm() {
     let site = Site::new();
-    let mut child = site
-        .command(&["run", "--now", "2026-12-01T13:59:57Z"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = Instant::now();
-    let mut log = Vec::new();
-    while let Some(Ok(line)) = lines.next() {
-        log.push(line.clone());
-        if line.contains("finished issue #1") {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{log:?}");
-    }
+    let (mut child, log, lines) = site.spawn_until(
+        &["run", "--now", "2026-12-01T13:59:57Z"],
+        "finished issue #1",
+    );
     assert!(
         log.iter()
             .any(|l| l.contains("sending issue #1 (2026-12-01)")),

@@ -14,7 +14,10 @@ use tipsheet::store::{
 
 use crate::pg::{self, FreshDb};
 
-const SLOT: &str = "2026-12-01";
+const SLOT: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2026, 12, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -2,9 +2,6 @@
 //! the size cap) stops `check` with exit 1 and `send`, `send --if-due` and
 //! `run` before anything is frozen or sent; a valid multi-line name is fine.
 
-use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant};
-
 use crate::common::{Run, Site};
 
 const LIST_PATH: &str = "subscribers/subscribers.csv";
@@ -36,7 +33,13 @@ fn nobody_frozen(site: &Site) {
         return;
     }
     let ledger = tipsheet::store::Ledger::open(&path).unwrap();
-    assert_eq!(ledger.counts("2026-12-01").unwrap().total(), 0);
+    assert_eq!(
+        ledger
+            .counts(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+            .unwrap()
+            .total(),
+        0
+    );
 }
 
 fn assert_refused(site: &Site, first: usize, last: usize) {
@@ -109,22 +112,10 @@ fn run_refuses_to_freeze_a_torn_list_and_sends_nothing() {
         LIST_PATH,
         &list_with(1, "jo@example.com,\"Jo Smith,2026-10-01\n"),
     );
-    let mut child = site
-        .command(&["run", "--now", "2026-12-01T14:00:00Z"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = Instant::now();
-    let mut log = Vec::new();
-    while let Some(Ok(line)) = lines.next() {
-        log.push(line.clone());
-        if line.contains("retrying while within grace") {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{log:?}");
-    }
+    let (mut child, log, _) = site.spawn_until(
+        &["run", "--now", "2026-12-01T14:00:00Z"],
+        "retrying while within grace",
+    );
     let failed = log.last().unwrap();
     assert!(
         failed.contains("issue #1 failed: ")

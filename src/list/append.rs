@@ -1,0 +1,125 @@
+//! Appending a subscriber or a suppression under an exclusive lock, one
+//! whole CSV line per write.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Append one suppression record (`email,reason,at`, `at` in RFC 3339 UTC).
+/// Creates the file with its header if missing or empty. The reason has
+/// control characters (CR, LF, ...) replaced by spaces and is CSV-quoted as
+/// needed. Fails with `InvalidInput` if `email` is not a valid address.
+pub fn append_suppression(
+    path: &Path,
+    email: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> io::Result<()> {
+    let email = checked_email(email)?;
+    let reason = clean_text(reason, usize::MAX);
+    let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    append_row(
+        path,
+        SUPPRESSION_HEADER,
+        &[("email", email.as_ref()), ("reason", &reason), ("at", &at)],
+    )
+}
+
+/// Append one subscriber row (`email,name,subscribed_at`), adding the header
+/// if the file is new or empty and a newline if the file does not end with
+/// one. The name is cleaned like names read from the file. Fails with
+/// `InvalidInput` if `email` is not a valid address.
+pub fn append_subscriber(
+    path: &Path,
+    email: &str,
+    name: &str,
+    at: DateTime<Utc>,
+) -> io::Result<()> {
+    let email = checked_email(email)?;
+    let name = clean_text(name, MAX_NAME_CHARS);
+    let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    append_row(
+        path,
+        SUBSCRIBERS_HEADER,
+        &[
+            ("email", email.as_ref()),
+            ("name", &name),
+            ("subscribed_at", &at),
+        ],
+    )
+}
+
+pub(super) fn checked_email(email: &str) -> io::Result<Address> {
+    parse_email(email).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))
+}
+
+/// Lock, inspect, and append `values` in the order of the file's header
+/// (or `header` for a new file) with one `write_all`.
+pub(super) fn append_row(path: &Path, header: &[&str], values: &[(&str, &str)]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)?;
+    file.lock()?;
+    let mut buf = Vec::new();
+    let len = file.metadata()?.len();
+    let mut columns = None;
+    if len > 0 {
+        file.seek(SeekFrom::End(-1))?;
+        let mut last = [0u8; 1];
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            buf.push(b'\n');
+        }
+        file.seek(SeekFrom::Start(0))?;
+        columns = existing_header(path, &mut file, header)?;
+    }
+    let columns = match columns {
+        Some(c) => c,
+        None => {
+            let names: Vec<String> = header.iter().map(|s| (*s).to_string()).collect();
+            write_csv_line(&mut buf, &names)?;
+            names
+        }
+    };
+    let row: Vec<&str> = columns
+        .iter()
+        .map(|c| {
+            values
+                .iter()
+                .find(|(name, _)| c.eq_ignore_ascii_case(name))
+                .map_or("", |(_, v)| *v)
+        })
+        .collect();
+    write_csv_line(&mut buf, &row)?;
+    file.write_all(&buf)?;
+    file.flush()?;
+    file.sync_data()
+    // The lock is released when `file` is dropped.
+}
+
+/// Header of an existing file; `None` if it has none (blank content).
+pub(super) fn existing_header(
+    path: &Path,
+    file: &mut File,
+    expected: &[&str],
+) -> io::Result<Option<Vec<String>>> {
+    match Table::new(path, file, expected, MAX_ROW_BYTES) {
+        Ok(t) => Ok(t.header.map(|h| h.names)),
+        Err(SubscribersError::Open { source, .. } | SubscribersError::Read { source, .. }) => {
+            Err(source)
+        }
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{e}; not appending"),
+        )),
+    }
+}
+
+pub(super) fn write_csv_line<S: AsRef<[u8]>>(buf: &mut Vec<u8>, fields: &[S]) -> io::Result<()> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(buf);
+    w.write_record(fields).map_err(io::Error::other)?;
+    w.flush()
+}

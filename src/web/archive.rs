@@ -1,0 +1,173 @@
+//! The web archive: every sent issue as a page, rendered for no reader in
+//! particular.
+
+#[allow(unused_imports)]
+use super::*;
+
+#[derive(Debug)]
+pub(super) struct ArchiveEntry {
+    number: u32,
+    date: String,
+    title: String,
+}
+
+#[derive(Template)]
+#[template(path = "archive.html")]
+pub(super) struct ArchivePage<'a> {
+    brand: &'a Brand,
+    issues: Vec<ArchiveEntry>,
+}
+
+#[derive(Template)]
+#[template(path = "archive_nav.html")]
+pub(super) struct ArchiveNav;
+
+/// Why an archive or preview page cannot be made (logged; the reader gets a plain page).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PageError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Ledger(#[from] crate::store::LedgerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Issue(#[from] crate::content::issue::IssueError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("template failed: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// The slot of a recorded issue: from the schedule, or (if the schedule changed
+/// since) its date at midnight; the ledger's number wins either way.
+pub(super) fn recorded_slot(
+    config: &Config,
+    day: chrono::NaiveDate,
+    number: u32,
+) -> Result<Slot, PageError> {
+    let schedule = config.schedule()?;
+    let slot = match schedule.slot_on(day) {
+        Some(s) => s,
+        None => {
+            let utc = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            Slot {
+                number,
+                date: day,
+                local: utc.with_timezone(&schedule.timezone()),
+                utc,
+            }
+        }
+    };
+    Ok(Slot { number, ..slot })
+}
+
+impl App {
+    pub(super) fn archive_entries(&self) -> Result<Vec<ArchiveEntry>, PageError> {
+        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
+            return Ok(Vec::new());
+        };
+        let library = plan::load_content(&self.config).ok().map(|(l, _)| l);
+        let mut out = Vec::new();
+        for record in ledger.issues()?.into_iter().rev() {
+            let slot = recorded_slot(&self.config, record.slot, record.number)?;
+            let date = slot.date.format("%B %-d, %Y").to_string();
+            // An issue whose content is gone is still listed, by number.
+            let title = match &library {
+                Some(lib) => issue::assemble(lib, slot, record.selection.clone())
+                    .map(|i| i.subject(&self.config.newsletter.name))
+                    .ok(),
+                None => None,
+            };
+            out.push(ArchiveEntry {
+                number: record.number,
+                title: title.unwrap_or_else(|| {
+                    format!("{} #{}", self.config.newsletter.name, record.number)
+                }),
+                date,
+            });
+        }
+        out.sort_by_key(|e| std::cmp::Reverse(e.number));
+        Ok(out)
+    }
+
+    /// Issue `number` as a web page without personal data; `None` if the
+    /// ledger has no such issue.
+    pub(super) fn archived(&self, number: u32) -> Result<Option<String>, PageError> {
+        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
+            return Ok(None);
+        };
+        let Some(record) = ledger.issue_by_number(number)? else {
+            return Ok(None);
+        };
+        let slot = recorded_slot(&self.config, record.slot, record.number)?;
+        let (library, _) = plan::load_content(&self.config)?;
+        let issue = issue::assemble(&library, slot, record.selection)?;
+        let n = &self.config.newsletter;
+        let mut view = View::new(&self.config, &issue, &n.greeting_fallback, "you", "");
+        // The footer's link leads to a page explaining where the real one is.
+        view.unsubscribe_url = format!("{}/unsubscribe", n.base_url.trim_end_matches('/'));
+        let page = view.html()?;
+        Ok(Some(after_body(&page, &ArchiveNav.render()?)))
+    }
+}
+
+/// `doc` with `fragment` inserted right after its `<body …>` tag (or in front).
+pub(super) fn after_body(doc: &str, fragment: &str) -> String {
+    let at = doc
+        .find("<body")
+        .and_then(|i| doc[i..].find('>').map(|j| i + j + 1))
+        .unwrap_or(0);
+    let mut out = String::with_capacity(doc.len() + fragment.len() + 1);
+    out.push_str(&doc[..at]);
+    out.push('\n');
+    out.push_str(fragment);
+    out.push_str(&doc[at..]);
+    out
+}
+
+pub(super) fn archive_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    res
+}
+
+pub(super) async fn archive(State(app): State<Arc<App>>) -> Result<Response, WebError> {
+    let log = "the archive".to_string();
+    let issues = off_thread(&app, "show the archive", log, App::archive_entries).await?;
+    Ok(archive_headers(html(
+        &app,
+        StatusCode::OK,
+        &ArchivePage {
+            brand: &app.brand,
+            issues,
+        },
+    )))
+}
+
+pub(super) async fn archived_issue(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(number): axum::extract::Path<String>,
+) -> Result<Response, WebError> {
+    let Some(number) = (number.len() <= 9 && number.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| number.parse::<u32>().ok())
+        .flatten()
+    else {
+        return Ok(not_found_page(&app));
+    };
+    let log = format!("archive issue #{number}");
+    let page = off_thread(&app, "show this issue", log, move |a| a.archived(number)).await?;
+    Ok(match page {
+        Some(page) => archive_headers((StatusCode::OK, Html(page)).into_response()),
+        None => not_found_page(&app),
+    })
+}

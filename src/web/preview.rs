@@ -1,0 +1,133 @@
+//! The admin preview of the next issue (loopback or the admin token only).
+
+#[allow(unused_imports)]
+use super::*;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PreviewParams {
+    to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "preview_summary.html")]
+pub(super) struct PreviewSummary {
+    number: u32,
+    date: String,
+    frozen: bool,
+    sends_at: String,
+    subject: String,
+    preheader: String,
+    comparisons: Vec<(String, String)>,
+    tip_title: String,
+    tip_slug: String,
+    minutes: usize,
+    words: usize,
+    max_minutes: u32,
+    over: bool,
+    active: usize,
+    suppressed: usize,
+    invalid: usize,
+    duplicates: usize,
+    rendered_for: String,
+}
+
+impl App {
+    /// Loopback clients not behind a proxy, or the admin token. A request
+    /// relayed by a reverse proxy on this host arrives from loopback too, so
+    /// proxy headers take the loopback pass away.
+    pub(super) fn admin(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+        let proxied = ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|h| headers.contains_key(*h));
+        if peer.ip().to_canonical().is_loopback() && !proxied {
+            return true;
+        }
+        let Some(expected) = &self.admin_token else {
+            return false;
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        given.is_some_and(|g| same_secret(g, expected))
+    }
+
+    /// The next issue for a sample subscriber (`to`, else the first active one),
+    /// with a summary above it.
+    pub(super) fn preview_page(&self, to: Option<&str>) -> Result<String, PageError> {
+        let config = &self.config;
+        let schedule = config.schedule()?;
+        let (library, _) = plan::load_content(config)?;
+        let p = plan::preview(
+            config,
+            &schedule,
+            &library,
+            None,
+            to,
+            &self.signer,
+            self.clock.now(),
+        )?;
+        let summary = PreviewSummary {
+            number: p.issue.number(),
+            date: p.issue.slot.date.to_string(),
+            frozen: p.frozen,
+            sends_at: p.sends_at(&schedule),
+            subject: p.view.subject.clone(),
+            preheader: p.view.preheader.clone(),
+            comparisons: p
+                .issue
+                .comparisons
+                .iter()
+                .map(|c| (c.meta.title.clone(), c.slug().to_string()))
+                .collect(),
+            tip_title: p.issue.tip.meta.title.clone(),
+            tip_slug: p.issue.tip.slug.clone(),
+            minutes: p.view.reading_minutes,
+            words: p.words,
+            max_minutes: config.newsletter.max_reading_minutes,
+            over: p.too_long(config),
+            active: p.counts.active,
+            suppressed: p.counts.suppressed,
+            invalid: p.counts.invalid,
+            duplicates: p.counts.duplicates,
+            rendered_for: p.sample.email.clone(),
+        }
+        .render()?;
+        Ok(after_body(&p.view.html()?, &summary))
+    }
+}
+
+pub(super) async fn preview(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<PreviewParams>, QueryRejection>,
+) -> Response {
+    if !app.admin(peer, &headers) {
+        return not_found_page(&app);
+    }
+    let to = params
+        .ok()
+        .and_then(|Query(p)| p.to)
+        .filter(|t| !t.trim().is_empty());
+    let a = app.clone();
+    match blocking(move || a.preview_page(to.as_deref())).await {
+        Some(Ok(page)) => (StatusCode::OK, Html(page)).into_response(),
+        other => {
+            let detail = match other {
+                Some(Err(e)) => e.to_string(),
+                _ => "the preview failed".into(),
+            };
+            app.note(format!("error: preview: {detail}"));
+            // Only the admin gets here: show what is wrong.
+            message(
+                &app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The preview failed",
+                detail,
+            )
+        }
+    }
+}

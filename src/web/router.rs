@@ -1,0 +1,153 @@
+//! The router: routes, security headers, and starting the server.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Runs `tipsheet serve` until SIGINT or SIGTERM. `listen` overrides
+/// `server.listen`; `now` pins the clock's start (a testing aid).
+pub fn run(
+    config: &Config,
+    listen: Option<&str>,
+    now: Option<DateTime<Utc>>,
+    events: Arc<dyn Events>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (signer, warning) = plan::signer(config)?;
+    if let Some(w) = warning {
+        events.note(&w);
+    }
+    let settings = StoreSettings::from_config(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    let store = if settings.url.is_shared() {
+        Some(rt.block_on(Store::open(&settings))?)
+    } else {
+        None
+    };
+    for (key, file) in [
+        ("subscribers.path", &config.subscribers.path),
+        (
+            "subscribers.suppressed_path",
+            &config.subscribers.suppressed_path,
+        ),
+    ] {
+        if let Some(dir) = file.parent()
+            && store.is_none()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(ServerError::Folder {
+                key,
+                path: dir.to_path_buf(),
+            });
+        }
+    }
+    // A suppression list that cannot be read would make every unsubscribe fail.
+    if store.is_none() {
+        Suppression::load(&config.subscribers.suppressed_path)?;
+    }
+    if let Err(e) = plan::load_content(config) {
+        events.note(&format!(
+            "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
+        ));
+    }
+    let dkim = crate::mail::dkim_signer(config)?;
+    let admin_token = std::env::var(&config.server.admin_token_env)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let app = Arc::new(App {
+        signer,
+        brand: Brand {
+            name: config.newsletter.name.clone(),
+            postal: config.newsletter.postal.clone(),
+        },
+        admin_token,
+        clock: WallClock::starting_at(now),
+        events: events.clone(),
+        transport: Transport::from_config(config, "confirmations"),
+        dkim,
+        confirmations: RateLimit::new(TimeDelta::minutes(CONFIRM_EVERY_MINUTES), MAX_REMEMBERED),
+        files: Mutex::new(()),
+        store,
+        config: config.clone(),
+    });
+    let addr = listen.unwrap_or(&config.server.listen).to_string();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        events.listening(&format!("http://{bound}"));
+        axum::serve(
+            listener,
+            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+    })
+}
+
+pub(super) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(subscribe_form))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+        .route("/resubscribe", axum::routing::post(resubscribe))
+        .route("/subscribe", get(subscribe_form).post(subscribe))
+        .route("/confirm", get(confirm_page).post(confirm))
+        .route(
+            "/issues",
+            get(|| async {
+                (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, "issues/")],
+                )
+            }),
+        )
+        .route("/issues/", get(archive))
+        .route("/issues/{number}", get(archived_issue))
+        .route("/preview", get(preview))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(app)
+}
+
+/// No framing (clickjacking the unsubscribe button), no scripts, no leaking
+/// tokens in `Referer`, no caching of personal pages unless a handler says so.
+pub(super) async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Runs file or database work off the async threads. `None` only if `f` panicked.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}

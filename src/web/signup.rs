@@ -1,0 +1,518 @@
+//! Sign-up with double opt-in: the form, the rate-limited confirmation mail,
+//! the signed confirmation link, and the welcome page.
+
+#[allow(unused_imports)]
+use super::*;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignUp {
+    email: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe.html")]
+pub(super) struct SubscribePage<'a> {
+    brand: &'a Brand,
+    action: &'a str,
+    minutes: u32,
+    email: &'a str,
+    name: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe_sent.html")]
+pub(super) struct SentPage<'a> {
+    brand: &'a Brand,
+    email: &'a str,
+    hours: i64,
+}
+
+/// What both parts of the confirmation mail say.
+pub(super) struct ConfirmMail<'a> {
+    newsletter: &'a str,
+    greeting: &'a str,
+    email: &'a str,
+    link: &'a str,
+    hours: i64,
+    postal: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_email.txt")]
+pub(super) struct ConfirmText<'a, 'm>(&'m ConfirmMail<'a>);
+
+#[derive(Template)]
+#[template(path = "confirm_email.html")]
+pub(super) struct ConfirmHtml<'a, 'm>(&'m ConfirmMail<'a>);
+
+impl<'a> std::ops::Deref for ConfirmText<'a, '_> {
+    type Target = ConfirmMail<'a>;
+    fn deref(&self) -> &ConfirmMail<'a> {
+        self.0
+    }
+}
+
+impl<'a> std::ops::Deref for ConfirmHtml<'a, '_> {
+    type Target = ConfirmMail<'a>;
+    fn deref(&self) -> &ConfirmMail<'a> {
+        self.0
+    }
+}
+
+pub(super) fn subscribe_page(
+    app: &App,
+    status: StatusCode,
+    action: &str,
+    email: &str,
+    name: &str,
+    error: Option<String>,
+) -> Response {
+    html(
+        app,
+        status,
+        &SubscribePage {
+            brand: &app.brand,
+            action,
+            minutes: app.config.newsletter.max_reading_minutes,
+            email,
+            name,
+            error,
+        },
+    )
+}
+
+pub(super) async fn subscribe_form(State(app): State<Arc<App>>) -> Response {
+    // Relative: posts to `/subscribe` from `/` and `/subscribe`, and behind a path prefix.
+    subscribe_page(&app, StatusCode::OK, "subscribe", "", "", None)
+}
+
+/// A name from the form, cleaned as the list cleans names.
+pub(super) fn clean_name(name: &str) -> String {
+    list::clean_text(name, MAX_NAME_CHARS)
+}
+
+/// An address from the form, or what to tell the reader.
+pub(super) fn check_email(raw: &str) -> Result<Address, String> {
+    list::address::check(raw).map_err(|p| match p {
+        AddressProblem::Empty => "Please enter your email address.".into(),
+        AddressProblem::TooLong => "That email address is too long.".into(),
+        AddressProblem::Invalid { .. } => format!(
+            "{} is not a valid email address. Please check it and try again.",
+            raw.trim()
+        ),
+    })
+}
+
+/// When each normalized address was last sent a confirmation mail, so that
+/// nobody can use the sign-up form to flood a mailbox. In memory only: a
+/// restart forgets it (at worst one more mail per address), and each `serve`
+/// process has its own.
+pub(super) struct RateLimit {
+    every: TimeDelta,
+    max: usize,
+    last: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+impl RateLimit {
+    pub(super) fn new(every: TimeDelta, max: usize) -> Self {
+        Self {
+            every,
+            max,
+            last: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Claims the right to mail `key` at `now`; `false` if it was mailed less
+    /// than `every` ago, or if `max` addresses are all still waiting out theirs.
+    pub(super) fn claim(&self, key: &str, now: DateTime<Utc>) -> bool {
+        let mut map = lock(&self.last);
+        if map.get(key).is_some_and(|at| now - *at < self.every) {
+            return false;
+        }
+        if map.len() >= self.max {
+            map.retain(|_, at| now - *at < self.every);
+            if map.len() >= self.max {
+                return false;
+            }
+        }
+        map.insert(key.to_string(), now);
+        true
+    }
+
+    /// Gives back a claim made at `at` (the mail could not be sent), so the
+    /// reader can try again at once.
+    pub(super) fn release(&self, key: &str, at: DateTime<Utc>) {
+        let mut map = lock(&self.last);
+        if map.get(key) == Some(&at) {
+            map.remove(key);
+        }
+    }
+}
+
+impl App {
+    pub(super) fn confirmation_mail(
+        &self,
+        to: &Address,
+        name: &str,
+        link: &str,
+    ) -> Result<Message, String> {
+        let n = &self.config.newsletter;
+        let greeting = if name.is_empty() {
+            n.greeting_fallback.as_str()
+        } else {
+            name
+        };
+        let email = to.to_string();
+        let hours = CONFIRM_VALID_HOURS;
+        let mail = ConfirmMail {
+            newsletter: &n.name,
+            greeting,
+            email: &email,
+            link,
+            hours,
+            postal: &n.postal,
+        };
+        let text = ConfirmText(&mail)
+            .render()
+            .map_err(|e| format!("template `confirm_email.txt` failed: {e}"))?;
+        let html = ConfirmHtml(&mail)
+            .render()
+            .map_err(|e| format!("template `confirm_email.html` failed: {e}"))?;
+        let from: Mailbox = n
+            .from
+            .parse()
+            .map_err(|e| format!("`newsletter.from`: {e}"))?;
+        // An explicit envelope: lettre cannot derive one from a `To:` whose
+        // local part is quoted (`"a b"@example.com` is a valid address).
+        let envelope =
+            Envelope::new(Some(from.email.clone()), vec![to.clone()]).map_err(|e| e.to_string())?;
+        let mut builder = Message::builder()
+            .envelope(envelope)
+            .from(from)
+            .to(Mailbox::new(None, to.clone()))
+            .subject(format!("Confirm your subscription to {}", n.name));
+        if let Some(r) = &n.reply_to {
+            builder = builder.reply_to(
+                r.parse()
+                    .map_err(|e| format!("`newsletter.reply_to`: {e}"))?,
+            );
+        }
+        let mut message = builder
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| e.to_string())?;
+        // A newsletter name shaped like an encoded word must read as written.
+        message.headers_mut().insert_raw(render::text_header(
+            "Subject",
+            &format!("Confirm your subscription to {}", n.name),
+            "",
+        ));
+        Ok(message)
+    }
+}
+
+/// POST (email, name): mails a confirmation link. The answer is the same
+/// page whether or not the address is already on the list.
+pub(super) async fn subscribe(
+    State(app): State<Arc<App>>,
+    form: Result<Form<SignUp>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return unreadable(&app, &rejection, "");
+        }
+        Err(_) => {
+            return subscribe_page(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "subscribe",
+                "",
+                "",
+                Some("The form arrived garbled. Please try again.".into()),
+            );
+        }
+    };
+    let raw_email = form.email.unwrap_or_default();
+    let name = clean_name(form.name.as_deref().unwrap_or(""));
+    let address = match check_email(&raw_email) {
+        Ok(a) => a,
+        Err(problem) => {
+            let shown: String = raw_email.trim().chars().take(MAX_EMAIL_CHARS).collect();
+            return subscribe_page(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "subscribe",
+                &shown,
+                &name,
+                Some(problem),
+            );
+        }
+    };
+    let email = address.to_string();
+    let key = normalize(&email);
+    let now = app.clock.now();
+    let claimed = match app.shared() {
+        // The limit is the store's, shared by every `serve`.
+        Some(pg) => match pg
+            .claim_confirmation(&key, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                app.note(format!(
+                    "error: cannot record the confirmation mail to `{email}`: {e}"
+                ));
+                return server_error(&app, "send the confirmation email");
+            }
+        },
+        None => app.confirmations.claim(&key, now),
+    };
+    if claimed {
+        let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
+        let link = confirm_url(
+            &app.signer,
+            &app.config.newsletter.base_url,
+            &email,
+            &name,
+            expires,
+        );
+        let sent = match app.confirmation_mail(&address, &name, &link) {
+            Ok(mut message) => {
+                if let Some(d) = &app.dkim {
+                    d.sign(&mut message);
+                }
+                delivery::send_one(&app.transport, message.envelope(), &message.formatted())
+                    .await
+                    .map_err(|f| format!("{f:?}"))
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            match app.shared() {
+                Some(pg) => {
+                    let _ = pg.release_confirmation(&key, now).await;
+                }
+                None => app.confirmations.release(&key, now),
+            }
+            app.note(format!(
+                "error: cannot send the confirmation mail to `{email}`: {e}"
+            ));
+            return message(
+                &app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again later",
+                "We could not send the confirmation email just now. Please try again in a few minutes.".into(),
+            );
+        }
+        app.note(format!("confirmation mail sent to `{email}`"));
+    }
+    html(
+        &app,
+        StatusCode::OK,
+        &SentPage {
+            brand: &app.brand,
+            email: &email,
+            hours: CONFIRM_VALID_HOURS,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ConfirmParams {
+    e: Option<String>,
+    n: Option<String>,
+    x: Option<String>,
+    t: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(super) struct ConfirmPage<'a> {
+    brand: &'a Brand,
+    email: &'a str,
+    name: &'a str,
+    expires: &'a str,
+    token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "welcome.html")]
+pub(super) struct WelcomePage<'a> {
+    brand: &'a Brand,
+    email: &'a str,
+    name: &'a str,
+    next: Option<String>,
+}
+
+/// A genuine, unexpired confirmation link's (address, name), or the 400 page.
+pub(super) fn checked_confirm<'p>(
+    app: &App,
+    p: &'p ConfirmParams,
+) -> Result<(&'p str, &'p str, &'p str, &'p str), Box<Response>> {
+    let (Some(e), Some(x), Some(t)) = (p.e.as_deref(), p.x.as_deref(), p.t.as_deref()) else {
+        return Err(Box::new(bad_request(
+            app,
+            "This confirmation link is incomplete. Nobody was subscribed.",
+        )));
+    };
+    let n = p.n.as_deref().unwrap_or("");
+    let refused = match verify_confirm(&app.signer, e, n, x, t, app.clock.now()) {
+        Ok(()) => return Ok((e, n, x, t)),
+        Err(LinkProblem::Expired) => message_with_link(
+            app,
+            StatusCode::BAD_REQUEST,
+            "This link has expired",
+            format!(
+                "Confirmation links work for {CONFIRM_VALID_HOURS} hours, and this one is older. Nobody was subscribed. Sign up again to get a new link."
+            ),
+            Some(("subscribe", "Sign up again")),
+        ),
+        Err(LinkProblem::Invalid) => bad_request(
+            app,
+            "This confirmation link is not valid: it may have been cut short or changed. Nobody was subscribed.",
+        ),
+    };
+    Err(Box::new(refused))
+}
+
+/// GET: a page with a button (mail scanners fetch links; only the POST subscribes).
+pub(super) async fn confirm_page(
+    State(app): State<Arc<App>>,
+    params: Result<Query<ConfirmParams>, QueryRejection>,
+) -> Response {
+    let Ok(Query(p)) = params else {
+        return bad_request(
+            &app,
+            "This confirmation link is garbled. Nobody was subscribed.",
+        );
+    };
+    match checked_confirm(&app, &p) {
+        Ok((email, name, expires, token)) => html(
+            &app,
+            StatusCode::OK,
+            &ConfirmPage {
+                brand: &app.brand,
+                email,
+                name,
+                expires,
+                token,
+            },
+        ),
+        Err(page) => *page,
+    }
+}
+
+impl App {
+    /// Adds the reader to the list unless the address is on it, and lifts any
+    /// suppression (they just proved they read this mailbox and want the mail).
+    pub(super) fn add(&self, email: &str, name: &str) -> Result<(), String> {
+        let key = normalize(email);
+        if let Some(pg) = self.shared() {
+            let s = StoredSubscriber {
+                key: key.clone(),
+                address: email.to_string(),
+                name: name.to_string(),
+                subscribed_at: Some(
+                    self.clock
+                        .now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+            };
+            if self
+                .wait(pg.add_subscriber(&s))
+                .map_err(|e| e.to_string())?
+            {
+                self.note(format!("subscribed `{key}`"));
+            }
+            if self.wait(pg.resubscribe(&key)).map_err(|e| e.to_string())? {
+                self.note(format!("resubscribed `{key}`"));
+            }
+            return Ok(());
+        }
+        let _files = lock(&self.files);
+        let path = &self.config.subscribers.path;
+        let listed = match SubscriberReader::open(path) {
+            Ok(mut reader) => {
+                let found = reader.by_ref().any(|row| row.is_ok_and(|s| s.key == key));
+                if !found {
+                    // Appending after a list that could not be read to the end could duplicate.
+                    reader.finish().map_err(|e| e.to_string())?;
+                }
+                found
+            }
+            Err(SubscribersError::Open { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                false
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = self.clock.now();
+        if !listed {
+            list::append_subscriber(path, email, name, now)
+                .map_err(|e| format!("cannot append to `{}`: {e}", path.display()))?;
+            self.note(format!("subscribed `{key}`"));
+        }
+        if self.suppressed(&key).map_err(|e| e.to_string())? {
+            let sp = &self.config.subscribers.suppressed_path;
+            list::append_suppression(sp, &key, RESUBSCRIBED, now)
+                .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
+            self.note(format!("resubscribed `{key}`"));
+        }
+        Ok(())
+    }
+
+    /// "Tuesday, December 1" of the next slot, if the schedule has one.
+    pub(super) fn next_issue(&self) -> Option<String> {
+        let schedule = self.config.schedule().ok()?;
+        let slot = schedule.slots_from(self.clock.now()).next()?;
+        Some(slot.local.format("%A, %B %-d").to_string())
+    }
+}
+
+/// POST (e, n, x, t): adds the reader to the list (once) and welcomes them.
+pub(super) async fn confirm(
+    State(app): State<Arc<App>>,
+    form: Result<Form<ConfirmParams>, FormRejection>,
+) -> Result<Response, WebError> {
+    let p = match form {
+        Ok(Form(p)) => p,
+        Err(rejection) => {
+            return Ok(unreadable(
+                &app,
+                &rejection,
+                "This form arrived garbled. Nobody was subscribed.",
+            ));
+        }
+    };
+    let (email, name) = match checked_confirm(&app, &p) {
+        Ok((e, n, _, _)) => (e.to_string(), clean_name(n)),
+        Err(page) => return Ok(*page),
+    };
+    if check_email(&email).is_err() {
+        return Ok(bad_request(
+            &app,
+            "This confirmation link holds no valid address. Nobody was subscribed.",
+        ));
+    }
+    let log = format!("cannot subscribe `{email}`");
+    let (e, n) = (email.clone(), name.clone());
+    off_thread(&app, "record your subscription", log, move |a| {
+        a.add(&e, &n)
+    })
+    .await?;
+    let a = app.clone();
+    let next = blocking(move || a.next_issue()).await.flatten();
+    Ok(html(
+        &app,
+        StatusCode::OK,
+        &WelcomePage {
+            brand: &app.brand,
+            email: &email,
+            name: &name,
+            next,
+        },
+    ))
+}
