@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::NaiveDate;
 use lettre::Address;
@@ -227,9 +227,19 @@ impl Session<'_> {
         let number = issue.number();
         // On the shared store the first host freezes the issue and its
         // recipients in one transaction; every host sends what was frozen.
+        // The rendered issue is frozen with it, so that every host (whatever
+        // its copy of the content and templates) sends the same bytes.
+        let fresh = crate::mail::render::Prepared::render(config, &issue, SystemTime::now())
+            .map_err(PrepareError::from)?;
+        let bytes = serde_json::to_vec(&fresh).ok();
         let frozen = store
-            .freeze_issue(date, number, &issue.selection, None)
+            .freeze_issue(date, number, &issue.selection, bytes.as_deref())
             .await?;
+        let render = frozen
+            .rendered
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(fresh);
         if frozen.record.selection != issue.selection {
             issue = crate::content::issue::assemble(self.library, slot, frozen.record.selection)
                 .map_err(PlanError::from)?;
@@ -262,7 +272,7 @@ impl Session<'_> {
         if uncertain > 0 {
             reporter.recovered(uncertain, self.resend_uncertain);
         }
-        let prepared = Arc::new(mail::prepare(config, &issue, self.signer, false)?);
+        let prepared = Arc::new(mail::prepare_frozen(config, &issue, &render, self.signer)?);
         let transport = Transport::from_config(config, &date.to_string());
         let opts = run_options(config, self.resend_uncertain);
         let result = super::run(

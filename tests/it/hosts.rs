@@ -401,3 +401,60 @@ fn two_web_hosts_share_the_list_the_suppressions_and_the_confirmation_limit() {
         );
     }
 }
+
+#[test]
+fn a_host_with_other_content_sends_the_issue_the_first_host_froze_byte_for_byte() {
+    let Some(db) = pg::fresh("hosts::other_content") else {
+        return;
+    };
+    const N: usize = 1500;
+    let server = FaultServer::start(Wire {
+        delay_ms: 3,
+        ..Wire::default()
+    });
+    let sites = hosts(&db, 2, N, server.port, 2);
+    // Host B's copy of the config and content differs from A's.
+    sites[1].config(
+        "postal = \"Example Careers Inc.",
+        "postal = \"MARKER-B Inc.",
+    );
+    for dir in ["content/tips", "content/comparisons"] {
+        for e in std::fs::read_dir(sites[1].path(dir)).unwrap().flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            std::fs::write(e.path(), format!("{text}\nMARKER-B content.\n")).unwrap();
+        }
+    }
+    let a = spawn(&sites[0], &["send"]);
+    let started = Instant::now();
+    while server.count() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "A sent nothing"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let b = spawn(&sites[1], &["send"]);
+    let (ra, rb) = (wait(a), wait(b));
+    assert_eq!((ra.code, rb.code), (0, 0), "{ra:?}\n{rb:?}");
+    assert!(delivered(&rb) > 0, "B sent nothing: {rb:?}");
+    let mails = server.mails();
+    assert_eq!(mails.len(), N);
+    let date_of = |raw: &[u8]| {
+        String::from_utf8_lossy(raw)
+            .lines()
+            .find(|l| l.starts_with("Date: "))
+            .map(str::to_string)
+    };
+    let first_date = date_of(&mails[0].data);
+    assert!(first_date.is_some());
+    for m in &mails {
+        let p = crate::common::parse(&m.data);
+        assert!(
+            !p.text.contains("MARKER-B") && !p.html.contains("MARKER-B"),
+            "B rendered its own copy: {}",
+            p.text
+        );
+        assert!(p.text.contains("Example Careers Inc."), "{}", p.text);
+        assert_eq!(date_of(&m.data), first_date, "one Date for every copy");
+    }
+}
