@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A person's check of `tipsheet serve` in a real browser (headless Chromium):
 # open an issue's unsubscribe link, click the button, check that the address
-# is suppressed, and screenshot the pages and `/preview` to PNG files.
+# is suppressed, and screenshot the pages and `/preview` to PNG files; then the
+# issue email as sent at 600 and 380 px (salaries side by side, then stacked).
 #
 #   scripts/browser-check.sh [OUT_DIR]     (default: target/browser-check)
 #
@@ -50,13 +51,15 @@ now=2026-11-26T12:00:00Z
 
 # Send issue #1 to the outbox, to take a real unsubscribe link from it.
 "$bin" --now "$now" send >/dev/null 2>&1
-link=$(python3 - "$site/state/outbox" <<'PY'
-import email, email.utils, pathlib, sys
+# Also keep its HTML part as sent, to look at the email itself.
+link=$(python3 - "$site/state/outbox" "$site/email.html" <<'PY'
+import email, email.policy, email.utils, pathlib, sys
 for p in sorted(pathlib.Path(sys.argv[1]).rglob("*.eml")):
-    m = email.message_from_bytes(p.read_bytes())
+    m = email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
     if email.utils.parseaddr(m["To"])[1].lower() == "ana@example.com":
         v = " ".join(m["List-Unsubscribe"].split())
         print(v[1 : v.index(">")])
+        pathlib.Path(sys.argv[2]).write_text(m.get_body(("html",)).get_content())
         break
 PY
 )
@@ -73,10 +76,10 @@ case $base in http://*) ;; *) echo "error: serve said: $first" >&2; cat "$site/s
 url=${link/https:\/\/news.example.com/$base}
 echo "serve: $base"
 
-python3 - "$url" "$base" "$out" "$site/chrome" <<'PY'
+python3 - "$url" "$base" "$out" "$site/chrome" "$site/email.html" <<'PY'
 import base64, json, os, subprocess, sys, time
 
-url, base, out, profile = sys.argv[1:5]
+url, base, out, profile, email_html = sys.argv[1:6]
 
 # Chromium reads commands from fd 3 and writes replies to fd 4, NUL-separated.
 cmd_r, cmd_w = os.pipe()
@@ -183,6 +186,22 @@ try:
     text = evaluate(s, "document.body.innerText")
     assert "Hi there," in text and "ana@example.com" not in text, text[:500]
     shot(s, "issue-1.png")
+
+    # The email as sent: both roles' salaries side by side at 600 px, stacked
+    # (the second under the first) at 380 px, after CSS inlining.
+    cells = ("[...document.querySelectorAll('td.salary')].slice(0, 2).map(td => {"
+             " const r = td.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })")
+    for width, side_by_side in ((600, True), (380, False)):
+        call("Emulation.setDeviceMetricsOverride", s, width=width, height=1000,
+             deviceScaleFactor=1, mobile=False)
+        goto(s, "file://" + email_html)
+        a, b = evaluate(s, cells)
+        if side_by_side:
+            assert abs(a[1] - b[1]) < 1 and b[0] >= a[2] - 1, f"{width} px: not side by side: {a} {b}"
+        else:
+            assert b[1] >= a[3] - 1 and abs(a[0] - b[0]) < 1, f"{width} px: not stacked: {a} {b}"
+        print(f"email at {width} px: salaries {'side by side' if side_by_side else 'stacked'}")
+        shot(s, f"email-{width}.png")
 
     try:
         call("Browser.close", timeout=5)

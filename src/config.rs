@@ -303,6 +303,10 @@ fn redact_url(raw: &str) -> String {
 pub struct Unsubscribe {
     /// Env var holding the HMAC secret for unsubscribe tokens.
     pub secret_env: String,
+    /// Env var holding the secret before a rotation: its tokens (unsubscribe
+    /// and confirmation links) are still accepted; nothing is signed with it.
+    #[serde(default)]
+    pub previous_secret_env: Option<String>,
     /// Address for the `mailto:` List-Unsubscribe.
     pub mailto: String,
 }
@@ -642,6 +646,22 @@ impl Config {
                 "must name an environment variable, e.g. `TIPSHEET_SECRET`",
             ));
         }
+        if let Some(prev) = &self.unsubscribe.previous_secret_env {
+            if prev.trim().is_empty() {
+                return Err(self.invalid(
+                    "unsubscribe.previous_secret_env",
+                    "must name an environment variable, e.g. `TIPSHEET_PREVIOUS_SECRET`, or be left out",
+                ));
+            }
+            if prev.trim() == self.unsubscribe.secret_env.trim() {
+                return Err(self.invalid(
+                    "unsubscribe.previous_secret_env",
+                    format!(
+                        "`{prev}` is also `unsubscribe.secret_env`; name the variable that holds the old secret, e.g. `TIPSHEET_PREVIOUS_SECRET`"
+                    ),
+                ));
+            }
+        }
         if let Some(ca) = &self.smtp.ca_file
             && let Err(e) = std::fs::read(ca)
         {
@@ -768,6 +788,11 @@ mailto = "unsubscribe@example.com"
                 "base_url = \"https://news.example.com\"",
                 "base_url = \"news.example.com\"",
                 "`newsletter.base_url`: `news.example.com` is not an http(s) URL",
+            ),
+            (
+                "secret_env = \"TIPSHEET_SECRET\"",
+                "secret_env = \"TIPSHEET_SECRET\"\nprevious_secret_env = \"TIPSHEET_SECRET\"",
+                "/srv/tips/config.toml:17: `unsubscribe.previous_secret_env`: `TIPSHEET_SECRET` is also `unsubscribe.secret_env`",
             ),
         ];
         for (from, to, want) in cases {

@@ -102,8 +102,23 @@ pub fn load_content(config: &Config) -> Result<(Library, Vec<Diagnostic>), PlanE
 }
 
 /// The unsubscribe signer. With no secret set, the outbox gets the development
-/// secret and a warning to print; SMTP is refused.
+/// secret and a warning to print; SMTP is refused. The secret named by
+/// `unsubscribe.previous_secret_env`, when set, is accepted but never signs.
 pub fn signer(config: &Config) -> Result<(Signer, Option<String>), PlanError> {
+    let (signer, warning) = current_signer(config)?;
+    let previous = config
+        .unsubscribe
+        .previous_secret_env
+        .as_deref()
+        .and_then(|name| std::env::var(name).ok())
+        .filter(|v| !v.trim().is_empty());
+    Ok(match previous {
+        Some(p) => (signer.with_previous(p.as_bytes()), warning),
+        None => (signer, warning),
+    })
+}
+
+fn current_signer(config: &Config) -> Result<(Signer, Option<String>), PlanError> {
     let name = &config.unsubscribe.secret_env;
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => Ok((Signer::new(v.as_bytes()), None)),

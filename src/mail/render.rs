@@ -97,8 +97,33 @@ pub const WORDS_PER_MINUTE: usize = 230;
 pub struct RoleView {
     /// Role name.
     pub name: String,
+    /// "Role name:" padded with spaces so that both roles' salaries in the
+    /// text part start in the same column.
+    pub label: String,
     /// "$50,000–$150,000 a year".
     pub salary: Option<String>,
+}
+
+/// The roles of one comparison with their text labels padded to one width
+/// (counted in characters: role names are words, not wide CJK text).
+fn role_views(roles: &[crate::content::Role]) -> Vec<RoleView> {
+    let width = roles
+        .iter()
+        .map(|r| r.name.chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+    roles
+        .iter()
+        .map(|r| {
+            let label = format!("{}:", r.name);
+            let pad = width + 2 - label.chars().count();
+            RoleView {
+                label: format!("{label}{:pad$}", ""),
+                name: r.name.clone(),
+                salary: r.salary.as_ref().map(ToString::to_string),
+            }
+        })
+        .collect()
 }
 
 /// One featured comparison, ready for the templates.
@@ -200,15 +225,7 @@ impl View {
                 title: c.meta.title.clone(),
                 excerpt_html: strip_p(&c.excerpt.html),
                 excerpt_text: c.excerpt.text.clone(),
-                roles: c
-                    .meta
-                    .roles
-                    .iter()
-                    .map(|r| RoleView {
-                        name: r.name.clone(),
-                        salary: r.salary.as_ref().map(ToString::to_string),
-                    })
-                    .collect(),
+                roles: role_views(&c.meta.roles),
                 link: issue.article_link(c),
             })
             .collect();
@@ -570,6 +587,12 @@ fn mailbox(value: &str) -> Result<Mailbox, RenderError> {
     })
 }
 
+/// The `List-Unsubscribe` value (RFC 2369): the one-click link, then mailto.
+/// Every mail to a reader carries it with `List-Unsubscribe-Post` (RFC 8058).
+pub fn list_unsubscribe(url: &str, mailto: &str) -> String {
+    format!("<{url}>, <mailto:{mailto}?subject=unsubscribe>")
+}
+
 fn raw(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
@@ -790,10 +813,7 @@ impl Prepared {
         personal.set(header::MessageId::from(self.message_id(r.key)));
         personal.insert_raw(raw(
             "List-Unsubscribe",
-            format!(
-                "<{unsubscribe}>, <mailto:{}?subject=unsubscribe>",
-                self.mailto
-            ),
+            list_unsubscribe(&unsubscribe, &self.mailto),
         ));
         let email = r.email.to_string();
         let (name_html, email_html, unsubscribe_html) = (

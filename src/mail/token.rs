@@ -1,7 +1,10 @@
 //! Unsubscribe tokens and links: an HMAC-SHA256 of the normalized address under a secret.
 //!
 //! Owns how a token is made and checked (in constant time) and how the
-//! unsubscribe URL looks. It does not touch the suppression list: the server does.
+//! unsubscribe URL looks, and secret rotation: a previous secret whose tokens
+//! are still accepted but which never signs anything new. It does not read
+//! the environment (the planner does) and does not touch the suppression
+//! list: the server does.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -13,11 +16,14 @@ pub const DEVELOPMENT_SECRET: &str = "tipsheet-development-secret-do-not-use-in-
 /// Bytes of the MAC kept in a token (128 bits, 32 hex characters).
 const TOKEN_BYTES: usize = 16;
 
-/// Makes and checks tokens under one secret.
+/// Makes tokens under one secret, and checks them under it or, after a
+/// rotation, under the previous one.
 #[derive(Clone)]
 pub struct Signer {
     /// HMAC state with the key already absorbed, cloned per token.
     keyed: Hmac<Sha256>,
+    /// The secret before the last rotation: verifies, never signs.
+    previous: Option<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -29,36 +35,47 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A signer for `secret`.
     pub fn new(secret: &[u8]) -> Self {
-        // A key of any length is accepted by HMAC; this cannot fail.
-        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-            .unwrap_or_else(|_| unreachable!("hmac accepts keys of any length"));
-        Self { keyed }
+        Self {
+            keyed: keyed(secret),
+            previous: None,
+        }
     }
 
-    fn mac(&self, purpose: &str, message: &str) -> Hmac<Sha256> {
-        let mut mac = self.keyed.clone();
-        mac.update(purpose.as_bytes());
-        mac.update(b"\0");
-        mac.update(message.as_bytes());
-        mac
+    /// The same signer, also accepting tokens made under `previous` (the
+    /// secret before a rotation). Nothing is ever signed with it.
+    pub fn with_previous(mut self, previous: &[u8]) -> Self {
+        self.previous = Some(keyed(previous));
+        self
     }
 
-    /// A hex token binding `message` to `purpose`.
+    /// True when a previous secret is accepted.
+    pub fn accepts_previous(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// A hex token binding `message` to `purpose`, under the current secret only.
     pub fn sign(&self, purpose: &str, message: &str) -> String {
-        let bytes = self.mac(purpose, message).finalize().into_bytes();
+        let bytes = mac(&self.keyed, purpose, message).finalize().into_bytes();
         hex::encode(&bytes[..TOKEN_BYTES])
     }
 
-    /// Checks a token in constant time.
+    /// Checks a token in constant time, under the current secret or the
+    /// previous one. Both are always tried, so timing does not tell which matched.
     pub fn verify(&self, purpose: &str, message: &str, token: &str) -> bool {
         let Ok(bytes) = hex::decode(token.trim()) else {
             return false;
         };
-        bytes.len() == TOKEN_BYTES
-            && self
-                .mac(purpose, message)
+        if bytes.len() != TOKEN_BYTES {
+            return false;
+        }
+        let check = |key: &Hmac<Sha256>| {
+            mac(key, purpose, message)
                 .verify_truncated_left(&bytes)
                 .is_ok()
+        };
+        let current = check(&self.keyed);
+        let previous = self.previous.as_ref().is_some_and(check);
+        current | previous
     }
 
     /// The unsubscribe token of a normalized address.
@@ -82,6 +99,22 @@ impl Signer {
     }
 }
 
+/// HMAC state with `secret` absorbed.
+fn keyed(secret: &[u8]) -> Hmac<Sha256> {
+    // A key of any length is accepted by HMAC; this cannot fail.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("hmac accepts keys of any length"))
+}
+
+/// The MAC of `purpose`, a NUL, then `message`, under `key`.
+fn mac(key: &Hmac<Sha256>, purpose: &str, message: &str) -> Hmac<Sha256> {
+    let mut mac = key.clone();
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(message.as_bytes());
+    mac
+}
+
 /// Percent-encodes a query value (kept here for callers of the old path).
 pub use crate::content::issue::encode_query;
 
@@ -100,6 +133,25 @@ mod tests {
         assert!(!s.verify("confirm", "ana@example.com", &t));
         assert!(!s.verify_unsubscribe("ana@example.com", &t[..30]));
         assert!(!s.verify_unsubscribe("ana@example.com", "zz"));
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_secret() {
+        let old = Signer::new(b"old secret");
+        let rotated = Signer::new(b"new secret").with_previous(b"old secret");
+        let neither = Signer::new(b"a third secret");
+        let key = "ana@example.com";
+        let from_old = old.unsubscribe_token(key);
+        assert!(rotated.verify_unsubscribe(key, &from_old));
+        assert!(!rotated.verify_unsubscribe("bob@example.com", &from_old));
+        assert!(!rotated.verify("confirm", key, &from_old));
+        assert!(!rotated.verify_unsubscribe(key, &neither.unsubscribe_token(key)));
+        // Signing uses the new secret only.
+        let fresh = rotated.unsubscribe_token(key);
+        assert_ne!(fresh, from_old);
+        assert_eq!(fresh, Signer::new(b"new secret").unsubscribe_token(key));
+        assert!(!old.verify_unsubscribe(key, &fresh));
+        assert!(rotated.accepts_previous() && !old.accepts_previous());
     }
 
     #[test]

@@ -6,9 +6,9 @@ use super::*;
 
 #[derive(Debug)]
 pub(super) struct ArchiveEntry {
-    number: u32,
+    pub(super) number: u32,
     date: String,
-    title: String,
+    pub(super) title: String,
 }
 
 #[derive(Template)]

@@ -237,6 +237,7 @@ mod preview;
 mod router;
 mod signup;
 mod unsubscribe;
+mod welcome;
 
 use archive::*;
 use pages::*;

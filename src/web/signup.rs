@@ -180,6 +180,25 @@ impl App {
         let html = ConfirmHtml(&mail)
             .render()
             .map_err(|e| format!("template `confirm_email.html` failed: {e}"))?;
+        self.mail(
+            to,
+            &format!("Confirm your subscription to {}", n.name),
+            text,
+            html,
+        )
+    }
+
+    /// A mail from the newsletter to one reader (confirmation, welcome):
+    /// text and HTML alternatives, the newsletter's From and Reply-To, a
+    /// Message-ID in the From domain.
+    pub(super) fn mail(
+        &self,
+        to: &Address,
+        subject: &str,
+        text: String,
+        html: String,
+    ) -> Result<Message, String> {
+        let n = &self.config.newsletter;
         let from: Mailbox = n
             .from
             .parse()
@@ -188,11 +207,22 @@ impl App {
         // local part is quoted (`"a b"@example.com` is a valid address).
         let envelope =
             Envelope::new(Some(from.email.clone()), vec![to.clone()]).map_err(|e| e.to_string())?;
+        // Unique per mail, in the From domain (DKIM signs it; filters expect it).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let digest = Sha256::digest(format!("{to}\0{subject}\0{nanos}"));
+        let message_id = format!(
+            "<{nanos}.{}@{}>",
+            &hex::encode(digest)[..16],
+            from.email.domain()
+        );
         let mut builder = Message::builder()
             .envelope(envelope)
             .from(from)
             .to(Mailbox::new(None, to.clone()))
-            .subject(format!("Confirm your subscription to {}", n.name));
+            .message_id(Some(message_id))
+            .subject(subject);
         if let Some(r) = &n.reply_to {
             builder = builder.reply_to(
                 r.parse()
@@ -203,12 +233,21 @@ impl App {
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| e.to_string())?;
         // A newsletter name shaped like an encoded word must read as written.
-        message.headers_mut().insert_raw(render::text_header(
-            "Subject",
-            &format!("Confirm your subscription to {}", n.name),
-            "",
-        ));
+        message
+            .headers_mut()
+            .insert_raw(render::text_header("Subject", subject, ""));
         Ok(message)
+    }
+
+    /// DKIM-signs `message` when `[dkim]` is set, then sends it where issues go.
+    pub(super) async fn send_mail(&self, mut message: Message) -> Result<(), String> {
+        if let Some(d) = &self.dkim {
+            d.sign(&mut message);
+        }
+        delivery::send_one(&self.transport, message.envelope(), &message.formatted())
+            .await
+            .map(|_| ())
+            .map_err(|f| format!("{f:?}"))
     }
 }
 
@@ -279,14 +318,7 @@ pub(super) async fn subscribe(
             expires,
         );
         let sent = match app.confirmation_mail(&address, &name, &link) {
-            Ok(mut message) => {
-                if let Some(d) = &app.dkim {
-                    d.sign(&mut message);
-                }
-                delivery::send_one(&app.transport, message.envelope(), &message.formatted())
-                    .await
-                    .map_err(|f| format!("{f:?}"))
-            }
+            Ok(message) => app.send_mail(message).await,
             Err(e) => Err(e),
         };
         if let Err(e) = sent {
@@ -407,7 +439,8 @@ pub(super) async fn confirm_page(
 impl App {
     /// Adds the reader to the list unless the address is on it, and lifts any
     /// suppression (they just proved they read this mailbox and want the mail).
-    pub(super) fn add(&self, email: &str, name: &str) -> Result<(), String> {
+    /// True when the address was added (it was not on the list).
+    pub(super) fn add(&self, email: &str, name: &str) -> Result<bool, String> {
         let key = normalize(email);
         if let Some(pg) = self.shared() {
             let s = StoredSubscriber {
@@ -420,16 +453,16 @@ impl App {
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 ),
             };
-            if self
+            let added = self
                 .wait(pg.add_subscriber(&s))
-                .map_err(|e| e.to_string())?
-            {
+                .map_err(|e| e.to_string())?;
+            if added {
                 self.note(format!("subscribed `{key}`"));
             }
             if self.wait(pg.resubscribe(&key)).map_err(|e| e.to_string())? {
                 self.note(format!("resubscribed `{key}`"));
             }
-            return Ok(());
+            return Ok(added);
         }
         let _files = lock(&self.files);
         let path = &self.config.subscribers.path;
@@ -461,7 +494,7 @@ impl App {
                 .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
             self.note(format!("resubscribed `{key}`"));
         }
-        Ok(())
+        Ok(!listed)
     }
 
     /// "Tuesday, December 1" of the next slot, if the schedule has one.
@@ -499,10 +532,13 @@ pub(super) async fn confirm(
     }
     let log = format!("cannot subscribe `{email}`");
     let (e, n) = (email.clone(), name.clone());
-    off_thread(&app, "record your subscription", log, move |a| {
+    let added = off_thread(&app, "record your subscription", log, move |a| {
         a.add(&e, &n)
     })
     .await?;
+    if added {
+        welcome::send(&app, &email, &name).await;
+    }
     let a = app.clone();
     let next = blocking(move || a.next_issue()).await.flatten();
     Ok(html(

@@ -226,3 +226,9 @@ fn a_bad_key_is_a_clear_config_error() {
     let c = site.run(&["check"]);
     assert_eq!(c.code, 1, "{c:?}");
 }
+
+/// A site signing with the RSA test key, sending to an in-process SMTP server
+/// (for tests elsewhere that check mail `serve` signs).
+pub(crate) fn rsa_site() -> (Site, SmtpServer) {
+    site_with_dkim("rsa.pem")
+}

@@ -121,3 +121,90 @@ fn preview_matches_the_later_send_and_rotation_moves_on() {
         assert!(!featured(&p1.stdout).contains(&line), "{line} repeated");
     }
 }
+
+/// The rules SpamAssassin (local tests only, `spamassassin -L -t`) fires on
+/// `eml`, with their scores; `None` when `spamassassin` is not installed.
+pub fn spamassassin_rules(eml: &[u8]) -> Option<Vec<(f64, String)>> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    // Its user preferences go to a throwaway home, not the tester's.
+    let home = tempfile::tempdir().unwrap();
+    let mut child = match Command::new("spamassassin")
+        .args(["-L", "-t"])
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot run spamassassin: {e}"),
+    };
+    child.stdin.take().unwrap().write_all(eml).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let (_, table) = report
+        .split_once("Content analysis details:")
+        .unwrap_or_else(|| {
+            panic!(
+                "spamassassin wrote no report (exit {:?}):\n{report}\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    // Rows look like ` 0.7 HTML_FONT_LOW_CONTRAST BODY: ...`; wrapped
+    // descriptions continue on lines that start with spaces and no score.
+    let rules = table
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let score = words.next()?.parse::<f64>().ok()?;
+            let rule = words.next()?;
+            rule.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                .then(|| (score, rule.to_string()))
+        })
+        .collect();
+    Some(rules)
+}
+
+/// Fails naming every rule with a positive score; prints a skip line when
+/// SpamAssassin is not installed (`.ci/run` installs it).
+pub fn assert_no_spam_rule(what: &str, eml: &[u8]) {
+    let Some(rules) = spamassassin_rules(eml) else {
+        eprintln!(
+            "SKIPPED spam check of {what}: `spamassassin` is not installed (apt-get install spamassassin)"
+        );
+        return;
+    };
+    // Every tipsheet mail has an HTML part: a report without this rule was misread.
+    assert!(
+        rules.iter().any(|(_, r)| r == "HTML_MESSAGE"),
+        "spamassassin's report lists no HTML_MESSAGE: {rules:?}"
+    );
+    let positive: Vec<String> = rules
+        .iter()
+        .filter(|(s, _)| *s > 0.0)
+        .map(|(s, r)| format!("{r} ({s})"))
+        .collect();
+    assert!(
+        positive.is_empty(),
+        "spamassassin scores {what} with {}",
+        positive.join(", ")
+    );
+}
+
+#[test]
+fn the_shipped_issue_scores_no_spamassassin_rule() {
+    let site = Site::new();
+    site.write(
+        "subscribers/subscribers.csv",
+        &std::fs::read_to_string(crate::common::repo().join("subscribers/subscribers.csv"))
+            .unwrap(),
+    );
+    let r = site.run(&["preview"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let eml = std::fs::read(site.path("state/preview/issue-1.eml")).unwrap();
+    assert_no_spam_rule("the shipped issue #1", &eml);
+}

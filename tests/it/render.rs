@@ -179,3 +179,55 @@ fn spliced_matches_lettre(config: &Config, issue: &issue::Issue<'_>) {
         assert_eq!(spliced.content_type, "multipart/alternative");
     }
 }
+
+#[test]
+fn salaries_pair_up_in_both_parts_and_the_stacking_rule_survives_inlining() {
+    let p = prepared(false);
+    let address: lettre::Address = "zoe@example.com".parse().unwrap();
+    let m = parse(&p.message(&Recipient {
+        email: &address,
+        key: "zoe@example.com",
+        name: "Zoë",
+    }));
+    // HTML: one row of two cells per comparison, and below 480 px a rule
+    // (kept in <style> after css-inline) that stacks them.
+    let html = m.html.replace("\r\n", "\n");
+    assert_eq!(html.matches("<table class=\"salaries\"").count(), 3);
+    assert_eq!(
+        html.matches("<td class=\"salary\" style=\"width: 50%;")
+            .count(),
+        6
+    );
+    let style = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
+    let narrow = &style[style
+        .find("@media only screen and (max-width: 480px)")
+        .expect(style)..];
+    assert!(
+        narrow.contains(".salary { display: block !important; width: auto !important; }"),
+        "{style}"
+    );
+    // Text: both salaries of a pair start in the same column.
+    let text = m.text.replace("\r\n", "\n");
+    let lines: Vec<&str> = text.lines().collect();
+    for pair in [
+        "Associate Producer:",
+        "Data Analyst:",
+        "Executive Assistant:",
+    ] {
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(pair))
+            .unwrap();
+        let column = |l: &str| {
+            let label_end = l.find(':').unwrap() + 1;
+            label_end + l[label_end..].len() - l[label_end..].trim_start().len()
+        };
+        assert_eq!(
+            column(lines[at]),
+            column(lines[at + 1]),
+            "{}\n{}",
+            lines[at],
+            lines[at + 1]
+        );
+    }
+}

@@ -492,10 +492,17 @@ fn double_opt_in_adds_the_reader_once_and_never_tells_who_is_subscribed() {
         fresh.body.replace("zed@example.com", "ADDRESS"),
         new.body.replace("nia@example.com", "ADDRESS")
     );
-    wait_for("two more mails", || (smtp.mails().len() == 3).then_some(()));
+    // Three confirmation mails (nia, ana, zed) and nia's welcome mail.
+    wait_for("two more mails", || (smtp.mails().len() == 4).then_some(()));
     std::thread::sleep(Duration::from_millis(200));
     let by = smtp.received_by();
-    assert_eq!(by["nia@example.com"], 1, "{by:?}");
+    assert_eq!(by["nia@example.com"], 2, "{by:?}");
+    let confirmations = smtp
+        .mails()
+        .iter()
+        .filter(|m| m.to == ["nia@example.com"] && parse(&m.data).subject.starts_with("Confirm"))
+        .count();
+    assert_eq!(confirmations, 1);
 
     // After 48 hours the link is refused (a server whose clock starts two days later).
     drop(serve);
@@ -667,4 +674,266 @@ fn secrets_follow_the_send_rules() {
         "{}",
         serve.stderr()
     );
+}
+
+// ---------------------------------------------------------------------------
+// Secret rotation (`unsubscribe.previous_secret_env`).
+
+const NEW_SECRET: &str = "the-new-secret-after-rotation";
+
+/// `tipsheet serve` with the secret rotated: `TIPSHEET_SECRET` is new, and
+/// the old one is accepted when `previous` is set.
+fn rotated_serve(site: &Site, previous: bool) -> Serve {
+    let mut cmd = site.command(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("TIPSHEET_SECRET", NEW_SECRET);
+    if previous {
+        cmd.env("TIPSHEET_PREVIOUS_SECRET", SECRET);
+    } else {
+        cmd.env_remove("TIPSHEET_PREVIOUS_SECRET");
+    }
+    Serve::spawn(&mut cmd)
+}
+
+#[test]
+fn after_a_rotation_links_signed_with_the_old_secret_still_work() {
+    let smtp = SmtpServer::start();
+    let site = Site::new();
+    // Issue #1 goes out under the old secret.
+    assert_eq!(site.run(&["send"]).code, 0);
+    let ana = site
+        .emls("state/outbox/2026-12-01")
+        .iter()
+        .map(|m| parse(m))
+        .find(|m| m.to == "ana@example.com")
+        .unwrap();
+    let lu = ana.header("List-Unsubscribe").unwrap();
+    let old_link = lu[1..lu.find('>').unwrap()].to_string();
+    let (e, old_token) = unsubscribe_params(&old_link);
+    assert!(signer().verify_unsubscribe(&e, &old_token));
+    // A confirmation link mailed before the rotation.
+    let expires = chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z")
+        .unwrap()
+        .timestamp();
+    let old_confirm = tipsheet::web::confirm_url(
+        &signer(),
+        "https://news.example.com",
+        "rae@example.com",
+        "Rae",
+        expires,
+    );
+    let q = query(&old_confirm);
+    let confirm_fields: Vec<(&str, &str)> = ["e", "n", "x", "t"]
+        .iter()
+        .map(|k| (*k, q[*k].as_str()))
+        .collect();
+
+    // Rotated without naming the old secret: the old links stop working.
+    site.use_smtp(smtp.port, 1);
+    site.config(
+        "secret_env = \"TIPSHEET_SECRET\"",
+        "secret_env = \"TIPSHEET_SECRET\"\nprevious_secret_env = \"TIPSHEET_PREVIOUS_SECRET\"",
+    );
+    let serve = rotated_serve(&site, false);
+    let suppressed = site.read("subscribers/suppressed.csv");
+    assert_eq!(one_click(&serve.local(&old_link)).status, 400);
+    assert_eq!(
+        post_form(&serve.url("/confirm"), &confirm_fields).status,
+        400
+    );
+    assert_eq!(site.read("subscribers/suppressed.csv"), suppressed);
+    drop(serve);
+
+    // With `previous_secret_env` set, they work over HTTP.
+    let serve = rotated_serve(&site, true);
+    let page = get(&serve.local(&old_link));
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("action=\"unsubscribe?"), "{page:?}");
+    let r = one_click(&serve.local(&old_link));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        rows(&site, "subscribers/suppressed.csv").last().unwrap(),
+        &("ana@example.com".to_string(), "unsubscribed".to_string())
+    );
+    let r = post_form(&serve.url("/confirm"), &confirm_fields);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        rows(&site, "subscribers/subscribers.csv")
+            .contains(&("rae@example.com".to_string(), "Rae".to_string()))
+    );
+
+    // A token signed with neither secret is refused, and writes nothing.
+    let third = Signer::new(b"neither the old nor the new secret");
+    let before = site.read("subscribers/suppressed.csv");
+    let forged = serve.url(&unsubscribe_path(
+        "bob@example.com",
+        &third.unsubscribe_token("bob@example.com"),
+    ));
+    assert_eq!(one_click(&forged).status, 400);
+    assert_eq!(get(&forged).status, 400);
+    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+
+    // Nothing new is signed with the old secret: the confirmation mail...
+    let r = post_form(&serve.url("/subscribe"), &[("email", "uma@example.com")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let mail = wait_for("the confirmation mail", || {
+        smtp.mails()
+            .into_iter()
+            .find(|m| m.to == ["uma@example.com"])
+    });
+    let fresh = query(&confirm_link(&mail.data));
+    let now = chrono::DateTime::parse_from_rfc3339(crate::common::NOW)
+        .unwrap()
+        .to_utc();
+    let check =
+        |s: &Signer| verify_confirm(s, &fresh["e"], &fresh["n"], &fresh["x"], &fresh["t"], now);
+    assert_eq!(check(&Signer::new(NEW_SECRET.as_bytes())), Ok(()));
+    assert_eq!(check(&signer()), Err(LinkProblem::Invalid));
+    drop(serve);
+    // ...and the next issue's unsubscribe links.
+    site.config("transport = \"smtp\"", "transport = \"outbox\"");
+    let r = to_run_rotated(&site, &["send", "--date", "2026-12-15"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let issue2 = site.emls("state/outbox/2026-12-15");
+    assert!(!issue2.is_empty());
+    for raw in &issue2 {
+        let m = parse(raw);
+        let lu = m.header("List-Unsubscribe").unwrap();
+        let (e, t) = unsubscribe_params(&lu[1..lu.find('>').unwrap()]);
+        assert!(
+            Signer::new(NEW_SECRET.as_bytes()).verify_unsubscribe(&e, &t),
+            "{e}"
+        );
+        assert!(
+            !signer().verify_unsubscribe(&e, &t),
+            "{e}: signed with the old secret"
+        );
+    }
+}
+
+fn to_run_rotated(site: &Site, args: &[&str]) -> crate::common::Run {
+    crate::common::to_run(
+        site.command(args)
+            .env("TIPSHEET_SECRET", NEW_SECRET)
+            .env("TIPSHEET_PREVIOUS_SECRET", SECRET)
+            .output()
+            .unwrap(),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// The welcome mail.
+
+#[test]
+fn confirming_sends_one_signed_welcome_mail_with_the_next_and_latest_issue() {
+    let (site, smtp) = crate::dkim::rsa_site();
+    // Issue #1 goes out, so the archive has a latest issue and #2 is next.
+    assert_eq!(site.run(&["send"]).code, 0);
+    let issue_mails = smtp.mails().len();
+    let serve = Serve::start(&site);
+    let r = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "nia@example.com"), ("name", "Nia")],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let confirmation = wait_for("the confirmation mail", || {
+        smtp.mails().into_iter().nth(issue_mails)
+    });
+    let q = query(&confirm_link(&confirmation.data));
+    let fields: Vec<(&str, &str)> = ["e", "n", "x", "t"]
+        .iter()
+        .map(|k| (*k, q[*k].as_str()))
+        .collect();
+    let to_nia = || -> Vec<Vec<u8>> {
+        smtp.mails()
+            .into_iter()
+            .filter(|m| m.to == ["nia@example.com"])
+            .map(|m| m.data)
+            .collect()
+    };
+    assert_eq!(to_nia().len(), 1);
+    let r = post_form(&serve.url("/confirm"), &fields);
+    assert_eq!(r.status, 200, "{r:?}");
+    let raw = wait_for("the welcome mail", || to_nia().get(1).cloned());
+    let m = parse(&raw);
+    assert_eq!(m.subject, "Welcome to Career Tips");
+    assert_eq!(m.to, "nia@example.com");
+    assert_eq!(m.content_type, "multipart/alternative");
+    for part in [&m.text, &m.html] {
+        assert!(part.contains("Hi Nia,"), "{part}");
+        assert!(part.contains("Each issue compares roles"), "{part}");
+        assert!(part.contains("every other Tuesday"), "{part}");
+        // The next issue not yet sent, from the schedule: #1 went out already.
+        assert!(
+            part.contains("Tuesday, December 15 at 9:00 AM EST"),
+            "{part}"
+        );
+        assert!(
+            part.contains(
+                "Career Tips #1: Associate Producer vs. Assistant Producer, and 2 more comparisons"
+            ),
+            "{part}"
+        );
+    }
+    assert!(
+        m.text.contains("https://news.example.com/issues/1\n")
+            || m.text.contains("https://news.example.com/issues/1\r\n"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.html
+            .contains("href=\"https://news.example.com/issues/1\""),
+        "{}",
+        m.html
+    );
+    // A list mail: the unsubscribe headers, signed, and a link that works.
+    let lu = m.header("List-Unsubscribe").unwrap();
+    assert!(
+        lu.ends_with(", <mailto:unsubscribe@example.com?subject=unsubscribe>"),
+        "{lu}"
+    );
+    let link = lu[1..lu.find('>').unwrap()].to_string();
+    let (e, t) = unsubscribe_params(&link);
+    assert_eq!(e, "nia@example.com");
+    assert!(signer().verify_unsubscribe(&e, &t));
+    assert_eq!(
+        m.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert_eq!(
+        m.header("List-Id").as_deref(),
+        Some("Career Tips <career-tips.example.com>")
+    );
+    // Signed as the confirmation mail is (the same `App::send_mail`).
+    let signature = m.header("DKIM-Signature").unwrap();
+    assert!(
+        signature.contains("d=example.com; s=test;")
+            && signature.contains("list-unsubscribe:list-unsubscribe-post"),
+        "{signature}"
+    );
+
+    // A second click on the same link: the same welcome page, no second mail.
+    let r = post_form(&serve.url("/confirm"), &fields);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("Welcome, Nia!"), "{r:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(to_nia().len(), 2, "a second welcome mail was sent");
+    assert_eq!(
+        serve
+            .stderr()
+            .matches("welcome mail sent to `nia@example.com`")
+            .count(),
+        1,
+        "{}",
+        serve.stderr()
+    );
+
+    // The welcome's one-click link unsubscribes.
+    let r = one_click(&serve.local(&link));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        rows(&site, "subscribers/suppressed.csv").last().unwrap(),
+        &("nia@example.com".to_string(), "unsubscribed".to_string())
+    );
+    crate::preview::assert_no_spam_rule("the welcome mail", &raw);
 }
