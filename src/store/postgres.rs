@@ -661,6 +661,14 @@ impl PgStore {
             let e = |e| pg_error(&self.url, e);
             let at = now();
             let tx = c.transaction().await.map_err(e)?;
+            // Like the SQLite engine's `synchronous = NORMAL`: a commit that
+            // returned survives this process dying; only a crash of the
+            // database server can lose the last few hundred milliseconds,
+            // and what it loses comes back as pending or uncertain (resent,
+            // never lost). Imports, suppressions and sign-ups stay durable.
+            tx.batch_execute("SET LOCAL synchronous_commit TO off")
+                .await
+                .map_err(e)?;
             if !keys.is_empty() {
                 tx.execute(
                     "UPDATE recipients SET status = 'in_flight', updated_at = $3,
@@ -672,34 +680,30 @@ impl PgStore {
                 .map_err(e)?;
             }
             if !outcomes.is_empty() {
-                let stmt = tx
-                    .prepare(
-                        "UPDATE recipients SET status = $3, attempts = attempts + $4,
-                            last_code = COALESCE($5, last_code), last_reply = COALESCE($6, last_reply),
-                            message_id = COALESCE($7, message_id), updated_at = $8,
-                            claimed_by = NULL, lease_until = NULL
-                         WHERE slot = $1 AND email = $2",
-                    )
-                    .await
-                    .map_err(e)?;
-                for o in outcomes {
-                    let code = o.code.map(i32::from);
-                    tx.execute(
-                        &stmt,
-                        &[
-                            &slot,
-                            &o.key,
-                            &o.status.as_str(),
-                            &(o.attempts as i32),
-                            &code,
-                            &o.reply,
-                            &o.message_id,
-                            &at,
-                        ],
-                    )
-                    .await
-                    .map_err(e)?;
-                }
+                // One statement for the whole group: a round trip per row
+                // would cost more than the sending.
+                let keys: Vec<&str> = outcomes.iter().map(|o| o.key.as_str()).collect();
+                let statuses: Vec<&str> = outcomes.iter().map(|o| o.status.as_str()).collect();
+                let attempts: Vec<i32> = outcomes.iter().map(|o| o.attempts as i32).collect();
+                let codes: Vec<Option<i32>> =
+                    outcomes.iter().map(|o| o.code.map(i32::from)).collect();
+                let replies: Vec<Option<&str>> =
+                    outcomes.iter().map(|o| o.reply.as_deref()).collect();
+                let ids: Vec<Option<&str>> =
+                    outcomes.iter().map(|o| o.message_id.as_deref()).collect();
+                tx.execute(
+                    "UPDATE recipients r SET status = o.status, attempts = r.attempts + o.attempts,
+                        last_code = COALESCE(o.code, r.last_code),
+                        last_reply = COALESCE(o.reply, r.last_reply),
+                        message_id = COALESCE(o.mid, r.message_id), updated_at = $8,
+                        claimed_by = NULL, lease_until = NULL
+                     FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[])
+                        AS o(email, status, attempts, code, reply, mid)
+                     WHERE r.slot = $1 AND r.email = o.email",
+                    &[&slot, &keys, &statuses, &attempts, &codes, &replies, &ids, &at],
+                )
+                .await
+                .map_err(e)?;
             }
             tx.commit().await.map_err(e)
         })
