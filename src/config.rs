@@ -81,6 +81,9 @@ pub struct Config {
     /// `[bounces]`: VERP envelope senders and the bounce policy (optional).
     #[serde(default)]
     pub bounces: Option<Bounces>,
+    /// `[store]`: where the ledger (and, on PostgreSQL, the list) lives.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// The file this was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub path: PathBuf,
@@ -252,6 +255,55 @@ pub struct Smtp {
 pub struct State {
     /// Ledger, previews and the run lock live here.
     pub dir: PathBuf,
+}
+
+/// `[store]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` or `postgres://user@host:port/dbname`; absent: the SQLite
+    /// ledger under `state.dir`. `TIPSHEET_DATABASE_URL` overrides it.
+    pub url: Option<String>,
+    /// Env var holding the database password (when the URL has none).
+    pub password_env: String,
+    /// How long a host's claim on recipients holds without renewal.
+    pub lease_seconds: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            password_env: "TIPSHEET_DATABASE_PASSWORD".into(),
+            lease_seconds: 60,
+        }
+    }
+}
+
+/// The URL's password never shows, not even in `{:?}`.
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("password_env", &self.password_env)
+            .field("lease_seconds", &self.lease_seconds)
+            .finish()
+    }
+}
+
+/// `scheme://user:***@host/…`: the password of a URL replaced (the store's
+/// own redaction covers query passwords too; this one is for config output).
+fn redact_url(raw: &str) -> String {
+    match (raw.find("://"), raw.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &raw[s + 3..at];
+            match userinfo.find(':') {
+                Some(c) => format!("{}:***{}", &raw[..s + 3 + c], &raw[at..]),
+                None => raw.to_string(),
+            }
+        }
+        _ => raw.to_string(),
+    }
 }
 
 /// `[unsubscribe]`
@@ -618,6 +670,26 @@ impl Config {
             return Err(self.invalid(
                 "delivery.max_attempts",
                 format!("`{}` is out of range: use 1 to 20", d.max_attempts),
+            ));
+        }
+        let st = &self.store;
+        if let Some(url) = &st.url {
+            let url = url.trim();
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|k| url.starts_with(k)) {
+                return Err(self.invalid(
+                    "store.url",
+                    format!(
+                        "`{}` is not a store URL: write `sqlite:PATH` (one host) or `postgres://user@host:5432/dbname`",
+                        redact_url(url)
+                    ),
+                ));
+            }
+        }
+        if !(5..=3600).contains(&st.lease_seconds) {
+            return Err(self.invalid(
+                "store.lease_seconds",
+                format!("`{}` is out of range: use 5 to 3600", st.lease_seconds),
             ));
         }
         if self.unsubscribe.mailto.parse::<lettre::Address>().is_err() {

@@ -11,7 +11,7 @@ use crate::mail::PrepareError;
 use crate::plan::PlanError;
 use crate::privacy::PrivacyError;
 use crate::schedule::ScheduleError;
-use crate::store::LedgerError;
+use crate::store::{LedgerError, StoreError};
 use crate::web::ServerError;
 
 /// Exit codes (documented in the README).
@@ -26,6 +26,8 @@ pub mod exit {
     pub const LOCKED: u8 = 3;
     /// Interrupted by a signal; rerun to resume.
     pub const INTERRUPTED: u8 = 4;
+    /// The shared store (PostgreSQL) was lost: what could be recorded was; rerun to resume.
+    pub const STORE: u8 = 5;
 }
 
 /// How a command that ran to its end came out.
@@ -65,6 +67,9 @@ pub enum Error {
     /// The ledger cannot be read.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The store cannot be used (or was lost).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The issue cannot be rendered or signed.
     #[error(transparent)]
     Prepare(#[from] PrepareError),
@@ -100,6 +105,7 @@ impl Error {
     pub fn code(&self) -> u8 {
         match self {
             Error::Session(SessionError::Locked(_)) => exit::LOCKED,
+            e if e.store_lost() => exit::STORE,
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }
@@ -112,12 +118,31 @@ impl Error {
             | Error::Schedule(_)
             | Error::Plan(_)
             | Error::Ledger(_)
+            | Error::Store(_)
             | Error::Prepare(_)
             | Error::Session(_)
             | Error::Server(_)
             | Error::Write { .. }
             | Error::Runtime(_)
             | Error::Usage(_) => exit::USAGE,
+        }
+    }
+}
+
+impl Error {
+    /// Whether the shared store went out of reach (exit 5: rerun to resume).
+    fn store_lost(&self) -> bool {
+        use crate::delivery::SendError;
+        match self {
+            Error::Store(e)
+            | Error::Plan(PlanError::Store(e))
+            | Error::Session(SessionError::Store(e))
+            | Error::Session(SessionError::Plan(PlanError::Store(e)))
+            | Error::Session(SessionError::Delivery {
+                source: SendError::Store(e),
+                ..
+            }) => e.is_unreachable(),
+            _ => false,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::list::{self, Subscriber, SubscriberReader, SubscribersError, Suppress
 use crate::mail::render::{View, personal_view};
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::schedule::{Schedule, Slot};
-use crate::store::{IssueStatus, Ledger, LedgerError};
+use crate::store::{IssueStatus, LedgerError, Snapshot, StoreError};
 
 /// Why an action cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub enum PlanError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The issue cannot be assembled.
     #[error(transparent)]
     Issue(#[from] IssueError),
@@ -182,7 +185,7 @@ pub fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, PlanError>
 /// `preview` shows.
 pub fn next_slot(
     schedule: &Schedule,
-    ledger: Option<&Ledger>,
+    ledger: Option<&Snapshot>,
     now: DateTime<Utc>,
 ) -> Result<Slot, PlanError> {
     for slot in schedule.slots_from(now - schedule.grace()).take(1000) {
@@ -208,7 +211,7 @@ pub fn current_slot(schedule: &Schedule, now: DateTime<Utc>) -> Result<Slot, Pla
 pub fn choose<'a>(
     config: &Config,
     library: &'a Library,
-    ledger: Option<&Ledger>,
+    ledger: Option<&Snapshot>,
     slot: Slot,
 ) -> Result<(Issue<'a>, bool), PlanError> {
     if let Some(l) = ledger
@@ -377,7 +380,11 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
         |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
     let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(config));
     diags.extend(content_diags);
+    // On the shared store the list of record is in the database (the `store`
+    // lines of `check` report it), not in the CSV file.
+    let shared = crate::store::StoreSettings::from_config(config).is_ok_and(|s| s.url.is_shared());
     match active(config) {
+        _ if shared => {}
         Ok(mut list) => {
             // In file order: the warnings before a problem, then the problem.
             while let Some(row) = list.next() {
@@ -462,7 +469,7 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
     }
     // The next issue must assemble and be short enough.
     if let Ok(schedule) = config.schedule() {
-        let ledger = Ledger::open_read_only(&config.ledger_path()).ok().flatten();
+        let ledger = crate::store::snapshot(config, None).ok().flatten();
         if let Ok(slot) = next_slot(&schedule, ledger.as_ref(), now) {
             match choose(config, &library, ledger.as_ref(), slot) {
                 Ok((issue, _)) => {
@@ -567,7 +574,7 @@ pub fn preview<'a>(
     signer: &Signer,
     now: DateTime<Utc>,
 ) -> Result<Preview<'a>, PlanError> {
-    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let ledger = crate::store::snapshot(config, None)?;
     let slot = match date {
         Some(d) => slot_for(schedule, d)?,
         None => next_slot(schedule, ledger.as_ref(), now)?,
@@ -575,12 +582,19 @@ pub fn preview<'a>(
     let (issue, frozen) = choose(config, library, ledger.as_ref(), slot)?;
     let want = to.map(list::normalize);
     let mut first: Option<Subscriber> = None;
-    let walked = walk_list(config, |s| {
-        let pick = want.as_ref().is_none_or(|w| &s.key == w);
-        if pick && first.is_none() {
-            first = Some(s);
-        }
-    })?;
+    // On the shared store the list is in the database: the preview renders
+    // for `to` or the stand-in reader.
+    let shared = crate::store::StoreSettings::from_config(config).is_ok_and(|s| s.url.is_shared());
+    let walked = if shared {
+        Walked::default()
+    } else {
+        walk_list(config, |s| {
+            let pick = want.as_ref().is_none_or(|w| &s.key == w);
+            if pick && first.is_none() {
+                first = Some(s);
+            }
+        })?
+    };
     let sample = match first {
         Some(s) => Sample {
             email: s.email.to_string(),
@@ -620,7 +634,7 @@ pub fn preview<'a>(
 }
 
 /// True when the ledger records the issue of `date` as sent to everyone.
-pub fn is_sent(ledger: Option<&Ledger>, date: NaiveDate) -> Result<bool, LedgerError> {
+pub fn is_sent(ledger: Option<&Snapshot>, date: NaiveDate) -> Result<bool, StoreError> {
     Ok(match ledger {
         Some(l) => l
             .issue(date)?

@@ -19,7 +19,18 @@ pub(super) fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
             return Ok(Outcome::Failures);
         }
     };
-    let report = plan::check(&config, now);
+    let mut report = plan::check(&config, now);
+    let store = super::store::check(&config);
+    report.diags.extend(store.diags.iter().cloned());
+    if let Some((listed, suppressed)) = store.list
+        && listed == suppressed
+    {
+        report.diags.push(crate::diagnostic::Diagnostic::warning(
+            &config.path,
+            config.line_of_key("store.url"),
+            "the store lists no active subscriber: a send would mail nobody (`tipsheet subscribers import FILE` loads a list)",
+        ));
+    }
     for d in &report.dkim {
         outln!("dkim: publish a TXT record at `{}`:", d.dns_name);
         outln!("  {}", d.dns_record);
@@ -36,6 +47,13 @@ pub(super) fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
         report.comparisons,
         report.tips
     );
+    outln!("{}", store.line);
+    if let Some((listed, suppressed)) = store.list {
+        outln!(
+            "list: {listed} subscriber(s) in the store, {suppressed} suppressed, {} active",
+            listed - suppressed
+        );
+    }
     Ok(if errors > 0 {
         Outcome::Failures
     } else {

@@ -31,6 +31,8 @@ mod schedule;
 mod send;
 mod serve;
 mod status;
+mod store;
+pub mod subscribers;
 
 use output::{errln, outln};
 

@@ -33,6 +33,12 @@ pub enum SubscribersCommand {
     /// Erase one address: its list rows removed, and everywhere else its
     /// address and name replaced by a keyed hash that keeps it suppressed.
     Forget(ForgetArgs),
+    /// Load a `email,name,subscribed_at` CSV (and a suppression CSV) into the
+    /// PostgreSQL store; importing twice changes nothing, and an import never
+    /// lifts a suppression.
+    Import(super::subscribers::ImportListArgs),
+    /// Write the stored list as `subscribers.csv` and `suppressed.csv`.
+    Export(super::subscribers::ExportListArgs),
 }
 
 /// `subscribers show` options.
@@ -63,6 +69,12 @@ pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Resul
     match &args.command {
         SubscribersCommand::Show(a) => show(config, a),
         SubscribersCommand::Forget(a) => forget(config, a, now),
+        SubscribersCommand::Import(a) => {
+            super::subscribers::run(super::subscribers::ListCommand::Import(a), config, now)
+        }
+        SubscribersCommand::Export(a) => {
+            super::subscribers::run(super::subscribers::ListCommand::Export(a), config, now)
+        }
     }
 }
 

@@ -14,7 +14,6 @@ use crate::plan;
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock, WallClock};
 use crate::schedule::daemon::{self, SlotOutcome};
-use crate::store::Ledger;
 
 pub(super) fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
@@ -60,8 +59,8 @@ async fn send_slot(
     stop: Arc<AtomicBool>,
     reporter: &Console,
 ) -> SlotOutcome {
-    let sent = Ledger::open_read_only(&config.ledger_path())
-        .and_then(|l| plan::is_sent(l.as_ref(), slot.date));
+    let sent =
+        crate::store::snapshot(config, None).and_then(|l| plan::is_sent(l.as_ref(), slot.date));
     match sent {
         Ok(true) => return SlotOutcome::AlreadySent,
         Ok(false) => {}

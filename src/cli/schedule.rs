@@ -7,7 +7,6 @@ use super::output::outln;
 use crate::config::Config;
 use crate::error::{Error, Outcome};
 use crate::plan::slot_state;
-use crate::store::Ledger;
 
 /// `schedule` options.
 #[derive(Debug, Args)]
@@ -30,7 +29,7 @@ pub(super) fn run(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
-    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let ledger = crate::store::snapshot(config, None)?;
     let mut slots = schedule.slots_before(now, args.past);
     slots.extend(schedule.slots_from(now).take(args.count));
     let mut rows = Vec::new();

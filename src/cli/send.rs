@@ -13,7 +13,6 @@ use crate::config::Config;
 use crate::delivery::session::{self, Delivered, Report, Session, SessionError};
 use crate::error::{Error, Outcome};
 use crate::plan;
-use crate::store::Ledger;
 
 /// `send` options.
 #[derive(Debug, Args)]
@@ -41,7 +40,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
     let (library, _) = plan::load_content(config)?;
     if args.dry_run || args.to.is_some() {
         let signer = super::signer(config, false)?;
-        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        let ledger = crate::store::snapshot(config, None)?;
         let slot = match args.date {
             Some(d) => plan::slot_for(&schedule, d)?,
             None => plan::next_slot(&schedule, ledger.as_ref(), now)?,
@@ -80,7 +79,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
         let Some(slot) = schedule.due(now) else {
             return Ok(Outcome::Done);
         };
-        let ledger = Ledger::open_read_only(&config.ledger_path())?;
+        let ledger = crate::store::snapshot(config, None)?;
         if plan::is_sent(ledger.as_ref(), slot.date)? {
             return Ok(Outcome::Done);
         }

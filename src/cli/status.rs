@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::delivery::session;
 use crate::error::{Error, Outcome};
 use crate::plan::{slot_for, slot_state};
-use crate::store::{IssueStatus, Ledger, RecipientStatus};
+use crate::store::{IssueStatus, RecipientStatus};
 
 /// `status` options.
 #[derive(Debug, Args)]
@@ -28,9 +28,20 @@ pub(super) fn run(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
-    let ledger = Ledger::open_read_only(&config.ledger_path())?;
+    let ledger = crate::store::snapshot(config, args.date)?;
+    // What came back (inbound events) lives in the embedded ledger; the
+    // shared store does not hold events yet.
+    let shared = crate::store::StoreSettings::from_config(config)
+        .map_err(Error::Store)?
+        .url
+        .is_shared();
+    let events = match shared {
+        false => crate::store::Ledger::open_read_only(&config.ledger_path())?,
+        true => None,
+    };
     // A run holding the lock may have recipients in flight; otherwise those were cut off.
-    let running = session::run_in_progress(&config.state.dir);
+    let running =
+        session::run_in_progress(&config.state.dir) || ledger.as_ref().is_some_and(|l| l.sending());
     let issues = match &ledger {
         Some(l) => l.issues()?,
         None => Vec::new(),
@@ -152,7 +163,15 @@ pub(super) fn run(
                     r.last_reply.as_deref().unwrap_or("")
                 ));
             }
-            super::inbound::feedback(&ledger, i.slot, args.date.is_some(), &mut json, &mut text)?;
+            if let Some(events) = &events {
+                super::inbound::feedback(
+                    events,
+                    i.slot,
+                    args.date.is_some(),
+                    &mut json,
+                    &mut text,
+                )?;
+            }
             rows.push((i.slot, json, text));
         }
     }

@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::list::{self, Suppression};
 use crate::mail::render::{Prepared, Recipient};
-use crate::store::{Ledger, LedgerError, Outcome, RecipientRecord, RecipientStatus};
+use crate::store::{LedgerError, Outcome, RecipientRecord, RecipientStatus, Store, StoreError};
 
 /// Delivery errors that stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,12 @@ pub enum SendError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The store failed or went out of reach (retries used up): this host
+    /// stopped claiming, finished what it had in flight and recorded what it could.
+    #[error(
+        "{0}; this host stopped sending and recorded what it could (rerun to resume: nothing is lost, the unrecorded in-flight messages are resent as uncertain)"
+    )]
+    Store(#[source] StoreError),
     /// The relay refuses every attempt: wrong host, credentials or policy.
     #[error(
         "the SMTP relay refuses to take mail: {0}; nothing more was sent (fix `[smtp]` or the credentials, then rerun to resume)"
@@ -375,7 +381,7 @@ pub struct RunOptions {
 /// Sends an issue's open recipients; `stop` makes it take no new recipients,
 /// finish the in-flight ones and return. Progress goes to `progress`.
 pub async fn run(
-    ledger: &mut Ledger,
+    store: &Store,
     slot: chrono::NaiveDate,
     prepared: Arc<Prepared>,
     transport: &Transport,
@@ -393,8 +399,10 @@ pub async fn run(
         statuses.push(RecipientStatus::Uncertain);
     }
     let mut summary = Summary::default();
-    let total = ledger
-        .counts(slot)?
+    let total = store
+        .counts(slot)
+        .await
+        .map_err(SendError::Store)?
         .by_status
         .iter()
         .filter(|(s, _)| statuses.contains(s))
@@ -440,11 +448,30 @@ pub async fn run(
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut marks: Vec<String> = Vec::new();
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
+    // The shared store: pages are claimed under a lease renewed as we go; a
+    // page is smaller so that several hosts share the work evenly.
+    let shared = store.is_shared();
+    let page = if shared { 128 } else { 512 };
+    let renew_every = match store.shared() {
+        Ok(pg) => pg.lease() / 3,
+        Err(_) => std::time::Duration::MAX,
+    };
+    let mut renewed = Instant::now();
+    // Set when the store went out of reach: claim nothing more, collect what
+    // is in flight, and try to record it at the end.
+    let mut lost: Option<StoreError> = None;
+    // A second pass (from the first key) picks up what hosts that died left.
+    let rescan: Vec<RecipientStatus> = statuses
+        .iter()
+        .copied()
+        .filter(|s| matches!(s, RecipientStatus::Pending | RecipientStatus::Uncertain))
+        .collect();
+    let mut rescanning = false;
     loop {
         // Top up the window.
         let mut handed: Vec<Job> = Vec::new();
         let mut skipped: Vec<Outcome> = Vec::new();
-        let halted = stop.load(Ordering::SeqCst) || fatal.is_some();
+        let halted = stop.load(Ordering::SeqCst) || fatal.is_some() || lost.is_some();
         if halted {
             halt.store(true, Ordering::SeqCst);
             returned.clear();
@@ -459,15 +486,33 @@ pub async fn run(
             // now, so nobody waits "in flight" for a token.
             while in_flight + handed.len() < window && limiter.ready() && hourly.ready() {
                 if queue.is_empty() && !exhausted {
-                    let batch = ledger.due(slot, &statuses, &cursor, 512)?;
-                    exhausted = batch.len() < 512;
+                    let wanted = if rescanning { &rescan } else { &statuses };
+                    let batch = match store.claim(slot, wanted, &cursor, page).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            lost = Some(e);
+                            break;
+                        }
+                    };
+                    exhausted = batch.len() < page;
                     if let Some(last) = batch.last() {
                         cursor = last.key.clone();
+                    }
+                    if let Ok(pg) = store.shared() {
+                        // The list of record is the store: suppressions too.
+                        let keys: Vec<&str> = batch.iter().map(|r| r.key.as_str()).collect();
+                        match pg.suppressed_among(&keys).await {
+                            Ok(set) => suppression.shared = set,
+                            Err(e) => {
+                                lost = Some(e);
+                                break;
+                            }
+                        }
                     }
                     queue.extend(batch);
                 }
                 let Some(r) = queue.pop_front() else { break };
-                if suppression.set.contains(&r.key) {
+                if suppression.set.contains(&r.key) || suppression.shared.contains(&r.key) {
                     skipped.push(Outcome {
                         key: r.key,
                         status: RecipientStatus::Skipped,
@@ -510,8 +555,25 @@ pub async fn run(
         outcomes.extend(skipped);
         // Group commit: everything finished so far, and the workers' new marks.
         let keys: Vec<&str> = marks.iter().map(String::as_str).collect();
-        ledger.commit(slot, &keys, &outcomes)?;
+        // Nothing goes out unmarked: if this commit fails, the workers
+        // waiting for these marks get no ack and send nothing more; the
+        // outcomes are kept for one last try at the end.
+        if lost.is_none()
+            && let Err(e) = store.commit(slot, &keys, &outcomes).await
+        {
+            lost = Some(e);
+        }
         marks.clear();
+        if lost.is_some() {
+            acks.clear();
+            handed.clear();
+            halt.store(true, Ordering::SeqCst);
+        } else if renewed.elapsed() >= renew_every {
+            if let Err(e) = store.renew(slot).await {
+                lost = Some(e);
+            }
+            renewed = Instant::now();
+        }
         // New jobs first, so that a worker woken by its ack finds the next
         // job to pipeline behind the body it is about to send.
         for job in handed {
@@ -524,10 +586,32 @@ pub async fn run(
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
-        outcomes.retain(|o| o.status != RecipientStatus::Retrying);
-        progress.advanced(&outcomes);
-        outcomes.clear();
+        if lost.is_none() {
+            outcomes.retain(|o| o.status != RecipientStatus::Retrying);
+            progress.advanced(&outcomes);
+            outcomes.clear();
+        }
         let more = !(queue.is_empty() && exhausted && returned.is_empty());
+        if in_flight == 0 && !more && !halted && shared && lost.is_none() {
+            // Our pass is over. Hosts that died leave claims that expire:
+            // their in-flight rows become uncertain, their pending rows free.
+            // Take those over; while a live host still holds open rows, wait
+            // for it (it may die too), polling a few times a second.
+            if rescanning {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            match open_elsewhere(store, slot, &rescan).await {
+                Ok(true) => {
+                    rescanning = true;
+                    exhausted = false;
+                    cursor.clear();
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => lost = Some(e),
+            }
+        }
+        let halted = halted || lost.is_some();
         if in_flight == 0 && (halted || !more) {
             break;
         }
@@ -575,16 +659,31 @@ pub async fn run(
                                 o.reply.as_deref().unwrap_or("permanent failure")
                             );
                             // Suppress before the ledger says bounced, so a crash in between loses nothing.
-                            list::append_suppression(
-                                &opts.suppressed_path,
-                                &o.key,
-                                &reason,
-                                chrono::Utc::now(),
-                            )
-                            .map_err(|source| SendError::Write {
-                                path: opts.suppressed_path.clone(),
-                                source,
-                            })?;
+                            if let Ok(pg) = store.shared() {
+                                let s = crate::store::StoredSuppression {
+                                    key: o.key.clone(),
+                                    address: o.key.clone(),
+                                    reason,
+                                    at: chrono::Utc::now()
+                                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                                };
+                                if let Err(e) = pg.suppress(&s).await {
+                                    lost.get_or_insert(e);
+                                }
+                            } else {
+                                list::append_suppression(
+                                    &opts.suppressed_path,
+                                    &o.key,
+                                    &reason,
+                                    chrono::Utc::now(),
+                                )
+                                .map_err(|source| {
+                                    SendError::Write {
+                                        path: opts.suppressed_path.clone(),
+                                        source,
+                                    }
+                                })?;
+                            }
                         }
                         RecipientStatus::Failed => summary.failed += 1,
                         _ => {}
@@ -611,8 +710,9 @@ pub async fn run(
             }
         }
     }
+    // The last results (after a lost store: one more try, with its retries).
     let keys: Vec<&str> = marks.iter().map(String::as_str).collect();
-    ledger.commit(slot, &keys, &outcomes)?;
+    let last = store.commit(slot, &keys, &outcomes).await;
     drop(acks);
     outcomes.retain(|o| o.status != RecipientStatus::Retrying);
     progress.advanced(&outcomes);
@@ -621,9 +721,17 @@ pub async fn run(
         let _ = w.await;
     }
     progress.finished();
+    if let Err(e) = last {
+        return Err(SendError::Store(lost.unwrap_or(e)));
+    }
+    if let Some(e) = lost {
+        return Err(SendError::Store(e));
+    }
+    // A clean stop gives back what we claimed and did not send.
+    store.release(slot).await.map_err(SendError::Store)?;
     summary.interrupted = stop.load(Ordering::SeqCst);
     summary.seconds = started.elapsed().as_secs_f64();
-    let counts = ledger.counts(slot)?;
+    let counts = store.counts(slot).await.map_err(SendError::Store)?;
     if !opts.resend_uncertain {
         summary.uncertain_left = counts.get(RecipientStatus::Uncertain);
     }
@@ -636,6 +744,18 @@ pub async fn run(
     Ok(summary)
 }
 
+/// After this host's pass: whether any recipient may still need us (rows
+/// freed by an expired lease, or rows a live host still holds).
+async fn open_elsewhere(
+    store: &Store,
+    slot: chrono::NaiveDate,
+    statuses: &[RecipientStatus],
+) -> Result<bool, StoreError> {
+    store.recover(slot).await?;
+    let held = store.shared()?.held_by_others(slot).await?;
+    Ok(held > 0 || !store.due(slot, statuses, "", 1).await?.is_empty())
+}
+
 /// The suppression list, re-read when the file changes.
 struct Watched {
     path: PathBuf,
@@ -643,12 +763,15 @@ struct Watched {
     checked: Option<Instant>,
     set: Suppression,
     keyer: Option<list::privacy::Keyer>,
+    /// On the shared store: the suppressed among the page being sent.
+    shared: std::collections::HashSet<String>,
 }
 
 impl Watched {
     fn new(path: &Path, keyer: Option<list::privacy::Keyer>) -> Self {
         let mut w = Self {
             keyer,
+            shared: Default::default(),
             path: path.to_path_buf(),
             stamp: None,
             checked: None,

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::NaiveDate;
 use lettre::Address;
@@ -25,7 +25,9 @@ use crate::mail::token::Signer;
 use crate::mail::{self, PrepareError};
 use crate::plan::{self, ListCounts, PlanError};
 use crate::schedule::{Schedule, Slot};
-use crate::store::{Counts, IssueStatus, Ledger, LedgerError, Outcome, RecipientStatus};
+use crate::store::{
+    Counts, IssueStatus, LedgerError, Outcome, RecipientStatus, Store, StoreError, StoreSettings,
+};
 
 /// Why a session did not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum SessionError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The store cannot be used, or went out of reach.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The issue cannot be rendered or signed.
     #[error(transparent)]
     Prepare(#[from] PrepareError),
@@ -207,50 +212,85 @@ impl Session<'_> {
         reporter: &dyn Reporter,
     ) -> Result<Delivered, SessionError> {
         let config = self.config;
-        let _lock = lock(&config.state.dir)?;
-        let mut ledger = Ledger::open(&config.ledger_path())?;
+        let settings = StoreSettings::from_config(config)?;
+        // The file engine is one host: the run lock keeps a second run out.
+        // On the shared store several senders on one issue are the design.
+        let _lock = if settings.url.is_shared() {
+            None
+        } else {
+            Some(lock(&config.state.dir)?)
+        };
+        let store = Store::open(&settings).await?;
         let date = slot.date;
-        let (issue, _) = plan::choose(config, self.library, Some(&ledger), slot)?;
+        let snapshot = store.snapshot(None).await?;
+        let (mut issue, _) = plan::choose(config, self.library, Some(&snapshot), slot.clone())?;
         let number = issue.number();
-        ledger.assemble(date, number, &issue.selection)?;
-        match ledger.issue(date)?.map(|r| r.status) {
-            Some(IssueStatus::Assembled) => {
+        // On the shared store the first host freezes the issue and its
+        // recipients in one transaction; every host sends what was frozen.
+        // The rendered issue is frozen with it, so that every host (whatever
+        // its copy of the content and templates) sends the same bytes.
+        let fresh = crate::mail::render::Prepared::render(config, &issue, SystemTime::now())
+            .map_err(PrepareError::from)?;
+        let bytes = serde_json::to_vec(&fresh).ok();
+        let frozen = store
+            .freeze_issue(date, number, &issue.selection, bytes.as_deref())
+            .await?;
+        let render = frozen
+            .rendered
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(fresh);
+        if frozen.record.selection != issue.selection {
+            issue = crate::content::issue::assemble(self.library, slot, frozen.record.selection)
+                .map_err(PlanError::from)?;
+        }
+        if let Some(added) = frozen.added {
+            reporter.frozen(number, date, added, &[]);
+        }
+        match frozen.record.status {
+            IssueStatus::Assembled => {
                 // Freeze the recipient set on the first send, streaming the list.
                 // A list that stops early ends the stream with an error, and
                 // the freeze is rolled back: nobody is silently left out.
                 let mut list = plan::active(config)?;
-                let added = ledger.freeze(
-                    date,
-                    list.by_ref()
-                        .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name))),
-                )??;
+                let added = store
+                    .freeze(
+                        date,
+                        list.by_ref()
+                            .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name))),
+                    )
+                    .await??;
                 reporter.frozen(number, date, added, &list.diags);
             }
-            Some(IssueStatus::Sent) => {
+            IssueStatus::Sent => {
                 let next = self.schedule.slots_from(issue.slot.utc).nth(1);
                 return Ok(Delivered::AlreadySent { number, date, next });
             }
-            _ => {}
+            IssueStatus::Sending => {}
         }
-        let uncertain = ledger.recover(date)?;
+        let uncertain = store.recover(date).await?;
         if uncertain > 0 {
             reporter.recovered(uncertain, self.resend_uncertain);
         }
-        let prepared = Arc::new(mail::prepare(config, &issue, self.signer, false)?);
+        let prepared = Arc::new(mail::prepare_frozen(config, &issue, &render, self.signer)?);
         let transport = Transport::from_config(config, &date.to_string());
         let opts = run_options(config, self.resend_uncertain);
         let result = super::run(
-            &mut ledger,
-            date,
-            prepared,
-            &transport,
-            &opts,
-            self.stop,
-            reporter,
+            &store, date, prepared, &transport, &opts, self.stop, reporter,
         )
         .await;
-        let status = ledger.finish(date)?;
-        let counts = ledger.counts(date)?;
+        if let Err(source @ super::SendError::Store(_)) = result {
+            // The store is out of reach: what it holds cannot be read either.
+            let counts = store.counts(date).await.unwrap_or_default();
+            return Err(SessionError::Delivery {
+                number,
+                date,
+                counts,
+                source,
+            });
+        }
+        let status = store.finish(date).await?;
+        let counts = store.counts(date).await?;
         match result {
             Ok(summary) => Ok(Delivered::Ran(Report {
                 number,
@@ -539,7 +579,7 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(outbox(&config), 0);
-        let ledger = Ledger::open(&config.ledger_path()).unwrap();
+        let ledger = crate::store::Ledger::open(&config.ledger_path()).unwrap();
         assert_eq!(ledger.counts(d1()).unwrap().total(), 0);
         assert_eq!(
             ledger.issue(d1()).unwrap().unwrap().status,

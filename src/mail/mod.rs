@@ -36,6 +36,20 @@ pub fn dkim_signer(config: &Config) -> Result<Option<dkim::Signer>, ConfigError>
         .map_err(|e| config.invalid(e.config_key(), e.to_string()))
 }
 
+/// The issue ready to splice per recipient from its frozen render (see
+/// [`render::Prepared::render`]), DKIM-signed when `[dkim]` is configured.
+pub fn prepare_frozen(
+    config: &Config,
+    issue: &Issue<'_>,
+    frozen: &render::Frozen,
+    signer: token::Signer,
+) -> Result<Prepared, PrepareError> {
+    Ok(
+        Prepared::from_frozen(config, issue, frozen, signer, false)?
+            .with_dkim(dkim_signer(config)?),
+    )
+}
+
 /// The issue rendered once and ready to splice per recipient, DKIM-signed
 /// when `[dkim]` is configured; `test` marks the subject "[TEST]".
 pub fn prepare(

@@ -75,6 +75,21 @@ impl StandIns {
     }
 }
 
+/// The shared part of a rendered issue, as frozen in the store (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Frozen {
+    /// The subject (without a test prefix).
+    pub subject: String,
+    /// The HTML body with the stand-ins in place of the personal fields.
+    pub html: String,
+    /// The text body, likewise.
+    pub text: String,
+    /// The stand-ins: name, email, unsubscribe link.
+    pub stand_ins: [String; 3],
+    /// The Date header, in seconds since the Unix epoch.
+    pub date: u64,
+}
+
 /// Words per minute for the reading-time estimate.
 pub const WORDS_PER_MINUTE: usize = 230;
 
@@ -634,6 +649,19 @@ impl Prepared {
         date: SystemTime,
         test: bool,
     ) -> Result<Self, RenderError> {
+        let frozen = Self::render(config, issue, date)?;
+        Self::from_frozen(config, issue, &frozen, signer, test)
+    }
+
+    /// The issue's shared bytes (templates rendered with stand-ins, CSS
+    /// inlined), what [`Prepared::from_frozen`] splices: frozen once per issue
+    /// on the shared store so that every host and every resumed run sends the
+    /// same copy apart from the personal fields.
+    pub fn render(
+        config: &Config,
+        issue: &Issue<'_>,
+        date: SystemTime,
+    ) -> Result<Frozen, RenderError> {
         // The issue's own text, personal values left empty, to choose stand-ins
         // that cannot be mistaken for it (templates only: cheap).
         let bare = View::new(config, issue, "", "", "");
@@ -656,11 +684,46 @@ impl Prepared {
             &stand_ins.email,
             &stand_ins.unsubscribe,
         );
-        let html = view.html()?;
-        let text = view.text()?;
+        Ok(Frozen {
+            subject: view.subject.clone(),
+            html: view.html()?,
+            text: view.text()?,
+            stand_ins: [stand_ins.name, stand_ins.email, stand_ins.unsubscribe],
+            date: date
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        })
+    }
+
+    /// [`Prepared::new`] from an issue rendered before (here or by another
+    /// host): the frozen subject, bodies and Date; the rest from `config`.
+    pub fn from_frozen(
+        config: &Config,
+        issue: &Issue<'_>,
+        frozen: &Frozen,
+        signer: Signer,
+        test: bool,
+    ) -> Result<Self, RenderError> {
+        let [name, email, unsubscribe] = frozen.stand_ins.clone();
+        let stand_ins = StandIns {
+            name,
+            email,
+            unsubscribe,
+        };
+        // For summaries only (reading time, the preview's notes): the bytes
+        // sent are the frozen ones.
+        let view = View::new(
+            config,
+            issue,
+            &stand_ins.name,
+            &stand_ins.email,
+            &stand_ins.unsubscribe,
+        );
+        let (html, text) = (frozen.html.clone(), frozen.text.clone());
+        let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(frozen.date);
         let n = &config.newsletter;
         let from = mailbox(&n.from)?;
-        let mut subject = view.subject.clone();
+        let mut subject = frozen.subject.clone();
         let subject_prefix = test.then(|| "[TEST] ".to_string());
         if let Some(p) = &subject_prefix {
             subject.insert_str(0, p);

@@ -8,57 +8,33 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::*;
 use crate::content::issue::{PastIssue, Selection};
 
+/// The migrations, in order: migration N is `MIGRATIONS[N - 1]`, recorded in
+/// `PRAGMA user_version` (the schema-version row of a SQLite file).
 const MIGRATIONS: &[&str] = &[
-    // 1: issues and recipients.
-    "CREATE TABLE issues (
-        slot TEXT PRIMARY KEY,
-        number INTEGER NOT NULL,
-        comparisons TEXT NOT NULL,
-        tip TEXT NOT NULL,
-        status TEXT NOT NULL,
-        assembled_at TEXT NOT NULL,
-        started_at TEXT,
-        finished_at TEXT
-    );
-    CREATE TABLE recipients (
-        slot TEXT NOT NULL REFERENCES issues(slot),
-        email TEXT NOT NULL,
-        address TEXT NOT NULL,
-        name TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_code INTEGER,
-        last_reply TEXT,
-        message_id TEXT,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (slot, email)
-    ) WITHOUT ROWID;
-    CREATE INDEX recipients_by_status ON recipients(slot, status, email);",
-    // 2: what came back after a send (inbound mail and webhooks), each event once.
-    "CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        natural_key TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        email TEXT NOT NULL,
-        slot TEXT,
-        source TEXT NOT NULL,
-        status TEXT,
-        reason TEXT NOT NULL,
-        at TEXT NOT NULL,
-        recorded_at TEXT NOT NULL
-    );
-    CREATE INDEX events_by_email ON events(email, kind, at);
-    CREATE INDEX events_by_slot ON events(slot, kind);",
+    include_str!("migrations/sqlite/0001_issues_and_recipients.sql"),
+    include_str!("migrations/sqlite/0002_events.sql"),
 ];
+
+/// The newest schema version this tipsheet knows.
+pub(super) fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// The schema version of the file at `path` (0 when missing); opens it read-only.
+pub(super) fn version_of(path: &Path) -> Result<i64, LedgerError> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| sql(path, e))?;
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| sql(path, e))
+}
 
 /// An open ledger.
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Ledger {

@@ -32,6 +32,8 @@ pub(super) enum PageError {
     #[error(transparent)]
     Ledger(#[from] crate::store::LedgerError),
     #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
     Issue(#[from] crate::content::issue::IssueError),
     #[error(transparent)]
     Render(#[from] render::RenderError),
@@ -64,7 +66,7 @@ pub(super) fn recorded_slot(
 
 impl App {
     pub(super) fn archive_entries(&self) -> Result<Vec<ArchiveEntry>, PageError> {
-        let Some(ledger) = Ledger::open_read_only(&self.config.ledger_path())? else {
+        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
             return Ok(Vec::new());
         };
         let library = plan::load_content(&self.config).ok().map(|(l, _)| l);
@@ -94,7 +96,7 @@ impl App {
     /// Issue `number` as a web page without personal data; `None` if the
     /// ledger has no such issue.
     pub(super) fn archived(&self, number: u32) -> Result<Option<String>, PageError> {
-        let Some(ledger) = Ledger::open_read_only(&self.config.ledger_path())? else {
+        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
             return Ok(None);
         };
         let Some(record) = ledger.issue_by_number(number)? else {

@@ -46,7 +46,9 @@ use crate::mail::token::{Signer, encode_query};
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock as _, WallClock};
-use crate::store::Ledger;
+use crate::store::{
+    PgStore, Store, StoreError, StoreSettings, StoredSubscriber, StoredSuppression,
+};
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -99,6 +101,9 @@ pub enum ServerError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    /// The shared store cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The server failed while running.
     #[error("the server stopped: {0}")]
     Serve(io::Error),
@@ -208,6 +213,18 @@ struct App {
     /// Serializes this process's read-then-append on the list files, so that
     /// two simultaneous requests for one address write one row.
     files: Mutex<()>,
+    /// On PostgreSQL: the list, the suppressions and the confirmation limit
+    /// live there, shared with every other `serve` (the files are not used).
+    store: Option<Store>,
+}
+
+/// A list that cannot be read or written (the files, or the shared store).
+#[derive(Debug, thiserror::Error)]
+enum ListError {
+    #[error(transparent)]
+    File(#[from] SubscribersError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Locks a mutex, taking over a poisoned one (its data is a plain map or unit,

@@ -16,6 +16,16 @@ pub fn run(
     if let Some(w) = warning {
         events.note(&w);
     }
+    let settings = StoreSettings::from_config(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    let store = if settings.url.is_shared() {
+        Some(rt.block_on(Store::open(&settings))?)
+    } else {
+        None
+    };
     for (key, file) in [
         ("subscribers.path", &config.subscribers.path),
         (
@@ -24,6 +34,7 @@ pub fn run(
         ),
     ] {
         if let Some(dir) = file.parent()
+            && store.is_none()
             && !dir.as_os_str().is_empty()
             && !dir.is_dir()
         {
@@ -34,7 +45,9 @@ pub fn run(
         }
     }
     // A suppression list that cannot be read would make every unsubscribe fail.
-    Suppression::load(&config.subscribers.suppressed_path)?;
+    if store.is_none() {
+        Suppression::load(&config.subscribers.suppressed_path)?;
+    }
     if let Err(e) = plan::load_content(config) {
         events.note(&format!(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
@@ -58,13 +71,10 @@ pub fn run(
         dkim,
         confirmations: RateLimit::new(TimeDelta::minutes(CONFIRM_EVERY_MINUTES), MAX_REMEMBERED),
         files: Mutex::new(()),
+        store,
         config: config.clone(),
     });
     let addr = listen.unwrap_or(&config.server.listen).to_string();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ServerError::Runtime)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await

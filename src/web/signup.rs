@@ -293,7 +293,24 @@ pub(super) async fn subscribe(
     let key = normalize(&email);
     let now = app.clock.now();
     // An erased address gets the usual answer (no probing) and no mail.
-    if !app.forgotten(&key) && app.confirmations.claim(&key, now) {
+    let claimed = !app.forgotten(&key)
+        && match app.shared() {
+            // The limit is the store's, shared by every `serve`.
+            Some(pg) => match pg
+                .claim_confirmation(&key, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    app.note(format!(
+                        "error: cannot record the confirmation mail to `{email}`: {e}"
+                    ));
+                    return server_error(&app, "send the confirmation email");
+                }
+            },
+            None => app.confirmations.claim(&key, now),
+        };
+    if claimed {
         let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
         let link = confirm_url(
             &app.signer,
@@ -307,7 +324,12 @@ pub(super) async fn subscribe(
             Err(e) => Err(e),
         };
         if let Err(e) = sent {
-            app.confirmations.release(&key, now);
+            match app.shared() {
+                Some(pg) => {
+                    let _ = pg.release_confirmation(&key, now).await;
+                }
+                None => app.confirmations.release(&key, now),
+            }
             app.note(format!(
                 "error: cannot send the confirmation mail to `{email}`: {e}"
             ));
@@ -421,8 +443,30 @@ impl App {
     /// suppression (they just proved they read this mailbox and want the mail).
     /// True when the address was added (it was not on the list).
     pub(super) fn add(&self, email: &str, name: &str) -> Result<bool, String> {
-        let _files = lock(&self.files);
         let key = normalize(email);
+        if let Some(pg) = self.shared() {
+            let s = StoredSubscriber {
+                key: key.clone(),
+                address: email.to_string(),
+                name: name.to_string(),
+                subscribed_at: Some(
+                    self.clock
+                        .now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+            };
+            let added = self
+                .wait(pg.add_subscriber(&s))
+                .map_err(|e| e.to_string())?;
+            if added {
+                self.note(format!("subscribed `{key}`"));
+            }
+            if self.wait(pg.resubscribe(&key)).map_err(|e| e.to_string())? {
+                self.note(format!("resubscribed `{key}`"));
+            }
+            return Ok(added);
+        }
+        let _files = lock(&self.files);
         let path = &self.config.subscribers.path;
         let listed = match SubscriberReader::open(path) {
             Ok(mut reader) => {

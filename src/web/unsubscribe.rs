@@ -71,14 +71,44 @@ impl App {
         Ok((key, t.trim().to_string()))
     }
 
-    /// Whether `key` is suppressed now (the file, read afresh).
-    pub(super) fn suppressed(&self, key: &str) -> Result<bool, SubscribersError> {
+    /// The shared store, when the list lives there.
+    pub(super) fn shared(&self) -> Option<&PgStore> {
+        self.store.as_ref().and_then(|s| s.shared().ok())
+    }
+
+    /// Runs a store call from a blocking thread (every caller of the list
+    /// methods is one: see [`blocking`]).
+    pub(super) fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Handle::current().block_on(f)
+    }
+
+    /// Whether `key` is suppressed now (the file read afresh, or the store).
+    pub(super) fn suppressed(&self, key: &str) -> Result<bool, ListError> {
+        if let Some(pg) = self.shared() {
+            return Ok(self.wait(pg.is_suppressed(key))?);
+        }
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
         Ok(set.keyed(self.keyer()).contains(key))
     }
 
     /// Suppresses `key` unless it already is; `Ok(false)` when it already was.
     pub(super) fn suppress(&self, key: &str) -> io::Result<bool> {
+        if let Some(pg) = self.shared() {
+            let s = StoredSuppression {
+                key: key.to_string(),
+                address: key.to_string(),
+                reason: UNSUBSCRIBED.to_string(),
+                at: self
+                    .clock
+                    .now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            let new = self.wait(pg.suppress(&s)).map_err(io::Error::other)?;
+            if new {
+                self.note(format!("unsubscribed `{key}`"));
+            }
+            return Ok(new);
+        }
         let _files = lock(&self.files);
         if self.suppressed(key).map_err(io::Error::other)? {
             return Ok(false);
@@ -91,6 +121,13 @@ impl App {
 
     /// Lifts a suppression of `key` if there is one; `Ok(false)` when there was none.
     pub(super) fn lift(&self, key: &str) -> io::Result<bool> {
+        if let Some(pg) = self.shared() {
+            let lifted = self.wait(pg.resubscribe(key)).map_err(io::Error::other)?;
+            if lifted {
+                self.note(format!("resubscribed `{key}`"));
+            }
+            return Ok(lifted);
+        }
         let _files = lock(&self.files);
         if !self.suppressed(key).map_err(io::Error::other)? {
             return Ok(false);

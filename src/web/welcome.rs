@@ -22,7 +22,6 @@ use crate::list::normalize;
 use crate::mail::render;
 use crate::plan;
 use crate::schedule::clock::Clock as _;
-use crate::store::Ledger;
 
 /// The latest issue in the archive.
 struct Latest {
@@ -124,9 +123,7 @@ impl App {
         let Ok(schedule) = self.config.schedule() else {
             return (None, None);
         };
-        let ledger = Ledger::open_read_only(&self.config.ledger_path())
-            .ok()
-            .flatten();
+        let ledger = crate::store::snapshot(&self.config, None).ok().flatten();
         let Ok(next) = plan::next_slot(&schedule, ledger.as_ref(), self.clock.now()) else {
             return (None, None);
         };

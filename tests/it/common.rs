@@ -119,6 +119,7 @@ impl Site {
             .args(args)
             .env("TIPSHEET_SECRET", SECRET)
             .env_remove("TIPSHEET_CONFIG")
+            .env_remove("TIPSHEET_DATABASE_URL")
             .env_remove("TIPSHEET_SMTP_USERNAME")
             .env_remove("TIPSHEET_SMTP_PASSWORD");
         if !args.contains(&"--now") {

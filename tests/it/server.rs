@@ -14,14 +14,14 @@ use crate::common::{SECRET, Site, parse, unsubscribe_params};
 use crate::smtp_server::SmtpServer;
 
 /// A running `tipsheet serve`, killed when dropped.
-pub(crate) struct Serve {
+pub struct Serve {
     child: Child,
     base: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Serve {
-    pub(crate) fn start(site: &Site) -> Self {
+    pub fn start(site: &Site) -> Self {
         Self::spawn(&mut site.command(&["serve", "--listen", "127.0.0.1:0"]))
     }
 
@@ -65,16 +65,16 @@ impl Serve {
         }
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// A link from a mail, pointed at this server.
-    fn local(&self, link: &str) -> String {
+    pub fn local(&self, link: &str) -> String {
         link.replacen("https://news.example.com", &self.base, 1)
     }
 
-    fn stderr(&self) -> String {
+    pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -106,10 +106,10 @@ impl Drop for Serve {
     }
 }
 
-pub(crate) struct Reply {
-    pub(crate) status: u16,
+pub struct Reply {
+    pub status: u16,
     headers: HashMap<String, String>,
-    body: String,
+    pub body: String,
 }
 
 impl std::fmt::Debug for Reply {
@@ -142,7 +142,7 @@ fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
     }
 }
 
-fn get(url: &str) -> Reply {
+pub fn get(url: &str) -> Reply {
     reply(agent().get(url).call())
 }
 
@@ -154,11 +154,11 @@ fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     reply(req.call())
 }
 
-pub(crate) fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
+pub fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
     reply(agent().post(url).send_form(fields.iter().copied()))
 }
 
-fn one_click(url: &str) -> Reply {
+pub fn one_click(url: &str) -> Reply {
     reply(
         agent()
             .post(url)
@@ -403,7 +403,7 @@ fn confirm_link(raw: &[u8]) -> String {
 }
 
 /// The confirm link's query values, decoded.
-fn query(url: &str) -> HashMap<String, String> {
+pub fn query(url: &str) -> HashMap<String, String> {
     url.split_once('?')
         .unwrap()
         .1

@@ -1,0 +1,301 @@
+//! `tipsheet subscribers import|export`: moving the list between CSV files and
+//! the shared store.
+//!
+//! Owns these two commands' arguments and what they print. The CSV rules
+//! (validation, `file:line` messages, dedupe, suppression) are the list
+//! module's; the SQL is the store's. On the file engine the list *is* the CSV
+//! file, and both commands say so instead of doing anything.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::Args;
+
+use super::output::{errln, outln};
+use crate::config::Config;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Outcome};
+use crate::list::{self, Dedupe, RowProblem, SubscriberReader, Suppression};
+use crate::store::{PgStore, Store, StoreSettings, StoredSubscriber, StoredSuppression};
+
+/// Rows written per statement.
+const BATCH: usize = 1000;
+
+/// The list commands of `tipsheet subscribers` (the group is in
+/// [`super::privacy`], beside `show` and `forget`).
+#[derive(Debug, Clone, Copy)]
+pub enum ListCommand<'a> {
+    /// `subscribers import`.
+    Import(&'a ImportListArgs),
+    /// `subscribers export`.
+    Export(&'a ExportListArgs),
+}
+
+/// `subscribers import` options.
+#[derive(Debug, Args)]
+pub struct ImportListArgs {
+    /// The list, in the format of `subscribers.path`.
+    pub file: PathBuf,
+    /// A suppression list (`email,reason,at`) to add as well.
+    #[arg(long, value_name = "FILE")]
+    pub suppressed: Option<PathBuf>,
+}
+
+/// `subscribers export` options.
+#[derive(Debug, Args)]
+pub struct ExportListArgs {
+    /// The folder to write `subscribers.csv` and `suppressed.csv` into.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// Runs `tipsheet subscribers …`.
+pub fn run(
+    command: ListCommand<'_>,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
+    let settings = StoreSettings::from_config(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(usage)?;
+    rt.block_on(async {
+        let store = match command {
+            // The import creates the schema on a new database.
+            ListCommand::Import(_) if settings.url.is_shared() => Store::open(&settings)
+                .await
+                .map_err(Error::Store)?,
+            _ => match Store::open_read_only(&settings)
+                .await
+                .map_err(Error::Store)?
+            {
+                Some(s) => s,
+                None if settings.url.is_shared() => {
+                    return Err(usage(anyhow::anyhow!(
+                        "store `{}` has no tipsheet schema yet: nothing to export (`tipsheet subscribers import FILE` fills it)",
+                        settings.url
+                    )));
+                }
+                None => {
+                    return Err(Error::Store(crate::store::StoreError::ListIsFile {
+                        path: config.subscribers.path.clone(),
+                    }));
+                }
+            },
+        };
+        let pg = store.shared()?;
+        match command {
+            ListCommand::Import(a) => import(pg, a, now).await,
+            ListCommand::Export(a) => export(pg, a).await,
+        }
+    })
+}
+
+/// A problem with what the command was asked to do (exit 2), with its causes.
+fn usage(error: anyhow::Error) -> Error {
+    Error::Usage(format!("{error:#}"))
+}
+
+fn warn(p: RowProblem) {
+    errln!(
+        "{}",
+        Diagnostic::warning(
+            p.path,
+            p.line as usize,
+            format!("{}; row skipped", p.message)
+        )
+    );
+}
+
+async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+    let mut skipped = 0usize;
+    let (mut suppressions, mut suppressions_new) = (0u64, 0u64);
+    if let Some(path) = &args.suppressed {
+        let (set, problems) = Suppression::load(path).map_err(|e| usage(e.into()))?;
+        skipped += problems.len();
+        problems.into_iter().for_each(warn);
+        let rows = suppression_rows(path, &set, now).map_err(usage)?;
+        suppressions = rows.len() as u64;
+        for chunk in rows.chunks(BATCH) {
+            suppressions_new += pg.suppress_all(chunk).await.map_err(Error::Store)?;
+        }
+    }
+    let mut reader = SubscriberReader::open(&args.file).map_err(|e| usage(e.into()))?;
+    let mut dedupe = Dedupe::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    let (mut total, mut new) = (0u64, 0u64);
+    for row in reader.by_ref() {
+        let sub = match row {
+            Ok(s) => s,
+            Err(p) => {
+                skipped += 1;
+                warn(p);
+                continue;
+            }
+        };
+        if let Err(p) = dedupe.check(&args.file, &sub) {
+            skipped += 1;
+            warn(p);
+            continue;
+        }
+        batch.push(StoredSubscriber {
+            key: sub.key,
+            address: sub.email.to_string(),
+            name: sub.name,
+            subscribed_at: sub
+                .subscribed_at
+                .map(|d| d.to_utc().to_rfc3339_opts(SecondsFormat::Secs, true)),
+        });
+        total += 1;
+        if batch.len() == BATCH {
+            new += pg.add_subscribers(&batch).await.map_err(Error::Store)?;
+            batch.clear();
+        }
+    }
+    new += pg.add_subscribers(&batch).await.map_err(Error::Store)?;
+    if let Err(e) = reader.finish() {
+        return Err(usage(anyhow::anyhow!(
+            "{e}; the {total} row(s) before it were imported: fix the file and import it again (importing twice changes nothing)"
+        )));
+    }
+    let (listed, suppressed) = pg.list_counts().await.map_err(Error::Store)?;
+    outln!(
+        "imported `{}` into `{}`: {total} subscriber(s), {new} new; {suppressions} suppression(s), {suppressions_new} new; {skipped} row(s) skipped",
+        args.file.display(),
+        pg.url()
+    );
+    outln!(
+        "the store now lists {listed} subscriber(s), {suppressed} of them suppressed, {} active",
+        listed - suppressed
+    );
+    Ok(Outcome::Done)
+}
+
+/// The rows of the resolved suppression set, with the address, reason and
+/// time of each key's last row in the file (`imported` and now when unknown).
+fn suppression_rows(
+    path: &Path,
+    set: &Suppression,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredSuppression>, anyhow::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_path(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let header: Vec<String> = reader
+        .byte_headers()
+        .map(|h| {
+            h.iter()
+                .map(|c| {
+                    String::from_utf8_lossy(c)
+                        .trim()
+                        .trim_start_matches('\u{feff}')
+                        .to_ascii_lowercase()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let col = |name: &str| header.iter().position(|c| c == name);
+    let (email, reason, at) = (col("email"), col("reason"), col("at"));
+    let stamp = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let mut rows: HashMap<String, StoredSuppression> = HashMap::new();
+    for record in reader.byte_records().flatten() {
+        let field = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .map(|v| String::from_utf8_lossy(v).trim().to_string())
+                .unwrap_or_default()
+        };
+        let address = field(email);
+        let key = list::normalize(&address);
+        if !set.contains(&key) {
+            continue;
+        }
+        let reason = Some(field(reason))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "imported".into());
+        let at = Some(field(at))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| stamp.clone());
+        rows.insert(
+            key.clone(),
+            StoredSuppression {
+                key,
+                address,
+                reason,
+                at,
+            },
+        );
+    }
+    let mut rows: Vec<_> = rows.into_values().collect();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
+}
+
+async fn export(pg: &PgStore, args: &ExportListArgs) -> Result<Outcome, Error> {
+    let subscribers = pg.subscribers().await.map_err(Error::Store)?;
+    let suppressions = pg.suppressions().await.map_err(Error::Store)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create `{}`", args.out.display()))
+        .map_err(usage)?;
+    let subs_path = args.out.join("subscribers.csv");
+    write_csv(
+        &subs_path,
+        list::SUBSCRIBERS_HEADER,
+        subscribers.iter().map(|s| {
+            [
+                s.address.as_str(),
+                s.name.as_str(),
+                s.subscribed_at.as_deref().unwrap_or(""),
+            ]
+        }),
+    )?;
+    let supp_path = args.out.join("suppressed.csv");
+    write_csv(
+        &supp_path,
+        list::SUPPRESSION_HEADER,
+        suppressions
+            .iter()
+            .map(|s| [s.address.as_str(), s.reason.as_str(), s.at.as_str()]),
+    )?;
+    outln!(
+        "exported {} subscriber(s) to `{}` and {} suppression(s) to `{}`",
+        subscribers.len(),
+        subs_path.display(),
+        suppressions.len(),
+        supp_path.display()
+    );
+    Ok(Outcome::Done)
+}
+
+/// Writes a CSV next to `path` and renames it into place, so a reader never
+/// sees half a list.
+fn write_csv<'a, I>(path: &Path, header: &[&str], rows: I) -> Result<(), Error>
+where
+    I: Iterator<Item = [&'a str; 3]>,
+{
+    let tmp = path.with_extension("csv.tmp");
+    let write = || -> std::io::Result<()> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(std::io::BufWriter::new(file));
+        w.write_record(header)?;
+        for row in rows {
+            w.write_record(row)?;
+        }
+        let mut inner = w.into_inner().map_err(|e| e.into_error())?;
+        inner.flush()?;
+        inner.get_ref().sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write()
+        .with_context(|| format!("cannot write `{}`", path.display()))
+        .map_err(usage)?;
+    Ok(())
+}

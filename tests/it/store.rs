@@ -1,0 +1,559 @@
+//! The store suite: the same tests against both engines (the SQLite ledger
+//! and PostgreSQL at `TIPSHEET_TEST_POSTGRES`, each test in a fresh database),
+//! then what only the shared engine does: leases, the first host freezing,
+//! the list, and the shared confirmation limit.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tipsheet::content::issue::Selection;
+use tipsheet::store::{
+    IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings, StoreUrl,
+    StoredSubscriber, StoredSuppression,
+};
+
+use crate::pg::{self, FreshDb};
+
+const SLOT: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2026, 12, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn settings(url: StoreUrl, lease: Duration) -> StoreSettings {
+    StoreSettings {
+        url,
+        password: None,
+        lease,
+        subscribers_path: "subscribers/subscribers.csv".into(),
+    }
+}
+
+fn pg_settings(db: &FreshDb, lease: Duration) -> StoreSettings {
+    settings(
+        StoreUrl::parse(&db.url, Path::new("/"), Path::new("/unused")).unwrap(),
+        lease,
+    )
+}
+
+/// Each engine this machine can run: SQLite always, PostgreSQL when configured.
+struct Engines {
+    _dir: tempfile::TempDir,
+    list: Vec<(&'static str, StoreSettings, Option<FreshDb>)>,
+}
+
+fn engines(test: &str) -> Engines {
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = vec![(
+        "sqlite",
+        settings(
+            StoreUrl::Sqlite(dir.path().join("state/tipsheet.sqlite3")),
+            Duration::from_secs(60),
+        ),
+        None,
+    )];
+    if let Some(db) = pg::fresh(test) {
+        list.push((
+            "postgres",
+            pg_settings(&db, Duration::from_secs(60)),
+            Some(db),
+        ));
+    }
+    Engines { _dir: dir, list }
+}
+
+fn sel(tip: &str) -> Selection {
+    Selection {
+        comparisons: vec!["a".into(), "b".into()],
+        tip: tip.into(),
+    }
+}
+
+fn people(keys: &[&str]) -> Vec<Result<(String, String, String), ()>> {
+    keys.iter()
+        .map(|k| Ok((k.to_string(), k.to_string(), String::new())))
+        .collect()
+}
+
+fn sent(key: &str) -> Outcome {
+    Outcome {
+        key: key.into(),
+        status: RecipientStatus::Sent,
+        attempts: 1,
+        code: Some(250),
+        reply: Some("ok".into()),
+        message_id: Some(format!("<{key}>")),
+    }
+}
+
+#[test]
+fn both_engines_lifecycle_freeze_recover_commit_finish() {
+    for (engine, s, _db) in engines("store::both_engines_lifecycle").list {
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            st.assemble(SLOT, 1, &sel("t")).await.unwrap();
+            st.assemble(SLOT, 1, &sel("other")).await.unwrap();
+            let issue = st.issue(SLOT).await.unwrap().unwrap();
+            assert_eq!(issue.selection, sel("t"), "{engine}");
+            assert_eq!(issue.status, IssueStatus::Assembled, "{engine}");
+            assert_eq!(st.issue_by_number(1).await.unwrap().unwrap().slot, SLOT);
+            let keys = ["a@x.com", "b@x.com", "c@x.com", "a@x.com"];
+            assert_eq!(
+                st.freeze(SLOT, people(&keys)).await.unwrap(),
+                Ok(3),
+                "{engine}"
+            );
+            assert_eq!(
+                st.freeze(SLOT, people(&["d@x.com"])).await.unwrap(),
+                Ok(0),
+                "{engine}: frozen"
+            );
+            st.commit(SLOT, &["a@x.com", "b@x.com"], &[]).await.unwrap();
+            st.commit(SLOT, &[], &[sent("a@x.com")]).await.unwrap();
+            if engine == "postgres" {
+                // b's lease is live: nobody else may take it yet.
+                assert_eq!(st.recover(SLOT).await.unwrap(), 0);
+                expire_all(&_db);
+            }
+            assert_eq!(st.recover(SLOT).await.unwrap(), 1, "{engine}");
+            let c = st.counts(SLOT).await.unwrap();
+            assert_eq!(
+                (
+                    c.get(RecipientStatus::Sent),
+                    c.get(RecipientStatus::Uncertain),
+                    c.get(RecipientStatus::Pending)
+                ),
+                (1, 1, 1),
+                "{engine}"
+            );
+            assert_eq!(st.finish(SLOT).await.unwrap(), IssueStatus::Sending);
+            let due = st
+                .claim(
+                    SLOT,
+                    &[RecipientStatus::Pending, RecipientStatus::Uncertain],
+                    "",
+                    10,
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                due.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+                ["b@x.com", "c@x.com"],
+                "{engine}"
+            );
+            let done: Vec<Outcome> = due.iter().map(|r| sent(&r.key)).collect();
+            st.commit(SLOT, &[], &done).await.unwrap();
+            assert_eq!(
+                st.finish(SLOT).await.unwrap(),
+                IssueStatus::Sent,
+                "{engine}"
+            );
+            let a = st.recipients(SLOT, &[RecipientStatus::Sent]).await.unwrap();
+            assert_eq!(a.len(), 3);
+            assert_eq!(a[0].attempts, 1);
+            assert_eq!(a[0].last_reply.as_deref(), Some("ok"));
+            assert_eq!(a[0].message_id.as_deref(), Some("<a@x.com>"));
+            assert_eq!(st.history().await.unwrap().len(), 1);
+            assert_eq!(
+                st.schema_version().await.unwrap(),
+                known(engine),
+                "{engine}"
+            );
+        });
+    }
+}
+
+fn expire_all(db: &Option<FreshDb>) {
+    if let Some(db) = db {
+        expire(db);
+    }
+}
+
+/// Every lease runs out now (as if `lease_seconds` had passed).
+fn expire(db: &FreshDb) {
+    db.query(
+        "UPDATE recipients SET lease_until = now() - interval '1 second' WHERE lease_until IS NOT NULL",
+    );
+}
+
+#[test]
+fn both_engines_read_only_open_creates_nothing_and_migrating_twice_is_a_no_op() {
+    for (engine, s, db) in engines("store::both_engines_read_only").list {
+        rt().block_on(async {
+            assert!(
+                Store::open_read_only(&s).await.unwrap().is_none(),
+                "{engine}"
+            );
+            let report = Store::report(&s).await.unwrap();
+            assert_eq!(
+                (report.version, report.known),
+                (0, known(engine)),
+                "{engine}"
+            );
+            if let Some(db) = &db {
+                assert_eq!(
+                    db.count("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"),
+                    0,
+                    "read-only open created a table"
+                );
+            } else if let StoreUrl::Sqlite(p) = &s.url {
+                assert!(!p.exists(), "read-only open created the ledger");
+            }
+            drop(Store::open(&s).await.unwrap());
+            drop(Store::open(&s).await.unwrap());
+            let st = Store::open_read_only(&s).await.unwrap().unwrap();
+            assert_eq!(
+                st.schema_version().await.unwrap(),
+                known(engine),
+                "{engine}"
+            );
+            assert_eq!(Store::report(&s).await.unwrap().version, known(engine));
+            if let Some(db) = &db {
+                assert_eq!(db.count("SELECT COUNT(*) FROM schema_version"), 1);
+            }
+        });
+    }
+}
+
+/// A ledger written by the tipsheet before this store (its migration 1, inline)
+/// opens unchanged, with its data.
+#[test]
+fn sqlite_ledgers_written_before_the_store_open_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tipsheet.sqlite3");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!(
+            "../../src/store/migrations/sqlite/0001_issues_and_recipients.sql"
+        ))
+        .unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO issues VALUES ('2026-12-01', 1, 'a,b', 't', 'sent', '2026-12-01T14:00:00.000Z', NULL, NULL);
+             INSERT INTO recipients (slot, email, address, name, status, attempts, updated_at)
+             VALUES ('2026-12-01', 'a@x.com', 'A@x.com', 'A', 'sent', 1, '2026-12-01T14:00:01.000Z');",
+        )
+        .unwrap();
+    }
+    rt().block_on(async {
+        let s = settings(StoreUrl::Sqlite(path.clone()), Duration::from_secs(60));
+        let st = Store::open(&s).await.unwrap();
+        // Migrated from 1 to today's schema, its rows untouched.
+        assert_eq!(st.schema_version().await.unwrap(), known("sqlite"));
+        let i = st.issue(SLOT).await.unwrap().unwrap();
+        assert_eq!((i.number, i.status), (1, IssueStatus::Sent));
+        let r = st.recipients(SLOT, &[RecipientStatus::Sent]).await.unwrap();
+        assert_eq!(r[0].address, "A@x.com");
+    });
+}
+
+#[test]
+fn the_file_engine_says_the_list_is_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(
+        StoreUrl::Sqlite(dir.path().join("l.sqlite3")),
+        Duration::from_secs(60),
+    );
+    rt().block_on(async {
+        let st = Store::open(&s).await.unwrap();
+        let e = st.shared().err().unwrap();
+        assert!(matches!(e, StoreError::ListIsFile { .. }));
+        assert!(
+            e.to_string()
+                .starts_with("the list is the file `subscribers/subscribers.csv`"),
+            "{e}"
+        );
+    });
+}
+
+// -- The shared engine only ----------------------------------------------------
+
+fn list_of(n: usize) -> Vec<StoredSubscriber> {
+    (0..n)
+        .map(|i| StoredSubscriber {
+            key: format!("r{i:05}@example.com"),
+            address: format!("R{i:05}@example.com"),
+            name: format!("R {i}"),
+            subscribed_at: None,
+        })
+        .collect()
+}
+
+#[test]
+fn postgres_first_host_freezes_selection_rendered_issue_and_recipients() {
+    let Some(db) = pg::fresh("store::postgres_first_host_freezes") else {
+        return;
+    };
+    rt().block_on(async {
+        let s = pg_settings(&db, Duration::from_secs(60));
+        let a = Store::open(&s).await.unwrap();
+        let b = Store::open(&s).await.unwrap();
+        let pa = a.shared().unwrap();
+        for sub in list_of(50) {
+            pa.add_subscriber(&sub).await.unwrap();
+        }
+        pa.suppress(&StoredSuppression {
+            key: "r00007@example.com".into(),
+            address: "R00007@example.com".into(),
+            reason: "unsubscribed".into(),
+            at: "2026-11-01T00:00:00Z".into(),
+        })
+        .await
+        .unwrap();
+        // Two hosts with different content reach the slot at once.
+        let (sa, sb) = (sel("from-a"), sel("from-b"));
+        let (fa, fb) = tokio::join!(
+            a.freeze_issue(SLOT, 1, &sa, Some(b"rendered by a")),
+            b.freeze_issue(SLOT, 1, &sb, Some(b"rendered by b")),
+        );
+        let (fa, fb) = (fa.unwrap(), fb.unwrap());
+        assert_eq!(fa.record, fb.record);
+        assert_eq!(fa.rendered, fb.rendered);
+        let winner_a = fa.rendered.as_deref() == Some(&b"rendered by a"[..]);
+        assert_eq!(
+            fa.record.selection.tip,
+            if winner_a { "from-a" } else { "from-b" }
+        );
+        assert_eq!(fa.record.status, IssueStatus::Sending);
+        let added: Vec<_> = [fa.added, fb.added].into_iter().flatten().collect();
+        assert_eq!(
+            added,
+            [49],
+            "exactly one host froze, without the suppressed"
+        );
+        // A later sign-up does not join a frozen issue.
+        pa.add_subscriber(&list_of(51)[50]).await.unwrap();
+        let again = a
+            .freeze_issue(SLOT, 1, &sel("late"), Some(b"late"))
+            .await
+            .unwrap();
+        assert_eq!(again.added, None);
+        assert_eq!(a.counts(SLOT).await.unwrap().total(), 49);
+    });
+}
+
+#[test]
+fn postgres_three_hosts_claim_every_recipient_exactly_once() {
+    let Some(db) = pg::fresh("store::postgres_three_hosts_claim") else {
+        return;
+    };
+    let rt = rt();
+    let s = pg_settings(&db, Duration::from_secs(60));
+    let total = 3000;
+    rt.block_on(async {
+        let first = Store::open(&s).await.unwrap();
+        for sub in list_of(total) {
+            first.shared().unwrap().add_subscriber(&sub).await.unwrap();
+        }
+        first
+            .freeze_issue(SLOT, 1, &sel("t"), Some(b"issue"))
+            .await
+            .unwrap();
+    });
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let s = s.clone();
+        tasks.push(rt.spawn(async move {
+            let st = Store::open(&s).await.unwrap();
+            let mut mine = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let page = st
+                    .claim(SLOT, &[RecipientStatus::Pending], &cursor, 64)
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                cursor = last.key.clone();
+                let keys: Vec<&str> = page.iter().map(|r| r.key.as_str()).collect();
+                st.commit(SLOT, &keys, &[]).await.unwrap();
+                let done: Vec<Outcome> = page.iter().map(|r| sent(&r.key)).collect();
+                st.commit(SLOT, &[], &done).await.unwrap();
+                mine.extend(page.into_iter().map(|r| r.key));
+                tokio::task::yield_now().await;
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    let mut per_host = Vec::new();
+    for t in tasks {
+        let mine = rt.block_on(t).unwrap();
+        per_host.push(mine.len());
+        all.extend(mine);
+    }
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!((n, all.len()), (total, total), "each claimed exactly once");
+    assert!(per_host.iter().all(|n| *n > 0), "{per_host:?}");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM recipients WHERE status = 'sent' AND attempts = 1"),
+        total as i64
+    );
+}
+
+#[test]
+fn postgres_a_dead_hosts_claims_expire_and_its_in_flight_become_uncertain() {
+    let Some(db) = pg::fresh("store::postgres_dead_host") else {
+        return;
+    };
+    rt().block_on(async {
+        let s = pg_settings(&db, Duration::from_secs(60));
+        let dead = Store::open(&s).await.unwrap();
+        let alive = Store::open(&s).await.unwrap();
+        dead.assemble(SLOT, 1, &sel("t")).await.unwrap();
+        dead.freeze(SLOT, people(&["a@x", "b@x", "c@x", "d@x"]))
+            .await
+            .unwrap()
+            .unwrap();
+        let all = [RecipientStatus::Pending, RecipientStatus::Uncertain];
+        let page = dead.claim(SLOT, &all, "", 3).await.unwrap();
+        assert_eq!(page.len(), 3);
+        dead.commit(SLOT, &["a@x"], &[]).await.unwrap(); // a handed to SMTP
+        // Live leases: the other host sees only d, and recovers nobody.
+        let other = alive.claim(SLOT, &all, "", 10).await.unwrap();
+        assert_eq!(
+            other.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["d@x"]
+        );
+        assert_eq!(alive.recover(SLOT).await.unwrap(), 0);
+        assert_eq!(dead.renew(SLOT).await.unwrap(), 3);
+        // The host dies; its leases run out.
+        drop(dead);
+        expire(&db);
+        assert_eq!(alive.recover(SLOT).await.unwrap(), 1, "a was in flight");
+        let rest = alive.claim(SLOT, &all, "", 10).await.unwrap();
+        let got: Vec<_> = rest.iter().map(|r| (r.key.as_str(), r.status)).collect();
+        assert_eq!(
+            got,
+            [
+                ("a@x", RecipientStatus::Uncertain),
+                ("b@x", RecipientStatus::Pending),
+                ("c@x", RecipientStatus::Pending),
+                ("d@x", RecipientStatus::Pending),
+            ]
+        );
+        // A clean stop gives claims back at once.
+        assert_eq!(alive.release(SLOT).await.unwrap(), 4);
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM recipients WHERE claimed_by IS NOT NULL"),
+            0
+        );
+    });
+}
+
+#[test]
+fn postgres_import_twice_changes_nothing_and_never_lifts_a_suppression() {
+    let Some(db) = pg::fresh("store::postgres_list") else {
+        return;
+    };
+    rt().block_on(async {
+        let st = Store::open(&pg_settings(&db, Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let pg = st.shared().unwrap();
+        let sub = StoredSubscriber {
+            key: "ana@example.com".into(),
+            address: "Ana@Example.com".into(),
+            name: "Ana".into(),
+            subscribed_at: Some("2026-09-14T10:22:00Z".into()),
+        };
+        assert!(pg.add_subscriber(&sub).await.unwrap());
+        assert!(!pg.add_subscriber(&sub).await.unwrap());
+        let no_date = StoredSubscriber {
+            subscribed_at: None,
+            ..sub.clone()
+        };
+        assert!(!pg.add_subscriber(&no_date).await.unwrap());
+        assert_eq!(pg.subscribers().await.unwrap(), std::slice::from_ref(&sub));
+        let s = StoredSuppression {
+            key: "ana@example.com".into(),
+            address: "Ana@Example.com".into(),
+            reason: "unsubscribed".into(),
+            at: "2026-10-01T00:00:00Z".into(),
+        };
+        assert!(pg.suppress(&s).await.unwrap());
+        let later = StoredSuppression {
+            reason: "imported".into(),
+            ..s.clone()
+        };
+        assert!(!pg.suppress(&later).await.unwrap());
+        assert!(!pg.add_subscriber(&sub).await.unwrap());
+        assert!(pg.is_suppressed("ana@example.com").await.unwrap());
+        assert_eq!(pg.suppressions().await.unwrap(), [s]);
+        assert_eq!(pg.list_counts().await.unwrap(), (1, 1));
+        assert!(pg.resubscribe("ana@example.com").await.unwrap());
+        assert!(!pg.is_suppressed("ana@example.com").await.unwrap());
+    });
+}
+
+#[test]
+fn postgres_confirmation_limit_is_shared_by_every_host() {
+    let Some(db) = pg::fresh("store::postgres_confirmations") else {
+        return;
+    };
+    rt().block_on(async {
+        let s = pg_settings(&db, Duration::from_secs(60));
+        let (a, b) = (
+            Store::open(&s).await.unwrap(),
+            Store::open(&s).await.unwrap(),
+        );
+        let (a, b) = (a.shared().unwrap(), b.shared().unwrap());
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let hour = chrono::TimeDelta::hours(1);
+        assert!(a.claim_confirmation("x@y.z", t0, hour).await.unwrap());
+        assert!(
+            !b.claim_confirmation("x@y.z", t0 + chrono::TimeDelta::minutes(59), hour)
+                .await
+                .unwrap()
+        );
+        assert!(b.claim_confirmation("other@y.z", t0, hour).await.unwrap());
+        // A mail that could not be sent gives its claim back.
+        b.release_confirmation("other@y.z", t0).await.unwrap();
+        assert!(a.claim_confirmation("other@y.z", t0, hour).await.unwrap());
+        assert!(
+            b.claim_confirmation("x@y.z", t0 + hour, hour)
+                .await
+                .unwrap()
+        );
+    });
+}
+
+#[test]
+fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted() {
+    // Port 1 on loopback refuses at once; nothing listens there.
+    let s = settings(
+        StoreUrl::parse(
+            "postgres://u:s3cret@127.0.0.1:1/db",
+            Path::new("/"),
+            Path::new("/l"),
+        )
+        .unwrap(),
+        Duration::from_secs(60),
+    );
+    rt().block_on(async {
+        let e = Store::open(&s).await.err().unwrap();
+        assert!(e.is_unreachable(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("store `postgres://u:***@127.0.0.1:1/db` cannot be reached"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"));
+    });
+}
+
+/// The schema version each engine migrates to: SQLite also has the inbound
+/// events table (migration 2), which the PostgreSQL store does not hold yet.
+fn known(engine: &str) -> i64 {
+    if engine == "sqlite" { 2 } else { 1 }
+}
