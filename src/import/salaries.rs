@@ -507,9 +507,10 @@ pub(super) fn only_role(text: &str, roles: &[&str]) -> Option<usize> {
 /// Salary notes beyond this many are counted, not listed.
 const MAX_NOTES: usize = 20;
 
-/// Each role's salary: from the Salary section first, then the rest in order, by
-/// the role its sentence names, else its section's; then front matter's. Ranges
-/// not used are explained in `notes`.
+/// Each role's salary: the first range whose sentence names the role (the
+/// Salary section first, then the rest in order), else the first whose section
+/// names it (in the same order), else front matter's. Ranges not used are
+/// explained in `notes`.
 pub(super) fn assign(
     scans: &[Scan],
     roles: &[&str; 2],
@@ -518,18 +519,27 @@ pub(super) fn assign(
 ) -> [Option<FoundSalary>; 2] {
     let mut found: [Option<FoundSalary>; 2] = [None, None];
     let (first, rest): (Vec<&Scan>, Vec<&Scan>) = scans.iter().partition(|s| s.in_salary);
-    for scan in first.into_iter().chain(rest) {
-        let ends = content::sentence_ends(&scan.text);
-        let mut start = 0;
-        for end in ends.into_iter().chain(std::iter::once(scan.text.len())) {
-            if end <= start {
-                continue;
+    let ordered: Vec<&Scan> = first.into_iter().chain(rest).collect();
+    // Ranges whose sentence names a role first, then those given a role by
+    // their section only: a sentence is written as it was read, but a heading
+    // may be renamed (a text line "Job Duties…<h1>Nurse vs. Barista…" is written
+    // "## Job Duties"), so a section's role may not survive into the written
+    // file, and must never outrank a range the file still attributes by its
+    // own words.
+    for by_section in [false, true] {
+        for scan in &ordered {
+            let ends = content::sentence_ends(&scan.text);
+            let mut start = 0;
+            for end in ends.into_iter().chain(std::iter::once(scan.text.len())) {
+                if end <= start {
+                    continue;
+                }
+                let Some(sentence) = scan.text.get(start..end) else {
+                    continue;
+                };
+                start = end;
+                assign_sentence(sentence, scan, roles, by_section, &mut found, notes);
             }
-            let Some(sentence) = scan.text.get(start..end) else {
-                continue;
-            };
-            start = end;
-            assign_sentence(sentence, scan, roles, &mut found, notes);
         }
     }
     if notes.len() > MAX_NOTES {
@@ -555,11 +565,13 @@ pub(super) fn assign(
     found
 }
 
-/// The ranges in one sentence, each given to the role it names.
+/// The ranges in one sentence, each given to the role it names: only those the
+/// sentence names a role for, or (`by_section`) only those it names none for.
 fn assign_sentence(
     sentence: &str,
     scan: &Scan,
     roles: &[&str; 2],
+    by_section: bool,
     found: &mut [Option<FoundSalary>; 2],
     notes: &mut Vec<String>,
 ) {
@@ -571,6 +583,9 @@ fn assign_sentence(
             .find(|(p, _)| *p < m.start)
             .or_else(|| mentions.iter().find(|(p, _)| *p > m.start))
             .map(|(_, r)| *r);
+        if by_sentence.is_some() == by_section {
+            continue;
+        }
         let (role, source) = match (by_sentence, scan.context) {
             (Some(r), _) => (r, "its sentence"),
             (None, Some(r)) => (r, "its section"),
@@ -772,5 +787,42 @@ mod tests {
             role_mentions("Secretaries and a secretary", &["Secretary", "Clerk"]),
             vec![(0, 0), (18, 0)]
         );
+    }
+
+    #[test]
+    fn a_range_its_sentence_names_outranks_one_only_its_section_names() {
+        // A heading such as "Job Duties … Barista …" is written as "## Job
+        // Duties": the section's role is lost, the sentence's is not. The range
+        // the sentence names must win on the first read as on the re-read.
+        let scan = |text: &str, context| Scan {
+            text: text.to_string(),
+            in_salary: false,
+            context,
+            heading: "`Job Duties`".to_string(),
+        };
+        let roles = ["Nurse practitioner", "Barista"];
+        let salary_of = |scans: &[Scan]| {
+            let mut notes = Vec::new();
+            let found = assign(scans, &roles, &[], &mut notes);
+            found[1].as_ref().map(|f| f.salary.currency.clone())
+        };
+        let first = [
+            scan("Nurses typically earn €10,000-€11,000 per year.", Some(1)),
+            scan(
+                "Baristas typically earn anywhere from $10,000 to $11,000 annually.",
+                Some(1),
+            ),
+        ];
+        let again = [
+            scan("Nurses typically earn €10,000-€11,000 per year.", None),
+            scan(
+                "Baristas typically earn anywhere from $10,000 to $11,000 annually.",
+                None,
+            ),
+        ];
+        assert_eq!(salary_of(&first).as_deref(), Some("USD"));
+        assert_eq!(salary_of(&again).as_deref(), Some("USD"));
+        // With no sentence naming the role, the section's range is still used.
+        assert_eq!(salary_of(&first[..1]).as_deref(), Some("EUR"));
     }
 }
