@@ -116,17 +116,7 @@ async fn delete(
     State(app): State<Arc<App>>,
     form: Result<Form<TokenParams>, FormRejection>,
 ) -> Result<Response, WebError> {
-    let params = match form {
-        Ok(Form(p)) => p,
-        Err(rejection) => {
-            return Ok(unreadable(
-                &app,
-                &rejection,
-                "This form arrived garbled. Nothing was changed.",
-            ));
-        }
-    };
-    let (key, _) = match app.unsubscribe_link(&params) {
+    let key = match app.posted_link(form) {
         Ok(k) => k,
         Err(page) => return Ok(*page),
     };

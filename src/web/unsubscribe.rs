@@ -71,6 +71,25 @@ impl App {
         Ok((key, t.trim().to_string()))
     }
 
+    /// The address of a posted unsubscribe-link form (`e`, `t`), checked as
+    /// [`App::unsubscribe_link`] does, or the page that answers it (413/400).
+    pub(super) fn posted_link(
+        &self,
+        form: Result<Form<TokenParams>, FormRejection>,
+    ) -> Result<String, Box<Response>> {
+        let params = match form {
+            Ok(Form(p)) => p,
+            Err(rejection) => {
+                return Err(Box::new(unreadable(
+                    self,
+                    &rejection,
+                    "This form arrived garbled. Nothing was changed.",
+                )));
+            }
+        };
+        self.unsubscribe_link(&params).map(|(key, _)| key)
+    }
+
     /// Whether `key` is suppressed now (the file, read afresh).
     pub(super) fn suppressed(&self, key: &str) -> Result<bool, SubscribersError> {
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
@@ -215,17 +234,7 @@ pub(super) async fn resubscribe(
     State(app): State<Arc<App>>,
     form: Result<Form<TokenParams>, FormRejection>,
 ) -> Result<Response, WebError> {
-    let params = match form {
-        Ok(Form(p)) => p,
-        Err(rejection) => {
-            return Ok(unreadable(
-                &app,
-                &rejection,
-                "This form arrived garbled. Nothing was changed.",
-            ));
-        }
-    };
-    let (key, _) = match app.unsubscribe_link(&params) {
+    let key = match app.posted_link(form) {
         Ok(k) => k,
         Err(page) => return Ok(*page),
     };
