@@ -50,6 +50,19 @@ impl Outcome {
     }
 }
 
+/// `From` for the errors that [`SessionError`] already holds, so that they
+/// have one variant, one message and one exit code, in a session or not.
+macro_rules! via_session {
+    ($($kind:ty),*) => {$(
+        impl From<$kind> for Error {
+            fn from(e: $kind) -> Self {
+                Error::Session(SessionError::from(e))
+            }
+        }
+    )*};
+}
+via_session!(PlanError, LedgerError, PrepareError);
+
 /// Why a command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -59,16 +72,10 @@ pub enum Error {
     /// The `[schedule]` does not work.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
-    /// The slot, the issue, the list or the secret cannot be planned.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The ledger cannot be read.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// The issue cannot be rendered or signed.
-    #[error(transparent)]
-    Prepare(#[from] PrepareError),
-    /// A delivery session stopped.
+    /// A delivery session stopped; also the slot, the issue, the list or the
+    /// secret that cannot be planned, the ledger that cannot be read and the
+    /// issue that cannot be rendered or signed, wherever they arise (see the
+    /// `From` impls below): those are [`SessionError`]'s own variants.
     #[error(transparent)]
     Session(#[from] SessionError),
     /// The web server cannot start or stopped.
@@ -110,9 +117,6 @@ impl Error {
             Error::Privacy(_) => exit::USAGE,
             Error::Config(_)
             | Error::Schedule(_)
-            | Error::Plan(_)
-            | Error::Ledger(_)
-            | Error::Prepare(_)
             | Error::Session(_)
             | Error::Server(_)
             | Error::Write { .. }
