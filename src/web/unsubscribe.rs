@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use axum::extract::{FromRequest, Request};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TokenParams {
@@ -71,25 +72,6 @@ impl App {
         Ok((key, t.trim().to_string()))
     }
 
-    /// The address of a posted unsubscribe-link form (`e`, `t`), checked as
-    /// [`App::unsubscribe_link`] does, or the page that answers it (413/400).
-    pub(super) fn posted_link(
-        &self,
-        form: Result<Form<TokenParams>, FormRejection>,
-    ) -> Result<String, Box<Response>> {
-        let params = match form {
-            Ok(Form(p)) => p,
-            Err(rejection) => {
-                return Err(Box::new(unreadable(
-                    self,
-                    &rejection,
-                    "This form arrived garbled. Nothing was changed.",
-                )));
-            }
-        };
-        self.unsubscribe_link(&params).map(|(key, _)| key)
-    }
-
     /// Whether `key` is suppressed now (the file, read afresh).
     pub(super) fn suppressed(&self, key: &str) -> Result<bool, SubscribersError> {
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
@@ -118,6 +100,32 @@ impl App {
         list::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
         self.note(format!("resubscribed `{key}`"));
         Ok(true)
+    }
+}
+
+/// The checked address of a posted unsubscribe-link form (`e`, `t`), as
+/// [`App::unsubscribe_link`] checks it; a form that cannot be read or a link
+/// that is not genuine is answered with its page (413/400) before the handler.
+pub(super) struct PostedLink(pub(super) String);
+
+impl FromRequest<Arc<App>> for PostedLink {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Response> {
+        let params = match Form::<TokenParams>::from_request(req, app).await {
+            Ok(Form(p)) => p,
+            Err(rejection) => {
+                return Err(unreadable(
+                    app,
+                    &rejection,
+                    "This form arrived garbled. Nothing was changed.",
+                ));
+            }
+        };
+        match app.unsubscribe_link(&params) {
+            Ok((key, _)) => Ok(PostedLink(key)),
+            Err(page) => Err(*page),
+        }
     }
 }
 
@@ -232,12 +240,8 @@ pub(super) async fn unsubscribe(
 /// POST (e, t): lifts a suppression by appending a `resubscribed` record.
 pub(super) async fn resubscribe(
     State(app): State<Arc<App>>,
-    form: Result<Form<TokenParams>, FormRejection>,
+    PostedLink(key): PostedLink,
 ) -> Result<Response, WebError> {
-    let key = match app.posted_link(form) {
-        Ok(k) => k,
-        Err(page) => return Ok(*page),
-    };
     if app.forgotten(&key) {
         return Ok(forgotten_page(&app));
     }
