@@ -74,6 +74,18 @@ pub(super) fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The level of the outermost headings in `blocks` (the smallest number),
+/// `None` when there are none: the level the article's sections sit at.
+pub(super) fn section_level(blocks: &[Block]) -> Option<u8> {
+    blocks
+        .iter()
+        .filter_map(|b| match b.kind {
+            Kind::Heading(l) => Some(l),
+            _ => None,
+        })
+        .min()
+}
+
 /// A short quote of `text` for the summary.
 pub(super) fn snippet(text: &str) -> String {
     let t = collapse(text);

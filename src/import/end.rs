@@ -10,7 +10,7 @@
 //! readers' [`Kind::Dropped`] markers. It must not judge text by phrases: that is
 //! [`super::chrome`].
 
-use super::doc::{Block, Kind, snippet};
+use super::doc::{Block, Kind, section_level, snippet};
 use super::salaries::{find_salary_ranges, role_mentions};
 use crate::content::SectionKind;
 
@@ -21,13 +21,7 @@ pub(super) fn end_of_article(
     roles: &[&str],
     dropped: &mut Vec<String>,
 ) -> Vec<Block> {
-    let section_level = blocks
-        .iter()
-        .filter_map(|b| match b.kind {
-            Kind::Heading(l) => Some(l),
-            _ => None,
-        })
-        .min();
+    let section_level = section_level(&blocks);
     let last_featured = blocks.iter().rposition(|b| {
         b.kind == Kind::Heading(section_level.unwrap_or(0))
             && SectionKind::classify(&b.text, roles) != SectionKind::Other

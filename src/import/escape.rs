@@ -47,7 +47,9 @@ pub(super) fn escape_line_start(s: &str) -> String {
 // ---------------------------------------------------------------------------
 // HTML.
 
-pub(super) fn code_span(code: &str) -> String {
+/// The length of the longest run of backticks in `code` (0 when none): a
+/// fence one longer cannot be closed from inside.
+pub(super) fn longest_backtick_run(code: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for c in code.chars() {
@@ -58,7 +60,11 @@ pub(super) fn code_span(code: &str) -> String {
             run = 0;
         }
     }
-    let fence = "`".repeat(longest + 1);
+    longest
+}
+
+pub(super) fn code_span(code: &str) -> String {
+    let fence = "`".repeat(longest_backtick_run(code) + 1);
     if code.starts_with('`') || code.ends_with('`') {
         format!("{fence} {code} {fence}")
     } else {

@@ -293,6 +293,15 @@ pub(super) struct HtmlWalker {
 }
 
 impl HtmlWalker {
+    /// Any other tag: a space inside inline context, else the end of the block.
+    fn space_or_flush(&mut self) {
+        if self.inline_context() {
+            self.inline.space();
+        } else {
+            self.flush();
+        }
+    }
+
     fn inline_context(&self) -> bool {
         self.heading.is_some()
             || self.pre.is_some()
@@ -377,13 +386,7 @@ impl HtmlWalker {
                 self.in_cell = true;
             }
             n if INLINE_TAGS.contains(&n) => {}
-            _ => {
-                if self.inline_context() {
-                    self.inline.space();
-                } else {
-                    self.flush();
-                }
-            }
+            _ => self.space_or_flush(),
         }
     }
 
@@ -494,13 +497,7 @@ impl HtmlWalker {
                 }
             }
             n if INLINE_TAGS.contains(&n) => {}
-            _ => {
-                if self.inline_context() {
-                    self.inline.space();
-                } else {
-                    self.flush();
-                }
-            }
+            _ => self.space_or_flush(),
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::dates::parse_iso_date;
 use super::doc::{Block, Doc, Kind, collapse, snippet};
-use super::escape::{escape_line_start, escape_text};
+use super::escape::{escape_line_start, escape_text, longest_backtick_run};
 use crate::content::{self, Role};
 
 #[derive(Deserialize)]
@@ -334,17 +334,7 @@ pub(super) fn markdown_blocks(body: &str, dropped: &mut Vec<String>) -> Vec<Bloc
 
 /// A fenced code block whose fence no line of `code` can close.
 pub(super) fn fenced(code: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in code.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat(longest.max(2) + 1);
+    let fence = "`".repeat(longest_backtick_run(code).max(2) + 1);
     format!("{fence}\n{}\n{fence}", code.trim_end_matches('\n'))
 }
 

@@ -5,7 +5,7 @@
 //!
 //! Owns section assembly; recognizing a heading's kind belongs to [`content`].
 
-use super::doc::{Block, Kind};
+use super::doc::{Block, Kind, section_level};
 use super::escape::escape_text;
 use super::salaries::only_role;
 use super::title::article;
@@ -38,13 +38,7 @@ pub(super) fn sections(
     roles: &[&str; 2],
     report: &mut Report,
 ) -> Result<Sections, ImportError> {
-    let section_level = blocks
-        .iter()
-        .filter_map(|b| match b.kind {
-            Kind::Heading(l) => Some(l),
-            _ => None,
-        })
-        .min();
+    let section_level = section_level(&blocks);
     let mut s = Sectioner {
         roles,
         section_level,

@@ -114,22 +114,8 @@ async fn delete_page(
 /// POST (e, t): erases the reader (as `subscribers forget`), unless a send is running.
 async fn delete(
     State(app): State<Arc<App>>,
-    form: Result<Form<TokenParams>, FormRejection>,
+    PostedLink(key): PostedLink,
 ) -> Result<Response, WebError> {
-    let params = match form {
-        Ok(Form(p)) => p,
-        Err(rejection) => {
-            return Ok(unreadable(
-                &app,
-                &rejection,
-                "This form arrived garbled. Nothing was changed.",
-            ));
-        }
-    };
-    let (key, _) = match app.unsubscribe_link(&params) {
-        Ok(k) => k,
-        Err(page) => return Ok(*page),
-    };
     let log = "cannot erase a reader".to_string();
     // A running send is an answer, not a failure: `Ok(Err(..))`.
     let erased = off_thread(&app, "delete your data", log, move |a| {

@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use axum::extract::{FromRequest, Request};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TokenParams {
@@ -139,6 +140,32 @@ impl App {
     }
 }
 
+/// The checked address of a posted unsubscribe-link form (`e`, `t`), as
+/// [`App::unsubscribe_link`] checks it; a form that cannot be read or a link
+/// that is not genuine is answered with its page (413/400) before the handler.
+pub(super) struct PostedLink(pub(super) String);
+
+impl FromRequest<Arc<App>> for PostedLink {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Response> {
+        let params = match Form::<TokenParams>::from_request(req, app).await {
+            Ok(Form(p)) => p,
+            Err(rejection) => {
+                return Err(unreadable(
+                    app,
+                    &rejection,
+                    "This form arrived garbled. Nothing was changed.",
+                ));
+            }
+        };
+        match app.unsubscribe_link(&params) {
+            Ok((key, _)) => Ok(PostedLink(key)),
+            Err(page) => Err(*page),
+        }
+    }
+}
+
 /// "You are unsubscribed" (`already` when it was so before this request).
 fn unsubscribed(app: &App, key: &str, token: &str, already: bool) -> Response {
     html(
@@ -250,22 +277,8 @@ pub(super) async fn unsubscribe(
 /// POST (e, t): lifts a suppression by appending a `resubscribed` record.
 pub(super) async fn resubscribe(
     State(app): State<Arc<App>>,
-    form: Result<Form<TokenParams>, FormRejection>,
+    PostedLink(key): PostedLink,
 ) -> Result<Response, WebError> {
-    let params = match form {
-        Ok(Form(p)) => p,
-        Err(rejection) => {
-            return Ok(unreadable(
-                &app,
-                &rejection,
-                "This form arrived garbled. Nothing was changed.",
-            ));
-        }
-    };
-    let (key, _) = match app.unsubscribe_link(&params) {
-        Ok(k) => k,
-        Err(page) => return Ok(*page),
-    };
     if app.forgotten(&key) {
         return Ok(forgotten_page(&app));
     }

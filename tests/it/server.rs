@@ -361,6 +361,22 @@ fn forged_tokens_are_rejected_and_write_nothing() {
             .send(&big),
     );
     assert_eq!(r.status, 413, "{r:?}");
+    // The forms that post an unsubscribe link: too large, or not a form.
+    for path in ["/resubscribe", "/privacy/delete"] {
+        let r = post_form(&serve.url(path), &[("e", "ana@example.com"), ("t", &big)]);
+        assert_eq!(r.status, 413, "{path}: {r:?}");
+        assert!(r.body.contains("Nothing was changed"), "{path}: {r:?}");
+        let r = reply(agent().post(&serve.url(path)).send("e=ana%40example.com"));
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+        assert!(
+            r.body.contains("This form arrived garbled"),
+            "{path}: {r:?}"
+        );
+    }
+    assert_eq!(
+        site.read("subscribers/suppressed.csv").lines().count(),
+        before.lines().count() + 1
+    );
 }
 
 #[test]
