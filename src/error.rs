@@ -52,6 +52,19 @@ impl Outcome {
     }
 }
 
+/// `From` for the errors that [`SessionError`] already holds, so that they
+/// have one variant, one message and one exit code, in a session or not.
+macro_rules! via_session {
+    ($($kind:ty),*) => {$(
+        impl From<$kind> for Error {
+            fn from(e: $kind) -> Self {
+                Error::Session(SessionError::from(e))
+            }
+        }
+    )*};
+}
+via_session!(PlanError, LedgerError, PrepareError);
+
 /// Why a command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -61,19 +74,13 @@ pub enum Error {
     /// The `[schedule]` does not work.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
-    /// The slot, the issue, the list or the secret cannot be planned.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The ledger cannot be read.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
     /// The store cannot be used (or was lost).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The issue cannot be rendered or signed.
-    #[error(transparent)]
-    Prepare(#[from] PrepareError),
-    /// A delivery session stopped.
+    /// A delivery session stopped; also the slot, the issue, the list or the
+    /// secret that cannot be planned, the ledger that cannot be read and the
+    /// issue that cannot be rendered or signed, wherever they arise (see the
+    /// `From` impls below): those are [`SessionError`]'s own variants.
     #[error(transparent)]
     Session(#[from] SessionError),
     /// The web server cannot start or stopped.
@@ -116,10 +123,7 @@ impl Error {
             Error::Privacy(_) => exit::USAGE,
             Error::Config(_)
             | Error::Schedule(_)
-            | Error::Plan(_)
-            | Error::Ledger(_)
             | Error::Store(_)
-            | Error::Prepare(_)
             | Error::Session(_)
             | Error::Server(_)
             | Error::Write { .. }
@@ -135,7 +139,6 @@ impl Error {
         use crate::delivery::SendError;
         match self {
             Error::Store(e)
-            | Error::Plan(PlanError::Store(e))
             | Error::Session(SessionError::Store(e))
             | Error::Session(SessionError::Plan(PlanError::Store(e)))
             | Error::Session(SessionError::Delivery {
