@@ -112,6 +112,25 @@ fn warn(p: RowProblem) {
     );
 }
 
+/// The rules a send's freeze follows, before anything is written: a row
+/// spanning lines that is not one good row (a `"` left open swallowed the rows
+/// after it), or a read that stops early, refuses the whole import.
+fn refuse_torn(path: &std::path::Path) -> Result<(), Error> {
+    let mut reader = SubscriberReader::open(path).map_err(|e| usage(e.into()))?;
+    for row in reader.by_ref() {
+        if let Err(p) = row
+            && p.last_line > p.line
+        {
+            return Err(crate::plan::PlanError::TornRow(p).into());
+        }
+    }
+    reader.finish().map_err(|e| {
+        usage(anyhow::anyhow!(
+            "{e}; nothing was imported: fix the file and import it again"
+        ))
+    })
+}
+
 async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
     let mut skipped = 0usize;
     let (mut suppressions, mut suppressions_new) = (0u64, 0u64);
@@ -125,6 +144,7 @@ async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Resu
             suppressions_new += pg.suppress_all(chunk).await.map_err(Error::Store)?;
         }
     }
+    refuse_torn(&args.file)?;
     let mut reader = SubscriberReader::open(&args.file).map_err(|e| usage(e.into()))?;
     let mut dedupe = Dedupe::new();
     let mut batch = Vec::with_capacity(BATCH);

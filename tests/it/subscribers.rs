@@ -227,3 +227,30 @@ fn check_reports_the_store_reachability_and_schema_version_and_creates_nothing()
     let r = site.run(&["check"]);
     assert!(r.stdout.contains("reachable, schema version 1 (current)\nlist: 5 subscriber(s) in the store, 1 suppressed, 4 active\n"), "{r:?}");
 }
+
+#[test]
+fn postgres_import_refuses_a_torn_list_and_writes_nothing() {
+    let Some(db) = pg::fresh("subscribers::postgres_import_torn") else {
+        return;
+    };
+    let site = pg_site(&db);
+    site.write(
+        "torn.csv",
+        "email,name,subscribed_at\n\
+         ana@example.com,Ana,2026-01-02\n\
+         jo@example.com,\"Jo Smith,2026-01-03\n\
+         kim@example.com,Kim,2026-01-04\n\
+         lee@example.com,Lee,2026-01-05\n",
+    );
+    let r = site.run(&["subscribers", "import", "torn.csv"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("torn.csv:3: this row runs from line 3 to line 5"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("is a `\"` quote left open?"), "{r:?}");
+    // Refused before anything was written: not even the good first row.
+    let listed = db.count("SELECT COUNT(*) FROM subscribers");
+    assert_eq!(listed, 0);
+}
