@@ -118,15 +118,11 @@ impl PgStore {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let lease = self.lease_interval();
-        self.with_retry(|c| async move {
-            c.execute(
-                "UPDATE recipients SET lease_until = now() + make_interval(secs => $3)
-                 WHERE slot = $1 AND claimed_by = $2 AND lease_until IS NOT NULL",
-                &[&slot, &self.host, &lease],
-            )
-            .await
-            .map_err(|e| self.err(e))
-        })
+        self.execute(
+            "UPDATE recipients SET lease_until = now() + make_interval(secs => $3)
+             WHERE slot = $1 AND claimed_by = $2 AND lease_until IS NOT NULL",
+            &[&slot, &self.host, &lease],
+        )
         .await
     }
 
@@ -134,15 +130,11 @@ impl PgStore {
     pub async fn release(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
-        self.with_retry(|c| async move {
-            c.execute(
-                "UPDATE recipients SET claimed_by = NULL, lease_until = NULL
-                 WHERE slot = $1 AND claimed_by = $2 AND status <> 'in_flight'",
-                &[&slot, &self.host],
-            )
-            .await
-            .map_err(|e| self.err(e))
-        })
+        self.execute(
+            "UPDATE recipients SET claimed_by = NULL, lease_until = NULL
+             WHERE slot = $1 AND claimed_by = $2 AND status <> 'in_flight'",
+            &[&slot, &self.host],
+        )
         .await
     }
 

@@ -67,16 +67,12 @@ impl PgStore {
         let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
         let ats: Vec<&str> = rows.iter().map(|r| r.at.as_str()).collect();
         let (keys, addresses, reasons, ats) = (&keys, &addresses, &reasons, &ats);
-        self.with_retry(|c| async move {
-            c.execute(
-                "INSERT INTO suppressions (email, address, reason, at)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-                 ON CONFLICT (email) DO NOTHING",
-                &[keys, addresses, reasons, ats],
-            )
-            .await
-            .map_err(|e| self.err(e))
-        })
+        self.execute(
+            "INSERT INTO suppressions (email, address, reason, at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+             ON CONFLICT (email) DO NOTHING",
+            &[keys, addresses, reasons, ats],
+        )
         .await
     }
 
@@ -123,17 +119,13 @@ impl PgStore {
     /// Suppresses an address; an existing suppression keeps its reason and
     /// time. Returns whether it is new.
     pub async fn suppress(&self, s: &StoredSuppression) -> Result<bool, StoreError> {
-        self.with_retry(|c| async move {
-            c.execute(
-                "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (email) DO NOTHING",
-                &[&s.key, &s.address, &s.reason, &s.at],
-            )
-            .await
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
-        })
+        self.execute(
+            "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (email) DO NOTHING",
+            &[&s.key, &s.address, &s.reason, &s.at],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     /// Lifts a suppression (the person asked to resubscribe). Returns whether there was one.
@@ -192,18 +184,14 @@ impl PgStore {
         every: chrono::TimeDelta,
     ) -> Result<bool, StoreError> {
         let since = now - every;
-        self.with_retry(|c| async move {
-            c.execute(
-                "INSERT INTO confirmations (email, sent_at) VALUES ($1, $2)
-                 ON CONFLICT (email) DO UPDATE SET sent_at = EXCLUDED.sent_at
-                 WHERE confirmations.sent_at <= $3",
-                &[&key, &now, &since],
-            )
-            .await
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
-        })
+        self.execute(
+            "INSERT INTO confirmations (email, sent_at) VALUES ($1, $2)
+             ON CONFLICT (email) DO UPDATE SET sent_at = EXCLUDED.sent_at
+             WHERE confirmations.sent_at <= $3",
+            &[&key, &now, &since],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     /// Gives back a claim taken at `at` (the mail could not be sent).
@@ -212,15 +200,11 @@ impl PgStore {
         key: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        self.with_retry(|c| async move {
-            c.execute(
-                "DELETE FROM confirmations WHERE email = $1 AND sent_at = $2",
-                &[&key, &at],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| self.err(e))
-        })
+        self.execute(
+            "DELETE FROM confirmations WHERE email = $1 AND sent_at = $2",
+            &[&key, &at],
+        )
         .await
+        .map(drop)
     }
 }

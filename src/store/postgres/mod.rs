@@ -171,6 +171,16 @@ impl PgStore {
         self.pool.get().await.map_err(|e| self.pool_err(e))
     }
 
+    /// Runs one statement, retried like every call; how many rows it touched.
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.with_retry(|c| async move { c.execute(sql, params).await.map_err(|e| self.err(e)) })
+            .await
+    }
+
     /// Runs `op` on a pooled connection, retrying a dropped connection a few
     /// times (about 5 s in all) before giving up with [`StoreError::Unreachable`].
     /// A broken connection is not reused: the pool's recycling check drops it.
