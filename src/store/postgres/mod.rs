@@ -356,14 +356,7 @@ fn issue_row(r: &Row) -> IssueRecord {
         // Only tipsheet writes this column, always as `YYYY-MM-DD`.
         slot: NaiveDate::parse_from_str(&slot, "%Y-%m-%d").unwrap_or_default(),
         number: r.get::<_, i32>(1) as u32,
-        selection: Selection {
-            comparisons: comparisons
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            tip: r.get(3),
-        },
+        selection: stored_selection(&comparisons, r.get(3)),
         status: IssueStatus::parse(r.get(4)),
         assembled_at: r.get(5),
         started_at: r.get(6),
