@@ -143,18 +143,12 @@ impl PgStore {
     pub async fn held_by_others(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
-        self.with_retry(|c| async move {
-            let r = c
-                .query_one(
-                    "SELECT COUNT(*) FROM recipients WHERE slot = $1
-                       AND status IN ('pending', 'uncertain', 'in_flight', 'retrying')
-                       AND claimed_by <> $2 AND lease_until >= now()",
-                    &[&slot, &self.host],
-                )
-                .await
-                .map_err(|e| self.err(e))?;
-            Ok(r.get::<_, i64>(0) as u64)
-        })
+        self.count(
+            "SELECT COUNT(*) FROM recipients WHERE slot = $1
+               AND status IN ('pending', 'uncertain', 'in_flight', 'retrying')
+               AND claimed_by <> $2 AND lease_until >= now()",
+            &[&slot, &self.host],
+        )
         .await
     }
 
@@ -162,16 +156,10 @@ impl PgStore {
     pub async fn live_leases(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
-        self.with_retry(|c| async move {
-            let r = c
-                .query_one(
-                    "SELECT COUNT(*) FROM recipients WHERE slot = $1 AND lease_until >= now()",
-                    &[&slot],
-                )
-                .await
-                .map_err(|e| self.err(e))?;
-            Ok(r.get::<_, i64>(0) as u64)
-        })
+        self.count(
+            "SELECT COUNT(*) FROM recipients WHERE slot = $1 AND lease_until >= now()",
+            &[&slot],
+        )
         .await
     }
 }

@@ -171,6 +171,19 @@ impl PgStore {
         self.pool.get().await.map_err(|e| self.pool_err(e))
     }
 
+    /// Runs one `SELECT COUNT(*)`, retried like every call.
+    async fn count(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.with_retry(|c| async move {
+            let r = c.query_one(sql, params).await.map_err(|e| self.err(e))?;
+            Ok(r.get::<_, i64>(0) as u64)
+        })
+        .await
+    }
+
     /// Runs one statement, retried like every call; how many rows it touched.
     async fn execute(
         &self,
