@@ -73,6 +73,11 @@ impl StandIns {
             unsubscribe: format!("%%{tag}-unsubscribe%%"),
         }
     }
+
+    /// The view of `issue` with these stand-ins as its personal values.
+    fn view(&self, config: &Config, issue: &Issue<'_>) -> View {
+        View::new(config, issue, &self.name, &self.email, &self.unsubscribe)
+    }
 }
 
 /// The shared part of a rendered issue, as frozen in the store (JSON).
@@ -677,13 +682,7 @@ impl Prepared {
         })?
         .concat();
         let stand_ins = StandIns::avoiding(&own);
-        let view = View::new(
-            config,
-            issue,
-            &stand_ins.name,
-            &stand_ins.email,
-            &stand_ins.unsubscribe,
-        );
+        let view = stand_ins.view(config, issue);
         Ok(Frozen {
             subject: view.subject.clone(),
             html: view.html()?,
@@ -712,13 +711,7 @@ impl Prepared {
         };
         // For summaries only (reading time, the preview's notes): the bytes
         // sent are the frozen ones.
-        let view = View::new(
-            config,
-            issue,
-            &stand_ins.name,
-            &stand_ins.email,
-            &stand_ins.unsubscribe,
-        );
+        let view = stand_ins.view(config, issue);
         let (html, text) = (frozen.html.clone(), frozen.text.clone());
         let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(frozen.date);
         let n = &config.newsletter;

@@ -35,6 +35,19 @@ pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A selection read back from the `comparisons` (joined by `,`) and `tip`
+/// columns, as both engines store it.
+fn stored_selection(comparisons: &str, tip: String) -> Selection {
+    Selection {
+        comparisons: comparisons
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        tip,
+    }
+}
+
 /// Errors of the store front and the shared engine.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

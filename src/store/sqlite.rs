@@ -749,14 +749,7 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRecord> {
     Ok(IssueRecord {
         slot,
         number: r.get(1)?,
-        selection: Selection {
-            comparisons: comparisons
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            tip: r.get(3)?,
-        },
+        selection: stored_selection(&comparisons, r.get(3)?),
         status: IssueStatus::parse(&r.get::<_, String>(4)?),
         assembled_at: r.get(5)?,
         started_at: r.get(6)?,

@@ -1,0 +1,210 @@
+//! The list on PostgreSQL: subscribers, suppressions and the sign-up state
+//! (the confirmation limit). Must not touch the ledger.
+
+use super::*;
+
+impl PgStore {
+    // -- The list -----------------------------------------------------------
+
+    /// Adds a subscriber, or refreshes the name and address of one already
+    /// there (keeping the earliest known `subscribed_at`). Returns whether the
+    /// row is new. Never touches suppressions.
+    pub async fn add_subscriber(&self, s: &StoredSubscriber) -> Result<bool, StoreError> {
+        self.with_retry(|c| async move {
+            let row = c
+                .query_one(
+                    "INSERT INTO subscribers (email, address, name, subscribed_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (email) DO UPDATE SET address = EXCLUDED.address,
+                        name = EXCLUDED.name,
+                        subscribed_at = COALESCE(subscribers.subscribed_at, EXCLUDED.subscribed_at)
+                     RETURNING (xmax = 0)",
+                    &[&s.key, &s.address, &s.name, &s.subscribed_at],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(row.get(0))
+        })
+        .await
+    }
+
+    /// [`PgStore::add_subscriber`] for many rows in one statement (keys must
+    /// be distinct). Returns how many rows are new.
+    pub async fn add_subscribers(&self, rows: &[StoredSubscriber]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        let dates: Vec<Option<&str>> = rows.iter().map(|r| r.subscribed_at.as_deref()).collect();
+        let (keys, addresses, names, dates) = (&keys, &addresses, &names, &dates);
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(
+                    "INSERT INTO subscribers (email, address, name, subscribed_at)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                     ON CONFLICT (email) DO UPDATE SET address = EXCLUDED.address,
+                        name = EXCLUDED.name,
+                        subscribed_at = COALESCE(subscribers.subscribed_at, EXCLUDED.subscribed_at)
+                     RETURNING (xmax = 0)",
+                    &[keys, addresses, names, dates],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64)
+        })
+        .await
+    }
+
+    /// [`PgStore::suppress`] for many rows; returns how many are new.
+    pub async fn suppress_all(&self, rows: &[StoredSuppression]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+        let ats: Vec<&str> = rows.iter().map(|r| r.at.as_str()).collect();
+        let (keys, addresses, reasons, ats) = (&keys, &addresses, &reasons, &ats);
+        self.execute(
+            "INSERT INTO suppressions (email, address, reason, at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+             ON CONFLICT (email) DO NOTHING",
+            &[keys, addresses, reasons, ats],
+        )
+        .await
+    }
+
+    /// Every subscriber (suppressed ones included), by key.
+    pub async fn subscribers(&self) -> Result<Vec<StoredSubscriber>, StoreError> {
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT email, address, name, subscribed_at FROM subscribers ORDER BY email",
+                    &[],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| StoredSubscriber {
+                    key: r.get(0),
+                    address: r.get(1),
+                    name: r.get(2),
+                    subscribed_at: r.get(3),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// (subscribers, of whom suppressed).
+    pub async fn list_counts(&self) -> Result<(u64, u64), StoreError> {
+        self.with_retry(|c| async move {
+            let r = c
+                .query_one(
+                    "SELECT (SELECT COUNT(*) FROM subscribers),
+                            (SELECT COUNT(*) FROM subscribers s
+                             WHERE EXISTS (SELECT 1 FROM suppressions p WHERE p.email = s.email))",
+                    &[],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+        })
+        .await
+    }
+
+    /// Suppresses an address; an existing suppression keeps its reason and
+    /// time. Returns whether it is new.
+    pub async fn suppress(&self, s: &StoredSuppression) -> Result<bool, StoreError> {
+        self.execute(
+            "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (email) DO NOTHING",
+            &[&s.key, &s.address, &s.reason, &s.at],
+        )
+        .await
+        .map(|n| n > 0)
+    }
+
+    /// Lifts a suppression (the person asked to resubscribe). Returns whether there was one.
+    pub async fn resubscribe(&self, key: &str) -> Result<bool, StoreError> {
+        self.with_retry(|c| async move {
+            c.execute("DELETE FROM suppressions WHERE email = $1", &[&key])
+                .await
+                .map(|n| n > 0)
+                .map_err(|e| self.err(e))
+        })
+        .await
+    }
+
+    /// Whether a normalized address is suppressed.
+    pub async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
+        self.with_retry(|c| async move {
+            c.query_opt("SELECT 1 FROM suppressions WHERE email = $1", &[&key])
+                .await
+                .map(|r| r.is_some())
+                .map_err(|e| self.err(e))
+        })
+        .await
+    }
+
+    /// Every suppression, by key.
+    pub async fn suppressions(&self) -> Result<Vec<StoredSuppression>, StoreError> {
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT email, address, reason, at FROM suppressions ORDER BY email",
+                    &[],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| StoredSuppression {
+                    key: r.get(0),
+                    address: r.get(1),
+                    reason: r.get(2),
+                    at: r.get(3),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    // -- Sign-up state --------------------------------------------------------
+
+    /// Takes the right to send `key` a confirmation mail at `now` unless one
+    /// was sent within `every`: one row per address, shared by every host.
+    pub async fn claim_confirmation(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        every: chrono::TimeDelta,
+    ) -> Result<bool, StoreError> {
+        let since = now - every;
+        self.execute(
+            "INSERT INTO confirmations (email, sent_at) VALUES ($1, $2)
+             ON CONFLICT (email) DO UPDATE SET sent_at = EXCLUDED.sent_at
+             WHERE confirmations.sent_at <= $3",
+            &[&key, &now, &since],
+        )
+        .await
+        .map(|n| n > 0)
+    }
+
+    /// Gives back a claim taken at `at` (the mail could not be sent).
+    pub async fn release_confirmation(
+        &self,
+        key: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM confirmations WHERE email = $1 AND sent_at = $2",
+            &[&key, &at],
+        )
+        .await
+        .map(drop)
+    }
+}
