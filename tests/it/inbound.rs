@@ -3,9 +3,8 @@
 //! over several issues, the tokenized mailto, and relay webhooks over HTTP.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::process::Stdio;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -13,6 +12,7 @@ use sha2::Sha256;
 use tipsheet::store::{EventKind, Ledger};
 
 use crate::common::{Run, Site, parse, repo, to_run};
+use crate::server::Serve;
 use crate::smtp_server::SmtpServer;
 
 const WEBHOOK_TOKEN: &str = "test-webhook-token";
@@ -435,64 +435,13 @@ fn a_mailed_unsubscribe_counts_only_through_its_tokenized_address() {
 // ---------------------------------------------------------------------------
 // Webhooks over HTTP.
 
-struct Serve {
-    child: Child,
-    base: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Serve {
-    fn start(site: &Site) -> Self {
-        let mut child = site
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+/// `serve` with the webhook secrets set.
+fn serve_with_webhooks(site: &Site) -> Serve {
+    Serve::spawn(
+        site.command(&["serve", "--listen", "127.0.0.1:0"])
             .env("TIPSHEET_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
-            .env("TIPSHEET_MAILGUN_SIGNING_KEY", MAILGUN_KEY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let base = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "serve did not start: {first:?} {:?}",
-                    stderr.lock().unwrap()
-                )
-            })
-            .to_string();
-        Serve {
-            child,
-            base,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .env("TIPSHEET_MAILGUN_SIGNING_KEY", MAILGUN_KEY),
+    )
 }
 
 fn post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
@@ -543,8 +492,8 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
     let site = bounce_site(server.port);
     assert_eq!(site.run(&["send"]).code, 0);
     let got = copies(&server, 0);
-    let serve = Serve::start(&site);
-    let url = |p: &str| format!("{}/webhooks/{p}", serve.base);
+    let serve = serve_with_webhooks(&site);
+    let url = |p: &str| serve.url(&format!("/webhooks/{p}"));
     let bearer = format!("Bearer {WEBHOOK_TOKEN}");
     let before = site.read("subscribers/suppressed.csv");
     let generic = r#"[{"type": "complaint", "email": "Ana@Example.com", "reason": "abuse report"},
@@ -623,7 +572,7 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
         (status, text.trim()),
         (200, "1 recorded, 0 already recorded, 0 ignored"),
         "{}",
-        serve.stderr.lock().unwrap()
+        serve.stderr()
     );
     let s = suppressed(&site);
     for (email, reason) in [
@@ -646,7 +595,7 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
         .build()
         .into();
     let mut r = agent
-        .post(&format!("{}/resubscribe", serve.base))
+        .post(&serve.url("/resubscribe"))
         .send_form([("e", "ana@example.com"), ("t", t.as_str())])
         .unwrap();
     let page = r.body_mut().read_to_string().unwrap();

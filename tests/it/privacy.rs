@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mailin_embedded::response::Response;
 use tipsheet::mail::token::{Signer, encode_query};
 
 use crate::common::{SECRET, Site};
+use crate::server::wait_for;
 use crate::smtp_server::{FaultServer, Faults, SmtpServer, Wire};
 
 const LIST: &str = "email,name,subscribed_at\r
@@ -669,17 +670,6 @@ fn get(url: &str) -> Reply {
 
 fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
     reply(agent().post(url).send_form(fields.iter().copied()))
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `forget` on a terminal (`script` gives it one): asks, and only "y" erases.

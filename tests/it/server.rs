@@ -25,7 +25,8 @@ impl Serve {
         Self::spawn(&mut site.command(&["serve", "--listen", "127.0.0.1:0"]))
     }
 
-    fn spawn(cmd: &mut Command) -> Self {
+    /// `serve` started by `cmd` (with its own env), once it says where it listens.
+    pub fn spawn(cmd: &mut Command) -> Self {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
