@@ -432,7 +432,7 @@ pub async fn run(
         )));
     }
     drop(done_tx);
-    let job_tx = Some(job_tx);
+    let mut job_tx = Some(job_tx);
     let mut suppression = Watched::new(&opts.suppressed_path, opts.keyer.clone());
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
@@ -568,6 +568,9 @@ pub async fn run(
             acks.clear();
             handed.clear();
             halt.store(true, Ordering::SeqCst);
+            // Idle workers wait for jobs: closing the queue lets them end, so
+            // the loop ends once the in-flight ones have reported.
+            job_tx = None;
         } else if renewed.elapsed() >= renew_every {
             if let Err(e) = store.renew(slot).await {
                 lost = Some(e);
