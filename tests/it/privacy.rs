@@ -2,17 +2,14 @@
 //! "Download my data" / "Delete my data", against real files, a real SQLite
 //! ledger, the in-process SMTP server and a real `tipsheet serve`.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use mailin_embedded::response::Response;
 use tipsheet::mail::token::{Signer, encode_query};
 
 use crate::common::{SECRET, Site};
-use crate::server::wait_for;
+use crate::server::{Serve, get, post_form, wait_for};
 use crate::smtp_server::{FaultServer, Faults, SmtpServer, Wire};
 
 const LIST: &str = "email,name,subscribed_at\r
@@ -589,87 +586,6 @@ fn forget_during_a_running_send_is_refused() {
     );
     assert_eq!(site.read("subscribers/subscribers.csv"), list);
     assert!(!site.read("subscribers/suppressed.csv").contains("hmac:"));
-}
-
-// ---------------------------------------------------------------------------
-// A running `tipsheet serve` and a plain HTTP client.
-
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(site: &Site) -> Self {
-        let mut child = site
-            .command(&["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let base = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("serve did not start: {first:?}"))
-            .to_string();
-        Serve { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
-}
-
-fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-    let mut r = r.unwrap();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let mut body = String::new();
-    r.body_mut().as_reader().read_to_string(&mut body).unwrap();
-    Reply {
-        status: r.status().as_u16(),
-        headers,
-        body,
-    }
-}
-
-fn get(url: &str) -> Reply {
-    reply(agent().get(url).call())
-}
-
-fn post_form(url: &str, fields: &[(&str, &str)]) -> Reply {
-    reply(agent().post(url).send_form(fields.iter().copied()))
 }
 
 /// `forget` on a terminal (`script` gives it one): asks, and only "y" erases.

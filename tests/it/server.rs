@@ -109,7 +109,7 @@ impl Drop for Serve {
 
 pub struct Reply {
     pub status: u16,
-    headers: HashMap<String, String>,
+    pub headers: HashMap<String, String>,
     pub body: String,
 }
 
