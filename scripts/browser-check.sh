@@ -8,7 +8,7 @@
 #
 # Installs Debian's `chromium` if it is missing (needs root and apt). Drives it
 # over the DevTools protocol on a pipe (--remote-debugging-pipe) with Python's
-# standard library only: no websocket client, no npm. Not part of .ci/run.
+# standard library only: no websocket client, no npm. The last step of .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -24,7 +24,10 @@ if ! command -v chromium >/dev/null; then
 fi
 command -v python3 >/dev/null || { echo "error: python3 is needed" >&2; exit 2; }
 
-cargo build --quiet
+# The binary `cargo test` already built (same profile, same features): a plain
+# `cargo build` would compile every dependency again without the dev-dependency
+# feature set, doubling `target/`.
+cargo test --locked --quiet --no-run
 bin=${CARGO_TARGET_DIR:-$repo/target}/debug/tipsheet
 
 site=$(mktemp -d)

@@ -35,7 +35,10 @@ mod ledger;
 mod list;
 
 /// The migrations, in order: migration N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_shared_store.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_shared_store.sql"),
+    include_str!("../migrations/postgres/0002_events.sql"),
+];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).
 const MIGRATION_LOCK: i64 = 0x7469_7073_6865_6574; // "tipsheet"
