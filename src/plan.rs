@@ -329,7 +329,36 @@ pub struct Walked {
 
 /// Streams the list: `visit` gets each active subscriber once; skipped rows
 /// come back as warnings. A list that stops early is an error.
-pub fn walk_list(config: &Config, mut visit: impl FnMut(Subscriber)) -> Result<Walked, PlanError> {
+/// On the shared store the list of record is the database's: the same walk
+/// over its rows (validated when they were imported or signed up).
+pub fn walk_list(
+    config: &Config,
+    mut visit: impl FnMut(Subscriber) + Send,
+) -> Result<Walked, PlanError> {
+    let settings = crate::store::StoreSettings::from_config(config)?;
+    if settings.url.is_shared() {
+        let mut walked = Walked::default();
+        let counts = &mut walked.counts;
+        crate::store::walk_shared_list(&settings, |s, suppressed| {
+            if suppressed {
+                counts.suppressed += 1;
+            } else if let Ok(email) = s.address.parse() {
+                counts.active += 1;
+                visit(Subscriber {
+                    email,
+                    key: s.key,
+                    name: s.name,
+                    subscribed_at: s
+                        .subscribed_at
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
+                    line: 0,
+                });
+            } else {
+                counts.invalid += 1;
+            }
+        })?;
+        return Ok(walked);
+    }
     let mut list = active(config)?;
     for s in list.by_ref() {
         visit(s?);
@@ -582,19 +611,12 @@ pub fn preview<'a>(
     let (issue, frozen) = choose(config, library, ledger.as_ref(), slot)?;
     let want = to.map(list::normalize);
     let mut first: Option<Subscriber> = None;
-    // On the shared store the list is in the database: the preview renders
-    // for `to` or the stand-in reader.
-    let shared = crate::store::StoreSettings::from_config(config).is_ok_and(|s| s.url.is_shared());
-    let walked = if shared {
-        Walked::default()
-    } else {
-        walk_list(config, |s| {
-            let pick = want.as_ref().is_none_or(|w| &s.key == w);
-            if pick && first.is_none() {
-                first = Some(s);
-            }
-        })?
-    };
+    let walked = walk_list(config, |s| {
+        let pick = want.as_ref().is_none_or(|w| &s.key == w);
+        if pick && first.is_none() {
+            first = Some(s);
+        }
+    })?;
     let sample = match first {
         Some(s) => Sample {
             email: s.email.to_string(),

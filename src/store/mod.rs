@@ -585,7 +585,33 @@ pub fn snapshot(
     detail: Option<NaiveDate>,
 ) -> Result<Option<Snapshot>, StoreError> {
     let settings = StoreSettings::from_config(config)?;
-    let read = move || -> Result<Option<Snapshot>, StoreError> {
+    blocking(&settings, async |store| match store {
+        Some(store) => store.snapshot(detail).await.map(Some),
+        None => Ok(None),
+    })
+}
+
+/// Streams the shared store's list to `visit`, each subscriber with whether
+/// it is suppressed, creating nothing; `false` when the store has no schema
+/// yet (nothing imported). Blocking, like [`snapshot`].
+pub fn walk_shared_list(
+    settings: &StoreSettings,
+    visit: impl FnMut(StoredSubscriber, bool) + Send,
+) -> Result<bool, StoreError> {
+    blocking(settings, async |store| match store {
+        Some(store) => store.shared()?.walk_subscribers(visit).await.map(|_| true),
+        None => Ok(false),
+    })
+}
+
+/// Runs `op` on the store opened read-only (`None`: no ledger or schema yet)
+/// on a runtime of its own: on this thread, or, inside an async runtime, on a
+/// thread of its own.
+fn blocking<T: Send>(
+    settings: &StoreSettings,
+    op: impl AsyncFnOnce(Option<&Store>) -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    let read = move || -> Result<T, StoreError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -594,10 +620,8 @@ pub fn snapshot(
                 detail: format!("cannot start the async runtime: {e}"),
             })?;
         rt.block_on(async {
-            match Store::open_read_only(&settings).await? {
-                Some(store) => store.snapshot(detail).await.map(Some),
-                None => Ok(None),
-            }
+            let store = Store::open_read_only(settings).await?;
+            op(store.as_ref()).await
         })
     };
     if tokio::runtime::Handle::try_current().is_ok() {

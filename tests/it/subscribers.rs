@@ -254,3 +254,49 @@ fn postgres_import_refuses_a_torn_list_and_writes_nothing() {
     let listed = db.count("SELECT COUNT(*) FROM subscribers");
     assert_eq!(listed, 0);
 }
+
+#[test]
+fn postgres_preview_and_dry_run_walk_the_stored_list_not_the_file() {
+    let Some(db) = pg::fresh("subscribers::postgres_preview_dry_run") else {
+        return;
+    };
+    let site = pg_site(&db);
+    let import = site.run(&[
+        "subscribers",
+        "import",
+        "subscribers/subscribers.csv",
+        "--suppressed",
+        "subscribers/suppressed.csv",
+    ]);
+    assert_eq!(import.code, 0, "{import:?}");
+    // The file now says something else: on the shared store it is not the list.
+    site.write(
+        "subscribers/subscribers.csv",
+        "email,name,subscribed_at\nzed@example.com,Zed File,\n",
+    );
+    let counts = "4 active, 1 suppressed, 0 invalid rows skipped, 0 duplicates";
+    let preview = site.run(&["preview"]);
+    assert_eq!(preview.code, 0, "{preview:?}");
+    assert!(
+        preview.stdout.contains("Rendered for: ana@example.com\n"),
+        "{preview:?}"
+    );
+    assert!(
+        preview.stdout.contains(&format!("Recipients: {counts}\n")),
+        "{preview:?}"
+    );
+    let to = site.run(&["preview", "--to", "erin@example.com"]);
+    assert!(
+        to.stdout.contains("Rendered for: erin@example.com\n"),
+        "{to:?}"
+    );
+    let dry = site.run(&["send", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(dry.stdout.contains("built 4 messages"), "{dry:?}");
+    assert!(
+        dry.stdout.contains(&format!("recipients: {counts}\n")),
+        "{dry:?}"
+    );
+    assert!(!dry.stdout.contains("zed@"), "{dry:?}");
+    assert_eq!(db.count("SELECT COUNT(*) FROM recipients"), 0);
+}

@@ -99,6 +99,38 @@ impl PgStore {
         .await
     }
 
+    /// Streams every subscriber, by key, to `visit` with whether it is
+    /// suppressed: one query read row by row, so a million readers never sit
+    /// in memory at once. Not retried (a retry would visit rows twice): a
+    /// dropped connection is an error, and the caller's walk is incomplete.
+    pub async fn walk_subscribers(
+        &self,
+        mut visit: impl FnMut(StoredSubscriber, bool),
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        let c = self.client().await?;
+        let rows = c
+            .query_raw(
+                "SELECT s.email, s.address, s.name, s.subscribed_at,
+                        EXISTS (SELECT 1 FROM suppressions p WHERE p.email = s.email)
+                 FROM subscribers s ORDER BY s.email",
+                std::iter::empty::<&str>(),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut rows = std::pin::pin!(rows);
+        while let Some(r) = rows.try_next().await.map_err(|e| self.err(e))? {
+            let s = StoredSubscriber {
+                key: r.get(0),
+                address: r.get(1),
+                name: r.get(2),
+                subscribed_at: r.get(3),
+            };
+            visit(s, r.get(4));
+        }
+        Ok(())
+    }
+
     /// (subscribers, of whom suppressed).
     pub async fn list_counts(&self) -> Result<(u64, u64), StoreError> {
         self.with_retry(|c| async move {
