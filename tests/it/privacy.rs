@@ -535,6 +535,16 @@ fn forget_everywhere(engine: &Engine) {
     // A web sign-up of that address is refused: the usual answer (nobody can
     // probe who was erased) but no confirmation mail; erin's goes out.
     let serve = Serve::start(&site);
+    // "Download my data" gives what show --json does: the hashed history.
+    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("ana@example.com");
+    let data = get(&serve.url(&format!(
+        "/privacy/data?e={}&t={}",
+        encode_query("ana@example.com"),
+        encode_query(&token)
+    )));
+    assert_eq!(data.status, 200, "{data:?}");
+    let shown = site.run(&["subscribers", "show", "ana@example.com", "--json"]);
+    assert_eq!(json(&data.body), json(&shown.stdout));
     let mails = bouncer.mails().len();
     let page = post_form(
         &serve.url("/subscribe"),
@@ -761,13 +771,7 @@ fn forget_during_a_running_send_is_refused() {
     let site = Site::new();
     site.use_smtp(server.port, 1);
     site.write("subscribers/subscribers.csv", LIST);
-    let mut send = site
-        .command(&["send"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut send = crate::hosts::spawn(&site, &["send"]);
     let ledger = site.path("state/tipsheet.sqlite3");
     wait_for("ana in flight", || {
         let c = rusqlite::Connection::open_with_flags(
@@ -883,4 +887,121 @@ fn an_erased_address_stays_suppressed_across_a_secret_rotation() {
         r.stdout.contains("recipients: 4 active, 0 suppressed"),
         "{r:?}"
     );
+}
+
+/// On PostgreSQL the run lock is per host: what refuses is the erasure's
+/// transaction, which sees a row in flight or claimed under a live lease.
+#[test]
+fn forget_on_postgres_is_refused_while_a_host_sends_to_the_reader() {
+    let Some(db) = pg::fresh("privacy::forget_on_postgres_refused") else {
+        return;
+    };
+    // Every DATA waits before its reply: the send is still running when forget comes.
+    let server = FaultServer::start(Wire {
+        delay_ms: 4000,
+        ..Wire::default()
+    });
+    let engine = Engine::Pg(db);
+    let site = engine.site(LIST, SUPPRESSED);
+    let Engine::Pg(db) = &engine else {
+        unreachable!("made above")
+    };
+    site.use_smtp(server.port, 1);
+    let mut send = crate::hosts::spawn(&site, &["send"]);
+    let in_flight =
+        "SELECT COUNT(*) FROM recipients WHERE email = 'ana@example.com' AND status = 'in_flight'";
+    wait_for("ana in flight", || (db.count(in_flight) == 1).then_some(()));
+    let sending = |who: &str| {
+        format!(
+            "error: `{who}` is being sent issue 2026-12-01 by a send on some host right now; nothing was erased: wait until that send finishes (`tipsheet status --date 2026-12-01`), then run forget again"
+        )
+    };
+    let untouched = || {
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM subscribers WHERE email = 'ana@example.com'"),
+            1
+        );
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM suppressions WHERE email LIKE 'hmac:%'"),
+            0
+        );
+    };
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&sending("ana@example.com")), "{r:?}");
+    untouched();
+    // The web's "Delete my data" gets the same answer: try again later.
+    let serve = Serve::start(&site);
+    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("ana@example.com");
+    let r = post_form(
+        &serve.url("/privacy/delete"),
+        &[("e", "ana@example.com"), ("t", &token)],
+    );
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.body.contains("Please try again later"), "{r:?}");
+    drop(serve);
+    untouched();
+
+    // The send dies mid-message: while its lease runs, forget still refuses;
+    // once it expired, ana's row is left in flight and forget refuses as on the files.
+    send.kill().unwrap();
+    send.wait().unwrap();
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&sending("ana@example.com")), "{r:?}");
+    db.query(
+        "UPDATE recipients SET lease_until = now() - interval '1 second' WHERE lease_until IS NOT NULL",
+    );
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("`ana@example.com` is in flight in issue 2026-12-01 (a send stopped while mailing it); nothing was erased: finish that issue with `tipsheet send --date 2026-12-01`"),
+        "{r:?}"
+    );
+    untouched();
+
+    // A row another host claimed but has not handed out yet is refused too.
+    db.query(
+        "UPDATE recipients SET claimed_by = 'other-host:1:0', lease_until = now() + interval '1 minute'
+         WHERE email = 'dave@example.com'",
+    );
+    let r = site.run(&["subscribers", "forget", "dave@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&sending("dave@example.com")), "{r:?}");
+    // That host died: its claim expired, and dave's pending row is erased.
+    db.query("UPDATE recipients SET lease_until = now() - interval '1 second' WHERE email = 'dave@example.com'");
+    let r = site.run(&["subscribers", "forget", "dave@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let hash = format!(
+        "hmac:{}",
+        Signer::new(SECRET.as_bytes()).sign("forget", "dave@example.com")
+    );
+    let row = db.query(&format!(
+        "SELECT status, address, name, claimed_by FROM recipients WHERE email = '{hash}'"
+    ));
+    assert_eq!(row.len(), 1);
+    assert_eq!(row[0].get::<_, String>(0), "pending");
+    assert_eq!(row[0].get::<_, String>(1), hash);
+    assert_eq!(row[0].get::<_, String>(2), "");
+    assert_eq!(row[0].get::<_, Option<String>>(3), None);
+
+    // The issue resumes on a quick relay: dave's hashed row is skipped as
+    // suppressed, nobody is mailed at a hash, the others get the issue.
+    let quick = SmtpServer::start();
+    site.config(
+        &format!("port = {}", server.port),
+        &format!("port = {}", quick.port),
+    );
+    let r = site.run(&["send", "--date", "2026-12-01"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = quick.received_by();
+    assert!(got.keys().all(|k| k.contains('@')), "{got:?}");
+    assert!(!got.contains_key("dave@example.com"), "{got:?}");
+    assert!(got.contains_key("bob@example.com"), "{got:?}");
+    let skipped =
+        format!("SELECT COUNT(*) FROM recipients WHERE email = '{hash}' AND status = 'skipped'");
+    assert_eq!(db.count(&skipped), 1);
+    for row in pg_rows(db) {
+        assert!(!row.to_lowercase().contains("dave@example.com"), "{row}");
+    }
 }
