@@ -29,7 +29,7 @@ use crate::list::{Suppression, normalize};
 use crate::mail::token::{Signer, encode_query};
 use crate::store::{
     Erasure, Forgotten, Ledger, LedgerError, PgStore, ReaderEvent, ReaderRow, RecipientStatus,
-    StoreError, StoreSettings,
+    StoreError,
 };
 
 /// Where a reader's data is: the engine of the configured store.
@@ -501,16 +501,6 @@ pub async fn forgotten_among(
     let pseudonyms: Vec<String> = of.keys().cloned().collect();
     let found = pg.suppressed_for(&pseudonyms, files::FORGOTTEN).await?;
     Ok(found.iter().filter_map(|p| of.get(p).cloned()).collect())
-}
-
-/// The engine the configured store uses, opened: `None` for the files.
-/// Opening migrates a new PostgreSQL database (an erasure writes to it).
-pub async fn open_shared(config: &Config) -> Result<Option<crate::store::Store>, StoreError> {
-    let settings = StoreSettings::from_config(config)?;
-    if !settings.url.is_shared() {
-        return Ok(None);
-    }
-    crate::store::Store::open(&settings).await.map(Some)
 }
 
 /// Outbox and preview files holding the normalized address (as written, or
