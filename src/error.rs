@@ -116,9 +116,16 @@ impl Error {
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }
-            Error::Privacy(PrivacyError::Busy(_) | PrivacyError::InFlight { .. }) => exit::LOCKED,
             Error::Privacy(
-                PrivacyError::Ledger(_) | PrivacyError::Erase(_) | PrivacyError::Io { .. },
+                PrivacyError::Busy(_)
+                | PrivacyError::InFlight { .. }
+                | PrivacyError::Sending { .. },
+            ) => exit::LOCKED,
+            Error::Privacy(
+                PrivacyError::Ledger(_)
+                | PrivacyError::Erase(_)
+                | PrivacyError::Store(_)
+                | PrivacyError::Io { .. },
             ) => exit::FAILED,
             Error::Privacy(_) => exit::USAGE,
             Error::Config(_)
@@ -139,6 +146,7 @@ impl Error {
         use crate::delivery::SendError;
         match self {
             Error::Store(e)
+            | Error::Privacy(PrivacyError::Store(e))
             | Error::Session(SessionError::Store(e))
             | Error::Session(SessionError::Plan(PlanError::Store(e)))
             | Error::Session(SessionError::Delivery {

@@ -2,7 +2,8 @@
 //! and erasing it on their request.
 //!
 //! Owns these subcommands' arguments, the confirmation prompt and what they
-//! print. What is gathered and how it is erased is `crate::privacy`'s.
+//! print. What is gathered and how it is erased is `crate::privacy`'s, on
+//! whichever store the config names (the files or PostgreSQL).
 
 use std::io::{BufRead, IsTerminal};
 
@@ -14,7 +15,8 @@ use crate::config::Config;
 use crate::error::{Error, Outcome};
 use crate::list::privacy::Row;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
-use crate::privacy::{self, PrivacyError};
+use crate::privacy::{self, Engine, PrivacyError};
+use crate::store::{Store, StoreSettings};
 
 /// `subscribers` commands.
 #[derive(Debug, Args)]
@@ -78,11 +80,49 @@ pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Resul
     }
 }
 
+/// Runs `f` with the configured store's engine, on a runtime of its own.
+/// `write` opens (and migrates) a PostgreSQL store; otherwise a store with no
+/// schema yet is an error that says it holds nothing.
+fn on_store<T>(
+    config: &Config,
+    write: bool,
+    f: impl AsyncFnOnce(Engine<'_>, &str) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let settings = StoreSettings::from_config(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        if !settings.url.is_shared() {
+            return f(Engine::Files, "").await;
+        }
+        let store = if write {
+            Store::open(&settings).await?
+        } else {
+            match Store::open_read_only(&settings).await? {
+                Some(s) => s,
+                None => {
+                    return Err(Error::Usage(format!(
+                        "store `{}` has no tipsheet schema yet: it holds nobody's data (`tipsheet subscribers import FILE` fills it)",
+                        settings.url
+                    )));
+                }
+            }
+        };
+        let pg = store.shared()?;
+        f(Engine::Shared(pg), &pg.url().to_string()).await
+    })
+}
+
 fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
     // Without a secret, clear rows are still found; pseudonyms cannot be.
     let keyer = privacy::configured_keyer(config)
         .unwrap_or_else(|| crate::plan::keyer_of(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
-    let record = privacy::gather(config, &keyer, &args.email)?;
+    let (record, store) = on_store(config, false, async |engine, store| {
+        let record = privacy::gather(config, engine, &keyer, &args.email).await?;
+        Ok((record, store.to_string()))
+    })?;
     if args.json {
         outln!("{}", record.to_json());
         return Ok(Outcome::Done);
@@ -96,7 +136,15 @@ fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             String::new()
         }
     );
-    let rows = |title: &str, path: &std::path::Path, rows: &[Row]| {
+    // Where a row is: `file:line`, or the shared store's table.
+    let place = |path: &std::path::Path, table: &str, line: u64| {
+        if store.is_empty() {
+            format!("{}:{line}", path.display())
+        } else {
+            format!("`{store}` {table}")
+        }
+    };
+    let rows = |title: &str, path: &std::path::Path, table: &str, rows: &[Row]| {
         outln!("{title}: {}", count(rows.len(), "row"));
         for r in rows {
             let fields: Vec<String> = r
@@ -105,13 +153,19 @@ fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(c, v)| format!("{c} `{v}`"))
                 .collect();
-            outln!("  {}:{}  {}", path.display(), r.line, fields.join(", "));
+            outln!("  {}  {}", place(path, table, r.line), fields.join(", "));
         }
     };
-    rows("list", &config.subscribers.path, &record.list);
+    rows(
+        "list",
+        &config.subscribers.path,
+        "subscribers",
+        &record.list,
+    );
     rows(
         "suppression history",
         &config.subscribers.suppressed_path,
+        "suppressions",
         &record.suppression,
     );
     outln!("issues: {}", count(record.issues.len(), "issue"));
@@ -190,28 +244,41 @@ fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outc
             return Ok(Outcome::Done);
         }
     }
-    let lock = privacy::lock_state(config)?;
     let copies = if args.outbox {
         privacy::Copies::DeleteOutbox
     } else {
         privacy::Copies::List
     };
-    let erased = privacy::forget(config, &lock, &keyer, &args.email, copies, now)?;
-    drop(lock);
+    let (erased, store) = on_store(config, true, async |engine, store| {
+        let lock = privacy::lock_state(config, engine)?;
+        let erased =
+            privacy::forget(config, engine, &lock, &keyer, &args.email, copies, now).await?;
+        drop(lock);
+        Ok((erased, store.to_string()))
+    })?;
     outln!("forgot `{}`; it is now `{}`", erased.key, erased.pseudonym);
+    let (list, suppressed, ledger, suppression) = if store.is_empty() {
+        (
+            config.subscribers.path.display().to_string(),
+            config.subscribers.suppressed_path.display().to_string(),
+            config.ledger_path().display().to_string(),
+            "rewritten to the hash, `forgotten` row appended",
+        )
+    } else {
+        (
+            format!("`{store}` subscribers"),
+            format!("`{store}` suppressions"),
+            format!("`{store}` recipients and events"),
+            "replaced by one `forgotten` row holding only the hash",
+        )
+    };
+    outln!("  {list}: {} removed", count(erased.list_rows, "row"));
     outln!(
-        "  {}: {} removed",
-        config.subscribers.path.display(),
-        count(erased.list_rows, "row")
-    );
-    outln!(
-        "  {}: {} rewritten to the hash, `forgotten` row appended",
-        config.subscribers.suppressed_path.display(),
+        "  {suppressed}: {} {suppression}",
         count(erased.suppression_rows, "earlier row")
     );
     outln!(
-        "  {}: {} pseudonymized (recipient rows and events; statuses, kinds and counts kept)",
-        config.ledger_path().display(),
+        "  {ledger}: {} pseudonymized (recipient rows and events; statuses, kinds and counts kept)",
         count(erased.ledger_rows as usize, "ledger row")
     );
     for p in &erased.deleted {

@@ -4,7 +4,9 @@
 //! Owns these two commands' arguments and what they print. The CSV rules
 //! (validation, `file:line` messages, dedupe, suppression) are the list
 //! module's; the SQL is the store's. On the file engine the list *is* the CSV
-//! file, and both commands say so instead of doing anything.
+//! file, and both commands say so instead of doing anything. An import never
+//! writes an erased reader (`subscribers forget`) back: the store holds only
+//! its keyed hash, which `crate::privacy` recognises.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,7 +20,9 @@ use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Outcome};
+use crate::list::privacy::{FORGOTTEN, Keyer};
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader, Suppression};
+use crate::privacy;
 use crate::store::{PgStore, Store, StoreSettings, StoredSubscriber, StoredSuppression};
 
 /// Rows written per statement.
@@ -90,7 +94,7 @@ pub fn run(
         };
         let pg = store.shared()?;
         match command {
-            ListCommand::Import(a) => import(pg, a, now).await,
+            ListCommand::Import(a) => import(config, pg, a, now).await,
             ListCommand::Export(a) => export(pg, a).await,
         }
     })
@@ -131,14 +135,89 @@ fn refuse_torn(path: &std::path::Path) -> Result<(), Error> {
     })
 }
 
-async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+/// What recognises erased readers in the store: `None` when it holds none
+/// (then no secret is needed); an error when it holds some and the secret
+/// that keys their hashes is not set.
+async fn erased_keyer(config: &Config, pg: &PgStore) -> Result<Option<Keyer>, Error> {
+    match crate::plan::keyer(config) {
+        Ok(k) => Ok(Some(k)),
+        Err(e) => match pg.suppressions_for(FORGOTTEN).await.map_err(Error::Store)? {
+            0 => Ok(None),
+            n => Err(usage(anyhow::anyhow!(
+                "{e}; the store holds {n} erased reader(s) as keyed hashes, and without the secret an import cannot tell them from new rows: nothing was imported"
+            ))),
+        },
+    }
+}
+
+/// The rows of `batch` whose reader was erased are dropped (with a warning
+/// naming the line) instead of written back in clear; returns how many.
+async fn drop_erased(
+    pg: &PgStore,
+    keyer: Option<&Keyer>,
+    path: &Path,
+    batch: &mut Vec<(u64, StoredSubscriber)>,
+) -> Result<usize, Error> {
+    let Some(keyer) = keyer else { return Ok(0) };
+    let keys: Vec<&str> = batch.iter().map(|(_, s)| s.key.as_str()).collect();
+    let erased = privacy::forgotten_among(pg, keyer, &keys)
+        .await
+        .map_err(Error::Store)?;
+    let before = batch.len();
+    batch.retain(|(line, s)| {
+        if !erased.contains(&s.key) {
+            return true;
+        }
+        warn(RowProblem {
+            path: path.to_path_buf(),
+            line: *line,
+            last_line: *line,
+            message: format!(
+                "`{}` is suppressed: its reader asked to be forgotten (`subscribers forget`), and the store keeps only its keyed hash",
+                s.address
+            ),
+        });
+        false
+    });
+    Ok(before - batch.len())
+}
+
+/// Writes one batch of the list, erased readers left out: (rows new, rows refused).
+async fn add_batch(
+    pg: &PgStore,
+    keyer: Option<&Keyer>,
+    path: &Path,
+    batch: &mut Vec<(u64, StoredSubscriber)>,
+) -> Result<(u64, usize), Error> {
+    let refused = drop_erased(pg, keyer, path, batch).await?;
+    let rows: Vec<StoredSubscriber> = batch.drain(..).map(|(_, s)| s).collect();
+    let new = pg.add_subscribers(&rows).await.map_err(Error::Store)?;
+    Ok((new, refused))
+}
+
+async fn import(
+    config: &Config,
+    pg: &PgStore,
+    args: &ImportListArgs,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
+    let keyer = erased_keyer(config, pg).await?;
+    let keyer = keyer.as_ref();
     let mut skipped = 0usize;
     let (mut suppressions, mut suppressions_new) = (0u64, 0u64);
     if let Some(path) = &args.suppressed {
         let (set, problems) = Suppression::load(path).map_err(|e| usage(e.into()))?;
         skipped += problems.len();
         problems.into_iter().for_each(warn);
-        let rows = suppression_rows(path, &set, now).map_err(usage)?;
+        let mut rows = suppression_rows(path, &set, now).map_err(usage)?;
+        // An erased reader is suppressed already, under its hash only.
+        if let Some(keyer) = keyer {
+            let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+            let erased = privacy::forgotten_among(pg, keyer, &keys)
+                .await
+                .map_err(Error::Store)?;
+            rows.retain(|r| !erased.contains(&r.key));
+        }
         suppressions = rows.len() as u64;
         for chunk in rows.chunks(BATCH) {
             suppressions_new += pg.suppress_all(chunk).await.map_err(Error::Store)?;
@@ -163,21 +242,29 @@ async fn import(pg: &PgStore, args: &ImportListArgs, now: DateTime<Utc>) -> Resu
             warn(p);
             continue;
         }
-        batch.push(StoredSubscriber {
-            key: sub.key,
-            address: sub.email.to_string(),
-            name: sub.name,
-            subscribed_at: sub
-                .subscribed_at
-                .map(|d| d.to_utc().to_rfc3339_opts(SecondsFormat::Secs, true)),
-        });
+        batch.push((
+            sub.line,
+            StoredSubscriber {
+                key: sub.key,
+                address: sub.email.to_string(),
+                name: sub.name,
+                subscribed_at: sub
+                    .subscribed_at
+                    .map(|d| d.to_utc().to_rfc3339_opts(SecondsFormat::Secs, true)),
+            },
+        ));
         total += 1;
         if batch.len() == BATCH {
-            new += pg.add_subscribers(&batch).await.map_err(Error::Store)?;
-            batch.clear();
+            let (n, refused) = add_batch(pg, keyer, &args.file, &mut batch).await?;
+            new += n;
+            total -= refused as u64;
+            skipped += refused;
         }
     }
-    new += pg.add_subscribers(&batch).await.map_err(Error::Store)?;
+    let (n, refused) = add_batch(pg, keyer, &args.file, &mut batch).await?;
+    new += n;
+    total -= refused as u64;
+    skipped += refused;
     if let Err(e) = reader.finish() {
         return Err(usage(anyhow::anyhow!(
             "{e}; the {total} row(s) before it were imported: fix the file and import it again (importing twice changes nothing)"

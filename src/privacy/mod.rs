@@ -5,14 +5,21 @@
 //! Owns gathering one address's rows from every store (the list, the
 //! suppression history, the ledger) into one [`Record`], and the order and
 //! safety rules of an erasure: never while a send runs, the suppression
-//! written first so that a crash part-way still never mails the reader again.
+//! written first so that a crash part-way still never mails the reader again,
+//! the address and the names replaced by one pseudonym and scrubbed from free
+//! text. The rules are the same on both engines ([`Engine`]): the embedded one
+//! rewrites the list files and the SQLite ledger (`list::privacy`,
+//! `store::Ledger`), the shared one erases in one PostgreSQL transaction
+//! (`store::PgStore::forget_reader`), which is also what refuses a send
+//! running on another host (the run lock is per host).
 //! This is a folder of its own because it spans stages (`list`, `store`, the
 //! outbox) that must not reach into each other. It must not print, and it
 //! leaves the operator's copies of sent mail alone unless asked.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -20,7 +27,27 @@ use crate::delivery::session::{self, RunLock, SessionError};
 use crate::list::privacy::{self as files, EraseError, Keyer, Row};
 use crate::list::{Suppression, normalize};
 use crate::mail::token::{Signer, encode_query};
-use crate::store::{Ledger, LedgerError, ReaderEvent, ReaderRow, RecipientStatus};
+use crate::store::{
+    Erasure, Forgotten, Ledger, LedgerError, PgStore, ReaderEvent, ReaderRow, RecipientStatus,
+    StoreError,
+};
+
+/// Where a reader's data is: the engine of the configured store.
+#[derive(Clone, Copy)]
+pub enum Engine<'a> {
+    /// The embedded default: `subscribers.csv`, `suppressed.csv` and the
+    /// SQLite ledger under `state.dir`.
+    Files,
+    /// The shared PostgreSQL store.
+    Shared(&'a PgStore),
+}
+
+impl<'a> Engine<'a> {
+    /// The shared store when there is one, else the files.
+    pub fn of(store: Option<&'a PgStore>) -> Self {
+        store.map_or(Self::Files, Self::Shared)
+    }
+}
 
 /// Why a record cannot be gathered or erased.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +57,19 @@ pub enum PrivacyError {
         "a send is running (it holds `{0}`); nothing was erased: wait until it finishes (`tipsheet status`), then run forget again"
     )]
     Busy(PathBuf),
+    /// A host is sending to the address right now (shared store: its
+    /// recipient row is claimed under a live lease).
+    #[error(
+        "`{key}` is being sent issue {slots} by a send on some host right now; nothing was erased: wait until that send finishes (`tipsheet status --date {first}`), then run forget again"
+    )]
+    Sending {
+        /// The address.
+        key: String,
+        /// The slots, joined.
+        slots: String,
+        /// The first slot.
+        first: String,
+    },
     /// The address has rows in flight in the ledger.
     #[error(
         "`{key}` is in flight in issue {slots} (a send stopped while mailing it); nothing was erased: finish that issue with `tipsheet send --date {first}`, then run forget again"
@@ -61,6 +101,9 @@ pub enum PrivacyError {
     /// A list file failed.
     #[error(transparent)]
     Erase(#[from] EraseError),
+    /// The shared store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The state folder or its lock file cannot be used.
     #[error(transparent)]
     State(Box<SessionError>),
@@ -84,14 +127,19 @@ pub fn configured_keyer(config: &Config) -> Option<Keyer> {
         })
 }
 
-/// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile.
+/// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile;
+/// on the shared store it holds nothing (sends there take no lock file: the
+/// erasure's transaction refuses while a host sends to the address).
 #[derive(Debug)]
-pub struct StateLock(#[allow(dead_code)] RunLock);
+pub struct StateLock(#[allow(dead_code)] Option<RunLock>);
 
 /// Takes the run lock, or says a send is running.
-pub fn lock_state(config: &Config) -> Result<StateLock, PrivacyError> {
+pub fn lock_state(config: &Config, engine: Engine<'_>) -> Result<StateLock, PrivacyError> {
+    if let Engine::Shared(_) = engine {
+        return Ok(StateLock(None));
+    }
     match session::lock(&config.state.dir) {
-        Ok(l) => Ok(StateLock(l)),
+        Ok(l) => Ok(StateLock(Some(l))),
         Err(SessionError::Locked(path)) => Err(PrivacyError::Busy(path)),
         Err(e) => Err(PrivacyError::State(Box::new(e))),
     }
@@ -124,7 +172,10 @@ impl Record {
             rows.iter()
                 .map(|r| {
                     let mut m = Map::new();
-                    m.insert("line".into(), r.line.into());
+                    // Rows of the shared store have no line.
+                    if r.line > 0 {
+                        m.insert("line".into(), r.line.into());
+                    }
                     for (c, v) in &r.fields {
                         m.insert(c.clone(), v.clone().into());
                     }
@@ -166,25 +217,74 @@ impl Record {
     }
 }
 
-/// Gathers the record of `address` (normalized here).
-pub fn gather(config: &Config, keyer: &Keyer, address: &str) -> Result<Record, PrivacyError> {
+/// The normalized address, or an error when it is not one.
+fn key_of(address: &str) -> Result<String, PrivacyError> {
     let key = normalize(address);
     if key.parse::<lettre::Address>().is_err() {
         return Err(PrivacyError::Address(address.trim().to_string()));
     }
-    let pseudonyms: Vec<String> = keyer.pseudonyms(&key).collect();
+    Ok(key)
+}
+
+/// Gathers the record of `address` (normalized here) from `engine`.
+pub async fn gather(
+    config: &Config,
+    engine: Engine<'_>,
+    keyer: &Keyer,
+    address: &str,
+) -> Result<Record, PrivacyError> {
+    let key = key_of(address)?;
     let mut keys = vec![key.clone()];
-    keys.extend(pseudonyms.iter().cloned());
-    let (issues, events) = match Ledger::open_read_only(&config.ledger_path())? {
-        Some(l) => (l.rows_of(&keys)?, l.events_of(&keys)?),
-        None => (Vec::new(), Vec::new()),
+    keys.extend(keyer.pseudonyms(&key));
+    let (list, suppression, issues, events) = match engine {
+        Engine::Files => {
+            let (issues, events) = match Ledger::open_read_only(&config.ledger_path())? {
+                Some(l) => (l.rows_of(&keys)?, l.events_of(&keys)?),
+                None => (Vec::new(), Vec::new()),
+            };
+            (
+                files::list_rows(&config.subscribers.path, &key)?,
+                files::suppression_rows(&config.subscribers.suppressed_path, &key, keyer)?,
+                issues,
+                events,
+            )
+        }
+        Engine::Shared(pg) => {
+            let held = pg.reader(&keys).await?;
+            let row = |values: [&str; 3], header: &[&str]| Row {
+                line: 0,
+                fields: header
+                    .iter()
+                    .zip(values)
+                    .map(|(c, v)| ((*c).to_string(), v.to_string()))
+                    .collect(),
+            };
+            let list = held
+                .subscriber
+                .iter()
+                .map(|s| {
+                    let at = s.subscribed_at.as_deref().unwrap_or("");
+                    row([&s.address, &s.name, at], crate::list::SUBSCRIBERS_HEADER)
+                })
+                .collect();
+            let suppression = held
+                .suppressions
+                .iter()
+                .map(|s| {
+                    row(
+                        [&s.address, &s.reason, &s.at],
+                        crate::list::SUPPRESSION_HEADER,
+                    )
+                })
+                .collect();
+            (list, suppression, held.issues, held.events)
+        }
     };
-    let suppression = files::suppression_rows(&config.subscribers.suppressed_path, &key, keyer)?;
     let forgotten = suppression
         .last()
         .is_some_and(|r| r.get("reason").trim() == files::FORGOTTEN);
     Ok(Record {
-        list: files::list_rows(&config.subscribers.path, &key)?,
+        list,
         suppression,
         issues,
         events,
@@ -201,9 +301,10 @@ pub struct Erased {
     pub key: String,
     /// What replaced it.
     pub pseudonym: String,
-    /// Rows removed from `subscribers.csv`.
+    /// Rows removed from the list.
     pub list_rows: usize,
-    /// Earlier rows of `suppressed.csv` rewritten to the pseudonym.
+    /// Earlier suppression rows rewritten to the pseudonym (the files), or
+    /// replaced by the `forgotten` row (the shared store).
     pub suppression_rows: usize,
     /// Ledger rows pseudonymized.
     pub ledger_rows: u64,
@@ -225,62 +326,117 @@ pub enum Copies {
     DeleteOutbox,
 }
 
+/// The refusal of an erasure while rows of `key` in `slots` are being sent
+/// (`sending`: under a live lease) or were left in flight.
+fn busy(key: &str, slots: &[&str], sending: bool) -> PrivacyError {
+    let (key, slots, first) = (
+        key.to_string(),
+        slots.join(", "),
+        slots.first().map_or(String::new(), |s| (*s).to_string()),
+    );
+    if sending {
+        PrivacyError::Sending { key, slots, first }
+    } else {
+        PrivacyError::InFlight { key, slots, first }
+    }
+}
+
+/// The names to scrub: every non-empty name the reader's rows hold.
+fn names_of<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut names: Vec<String> = names
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Erases `address` (see the module doc) while `_lock` keeps sends out.
-pub fn forget(
+pub async fn forget(
     config: &Config,
+    engine: Engine<'_>,
     _lock: &StateLock,
     keyer: &Keyer,
     address: &str,
     handle: Copies,
     now: DateTime<Utc>,
 ) -> Result<Erased, PrivacyError> {
-    let record = gather(config, keyer, address)?;
+    let record = gather(config, engine, keyer, address).await?;
     let key = record.key.clone();
+    // On the shared store the erasure's transaction checks this (and the
+    // leases) itself, under the row locks.
     let in_flight: Vec<&str> = record
         .issues
         .iter()
         .filter(|r| r.recipient.status == RecipientStatus::InFlight)
         .map(|r| r.slot.as_str())
         .collect();
-    if let Some(first) = in_flight.first() {
-        return Err(PrivacyError::InFlight {
-            key: key.clone(),
-            slots: in_flight.join(", "),
-            first: (*first).to_string(),
-        });
+    if matches!(engine, Engine::Files) && !in_flight.is_empty() {
+        return Err(busy(&key, &in_flight, false));
     }
-    let mut names: Vec<String> = record
-        .list
-        .iter()
-        .map(|r| r.get("name").trim().to_string())
-        .chain(
-            record
-                .issues
-                .iter()
-                .map(|r| r.recipient.name.trim().to_string()),
-        )
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = names_of(
+        record
+            .list
+            .iter()
+            .map(|r| r.get("name"))
+            .chain(record.issues.iter().map(|r| r.recipient.name.as_str())),
+    );
     let pseudonym = record.pseudonym.clone();
-    // Suppress first: a crash after this still never mails the reader again.
-    let suppression_rows = files::forget_in_suppression(
-        &config.subscribers.suppressed_path,
-        &key,
-        &names,
-        keyer,
-        now,
-    )?;
-    let removed = files::remove_from_list(&config.subscribers.path, &key)?;
-    let mut ledger_rows = 0;
-    if Ledger::open_read_only(&config.ledger_path())?.is_some() {
+    // Free text loses the address and every name, also names read later (in
+    // the shared store's transaction).
+    let scrub = |text: &str, more: &[String]| {
+        let all = names_of(names.iter().chain(more).map(String::as_str));
         let mut needles: Vec<&str> = vec![&key];
-        needles.extend(names.iter().map(String::as_str));
-        let scrub = |t: &str| files::scrub(t, &needles, &pseudonym);
-        ledger_rows =
-            Ledger::open(&config.ledger_path())?.pseudonymize(&key, &pseudonym, &scrub)?;
-    }
+        needles.extend(all.iter().map(String::as_str));
+        files::scrub(text, &needles, &pseudonym)
+    };
+    let (list_rows, suppression_rows, ledger_rows) = match engine {
+        Engine::Files => {
+            // Suppress first: a crash after this still never mails the reader again.
+            let suppression_rows = files::forget_in_suppression(
+                &config.subscribers.suppressed_path,
+                &key,
+                &names,
+                keyer,
+                now,
+            )?;
+            let removed = files::remove_from_list(&config.subscribers.path, &key)?;
+            let mut ledger_rows = 0;
+            if Ledger::open_read_only(&config.ledger_path())?.is_some() {
+                ledger_rows =
+                    Ledger::open(&config.ledger_path())?
+                        .pseudonymize(&key, &pseudonym, &|t| scrub(t, &[]))?;
+            }
+            (removed.rows, suppression_rows, ledger_rows)
+        }
+        Engine::Shared(pg) => {
+            let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let erasure = Erasure {
+                key: &key,
+                pseudonym: &pseudonym,
+                at: &at,
+                reason: files::FORGOTTEN,
+                scrub: &scrub,
+            };
+            match pg.forget_reader(&erasure).await? {
+                Forgotten::Busy { sending, in_flight } => {
+                    let live = !sending.is_empty();
+                    let slots: Vec<&str> = if live { &sending } else { &in_flight }
+                        .iter()
+                        .map(String::as_str)
+                        .collect();
+                    return Err(busy(&key, &slots, live));
+                }
+                Forgotten::Done {
+                    list_rows,
+                    suppression_rows,
+                    ledger_rows,
+                } => (list_rows as usize, suppression_rows as usize, ledger_rows),
+            }
+        }
+    };
     let mut copies = match handle {
         Copies::Skip => Vec::new(),
         Copies::List | Copies::DeleteOutbox => copies(config, &key),
@@ -303,7 +459,7 @@ pub fn forget(
     Ok(Erased {
         key,
         pseudonym,
-        list_rows: removed.rows,
+        list_rows,
         suppression_rows,
         ledger_rows,
         copies,
@@ -312,10 +468,39 @@ pub fn forget(
 }
 
 /// Whether an address must not be signed up again: its reader asked to be forgotten.
-pub fn is_forgotten(config: &Config, keyer: &Keyer, key: &str) -> Result<bool, PrivacyError> {
-    let (set, _) = Suppression::load(&config.subscribers.suppressed_path)
-        .map_err(|e| PrivacyError::Erase(e.into()))?;
-    Ok(set.keyed(keyer.clone()).is_forgotten(key))
+pub async fn is_forgotten(
+    config: &Config,
+    engine: Engine<'_>,
+    keyer: &Keyer,
+    key: &str,
+) -> Result<bool, PrivacyError> {
+    match engine {
+        Engine::Files => {
+            let (set, _) = Suppression::load(&config.subscribers.suppressed_path)
+                .map_err(|e| PrivacyError::Erase(e.into()))?;
+            Ok(set.keyed(keyer.clone()).is_forgotten(key))
+        }
+        Engine::Shared(pg) => Ok(!forgotten_among(pg, keyer, &[key]).await?.is_empty()),
+    }
+}
+
+/// Which of the normalized `keys` were erased (their pseudonym has the
+/// shared store's `forgotten` suppression row): an import or a sign-up of
+/// them must not write them back in clear.
+pub async fn forgotten_among(
+    pg: &PgStore,
+    keyer: &Keyer,
+    keys: &[&str],
+) -> Result<HashSet<String>, StoreError> {
+    let mut of = std::collections::HashMap::new();
+    for key in keys {
+        for p in keyer.pseudonyms(key) {
+            of.insert(p, (*key).to_string());
+        }
+    }
+    let pseudonyms: Vec<String> = of.keys().cloned().collect();
+    let found = pg.suppressed_for(&pseudonyms, files::FORGOTTEN).await?;
+    Ok(found.iter().filter_map(|p| of.get(p).cloned()).collect())
 }
 
 /// Outbox and preview files holding the normalized address (as written, or

@@ -26,7 +26,9 @@ mod postgres;
 mod sqlite;
 mod url;
 pub use event::{Event, EventKind, EventRecord};
-pub use postgres::{FrozenIssue, PgStore, StoredSubscriber, StoredSuppression};
+pub use postgres::{
+    Erasure, Forgotten, FrozenIssue, PgStore, StoredReader, StoredSubscriber, StoredSuppression,
+};
 pub use sqlite::Ledger;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError, redact};
 

@@ -4,13 +4,14 @@
 //!
 //! Owns these routes and their pages. Both take the unsubscribe link's
 //! address and token and check them as unsubscribing does, so a reader only
-//! ever reaches their own address. The erasure itself is `crate::privacy`'s;
-//! it is the one write this server makes to the ledger.
+//! ever reaches their own address. The erasure itself is `crate::privacy`'s,
+//! on the configured store (the files or PostgreSQL); it is the one write
+//! this server makes to the ledger.
 
 #[allow(unused_imports)]
 use super::*;
 use crate::list::privacy::Keyer;
-use crate::privacy::{self, PrivacyError};
+use crate::privacy::{self, Engine, PrivacyError};
 
 /// The routes, merged into the server's router.
 pub(super) fn privacy_routes() -> Router<Arc<App>> {
@@ -34,11 +35,19 @@ impl App {
             .unwrap_or_else(|_| crate::plan::keyer_of(self.signer.clone()))
     }
 
+    /// Where the readers' data is.
+    pub(super) fn engine(&self) -> Engine<'_> {
+        Engine::of(self.shared())
+    }
+
     /// Whether `key`'s reader asked to be forgotten (then sign-up and
-    /// resubscribe are refused). Unreadable files count as not forgotten here:
-    /// the suppression check that follows fails on them anyway.
-    pub(super) fn forgotten(&self, key: &str) -> bool {
-        privacy::is_forgotten(&self.config, &self.keyer(), key).unwrap_or(false)
+    /// resubscribe are refused). Unreadable files (or an unreachable store)
+    /// count as not forgotten here: the suppression check or the store write
+    /// that follows fails on them anyway.
+    pub(super) async fn forgotten(&self, key: &str) -> bool {
+        privacy::is_forgotten(&self.config, self.engine(), &self.keyer(), key)
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -72,7 +81,7 @@ async fn download(
     };
     let log = "cannot gather a reader's data".to_string();
     let record = off_thread(&app, "gather your data", log, move |a| {
-        privacy::gather(&a.config, &a.keyer(), &key)
+        a.wait(privacy::gather(&a.config, a.engine(), &a.keyer(), &key))
     })
     .await?;
     Ok((
@@ -120,20 +129,21 @@ async fn delete(
     // A running send is an answer, not a failure: `Ok(Err(..))`.
     let erased = off_thread(&app, "delete your data", log, move |a| {
         let _files = lock(&a.files);
-        let state = match privacy::lock_state(&a.config) {
+        let state = match privacy::lock_state(&a.config, a.engine()) {
             Ok(s) => s,
             Err(e @ PrivacyError::Busy(_)) => return Ok(Err(e)),
             Err(e) => return Err(e),
         };
-        match privacy::forget(
+        match a.wait(privacy::forget(
             &a.config,
+            a.engine(),
             &state,
             &a.keyer(),
             &key,
             privacy::Copies::Skip,
             a.clock.now(),
-        ) {
-            Err(e @ PrivacyError::InFlight { .. }) => Ok(Err(e)),
+        )) {
+            Err(e @ (PrivacyError::InFlight { .. } | PrivacyError::Sending { .. })) => Ok(Err(e)),
             other => other.map(Ok),
         }
     })

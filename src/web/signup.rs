@@ -293,7 +293,7 @@ pub(super) async fn subscribe(
     let key = normalize(&email);
     let now = app.clock.now();
     // An erased address gets the usual answer (no probing) and no mail.
-    let claimed = !app.forgotten(&key)
+    let claimed = !app.forgotten(&key).await
         && match app.shared() {
             // The limit is the store's, shared by every `serve`.
             Some(pg) => match pg
@@ -532,7 +532,7 @@ pub(super) async fn confirm(
             "This confirmation link holds no valid address. Nobody was subscribed.",
         ));
     }
-    if app.forgotten(&normalize(&email)) {
+    if app.forgotten(&normalize(&email)).await {
         return Ok(forgotten_page(&app));
     }
     let log = format!("cannot subscribe `{email}`");

@@ -86,7 +86,10 @@ impl App {
     /// Whether `key` is suppressed now (the file read afresh, or the store).
     pub(super) fn suppressed(&self, key: &str) -> Result<bool, ListError> {
         if let Some(pg) = self.shared() {
-            return Ok(self.wait(pg.is_suppressed(key))?);
+            // An erased reader is suppressed under its pseudonym.
+            let mut keys = vec![key.to_string()];
+            keys.extend(self.keyer().pseudonyms(key));
+            return Ok(self.wait(pg.suppressed_as(&keys))?);
         }
         let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
         Ok(set.keyed(self.keyer()).contains(key))
@@ -95,6 +98,10 @@ impl App {
     /// Suppresses `key` unless it already is; `Ok(false)` when it already was.
     pub(super) fn suppress(&self, key: &str) -> io::Result<bool> {
         if let Some(pg) = self.shared() {
+            // Never write an erased reader's address back in clear.
+            if self.suppressed(key).map_err(io::Error::other)? {
+                return Ok(false);
+            }
             let s = StoredSuppression {
                 key: key.to_string(),
                 address: key.to_string(),
@@ -279,7 +286,7 @@ pub(super) async fn resubscribe(
     State(app): State<Arc<App>>,
     PostedLink(key): PostedLink,
 ) -> Result<Response, WebError> {
-    if app.forgotten(&key) {
+    if app.forgotten(&key).await {
         return Ok(forgotten_page(&app));
     }
     // After a spam complaint, only the full double opt-in brings the address back.

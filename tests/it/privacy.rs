@@ -9,7 +9,8 @@ use mailin_embedded::response::Response;
 use tipsheet::mail::token::{Signer, encode_query};
 
 use crate::common::{SECRET, Site};
-use crate::server::{Serve, get, post_form, wait_for};
+use crate::pg::{self, FreshDb};
+use crate::server::{Serve, get, one_click, post_form, wait_for};
 use crate::smtp_server::{FaultServer, Faults, SmtpServer, Wire};
 
 const LIST: &str = "email,name,subscribed_at\r
@@ -78,6 +79,112 @@ fn ledger_rows(path: &Path) -> Vec<String> {
     out
 }
 
+/// Every row of every table of a PostgreSQL store, as text (binary columns
+/// decoded too, so an address inside a frozen rendered issue shows).
+fn pg_rows(db: &FreshDb) -> Vec<String> {
+    let columns = db.query(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND data_type = 'bytea'",
+    );
+    let tables = db.query(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = 'public' ORDER BY 1",
+    );
+    let tables: Vec<String> = tables.iter().map(|r| r.get(0)).collect();
+    assert!(tables.contains(&"recipients".to_string()), "{tables:?}");
+    let mut out = Vec::new();
+    for t in tables {
+        let binary: Vec<String> = columns
+            .iter()
+            .filter(|r| r.get::<_, String>(0) == t)
+            .map(|r| format!(", encode(t.\"{}\", 'escape')", r.get::<_, String>(1)))
+            .collect();
+        let sql = format!(
+            "SELECT concat_ws('|', '{t}', row_to_json(t)::text{}) FROM \"{t}\" t ORDER BY 1",
+            binary.concat()
+        );
+        out.extend(db.query(&sql).iter().map(|r| r.get::<_, String>(0)));
+    }
+    out
+}
+
+/// The store a scenario runs on.
+enum Engine {
+    /// The embedded default: the list files and the SQLite ledger.
+    Files,
+    /// A fresh PostgreSQL database.
+    Pg(FreshDb),
+}
+
+impl Engine {
+    /// A site on this engine whose list is `list` with `suppressed`: the
+    /// files written, or imported into the store (and the import files removed:
+    /// the list of record is the store).
+    fn site(&self, list: &str, suppressed: &str) -> Site {
+        let site = match self {
+            Engine::Files => Site::new(),
+            Engine::Pg(db) => crate::subscribers::pg_site(db),
+        };
+        site.write("subscribers/subscribers.csv", list);
+        site.write("subscribers/suppressed.csv", suppressed);
+        if let Engine::Pg(_) = self {
+            let r = site.run(&[
+                "subscribers",
+                "import",
+                "subscribers/subscribers.csv",
+                "--suppressed",
+                "subscribers/suppressed.csv",
+            ]);
+            assert_eq!(r.code, 0, "{r:?}");
+            std::fs::remove_file(site.path("subscribers/subscribers.csv")).unwrap();
+            std::fs::remove_file(site.path("subscribers/suppressed.csv")).unwrap();
+        }
+        site
+    }
+
+    /// Every row of every table of the store.
+    fn rows(&self, site: &Site) -> Vec<String> {
+        match self {
+            Engine::Files => ledger_rows(&site.path("state/tipsheet.sqlite3")),
+            Engine::Pg(db) => pg_rows(db),
+        }
+    }
+
+    /// Records an inbound event, as `tipsheet inbound` does.
+    fn record_event(&self, site: &Site, sql: &str) {
+        match self {
+            Engine::Files => {
+                rusqlite::Connection::open(site.path("state/tipsheet.sqlite3"))
+                    .unwrap()
+                    .execute(sql, [])
+                    .unwrap();
+            }
+            Engine::Pg(db) => {
+                db.query(sql);
+            }
+        }
+    }
+
+    /// The suppression reasons of `email` (the file's rows, or the store's row).
+    fn reasons(&self, site: &Site, email: &str) -> Vec<String> {
+        match self {
+            Engine::Files => site
+                .read("subscribers/suppressed.csv")
+                .lines()
+                .filter(|l| l.to_lowercase().starts_with(&format!("{email},")))
+                .map(|l| l.split_once(',').unwrap().1.to_string())
+                .collect(),
+            Engine::Pg(db) => db
+                .query(&format!(
+                    "SELECT reason FROM suppressions WHERE email = '{email}'"
+                ))
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+        }
+    }
+}
+
 /// The places a reader's address or name could hide.
 fn needles() -> [&'static str; 4] {
     [
@@ -88,8 +195,11 @@ fn needles() -> [&'static str; 4] {
     ]
 }
 
-fn assert_nowhere(site: &Site) {
+fn assert_nowhere(engine: &Engine, site: &Site) {
     for dir in ["state", "subscribers"] {
+        if !site.path(dir).exists() {
+            continue;
+        }
         for f in files(&site.path(dir)) {
             let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_lowercase();
             for n in needles() {
@@ -97,11 +207,11 @@ fn assert_nowhere(site: &Site) {
             }
         }
     }
-    for row in ledger_rows(&site.path("state/tipsheet.sqlite3")) {
+    for row in engine.rows(site) {
         for n in needles() {
             assert!(
                 !row.to_lowercase().contains(n),
-                "`{n}` is still in ledger row {row}"
+                "`{n}` is still in store row {row}"
             );
         }
     }
@@ -125,11 +235,24 @@ fn counts(site: &Site) -> serde_json::Value {
 
 #[test]
 fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
+    forget_everywhere(&Engine::Files);
+}
+
+#[test]
+fn forget_on_postgres_erases_a_reader_from_every_table_and_keeps_counts_and_suppression() {
+    let Some(db) = pg::fresh("privacy::forget_on_postgres") else {
+        return;
+    };
+    forget_everywhere(&Engine::Pg(db));
+}
+
+/// Three issues sent over SMTP (the third bounces ana), a complaint recorded,
+/// then ana forgotten: nowhere in clear, counts kept, still suppressed.
+fn forget_everywhere(engine: &Engine) {
+    let pg = matches!(engine, Engine::Pg(_));
     let server = SmtpServer::start();
-    let site = Site::new();
+    let site = engine.site(LIST, SUPPRESSED);
     site.use_smtp(server.port, 2);
-    site.write("subscribers/subscribers.csv", LIST);
-    site.write("subscribers/suppressed.csv", SUPPRESSED);
     for slot in &SLOTS[..2] {
         let r = site.run(&["send", "--date", slot]);
         assert_eq!(r.code, 0, "{r:?}");
@@ -149,24 +272,23 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         r.stdout.contains("3 delivered, 0 failed, 1 bounced"),
         "{r:?}"
     );
-    let s = site.read("subscribers/suppressed.csv");
+    let reasons = engine.reasons(&site, "ana@example.com");
     assert!(
-        s.contains("bounced: permanent error (550): 5.1.1 <ana@example.com>: Ana Lima"),
-        "{s}"
+        reasons.iter().any(|r| r
+            .starts_with("\"bounced: permanent error (550): 5.1.1 <ana@example.com>: Ana Lima")
+            || r.starts_with("bounced: permanent error (550): 5.1.1 <ana@example.com>: Ana Lima")),
+        "{reasons:?}"
     );
 
     // A complaint about issue #2 came back later (as `tipsheet inbound` records one).
-    rusqlite::Connection::open(site.path("state/tipsheet.sqlite3"))
-        .unwrap()
-        .execute(
-            "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
-                recorded_at) VALUES ('arf:complaint:ana@example.com', 'complaint',
-                'ana@example.com', '2026-12-15', 'arf', NULL,
-                'Ana Lima <ana@example.com> marked it as spam', '2026-12-16T10:00:00Z',
-                '2026-12-16T10:00:01Z')",
-            [],
-        )
-        .unwrap();
+    engine.record_event(
+        &site,
+        "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+            recorded_at) VALUES ('arf:complaint:ana@example.com', 'complaint',
+            'ana@example.com', '2026-12-15', 'arf', NULL,
+            'Ana Lima <ana@example.com> marked it as spam', '2026-12-16T10:00:00Z',
+            '2026-12-16T10:00:01Z')",
+    );
 
     // show: everything about ana, the three issues included.
     let shown = site.run(&["subscribers", "show", "Ana@Example.com", "--json"]);
@@ -175,7 +297,6 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
     assert_eq!(v["email"], "ana@example.com");
     assert_eq!(v["forgotten"], false);
     assert_eq!(v["list"][0]["name"], "Ana Lima");
-    assert_eq!(v["list"][0]["line"], 2);
     let issues: Vec<(u64, String)> = v["issues"]
         .as_array()
         .unwrap()
@@ -201,8 +322,18 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         .iter()
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(reasons.len(), 3, "{reasons:?}");
-    assert!(reasons[2].starts_with("bounced: "), "{reasons:?}");
+    if pg {
+        // The store keeps the current suppression: the bounce.
+        assert_eq!(v["list"][0].get("line"), None, "{v}");
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+    } else {
+        assert_eq!(v["list"][0]["line"], 2);
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+    }
+    assert!(
+        reasons.last().unwrap().starts_with("bounced: "),
+        "{reasons:?}"
+    );
     assert_eq!(v["events"][0]["kind"], "complaint", "{v}");
     assert_eq!(v["events"][0]["slot"], "2026-12-15", "{v}");
     let text = site.run(&["subscribers", "show", "ana@example.com"]);
@@ -212,15 +343,37 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         text.stdout.contains("#3    2026-12-29  bounced"),
         "{text:?}"
     );
+    if pg {
+        assert!(
+            text.stdout
+                .contains(" subscribers  email `ana@example.com`, name `Ana Lima`"),
+            "{text:?}"
+        );
+    }
 
-    let list_before = site.read("subscribers/subscribers.csv");
-    let suppressed_before = site.read("subscribers/suppressed.csv");
+    let files_before = |name: &str| std::fs::read_to_string(site.path(name)).ok();
+    let list_before = files_before("subscribers/subscribers.csv");
+    let suppressed_before = files_before("subscribers/suppressed.csv");
+    let rows_before = engine.rows(&site);
     let counts_before = counts(&site);
-    let others_before: Vec<String> = ledger_rows(&site.path("state/tipsheet.sqlite3"))
-        .into_iter()
+    let others_before: Vec<String> = rows_before
+        .iter()
         .filter(|r| !r.contains("ana@example.com"))
+        .cloned()
         .collect();
     assert!(others_before.len() > 9, "{others_before:?}");
+    // Where ana was before: the check below looks in every one of these.
+    let held: std::collections::BTreeSet<&str> = rows_before
+        .iter()
+        .filter(|r| r.contains("ana@example.com"))
+        .map(|r| r.split('|').next().unwrap())
+        .collect();
+    let tables: &[&str] = if pg {
+        &["events", "recipients", "subscribers", "suppressions"]
+    } else {
+        &["events", "recipients"]
+    };
+    assert_eq!(held.into_iter().collect::<Vec<_>>(), tables);
 
     // Not on a terminal and no --yes: refused, nothing changed.
     let r = site.run(&["subscribers", "forget", "ana@example.com"]);
@@ -229,8 +382,12 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         r.stderr.contains("refusing to forget `ana@example.com` without confirmation: standard input is not a terminal; pass `--yes`"),
         "{r:?}"
     );
-    assert_eq!(site.read("subscribers/subscribers.csv"), list_before);
-    assert_eq!(site.read("subscribers/suppressed.csv"), suppressed_before);
+    assert_eq!(files_before("subscribers/subscribers.csv"), list_before);
+    assert_eq!(
+        files_before("subscribers/suppressed.csv"),
+        suppressed_before
+    );
+    assert_eq!(engine.rows(&site), rows_before);
 
     // Without the secret: refused, it keys the hash.
     let r = site.run_without_secret(&["subscribers", "forget", "ana@example.com", "--yes"]);
@@ -249,47 +406,65 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         "{r:?}"
     );
     assert!(r.stdout.contains("1 row removed"), "{r:?}");
-    assert!(r.stdout.contains("3 earlier rows rewritten"), "{r:?}");
+    if pg {
+        assert!(
+            r.stdout.contains(
+                " suppressions: 1 earlier row replaced by one `forgotten` row holding only the hash"
+            ),
+            "{r:?}"
+        );
+    } else {
+        assert!(r.stdout.contains("3 earlier rows rewritten"), "{r:?}");
+    }
     assert!(r.stdout.contains("4 ledger rows pseudonymized"), "{r:?}");
 
     // Nowhere in clear: not in any file, not in any table row.
-    assert_nowhere(&site);
+    assert_nowhere(engine, &site);
     // Counts, rates and exactly-once records are unchanged.
     assert_eq!(counts(&site), counts_before);
-    // Every other reader untouched: their list rows byte for byte, their ledger rows as they were.
-    assert_eq!(
-        site.read("subscribers/subscribers.csv"),
-        list_before.replace("ana@example.com,Ana Lima,2026-09-14T10:22:00Z\r\n", "")
-    );
-    let others_after: Vec<String> = ledger_rows(&site.path("state/tipsheet.sqlite3"))
+    // Every other reader untouched: their ledger rows (and on PostgreSQL every
+    // other row of every table) as they were.
+    let others_after: Vec<String> = engine
+        .rows(&site)
         .into_iter()
         .filter(|r| !r.contains(&hash))
         .collect();
     assert_eq!(others_after, others_before);
-    let suppressed = site.read("subscribers/suppressed.csv");
-    let lines: Vec<&str> = suppressed.lines().collect();
-    assert_eq!(
-        lines[..2],
-        [
-            "email,reason,at",
-            "sam@example.com,unsubscribed,2026-10-30T08:00:00Z"
-        ]
-    );
-    assert_eq!(
-        lines[2],
-        format!("{hash},unsubscribed,2026-10-01T08:00:00Z")
-    );
-    assert!(
-        lines[4].starts_with(&format!(
-            "{hash},bounced: permanent error (550): 5.1.1 <{hash}>: {hash} is not known here,"
-        )),
-        "{suppressed}"
-    );
-    assert!(
-        lines[5].starts_with(&format!("{hash},forgotten,")),
-        "{suppressed}"
-    );
-    assert_eq!(lines.len(), 6, "{suppressed}");
+    if pg {
+        assert_eq!(engine.reasons(&site, &hash), ["forgotten"]);
+    } else {
+        // Their list rows byte for byte.
+        assert_eq!(
+            site.read("subscribers/subscribers.csv"),
+            list_before
+                .unwrap()
+                .replace("ana@example.com,Ana Lima,2026-09-14T10:22:00Z\r\n", "")
+        );
+        let suppressed = site.read("subscribers/suppressed.csv");
+        let lines: Vec<&str> = suppressed.lines().collect();
+        assert_eq!(
+            lines[..2],
+            [
+                "email,reason,at",
+                "sam@example.com,unsubscribed,2026-10-30T08:00:00Z"
+            ]
+        );
+        assert_eq!(
+            lines[2],
+            format!("{hash},unsubscribed,2026-10-01T08:00:00Z")
+        );
+        assert!(
+            lines[4].starts_with(&format!(
+                "{hash},bounced: permanent error (550): 5.1.1 <{hash}>: {hash} is not known here,"
+            )),
+            "{suppressed}"
+        );
+        assert!(
+            lines[5].starts_with(&format!("{hash},forgotten,")),
+            "{suppressed}"
+        );
+        assert_eq!(lines.len(), 6, "{suppressed}");
+    }
     // show finds what is left: the hashed history, marked forgotten.
     let v = json(
         &site
@@ -300,32 +475,76 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
     assert_eq!(v["list"], serde_json::json!([]));
     assert_eq!(v["issues"].as_array().unwrap().len(), 3);
     assert_eq!(v["issues"][0]["name"], "");
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
 
     // A re-import (the row added back) is recognised as suppressed; the next send skips ana.
-    let list_now = site.read("subscribers/subscribers.csv");
-    site.write(
-        "subscribers/subscribers.csv",
-        &format!("{list_now}ana@example.com,Ana Lima,2026-12-30\r\n"),
-    );
-    let dry = site.run(&["send", "--dry-run", "--date", "2027-01-12"]);
-    assert!(
-        dry.stdout.contains("recipients: 3 active, 1 suppressed"),
-        "{dry:?}"
-    );
-    let r = site.run(&["send", "--date", "2027-01-12"]);
-    assert_eq!(r.code, 0, "{r:?}");
+    if pg {
+        site.write(
+            "subscribers/again.csv",
+            "email,name,subscribed_at\nfay@example.com,Fay,\nAna@Example.com,Ana Lima,2026-12-30\n",
+        );
+        let r = site.run(&["subscribers", "import", "subscribers/again.csv"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(
+            r.stderr,
+            "subscribers/again.csv:3: warning: `Ana@Example.com` is suppressed: its reader asked to be forgotten (`subscribers forget`), and the store keeps only its keyed hash; row skipped\n"
+        );
+        assert!(
+            r.stdout
+                .contains(": 1 subscriber(s), 1 new; 0 suppression(s), 0 new; 1 row(s) skipped"),
+            "{r:?}"
+        );
+        std::fs::remove_file(site.path("subscribers/again.csv")).unwrap();
+        let r = site.run(&["send", "--date", "2027-01-12"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let got = bouncer.received_by();
+        assert!(!got.contains_key("ana@example.com"), "{got:?}");
+        assert_eq!(got.get("fay@example.com"), Some(&1), "{got:?}");
+        assert_eq!(got.len(), 4, "{got:?}");
+    } else {
+        let list_now = site.read("subscribers/subscribers.csv");
+        site.write(
+            "subscribers/subscribers.csv",
+            &format!("{list_now}ana@example.com,Ana Lima,2026-12-30\r\n"),
+        );
+        let dry = site.run(&["send", "--dry-run", "--date", "2027-01-12"]);
+        assert!(
+            dry.stdout.contains("recipients: 3 active, 1 suppressed"),
+            "{dry:?}"
+        );
+        let r = site.run(&["send", "--date", "2027-01-12"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let got = bouncer.received_by();
+        assert!(!got.contains_key("ana@example.com"), "{got:?}");
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got.values().all(|n| *n == 2),
+            "issues #3 and #4 each once: {got:?}"
+        );
+        site.write("subscribers/subscribers.csv", &list_now);
+    }
     let got = bouncer.received_by();
-    assert!(!got.contains_key("ana@example.com"), "{got:?}");
-    assert_eq!(got.len(), 3, "{got:?}");
-    assert!(
-        got.values().all(|n| *n == 2),
-        "issues #3 and #4 each once: {got:?}"
-    );
-    site.write("subscribers/subscribers.csv", &list_now);
+    for other in ["bob@example.com", "carol@example.com", "dave@example.com"] {
+        assert_eq!(
+            got.get(other),
+            Some(&2),
+            "issues #3 and #4 each once: {got:?}"
+        );
+    }
 
     // A web sign-up of that address is refused: the usual answer (nobody can
     // probe who was erased) but no confirmation mail; erin's goes out.
     let serve = Serve::start(&site);
+    // "Download my data" gives what show --json does: the hashed history.
+    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("ana@example.com");
+    let data = get(&serve.url(&format!(
+        "/privacy/data?e={}&t={}",
+        encode_query("ana@example.com"),
+        encode_query(&token)
+    )));
+    assert_eq!(data.status, 200, "{data:?}");
+    let shown = site.run(&["subscribers", "show", "ana@example.com", "--json"]);
+    assert_eq!(json(&data.body), json(&shown.stdout));
     let mails = bouncer.mails().len();
     let page = post_form(
         &serve.url("/subscribe"),
@@ -375,13 +594,23 @@ fn forget_erases_a_reader_everywhere_and_keeps_counts_and_suppression() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let list_now = site.read("subscribers/subscribers.csv");
+    let list_now = std::fs::read_to_string(site.path("subscribers/subscribers.csv")).ok();
+    let rows_now = engine.rows(&site);
     let r = post_form(&serve.url("/confirm"), &fields);
     assert_eq!(r.status, 409, "{r:?}");
     assert!(r.body.contains("asked Career Tips to forget it"), "{r:?}");
-    assert_eq!(site.read("subscribers/subscribers.csv"), list_now);
+    assert_eq!(
+        std::fs::read_to_string(site.path("subscribers/subscribers.csv")).ok(),
+        list_now
+    );
+    // An unsubscribe through an old link writes nothing back in clear either.
+    let link = Signer::new(SECRET.as_bytes())
+        .unsubscribe_url("https://news.example.com", "ana@example.com");
+    let r = one_click(&serve.local(&link));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(engine.rows(&site), rows_now);
     drop(serve);
-    assert_nowhere(&site);
+    assert_nowhere(engine, &site);
 }
 
 #[test]
@@ -542,13 +771,7 @@ fn forget_during_a_running_send_is_refused() {
     let site = Site::new();
     site.use_smtp(server.port, 1);
     site.write("subscribers/subscribers.csv", LIST);
-    let mut send = site
-        .command(&["send"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut send = crate::hosts::spawn(&site, &["send"]);
     let ledger = site.path("state/tipsheet.sqlite3");
     wait_for("ana in flight", || {
         let c = rusqlite::Connection::open_with_flags(
@@ -664,4 +887,121 @@ fn an_erased_address_stays_suppressed_across_a_secret_rotation() {
         r.stdout.contains("recipients: 4 active, 0 suppressed"),
         "{r:?}"
     );
+}
+
+/// On PostgreSQL the run lock is per host: what refuses is the erasure's
+/// transaction, which sees a row in flight or claimed under a live lease.
+#[test]
+fn forget_on_postgres_is_refused_while_a_host_sends_to_the_reader() {
+    let Some(db) = pg::fresh("privacy::forget_on_postgres_refused") else {
+        return;
+    };
+    // Every DATA waits before its reply: the send is still running when forget comes.
+    let server = FaultServer::start(Wire {
+        delay_ms: 4000,
+        ..Wire::default()
+    });
+    let engine = Engine::Pg(db);
+    let site = engine.site(LIST, SUPPRESSED);
+    let Engine::Pg(db) = &engine else {
+        unreachable!("made above")
+    };
+    site.use_smtp(server.port, 1);
+    let mut send = crate::hosts::spawn(&site, &["send"]);
+    let in_flight =
+        "SELECT COUNT(*) FROM recipients WHERE email = 'ana@example.com' AND status = 'in_flight'";
+    wait_for("ana in flight", || (db.count(in_flight) == 1).then_some(()));
+    let sending = |who: &str| {
+        format!(
+            "error: `{who}` is being sent issue 2026-12-01 by a send on some host right now; nothing was erased: wait until that send finishes (`tipsheet status --date 2026-12-01`), then run forget again"
+        )
+    };
+    let untouched = || {
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM subscribers WHERE email = 'ana@example.com'"),
+            1
+        );
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM suppressions WHERE email LIKE 'hmac:%'"),
+            0
+        );
+    };
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&sending("ana@example.com")), "{r:?}");
+    untouched();
+    // The web's "Delete my data" gets the same answer: try again later.
+    let serve = Serve::start(&site);
+    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("ana@example.com");
+    let r = post_form(
+        &serve.url("/privacy/delete"),
+        &[("e", "ana@example.com"), ("t", &token)],
+    );
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.body.contains("Please try again later"), "{r:?}");
+    drop(serve);
+    untouched();
+
+    // The send dies mid-message: while its lease runs, forget still refuses;
+    // once it expired, ana's row is left in flight and forget refuses as on the files.
+    send.kill().unwrap();
+    send.wait().unwrap();
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&sending("ana@example.com")), "{r:?}");
+    db.query(
+        "UPDATE recipients SET lease_until = now() - interval '1 second' WHERE lease_until IS NOT NULL",
+    );
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("`ana@example.com` is in flight in issue 2026-12-01 (a send stopped while mailing it); nothing was erased: finish that issue with `tipsheet send --date 2026-12-01`"),
+        "{r:?}"
+    );
+    untouched();
+
+    // A row another host claimed but has not handed out yet is refused too.
+    db.query(
+        "UPDATE recipients SET claimed_by = 'other-host:1:0', lease_until = now() + interval '1 minute'
+         WHERE email = 'dave@example.com'",
+    );
+    let r = site.run(&["subscribers", "forget", "dave@example.com", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&sending("dave@example.com")), "{r:?}");
+    // That host died: its claim expired, and dave's pending row is erased.
+    db.query("UPDATE recipients SET lease_until = now() - interval '1 second' WHERE email = 'dave@example.com'");
+    let r = site.run(&["subscribers", "forget", "dave@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let hash = format!(
+        "hmac:{}",
+        Signer::new(SECRET.as_bytes()).sign("forget", "dave@example.com")
+    );
+    let row = db.query(&format!(
+        "SELECT status, address, name, claimed_by FROM recipients WHERE email = '{hash}'"
+    ));
+    assert_eq!(row.len(), 1);
+    assert_eq!(row[0].get::<_, String>(0), "pending");
+    assert_eq!(row[0].get::<_, String>(1), hash);
+    assert_eq!(row[0].get::<_, String>(2), "");
+    assert_eq!(row[0].get::<_, Option<String>>(3), None);
+
+    // The issue resumes on a quick relay: dave's hashed row is skipped as
+    // suppressed, nobody is mailed at a hash, the others get the issue.
+    let quick = SmtpServer::start();
+    site.config(
+        &format!("port = {}", server.port),
+        &format!("port = {}", quick.port),
+    );
+    let r = site.run(&["send", "--date", "2026-12-01"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = quick.received_by();
+    assert!(got.keys().all(|k| k.contains('@')), "{got:?}");
+    assert!(!got.contains_key("dave@example.com"), "{got:?}");
+    assert!(got.contains_key("bob@example.com"), "{got:?}");
+    let skipped =
+        format!("SELECT COUNT(*) FROM recipients WHERE email = '{hash}' AND status = 'skipped'");
+    assert_eq!(db.count(&skipped), 1);
+    for row in pg_rows(db) {
+        assert!(!row.to_lowercase().contains("dave@example.com"), "{row}");
+    }
 }

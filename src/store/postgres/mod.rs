@@ -11,8 +11,9 @@
 //!
 //! This file holds the pool, the connection, the migrations and `PgStore`;
 //! the queries are split by concern: `ledger.rs` (issues, freeze, commit),
-//! `claim.rs` (leases, claiming, renew/release/recover) and `list.rs`
-//! (subscribers, suppressions, the confirmation limit).
+//! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
+//! (subscribers, suppressions, the confirmation limit) and `privacy.rs`
+//! (one reader's rows: gathering and erasing them).
 
 use std::io::BufReader;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ use crate::content::issue::{PastIssue, Selection};
 mod claim;
 mod ledger;
 mod list;
+mod privacy;
+pub use privacy::{Erasure, Forgotten, StoredReader};
 
 /// The migrations, in order: migration N is `MIGRATIONS[N - 1]`.
 const MIGRATIONS: &[&str] = &[
