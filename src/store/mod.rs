@@ -25,7 +25,7 @@ mod event;
 mod postgres;
 mod sqlite;
 mod url;
-pub use event::{Event, EventKind, EventRecord};
+pub use event::{Consequence, Event, EventKind, EventRecord, Recorded};
 pub use postgres::{FrozenIssue, PgStore, StoredSubscriber, StoredSuppression};
 pub use sqlite::Ledger;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError, redact};

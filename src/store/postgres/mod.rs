@@ -11,8 +11,9 @@
 //!
 //! This file holds the pool, the connection, the migrations and `PgStore`;
 //! the queries are split by concern: `ledger.rs` (issues, freeze, commit),
-//! `claim.rs` (leases, claiming, renew/release/recover) and `list.rs`
-//! (subscribers, suppressions, the confirmation limit).
+//! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
+//! (subscribers, suppressions, the confirmation limit) and `event.rs` (what
+//! came back: inbound events and their consequences).
 
 use std::io::BufReader;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use super::*;
 use crate::content::issue::{PastIssue, Selection};
 
 mod claim;
+mod event;
 mod ledger;
 mod list;
 
@@ -51,7 +53,8 @@ const ISSUE_COLUMNS: &str =
 const RECIPIENT_COLUMNS: &str =
     "email, address, name, status, attempts, last_code, last_reply, message_id, updated_at";
 
-/// An open connection pool to the shared store.
+/// An open connection pool to the shared store (a clone shares the pool).
+#[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
     url: PostgresUrl,
