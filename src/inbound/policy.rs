@@ -89,7 +89,8 @@ impl Policy {
         }
     }
 
-    /// Records `event` and applies its consequences.
+    /// Records `event` and applies its consequences. An event that names no
+    /// issue is linked to the latest issue sent to its address.
     pub fn apply(
         &self,
         book: &Book<'_>,
@@ -101,7 +102,7 @@ impl Policy {
 
     /// A one-click (web) unsubscribe of `email`: suppresses it and records an
     /// `unsubscribe` event (source `web`), linked to the latest issue sent to
-    /// the address, so that `status` counts it. Nothing is recorded when the
+    /// the address (the link names no issue), so that `status` counts it. Nothing is recorded when the
     /// address already is suppressed (a second click is no new event).
     pub fn unsubscribe(
         &self,
@@ -110,13 +111,12 @@ impl Policy {
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
         let at = timestamp(now);
-        let slot = book.latest_issue_of(email)?;
         let digest = Sha256::digest(format!("{email}\0{at}").as_bytes());
         let event = Event {
             key: format!("web:{}:unsubscribe", &hex::encode(digest)[..32]),
             kind: EventKind::Unsubscribe,
             email: email.to_string(),
-            slot,
+            slot: None,
             source: "web".into(),
             status: None,
             reason: "one-click unsubscribe".into(),
@@ -133,10 +133,14 @@ impl Policy {
         only_if_suppressing: bool,
     ) -> Result<Applied, PolicyError> {
         let erased_as = book.erased_as(&self.keyer, &event.email)?;
-        let event = match &erased_as {
+        let mut event = match &erased_as {
             Some(p) => pseudonymous(event, p),
             None => event.clone(),
         };
+        if event.slot.is_none() {
+            // By the stored address: an erased reader's rows carry the pseudonym.
+            event.slot = book.latest_issue_of(&event.email)?;
+        }
         let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
         let erased = erased_as.is_some();
         let decide = |soft: Option<u64>| {

@@ -288,9 +288,8 @@ async fn apply(
     }
 }
 
-/// The issue an event is about: the one its Message-ID names, when that is
-/// ours and names this address's row; else the latest issue sent to the
-/// address (relays often leave our Message-ID out).
+/// The issue an event is about, when its Message-ID is one of ours and names
+/// this address's row (else the policy links it to the latest issue sent).
 fn linked_slot(book: &Book<'_>, r: &Reported) -> Result<Option<chrono::NaiveDate>, PolicyError> {
     let ours = r.message_id.as_deref().and_then(|id| {
         let id = if id.starts_with('<') {
@@ -300,13 +299,11 @@ fn linked_slot(book: &Book<'_>, r: &Reported) -> Result<Option<chrono::NaiveDate
         };
         verp::rid_of_message_id(&id)
     });
-    if let Some((slot, rid)) = ours
-        && let Some(row) = book.recipient_by_rid(slot, &rid)?
-        && row.key == r.email
-    {
-        return Ok(Some(slot));
-    }
-    book.latest_issue_of(&r.email)
+    let Some((slot, rid)) = ours else {
+        return Ok(None);
+    };
+    let row = book.recipient_by_rid(slot, &rid)?;
+    Ok(row.filter(|row| row.key == r.email).map(|_| slot))
 }
 
 fn checked_email(
