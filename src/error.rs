@@ -65,6 +65,23 @@ macro_rules! via_session {
 }
 via_session!(PlanError, LedgerError, PrepareError);
 
+/// What came back could not be applied: the ledger and the store as
+/// themselves, a suppression list file as a write that failed.
+impl From<crate::inbound::policy::PolicyError> for Error {
+    fn from(e: crate::inbound::policy::PolicyError) -> Self {
+        use crate::inbound::policy::PolicyError;
+        match e {
+            PolicyError::Ledger(e) => e.into(),
+            PolicyError::Store(e) => Error::Store(e),
+            PolicyError::Suppression { path, message } => Error::Write {
+                what: "cannot update the suppression list",
+                path,
+                source: std::io::Error::other(message),
+            },
+        }
+    }
+}
+
 /// Why a command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -3,7 +3,9 @@
 //!
 //! Owns reading the messages (capped) and the Maildir moves (`new` → `cur`
 //! with the `S` flag, never a delete; what is not handled stays in `new`), and
-//! what is printed. What a message means and does is `inbound`'s.
+//! what is printed, and opening the configured store (either engine) as an
+//! [`inbound::Book`](crate::inbound::Book). What a message means and does is
+//! `inbound`'s.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,8 +17,8 @@ use super::output::{errln, outln};
 use super::signer;
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::inbound::{Handled, Processor, classify::MAX_BYTES};
-use crate::store::Ledger;
+use crate::inbound::{Book, Handled, Processor, classify::MAX_BYTES};
+use crate::store::{Ledger, Store, StoreSettings, StoreUrl};
 
 /// `inbound` options.
 #[derive(Debug, Args)]
@@ -53,8 +55,65 @@ pub(super) fn run(
         ));
     }
     let signer = signer(config, false)?;
-    let ledger = Ledger::open(&config.ledger_path())?;
-    let processor = Processor::new(config, &signer, &ledger, now);
+    with_book(config, true, |book| {
+        // Opened for writing, the store always has its schema; say so if not.
+        let Some(book) = book else {
+            return Err(Error::Usage(
+                "the store has no schema after opening it for writing; run `tipsheet check`".into(),
+            ));
+        };
+        read_all(&Processor::new(config, &signer, book, now), args)
+    })
+}
+
+/// Runs `f` on the configured store as a [`Book`]: opened for writing
+/// (creating and migrating it) when `write`, else read only (`None` when it
+/// has no ledger or schema yet). The shared store's calls run on a runtime
+/// of their own, blocked on from this thread.
+pub(super) fn with_book<T>(
+    config: &Config,
+    write: bool,
+    f: impl FnOnce(Option<&Book<'_>>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let settings = StoreSettings::from_config(config)?;
+    let suppressed = &config.subscribers.suppressed_path;
+    match &settings.url {
+        StoreUrl::Sqlite(path) => {
+            let ledger = match write {
+                true => Some(Ledger::open(path)?),
+                false => Ledger::open_read_only(path)?,
+            };
+            let book = ledger
+                .as_ref()
+                .map(|ledger| Book::Embedded { ledger, suppressed });
+            f(book.as_ref())
+        }
+        StoreUrl::Postgres(_) => {
+            // Multi-threaded (one worker): `Handle::block_on` drives the
+            // connections only on such a runtime.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(Error::Runtime)?;
+            let store = match write {
+                true => Some(rt.block_on(Store::open(&settings))?),
+                false => rt.block_on(Store::open_read_only(&settings))?,
+            };
+            let book = match &store {
+                Some(s) => Some(Book::Shared {
+                    store: s.shared()?,
+                    rt: rt.handle().clone(),
+                }),
+                None => None,
+            };
+            f(book.as_ref())
+        }
+    }
+}
+
+/// Reads the messages `args` names and reports each, then the tally.
+fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
     let mut tally = Tally::default();
     if let Some(dir) = &args.maildir {
         let new = dir.join("new");
@@ -80,7 +139,7 @@ pub(super) fn run(
         })?;
         for path in names {
             let shown = path.display().to_string();
-            let handled = one(&processor, &shown, read_file(&path), &mut tally);
+            let handled = one(processor, &shown, read_file(&path), &mut tally);
             if handled {
                 let name = path
                     .file_name()
@@ -112,10 +171,10 @@ pub(super) fn run(
                     .read_to_end(&mut buf)
                     .map(|_| buf)
                     .map_err(|e| format!("cannot read standard input: {e}"));
-                one(&processor, "standard input", read, &mut tally);
+                one(processor, "standard input", read, &mut tally);
             } else {
                 let shown = path.display().to_string();
-                one(&processor, &shown, read_file(path), &mut tally);
+                one(processor, &shown, read_file(path), &mut tally);
             }
         }
     }
@@ -184,6 +243,12 @@ fn one(
             if applied.row_bounced {
                 effects.push("ledger row now bounced".into());
             }
+            if applied.erased_as.is_some() {
+                effects.push(
+                    "the address was erased (`subscribers forget`): recorded under its pseudonym, not written back"
+                        .into(),
+                );
+            }
             if applied.suppressed.is_none()
                 && let Some(n) = applied.soft_count
             {
@@ -232,13 +297,13 @@ fn one(
 /// unsubscribes, rates, warnings; with `detailed`, each address) to its
 /// `status` row.
 pub(super) fn feedback(
-    ledger: &Ledger,
+    book: &Book<'_>,
     slot: NaiveDate,
     detailed: bool,
     json: &mut serde_json::Value,
     text: &mut String,
 ) -> Result<(), Error> {
-    let fb = crate::inbound::report::issue(ledger, slot)?;
+    let fb = crate::inbound::report::issue(book, slot)?;
     json["feedback"] = fb.json(detailed);
     text.push_str("\n  ");
     text.push_str(&fb.line());

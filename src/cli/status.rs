@@ -28,17 +28,20 @@ pub(super) fn run(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
+    // What came back (inbound events) is in the same store, either engine.
+    super::inbound::with_book(config, false, |events| {
+        report(config, args, now, &schedule, events)
+    })
+}
+
+fn report(
+    config: &Config,
+    args: &StatusArgs,
+    now: DateTime<Utc>,
+    schedule: &crate::schedule::Schedule,
+    events: Option<&crate::inbound::Book<'_>>,
+) -> Result<Outcome, Error> {
     let ledger = crate::store::snapshot(config, args.date)?;
-    // What came back (inbound events) lives in the embedded ledger; the
-    // shared store does not hold events yet.
-    let shared = crate::store::StoreSettings::from_config(config)
-        .map_err(Error::Store)?
-        .url
-        .is_shared();
-    let events = match shared {
-        false => crate::store::Ledger::open_read_only(&config.ledger_path())?,
-        true => None,
-    };
     // A run holding the lock may have recipients in flight; otherwise those were cut off.
     let running =
         session::run_in_progress(&config.state.dir) || ledger.as_ref().is_some_and(|l| l.sending());
@@ -49,8 +52,8 @@ pub(super) fn run(
     if let Some(d) = args.date
         && !issues.iter().any(|i| i.slot == d)
     {
-        let slot = slot_for(&schedule, d)?;
-        let state = slot_state(&schedule, &slot, None, now);
+        let slot = slot_for(schedule, d)?;
+        let state = slot_state(schedule, &slot, None, now);
         if args.json {
             outln!(
                 "{}",
@@ -68,7 +71,7 @@ pub(super) fn run(
             .slots_before(now, 12)
             .into_iter()
             .filter(|s| !recorded.contains(&s.date))
-            .filter(|s| slot_state(&schedule, s, None, now) == "missed")
+            .filter(|s| slot_state(schedule, s, None, now) == "missed")
             .collect()
     } else {
         Vec::new()
@@ -163,7 +166,7 @@ pub(super) fn run(
                     r.last_reply.as_deref().unwrap_or("")
                 ));
             }
-            if let Some(events) = &events {
+            if let Some(events) = events {
                 super::inbound::feedback(
                     events,
                     i.slot,

@@ -4,9 +4,10 @@
 //! Owns turning one raw message into at most one [`Event`] for one ledger row:
 //! [`classify`] reads it, [`Processor`] checks its VERP or mailto token (a
 //! bounce without a valid token changes nothing) and finds the row, and
-//! [`policy`] applies the event. It reads no files and no Maildir (the CLI
-//! does), sends nothing, and never prints.
+//! [`policy`] applies the event, through [`Book`] on either store engine. It
+//! reads no Maildir (the CLI does), sends nothing, and never prints.
 
+pub mod book;
 pub mod classify;
 pub mod policy;
 pub mod report;
@@ -16,7 +17,8 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::mail::token::Signer;
 use crate::mail::verp::{self, Check, Purpose};
-use crate::store::{Event, EventKind, Ledger, LedgerError};
+use crate::store::{Event, EventKind, LedgerError};
+pub use book::Book;
 use classify::{Action, Classified, Kind};
 use policy::{Applied, Policy, PolicyError};
 
@@ -78,28 +80,30 @@ struct Row {
     email: String,
 }
 
-/// Processes raw messages against one ledger.
+/// Processes raw messages against one store.
 pub struct Processor<'a> {
     config: &'a Config,
     signer: &'a Signer,
-    ledger: &'a Ledger,
+    book: &'a Book<'a>,
     policy: Policy,
     now: DateTime<Utc>,
 }
 
 impl<'a> Processor<'a> {
-    /// A processor for `config`'s list and policy, checking tokens with `signer`.
+    /// A processor for `config`'s list and policy, checking tokens with
+    /// `signer` (whose secret also keys erased readers' pseudonyms).
     pub fn new(
         config: &'a Config,
         signer: &'a Signer,
-        ledger: &'a Ledger,
+        book: &'a Book<'a>,
         now: DateTime<Utc>,
     ) -> Self {
+        let keyer = crate::plan::with_previous_key(config, crate::plan::keyer_of(signer.clone()));
         Self {
             config,
             signer,
-            ledger,
-            policy: Policy::from(&config.bounce_settings()),
+            book,
+            policy: Policy::new(&config.bounce_settings(), keyer),
             now,
         }
     }
@@ -165,12 +169,7 @@ impl<'a> Processor<'a> {
             reason,
             at: policy::timestamp(self.now),
         };
-        let applied = self.policy.apply(
-            self.ledger,
-            &self.config.subscribers.suppressed_path,
-            &event,
-            self.now,
-        )?;
+        let applied = self.policy.apply(self.book, &event, self.now)?;
         Ok(Handled::Event { event, applied })
     }
 
@@ -200,7 +199,7 @@ impl<'a> Processor<'a> {
         {
             match verp::check(self.signer, purpose, token) {
                 Check::Valid(t) => {
-                    let Some(issue) = self.ledger.issue_by_number(t.number)? else {
+                    let Some(issue) = self.book.issue_by_number(t.number)? else {
                         return Ok(Err(format!(
                             "the token names issue #{}, which the ledger does not have",
                             t.number
@@ -214,7 +213,7 @@ impl<'a> Processor<'a> {
                             t.number, c.quoted_ids[0]
                         )));
                     }
-                    return Ok(match self.ledger.recipient_by_rid(issue.slot, &t.rid)? {
+                    return Ok(match self.book.recipient_by_rid(issue.slot, &t.rid)? {
                         Some(r) => Ok(Row {
                             slot: issue.slot,
                             email: r.key,
@@ -236,7 +235,7 @@ impl<'a> Processor<'a> {
         }
         if by_message_id {
             for (slot, rid) in &quoted {
-                if let Some(r) = self.ledger.recipient_by_rid(*slot, rid)? {
+                if let Some(r) = self.book.recipient_by_rid(*slot, rid)? {
                     return Ok(Ok(Row {
                         slot: *slot,
                         email: r.key,
@@ -260,7 +259,7 @@ impl<'a> Processor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Outcome, RecipientStatus};
+    use crate::store::{Ledger, Outcome, RecipientStatus};
     use sha2::{Digest, Sha256};
     use std::path::Path;
 
@@ -386,7 +385,11 @@ address = "bounces@example.com"
         let signer = Signer::new(b"test-secret");
         let ledger = ledger(dir.path());
         let now = "2026-12-01T16:00:00Z".parse().unwrap();
-        let p = Processor::new(&config, &signer, &ledger, now);
+        let book = Book::Embedded {
+            ledger: &ledger,
+            suppressed: &config.subscribers.suppressed_path,
+        };
+        let p = Processor::new(&config, &signer, &book, now);
         let table: &[(&str, &str)] = &[
             ("postfix-hard", "hard_bounce ana@example.com"),
             ("exim-hard", "hard_bounce bob@example.com"),
@@ -478,7 +481,11 @@ address = "bounces@example.com"
         let config = config(dir.path());
         let signer = Signer::new(b"test-secret");
         let ledger = ledger(dir.path());
-        let p = Processor::new(&config, &signer, &ledger, chrono::Utc::now());
+        let book = Book::Embedded {
+            ledger: &ledger,
+            suppressed: &config.subscribers.suppressed_path,
+        };
+        let p = Processor::new(&config, &signer, &book, chrono::Utc::now());
         let huge = vec![b'a'; classify::MAX_BYTES + 1];
         assert!(label(&p.process(&huge)).starts_with("error: 10485761 bytes, more than"));
         let mut deep = String::from("From: x@example.org\nSubject: deep\n");

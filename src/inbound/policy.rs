@@ -4,17 +4,22 @@
 //! ledger row to `bounced`; `soft_limit` soft bounces on distinct issues within
 //! `soft_window_days` suppress, older ones no longer count; a complaint
 //! suppresses (`complaint`); a mailed unsubscribe suppresses (`unsubscribed`),
-//! as the one-click POST does; a delay changes nothing. Every event is recorded
-//! once: a repeat changes nothing. Suppression goes through
-//! [`list::append_suppression`]; this module never edits the list files itself.
+//! as the one-click POST does (which records its event here too); a delay
+//! changes nothing. Every event is recorded once: a repeat changes nothing. An
+//! address erased by `subscribers forget` is never written back: its event is
+//! recorded under its pseudonym, and its pseudonym already suppresses it. The
+//! rules are the same on both engines: [`Book`] carries them out, and never
+//! edits the list files except through [`crate::list::append_suppression`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
 
+use super::book::Book;
 use crate::config::Bounces;
-use crate::list::{self, Suppression};
-use crate::store::{Event, EventKind, Ledger, LedgerError};
+use crate::list::privacy::{Keyer, scrub};
+use crate::store::{Consequence, Event, EventKind, LedgerError, StoreError};
 
 /// The suppression reason of a complaint (a later sign-up needs double opt-in).
 pub const COMPLAINT: &str = "complaint";
@@ -27,6 +32,9 @@ pub enum PolicyError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The shared store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The suppression list could not be read or written.
     #[error(
         "cannot update the suppression list `{path}`: {message} (check `subscribers.suppressed_path`)"
@@ -39,22 +47,16 @@ pub enum PolicyError {
     },
 }
 
-/// The policy's settings, from `[bounces]`.
-#[derive(Debug, Clone, Copy)]
+/// The policy's settings, from `[bounces]`, and the keyer that recognises
+/// erased readers.
+#[derive(Debug, Clone)]
 pub struct Policy {
     /// Soft bounces that suppress.
     pub soft_limit: u32,
     /// Days soft bounces count for.
     pub soft_window_days: u32,
-}
-
-impl From<&Bounces> for Policy {
-    fn from(b: &Bounces) -> Self {
-        Self {
-            soft_limit: b.soft_limit,
-            soft_window_days: b.soft_window_days,
-        }
-    }
+    /// Pseudonyms of erased readers (under the unsubscribe secret).
+    pub keyer: Keyer,
 }
 
 /// What applying one event did.
@@ -68,6 +70,8 @@ pub struct Applied {
     pub row_bounced: bool,
     /// For a soft bounce: how many count now (distinct issues in the window).
     pub soft_count: Option<u64>,
+    /// The pseudonym it was recorded under, when the address had been erased.
+    pub erased_as: Option<String>,
 }
 
 /// RFC 3339 as the ledger stores times (so they compare as strings).
@@ -76,54 +80,120 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 impl Policy {
-    /// Records `event` and applies its consequences.
+    /// The policy of `[bounces]`, recognising erased readers through `keyer`.
+    pub fn new(b: &Bounces, keyer: Keyer) -> Self {
+        Self {
+            soft_limit: b.soft_limit,
+            soft_window_days: b.soft_window_days,
+            keyer,
+        }
+    }
+
+    /// Records `event` and applies its consequences. An event that names no
+    /// issue is linked to the latest issue sent to its address.
     pub fn apply(
         &self,
-        ledger: &Ledger,
-        suppressed_path: &Path,
+        book: &Book<'_>,
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
-        let mut applied = Applied {
-            new: false,
-            suppressed: None,
-            row_bounced: false,
-            soft_count: None,
+        self.apply_with(book, event, now, false)
+    }
+
+    /// A one-click (web) unsubscribe of `email`: suppresses it and records an
+    /// `unsubscribe` event (source `web`), linked to the latest issue sent to
+    /// the address (the link names no issue), so that `status` counts it. Nothing is recorded when the
+    /// address already is suppressed (a second click is no new event).
+    pub fn unsubscribe(
+        &self,
+        book: &Book<'_>,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, PolicyError> {
+        let at = timestamp(now);
+        let digest = Sha256::digest(format!("{email}\0{at}").as_bytes());
+        let event = Event {
+            key: format!("web:{}:unsubscribe", &hex::encode(digest)[..32]),
+            kind: EventKind::Unsubscribe,
+            email: email.to_string(),
+            slot: None,
+            source: "web".into(),
+            status: None,
+            reason: "one-click unsubscribe".into(),
+            at,
         };
-        // The side effects run inside the event's record: a failure (a full
-        // disk, say) leaves no record, so the same message or retry redoes them.
-        applied.new = ledger.record_event(event, || -> Result<(), PolicyError> {
-            let reason = match event.kind {
-                EventKind::HardBounce => Some(bounce_reason(event)),
-                EventKind::SoftBounce => {
-                    let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
-                    let n = ledger.soft_bounces_since(&event.email, &since)?;
-                    applied.soft_count = Some(n);
-                    (n >= u64::from(self.soft_limit)).then(|| {
-                        format!(
-                            "bounced: {n} soft bounces in {} days, the last: {}",
-                            self.soft_window_days,
-                            short(event)
-                        )
-                    })
-                }
-                EventKind::Delayed => None,
-                EventKind::Complaint => Some(COMPLAINT.to_string()),
-                EventKind::Unsubscribe => Some(UNSUBSCRIBED.to_string()),
-            };
-            if let Some(reason) = reason {
-                if event.kind == EventKind::HardBounce
-                    && let Some(slot) = &event.slot
-                {
-                    applied.row_bounced = ledger.mark_bounced(*slot, &event.email, &reason)?;
-                }
-                if suppress(suppressed_path, &event.email, &reason, now)? {
-                    applied.suppressed = Some(reason);
-                }
+        self.apply_with(book, &event, now, true)
+    }
+
+    fn apply_with(
+        &self,
+        book: &Book<'_>,
+        event: &Event,
+        now: DateTime<Utc>,
+        only_if_suppressing: bool,
+    ) -> Result<Applied, PolicyError> {
+        let erased_as = book.erased_as(&self.keyer, &event.email)?;
+        let mut event = match &erased_as {
+            Some(p) => pseudonymous(event, p),
+            None => event.clone(),
+        };
+        if event.slot.is_none() {
+            // By the stored address: an erased reader's rows carry the pseudonym.
+            event.slot = book.latest_issue_of(&event.email)?;
+        }
+        let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
+        let erased = erased_as.is_some();
+        let decide = |soft: Option<u64>| {
+            let reason = self.reason(&event, soft);
+            Consequence {
+                bounce_row: reason
+                    .clone()
+                    .filter(|_| event.kind == EventKind::HardBounce),
+                // An erased reader's pseudonym already suppresses the address.
+                suppress: reason.filter(|_| !erased),
+                only_if_suppressing,
             }
-            Ok(())
-        })?;
-        Ok(applied)
+        };
+        let done = book.record(&event, &self.keyer, now, &since, &decide)?;
+        Ok(Applied {
+            new: done.new,
+            suppressed: decide(done.soft_count).suppress.filter(|_| done.suppressed),
+            row_bounced: done.row_bounced,
+            soft_count: done.soft_count,
+            erased_as: erased_as.filter(|_| done.new),
+        })
+    }
+
+    /// The suppression reason `event` calls for, given the soft-bounce count.
+    fn reason(&self, event: &Event, soft: Option<u64>) -> Option<String> {
+        match event.kind {
+            EventKind::HardBounce => Some(bounce_reason(event)),
+            EventKind::SoftBounce => {
+                let n = soft.unwrap_or(0);
+                (n >= u64::from(self.soft_limit)).then(|| {
+                    format!(
+                        "bounced: {n} soft bounces in {} days, the last: {}",
+                        self.soft_window_days,
+                        short(event)
+                    )
+                })
+            }
+            EventKind::Delayed => None,
+            EventKind::Complaint => Some(COMPLAINT.to_string()),
+            EventKind::Unsubscribe => Some(UNSUBSCRIBED.to_string()),
+        }
+    }
+}
+
+/// `event` as an erased reader's: the address replaced by its pseudonym,
+/// everywhere it could be quoted.
+fn pseudonymous(event: &Event, pseudonym: &str) -> Event {
+    let needles = [event.email.as_str()];
+    Event {
+        key: scrub(&event.key, &needles, pseudonym),
+        email: pseudonym.to_string(),
+        reason: scrub(&event.reason, &needles, pseudonym),
+        ..event.clone()
     }
 }
 
@@ -146,49 +216,24 @@ fn bounce_reason(event: &Event) -> String {
 
 /// True when `key` complained about any issue: a later sign-up must go
 /// through the full double opt-in (the one-click resubscribe is refused).
-/// An unreadable ledger counts as a complaint (refuse rather than guess).
-pub fn complained(config: &crate::config::Config, key: &str) -> bool {
-    match Ledger::open_read_only(&config.ledger_path()) {
-        Ok(None) => false,
-        Ok(Some(l)) => l.events(None).map_or(true, |events| {
-            events
-                .iter()
-                .any(|e| e.event.kind == EventKind::Complaint && e.event.email == key)
-        }),
-        Err(_) => true,
-    }
-}
-
-/// Appends a suppression unless the address already is suppressed; true when written.
-fn suppress(
-    path: &Path,
-    email: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, PolicyError> {
-    let err = |message: String| PolicyError::Suppression {
-        path: path.to_path_buf(),
-        message,
-    };
-    let already = match Suppression::load(path) {
-        Ok((set, _)) => set.contains(email),
-        Err(list::SubscribersError::Open { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            false
-        }
-        Err(e) => return Err(err(e.to_string())),
-    };
-    if already {
-        return Ok(false);
-    }
-    list::append_suppression(path, email, reason, now).map_err(|e| err(e.to_string()))?;
-    Ok(true)
+/// A store that cannot be read counts as a complaint (refuse rather than guess).
+pub fn complained(book: &Book<'_>, key: &str) -> bool {
+    book.complained(key).unwrap_or(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::list::Suppression;
+    use crate::store::Ledger;
+
+    fn policy() -> Policy {
+        Policy {
+            soft_limit: 3,
+            soft_window_days: 30,
+            keyer: crate::plan::keyer_of(crate::mail::token::Signer::new(b"s")),
+        }
+    }
 
     fn event(key: &str, kind: EventKind, slot: &str, at: DateTime<Utc>) -> Event {
         Event {
@@ -208,10 +253,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
         let supp = dir.path().join("suppressed.csv");
-        let p = Policy {
-            soft_limit: 3,
-            soft_window_days: 30,
+        let book = Book::Embedded {
+            ledger: &ledger,
+            suppressed: &supp,
         };
+        let p = policy();
         let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let old = now - TimeDelta::days(40);
         // Two old ones, then two recent ones: below the limit.
@@ -222,20 +268,14 @@ mod tests {
             ("d", "2026-12-01", now),
         ] {
             let a = p
-                .apply(
-                    &ledger,
-                    &supp,
-                    &event(k, EventKind::SoftBounce, slot, at),
-                    now,
-                )
+                .apply(&book, &event(k, EventKind::SoftBounce, slot, at), now)
                 .unwrap();
             assert_eq!(a.suppressed, None, "{k}");
         }
         // The same issue twice counts once; a repeat of an event changes nothing.
         let a = p
             .apply(
-                &ledger,
-                &supp,
+                &book,
                 &event("e", EventKind::SoftBounce, "2026-12-01", now),
                 now,
             )
@@ -246,8 +286,7 @@ mod tests {
         );
         let a = p
             .apply(
-                &ledger,
-                &supp,
+                &book,
                 &event("d", EventKind::SoftBounce, "2026-12-01", now),
                 now,
             )
@@ -256,8 +295,7 @@ mod tests {
         assert!(!supp.exists());
         let a = p
             .apply(
-                &ledger,
-                &supp,
+                &book,
                 &event("f", EventKind::SoftBounce, "2026-12-15", now),
                 now,
             )
@@ -269,8 +307,7 @@ mod tests {
         // Already suppressed: a complaint records its event, writes no second row.
         let a = p
             .apply(
-                &ledger,
-                &supp,
+                &book,
                 &event("g", EventKind::Complaint, "2026-12-15", now),
                 now,
             )
@@ -279,21 +316,59 @@ mod tests {
     }
 
     #[test]
+    fn an_erased_address_is_recorded_under_its_pseudonym_and_not_written_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let supp = dir.path().join("suppressed.csv");
+        let p = policy();
+        let pseudonym = p.keyer.pseudonym("ana@example.com");
+        std::fs::write(
+            &supp,
+            format!(
+                "email,reason,at\nbob@example.com,unsubscribed,2026-11-01T00:00:00Z\n{pseudonym},forgotten,2026-11-02T00:00:00Z\n"
+            ),
+        )
+        .unwrap();
+        let before = std::fs::read_to_string(&supp).unwrap();
+        let book = Book::Embedded {
+            ledger: &ledger,
+            suppressed: &supp,
+        };
+        let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        let mut e = event("c", EventKind::Complaint, "2026-12-01", now);
+        e.reason = "complaint from ana@example.com".into();
+        let a = p.apply(&book, &e, now).unwrap();
+        assert_eq!(
+            (a.new, a.suppressed, a.erased_as.as_deref()),
+            (true, None, Some(pseudonym.as_str()))
+        );
+        assert_eq!(std::fs::read_to_string(&supp).unwrap(), before);
+        let ev = ledger.events(None).unwrap();
+        assert_eq!(ev[0].event.email, pseudonym);
+        assert!(!ev[0].event.reason.contains("ana@"), "{ev:?}");
+        // Someone else, with erased rows in the file, is still suppressed.
+        let mut e = event("d", EventKind::HardBounce, "2026-12-01", now);
+        e.email = "carol@example.com".into();
+        let a = p.apply(&book, &e, now).unwrap();
+        assert!(a.suppressed.is_some(), "{a:?}");
+    }
+
+    #[test]
     fn a_failed_suppression_records_nothing_so_a_retry_does_it_all() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
-        let p = Policy {
-            soft_limit: 3,
-            soft_window_days: 30,
-        };
+        let p = policy();
         let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let e = event("h", EventKind::HardBounce, "2026-12-01", now);
         // A folder where the file should be: the append fails.
         let blocked = dir.path().join("blocked");
         std::fs::create_dir_all(blocked.join("suppressed.csv")).unwrap();
-        let err = p
-            .apply(&ledger, &blocked.join("suppressed.csv"), &e, now)
-            .unwrap_err();
+        let blocked = blocked.join("suppressed.csv");
+        let book = Book::Embedded {
+            ledger: &ledger,
+            suppressed: &blocked,
+        };
+        let err = p.apply(&book, &e, now).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("cannot update the suppression list"),
@@ -301,7 +376,11 @@ mod tests {
         );
         assert!(ledger.events(None).unwrap().is_empty());
         let supp = dir.path().join("suppressed.csv");
-        let a = p.apply(&ledger, &supp, &e, now).unwrap();
+        let book = Book::Embedded {
+            ledger: &ledger,
+            suppressed: &supp,
+        };
+        let a = p.apply(&book, &e, now).unwrap();
         assert!(a.new && a.suppressed.is_some(), "{a:?}");
         assert_eq!(ledger.events(None).unwrap().len(), 1);
     }

@@ -2,12 +2,14 @@
 //! (during the session and afterwards), complaints and unsubscribes, their
 //! rates, and the warnings relays and mailbox providers act on.
 //!
-//! Owns the arithmetic and the thresholds. It reads the ledger and prints
-//! nothing: the CLI formats it.
+//! Owns the arithmetic and the thresholds. It reads the store (either engine,
+//! through [`Book`]) and prints nothing: the CLI formats it.
 
 use std::collections::BTreeSet;
 
-use crate::store::{EventKind, EventRecord, Ledger, LedgerError, RecipientStatus};
+use super::book::Book;
+use super::policy::PolicyError;
+use crate::store::{EventKind, EventRecord, RecipientStatus};
 
 /// Above this complaint rate an issue is flagged (Gmail blocks senders near 0.3%).
 pub const COMPLAINT_WARN: f64 = 0.001;
@@ -52,11 +54,11 @@ fn rate(n: u64, of: u64) -> f64 {
 }
 
 /// The feedback of issue `slot`.
-pub fn issue(ledger: &Ledger, slot: chrono::NaiveDate) -> Result<IssueFeedback, LedgerError> {
-    let events = ledger.events(Some(slot))?;
-    let counts = ledger.counts(slot)?;
+pub fn issue(book: &Book<'_>, slot: chrono::NaiveDate) -> Result<IssueFeedback, PolicyError> {
+    let events = book.events(Some(slot))?;
+    let counts = book.counts(slot)?;
     let hard = distinct(&events, EventKind::HardBounce);
-    let bounced_rows = ledger.recipients(slot, &[RecipientStatus::Bounced])?;
+    let bounced_rows = book.recipients(slot, &[RecipientStatus::Bounced])?;
     let bounced_in_session = bounced_rows
         .iter()
         .filter(|r| !hard.contains(r.key.as_str()))

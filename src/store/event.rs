@@ -91,3 +91,32 @@ pub struct EventRecord {
     /// When it was recorded, RFC 3339.
     pub recorded_at: String,
 }
+
+/// What recording a new event must also change, in the same transaction as
+/// the record: `inbound::policy` decides it, each engine carries it out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Consequence {
+    /// Suppress the address with this reason; an existing suppression keeps
+    /// its own reason and time (nothing is lifted or overwritten).
+    pub suppress: Option<String>,
+    /// Move the event's ledger row (its issue, its address) to `bounced`,
+    /// with this text as the last reply.
+    pub bounce_row: Option<String>,
+    /// Record the event only if it suppresses the address now: an
+    /// unsubscribe of an address already suppressed is no new event.
+    pub only_if_suppressing: bool,
+}
+
+/// What recording one event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// False when it was recorded before (or not at all): nothing changed.
+    pub new: bool,
+    /// For a soft bounce: how many count, this one included (distinct issues
+    /// in the window).
+    pub soft_count: Option<u64>,
+    /// True when the suppression was written now.
+    pub suppressed: bool,
+    /// True when the ledger row moved to `bounced` now.
+    pub row_bounced: bool,
+}

@@ -25,7 +25,7 @@ mod event;
 mod postgres;
 mod sqlite;
 mod url;
-pub use event::{Event, EventKind, EventRecord};
+pub use event::{Consequence, Event, EventKind, EventRecord, Recorded};
 pub use postgres::{
     Erasure, Forgotten, FrozenIssue, PgStore, StoredReader, StoredSubscriber, StoredSuppression,
 };

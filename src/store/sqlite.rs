@@ -482,6 +482,39 @@ impl Ledger {
         Ok(n == 1)
     }
 
+    /// The latest issue whose copy went out to `email` (sent, bounced later,
+    /// or uncertain): what an event without our Message-ID is most likely about.
+    pub fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, LedgerError> {
+        let slot: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT slot FROM recipients
+                 WHERE email = ?1 AND status IN ('sent', 'bounced', 'uncertain')
+                 ORDER BY slot DESC LIMIT 1",
+                [email],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(slot.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()))
+    }
+
+    /// Whether `email` ever complained (a later sign-up needs the double
+    /// opt-in); false where the ledger has no `events` table.
+    pub fn complained(&self, email: &str) -> Result<bool, LedgerError> {
+        if !self.has_table("events")? {
+            return Ok(false);
+        }
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE email = ?1 AND kind = 'complaint'",
+                [email],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
     /// The recipient of issue `slot` whose Message-ID hash starts with `rid`
     /// (what a VERP token or a quoted Message-ID names).
     pub fn recipient_by_rid(

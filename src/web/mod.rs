@@ -7,9 +7,10 @@
 //! without JavaScript). The files stay the source of truth: every request
 //! reads the suppression list and the list afresh and writes only through
 //! [`list::append_suppression`] and [`list::append_subscriber`].
-//! It must not write the ledger (it opens it read-only; only relay webhooks,
-//! in [`webhooks`], record events, through `inbound::policy`, and a reader's
-//! own erasure goes through `crate::privacy`), send issues, or
+//! It must not write the ledger's issues or recipients (only relay webhooks,
+//! in [`webhooks`], and the one-click unsubscribe record events, through
+//! `inbound::policy`, and a reader's own erasure goes through
+//! `crate::privacy`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 
@@ -46,9 +47,7 @@ use crate::mail::token::{Signer, encode_query};
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock as _, WallClock};
-use crate::store::{
-    PgStore, Store, StoreError, StoreSettings, StoredSubscriber, StoredSuppression,
-};
+use crate::store::{PgStore, Store, StoreError, StoreSettings, StoredSubscriber};
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;

@@ -120,7 +120,12 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .merge(privacy_routes())
         .nest_service(
             "/webhooks",
-            super::webhooks::router(&app.config, app.events.clone()),
+            super::webhooks::router(
+                &app.config,
+                app.events.clone(),
+                app.shared().cloned(),
+                app.keyer(),
+            ),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -1,9 +1,15 @@
 //! One-click unsubscribe (RFC 8058) and resubscribe: token checks and the
-//! suppression list writes.
+//! suppression list writes. An unsubscribe goes through `inbound::policy`,
+//! so that it is also recorded as an `unsubscribe` event (source `web`) that
+//! `status` counts, on either store engine.
 
 #[allow(unused_imports)]
 use super::*;
 use axum::extract::{FromRequest, Request};
+
+use crate::inbound::Book;
+use crate::inbound::policy::{self, Policy};
+use crate::store::Ledger;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TokenParams {
@@ -95,36 +101,80 @@ impl App {
         Ok(set.keyed(self.keyer()).contains(key))
     }
 
-    /// Suppresses `key` unless it already is; `Ok(false)` when it already was.
+    /// Suppresses `key` unless it already is, recording the unsubscribe
+    /// event with it; `Ok(false)` when it already was.
     pub(super) fn suppress(&self, key: &str) -> io::Result<bool> {
-        if let Some(pg) = self.shared() {
-            // Never write an erased reader's address back in clear.
-            if self.suppressed(key).map_err(io::Error::other)? {
-                return Ok(false);
-            }
-            let s = StoredSuppression {
-                key: key.to_string(),
-                address: key.to_string(),
-                reason: UNSUBSCRIBED.to_string(),
-                at: self
-                    .clock
-                    .now()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            };
-            let new = self.wait(pg.suppress(&s)).map_err(io::Error::other)?;
-            if new {
-                self.note(format!("unsubscribed `{key}`"));
-            }
-            return Ok(new);
-        }
-        let _files = lock(&self.files);
-        if self.suppressed(key).map_err(io::Error::other)? {
-            return Ok(false);
-        }
+        let policy = Policy::new(&self.config.bounce_settings(), self.keyer());
+        let now = self.clock.now();
         let path = &self.config.subscribers.suppressed_path;
-        list::append_suppression(path, key, UNSUBSCRIBED, self.clock.now())?;
-        self.note(format!("unsubscribed `{key}`"));
-        Ok(true)
+        let applied = match self.shared() {
+            Some(store) => {
+                // Already suppressed, or erased (suppressed under its
+                // pseudonym): never write the address back in clear.
+                if self.suppressed(key).map_err(io::Error::other)? {
+                    return Ok(false);
+                }
+                let book = Book::Shared {
+                    store,
+                    rt: tokio::runtime::Handle::current(),
+                };
+                policy.unsubscribe(&book, key, now)
+            }
+            None => {
+                let _files = lock(&self.files);
+                if self.suppressed(key).map_err(io::Error::other)? {
+                    return Ok(false);
+                }
+                match Ledger::open(&self.config.ledger_path()) {
+                    Ok(ledger) => {
+                        let book = Book::Embedded {
+                            ledger: &ledger,
+                            suppressed: path,
+                        };
+                        policy.unsubscribe(&book, key, now)
+                    }
+                    // The unsubscribe must hold even when the ledger cannot
+                    // be written: suppress, and say what was not counted.
+                    Err(e) => {
+                        self.note(format!(
+                            "warning: the unsubscribe of `{key}` is not counted in `status`: {e}"
+                        ));
+                        list::append_suppression(path, key, UNSUBSCRIBED, now)?;
+                        self.note(format!("unsubscribed `{key}`"));
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        .map_err(io::Error::other)?;
+        let new = applied.suppressed.is_some();
+        if new {
+            self.note(format!("unsubscribed `{key}`"));
+        }
+        Ok(new)
+    }
+
+    /// Whether `key` complained about any issue (then only the double opt-in
+    /// brings it back); a ledger that cannot be read counts as a complaint.
+    pub(super) fn complained(&self, key: &str) -> bool {
+        if let Some(store) = self.shared() {
+            let book = Book::Shared {
+                store,
+                rt: tokio::runtime::Handle::current(),
+            };
+            return policy::complained(&book, key);
+        }
+        match Ledger::open_read_only(&self.config.ledger_path()) {
+            Ok(None) => false,
+            Ok(Some(ledger)) => policy::complained(
+                &Book::Embedded {
+                    ledger: &ledger,
+                    suppressed: &self.config.subscribers.suppressed_path,
+                },
+                key,
+            ),
+            Err(_) => true,
+        }
     }
 
     /// Lifts a suppression of `key` if there is one; `Ok(false)` when there was none.
@@ -290,8 +340,9 @@ pub(super) async fn resubscribe(
         return Ok(forgotten_page(&app));
     }
     // After a spam complaint, only the full double opt-in brings the address back.
-    let (c, k) = (app.config.clone(), key.clone());
-    if blocking(move || crate::inbound::policy::complained(&c, &k)).await == Some(true) {
+    let a = app.clone();
+    let k = key.clone();
+    if blocking(move || a.complained(&k)).await != Some(false) {
         return Ok(message_with_link(
             &app,
             StatusCode::OK,

@@ -6,8 +6,8 @@
 //! webhooks, which Postmark authenticates with HTTP Basic credentials in the
 //! URL, so over HTTPS only). A request that is not authenticated gets 401 and
 //! changes nothing; one that is not JSON gets 400 saying what was wrong. It
-//! writes only through [`policy`] (the events table and the suppression list),
-//! never a file or a ledger row directly.
+//! writes only through [`policy`] (the events table and the suppression list,
+//! on whichever engine the store is), never a file or a ledger row directly.
 
 use std::sync::{Arc, Mutex};
 
@@ -23,10 +23,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::inbound::policy::{self, Policy};
+use crate::inbound::Book;
+use crate::inbound::policy::{self, Policy, PolicyError};
 use crate::list::normalize;
+use crate::list::privacy::Keyer;
 use crate::mail::verp;
-use crate::store::{Event, EventKind, Ledger};
+use crate::store::{Event, EventKind, Ledger, PgStore};
 
 /// Largest webhook body (relays batch a few hundred events at most).
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
@@ -44,6 +46,8 @@ struct Hooks {
     mailgun_key: Option<String>,
     /// One request at a time reads then appends the suppression list.
     files: Mutex<()>,
+    /// On PostgreSQL: the shared store (events, suppressions, ledger rows).
+    store: Option<PgStore>,
 }
 
 fn env_secret(name: &str) -> Option<String> {
@@ -53,16 +57,24 @@ fn env_secret(name: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// The `/webhooks/…` routes, their secrets read from the environment now.
-pub fn router(config: &Config, events: Arc<dyn super::Events>) -> Router {
+/// The `/webhooks/…` routes, their secrets read from the environment now;
+/// events go to `store` when the list is shared, else to the embedded ledger
+/// and the suppression list file. `keyer` recognises erased readers.
+pub fn router(
+    config: &Config,
+    events: Arc<dyn super::Events>,
+    store: Option<PgStore>,
+    keyer: Keyer,
+) -> Router {
     let b = config.bounce_settings();
     let hooks = Arc::new(Hooks {
         config: config.clone(),
         events,
-        policy: Policy::from(&b),
+        policy: Policy::new(&b, keyer),
         token: env_secret(&b.webhook_token_env),
         mailgun_key: env_secret(&b.mailgun_signing_key_env),
         files: Mutex::new(()),
+        store,
     });
     Router::new()
         .route("/generic", post(generic))
@@ -190,10 +202,23 @@ async fn apply(
             .files
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ledger = Ledger::open(&hooks.config.ledger_path()).map_err(|e| e.to_string())?;
+        let ledger;
+        let book = match &hooks.store {
+            Some(store) => Book::Shared {
+                store,
+                rt: tokio::runtime::Handle::current(),
+            },
+            None => {
+                ledger = Ledger::open(&hooks.config.ledger_path()).map_err(|e| e.to_string())?;
+                Book::Embedded {
+                    ledger: &ledger,
+                    suppressed: &hooks.config.subscribers.suppressed_path,
+                }
+            }
+        };
         let (mut new, mut repeated) = (0, 0);
         for r in events {
-            let slot = linked_slot(&ledger, &r);
+            let slot = linked_slot(&book, &r).map_err(|e| e.to_string())?;
             let key = match &r.id {
                 Some(id) => format!("{source}:{id}:{}", r.kind),
                 None => {
@@ -223,22 +248,19 @@ async fn apply(
             };
             let applied = hooks
                 .policy
-                .apply(
-                    &ledger,
-                    &hooks.config.subscribers.suppressed_path,
-                    &event,
-                    Utc::now(),
-                )
+                .apply(&book, &event, Utc::now())
                 .map_err(|e| e.to_string())?;
             if applied.new {
                 new += 1;
-                let effect = applied
-                    .suppressed
-                    .map(|s| format!("suppressed ({s})"))
-                    .unwrap_or_else(|| "recorded".into());
+                let effect = match (&applied.erased_as, applied.suppressed) {
+                    (Some(_), _) => "recorded under the pseudonym of an erased address".into(),
+                    (None, Some(s)) => format!("suppressed ({s})"),
+                    (None, None) => "recorded".into(),
+                };
+                let who = applied.erased_as.as_deref().unwrap_or(&event.email);
                 hooks.events.note(&format!(
-                    "webhook {source}: {} for `{}`: {effect}",
-                    event.kind, event.email
+                    "webhook {source}: {} for `{who}`: {effect}",
+                    event.kind
                 ));
             } else {
                 repeated += 1;
@@ -267,17 +289,21 @@ async fn apply(
 }
 
 /// The issue an event is about, when its Message-ID is one of ours and names
-/// this address's row.
-fn linked_slot(ledger: &Ledger, r: &Reported) -> Option<chrono::NaiveDate> {
-    let id = r.message_id.as_deref()?;
-    let id = if id.starts_with('<') {
-        id.to_string()
-    } else {
-        format!("<{id}>")
+/// this address's row (else the policy links it to the latest issue sent).
+fn linked_slot(book: &Book<'_>, r: &Reported) -> Result<Option<chrono::NaiveDate>, PolicyError> {
+    let ours = r.message_id.as_deref().and_then(|id| {
+        let id = if id.starts_with('<') {
+            id.to_string()
+        } else {
+            format!("<{id}>")
+        };
+        verp::rid_of_message_id(&id)
+    });
+    let Some((slot, rid)) = ours else {
+        return Ok(None);
     };
-    let (slot, rid) = verp::rid_of_message_id(&id)?;
-    let row = ledger.recipient_by_rid(slot, &rid).ok()??;
-    (row.key == r.email).then_some(slot)
+    let row = book.recipient_by_rid(slot, &rid)?;
+    Ok(row.filter(|row| row.key == r.email).map(|_| slot))
 }
 
 fn checked_email(

@@ -1,6 +1,9 @@
 //! Mail that comes back, through the binary: VERP envelopes on a real SMTP
 //! session, DSNs through `inbound -`, a Maildir processed twice, soft bounces
-//! over several issues, the tokenized mailto, and relay webhooks over HTTP.
+//! over several issues, the tokenized mailto, and relay webhooks over HTTP;
+//! on both store engines (the file engine, and PostgreSQL when
+//! `TIPSHEET_TEST_POSTGRES` is set: each scenario runs as `…::file` and
+//! `…::postgres`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,8 +15,138 @@ use sha2::Sha256;
 use tipsheet::store::{EventKind, Ledger};
 
 use crate::common::{Run, Site, parse, repo, to_run};
-use crate::server::Serve;
+use crate::pg::{self, FreshDb};
+use crate::server::{Serve, one_click};
 use crate::smtp_server::SmtpServer;
+
+/// Which store a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    File,
+    Postgres,
+}
+
+/// Two tests per scenario: `NAME::file` and `NAME::postgres`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn file() {
+                super::$name(super::Engine::File, stringify!($name));
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Engine::Postgres, stringify!($name));
+            }
+        }
+    )*};
+}
+
+on_both_engines!(
+    verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it,
+    a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest,
+    three_soft_bounces_over_three_issues_suppress_two_do_not,
+    a_mailed_unsubscribe_counts_only_through_its_tokenized_address,
+    webhooks_take_only_authenticated_events_and_each_once,
+    a_bounce_for_an_erased_address_does_not_write_it_back,
+    a_one_click_unsubscribe_is_counted_once_in_status,
+);
+
+/// A site with VERP on, sending to `port`, on `engine`: with PostgreSQL, a
+/// fresh database holding the sample list (imported; the CSV files removed,
+/// so nothing can fall back on them). `None` when PostgreSQL is not configured.
+struct Bench {
+    site: Site,
+    db: Option<FreshDb>,
+}
+
+impl std::ops::Deref for Bench {
+    type Target = Site;
+    fn deref(&self) -> &Site {
+        &self.site
+    }
+}
+
+fn bench(port: u16, engine: Engine, test: &str) -> Option<Bench> {
+    let site = bounce_site(port);
+    if engine == Engine::File {
+        return Some(Bench { site, db: None });
+    }
+    let db = pg::fresh(&format!("inbound::{test}"))?;
+    site.config(
+        "# url = \"postgres://tipsheet@127.0.0.1:5432/tipsheet\"",
+        &format!("url = \"{}\"", db.url),
+    );
+    let r = crate::subscribers::import_sample(&site);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::fs::remove_file(site.path("subscribers/subscribers.csv")).unwrap();
+    std::fs::remove_file(site.path("subscribers/suppressed.csv")).unwrap();
+    Some(Bench { site, db: Some(db) })
+}
+
+/// [`bench`] on a fresh SMTP server, with the first issue sent.
+fn sent(engine: Engine, test: &str) -> Option<(SmtpServer, Bench)> {
+    let server = SmtpServer::start();
+    let site = bench(server.port, engine, test)?;
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    Some((server, site))
+}
+
+/// One recorded event: kind, address, issue, source.
+type Recorded = (EventKind, String, Option<String>, String);
+
+impl Bench {
+    /// (address, `reason,at`) of every suppression: the file's rows, or the table's.
+    fn suppressed(&self) -> Vec<(String, String)> {
+        match &self.db {
+            None => suppressed(&self.site),
+            Some(db) => db
+                .query("SELECT email, reason || ',' || at FROM suppressions ORDER BY email")
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+        }
+    }
+
+    /// Every suppression, as one text (to compare before and after).
+    fn suppressions_text(&self) -> String {
+        format!("{:?}", self.suppressed())
+    }
+
+    /// Every recorded event, oldest first.
+    fn events(&self) -> Vec<Recorded> {
+        match &self.db {
+            None => {
+                match Ledger::open_read_only(&self.site.path("state/tipsheet.sqlite3")).unwrap() {
+                    None => Vec::new(),
+                    Some(l) => l
+                        .events(None)
+                        .unwrap()
+                        .into_iter()
+                        .map(|e| {
+                            let e = e.event;
+                            (e.kind, e.email, e.slot.map(|d| d.to_string()), e.source)
+                        })
+                        .collect(),
+                }
+            }
+            Some(db) => db
+                .query("SELECT kind, email, slot, source FROM events ORDER BY at, id")
+                .iter()
+                .map(|r| {
+                    let kind: String = r.get(0);
+                    (kind.parse().unwrap(), r.get(1), r.get(2), r.get(3))
+                })
+                .collect(),
+        }
+    }
+
+    /// (kind, address) of every recorded event.
+    fn kinds(&self) -> Vec<(EventKind, String)> {
+        self.events().into_iter().map(|e| (e.0, e.1)).collect()
+    }
+}
 
 const WEBHOOK_TOKEN: &str = "test-webhook-token";
 const MAILGUN_KEY: &str = "test-mailgun-signing-key";
@@ -103,23 +236,10 @@ fn suppressed(site: &Site) -> Vec<(String, String)> {
         .collect()
 }
 
-fn events(site: &Site) -> Vec<(EventKind, String)> {
-    Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
-        .unwrap()
-        .unwrap()
-        .events(None)
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.event.kind, e.event.email))
-        .collect()
-}
-
-#[test]
-fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it() {
-    let server = SmtpServer::start();
-    let site = bounce_site(server.port);
-    let r = site.run(&["send"]);
-    assert_eq!(r.code, 0, "{r:?}");
+fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
     let got = copies(&server, 0);
     assert_eq!(got.len(), 4, "{got:?}");
     let mut senders: Vec<&str> = got.values().map(|c| c.envelope.as_str()).collect();
@@ -152,11 +272,11 @@ fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it() {
     );
     assert!(r.stdout.contains("ledger row now bounced"), "{r:?}");
     assert!(
-        suppressed(&site)
+        site.suppressed()
             .iter()
             .any(|(e, why)| e == "ana@example.com" && why.starts_with("bounced: 550 5.1.1")),
         "{:?}",
-        suppressed(&site)
+        site.suppressed()
     );
     let s = site.run(&["status"]);
     assert!(s.stdout.contains("3 sent, 1 bounced"), "{s:?}");
@@ -203,11 +323,13 @@ fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it() {
     assert!(r.stderr.contains("refused, nothing changed"), "{r:?}");
 }
 
-#[test]
-fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest() {
-    let server = SmtpServer::start();
-    let site = bounce_site(server.port);
-    assert_eq!(site.run(&["send"]).code, 0);
+fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest(
+    engine: Engine,
+    test: &str,
+) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
     let got = copies(&server, 0);
     let dir = site.path("Maildir");
     for sub in ["new", "cur", "tmp"] {
@@ -296,16 +418,16 @@ fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest() {
     for (n, t) in &handled {
         put(&format!("{n}.again"), t);
     }
-    let before = site.read("subscribers/suppressed.csv");
+    let before = site.suppressions_text();
     let r = site.run(&["inbound", "--maildir", "Maildir"]);
     assert!(
         r.stdout
             .contains("inbound: 0 recorded, 2 already recorded, 1 ignored"),
         "{r:?}"
     );
-    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+    assert_eq!(site.suppressions_text(), before);
     assert_eq!(
-        events(&site),
+        site.kinds(),
         [
             (EventKind::HardBounce, "bob@example.com".to_string()),
             (EventKind::Complaint, "carol@example.com".to_string())
@@ -324,7 +446,7 @@ fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest() {
             .contains("  warning: complaint rate 25.00% is above 0.1%"),
         "{st:?}"
     );
-    let s = suppressed(&site);
+    let s = site.suppressed();
     assert!(
         s.iter()
             .any(|(e, w)| e == "carol@example.com" && w.starts_with("complaint,")),
@@ -332,10 +454,11 @@ fn a_maildir_processed_twice_records_each_event_once_and_leaves_the_rest() {
     );
 }
 
-#[test]
-fn three_soft_bounces_over_three_issues_suppress_two_do_not() {
+fn three_soft_bounces_over_three_issues_suppress_two_do_not(engine: Engine, test: &str) {
     let server = SmtpServer::start();
-    let site = bounce_site(server.port);
+    let Some(site) = bench(server.port, engine, test) else {
+        return;
+    };
     let mut seen = 0;
     for (i, date) in ["2026-12-01", "2026-12-15", "2026-12-29"]
         .iter()
@@ -359,7 +482,8 @@ fn three_soft_bounces_over_three_issues_suppress_two_do_not() {
             )),
             "{r:?}"
         );
-        let carol_suppressed = suppressed(&site)
+        let carol_suppressed = site
+            .suppressed()
             .iter()
             .any(|(e, _)| e == "carol@example.com");
         if i < 2 {
@@ -383,11 +507,10 @@ fn three_soft_bounces_over_three_issues_suppress_two_do_not() {
     }
 }
 
-#[test]
-fn a_mailed_unsubscribe_counts_only_through_its_tokenized_address() {
-    let server = SmtpServer::start();
-    let site = bounce_site(server.port);
-    assert_eq!(site.run(&["send"]).code, 0);
+fn a_mailed_unsubscribe_counts_only_through_its_tokenized_address(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
     let got = copies(&server, 0);
     let plain = fixture(
         "unsubscribe-no-token.eml",
@@ -411,7 +534,7 @@ fn a_mailed_unsubscribe_counts_only_through_its_tokenized_address() {
             .contains("mailed.eml: unsubscribe for erin@example.com (issue 2026-12-01)"),
         "{r:?}"
     );
-    let s = suppressed(&site);
+    let s = site.suppressed();
     assert!(
         s.iter()
             .any(|(e, w)| e == "erin@example.com" && w.starts_with("unsubscribed,")),
@@ -486,16 +609,15 @@ fn mailgun_body(
     .to_string()
 }
 
-#[test]
-fn webhooks_take_only_authenticated_events_and_each_once() {
-    let server = SmtpServer::start();
-    let site = bounce_site(server.port);
-    assert_eq!(site.run(&["send"]).code, 0);
+fn webhooks_take_only_authenticated_events_and_each_once(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
     let got = copies(&server, 0);
     let serve = serve_with_webhooks(&site);
     let url = |p: &str| serve.url(&format!("/webhooks/{p}"));
     let bearer = format!("Bearer {WEBHOOK_TOKEN}");
-    let before = site.read("subscribers/suppressed.csv");
+    let before = site.suppressions_text();
     let generic = r#"[{"type": "complaint", "email": "Ana@Example.com", "reason": "abuse report"},
                       {"type": "hard_bounce", "email": "bob@example.com", "at": "2026-12-01T15:00:00Z"}]"#;
     // Unauthenticated, wrong token, not JSON: nothing changes.
@@ -513,7 +635,7 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
         assert_eq!(status, want, "{text}");
         assert!(text.contains("nothing changed"), "{text}");
     }
-    assert_eq!(site.read("subscribers/suppressed.csv"), before);
+    assert_eq!(site.suppressions_text(), before);
     let (status, text) = post(&url("generic"), &[("Authorization", &bearer)], generic);
     assert_eq!(
         (status, text.trim()),
@@ -574,7 +696,7 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
         "{}",
         serve.stderr()
     );
-    let s = suppressed(&site);
+    let s = site.suppressed();
     for (email, reason) in [
         ("ana@example.com", "complaint"),
         ("bob@example.com", "bounced"),
@@ -589,7 +711,7 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
     // After her complaint, the one-click resubscribe is refused: only the double opt-in.
     let t = tipsheet::mail::token::Signer::new(crate::common::SECRET.as_bytes())
         .unsubscribe_token("ana@example.com");
-    let before = site.read("subscribers/suppressed.csv");
+    let before = site.suppressions_text();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -600,21 +722,140 @@ fn webhooks_take_only_authenticated_events_and_each_once() {
         .unwrap();
     let page = r.body_mut().read_to_string().unwrap();
     assert!(page.contains("Please sign up again"), "{page}");
-    assert_eq!(site.read("subscribers/suppressed.csv"), before);
-    let ev = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
-        .unwrap()
-        .unwrap()
-        .events(None)
-        .unwrap();
+    assert_eq!(site.suppressions_text(), before);
+    let ev = site.events();
     assert_eq!(ev.len(), 4, "{ev:?}");
-    let carol_event = ev
-        .iter()
-        .find(|e| e.event.email == "carol@example.com")
-        .unwrap();
+    let carol_event = ev.iter().find(|e| e.1 == "carol@example.com").unwrap();
     assert_eq!(
-        carol_event.event.slot.map(|d| d.to_string()).as_deref(),
-        Some("2026-12-01")
+        (carol_event.2.as_deref(), carol_event.3.as_str()),
+        (Some("2026-12-01"), "mailgun")
     );
-    assert_eq!(carol_event.event.source, "mailgun");
+    // Without our Message-ID, each is linked to the latest issue sent to it.
+    assert!(
+        ev.iter().all(|e| e.2.as_deref() == Some("2026-12-01")),
+        "{ev:?}"
+    );
+    let st = site.run(&["status"]);
+    assert!(
+        st.stdout.contains(
+            "bounced 0 in session + 2 after (50.00%), 0 soft bounced, 2 complaints (50.00%)"
+        ),
+        "{st:?}"
+    );
     drop(serve);
+}
+
+/// The pseudonym `subscribers forget` writes for `key` under the test secret.
+fn pseudonym(key: &str) -> String {
+    tipsheet::plan::keyer_of(tipsheet::mail::token::Signer::new(
+        crate::common::SECRET.as_bytes(),
+    ))
+    .pseudonym(key)
+}
+
+fn a_bounce_for_an_erased_address_does_not_write_it_back(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let hmac = pseudonym("ana@example.com");
+    // The real erasure, on either engine.
+    let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let serve = serve_with_webhooks(&site);
+    let bearer = format!("Bearer {WEBHOOK_TOKEN}");
+    let body = r#"[{"type": "complaint", "email": "ana@example.com", "reason": "abuse report about ana@example.com"},
+                   {"type": "hard_bounce", "email": "Ana@Example.com", "at": "2026-12-01T15:00:00Z"}]"#;
+    let (status, text) = post(
+        &serve.url("/webhooks/generic"),
+        &[("Authorization", &bearer)],
+        body,
+    );
+    assert_eq!(
+        (status, text.trim()),
+        (200, "2 recorded, 0 already recorded, 0 ignored"),
+        "{}",
+        serve.stderr()
+    );
+    drop(serve);
+    // The address is written nowhere; the pseudonym has both events.
+    let s = site.suppressed();
+    assert!(!format!("{s:?}").contains("ana@"), "{s:?}");
+    assert!(s.iter().any(|(e, _)| *e == hmac), "{s:?}");
+    // Oldest first: the bounce says when; the complaint is from now.
+    let ev = site.events();
+    assert_eq!(
+        ev,
+        [
+            (
+                EventKind::HardBounce,
+                hmac.clone(),
+                Some("2026-12-01".to_string()),
+                "generic".to_string()
+            ),
+            (
+                EventKind::Complaint,
+                hmac.clone(),
+                Some("2026-12-01".to_string()),
+                "generic".to_string()
+            ),
+        ]
+    );
+    match &site.db {
+        None => {
+            let csv = site.read("subscribers/suppressed.csv").to_lowercase();
+            assert!(!csv.contains("ana@example.com"), "{csv}");
+        }
+        Some(db) => assert_eq!(
+            db.count(
+                "SELECT COUNT(*) FROM events WHERE email ILIKE '%ana@%' OR reason ILIKE '%ana@%'
+                    OR natural_key ILIKE '%ana@%'"
+            ),
+            0
+        ),
+    }
+    // Still counted for the issue, and still never mailed.
+    let st = site.run(&["status"]);
+    assert!(
+        st.stdout.contains("+ 1 after") && st.stdout.contains("1 complaints"),
+        "{st:?}"
+    );
+    assert_eq!(site.run(&["send", "--date", "2026-12-15"]).code, 0);
+    let next = copies(&server, 4);
+    assert_eq!(next.len(), 3, "{next:?}");
+    assert!(!next.contains_key("ana@example.com"));
+}
+
+fn a_one_click_unsubscribe_is_counted_once_in_status(engine: Engine, test: &str) {
+    let Some((_server, site)) = sent(engine, test) else {
+        return;
+    };
+    let serve = serve_with_webhooks(&site);
+    let t = tipsheet::mail::token::Signer::new(crate::common::SECRET.as_bytes())
+        .unsubscribe_token("erin@example.com");
+    let url = serve.url(&format!("/unsubscribe?e=erin%40example.com&t={t}"));
+    for _ in 0..2 {
+        let r = one_click(&url);
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    drop(serve);
+    assert_eq!(
+        site.events(),
+        [(
+            EventKind::Unsubscribe,
+            "erin@example.com".to_string(),
+            Some("2026-12-01".to_string()),
+            "web".to_string()
+        )]
+    );
+    let s = site.suppressed();
+    assert!(
+        s.iter()
+            .any(|(e, w)| e == "erin@example.com" && w.starts_with("unsubscribed")),
+        "{s:?}"
+    );
+    let st = site.run(&["status"]);
+    assert!(
+        st.stdout.contains("0 complaints (0.00%), 1 unsubscribed"),
+        "{st:?}"
+    );
 }

@@ -16,6 +16,17 @@ pub fn pg_site(db: &FreshDb) -> Site {
     site
 }
 
+/// Imports the site's sample list and suppressions into its store.
+pub fn import_sample(site: &Site) -> crate::common::Run {
+    site.run(&[
+        "subscribers",
+        "import",
+        "subscribers/subscribers.csv",
+        "--suppressed",
+        "subscribers/suppressed.csv",
+    ])
+}
+
 #[test]
 fn the_file_engine_says_the_list_is_the_file() {
     let site = Site::new();
@@ -127,13 +138,7 @@ fn postgres_export_writes_todays_formats_and_reimports_to_the_same_list() {
         db.count("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"),
         0
     );
-    let r = site.run(&[
-        "subscribers",
-        "import",
-        "subscribers/subscribers.csv",
-        "--suppressed",
-        "subscribers/suppressed.csv",
-    ]);
+    let r = import_sample(&site);
     assert_eq!(r.code, 0, "{r:?}");
     let r = site.run(&["subscribers", "export", "--out", "out"]);
     assert_eq!(r.code, 0, "{r:?}");

@@ -12,8 +12,9 @@
 //! This file holds the pool, the connection, the migrations and `PgStore`;
 //! the queries are split by concern: `ledger.rs` (issues, freeze, commit),
 //! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
-//! (subscribers, suppressions, the confirmation limit) and `privacy.rs`
-//! (one reader's rows: gathering and erasing them).
+//! (subscribers, suppressions, the confirmation limit), `privacy.rs` (one
+//! reader's rows: gathering and erasing them) and `event.rs` (what came back:
+//! inbound events and their consequences).
 
 use std::io::BufReader;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use super::*;
 use crate::content::issue::{PastIssue, Selection};
 
 mod claim;
+mod event;
 mod ledger;
 mod list;
 mod privacy;
@@ -54,7 +56,8 @@ const ISSUE_COLUMNS: &str =
 const RECIPIENT_COLUMNS: &str =
     "email, address, name, status, attempts, last_code, last_reply, message_id, updated_at";
 
-/// An open connection pool to the shared store.
+/// An open connection pool to the shared store (a clone shares the pool).
+#[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
     url: PostgresUrl,

@@ -1,0 +1,234 @@
+//! What came back on PostgreSQL: inbound events (bounces, complaints,
+//! unsubscribes), each recorded once by its natural key, with the
+//! consequences `inbound::policy` decides (a suppression, a ledger row moved
+//! to `bounced`) in the same transaction. The same semantics as the SQLite
+//! engine's `Ledger::record_event` and friends. Decides nothing itself.
+
+use super::*;
+
+const EVENT_COLUMNS: &str =
+    "natural_key, kind, email, slot, source, status, reason, at, recorded_at";
+
+fn event_row(r: &Row) -> Option<EventRecord> {
+    let kind: String = r.get(1);
+    let slot: Option<String> = r.get(3);
+    Some(EventRecord {
+        event: Event {
+            key: r.get(0),
+            kind: kind.parse().ok()?,
+            email: r.get(2),
+            slot: slot.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
+            source: r.get(4),
+            status: r.get(5),
+            reason: r.get(6),
+            at: r.get(7),
+        },
+        recorded_at: r.get(8),
+    })
+}
+
+impl PgStore {
+    /// Records `e` unless an event with the same natural key exists, and for
+    /// a new one carries out what `decide` says (given the soft-bounce count
+    /// at or after `soft_since`, this event included, for a soft bounce) in
+    /// the same transaction: the suppression (`ON CONFLICT DO NOTHING`, so an
+    /// existing one keeps its reason) and the ledger row. A failure records
+    /// nothing, so a retry does it all again. `decide` may run more than once
+    /// (a dropped connection is retried): it must only compute. A new
+    /// suppression's time is `suppressed_at` (RFC 3339).
+    pub async fn record_event(
+        &self,
+        e: &Event,
+        soft_since: &str,
+        suppressed_at: &str,
+        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
+    ) -> Result<Recorded, StoreError> {
+        let slot = e.slot.map(slot_key);
+        let slot = &slot;
+        self.with_retry(|mut c| async move {
+            let err = |x| pg_error(&self.url, x);
+            let at = now();
+            let tx = c.transaction().await.map_err(err)?;
+            let n = tx
+                .execute(
+                    "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+                        recorded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (natural_key) DO NOTHING",
+                    &[
+                        &e.key,
+                        &e.kind.as_str(),
+                        &e.email,
+                        slot,
+                        &e.source,
+                        &e.status,
+                        &e.reason,
+                        &e.at,
+                        &at,
+                    ],
+                )
+                .await
+                .map_err(err)?;
+            let mut done = Recorded::default();
+            if n == 0 {
+                return Ok(done); // Dropping `tx` rolls back (there is nothing to undo).
+            }
+            if e.kind == EventKind::SoftBounce {
+                let r = tx
+                    .query_one(SOFT_BOUNCES, &[&e.email, &soft_since])
+                    .await
+                    .map_err(err)?;
+                done.soft_count = Some(r.get::<_, i64>(0) as u64);
+            }
+            let then = decide(done.soft_count);
+            if let (Some(reply), Some(slot)) = (&then.bounce_row, slot) {
+                done.row_bounced = tx
+                    .execute(
+                        "UPDATE recipients SET status = 'bounced', last_reply = $3, updated_at = $4
+                         WHERE slot = $1 AND email = $2 AND status <> 'bounced'",
+                        &[slot, &e.email, reply, &at],
+                    )
+                    .await
+                    .map_err(err)?
+                    == 1;
+            }
+            if let Some(reason) = &then.suppress {
+                done.suppressed = tx
+                    .execute(
+                        "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $1, $2, $3)
+                         ON CONFLICT (email) DO NOTHING",
+                        &[&e.email, reason, &suppressed_at],
+                    )
+                    .await
+                    .map_err(err)?
+                    == 1;
+            }
+            if then.only_if_suppressing && !done.suppressed {
+                return Ok(Recorded::default()); // Rolled back: already suppressed.
+            }
+            tx.commit().await.map_err(err)?;
+            done.new = true;
+            Ok(done)
+        })
+        .await
+    }
+
+    /// Soft bounces of `email` at or after `since` (RFC 3339), one per issue.
+    pub async fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, StoreError> {
+        self.count(SOFT_BOUNCES, &[&email, &since]).await
+    }
+
+    /// Recorded events, oldest first: of one issue, or all.
+    pub async fn events(&self, date: Option<NaiveDate>) -> Result<Vec<EventRecord>, StoreError> {
+        let slot = date.map(slot_key);
+        let slot = &slot;
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE $1::text IS NULL OR slot = $1
+             ORDER BY at, id"
+        );
+        let sql = &sql;
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(sql.as_str(), &[slot])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows.iter().filter_map(event_row).collect())
+        })
+        .await
+    }
+
+    /// Every inbound event whose address is one of `keys`, oldest first.
+    pub async fn events_of(&self, keys: &[String]) -> Result<Vec<EventRecord>, StoreError> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE email = ANY($1) ORDER BY at, id");
+        let sql = &sql;
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(sql.as_str(), &[&keys])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows.iter().filter_map(event_row).collect())
+        })
+        .await
+    }
+
+    /// Whether `email` ever complained (a later sign-up needs the double opt-in).
+    pub async fn complained(&self, email: &str) -> Result<bool, StoreError> {
+        self.count(
+            "SELECT COUNT(*) FROM events WHERE email = $1 AND kind = 'complaint'",
+            &[&email],
+        )
+        .await
+        .map(|n| n > 0)
+    }
+
+    /// The recipient of issue `date` whose Message-ID hash starts with `rid`
+    /// (what a VERP token or a quoted Message-ID names).
+    pub async fn recipient_by_rid(
+        &self,
+        date: NaiveDate,
+        rid: &str,
+    ) -> Result<Option<RecipientRecord>, StoreError> {
+        let slot = slot_key(date);
+        let prefix = format!("<{slot}.{rid}");
+        let (slot, prefix) = (&slot, &prefix);
+        let sql = format!(
+            "SELECT {RECIPIENT_COLUMNS} FROM recipients
+             WHERE slot = $1 AND starts_with(message_id, $2) LIMIT 1"
+        );
+        let sql = &sql;
+        self.with_retry(|c| async move {
+            let row = c
+                .query_opt(sql.as_str(), &[slot, prefix])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(row.as_ref().map(recipient_row))
+        })
+        .await
+    }
+
+    /// The latest issue whose copy went out to `email` (sent, bounced later,
+    /// or uncertain): what an event without our Message-ID is most likely about.
+    pub async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
+        self.with_retry(|c| async move {
+            let row = c
+                .query_opt(LATEST_ISSUE, &[&email])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(
+                row.and_then(|r| {
+                    NaiveDate::parse_from_str(&r.get::<_, String>(0), "%Y-%m-%d").ok()
+                }),
+            )
+        })
+        .await
+    }
+
+    /// Which of `pseudonyms` (an address's keyed hashes) the suppressions hold:
+    /// only `subscribers forget` writes them, so the address was erased.
+    pub async fn erased_as(&self, pseudonyms: &[String]) -> Result<Option<String>, StoreError> {
+        if pseudonyms.is_empty() {
+            return Ok(None);
+        }
+        self.with_retry(|c| async move {
+            let row = c
+                .query_opt(
+                    "SELECT email FROM suppressions WHERE email = ANY($1) ORDER BY at DESC LIMIT 1",
+                    &[&pseudonyms],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(row.map(|r| r.get(0)))
+        })
+        .await
+    }
+}
+
+/// Soft bounces of $1 at or after $2, one per issue (the SQLite engine's query).
+const SOFT_BOUNCES: &str = "SELECT COUNT(DISTINCT COALESCE(slot, natural_key)) FROM events
+     WHERE email = $1 AND kind = 'soft_bounce' AND at >= $2";
+
+/// The latest issue whose copy went out to $1.
+const LATEST_ISSUE: &str = "SELECT slot FROM recipients
+     WHERE email = $1 AND status IN ('sent', 'bounced', 'uncertain')
+     ORDER BY slot DESC LIMIT 1";
