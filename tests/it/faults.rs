@@ -2,24 +2,34 @@
 //! server that stalls mid-DATA, a server that never greets, and a state folder
 //! that is unusable or fills up. What must hold: nobody is lost, a kill costs
 //! at most `concurrency` duplicates, timeouts fire and the send finishes, and
-//! nothing is marked sent that was not.
+//! nothing is marked sent that was not. What concerns delivery and the ledger
+//! runs on both store engines (`NAME::file` and `NAME::postgres`); a state
+//! folder that is unusable or fills up is the SQLite ledger's, and the random
+//! kills of one sender on PostgreSQL are in `hosts.rs`.
 //!
 //! The slow ones are `#[ignore]`d so that `cargo test` stays fast; `.ci/run`
 //! runs them with `cargo test --locked --test it -- --ignored faults::`. Set
 //! `TIPSHEET_FAULT_SEED` to replay a run's random kill moments, and
 //! `TIPSHEET_FAULT_CYCLES` for more than ten kills.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use mailin_embedded::response::Response;
-use tipsheet::store::{Ledger, RecipientStatus};
+use tipsheet::store::RecipientStatus;
 
 use crate::common::{Run, Site, list, parse, to_run};
+use crate::engine::{Bench, Engine, SLOT, on_both_engines};
 use crate::smtp_server::{FaultServer, Wire};
 
-const SLOT: &str = "2026-12-01";
+on_both_engines!(
+    #[ignore = "slow: part of the fault suite (.ci/run)"]
+    a_server_stalling_mid_data_times_out_and_the_send_finishes,
+    #[ignore = "slow: part of the fault suite (.ci/run)"]
+    a_server_that_never_greets_times_out_and_nothing_is_marked_sent,
+    an_outbox_that_cannot_be_created_marks_nobody_sent,
+);
 
 /// xorshift64*, seeded from the clock or `TIPSHEET_FAULT_SEED`.
 struct Dice(u64);
@@ -46,19 +56,6 @@ impl Dice {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
     }
-}
-
-/// Keys the ledger holds with `status`.
-fn keys_with(site: &Site, status: RecipientStatus) -> HashSet<String> {
-    let ledger = Ledger::open_read_only(&site.path("state/tipsheet.sqlite3"))
-        .unwrap()
-        .expect("a ledger");
-    ledger
-        .recipients(SLOT.parse().unwrap(), &[status])
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key)
-        .collect()
 }
 
 fn wait(child: Child) -> Run {
@@ -163,9 +160,7 @@ fn stall_once(to: &str, attempt: u32) -> Option<Response> {
         .then(|| Response::custom(451, String::new()))
 }
 
-#[test]
-#[ignore = "slow: part of the fault suite (.ci/run)"]
-fn a_server_stalling_mid_data_times_out_and_the_send_finishes() {
+fn a_server_stalling_mid_data_times_out_and_the_send_finishes(engine: Engine, test: &str) {
     let server = FaultServer::start(Wire {
         stall: Some(stall_once),
         ..Wire::default()
@@ -177,6 +172,9 @@ fn a_server_stalling_mid_data_times_out_and_the_send_finishes() {
     let mut csv = list("ok", 30);
     csv.push_str("stall-once@example.com,Stalls Once\nstall-always@example.com,Stalls Always\n");
     site.write("subscribers/subscribers.csv", &csv);
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
     let started = Instant::now();
     let r = to_run(site.command(&["send"]).output().unwrap());
     let took = started.elapsed();
@@ -207,9 +205,7 @@ fn a_server_stalling_mid_data_times_out_and_the_send_finishes() {
     assert_eq!(server.received_by().len(), 31);
 }
 
-#[test]
-#[ignore = "slow: part of the fault suite (.ci/run)"]
-fn a_server_that_never_greets_times_out_and_nothing_is_marked_sent() {
+fn a_server_that_never_greets_times_out_and_nothing_is_marked_sent(engine: Engine, test: &str) {
     // Accepts connections and says nothing.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -223,6 +219,9 @@ fn a_server_that_never_greets_times_out_and_nothing_is_marked_sent() {
     site.use_smtp(port, 2);
     site.config("timeout_seconds = 5", "timeout_seconds = 1");
     site.config("max_attempts = 5", "max_attempts = 2");
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
     let started = Instant::now();
     let r = site.run(&["send"]);
     no_panic(&r, "send");
@@ -235,7 +234,7 @@ fn a_server_that_never_greets_times_out_and_nothing_is_marked_sent() {
         s.stdout.contains("no SMTP greeting from `127.0.0.1:"),
         "{s:?}"
     );
-    assert!(keys_with(&site, RecipientStatus::Sent).is_empty());
+    assert!(site.keys_with(RecipientStatus::Sent).is_empty());
 }
 
 /// A site that sends to `server`.
@@ -285,9 +284,10 @@ fn a_state_folder_that_is_a_file_is_a_clear_error_and_nothing_goes_out() {
     assert_eq!(server.count(), 0);
 }
 
-#[test]
-fn an_outbox_that_cannot_be_created_marks_nobody_sent() {
-    let site = Site::new();
+fn an_outbox_that_cannot_be_created_marks_nobody_sent(engine: Engine, test: &str) {
+    let Some(site) = Bench::on(engine, test, Site::new()) else {
+        return;
+    };
     site.write("state/outbox", "a file where the outbox folder goes\n");
     let r = site.run(&["send"]);
     no_panic(&r, "send");
@@ -296,7 +296,7 @@ fn an_outbox_that_cannot_be_created_marks_nobody_sent() {
         r.stderr.contains("cannot create outbox folder `") && r.stderr.contains("2026-12-01`"),
         "{r:?}"
     );
-    assert!(keys_with(&site, RecipientStatus::Sent).is_empty());
+    assert!(site.keys_with(RecipientStatus::Sent).is_empty());
     // Fixed, a rerun sends everyone once.
     std::fs::remove_file(site.path("state/outbox")).unwrap();
     let r = site.run(&["send"]);
@@ -345,7 +345,7 @@ fn a_disk_filling_up_mid_send_marks_nothing_sent_that_was_not() {
     const N: usize = 600;
     for transport in ["smtp", "outbox"] {
         let server = FaultServer::start(Wire::default());
-        let site = Site::new();
+        let site = Bench::file(Site::new());
         if transport == "smtp" {
             site.use_smtp(server.port, 4);
         }
@@ -375,7 +375,7 @@ fn a_disk_filling_up_mid_send_marks_nothing_sent_that_was_not() {
             }
             m
         };
-        let sent = keys_with(&site, RecipientStatus::Sent);
+        let sent = site.keys_with(RecipientStatus::Sent);
         eprintln!(
             "{transport}: the disk filled after {} of {N} were sent: {last}",
             sent.len()

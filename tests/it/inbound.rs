@@ -15,32 +15,9 @@ use sha2::Sha256;
 use tipsheet::store::{EventKind, Ledger};
 
 use crate::common::{Run, Site, parse, repo, to_run};
-use crate::pg::{self, FreshDb};
+use crate::engine::{Bench, Engine, on_both_engines};
 use crate::server::{Serve, one_click};
 use crate::smtp_server::SmtpServer;
-
-/// Which store a scenario runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    File,
-    Postgres,
-}
-
-/// Two tests per scenario: `NAME::file` and `NAME::postgres`.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn file() {
-                super::$name(super::Engine::File, stringify!($name));
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Engine::Postgres, stringify!($name));
-            }
-        }
-    )*};
-}
 
 on_both_engines!(
     verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it,
@@ -52,36 +29,10 @@ on_both_engines!(
     a_one_click_unsubscribe_is_counted_once_in_status,
 );
 
-/// A site with VERP on, sending to `port`, on `engine`: with PostgreSQL, a
-/// fresh database holding the sample list (imported; the CSV files removed,
-/// so nothing can fall back on them). `None` when PostgreSQL is not configured.
-struct Bench {
-    site: Site,
-    db: Option<FreshDb>,
-}
-
-impl std::ops::Deref for Bench {
-    type Target = Site;
-    fn deref(&self) -> &Site {
-        &self.site
-    }
-}
-
+/// A site with VERP on, sending to `port`, on `engine`. `None` when
+/// PostgreSQL is not configured.
 fn bench(port: u16, engine: Engine, test: &str) -> Option<Bench> {
-    let site = bounce_site(port);
-    if engine == Engine::File {
-        return Some(Bench { site, db: None });
-    }
-    let db = pg::fresh(&format!("inbound::{test}"))?;
-    site.config(
-        "# url = \"postgres://tipsheet@127.0.0.1:5432/tipsheet\"",
-        &format!("url = \"{}\"", db.url),
-    );
-    let r = crate::subscribers::import_sample(&site);
-    assert_eq!(r.code, 0, "{r:?}");
-    std::fs::remove_file(site.path("subscribers/subscribers.csv")).unwrap();
-    std::fs::remove_file(site.path("subscribers/suppressed.csv")).unwrap();
-    Some(Bench { site, db: Some(db) })
+    Bench::on(engine, test, bounce_site(port))
 }
 
 /// [`bench`] on a fresh SMTP server, with the first issue sent.
@@ -97,18 +48,6 @@ fn sent(engine: Engine, test: &str) -> Option<(SmtpServer, Bench)> {
 type Recorded = (EventKind, String, Option<String>, String);
 
 impl Bench {
-    /// (address, `reason,at`) of every suppression: the file's rows, or the table's.
-    fn suppressed(&self) -> Vec<(String, String)> {
-        match &self.db {
-            None => suppressed(&self.site),
-            Some(db) => db
-                .query("SELECT email, reason || ',' || at FROM suppressions ORDER BY email")
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect(),
-        }
-    }
-
     /// Every suppression, as one text (to compare before and after).
     fn suppressions_text(&self) -> String {
         format!("{:?}", self.suppressed())
@@ -223,17 +162,6 @@ fn inbound_stdin(site: &Site, message: &str) -> Run {
         .write_all(message.as_bytes())
         .unwrap();
     to_run(child.wait_with_output().unwrap())
-}
-
-fn suppressed(site: &Site) -> Vec<(String, String)> {
-    site.read("subscribers/suppressed.csv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let mut f = l.splitn(2, ',');
-            Some((f.next()?.to_string(), f.next()?.to_string()))
-        })
-        .collect()
 }
 
 fn verp_envelopes_then_a_dsn_on_stdin_suppresses_and_status_shows_it(engine: Engine, test: &str) {

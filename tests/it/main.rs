@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod engine;
 mod faults;
 mod hostile;
 mod hosts;
