@@ -46,6 +46,16 @@ macro_rules! on_both_engines {
 }
 pub(crate) use on_both_engines;
 
+/// Imports a PostgreSQL site's `subscribers/subscribers.csv` and
+/// `suppressed.csv` into its store, then removes them: the list of record is
+/// the store.
+pub fn import_list(site: &Site) {
+    let r = crate::subscribers::import_sample(site);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::fs::remove_file(site.path("subscribers/subscribers.csv")).unwrap();
+    std::fs::remove_file(site.path("subscribers/suppressed.csv")).unwrap();
+}
+
 /// A site on one engine. With PostgreSQL its list was imported into a fresh
 /// database and the CSV files removed, so nothing can fall back on them.
 pub struct Bench {
@@ -78,10 +88,7 @@ impl Bench {
             "# url = \"postgres://tipsheet@127.0.0.1:5432/tipsheet\"",
             &format!("url = \"{}\"", db.url),
         );
-        let r = crate::subscribers::import_sample(&site);
-        assert_eq!(r.code, 0, "{r:?}");
-        std::fs::remove_file(site.path("subscribers/subscribers.csv")).unwrap();
-        std::fs::remove_file(site.path("subscribers/suppressed.csv")).unwrap();
+        import_list(&site);
         Some(Bench { site, db: Some(db) })
     }
 

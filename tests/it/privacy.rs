@@ -128,16 +128,7 @@ impl Engine {
         site.write("subscribers/subscribers.csv", list);
         site.write("subscribers/suppressed.csv", suppressed);
         if let Engine::Pg(_) = self {
-            let r = site.run(&[
-                "subscribers",
-                "import",
-                "subscribers/subscribers.csv",
-                "--suppressed",
-                "subscribers/suppressed.csv",
-            ]);
-            assert_eq!(r.code, 0, "{r:?}");
-            std::fs::remove_file(site.path("subscribers/subscribers.csv")).unwrap();
-            std::fs::remove_file(site.path("subscribers/suppressed.csv")).unwrap();
+            crate::engine::import_list(&site);
         }
         site
     }
