@@ -14,11 +14,13 @@
 #         each process's start and the freeze.
 # PostgreSQL comes from TIPSHEET_TEST_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432/test); each run creates and drops its own
-# database. TIPSHEET_BIN=PATH measures that binary instead of building one.
+# database. TIPSHEET_BIN=PATH measures that binary instead of building one
+# (TIPSHEET_CONFIG=PATH: the config.toml its sites start from).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); repo=$(dirname "$here")
 shared=${SHARED_BENCH:-$repo/../shared/bench}
 MODE=${1:-one}; shift || true
+export PGOPTIONS=--client-min-messages=warning
 ADMIN=${TIPSHEET_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
 PORT=${PORT:-2535}
 # TIPSHEET_BIN: a prebuilt binary to measure instead (no build).
@@ -40,7 +42,7 @@ site() {
       -e "s/^concurrency = 4/concurrency = $3/" \
       -e 's#^path = "subscribers/subscribers.csv"#path = "../subscribers.csv"#' \
       -e 's#^suppressed_path = "subscribers/suppressed.csv"#suppressed_path = "../suppressed.csv"#' \
-      "$repo/config.toml" > "$1/config.toml"
+      "${TIPSHEET_CONFIG:-$repo/config.toml}" > "$1/config.toml"
   if [ -n "${4:-}" ]; then
     sed -i "s|^# url = \"postgres://tipsheet@127.0.0.1:5432/tipsheet\"|url = \"$4\"|" "$1/config.toml"
   fi
