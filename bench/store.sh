@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bench/store.sh one   [N=20000] [CONCURRENCY=8] [RUNS=3]
-#        bench/store.sh hosts [N=3000]  [CONCURRENCY=4] [DELAY_MS=10]
+#        bench/store.sh hosts [N=3000]  [CONCURRENCY=4] [DELAY_MS=10] [RUNS=3]
 # The shared store's cost and its scale-out, in one run on one machine.
 #  one:   one host sends one issue of N recipients to Postfix's smtp-sink
 #         (../shared/bench/sink.sh), RUNS times with the SQLite ledger and RUNS
@@ -10,18 +10,22 @@
 #         about 2 x DELAY_MS away, latency not CPU); one host of CONCURRENCY
 #         connections, then three such hosts on one PostgreSQL store sharing the
 #         issue; prints msgs/s of each (wall clock, first start to last exit)
-#         and three / one.
+#         and three / one (each run, then the medians). Wall clock includes
+#         each process's start and the freeze.
 # PostgreSQL comes from TIPSHEET_TEST_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432/test); each run creates and drops its own
-# database.
+# database. TIPSHEET_BIN=PATH measures that binary instead of building one
+# (TIPSHEET_CONFIG=PATH: the config.toml its sites start from).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); repo=$(dirname "$here")
 shared=${SHARED_BENCH:-$repo/../shared/bench}
 MODE=${1:-one}; shift || true
+export PGOPTIONS=--client-min-messages=warning
 ADMIN=${TIPSHEET_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
 PORT=${PORT:-2535}
-(cd "$repo" && cargo build --release --quiet)
-BIN=$repo/target/release/tipsheet
+# TIPSHEET_BIN: a prebuilt binary to measure instead (no build).
+if [ -n "${TIPSHEET_BIN:-}" ]; then BIN=$TIPSHEET_BIN; else
+  (cd "$repo" && cargo build --release --quiet); BIN=$repo/target/release/tipsheet; fi
 W=$(mktemp -d); PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
 trap cleanup EXIT
@@ -38,7 +42,7 @@ site() {
       -e "s/^concurrency = 4/concurrency = $3/" \
       -e 's#^path = "subscribers/subscribers.csv"#path = "../subscribers.csv"#' \
       -e 's#^suppressed_path = "subscribers/suppressed.csv"#suppressed_path = "../suppressed.csv"#' \
-      "$repo/config.toml" > "$1/config.toml"
+      "${TIPSHEET_CONFIG:-$repo/config.toml}" > "$1/config.toml"
   if [ -n "${4:-}" ]; then
     sed -i "s|^# url = \"postgres://tipsheet@127.0.0.1:5432/tipsheet\"|url = \"$4\"|" "$1/config.toml"
   fi
@@ -74,30 +78,38 @@ one)
   awk -v a="$a" -v b="$b" 'BEGIN{printf "ratio PostgreSQL / SQLite: %.2f\n", b/a}'
   ;;
 hosts)
-  N=${1:-3000} CONC=${2:-4} DELAY=${3:-10}
+  N=${1:-3000} CONC=${2:-4} DELAY=${3:-10} RUNS=${4:-3}
   LAG=$((PORT + 1))
   python3 "$shared/lag.py" "$LAG" "$PORT" "$DELAY" > "$W/lag.log" 2>&1 & PIDS+=("$!")
   for _ in $(seq 50); do grep -q ready "$W/lag.log" 2>/dev/null && break; sleep 0.1; done
   list "$N"
-  # One host.
-  fresh_db tipsheet_bench; site "$W/one" "$LAG" "$CONC" "$(db_url tipsheet_bench)"
-  "$BIN" --config "$W/one/config.toml" subscribers import "$W/subscribers.csv" >/dev/null
-  t0=$(date +%s.%N); send "$W/one" > "$W/one.log"; t1=$(date +%s.%N)
-  one=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
-  drop_db tipsheet_bench
-  # Three hosts, one store.
-  fresh_db tipsheet_bench
-  for h in a b c; do site "$W/$h" "$LAG" "$CONC" "$(db_url tipsheet_bench)"; done
-  "$BIN" --config "$W/a/config.toml" subscribers import "$W/subscribers.csv" >/dev/null
-  t0=$(date +%s.%N)
-  for h in a b c; do send "$W/$h" > "$W/$h.log" & done
-  wait_for=$(jobs -p); for p in $wait_for; do wait "$p" || true; done
-  t1=$(date +%s.%N)
-  three=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
-  shares=$(for h in a b c; do grep -oE '[0-9]+ delivered' "$W/$h.log" | head -1 | grep -oE '[0-9]+'; done | paste -sd/)
-  drop_db tipsheet_bench
-  echo "relay $((2 * DELAY)) ms RTT away (lag.py), $N recipients, $CONC connections per host: one host $one msgs/s, three hosts $three msgs/s (shares $shares)"
-  awk -v a="$one" -v b="$three" 'BEGIN{printf "ratio three hosts / one host: %.2f\n", b/a}'
+  ones=(); threes=(); ratios=()
+  for run in $(seq "$RUNS"); do
+    # One host.
+    fresh_db tipsheet_bench; rm -rf "$W/one"; site "$W/one" "$LAG" "$CONC" "$(db_url tipsheet_bench)"
+    "$BIN" --config "$W/one/config.toml" subscribers import "$W/subscribers.csv" >/dev/null
+    t0=$(date +%s.%N); send "$W/one" > "$W/one.log"; t1=$(date +%s.%N)
+    one=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
+    drop_db tipsheet_bench
+    # Three hosts, one store.
+    fresh_db tipsheet_bench
+    for h in a b c; do rm -rf "${W:?}/$h"; site "$W/$h" "$LAG" "$CONC" "$(db_url tipsheet_bench)"; done
+    "$BIN" --config "$W/a/config.toml" subscribers import "$W/subscribers.csv" >/dev/null
+    t0=$(date +%s.%N)
+    senders=()
+    for h in a b c; do send "$W/$h" > "$W/$h.log" & senders+=("$!"); done
+    # Only the senders: lag.py is a background job of this shell too.
+    for p in "${senders[@]}"; do wait "$p" || true; done
+    t1=$(date +%s.%N)
+    three=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
+    shares=$(for h in a b c; do grep -oE '[0-9]+ delivered' "$W/$h.log" | head -1 | grep -oE '[0-9]+'; done | paste -sd/)
+    drop_db tipsheet_bench
+    ratio=$(awk -v a="$one" -v b="$three" 'BEGIN{printf "%.2f", b/a}')
+    echo "run $run: one host $one msgs/s, three hosts $three msgs/s (shares $shares), ratio $ratio" >&2
+    ones+=("$one"); threes+=("$three"); ratios+=("$ratio")
+  done
+  echo "relay $((2 * DELAY)) ms RTT away (lag.py), $N recipients, $CONC connections per host, $RUNS runs: one host median $(median "${ones[@]}") msgs/s (${ones[*]}), three hosts median $(median "${threes[@]}") msgs/s (${threes[*]})"
+  echo "ratio three hosts / one host: median $(median "${ratios[@]}") (${ratios[*]})"
   ;;
 *) echo "usage: bench/store.sh one|hosts [...]" >&2; exit 2 ;;
 esac

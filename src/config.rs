@@ -268,6 +268,9 @@ pub struct StoreConfig {
     pub password_env: String,
     /// How long a host's claim on recipients holds without renewal.
     pub lease_seconds: u64,
+    /// PostgreSQL: whether the ledger's group commits wait for the server's
+    /// WAL flush. `false` is faster and weaker (README, "Running on several hosts").
+    pub synchronous_commit: bool,
 }
 
 impl Default for StoreConfig {
@@ -276,6 +279,7 @@ impl Default for StoreConfig {
             url: None,
             password_env: "TIPSHEET_DATABASE_PASSWORD".into(),
             lease_seconds: 60,
+            synchronous_commit: true,
         }
     }
 }
@@ -287,6 +291,7 @@ impl fmt::Debug for StoreConfig {
             .field("url", &self.url.as_deref().map(redact_url))
             .field("password_env", &self.password_env)
             .field("lease_seconds", &self.lease_seconds)
+            .field("synchronous_commit", &self.synchronous_commit)
             .finish()
     }
 }

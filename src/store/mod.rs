@@ -126,6 +126,8 @@ pub struct StoreSettings {
     pub password: Option<String>,
     /// How long a claim on recipients holds without renewal.
     pub lease: Duration,
+    /// `[store] synchronous_commit` (PostgreSQL only).
+    pub synchronous_commit: bool,
     /// The list file (what the file engine's list commands point at).
     pub subscribers_path: PathBuf,
 }
@@ -136,6 +138,7 @@ impl fmt::Debug for StoreSettings {
             .field("url", &self.url)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("lease", &self.lease)
+            .field("synchronous_commit", &self.synchronous_commit)
             .finish()
     }
 }
@@ -161,6 +164,7 @@ impl StoreSettings {
                 .ok()
                 .filter(|p| !p.is_empty()),
             lease: Duration::from_secs(config.store.lease_seconds),
+            synchronous_commit: config.store.synchronous_commit,
             subscribers_path: config.subscribers.path.clone(),
         })
     }
@@ -201,7 +205,8 @@ impl Store {
                 subscribers_path: settings.subscribers_path.clone(),
             }),
             StoreUrl::Postgres(url) => {
-                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?;
+                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?
+                    .with_synchronous_commit(settings.synchronous_commit);
                 pg.migrate().await?;
                 Ok(Self::Postgres(pg))
             }
@@ -216,7 +221,8 @@ impl Store {
                 subscribers_path: settings.subscribers_path.clone(),
             })),
             StoreUrl::Postgres(url) => {
-                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?;
+                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?
+                    .with_synchronous_commit(settings.synchronous_commit);
                 let found = pg.schema_version().await?;
                 let known = PgStore::known_version();
                 if found > known {
@@ -241,7 +247,8 @@ impl Store {
                 known: sqlite::known_version(),
             }),
             StoreUrl::Postgres(url) => {
-                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?;
+                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?
+                    .with_synchronous_commit(settings.synchronous_commit);
                 Ok(StoreReport {
                     shown: url.to_string(),
                     shared: true,

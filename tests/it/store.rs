@@ -32,6 +32,7 @@ fn settings(url: StoreUrl, lease: Duration) -> StoreSettings {
         url,
         password: None,
         lease,
+        synchronous_commit: true,
         subscribers_path: "subscribers/subscribers.csv".into(),
     }
 }

@@ -99,9 +99,10 @@ impl PgStore {
         let sql = &sql;
         let statuses = &statuses;
         self.with_retry(|c| async move {
+            let stmt = c.prepare_cached(sql).await.map_err(|e| self.err(e))?;
             let rows = c
                 .query(
-                    sql.as_str(),
+                    &stmt,
                     &[&slot, statuses, &after, &limit, &self.host, &lease],
                 )
                 .await

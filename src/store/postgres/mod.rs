@@ -63,6 +63,9 @@ pub struct PgStore {
     url: PostgresUrl,
     lease: Duration,
     host: String,
+    /// `[store] synchronous_commit`: whether a group commit waits for its
+    /// WAL flush (the default) or opts out (`ledger.rs` says what that risks).
+    synchronous_commit: bool,
 }
 
 /// A subscriber as stored.
@@ -144,7 +147,15 @@ impl PgStore {
             url: url.clone(),
             lease,
             host: host_id(),
+            synchronous_commit: true,
         })
+    }
+
+    /// `false`: group commits return before the database server flushes
+    /// them (`[store] synchronous_commit`; see [`PgStore::commit`]).
+    pub fn with_synchronous_commit(mut self, on: bool) -> Self {
+        self.synchronous_commit = on;
+        self
     }
 
     /// The URL, password redacted.
