@@ -86,15 +86,7 @@ impl PgStore {
                 )
                 .await
                 .map_err(|e| self.err(e))?;
-            Ok(rows
-                .iter()
-                .map(|r| StoredSubscriber {
-                    key: r.get(0),
-                    address: r.get(1),
-                    name: r.get(2),
-                    subscribed_at: r.get(3),
-                })
-                .collect())
+            Ok(rows.iter().map(subscriber_row).collect())
         })
         .await
     }
@@ -120,13 +112,7 @@ impl PgStore {
             .map_err(|e| self.err(e))?;
         let mut rows = std::pin::pin!(rows);
         while let Some(r) = rows.try_next().await.map_err(|e| self.err(e))? {
-            let s = StoredSubscriber {
-                key: r.get(0),
-                address: r.get(1),
-                name: r.get(2),
-                subscribed_at: r.get(3),
-            };
-            visit(s, r.get(4));
+            visit(subscriber_row(&r), r.get(4));
         }
         Ok(())
     }
@@ -192,15 +178,7 @@ impl PgStore {
                 )
                 .await
                 .map_err(|e| self.err(e))?;
-            Ok(rows
-                .iter()
-                .map(|r| StoredSuppression {
-                    key: r.get(0),
-                    address: r.get(1),
-                    reason: r.get(2),
-                    at: r.get(3),
-                })
-                .collect())
+            Ok(rows.iter().map(suppression_row).collect())
         })
         .await
     }

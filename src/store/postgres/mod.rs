@@ -397,6 +397,27 @@ fn issue_row(r: &Row) -> IssueRecord {
     }
 }
 
+/// A subscriber from a row whose first columns are `email, address, name,
+/// subscribed_at`.
+fn subscriber_row(r: &Row) -> StoredSubscriber {
+    StoredSubscriber {
+        key: r.get(0),
+        address: r.get(1),
+        name: r.get(2),
+        subscribed_at: r.get(3),
+    }
+}
+
+/// A suppression from a row whose first columns are `email, address, reason, at`.
+fn suppression_row(r: &Row) -> StoredSuppression {
+    StoredSuppression {
+        key: r.get(0),
+        address: r.get(1),
+        reason: r.get(2),
+        at: r.get(3),
+    }
+}
+
 fn recipient_row(r: &Row) -> RecipientRecord {
     let status: String = r.get(3);
     RecipientRecord {

@@ -81,12 +81,8 @@ impl PgStore {
                 )
                 .await
                 .map_err(e)?
-                .map(|r| StoredSubscriber {
-                    key: r.get(0),
-                    address: r.get(1),
-                    name: r.get(2),
-                    subscribed_at: r.get(3),
-                });
+                .as_ref()
+                .map(subscriber_row);
             let suppressions = tx
                 .query(
                     "SELECT email, address, reason, at FROM suppressions
@@ -96,12 +92,7 @@ impl PgStore {
                 .await
                 .map_err(e)?
                 .iter()
-                .map(|r| StoredSuppression {
-                    key: r.get(0),
-                    address: r.get(1),
-                    reason: r.get(2),
-                    at: r.get(3),
-                })
+                .map(suppression_row)
                 .collect();
             let sql = format!(
                 "SELECT {}, r.slot, i.number FROM recipients r JOIN issues i ON i.slot = r.slot
