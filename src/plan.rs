@@ -338,23 +338,38 @@ pub fn walk_list(
     let settings = crate::store::StoreSettings::from_config(config)?;
     if settings.url.is_shared() {
         let mut walked = Walked::default();
-        let counts = &mut walked.counts;
+        let (counts, diags) = (&mut walked.counts, &mut walked.diags);
+        let store = settings.url.to_string();
         crate::store::walk_shared_list(&settings, |s, suppressed| {
             if suppressed {
                 counts.suppressed += 1;
-            } else if let Ok(email) = s.address.parse() {
-                counts.active += 1;
-                visit(Subscriber {
-                    email,
-                    key: s.key,
-                    name: s.name,
-                    subscribed_at: s
-                        .subscribed_at
-                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
-                    line: 0,
-                });
-            } else {
-                counts.invalid += 1;
+                return;
+            }
+            match s.address.parse() {
+                Ok(email) => {
+                    counts.active += 1;
+                    visit(Subscriber {
+                        email,
+                        key: s.key,
+                        name: s.name,
+                        subscribed_at: s
+                            .subscribed_at
+                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
+                        line: 0,
+                    });
+                }
+                // Imports and sign-ups validate; a row written by hand is not.
+                Err(e) => {
+                    counts.invalid += 1;
+                    diags.push(Diagnostic::warning(
+                        &store,
+                        0,
+                        format!(
+                            "`{}` in table `subscribers` is not a valid email address ({e}); row skipped: fix or delete it with SQL, or re-import the list",
+                            s.address
+                        ),
+                    ));
+                }
             }
         })?;
         return Ok(walked);

@@ -305,3 +305,34 @@ fn postgres_preview_and_dry_run_walk_the_stored_list_not_the_file() {
     assert!(!dry.stdout.contains("zed@"), "{dry:?}");
     assert_eq!(db.count("SELECT COUNT(*) FROM recipients"), 0);
 }
+
+#[test]
+fn postgres_preview_names_a_stored_row_that_is_not_an_address() {
+    let Some(db) = pg::fresh("subscribers::postgres_preview_bad_row") else {
+        return;
+    };
+    let site = pg_site(&db);
+    let import = site.run(&["subscribers", "import", "subscribers/subscribers.csv"]);
+    assert_eq!(import.code, 0, "{import:?}");
+    // Written by hand, past the import's validation.
+    db.query(
+        "INSERT INTO subscribers (email, address, name) VALUES ('zz-broken', 'zz broken', 'Broken')",
+    );
+    let preview = site.run(&["preview"]);
+    assert_eq!(preview.code, 0, "{preview:?}");
+    assert!(
+        preview
+            .stderr
+            .contains("warning: `zz broken` in table `subscribers` is not a valid email address")
+            && preview
+                .stderr
+                .contains("row skipped: fix or delete it with SQL"),
+        "{preview:?}"
+    );
+    assert!(
+        preview
+            .stdout
+            .contains("Recipients: 5 active, 0 suppressed, 1 invalid rows skipped"),
+        "{preview:?}"
+    );
+}
