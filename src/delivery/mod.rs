@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::list::{self, Suppression};
 use crate::mail::render::{Prepared, Recipient};
-use crate::store::{LedgerError, Outcome, RecipientRecord, RecipientStatus, Store, StoreError};
+use crate::store::{LedgerError, Outcome, RecipientStatus, Store, StoreError};
 
 /// Delivery errors that stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -87,11 +87,13 @@ pub enum Failure {
     Fatal(String),
 }
 
+mod pages;
 pub mod session;
 pub mod smtp;
 mod throttle;
 pub mod transport;
 
+use pages::Pages;
 pub use session::{Delivered, Reporter, Session, SessionError};
 pub use smtp::SmtpSettings;
 use throttle::Limiter;
@@ -437,11 +439,8 @@ pub async fn run(
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
     progress.started(total);
-    let mut queue: VecDeque<RecipientRecord> = VecDeque::new();
     // Jobs a worker handed back unsent (their rate tokens already taken).
     let mut returned: VecDeque<Job> = VecDeque::new();
-    let mut cursor = String::new();
-    let mut exhausted = false;
     // Handed to workers and not yet finished (or handed back).
     let mut in_flight = 0usize;
     let mut fatal: Option<String> = None;
@@ -473,6 +472,7 @@ pub async fn run(
         .filter(|s| matches!(s, RecipientStatus::Pending | RecipientStatus::Uncertain))
         .collect();
     let mut rescanning = false;
+    let mut pages = Pages::new(store, slot, page, statuses.clone());
     loop {
         // Top up the window.
         let mut handed: Vec<Job> = Vec::new();
@@ -491,34 +491,15 @@ pub async fn run(
             // Take a recipient only when the rate limits allow sending it
             // now, so nobody waits "in flight" for a token.
             while in_flight + handed.len() < window && limiter.ready() && hourly.ready() {
-                if queue.is_empty() && !exhausted {
-                    let wanted = if rescanning { &rescan } else { &statuses };
-                    let batch = match store.claim(slot, wanted, &cursor, page).await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            lost = Some(e);
-                            break;
-                        }
-                    };
-                    exhausted = batch.len() < page;
-                    if let Some(last) = batch.last() {
-                        cursor = last.key.clone();
+                let r = match pages.next(store).await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        lost = Some(e);
+                        break;
                     }
-                    if let Ok(pg) = store.shared() {
-                        // The list of record is the store: suppressions too.
-                        let keys: Vec<&str> = batch.iter().map(|r| r.key.as_str()).collect();
-                        match pg.suppressed_among(&keys).await {
-                            Ok(set) => suppression.shared = set,
-                            Err(e) => {
-                                lost = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    queue.extend(batch);
-                }
-                let Some(r) = queue.pop_front() else { break };
-                if suppression.set.contains(&r.key) || suppression.shared.contains(&r.key) {
+                };
+                if suppression.set.contains(&r.key) || pages.suppressed(&r.key) {
                     skipped.push(Outcome {
                         key: r.key,
                         status: RecipientStatus::Skipped,
@@ -600,7 +581,7 @@ pub async fn run(
             progress.advanced(&outcomes);
             outcomes.clear();
         }
-        let more = !(queue.is_empty() && exhausted && returned.is_empty());
+        let more = !(pages.done() && returned.is_empty());
         if in_flight == 0 && !more && !halted && shared && lost.is_none() {
             // Our pass is over. Hosts that died leave claims that expire:
             // their in-flight rows become uncertain, their pending rows free.
@@ -612,8 +593,7 @@ pub async fn run(
             match open_elsewhere(store, slot, &rescan).await {
                 Ok(true) => {
                     rescanning = true;
-                    exhausted = false;
-                    cursor.clear();
+                    pages.restart(rescan.clone());
                     continue;
                 }
                 Ok(false) => {}
@@ -772,15 +752,12 @@ struct Watched {
     checked: Option<Instant>,
     set: Suppression,
     keyer: Option<list::privacy::Keyer>,
-    /// On the shared store: the suppressed among the page being sent.
-    shared: std::collections::HashSet<String>,
 }
 
 impl Watched {
     fn new(path: &Path, keyer: Option<list::privacy::Keyer>) -> Self {
         let mut w = Self {
             keyer,
-            shared: Default::default(),
             path: path.to_path_buf(),
             stamp: None,
             checked: None,
