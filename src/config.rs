@@ -268,8 +268,10 @@ pub struct StoreConfig {
     pub password_env: String,
     /// How long a host's claim on recipients holds without renewal.
     pub lease_seconds: u64,
-    /// PostgreSQL: whether the ledger's group commits wait for the server's
-    /// WAL flush. `false` is faster and weaker (README, "Running on several hosts").
+    /// Whether the send loop's group commits wait for the disk (SQLite
+    /// `synchronous = FULL`, PostgreSQL's WAL flush). The default `false`
+    /// survives a crash of tipsheet, not of the machine or the database
+    /// server (README, "Running on several hosts").
     pub synchronous_commit: bool,
 }
 
@@ -279,7 +281,7 @@ impl Default for StoreConfig {
             url: None,
             password_env: "TIPSHEET_DATABASE_PASSWORD".into(),
             lease_seconds: 60,
-            synchronous_commit: true,
+            synchronous_commit: false,
         }
     }
 }

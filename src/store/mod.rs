@@ -126,7 +126,8 @@ pub struct StoreSettings {
     pub password: Option<String>,
     /// How long a claim on recipients holds without renewal.
     pub lease: Duration,
-    /// `[store] synchronous_commit` (PostgreSQL only).
+    /// `[store] synchronous_commit`: whether the send loop's group commits
+    /// wait for the disk (SQLite `synchronous = FULL`, PostgreSQL's WAL flush).
     pub synchronous_commit: bool,
     /// The list file (what the file engine's list commands point at).
     pub subscribers_path: PathBuf,
@@ -196,17 +197,32 @@ pub struct StoreReport {
     pub known: i64,
 }
 
+/// The shared store named by `url`, with `settings`' password, lease and flush.
+fn shared_store(url: &url::PostgresUrl, settings: &StoreSettings) -> Result<PgStore, StoreError> {
+    PgStore::new(
+        url,
+        settings.password.as_deref(),
+        settings.lease,
+        settings.synchronous_commit,
+    )
+}
+
 impl Store {
     /// Opens the store for writing, creating and migrating its schema.
     pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
         match &settings.url {
-            StoreUrl::Sqlite(path) => Ok(Self::Sqlite {
-                ledger: std::sync::Mutex::new(Ledger::open(path)?),
-                subscribers_path: settings.subscribers_path.clone(),
-            }),
+            StoreUrl::Sqlite(path) => {
+                let ledger = Ledger::open(path)?;
+                if settings.synchronous_commit {
+                    ledger.flush_every_commit()?;
+                }
+                Ok(Self::Sqlite {
+                    ledger: std::sync::Mutex::new(ledger),
+                    subscribers_path: settings.subscribers_path.clone(),
+                })
+            }
             StoreUrl::Postgres(url) => {
-                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?
-                    .with_synchronous_commit(settings.synchronous_commit);
+                let pg = shared_store(url, settings)?;
                 pg.migrate().await?;
                 Ok(Self::Postgres(pg))
             }
@@ -221,8 +237,7 @@ impl Store {
                 subscribers_path: settings.subscribers_path.clone(),
             })),
             StoreUrl::Postgres(url) => {
-                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?
-                    .with_synchronous_commit(settings.synchronous_commit);
+                let pg = shared_store(url, settings)?;
                 let found = pg.schema_version().await?;
                 let known = PgStore::known_version();
                 if found > known {
@@ -247,8 +262,7 @@ impl Store {
                 known: sqlite::known_version(),
             }),
             StoreUrl::Postgres(url) => {
-                let pg = PgStore::new(url, settings.password.as_deref(), settings.lease)?
-                    .with_synchronous_commit(settings.synchronous_commit);
+                let pg = shared_store(url, settings)?;
                 Ok(StoreReport {
                     shown: url.to_string(),
                     shared: true,
@@ -461,6 +475,15 @@ impl Store {
         match self {
             Self::Sqlite { ledger, .. } => Ok(lock(ledger).commit(slot, in_flight, outcomes)?),
             Self::Postgres(pg) => pg.commit(slot, in_flight, outcomes).await,
+        }
+    }
+
+    /// Whether the send loop's group commits wait for the disk, as the engine
+    /// itself reports it (`[store] synchronous_commit`).
+    pub async fn group_commits_wait_for_disk(&self) -> Result<bool, StoreError> {
+        match self {
+            Self::Sqlite { ledger, .. } => Ok(lock(ledger).flushes_every_commit()?),
+            Self::Postgres(pg) => pg.group_commits_wait_for_disk().await,
         }
     }
 

@@ -124,6 +124,23 @@ impl Ledger {
         Ok(())
     }
 
+    /// Every commit waits for the disk (`synchronous = FULL`): a crash of
+    /// the machine loses no commit either (`[store] synchronous_commit = true`).
+    pub fn flush_every_commit(&self) -> Result<(), LedgerError> {
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether every commit waits for the disk (`synchronous` is `FULL` or `EXTRA`).
+    pub fn flushes_every_commit(&self) -> Result<bool, LedgerError> {
+        let level: i64 = self
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(level >= 2)
+    }
+
     /// The ledger's file.
     pub fn path(&self) -> &Path {
         &self.path

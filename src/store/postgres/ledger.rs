@@ -210,11 +210,27 @@ impl PgStore {
     /// Marks `in_flight` keys in flight (under this host's lease) and records
     /// `outcomes`, atomically. A recorded outcome ends the claim.
     ///
-    /// One statement, prepared once per connection, in one round trip: the
-    /// group commit's latency is what a worker waits for before each body,
-    /// so it bounds a host's rate on a fast relay. With
-    /// `[store] synchronous_commit = false` it is pipelined inside
-    /// `BEGIN; SET LOCAL synchronous_commit TO off … COMMIT`, still one round trip.
+    /// One statement, prepared once on the group commits' own connection,
+    /// in one round trip: the group commit's latency is what a worker waits
+    /// for before each body, so it bounds a host's rate on a fast relay.
+    ///
+    /// With `[store] synchronous_commit = false` (the default) that
+    /// connection runs with `synchronous_commit = off`: a commit returns
+    /// before its WAL record is flushed. A kill -9 of tipsheet loses nothing
+    /// (the server has the commit), nor does a clean restart of the server;
+    /// a crash of the database server itself (power, kernel, `pg_ctl stop
+    /// -m immediate`) may lose the last commits, up to three times
+    /// `wal_writer_delay` (600 ms by default), of marks and outcomes whose
+    /// messages already left. After such a crash those recipients read
+    /// `pending` (their mark lost: sent again) or `in_flight` → `uncertain`
+    /// (their outcome lost: resent by default): at least once for that
+    /// window, nobody lost. That is the embedded ledger's class (SQLite WAL
+    /// with `synchronous = NORMAL` loses its last commits to a crash of the
+    /// machine), and Postfix's: it flushes a message to disk when it takes
+    /// responsibility for it, not each delivery's record. Everything else on
+    /// the store (imports, sign-ups, unsubscribes, suppressions, erasure, the
+    /// freeze, claims) always waits for the flush. `true` makes these commits
+    /// wait too, so exactly once survives a crash of the server as well.
     pub async fn commit(
         &self,
         date: NaiveDate,
@@ -228,7 +244,7 @@ impl PgStore {
         }
         let lease = self.lease_interval();
         let rows = &CommitRows::new(in_flight, outcomes);
-        self.with_retry(|c| async move {
+        self.with_writer(|c| async move {
             let e = |e| pg_error(&self.url, e);
             let stmt = c.prepare_cached(COMMIT).await.map_err(e)?;
             let at = now();
@@ -245,33 +261,20 @@ impl PgStore {
                 &lease,
                 &rows.hold,
             ];
-            if self.synchronous_commit {
-                c.execute(&stmt, &params).await.map_err(e)?;
-                return Ok(());
-            }
-            // Opt-in (`[store] synchronous_commit = false`): the commit
-            // returns before its WAL record is flushed. A kill -9 of
-            // tipsheet loses nothing (the server has the commit); a crash
-            // of the database server itself (power, kernel, `pg_ctl stop -m
-            // immediate`) may lose the last commits — up to three times
-            // `wal_writer_delay`, 600 ms by default — of marks and outcomes
-            // whose messages already left. After such a crash those
-            // recipients read `pending` (their mark lost: sent again, a
-            // duplicate) or `in_flight` → `uncertain` (their outcome lost:
-            // resent by default). Exactly once then degrades to at least
-            // once for that window, on every host of the store at once,
-            // unbounded by `concurrency`; nobody is lost. The default
-            // (`true`) keeps the promise through a server crash too.
-            // Requests sent together go out pipelined: one round trip.
-            let (begin, update, end) = tokio::join!(
-                c.batch_execute("BEGIN; SET LOCAL synchronous_commit TO off"),
-                c.execute(&stmt, &params),
-                c.batch_execute("COMMIT"),
-            );
-            begin.map_err(e)?;
-            // A failed update makes the COMMIT a rollback.
-            update.map_err(e)?;
-            end.map_err(e)
+            c.execute(&stmt, &params).await.map_err(e)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether the group commits' connection waits for the WAL flush.
+    pub async fn group_commits_wait_for_disk(&self) -> Result<bool, StoreError> {
+        self.with_writer(|c| async move {
+            let row = c
+                .query_one("SHOW synchronous_commit", &[])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(row.get::<_, String>(0) != "off")
         })
         .await
     }

@@ -43,6 +43,7 @@ pub use privacy::{Erasure, Forgotten, StoredReader};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_shared_store.sql"),
     include_str!("../migrations/postgres/0002_events.sql"),
+    include_str!("../migrations/postgres/0003_recipients_hot_updates.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).
@@ -60,12 +61,11 @@ const RECIPIENT_COLUMNS: &str =
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// One connection for the send loop's group commits (see [`PgStore::new`]).
+    writer: Pool,
     url: PostgresUrl,
     lease: Duration,
     host: String,
-    /// `[store] synchronous_commit`: whether a group commit waits for its
-    /// WAL flush (the default) or opts out (`ledger.rs` says what that risks).
-    synchronous_commit: bool,
 }
 
 /// A subscriber as stored.
@@ -95,12 +95,15 @@ pub struct StoredSuppression {
 }
 
 impl PgStore {
-    /// Builds the pool; connects lazily (the first call reaches the server).
-    /// `password` fills in a URL that has none.
+    /// Builds the pools; connects lazily (the first call reaches the server).
+    /// `password` fills in a URL that has none; `synchronous_commit` is
+    /// `[store] synchronous_commit`: whether the group commits wait for the
+    /// server's WAL flush (see [`PgStore::commit`]).
     pub fn new(
         url: &PostgresUrl,
         password: Option<&str>,
         lease: Duration,
+        synchronous_commit: bool,
     ) -> Result<Self, StoreError> {
         let bad = |detail: String| StoreError::Url {
             store: url.to_string(),
@@ -119,43 +122,38 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("tipsheet");
         }
-        let manager_config = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let manager = match config.get_ssl_mode() {
-            SslMode::Require => {
-                let tls = rustls_config(root_cert.as_deref()).map_err(bad)?;
-                Manager::from_config(
-                    config,
-                    tokio_postgres_rustls::MakeRustlsConnect::new(tls),
-                    manager_config,
-                )
-            }
+        let tls = match config.get_ssl_mode() {
+            SslMode::Require => Some(rustls_config(root_cert.as_deref()).map_err(bad)?),
             // `prefer` (the default) with no TLS connector connects in plain text.
-            _ => Manager::from_config(config, NoTls, manager_config),
+            _ => None,
         };
-        let pool = Pool::builder(manager)
-            .max_size(8)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(10)))
-            .create_timeout(Some(Duration::from_secs(10)))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+        // The group commit's connection plans its one statement once. Left to
+        // choose, PostgreSQL re-plans it at every execution (a custom plan
+        // sees the arrays' lengths and so always looks cheaper than the
+        // generic one), and planning was a fifth of the server's CPU a commit.
+        // The generic plan is the same nested loop over the primary key.
+        let mut writer = config.clone();
+        let options = config
+            .get_options()
+            .map(|o| format!("{o} "))
+            .unwrap_or_default();
+        let flush = if synchronous_commit {
+            ""
+        } else {
+            " -c synchronous_commit=off"
+        };
+        writer.options(format!(
+            "{options}-c plan_cache_mode=force_generic_plan{flush}"
+        ));
+        let writer = build_pool(writer, tls.clone(), 1).map_err(bad)?;
+        let pool = build_pool(config, tls, 8).map_err(bad)?;
         Ok(Self {
             pool,
+            writer,
             url: url.clone(),
             lease,
             host: host_id(),
-            synchronous_commit: true,
         })
-    }
-
-    /// `false`: group commits return before the database server flushes
-    /// them (`[store] synchronous_commit`; see [`PgStore::commit`]).
-    pub fn with_synchronous_commit(mut self, on: bool) -> Self {
-        self.synchronous_commit = on;
-        self
     }
 
     /// The URL, password redacted.
@@ -191,6 +189,15 @@ impl PgStore {
         self.pool.get().await.map_err(|e| self.pool_err(e))
     }
 
+    /// [`PgStore::with_retry`] on the group commits' own connection.
+    async fn with_writer<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut(deadpool_postgres::Object) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.retrying(&self.writer, op).await
+    }
+
     /// Runs one `SELECT COUNT(*)`, retried like every call.
     async fn count(
         &self,
@@ -217,16 +224,24 @@ impl PgStore {
     /// Runs `op` on a pooled connection, retrying a dropped connection a few
     /// times (about 5 s in all) before giving up with [`StoreError::Unreachable`].
     /// A broken connection is not reused: the pool's recycling check drops it.
-    async fn with_retry<T, F, Fut>(&self, mut op: F) -> Result<T, StoreError>
+    async fn with_retry<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut(deadpool_postgres::Object) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.retrying(&self.pool, op).await
+    }
+
+    async fn retrying<T, F, Fut>(&self, pool: &Pool, mut op: F) -> Result<T, StoreError>
     where
         F: FnMut(deadpool_postgres::Object) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
         let mut tries = RETRIES.iter();
         loop {
-            let result = match self.client().await {
+            let result = match pool.get().await {
                 Ok(c) => op(c).await,
-                Err(e) => Err(e),
+                Err(e) => Err(self.pool_err(e)),
             };
             match result {
                 Err(e) if e.is_unreachable() => match tries.next() {
@@ -473,6 +488,33 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Takes our own `sslrootcert=PATH` out of the URL (the driver does not know it).
+/// A pool of at most `size` connections, TLS through rustls when given.
+fn build_pool(
+    config: tokio_postgres::Config,
+    tls: Option<rustls::ClientConfig>,
+    size: usize,
+) -> Result<Pool, String> {
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls {
+        Some(tls) => Manager::from_config(
+            config,
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+            manager_config,
+        ),
+        None => Manager::from_config(config, NoTls, manager_config),
+    };
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 fn split_root_cert(raw: &str) -> (String, Option<String>) {
     let Some((base, query)) = raw.split_once('?') else {
         return (raw.to_string(), None);
