@@ -62,10 +62,12 @@ for rtt in $RTTS; do
   LAGS+=($!)
   for _ in $(seq 50); do grep -q ready "$W/lag.out" 2>/dev/null && break; sleep 0.1; done
   for conns in $CONNS; do
-    # Enough messages per connection for a few seconds at the slower sender.
-    # Enough messages per connection for a few seconds at the slower sender
-    # (and, without delay, enough for tipsheet's 0.1 s clock to be exact).
-    case $rtt in 0) per=$(( 6000 / conns )) ;; *) per=$(( 2400 / rtt )) ;; esac
+    # Enough messages per connection for a steady state: about 7 s of
+    # tipsheet at one round trip a message (so that connecting, EHLO and the
+    # first, unpipelined envelope are about 1% of it) and four times that
+    # for smtp-source; without delay, enough for tipsheet's clock (10 ms) to
+    # be exact.
+    case $rtt in 0) per=$(( 12000 / conns )) ;; *) per=$(( 7000 / rtt )) ;; esac
     ((per < 20)) && per=20
     n=$((conns * per))
     subscribers "$n"

@@ -135,7 +135,7 @@ pub(super) fn print_delivered(delivered: Delivered) -> Outcome {
 fn print_report(r: &Report) -> Outcome {
     let s = &r.summary;
     outln!(
-        "issue #{} ({}): {} delivered, {} failed, {} bounced, {} skipped in {:.1}s; issue is {}",
+        "issue #{} ({}): {} delivered, {} failed, {} bounced, {} skipped in {:.2}s; issue is {}",
         r.number,
         r.date,
         s.delivered,
