@@ -699,6 +699,10 @@ pub async fn run(
             }
         }
     }
+    // A page still being claimed ahead is waited for, so that the release
+    // below gives its rows back too (their lease would hold them from every
+    // other host, and from this host's next run, until it ran out).
+    pages.settle().await;
     // The last results (after a lost store: one more try, with its retries).
     let keys: Vec<&str> = marks.iter().map(String::as_str).collect();
     let last = store.commit(slot, &keys, &outcomes).await;

@@ -106,6 +106,14 @@ impl Pages {
         self.exhausted = false;
     }
 
+    /// Waits for a page being claimed ahead, and drops it: its rows are then
+    /// this host's claims, which a clean stop releases.
+    pub async fn settle(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            let _ = ahead.await;
+        }
+    }
+
     /// On the shared store, with half a page left, claims the next one in the background.
     fn look_ahead(&mut self) {
         let Some(pg) = &self.shared else { return };

@@ -153,6 +153,14 @@ fn sigterm_finishes_in_flight_messages_and_a_rerun_resumes_exactly_once(
         counts.get("uncertain").is_none() && counts.get("in_flight").is_none(),
         "{s:?}"
     );
+    if let Some(db) = &site.db {
+        // A clean stop gives back every claim, the page claimed ahead too:
+        // no other host (nor this one's next run) waits for a lease.
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM recipients WHERE claimed_by IS NOT NULL"),
+            0
+        );
+    }
     let r = site.run(&["send"]);
     assert_eq!(r.code, 0, "{r:?}");
     let got = server.received_by();

@@ -197,7 +197,10 @@ fn both_engines_group_commits_wait_for_the_disk_only_when_asked() {
                 );
                 // What the commit writes is there either way.
                 st.assemble(SLOT, 1, &sel("t")).await.unwrap();
-                st.freeze(SLOT, people(&["a@x.com"])).await.unwrap();
+                st.freeze(SLOT, people(&["a@x.com"]))
+                    .await
+                    .unwrap()
+                    .unwrap();
                 st.commit(SLOT, &["a@x.com"], &[]).await.unwrap();
                 let marked = st.recipients(SLOT, &[RecipientStatus::InFlight]).await;
                 assert_eq!(marked.unwrap().len(), 1, "{engine}");
