@@ -493,6 +493,35 @@ fn postgres_a_dead_hosts_claims_expire_and_its_in_flight_become_uncertain() {
     });
 }
 
+/// A recipient's writes (claimed, in flight, result) stay heap-only updates:
+/// no index names `status`, and its pages keep room for the new versions
+/// (migration 3). An index on `status` would make every one of those writes
+/// add index entries and move the row, about a third more server CPU a message.
+#[test]
+fn postgres_recipients_writes_stay_heap_only() {
+    let Some(db) = pg::fresh("store::postgres_hot") else {
+        return;
+    };
+    rt().block_on(async {
+        let st = Store::open(&pg_settings(&db, Duration::from_secs(60)))
+            .await
+            .unwrap();
+        drop(st);
+    });
+    let indexes: Vec<String> = db
+        .query("SELECT indexdef FROM pg_indexes WHERE tablename = 'recipients'")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!indexes.is_empty(), "the primary key is there");
+    assert!(indexes.iter().all(|d| !d.contains("status")), "{indexes:?}");
+    let options: String = db.query(
+        "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'recipients'",
+    )[0]
+    .get(0);
+    assert_eq!(options, "fillfactor=50");
+}
+
 #[test]
 fn postgres_import_twice_changes_nothing_and_never_lifts_a_suppression() {
     let Some(db) = pg::fresh("store::postgres_list") else {
