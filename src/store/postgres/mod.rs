@@ -189,15 +189,6 @@ impl PgStore {
         self.pool.get().await.map_err(|e| self.pool_err(e))
     }
 
-    /// [`PgStore::with_retry`] on the group commits' own connection.
-    async fn with_writer<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
-    where
-        F: FnMut(deadpool_postgres::Object) -> Fut,
-        Fut: std::future::Future<Output = Result<T, StoreError>>,
-    {
-        self.retrying(&self.writer, op).await
-    }
-
     /// Runs one `SELECT COUNT(*)`, retried like every call.
     async fn count(
         &self,
@@ -221,9 +212,7 @@ impl PgStore {
             .await
     }
 
-    /// Runs `op` on a pooled connection, retrying a dropped connection a few
-    /// times (about 5 s in all) before giving up with [`StoreError::Unreachable`].
-    /// A broken connection is not reused: the pool's recycling check drops it.
+    /// Runs `op` on a connection of the main pool, retried (see [`PgStore::retrying`]).
     async fn with_retry<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: FnMut(deadpool_postgres::Object) -> Fut,
@@ -232,6 +221,19 @@ impl PgStore {
         self.retrying(&self.pool, op).await
     }
 
+    /// [`PgStore::with_retry`] on the group commits' own connection.
+    async fn with_writer<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut(deadpool_postgres::Object) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.retrying(&self.writer, op).await
+    }
+
+    /// Runs `op` on a connection from `pool`, retrying a dropped connection a
+    /// few times (about 5 s in all) before giving up with
+    /// [`StoreError::Unreachable`]. A broken connection is not reused: the
+    /// pool's recycling check drops it.
     async fn retrying<T, F, Fut>(&self, pool: &Pool, mut op: F) -> Result<T, StoreError>
     where
         F: FnMut(deadpool_postgres::Object) -> Fut,
