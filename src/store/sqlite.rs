@@ -13,6 +13,7 @@ use crate::content::issue::{PastIssue, Selection};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_issues_and_recipients.sql"),
     include_str!("migrations/sqlite/0002_events.sql"),
+    include_str!("migrations/sqlite/0003_recipients_by_key.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
