@@ -229,8 +229,8 @@ async fn worker(
             return;
         };
         let message = if prepared.signs() {
-            // A DKIM signature costs about a millisecond of CPU: keep it off
-            // the I/O threads, on the blocking pool (all cores).
+            // An RSA signature costs 0.3 to 0.7 ms of CPU: keep it off the
+            // connections' thread, on the blocking pool (a thread per core).
             let (p, address, key, name) = (
                 prepared.clone(),
                 job.address.clone(),
