@@ -162,11 +162,7 @@ fn both_engines_lifecycle_freeze_recover_commit_finish() {
             assert_eq!(a[0].last_reply.as_deref(), Some("ok"));
             assert_eq!(a[0].message_id.as_deref(), Some("<a@x.com>"));
             assert_eq!(st.history().await.unwrap().len(), 1);
-            assert_eq!(
-                st.schema_version().await.unwrap(),
-                known(engine),
-                "{engine}"
-            );
+            assert_eq!(st.schema_version().await.unwrap(), KNOWN, "{engine}");
         });
     }
 }
@@ -233,11 +229,7 @@ fn both_engines_read_only_open_creates_nothing_and_migrating_twice_is_a_no_op() 
                 "{engine}"
             );
             let report = Store::report(&s).await.unwrap();
-            assert_eq!(
-                (report.version, report.known),
-                (0, known(engine)),
-                "{engine}"
-            );
+            assert_eq!((report.version, report.known), (0, KNOWN), "{engine}");
             if let Some(db) = &db {
                 assert_eq!(
                     db.count("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"),
@@ -250,17 +242,10 @@ fn both_engines_read_only_open_creates_nothing_and_migrating_twice_is_a_no_op() 
             drop(Store::open(&s).await.unwrap());
             drop(Store::open(&s).await.unwrap());
             let st = Store::open_read_only(&s).await.unwrap().unwrap();
-            assert_eq!(
-                st.schema_version().await.unwrap(),
-                known(engine),
-                "{engine}"
-            );
-            assert_eq!(Store::report(&s).await.unwrap().version, known(engine));
+            assert_eq!(st.schema_version().await.unwrap(), KNOWN, "{engine}");
+            assert_eq!(Store::report(&s).await.unwrap().version, KNOWN);
             if let Some(db) = &db {
-                assert_eq!(
-                    db.count("SELECT COUNT(*) FROM schema_version"),
-                    known(engine)
-                );
+                assert_eq!(db.count("SELECT COUNT(*) FROM schema_version"), KNOWN);
             }
         });
     }
@@ -291,7 +276,7 @@ fn sqlite_ledgers_written_before_the_store_open_unchanged() {
         let s = settings(StoreUrl::Sqlite(path.clone()), Duration::from_secs(60));
         let st = Store::open(&s).await.unwrap();
         // Migrated from 1 to today's schema, its rows untouched.
-        assert_eq!(st.schema_version().await.unwrap(), known("sqlite"));
+        assert_eq!(st.schema_version().await.unwrap(), KNOWN);
         let i = st.issue(SLOT).await.unwrap().unwrap();
         assert_eq!((i.number, i.status), (1, IssueStatus::Sent));
         let r = st.recipients(SLOT, &[RecipientStatus::Sent]).await.unwrap();
@@ -639,9 +624,7 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
     });
 }
 
-/// The schema version each engine migrates to: both have the inbound events
+/// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
 /// PostgreSQL so that a recipient's writes are heap-only updates).
-fn known(_engine: &str) -> i64 {
-    3
-}
+const KNOWN: i64 = 3;
