@@ -73,11 +73,6 @@ impl From<crate::inbound::policy::PolicyError> for Error {
         match e {
             PolicyError::Ledger(e) => e.into(),
             PolicyError::Store(e) => Error::Store(e),
-            PolicyError::Suppression { path, message } => Error::Write {
-                what: "cannot update the suppression list",
-                path,
-                source: std::io::Error::other(message),
-            },
         }
     }
 }
@@ -128,7 +123,9 @@ impl Error {
     /// The exit code for this error: the only mapping there is.
     pub fn code(&self) -> u8 {
         match self {
-            Error::Session(SessionError::Locked(_)) => exit::LOCKED,
+            Error::Session(SessionError::Locked(_))
+            | Error::Store(StoreError::Locked(_))
+            | Error::Session(SessionError::Store(StoreError::Locked(_))) => exit::LOCKED,
             e if e.store_lost() => exit::STORE,
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED

@@ -11,11 +11,13 @@ use crate::config::{Config, TransportKind};
 use crate::content::issue::{self, Issue, IssueError};
 use crate::content::{self, ExcerptRule, Library, SectionKind};
 use crate::diagnostic::Diagnostic;
-use crate::list::{self, Subscriber, SubscriberReader, SubscribersError, Suppression};
+use crate::list::{self, ListCounts, ListError, Subscriber, SubscribersError, Walked};
 use crate::mail::render::{View, personal_view};
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::schedule::{Schedule, Slot};
-use crate::store::{IssueStatus, LedgerError, Snapshot, StoreError};
+use crate::store::{
+    IssueStatus, LedgerError, Snapshot, Store, StoreError, StoreSettings,
+};
 
 /// Why an action cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -53,13 +55,9 @@ pub enum PlanError {
     /// The schedule has no slot left.
     #[error("the schedule has no upcoming slot")]
     NoSlot,
-    /// A row spanning several lines that is not one good row: a `"` left
-    /// open swallowed the rows after it.
-    #[error(
-        "{}:{}: this row runs from line {} to line {} and is not one valid row ({}): is a `\"` quote left open? close or remove it so the rows after it are read, then run `tipsheet check`; nothing is sent until then",
-        .0.path.display(), .0.line, .0.line, .0.last_line, torn_detail(&.0.message)
-    )]
-    TornRow(list::RowProblem),
+    /// The list cannot be used whole.
+    #[error(transparent)]
+    List(#[from] ListError),
     /// SMTP without a secret.
     #[error(
         "`{0}` is not set: refusing to send over SMTP with forgeable unsubscribe links; set `{0}` to a long random secret (named by `unsubscribe.secret_env`)"
@@ -67,13 +65,6 @@ pub enum PlanError {
     NoSecret(String),
 }
 
-/// What is wrong with a torn row, without the reader's own "runs from line" hint.
-fn torn_detail(message: &str) -> &str {
-    message
-        .split(" (this row runs from line")
-        .next()
-        .unwrap_or(message)
-}
 
 /// How excerpts are cut, from config.
 pub fn excerpt_rule(config: &Config) -> ExcerptRule {
@@ -232,164 +223,42 @@ pub fn choose<'a>(
     Ok((issue::assemble(library, slot, selection)?, false))
 }
 
-/// Counts of the list as it stands now.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ListCounts {
-    /// Would be mailed.
-    pub active: usize,
-    /// On the suppression list.
-    pub suppressed: usize,
-    /// Rows skipped as invalid.
-    pub invalid: usize,
-    /// Rows skipped as duplicates.
-    pub duplicates: usize,
+/// The store's settings for `config`, erased readers recognised through
+/// the configured secret.
+pub fn store_settings(config: &Config) -> Result<StoreSettings, PlanError> {
+    let mut settings = StoreSettings::from_config(config)?;
+    settings.keyer = keyer(config).ok();
+    Ok(settings)
 }
 
-/// The active subscribers, streamed: deduplicated (first row wins) and not
-/// suppressed. Skipped rows are collected as warnings in `diags`, and `counts`
-/// is complete once the iterator is exhausted.
-///
-/// A list that cannot be read to its end (an I/O error, a row over the size
-/// cap) ends the stream with an `Err` item, and a torn multi-line row is an
-/// `Err` item too: whoever consumes the stream sees it, so a partial list is
-/// never taken for the whole.
-pub struct Active {
-    reader: Option<SubscriberReader>,
-    dedupe: list::Dedupe,
-    suppression: Suppression,
-    path: std::path::PathBuf,
-    /// What was seen so far.
-    pub counts: ListCounts,
-    /// Rows skipped so far, as warnings.
-    pub diags: Vec<Diagnostic>,
+/// The store opened to read, creating nothing; `None` when nothing was
+/// ever stored there.
+pub async fn read_store(config: &Config) -> Result<Option<Store>, PlanError> {
+    Ok(Store::open_read_only(&store_settings(config)?).await?)
 }
 
-/// Opens the list and the suppression list for streaming.
-pub fn active(config: &Config) -> Result<Active, PlanError> {
-    let (suppression, problems) = Suppression::load(&config.subscribers.suppressed_path)?;
-    // Erased readers are held as keyed hashes: lookups need the secret.
-    let suppression = match keyer(config) {
-        Ok(k) => suppression.keyed(k),
-        Err(_) => suppression,
-    };
-    Ok(Active {
-        reader: Some(SubscriberReader::open(&config.subscribers.path)?),
-        dedupe: list::Dedupe::new(),
-        suppression,
-        path: config.subscribers.path.clone(),
-        counts: ListCounts::default(),
-        diags: problems.into_iter().map(row_warning).collect(),
-    })
-}
-
-impl Iterator for Active {
-    type Item = Result<Subscriber, PlanError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let reader = self.reader.as_mut()?;
-        for row in reader.by_ref() {
-            match row {
-                Ok(s) => {
-                    if let Err(p) = self.dedupe.check(&self.path, &s) {
-                        self.counts.duplicates += 1;
-                        self.diags.push(row_warning(p));
-                    } else if self.suppression.contains(&s.key) {
-                        self.counts.suppressed += 1;
-                    } else {
-                        self.counts.active += 1;
-                        return Some(Ok(s));
-                    }
-                }
-                Err(p) if p.last_line > p.line => {
-                    // Reading goes on (`check` reports every problem), but
-                    // whoever consumes the stream sees the error.
-                    self.counts.invalid += 1;
-                    return Some(Err(PlanError::TornRow(p)));
-                }
-                Err(p) => {
-                    self.counts.invalid += 1;
-                    self.diags.push(row_warning(p));
-                }
-            }
-        }
-        // The reader is done: say whether it reached the end of the file.
-        let finished = self.reader.take()?.finish();
-        finished.err().map(|e| Err(e.into()))
-    }
-}
-
-/// The list walked to its end.
-#[derive(Debug, Default)]
-pub struct Walked {
-    /// What it holds.
-    pub counts: ListCounts,
-    /// Rows skipped, as warnings.
-    pub diags: Vec<Diagnostic>,
-}
-
-/// Streams the list: `visit` gets each active subscriber once; skipped rows
-/// come back as warnings. A list that stops early is an error.
-/// On the shared store the list of record is the database's: the same walk
-/// over its rows (validated when they were imported or signed up).
-pub fn walk_list(
+/// A [`Snapshot`] of the store, with the open recipients of `detail` if
+/// given; `None` when nothing was ever stored.
+pub async fn snapshot(
     config: &Config,
-    mut visit: impl FnMut(Subscriber) + Send,
-) -> Result<Walked, PlanError> {
-    let settings = crate::store::StoreSettings::from_config(config)?;
-    if settings.url.is_shared() {
-        let mut walked = Walked::default();
-        let (counts, diags) = (&mut walked.counts, &mut walked.diags);
-        let store = settings.url.to_string();
-        crate::store::walk_shared_list(&settings, |s, suppressed| {
-            if suppressed {
-                counts.suppressed += 1;
-                return;
-            }
-            match s.address.parse() {
-                Ok(email) => {
-                    counts.active += 1;
-                    visit(Subscriber {
-                        email,
-                        key: s.key,
-                        name: s.name,
-                        subscribed_at: s
-                            .subscribed_at
-                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
-                        line: 0,
-                    });
-                }
-                // Imports and sign-ups validate; a row written by hand is not.
-                Err(e) => {
-                    counts.invalid += 1;
-                    diags.push(Diagnostic::warning(
-                        &store,
-                        0,
-                        format!(
-                            "`{}` in table `subscribers` is not a valid email address ({e}); row skipped: fix or delete it with SQL, or re-import the list",
-                            s.address
-                        ),
-                    ));
-                }
-            }
-        })?;
-        return Ok(walked);
+    detail: Option<NaiveDate>,
+) -> Result<Option<Snapshot>, PlanError> {
+    match read_store(config).await? {
+        Some(store) => Ok(Some(store.snapshot(detail).await?)),
+        None => Ok(None),
     }
-    let mut list = active(config)?;
-    for s in list.by_ref() {
-        visit(s?);
-    }
-    Ok(Walked {
-        counts: list.counts,
-        diags: list.diags,
-    })
 }
 
-fn row_warning(p: list::RowProblem) -> Diagnostic {
-    Diagnostic::warning(
-        p.path,
-        p.line as usize,
-        format!("{}; row skipped", p.message),
-    )
+/// Streams the list of record: `visit` gets each active subscriber once;
+/// skipped rows come back as warnings. A list that stops early is an error.
+pub async fn walk_list(
+    config: &Config,
+    visit: &mut (dyn FnMut(Subscriber) + Send),
+) -> Result<Walked, PlanError> {
+    match read_store(config).await? {
+        Some(store) => Ok(store.walk_list(visit).await?),
+        None => Ok(Walked::default()),
+    }
 }
 
 /// What `check` found: every problem, and the DKIM record to publish.
@@ -417,36 +286,17 @@ pub struct DkimRecord {
 
 /// Checks config, content and subscribers as a send would use them, and the
 /// next issue's length. Reads only.
-pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
+pub async fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
     let mut report = CheckReport::default();
     let diags = &mut report.diags;
     let cfg =
         |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
     let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(config));
     diags.extend(content_diags);
-    // On the shared store the list of record is in the database (the `store`
-    // lines of `check` report it), not in the CSV file.
-    let shared = crate::store::StoreSettings::from_config(config).is_ok_and(|s| s.url.is_shared());
-    match active(config) {
-        _ if shared => {}
-        Ok(mut list) => {
-            // In file order: the warnings before a problem, then the problem.
-            while let Some(row) = list.next() {
-                diags.append(&mut list.diags);
-                if let Err(e) = row {
-                    diags.push(list_error(config, e));
-                }
-            }
-            diags.append(&mut list.diags);
-            if list.counts.active == 0 {
-                diags.push(Diagnostic::warning(
-                    &config.subscribers.path,
-                    0,
-                    "no active subscriber: a send would mail nobody",
-                ));
-            }
-        }
-        Err(f) => diags.push(list_error(config, f)),
+    // The list as the store holds it (the store's own lines report a store
+    // that cannot be opened).
+    if let Ok(Some(store)) = read_store(config).await {
+        diags.extend(store.check_list().await);
     }
     let n = &config.newsletter;
     if !n.base_url.starts_with("https://") {
@@ -513,7 +363,7 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
     }
     // The next issue must assemble and be short enough.
     if let Ok(schedule) = config.schedule() {
-        let ledger = crate::store::snapshot(config, None).ok().flatten();
+        let ledger = snapshot(config, None).await.ok().flatten();
         if let Ok(slot) = next_slot(&schedule, ledger.as_ref(), now) {
             match choose(config, &library, ledger.as_ref(), slot) {
                 Ok((issue, _)) => {
@@ -537,20 +387,6 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
     report.comparisons = library.comparisons.len();
     report.tips = library.tips.len();
     report
-}
-
-/// A list that cannot be used, as `check` reports it.
-fn list_error(config: &Config, e: PlanError) -> Diagnostic {
-    match &e {
-        PlanError::TornRow(p) => {
-            // The message names the file and line itself.
-            let text = e.to_string();
-            let prefix = format!("{}:{}: ", p.path.display(), p.line);
-            let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
-            Diagnostic::error(&p.path, p.line as usize, text)
-        }
-        _ => Diagnostic::error(&config.subscribers.path, 0, e.to_string()),
-    }
 }
 
 /// DMARC's relaxed alignment: the DKIM domain is the From domain or a parent of it.
@@ -609,7 +445,7 @@ impl Preview<'_> {
 /// The issue of `date` (else the next one) rendered for `to` (else the first
 /// active subscriber, else a stand-in reader): what `preview` and the
 /// server's `/preview` show.
-pub fn preview<'a>(
+pub async fn preview<'a>(
     config: &Config,
     schedule: &Schedule,
     library: &'a Library,
@@ -618,7 +454,7 @@ pub fn preview<'a>(
     signer: &Signer,
     now: DateTime<Utc>,
 ) -> Result<Preview<'a>, PlanError> {
-    let ledger = crate::store::snapshot(config, None)?;
+    let ledger = snapshot(config, None).await?;
     let slot = match date {
         Some(d) => slot_for(schedule, d)?,
         None => next_slot(schedule, ledger.as_ref(), now)?,
@@ -626,12 +462,13 @@ pub fn preview<'a>(
     let (issue, frozen) = choose(config, library, ledger.as_ref(), slot)?;
     let want = to.map(list::normalize);
     let mut first: Option<Subscriber> = None;
-    let walked = walk_list(config, |s| {
+    let walked = walk_list(config, &mut |s| {
         let pick = want.as_ref().is_none_or(|w| &s.key == w);
         if pick && first.is_none() {
             first = Some(s);
         }
-    })?;
+    })
+    .await?;
     let sample = match first {
         Some(s) => Sample {
             email: s.email.to_string(),

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::{Error, Outcome};
 use crate::plan;
 
-pub(super) fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
+pub(super) async fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -19,8 +19,8 @@ pub(super) fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
             return Ok(Outcome::Failures);
         }
     };
-    let mut report = plan::check(&config, now);
-    let store = super::store::check(&config);
+    let mut report = plan::check(&config, now).await;
+    let store = super::store::check(&config).await;
     report.diags.extend(store.diags.iter().cloned());
     if let Some((listed, suppressed)) = store.list
         && listed == suppressed

@@ -17,8 +17,8 @@ use super::output::{errln, outln};
 use super::signer;
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::inbound::{Book, Handled, Processor, classify::MAX_BYTES};
-use crate::store::{Ledger, Store, StoreSettings, StoreUrl};
+use crate::inbound::{Handled, Processor, classify::MAX_BYTES};
+use crate::store::{Engine, Store};
 
 /// `inbound` options.
 #[derive(Debug, Args)]
@@ -43,7 +43,7 @@ struct Tally {
 
 /// Runs `inbound`: 0 when every message was read (handled, ignored, or left
 /// in place as not recognised or not trusted), 1 when any could not be read.
-pub(super) fn run(
+pub(super) async fn run(
     config: &Config,
     args: &InboundArgs,
     now: DateTime<Utc>,
@@ -55,65 +55,12 @@ pub(super) fn run(
         ));
     }
     let signer = signer(config, false)?;
-    with_book(config, true, |book| {
-        // Opened for writing, the store always has its schema; say so if not.
-        let Some(book) = book else {
-            return Err(Error::Usage(
-                "the store has no schema after opening it for writing; run `tipsheet check`".into(),
-            ));
-        };
-        read_all(&Processor::new(config, &signer, book, now), args)
-    })
-}
-
-/// Runs `f` on the configured store as a [`Book`]: opened for writing
-/// (creating and migrating it) when `write`, else read only (`None` when it
-/// has no ledger or schema yet). The shared store's calls run on a runtime
-/// of their own, blocked on from this thread.
-pub(super) fn with_book<T>(
-    config: &Config,
-    write: bool,
-    f: impl FnOnce(Option<&Book<'_>>) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let settings = StoreSettings::from_config(config)?;
-    let suppressed = &config.subscribers.suppressed_path;
-    match &settings.url {
-        StoreUrl::Sqlite(path) => {
-            let ledger = match write {
-                true => Some(Ledger::open(path)?),
-                false => Ledger::open_read_only(path)?,
-            };
-            let book = ledger
-                .as_ref()
-                .map(|ledger| Book::Embedded { ledger, suppressed });
-            f(book.as_ref())
-        }
-        StoreUrl::Postgres(_) => {
-            // Multi-threaded (one worker): `Handle::block_on` drives the
-            // connections only on such a runtime.
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .map_err(Error::Runtime)?;
-            let store = match write {
-                true => Some(rt.block_on(Store::open(&settings))?),
-                false => rt.block_on(Store::open_read_only(&settings))?,
-            };
-            let book = match &store {
-                Some(s) => Some(Book::Shared {
-                    store: s.shared()?,
-                    rt: rt.handle().clone(),
-                }),
-                None => None,
-            };
-            f(book.as_ref())
-        }
-    }
+    let store = Store::open(&crate::plan::store_settings(config)?).await?;
+    read_all(&Processor::new(config, &signer, &store, now), args).await
 }
 
 /// Reads the messages `args` names and reports each, then the tally.
-fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
+async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
     let mut tally = Tally::default();
     if let Some(dir) = &args.maildir {
         let new = dir.join("new");
@@ -139,7 +86,7 @@ fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Er
         })?;
         for path in names {
             let shown = path.display().to_string();
-            let handled = one(processor, &shown, read_file(&path), &mut tally);
+            let handled = one(processor, &shown, read_file(&path), &mut tally).await;
             if handled {
                 let name = path
                     .file_name()
@@ -171,10 +118,10 @@ fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Er
                     .read_to_end(&mut buf)
                     .map(|_| buf)
                     .map_err(|e| format!("cannot read standard input: {e}"));
-                one(processor, "standard input", read, &mut tally);
+                one(processor, "standard input", read, &mut tally).await;
             } else {
                 let shown = path.display().to_string();
-                one(processor, &shown, read_file(path), &mut tally);
+                one(processor, &shown, read_file(path), &mut tally).await;
             }
         }
     }
@@ -207,7 +154,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Processes one message and reports it; true when it was handled (recorded,
 /// repeated or ignored), so a Maildir may move it.
-fn one(
+async fn one(
     processor: &Processor<'_>,
     name: &str,
     raw: Result<Vec<u8>, String>,
@@ -221,7 +168,7 @@ fn one(
             return false;
         }
     };
-    match processor.process(&raw) {
+    match processor.process(&raw).await {
         Ok(Handled::Event { event, applied }) => {
             let issue = event
                 .slot
@@ -296,14 +243,14 @@ fn one(
 /// Adds issue `slot`'s feedback (bounces after the session, complaints,
 /// unsubscribes, rates, warnings; with `detailed`, each address) to its
 /// `status` row.
-pub(super) fn feedback(
-    book: &Book<'_>,
+pub(super) async fn feedback(
+    store: &dyn Engine,
     slot: NaiveDate,
     detailed: bool,
     json: &mut serde_json::Value,
     text: &mut String,
 ) -> Result<(), Error> {
-    let fb = crate::inbound::report::issue(book, slot)?;
+    let fb = crate::inbound::report::issue(store, slot).await?;
     json["feedback"] = fb.json(detailed);
     text.push_str("\n  ");
     text.push_str(&fb.line());

@@ -92,20 +92,33 @@ pub enum Command {
     Inbound(inbound::InboundArgs),
 }
 
-/// Runs the parsed command line.
+/// Runs the parsed command line on the one runtime the command line owns:
+/// everything below it is async.
 pub fn run(cli: Cli) -> Result<Outcome, Error> {
+    let rt = match cli.command {
+        // The server answers many clients at once.
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?,
+        _ => runtime()?,
+    };
+    rt.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Check => check::run(&cli.config, now),
-        Command::Preview(a) => preview::run(&Config::load(&cli.config)?, a, now),
-        Command::Send(a) => send::run(&Config::load(&cli.config)?, a, now),
-        Command::Status(a) => status::run(&Config::load(&cli.config)?, a, now),
-        Command::Schedule(a) => schedule::run(&Config::load(&cli.config)?, a, now),
-        Command::Run => run::run(&Config::load(&cli.config)?, cli.now),
-        Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now),
+        Command::Check => check::run(&cli.config, now).await,
+        Command::Preview(a) => preview::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Send(a) => send::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Status(a) => status::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Schedule(a) => schedule::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Run => run::run(&Config::load(&cli.config)?, cli.now).await,
+        Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
-        Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now),
-        Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now),
+        Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
     }
 }
 
@@ -217,7 +230,7 @@ fn count_parts(counts: &crate::store::Counts) -> String {
 }
 
 /// "Recipients: 3 active, …" (preview) and "recipients: …" (dry run).
-fn list_counts(c: &plan::ListCounts) -> String {
+fn list_counts(c: &crate::list::ListCounts) -> String {
     format!(
         "{} active, {} suppressed, {} invalid rows skipped, {} duplicates",
         c.active, c.suppressed, c.invalid, c.duplicates

@@ -27,7 +27,7 @@ pub struct PreviewArgs {
     pub out: Option<PathBuf>,
 }
 
-pub(super) fn run(
+pub(super) async fn run(
     config: &Config,
     args: &PreviewArgs,
     now: DateTime<Utc>,
@@ -43,7 +43,8 @@ pub(super) fn run(
         args.to.as_deref(),
         &signer,
         now,
-    )?;
+    )
+    .await?;
     for d in &p.skipped {
         errln!("{d}");
     }

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::{Error, Outcome};
 use crate::list::privacy::Row;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
-use crate::privacy::{self, Engine, PrivacyError};
+use crate::privacy::{self, PrivacyError};
 use crate::store::{Store, StoreSettings};
 
 /// `subscribers` commands.
@@ -67,62 +67,41 @@ pub struct ForgetArgs {
 }
 
 /// Runs a `subscribers` command.
-pub fn run(config: &Config, args: &SubscribersArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+pub async fn run(
+    config: &Config,
+    args: &SubscribersArgs,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
     match &args.command {
-        SubscribersCommand::Show(a) => show(config, a),
-        SubscribersCommand::Forget(a) => forget(config, a, now),
+        SubscribersCommand::Show(a) => show(config, a).await,
+        SubscribersCommand::Forget(a) => forget(config, a, now).await,
         SubscribersCommand::Import(a) => {
-            super::subscribers::run(super::subscribers::ListCommand::Import(a), config, now)
+            super::subscribers::run(super::subscribers::ListCommand::Import(a), config, now).await
         }
         SubscribersCommand::Export(a) => {
-            super::subscribers::run(super::subscribers::ListCommand::Export(a), config, now)
+            super::subscribers::run(super::subscribers::ListCommand::Export(a), config, now).await
         }
     }
 }
 
-/// Runs `f` with the configured store's engine, on a runtime of its own.
-/// `write` opens (and migrates) a PostgreSQL store; otherwise a store with no
-/// schema yet is an error that says it holds nothing.
-fn on_store<T>(
-    config: &Config,
-    write: bool,
-    f: impl AsyncFnOnce(Engine<'_>, &str) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let settings = StoreSettings::from_config(config)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async {
-        if !settings.url.is_shared() {
-            return f(Engine::Files, "").await;
-        }
-        let store = if write {
-            Store::open(&settings).await?
-        } else {
-            match Store::open_read_only(&settings).await? {
-                Some(s) => s,
-                None => {
-                    return Err(Error::Usage(format!(
-                        "store `{}` has no tipsheet schema yet: it holds nobody's data (`tipsheet subscribers import FILE` fills it)",
-                        settings.url
-                    )));
-                }
-            }
-        };
-        let pg = store.shared()?;
-        f(Engine::Shared(pg), &pg.url().to_string()).await
-    })
+fn no_schema(settings: &StoreSettings) -> Error {
+    Error::Usage(format!(
+        "store `{}` has no tipsheet schema yet: it holds nobody's data (`tipsheet subscribers import FILE` fills it)",
+        settings.url
+    ))
 }
 
-fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
+async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
     // Without a secret, clear rows are still found; pseudonyms cannot be.
     let keyer = privacy::configured_keyer(config)
         .unwrap_or_else(|| crate::plan::keyer_of(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
-    let (record, store) = on_store(config, false, async |engine, store| {
-        let record = privacy::gather(config, engine, &keyer, &args.email).await?;
-        Ok((record, store.to_string()))
-    })?;
+    let mut settings = crate::plan::store_settings(config)?;
+    settings.keyer = Some(keyer.clone());
+    let Some(store) = Store::open_read_only(&settings).await? else {
+        return Err(no_schema(&settings));
+    };
+    let record = privacy::gather(&*store, &keyer, &args.email).await?;
+    let places = store.places();
     if args.json {
         outln!("{}", record.to_json());
         return Ok(Outcome::Done);
@@ -136,15 +115,15 @@ fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             String::new()
         }
     );
-    // Where a row is: `file:line`, or the shared store's table.
-    let place = |path: &std::path::Path, table: &str, line: u64| {
-        if store.is_empty() {
-            format!("{}:{line}", path.display())
+    // Where a row is: `file:line`, or the store's table (rows with no line).
+    let place = |whole: &str, line: u64| {
+        if line == 0 {
+            whole.to_string()
         } else {
-            format!("`{store}` {table}")
+            format!("{whole}:{line}")
         }
     };
-    let rows = |title: &str, path: &std::path::Path, table: &str, rows: &[Row]| {
+    let rows = |title: &str, whole: &str, rows: &[Row]| {
         outln!("{title}: {}", count(rows.len(), "row"));
         for r in rows {
             let fields: Vec<String> = r
@@ -153,19 +132,13 @@ fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(c, v)| format!("{c} `{v}`"))
                 .collect();
-            outln!("  {}  {}", place(path, table, r.line), fields.join(", "));
+            outln!("  {}  {}", place(whole, r.line), fields.join(", "));
         }
     };
-    rows(
-        "list",
-        &config.subscribers.path,
-        "subscribers",
-        &record.list,
-    );
+    rows("list", &places.list, &record.list);
     rows(
         "suppression history",
-        &config.subscribers.suppressed_path,
-        "suppressions",
+        &places.suppressions,
         &record.suppression,
     );
     outln!("issues: {}", count(record.issues.len(), "issue"));
@@ -219,7 +192,7 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
     let Some(keyer) = privacy::configured_keyer(config) else {
         return Err(PrivacyError::NoSecret(config.unsubscribe.secret_env.clone()).into());
     };
@@ -249,29 +222,16 @@ fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outc
     } else {
         privacy::Copies::List
     };
-    let (erased, store) = on_store(config, true, async |engine, store| {
-        let lock = privacy::lock_state(config, engine)?;
-        let erased =
-            privacy::forget(config, engine, &lock, &keyer, &args.email, copies, now).await?;
-        drop(lock);
-        Ok((erased, store.to_string()))
-    })?;
+    let store = Store::open(&crate::plan::store_settings(config)?).await?;
+    let erased = privacy::forget(config, &*store, &keyer, &args.email, copies, now).await?;
+    let places = store.places();
     outln!("forgot `{}`; it is now `{}`", erased.key, erased.pseudonym);
-    let (list, suppressed, ledger, suppression) = if store.is_empty() {
-        (
-            config.subscribers.path.display().to_string(),
-            config.subscribers.suppressed_path.display().to_string(),
-            config.ledger_path().display().to_string(),
-            "rewritten to the hash, `forgotten` row appended",
-        )
-    } else {
-        (
-            format!("`{store}` subscribers"),
-            format!("`{store}` suppressions"),
-            format!("`{store}` recipients and events"),
-            "replaced by one `forgotten` row holding only the hash",
-        )
-    };
+    let (list, suppressed, ledger, suppression) = (
+        places.list,
+        places.suppressions,
+        places.ledger,
+        places.erased_suppressions,
+    );
     outln!("  {list}: {} removed", count(erased.list_rows, "row"));
     outln!(
         "  {suppressed}: {} {suppression}",

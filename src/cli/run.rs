@@ -15,14 +15,13 @@ use crate::schedule::Slot;
 use crate::schedule::clock::{Clock, WallClock};
 use crate::schedule::daemon::{self, SlotOutcome};
 
-pub(super) fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome, Error> {
+pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
     // With `--now`, the daemon's clock starts there and runs at normal speed.
     let clock = WallClock::starting_at(now);
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
-    let rt = super::runtime()?;
-    rt.block_on(async {
+    {
         super::watch_signals(stop.clone(), Some(wake.clone()));
         let first = schedule.slots_from(clock.now()).next();
         log_line(&format!(
@@ -46,7 +45,7 @@ pub(super) fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome
         })
         .await;
         log_line("tipsheet run: stopping");
-    });
+    }
     Ok(Outcome::Done)
 }
 
@@ -59,8 +58,10 @@ async fn send_slot(
     stop: Arc<AtomicBool>,
     reporter: &Console,
 ) -> SlotOutcome {
-    let sent =
-        crate::store::snapshot(config, None).and_then(|l| plan::is_sent(l.as_ref(), slot.date));
+    let sent = match plan::snapshot(config, None).await {
+        Ok(l) => plan::is_sent(l.as_ref(), slot.date).map_err(Error::from),
+        Err(e) => Err(Error::from(e)),
+    };
     match sent {
         Ok(true) => return SlotOutcome::AlreadySent,
         Ok(false) => {}

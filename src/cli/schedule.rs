@@ -6,7 +6,7 @@ use clap::Args;
 use super::output::outln;
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::plan::slot_state;
+use crate::plan::{self, slot_state};
 
 /// `schedule` options.
 #[derive(Debug, Args)]
@@ -23,13 +23,13 @@ pub struct ScheduleArgs {
 }
 
 /// `tipsheet schedule`: upcoming and recent slots with their ledger status.
-pub(super) fn run(
+pub(super) async fn run(
     config: &Config,
     args: &ScheduleArgs,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
-    let ledger = crate::store::snapshot(config, None)?;
+    let ledger = plan::snapshot(config, None).await?;
     let mut slots = schedule.slots_before(now, args.past);
     slots.extend(schedule.slots_from(now).take(args.count));
     let mut rows = Vec::new();

@@ -35,12 +35,16 @@ pub struct SendArgs {
     pub if_due: bool,
 }
 
-pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+pub(super) async fn run(
+    config: &Config,
+    args: &SendArgs,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
     if args.dry_run || args.to.is_some() {
         let signer = super::signer(config, false)?;
-        let ledger = crate::store::snapshot(config, None)?;
+        let ledger = plan::snapshot(config, None).await?;
         let slot = match args.date {
             Some(d) => plan::slot_for(&schedule, d)?,
             None => plan::next_slot(&schedule, ledger.as_ref(), now)?,
@@ -48,7 +52,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
         let (issue, _) = plan::choose(config, &library, ledger.as_ref(), slot)?;
         if let Some(to) = &args.to {
             let sent =
-                super::runtime()?.block_on(session::test_send(config, &issue, signer, to))?;
+                session::test_send(config, &issue, signer, to).await?;
             outln!(
                 "test copy of issue #{} sent to {}: {} {}",
                 sent.number,
@@ -58,7 +62,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
             );
             return Ok(Outcome::Done);
         }
-        let d = session::dry_run(config, &issue, signer)?;
+        let d = session::dry_run(config, &issue, signer).await?;
         for w in &d.skipped {
             errln!("{w}");
         }
@@ -79,7 +83,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
         let Some(slot) = schedule.due(now) else {
             return Ok(Outcome::Done);
         };
-        let ledger = crate::store::snapshot(config, None)?;
+        let ledger = plan::snapshot(config, None).await?;
         if plan::is_sent(ledger.as_ref(), slot.date)? {
             return Ok(Outcome::Done);
         }
@@ -101,10 +105,8 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
         stop: stop.clone(),
     };
     let reporter = Console::new();
-    let delivered = super::runtime()?.block_on(async {
-        super::watch_signals(stop, None);
-        session.deliver(slot, &reporter).await
-    });
+    super::watch_signals(stop, None);
+    let delivered = session.deliver(slot, &reporter).await;
     match delivered {
         Ok(d) => Ok(print_delivered(d)),
         Err(e) => {

@@ -30,7 +30,7 @@ impl web::Events for Console {
     }
 }
 
-pub(super) fn run(
+pub(super) async fn run(
     config: &Config,
     args: &ServeArgs,
     now: Option<DateTime<Utc>>,
@@ -41,6 +41,7 @@ pub(super) fn run(
         now,
         std::sync::Arc::new(Console),
         super::shutdown_signal(),
-    )?;
+    )
+    .await?;
     Ok(Outcome::Done)
 }

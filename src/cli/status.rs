@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::output::outln;
 use crate::config::Config;
-use crate::delivery::session;
 use crate::error::{Error, Outcome};
 use crate::plan::{slot_for, slot_state};
 use crate::store::{IssueStatus, RecipientStatus};
@@ -22,29 +21,30 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-pub(super) fn run(
+pub(super) async fn run(
     config: &Config,
     args: &StatusArgs,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
-    // What came back (inbound events) is in the same store, either engine.
-    super::inbound::with_book(config, false, |events| {
-        report(config, args, now, &schedule, events)
-    })
+    // What came back (inbound events) is in the same store.
+    let store = crate::plan::read_store(config).await?;
+    report(config, args, now, &schedule, store.as_ref()).await
 }
 
-fn report(
+async fn report(
     config: &Config,
     args: &StatusArgs,
     now: DateTime<Utc>,
     schedule: &crate::schedule::Schedule,
-    events: Option<&crate::inbound::Book<'_>>,
+    store: Option<&crate::store::Store>,
 ) -> Result<Outcome, Error> {
-    let ledger = crate::store::snapshot(config, args.date)?;
-    // A run holding the lock may have recipients in flight; otherwise those were cut off.
-    let running =
-        session::run_in_progress(&config.state.dir) || ledger.as_ref().is_some_and(|l| l.sending());
+    let ledger = match store {
+        Some(s) => Some(s.snapshot(args.date).await?),
+        None => None,
+    };
+    // A running send may have recipients in flight; otherwise those were cut off.
+    let running = ledger.as_ref().is_some_and(|l| l.sending());
     let issues = match &ledger {
         Some(l) => l.issues()?,
         None => Vec::new(),
@@ -166,14 +166,15 @@ fn report(
                     r.last_reply.as_deref().unwrap_or("")
                 ));
             }
-            if let Some(events) = events {
+            if let Some(store) = store {
                 super::inbound::feedback(
-                    events,
+                    &**store,
                     i.slot,
                     args.date.is_some(),
                     &mut json,
                     &mut text,
-                )?;
+                )
+                .await?;
             }
             rows.push((i.slot, json, text));
         }

@@ -6,7 +6,7 @@
 
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
-use crate::store::{Store, StoreSettings};
+use crate::store::{Store, StoreError, StoreSettings};
 
 /// What `check` learned about the store.
 pub struct StoreCheck {
@@ -19,7 +19,7 @@ pub struct StoreCheck {
 }
 
 /// Reports on the store named by `config`.
-pub fn check(config: &Config) -> StoreCheck {
+pub async fn check(config: &Config) -> StoreCheck {
     let key_line = config.line_of_key("store.url");
     let error = |msg: String| StoreCheck {
         line: "store: unusable (see the error above)".into(),
@@ -30,24 +30,13 @@ pub fn check(config: &Config) -> StoreCheck {
         Ok(s) => s,
         Err(e) => return error(e.to_string()),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
     {
-        Ok(rt) => rt,
-        Err(e) => return error(format!("cannot start the async runtime: {e}")),
-    };
-    rt.block_on(async {
         let report = match Store::report(&settings).await {
             Ok(r) => r,
             Err(e) => return error(e.to_string()),
         };
         let version = match report.version {
-            0 if report.shared => {
-                "no tipsheet schema yet (`tipsheet subscribers import FILE` or the first `send` creates it)"
-                    .to_string()
-            }
-            0 => "no ledger yet (the first `send` creates it)".to_string(),
+            0 => report.empty.to_string(),
             v if v > report.known => format!("schema version {v}, newer than this tipsheet ({})", report.known),
             v if v < report.known => format!("schema version {v} (the next write migrates it to {})", report.known),
             v => format!("schema version {v} (current)"),
@@ -64,20 +53,17 @@ pub fn check(config: &Config) -> StoreCheck {
             ));
         }
         let mut list = None;
-        if report.shared && report.version == report.known
+        if report.version == report.known
             && let Ok(Some(store)) = Store::open_read_only(&settings).await
-            && let Ok(pg) = store.shared()
         {
-            match pg.list_counts().await {
+            match store.list_counts().await {
                 Ok(c) => list = Some(c),
+                // The list is a file: `check` read it above.
+                Err(StoreError::ListIsFile { .. }) => {}
                 Err(e) => diags.push(Diagnostic::error(&config.path, key_line, e.to_string())),
             }
         }
-        let line = if report.shared {
-            format!("store: `{}` (PostgreSQL, shared): reachable, {version}", report.shown)
-        } else {
-            format!("store: `{}` (SQLite, this host only): {version}", report.shown)
-        };
+        let line = format!("store: `{}` {}{version}", report.shown, report.engine);
         StoreCheck { line, diags, list }
-    })
+    }
 }

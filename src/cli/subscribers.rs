@@ -22,8 +22,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Outcome};
 use crate::list::privacy::{FORGOTTEN, Keyer};
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader, Suppression};
-use crate::privacy;
-use crate::store::{PgStore, Store, StoreSettings, StoredSubscriber, StoredSuppression};
+use crate::store::{Store, StoredSubscriber, StoredSuppression};
 
 /// Rows written per statement.
 const BATCH: usize = 1000;
@@ -57,47 +56,30 @@ pub struct ExportListArgs {
 }
 
 /// Runs `tipsheet subscribers …`.
-pub fn run(
+pub async fn run(
     command: ListCommand<'_>,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
-    let settings = StoreSettings::from_config(config)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map_err(usage)?;
-    rt.block_on(async {
-        let store = match command {
-            // The import creates the schema on a new database.
-            ListCommand::Import(_) if settings.url.is_shared() => Store::open(&settings)
-                .await
-                .map_err(Error::Store)?,
-            _ => match Store::open_read_only(&settings)
-                .await
-                .map_err(Error::Store)?
-            {
-                Some(s) => s,
-                None if settings.url.is_shared() => {
-                    return Err(usage(anyhow::anyhow!(
-                        "store `{}` has no tipsheet schema yet: nothing to export (`tipsheet subscribers import FILE` fills it)",
-                        settings.url
-                    )));
-                }
-                None => {
-                    return Err(Error::Store(crate::store::StoreError::ListIsFile {
-                        path: config.subscribers.path.clone(),
-                    }));
-                }
-            },
-        };
-        let pg = store.shared()?;
-        match command {
-            ListCommand::Import(a) => import(config, pg, a, now).await,
-            ListCommand::Export(a) => export(pg, a).await,
+    let settings = crate::plan::store_settings(config)?;
+    let store = match Store::open_read_only(&settings).await? {
+        Some(s) => s,
+        // The import creates the schema on a new database.
+        None if matches!(command, ListCommand::Import(_)) => Store::open(&settings).await?,
+        None => {
+            return Err(usage(anyhow::anyhow!(
+                "store `{}` has no tipsheet schema yet: nothing to export (`tipsheet subscribers import FILE` fills it)",
+                settings.url
+            )));
         }
-    })
+    };
+    // Where the list is a file, there is nothing to import into or export
+    // from: the engine says so.
+    store.list_counts().await?;
+    match command {
+        ListCommand::Import(a) => import(config, &store, a, now).await,
+        ListCommand::Export(a) => export(&store, a).await,
+    }
 }
 
 /// A problem with what the command was asked to do (exit 2), with its causes.
@@ -125,7 +107,7 @@ fn refuse_torn(path: &std::path::Path) -> Result<(), Error> {
         if let Err(p) = row
             && p.last_line > p.line
         {
-            return Err(crate::plan::PlanError::TornRow(p).into());
+            return Err(crate::plan::PlanError::List(crate::list::ListError::TornRow(p)).into());
         }
     }
     reader.finish().map_err(|e| {
@@ -138,10 +120,17 @@ fn refuse_torn(path: &std::path::Path) -> Result<(), Error> {
 /// What recognises erased readers in the store: `None` when it holds none
 /// (then no secret is needed); an error when it holds some and the secret
 /// that keys their hashes is not set.
-async fn erased_keyer(config: &Config, pg: &PgStore) -> Result<Option<Keyer>, Error> {
+async fn erased_keyer(config: &Config, store: &Store) -> Result<Option<Keyer>, Error> {
     match crate::plan::keyer(config) {
         Ok(k) => Ok(Some(k)),
-        Err(e) => match pg.suppressions_for(FORGOTTEN).await.map_err(Error::Store)? {
+        Err(e) => match store
+            .suppressions()
+            .await
+            .map_err(Error::Store)?
+            .iter()
+            .filter(|s| s.reason == FORGOTTEN)
+            .count()
+        {
             0 => Ok(None),
             n => Err(usage(anyhow::anyhow!(
                 "{e}; the store holds {n} erased reader(s) as keyed hashes, and without the secret an import cannot tell them from new rows: nothing was imported"
@@ -153,14 +142,15 @@ async fn erased_keyer(config: &Config, pg: &PgStore) -> Result<Option<Keyer>, Er
 /// The rows of `batch` whose reader was erased are dropped (with a warning
 /// naming the line) instead of written back in clear; returns how many.
 async fn drop_erased(
-    pg: &PgStore,
+    store: &Store,
     keyer: Option<&Keyer>,
     path: &Path,
     batch: &mut Vec<(u64, StoredSubscriber)>,
 ) -> Result<usize, Error> {
-    let Some(keyer) = keyer else { return Ok(0) };
+    let Some(_keyer) = keyer else { return Ok(0) };
     let keys: Vec<&str> = batch.iter().map(|(_, s)| s.key.as_str()).collect();
-    let erased = privacy::forgotten_among(pg, keyer, &keys)
+    let erased = store
+        .forgotten_among(&keys)
         .await
         .map_err(Error::Store)?;
     let before = batch.len();
@@ -184,24 +174,27 @@ async fn drop_erased(
 
 /// Writes one batch of the list, erased readers left out: (rows new, rows refused).
 async fn add_batch(
-    pg: &PgStore,
+    store: &Store,
     keyer: Option<&Keyer>,
     path: &Path,
     batch: &mut Vec<(u64, StoredSubscriber)>,
 ) -> Result<(u64, usize), Error> {
-    let refused = drop_erased(pg, keyer, path, batch).await?;
+    let refused = drop_erased(store, keyer, path, batch).await?;
     let rows: Vec<StoredSubscriber> = batch.drain(..).map(|(_, s)| s).collect();
-    let new = pg.add_subscribers(&rows).await.map_err(Error::Store)?;
+    let new = store
+        .import_subscribers(&rows)
+        .await
+        .map_err(Error::Store)?;
     Ok((new, refused))
 }
 
 async fn import(
     config: &Config,
-    pg: &PgStore,
+    store: &Store,
     args: &ImportListArgs,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
-    let keyer = erased_keyer(config, pg).await?;
+    let keyer = erased_keyer(config, store).await?;
     let keyer = keyer.as_ref();
     let mut skipped = 0usize;
     let (mut suppressions, mut suppressions_new) = (0u64, 0u64);
@@ -211,16 +204,20 @@ async fn import(
         problems.into_iter().for_each(warn);
         let mut rows = suppression_rows(path, &set, now).map_err(usage)?;
         // An erased reader is suppressed already, under its hash only.
-        if let Some(keyer) = keyer {
+        if keyer.is_some() {
             let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-            let erased = privacy::forgotten_among(pg, keyer, &keys)
+            let erased = store
+                .forgotten_among(&keys)
                 .await
                 .map_err(Error::Store)?;
             rows.retain(|r| !erased.contains(&r.key));
         }
         suppressions = rows.len() as u64;
         for chunk in rows.chunks(BATCH) {
-            suppressions_new += pg.suppress_all(chunk).await.map_err(Error::Store)?;
+            suppressions_new += store
+                .import_suppressions(chunk)
+                .await
+                .map_err(Error::Store)?;
         }
     }
     refuse_torn(&args.file)?;
@@ -255,13 +252,13 @@ async fn import(
         ));
         total += 1;
         if batch.len() == BATCH {
-            let (n, refused) = add_batch(pg, keyer, &args.file, &mut batch).await?;
+            let (n, refused) = add_batch(store, keyer, &args.file, &mut batch).await?;
             new += n;
             total -= refused as u64;
             skipped += refused;
         }
     }
-    let (n, refused) = add_batch(pg, keyer, &args.file, &mut batch).await?;
+    let (n, refused) = add_batch(store, keyer, &args.file, &mut batch).await?;
     new += n;
     total -= refused as u64;
     skipped += refused;
@@ -270,11 +267,11 @@ async fn import(
             "{e}; the {total} row(s) before it were imported: fix the file and import it again (importing twice changes nothing)"
         )));
     }
-    let (listed, suppressed) = pg.list_counts().await.map_err(Error::Store)?;
+    let (listed, suppressed) = store.list_counts().await.map_err(Error::Store)?;
     outln!(
         "imported `{}` into `{}`: {total} subscriber(s), {new} new; {suppressions} suppression(s), {suppressions_new} new; {skipped} row(s) skipped",
         args.file.display(),
-        pg.url()
+        store.describe()
     );
     outln!(
         "the store now lists {listed} subscriber(s), {suppressed} of them suppressed, {} active",
@@ -344,9 +341,9 @@ fn suppression_rows(
     Ok(rows)
 }
 
-async fn export(pg: &PgStore, args: &ExportListArgs) -> Result<Outcome, Error> {
-    let subscribers = pg.subscribers().await.map_err(Error::Store)?;
-    let suppressions = pg.suppressions().await.map_err(Error::Store)?;
+async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> {
+    let subscribers = store.subscribers().await.map_err(Error::Store)?;
+    let suppressions = store.suppressions().await.map_err(Error::Store)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create `{}`", args.out.display()))
         .map_err(usage)?;

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use lettre::Address;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::list::{self, Suppression};
 use crate::mail::render::{Prepared, Recipient};
 use crate::store::{LedgerError, Outcome, RecipientStatus, Store, StoreError};
 
@@ -374,10 +373,6 @@ pub struct RunOptions {
     pub rate_per_second: u32,
     /// Messages per hour, 0 = unlimited.
     pub max_per_hour: u32,
-    /// The suppression list, re-read while sending.
-    pub suppressed_path: PathBuf,
-    /// Recognises erased readers' rows in it (keyed hashes).
-    pub keyer: Option<list::privacy::Keyer>,
 }
 
 /// Sends an issue's open recipients; `stop` makes it take no new recipients,
@@ -435,7 +430,6 @@ pub async fn run(
     }
     drop(done_tx);
     let mut job_tx = Some(job_tx);
-    let mut suppression = Watched::new(&opts.suppressed_path, opts.keyer.clone());
     let mut limiter = Limiter::new(opts.rate_per_second);
     let mut hourly = Limiter::per_hour(opts.max_per_hour);
     progress.started(total);
@@ -447,20 +441,9 @@ pub async fn run(
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut marks: Vec<String> = Vec::new();
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-    // The shared store: pages are claimed under a lease renewed as we go; a
-    // page is smaller so that several hosts share the work evenly: about
-    // four windows, so that at the end the hosts finish within a few
-    // messages per connection of each other (a claim is one round trip).
-    let shared = store.is_shared();
-    let page = if shared {
-        (window * 4).clamp(32, 128)
-    } else {
-        512
-    };
-    let renew_every = match store.shared() {
-        Ok(pg) => pg.lease() / 3,
-        Err(_) => std::time::Duration::MAX,
-    };
+    // Claims may be leases renewed as we go; the engine sizes its pages.
+    let page = store.page_size(window);
+    let renew_every = store.renew_every();
     let mut renewed = Instant::now();
     // Set when the store went out of reach: claim nothing more, collect what
     // is in flight, and try to record it at the end.
@@ -482,7 +465,6 @@ pub async fn run(
             halt.store(true, Ordering::SeqCst);
             returned.clear();
         } else {
-            suppression.refresh();
             while in_flight + handed.len() < window
                 && let Some(job) = returned.pop_front()
             {
@@ -499,7 +481,7 @@ pub async fn run(
                         break;
                     }
                 };
-                if suppression.set.contains(&r.key) || pages.suppressed(&r.key) {
+                if pages.suppressed(&r.key) || store.suppressed_since_claim(&r.key) {
                     skipped.push(Outcome {
                         key: r.key,
                         status: RecipientStatus::Skipped,
@@ -582,7 +564,7 @@ pub async fn run(
             outcomes.clear();
         }
         let more = !(pages.done() && returned.is_empty());
-        if in_flight == 0 && !more && !halted && shared && lost.is_none() {
+        if in_flight == 0 && !more && !halted && lost.is_none() {
             // Our pass is over. Hosts that died leave claims that expire:
             // their in-flight rows become uncertain, their pending rows free.
             // Take those over; while a live host still holds open rows, wait
@@ -590,7 +572,7 @@ pub async fn run(
             if rescanning {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
-            match open_elsewhere(store, slot, &rescan).await {
+            match store.left_by_others(slot, &rescan).await {
                 Ok(true) => {
                     rescanning = true;
                     pages.restart(rescan.clone());
@@ -648,30 +630,8 @@ pub async fn run(
                                 o.reply.as_deref().unwrap_or("permanent failure")
                             );
                             // Suppress before the ledger says bounced, so a crash in between loses nothing.
-                            if let Ok(pg) = store.shared() {
-                                let s = crate::store::StoredSuppression {
-                                    key: o.key.clone(),
-                                    address: o.key.clone(),
-                                    reason,
-                                    at: chrono::Utc::now()
-                                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                                };
-                                if let Err(e) = pg.suppress(&s).await {
-                                    lost.get_or_insert(e);
-                                }
-                            } else {
-                                list::append_suppression(
-                                    &opts.suppressed_path,
-                                    &o.key,
-                                    &reason,
-                                    chrono::Utc::now(),
-                                )
-                                .map_err(|source| {
-                                    SendError::Write {
-                                        path: opts.suppressed_path.clone(),
-                                        source,
-                                    }
-                                })?;
+                            if let Err(e) = store.suppress(&o.key, &reason, chrono::Utc::now()).await {
+                                lost.get_or_insert(e);
                             }
                         }
                         RecipientStatus::Failed => summary.failed += 1,
@@ -735,63 +695,6 @@ pub async fn run(
         });
     }
     Ok(summary)
-}
-
-/// After this host's pass: whether any recipient may still need us (rows
-/// freed by an expired lease, or rows a live host still holds).
-async fn open_elsewhere(
-    store: &Store,
-    slot: chrono::NaiveDate,
-    statuses: &[RecipientStatus],
-) -> Result<bool, StoreError> {
-    store.recover(slot).await?;
-    let held = store.shared()?.held_by_others(slot).await?;
-    Ok(held > 0 || !store.due(slot, statuses, "", 1).await?.is_empty())
-}
-
-/// The suppression list, re-read when the file changes.
-struct Watched {
-    path: PathBuf,
-    stamp: Option<(std::time::SystemTime, u64)>,
-    checked: Option<Instant>,
-    set: Suppression,
-    keyer: Option<list::privacy::Keyer>,
-}
-
-impl Watched {
-    fn new(path: &Path, keyer: Option<list::privacy::Keyer>) -> Self {
-        let mut w = Self {
-            keyer,
-            path: path.to_path_buf(),
-            stamp: None,
-            checked: None,
-            set: Suppression::default(),
-        };
-        w.refresh();
-        w
-    }
-
-    fn refresh(&mut self) {
-        if self
-            .checked
-            .is_some_and(|t| t.elapsed() < Duration::from_millis(250))
-        {
-            return;
-        }
-        self.checked = Some(Instant::now());
-        let stamp = std::fs::metadata(&self.path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        if stamp != self.stamp {
-            if let Ok((set, _)) = Suppression::load(&self.path) {
-                self.set = match &self.keyer {
-                    Some(k) => set.keyed(k.clone()),
-                    None => set,
-                };
-            }
-            self.stamp = stamp;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! Where the run loop's recipients come from: pages of due recipients in key
-//! order, claimed for this host (on the file engine the run lock already makes
-//! them ours), and, on the shared store, which of them are suppressed. Must not
-//! hand out, mark or record anything: the run loop does.
+//! order, claimed for this process through [`Ledger::claim`], with the
+//! suppressed among them. Must not hand out, mark or record anything: the run
+//! loop does.
 //!
-//! On the shared store a claim is a round trip and an `UPDATE` of the whole
-//! page, a few milliseconds while the server is busy with group commits.
-//! Claimed in place, every such wait stops the run loop, and so every commit
-//! and every worker. So once half a page is left, the next page is claimed in
-//! the background while this one is sent; only a run that outpaces the server
+//! A claim can be a round trip and an `UPDATE` of the whole page, a few
+//! milliseconds while a database server is busy with group commits. Claimed
+//! in place, every such wait stops the run loop, and so every commit and every
+//! worker. So once half a page is left, the next page is claimed in the
+//! background while this one is sent; only a run that outpaces the store
 //! waits for it.
 
 use std::collections::{HashSet, VecDeque};
@@ -15,28 +15,21 @@ use std::collections::{HashSet, VecDeque};
 use chrono::NaiveDate;
 use tokio::task::JoinHandle;
 
-use crate::store::{PgStore, RecipientRecord, RecipientStatus, Store, StoreError};
-
-/// One claimed page.
-struct Page {
-    rows: Vec<RecipientRecord>,
-    /// Keys among `rows` that the shared store has suppressed.
-    suppressed: HashSet<String>,
-}
+use crate::store::{Claimed, RecipientRecord, RecipientStatus, Store, StoreError};
 
 /// The pages of one run.
 pub(super) struct Pages {
     slot: NaiveDate,
     size: usize,
     wanted: Vec<RecipientStatus>,
-    /// The shared store, where the next page is claimed ahead.
-    shared: Option<PgStore>,
+    /// The store, where the next page is claimed ahead.
+    store: Store,
     queue: VecDeque<RecipientRecord>,
     /// The last key claimed: the next page starts after it.
     cursor: String,
     /// The store had no full page after `cursor`.
     exhausted: bool,
-    ahead: Option<JoinHandle<Result<Page, StoreError>>>,
+    ahead: Option<JoinHandle<Result<Claimed, StoreError>>>,
     suppressed: HashSet<String>,
 }
 
@@ -47,7 +40,7 @@ impl Pages {
             slot,
             size,
             wanted,
-            shared: store.shared().ok().cloned(),
+            store: store.clone(),
             queue: VecDeque::new(),
             cursor: String::new(),
             exhausted: false,
@@ -66,7 +59,9 @@ impl Pages {
                     detail: format!("claiming the next page did not finish: {e}"),
                 })??,
                 None if !self.exhausted => {
-                    claim(store, self.slot, &self.wanted, &self.cursor, self.size).await?
+                    store
+                        .claim(self.slot, &self.wanted, &self.cursor, self.size)
+                        .await?
                 }
                 None => return Ok(None),
             };
@@ -82,7 +77,7 @@ impl Pages {
         Ok(next)
     }
 
-    /// Whether the shared store had `key` suppressed when its page was claimed.
+    /// Whether the store had `key` suppressed when its page was claimed.
     pub fn suppressed(&self, key: &str) -> bool {
         self.suppressed.contains(key)
     }
@@ -114,52 +109,20 @@ impl Pages {
         }
     }
 
-    /// On the shared store, with half a page left, claims the next one in the background.
+    /// With half a page left, claims the next one in the background.
     fn look_ahead(&mut self) {
-        let Some(pg) = &self.shared else { return };
         if self.ahead.is_some() || self.exhausted || self.queue.len() > self.size / 2 {
             return;
         }
-        let (pg, slot, wanted, cursor, size) = (
-            pg.clone(),
+        let (store, slot, wanted, cursor, size) = (
+            self.store.clone(),
             self.slot,
             self.wanted.clone(),
             self.cursor.clone(),
             self.size,
         );
         self.ahead = Some(tokio::spawn(async move {
-            shared_claim(&pg, slot, &wanted, &cursor, size).await
+            store.claim(slot, &wanted, &cursor, size).await
         }));
     }
-}
-
-/// Claims a page in place.
-async fn claim(
-    store: &Store,
-    slot: NaiveDate,
-    wanted: &[RecipientStatus],
-    after: &str,
-    size: usize,
-) -> Result<Page, StoreError> {
-    match store.shared() {
-        Ok(pg) => shared_claim(pg, slot, wanted, after, size).await,
-        Err(_) => Ok(Page {
-            rows: store.claim(slot, wanted, after, size).await?,
-            suppressed: HashSet::new(),
-        }),
-    }
-}
-
-/// Claims a page on the shared store, the list of record for suppressions too.
-async fn shared_claim(
-    pg: &PgStore,
-    slot: NaiveDate,
-    wanted: &[RecipientStatus],
-    after: &str,
-    size: usize,
-) -> Result<Page, StoreError> {
-    let rows = pg.claim(slot, wanted, after, size).await?;
-    let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-    let suppressed = pg.suppressed_among(&keys).await?;
-    Ok(Page { rows, suppressed })
 }

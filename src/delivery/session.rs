@@ -1,12 +1,12 @@
 //! One delivery session as a library call: lock → freeze → recover → run →
 //! finish, plus the dry run and the test send, each returning a typed report.
 //!
-//! Owns the run lock (`<state>/tipsheet.lock`), the order of the steps and
-//! what they add up to. It never prints and never exits: progress and the
+//! Owns the order of the steps and what they add up to (the store's engine
+//! says what "lock" and "freeze" mean for it). It never prints and never exits: progress and the
 //! steps worth telling go through a [`Reporter`] the caller implements, and
 //! the outcome comes back as a [`Delivered`], [`DryRun`] or [`TestSent`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,10 +23,11 @@ use crate::list;
 use crate::mail::render::Recipient;
 use crate::mail::token::Signer;
 use crate::mail::{self, PrepareError};
-use crate::plan::{self, ListCounts, PlanError};
+use crate::list::ListCounts;
+use crate::plan::{self, PlanError};
 use crate::schedule::{Schedule, Slot};
 use crate::store::{
-    Counts, IssueStatus, LedgerError, Outcome, RecipientStatus, Store, StoreError, StoreSettings,
+    Counts, IssueStatus, LedgerError, Outcome, RecipientStatus, Store, StoreError,
 };
 
 /// Why a session did not run to its end.
@@ -54,6 +55,17 @@ pub enum SessionError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The frozen render of an issue cannot be read back: sending a fresh
+    /// render instead would break "every host sends the same bytes".
+    #[error(
+        "the rendered issue of `{date}` frozen in the store cannot be read ({detail}); nothing was sent: it was written by another tipsheet version, so send with that version or restore the store"
+    )]
+    Frozen {
+        /// The slot.
+        date: NaiveDate,
+        /// The decoder's words.
+        detail: String,
+    },
     /// The store cannot be used, or went out of reach.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -103,51 +115,6 @@ pub trait Reporter: Send + Sync {
 /// A reporter that tells nothing (tests, the scheduler's quiet paths).
 pub struct Silent;
 impl Reporter for Silent {}
-
-/// Holds `<state>/tipsheet.lock` while alive.
-#[derive(Debug)]
-pub struct RunLock(#[allow(dead_code)] std::fs::File);
-
-/// Takes the run lock in `state_dir`, creating the folder if needed.
-pub fn lock(state_dir: &Path) -> Result<RunLock, SessionError> {
-    std::fs::create_dir_all(state_dir).map_err(|source| SessionError::State {
-        what: "cannot create state folder",
-        path: state_dir.to_path_buf(),
-        source,
-    })?;
-    let path = state_dir.join("tipsheet.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| SessionError::State {
-            what: "cannot open lock file",
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(RunLock(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(SessionError::Locked(path)),
-        Err(std::fs::TryLockError::Error(source)) => Err(SessionError::State {
-            what: "cannot lock",
-            path,
-            source,
-        }),
-    }
-}
-
-/// True when another process holds the run lock. Probes with a shared lock
-/// and creates nothing, so `status` never gets in a `send`'s way.
-pub fn run_in_progress(state_dir: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(state_dir.join("tipsheet.lock")) else {
-        return false;
-    };
-    matches!(
-        file.try_lock_shared(),
-        Err(std::fs::TryLockError::WouldBlock)
-    )
-}
 
 /// What one session needs besides the slot.
 pub struct Session<'a> {
@@ -212,61 +179,44 @@ impl Session<'_> {
         reporter: &dyn Reporter,
     ) -> Result<Delivered, SessionError> {
         let config = self.config;
-        let settings = StoreSettings::from_config(config)?;
-        // The file engine is one host: the run lock keeps a second run out.
-        // On the shared store several senders on one issue are the design.
-        let _lock = if settings.url.is_shared() {
-            None
-        } else {
-            Some(lock(&config.state.dir)?)
-        };
-        let store = Store::open(&settings).await?;
+        let store = Store::open(&plan::store_settings(config)?).await?;
+        // The embedded engine is one host: its run lock keeps a second run
+        // out. On the shared store several senders on one issue are the design.
+        let _lock = store.exclusive().map_err(|e| match e {
+            StoreError::Locked(path) => SessionError::Locked(path),
+            e => SessionError::Store(e),
+        })?;
         let date = slot.date;
         let snapshot = store.snapshot(None).await?;
         let (mut issue, _) = plan::choose(config, self.library, Some(&snapshot), slot.clone())?;
         let number = issue.number();
-        // On the shared store the first host freezes the issue and its
-        // recipients in one transaction; every host sends what was frozen.
-        // The rendered issue is frozen with it, so that every host (whatever
-        // its copy of the content and templates) sends the same bytes.
+        // The first run freezes the issue and its recipients; every later run
+        // (and every host) sends what was frozen then. Where the engine keeps
+        // the rendered issue, every host sends the same bytes, whatever its
+        // copy of the content and templates.
         let fresh = crate::mail::render::Prepared::render(config, &issue, SystemTime::now())
             .map_err(PrepareError::from)?;
         let bytes = serde_json::to_vec(&fresh).ok();
         let frozen = store
             .freeze_issue(date, number, &issue.selection, bytes.as_deref())
             .await?;
-        let render = frozen
-            .rendered
-            .as_deref()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or(fresh);
+        let render = match frozen.rendered.as_deref() {
+            Some(b) => serde_json::from_slice(b).map_err(|e| SessionError::Frozen {
+                date,
+                detail: e.to_string(),
+            })?,
+            None => fresh,
+        };
         if frozen.record.selection != issue.selection {
             issue = crate::content::issue::assemble(self.library, slot, frozen.record.selection)
                 .map_err(PlanError::from)?;
         }
         if let Some(added) = frozen.added {
-            reporter.frozen(number, date, added, &[]);
+            reporter.frozen(number, date, added, &frozen.diags);
         }
-        match frozen.record.status {
-            IssueStatus::Assembled => {
-                // Freeze the recipient set on the first send, streaming the list.
-                // A list that stops early ends the stream with an error, and
-                // the freeze is rolled back: nobody is silently left out.
-                let mut list = plan::active(config)?;
-                let added = store
-                    .freeze(
-                        date,
-                        list.by_ref()
-                            .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name))),
-                    )
-                    .await??;
-                reporter.frozen(number, date, added, &list.diags);
-            }
-            IssueStatus::Sent => {
-                let next = self.schedule.slots_from(issue.slot.utc).nth(1);
-                return Ok(Delivered::AlreadySent { number, date, next });
-            }
-            IssueStatus::Sending => {}
+        if frozen.record.status == IssueStatus::Sent {
+            let next = self.schedule.slots_from(issue.slot.utc).nth(1);
+            return Ok(Delivered::AlreadySent { number, date, next });
         }
         let uncertain = store.recover(date).await?;
         if uncertain > 0 {
@@ -289,8 +239,16 @@ impl Session<'_> {
                 source,
             });
         }
-        let status = store.finish(date).await?;
-        let counts = store.counts(date).await?;
+        // Mail has left by now: a store failure here is a failure of a send
+        // that happened, never "nothing was sent".
+        let after = |source: StoreError| SessionError::Delivery {
+            number,
+            date,
+            counts: Counts::default(),
+            source: super::SendError::Store(source),
+        };
+        let status = store.finish(date).await.map_err(after)?;
+        let counts = store.counts(date).await.map_err(after)?;
         match result {
             Ok(summary) => Ok(Delivered::Ran(Report {
                 number,
@@ -326,8 +284,6 @@ pub fn run_options(config: &Config, resend_uncertain: bool) -> RunOptions {
         },
         rate_per_second: d.rate_per_second,
         max_per_hour: d.max_per_hour,
-        suppressed_path: config.subscribers.suppressed_path.clone(),
-        keyer: plan::keyer(config).ok(),
     }
 }
 
@@ -355,13 +311,17 @@ pub struct DryRun {
 }
 
 /// Builds every message of `issue` for the list as it stands, delivers none.
-pub fn dry_run(config: &Config, issue: &Issue<'_>, signer: Signer) -> Result<DryRun, SessionError> {
+pub async fn dry_run(
+    config: &Config,
+    issue: &Issue<'_>,
+    signer: Signer,
+) -> Result<DryRun, SessionError> {
     let started = Instant::now();
     let prepared = mail::prepare(config, issue, signer, false)?;
     let prepare_seconds = started.elapsed().as_secs_f64();
     let (mut built, mut bytes) = (0u64, 0u64);
     let build = Instant::now();
-    let walked = plan::walk_list(config, |s| {
+    let walked = plan::walk_list(config, &mut |s| {
         let m = prepared.message(&Recipient {
             email: &s.email,
             key: &s.key,
@@ -369,7 +329,8 @@ pub fn dry_run(config: &Config, issue: &Issue<'_>, signer: Signer) -> Result<Dry
         });
         built += 1;
         bytes += m.len() as u64;
-    })?;
+    })
+    .await?;
     Ok(DryRun {
         number: issue.number(),
         date: issue.slot.date,

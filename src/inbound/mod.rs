@@ -4,10 +4,9 @@
 //! Owns turning one raw message into at most one [`Event`] for one ledger row:
 //! [`classify`] reads it, [`Processor`] checks its VERP or mailto token (a
 //! bounce without a valid token changes nothing) and finds the row, and
-//! [`policy`] applies the event, through [`Book`] on either store engine. It
+//! [`policy`] applies the event, through the store's [`Feedback`] side. It
 //! reads no Maildir (the CLI does), sends nothing, and never prints.
 
-pub mod book;
 pub mod classify;
 pub mod policy;
 pub mod report;
@@ -17,8 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::mail::token::Signer;
 use crate::mail::verp::{self, Check, Purpose};
-use crate::store::{Event, EventKind, LedgerError};
-pub use book::Book;
+use crate::store::{Event, EventKind, LedgerError, Store};
 use classify::{Action, Classified, Kind};
 use policy::{Applied, Policy, PolicyError};
 
@@ -84,7 +82,7 @@ struct Row {
 pub struct Processor<'a> {
     config: &'a Config,
     signer: &'a Signer,
-    book: &'a Book<'a>,
+    store: &'a Store,
     policy: Policy,
     now: DateTime<Utc>,
 }
@@ -95,21 +93,21 @@ impl<'a> Processor<'a> {
     pub fn new(
         config: &'a Config,
         signer: &'a Signer,
-        book: &'a Book<'a>,
+        store: &'a Store,
         now: DateTime<Utc>,
     ) -> Self {
         let keyer = crate::plan::with_previous_key(config, crate::plan::keyer_of(signer.clone()));
         Self {
             config,
             signer,
-            book,
+            store,
             policy: Policy::new(&config.bounce_settings(), keyer),
             now,
         }
     }
 
     /// Reads, classifies and applies one raw message.
-    pub fn process(&self, raw: &[u8]) -> Result<Handled, InboundError> {
+    pub async fn process(&self, raw: &[u8]) -> Result<Handled, InboundError> {
         let c = classify::classify(raw, &self.config.unsubscribe.mailto)?;
         let (kind, source, status, reason) = match &c.kind {
             Kind::Dsn(r) | Kind::TextBounce(r) => {
@@ -149,11 +147,11 @@ impl<'a> Processor<'a> {
             Kind::Unknown(why) => return Ok(Handled::Unknown(why.clone())),
         };
         let row = match kind {
-            EventKind::Unsubscribe => self.row(&c, Purpose::Unsubscribe, false)?,
+            EventKind::Unsubscribe => self.row(&c, Purpose::Unsubscribe, false).await?,
             // Feedback loops often write to another address and redact the
             // recipient: our own Message-ID, known to the ledger, names the row.
-            EventKind::Complaint => self.row(&c, Purpose::Bounce, true)?,
-            _ => self.row(&c, Purpose::Bounce, false)?,
+            EventKind::Complaint => self.row(&c, Purpose::Bounce, true).await?,
+            _ => self.row(&c, Purpose::Bounce, false).await?,
         };
         let row = match row {
             Ok(r) => r,
@@ -169,14 +167,14 @@ impl<'a> Processor<'a> {
             reason,
             at: policy::timestamp(self.now),
         };
-        let applied = self.policy.apply(self.book, &event, self.now)?;
+        let applied = self.policy.apply(&**self.store, &event, self.now).await?;
         Ok(Handled::Event { event, applied })
     }
 
     /// The ledger row `c` is about, through its token for `purpose` (checked),
     /// cross-checked against the quoted Message-ID; or, when `by_message_id`,
     /// through the quoted Message-ID alone. `Err` says why it is not trusted.
-    fn row(
+    async fn row(
         &self,
         c: &Classified,
         purpose: Purpose,
@@ -199,7 +197,7 @@ impl<'a> Processor<'a> {
         {
             match verp::check(self.signer, purpose, token) {
                 Check::Valid(t) => {
-                    let Some(issue) = self.book.issue_by_number(t.number)? else {
+                    let Some(issue) = self.store.issue_by_number(t.number).await.map_err(PolicyError::from)? else {
                         return Ok(Err(format!(
                             "the token names issue #{}, which the ledger does not have",
                             t.number
@@ -213,7 +211,7 @@ impl<'a> Processor<'a> {
                             t.number, c.quoted_ids[0]
                         )));
                     }
-                    return Ok(match self.book.recipient_by_rid(issue.slot, &t.rid)? {
+                    return Ok(match self.store.recipient_by_rid(issue.slot, &t.rid).await.map_err(PolicyError::from)? {
                         Some(r) => Ok(Row {
                             slot: issue.slot,
                             email: r.key,
@@ -235,7 +233,7 @@ impl<'a> Processor<'a> {
         }
         if by_message_id {
             for (slot, rid) in &quoted {
-                if let Some(r) = self.book.recipient_by_rid(*slot, rid)? {
+                if let Some(r) = self.store.recipient_by_rid(*slot, rid).await.map_err(PolicyError::from)? {
                     return Ok(Ok(Row {
                         slot: *slot,
                         email: r.key,

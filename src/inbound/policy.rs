@@ -8,18 +8,15 @@
 //! changes nothing. Every event is recorded once: a repeat changes nothing. An
 //! address erased by `subscribers forget` is never written back: its event is
 //! recorded under its pseudonym, and its pseudonym already suppresses it. The
-//! rules are the same on both engines: [`Book`] carries them out, and never
-//! edits the list files except through [`crate::list::append_suppression`].
-
-use std::path::PathBuf;
+//! rules are the same on both engines: the store's [`Feedback`] side carries
+//! them out.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
-use super::book::Book;
 use crate::config::Bounces;
 use crate::list::privacy::{Keyer, scrub};
-use crate::store::{Consequence, Event, EventKind, LedgerError, StoreError};
+use crate::store::{Consequence, Event, EventKind, Feedback, LedgerError, StoreError};
 
 /// The suppression reason of a complaint (a later sign-up needs double opt-in).
 pub const COMPLAINT: &str = "complaint";
@@ -32,19 +29,9 @@ pub enum PolicyError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    /// The shared store failed.
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The suppression list could not be read or written.
-    #[error(
-        "cannot update the suppression list `{path}`: {message} (check `subscribers.suppressed_path`)"
-    )]
-    Suppression {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// The policy's settings, from `[bounces]`, and the keyer that recognises
@@ -91,22 +78,22 @@ impl Policy {
 
     /// Records `event` and applies its consequences. An event that names no
     /// issue is linked to the latest issue sent to its address.
-    pub fn apply(
+    pub async fn apply(
         &self,
-        book: &Book<'_>,
+        store: &dyn Feedback,
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
-        self.apply_with(book, event, now, false)
+        self.apply_with(store, event, now, false).await
     }
 
     /// A one-click (web) unsubscribe of `email`: suppresses it and records an
     /// `unsubscribe` event (source `web`), linked to the latest issue sent to
     /// the address (the link names no issue), so that `status` counts it. Nothing is recorded when the
     /// address already is suppressed (a second click is no new event).
-    pub fn unsubscribe(
+    pub async fn unsubscribe(
         &self,
-        book: &Book<'_>,
+        store: &dyn Feedback,
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
@@ -122,24 +109,24 @@ impl Policy {
             reason: "one-click unsubscribe".into(),
             at,
         };
-        self.apply_with(book, &event, now, true)
+        self.apply_with(store, &event, now, true).await
     }
 
-    fn apply_with(
+    async fn apply_with(
         &self,
-        book: &Book<'_>,
+        store: &dyn Feedback,
         event: &Event,
         now: DateTime<Utc>,
         only_if_suppressing: bool,
     ) -> Result<Applied, PolicyError> {
-        let erased_as = book.erased_as(&self.keyer, &event.email)?;
+        let erased_as = store.erased_as(&event.email).await?;
         let mut event = match &erased_as {
             Some(p) => pseudonymous(event, p),
             None => event.clone(),
         };
         if event.slot.is_none() {
             // By the stored address: an erased reader's rows carry the pseudonym.
-            event.slot = book.latest_issue_of(&event.email)?;
+            event.slot = store.latest_issue_of(&event.email).await?;
         }
         let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
         let erased = erased_as.is_some();
@@ -154,7 +141,7 @@ impl Policy {
                 only_if_suppressing,
             }
         };
-        let done = book.record(&event, &self.keyer, now, &since, &decide)?;
+        let done = store.record(&event, now, &since, &decide).await?;
         Ok(Applied {
             new: done.new,
             suppressed: decide(done.soft_count).suppress.filter(|_| done.suppressed),
@@ -217,8 +204,8 @@ fn bounce_reason(event: &Event) -> String {
 /// True when `key` complained about any issue: a later sign-up must go
 /// through the full double opt-in (the one-click resubscribe is refused).
 /// A store that cannot be read counts as a complaint (refuse rather than guess).
-pub fn complained(book: &Book<'_>, key: &str) -> bool {
-    book.complained(key).unwrap_or(true)
+pub async fn complained(store: &dyn Feedback, key: &str) -> bool {
+    store.complained(key).await.unwrap_or(true)
 }
 
 #[cfg(test)]

@@ -3,13 +3,13 @@
 //! rates, and the warnings relays and mailbox providers act on.
 //!
 //! Owns the arithmetic and the thresholds. It reads the store (either engine,
-//! through [`Book`]) and prints nothing: the CLI formats it.
+//! through the store) and prints nothing: the CLI formats it.
 
 use std::collections::BTreeSet;
 
-use super::book::Book;
+
 use super::policy::PolicyError;
-use crate::store::{EventKind, EventRecord, RecipientStatus};
+use crate::store::{Engine, EventKind, EventRecord, RecipientStatus};
 
 /// Above this complaint rate an issue is flagged (Gmail blocks senders near 0.3%).
 pub const COMPLAINT_WARN: f64 = 0.001;
@@ -54,11 +54,11 @@ fn rate(n: u64, of: u64) -> f64 {
 }
 
 /// The feedback of issue `slot`.
-pub fn issue(book: &Book<'_>, slot: chrono::NaiveDate) -> Result<IssueFeedback, PolicyError> {
-    let events = book.events(Some(slot))?;
-    let counts = book.counts(slot)?;
+pub async fn issue(store: &dyn Engine, slot: chrono::NaiveDate) -> Result<IssueFeedback, PolicyError> {
+    let events = store.events(Some(slot)).await?;
+    let counts = store.counts(slot).await?;
     let hard = distinct(&events, EventKind::HardBounce);
-    let bounced_rows = book.recipients(slot, &[RecipientStatus::Bounced])?;
+    let bounced_rows = store.recipients(slot, &[RecipientStatus::Bounced]).await?;
     let bounced_in_session = bounced_rows
         .iter()
         .filter(|r| !hard.contains(r.key.as_str()))

@@ -44,6 +44,7 @@
 //! write the whole CSV-encoded line with one `write_all`, then flush and
 //! `sync_data`. They follow the column order of an existing header.
 
+mod active;
 pub mod address;
 mod append;
 mod dedupe;
@@ -52,6 +53,7 @@ mod reader;
 mod suppression;
 mod table;
 
+pub use active::*;
 pub use append::*;
 pub use dedupe::*;
 pub use reader::*;

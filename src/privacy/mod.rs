@@ -7,47 +7,24 @@
 //! safety rules of an erasure: never while a send runs, the suppression
 //! written first so that a crash part-way still never mails the reader again,
 //! the address and the names replaced by one pseudonym and scrubbed from free
-//! text. The rules are the same on both engines ([`Engine`]): the embedded one
-//! rewrites the list files and the SQLite ledger (`list::privacy`,
-//! `store::Ledger`), the shared one erases in one PostgreSQL transaction
-//! (`store::PgStore::forget_reader`), which is also what refuses a send
-//! running on another host (the run lock is per host).
+//! text. The rules are the same on both engines, which carry them out
+//! through the store's [`Roster`] side: each refuses while a send is mailing
+//! the address (the embedded engine under its run lock, the shared one in
+//! the erasure's transaction, which sees every host's leases).
 //! This is a folder of its own because it spans stages (`list`, `store`, the
 //! outbox) that must not reach into each other. It must not print, and it
 //! leaves the operator's copies of sent mail alone unless asked.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::delivery::session::{self, RunLock, SessionError};
 use crate::list::privacy::{self as files, EraseError, Keyer, Row};
-use crate::list::{Suppression, normalize};
+use crate::list::normalize;
 use crate::mail::token::{Signer, encode_query};
-use crate::store::{
-    Erasure, Forgotten, Ledger, LedgerError, PgStore, ReaderEvent, ReaderRow, RecipientStatus,
-    StoreError,
-};
-
-/// Where a reader's data is: the engine of the configured store.
-#[derive(Clone, Copy)]
-pub enum Engine<'a> {
-    /// The embedded default: `subscribers.csv`, `suppressed.csv` and the
-    /// SQLite ledger under `state.dir`.
-    Files,
-    /// The shared PostgreSQL store.
-    Shared(&'a PgStore),
-}
-
-impl<'a> Engine<'a> {
-    /// The shared store when there is one, else the files.
-    pub fn of(store: Option<&'a PgStore>) -> Self {
-        store.map_or(Self::Files, Self::Shared)
-    }
-}
+use crate::store::{Erasure, Forgotten, LedgerError, ReaderEvent, ReaderRow, Roster, StoreError};
 
 /// Why a record cannot be gathered or erased.
 #[derive(Debug, thiserror::Error)]
@@ -104,9 +81,6 @@ pub enum PrivacyError {
     /// The shared store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The state folder or its lock file cannot be used.
-    #[error(transparent)]
-    State(Box<SessionError>),
     /// A copy (or standard input) could not be handled.
     #[error("`{path}`: {source}")]
     Io {
@@ -125,24 +99,6 @@ pub fn configured_keyer(config: &Config) -> Option<Keyer> {
         .map(|v| {
             crate::plan::with_previous_key(config, crate::plan::keyer_of(Signer::new(v.as_bytes())))
         })
-}
-
-/// Holds the run lock (`<state>/tipsheet.lock`) so no send starts meanwhile;
-/// on the shared store it holds nothing (sends there take no lock file: the
-/// erasure's transaction refuses while a host sends to the address).
-#[derive(Debug)]
-pub struct StateLock(#[allow(dead_code)] Option<RunLock>);
-
-/// Takes the run lock, or says a send is running.
-pub fn lock_state(config: &Config, engine: Engine<'_>) -> Result<StateLock, PrivacyError> {
-    if let Engine::Shared(_) = engine {
-        return Ok(StateLock(None));
-    }
-    match session::lock(&config.state.dir) {
-        Ok(l) => Ok(StateLock(Some(l))),
-        Err(SessionError::Locked(path)) => Err(PrivacyError::Busy(path)),
-        Err(e) => Err(PrivacyError::State(Box::new(e))),
-    }
 }
 
 /// Everything tipsheet holds about one address.
@@ -226,68 +182,23 @@ fn key_of(address: &str) -> Result<String, PrivacyError> {
     Ok(key)
 }
 
-/// Gathers the record of `address` (normalized here) from `engine`.
+/// Gathers the record of `address` (normalized here) from `store`.
 pub async fn gather(
-    config: &Config,
-    engine: Engine<'_>,
+    store: &dyn Roster,
     keyer: &Keyer,
     address: &str,
 ) -> Result<Record, PrivacyError> {
     let key = key_of(address)?;
-    let mut keys = vec![key.clone()];
-    keys.extend(keyer.pseudonyms(&key));
-    let (list, suppression, issues, events) = match engine {
-        Engine::Files => {
-            let (issues, events) = match Ledger::open_read_only(&config.ledger_path())? {
-                Some(l) => (l.rows_of(&keys)?, l.events_of(&keys)?),
-                None => (Vec::new(), Vec::new()),
-            };
-            (
-                files::list_rows(&config.subscribers.path, &key)?,
-                files::suppression_rows(&config.subscribers.suppressed_path, &key, keyer)?,
-                issues,
-                events,
-            )
-        }
-        Engine::Shared(pg) => {
-            let held = pg.reader(&keys).await?;
-            let row = |values: [&str; 3], header: &[&str]| Row {
-                line: 0,
-                fields: header
-                    .iter()
-                    .zip(values)
-                    .map(|(c, v)| ((*c).to_string(), v.to_string()))
-                    .collect(),
-            };
-            let list = held
-                .subscriber
-                .iter()
-                .map(|s| {
-                    let at = s.subscribed_at.as_deref().unwrap_or("");
-                    row([&s.address, &s.name, at], crate::list::SUBSCRIBERS_HEADER)
-                })
-                .collect();
-            let suppression = held
-                .suppressions
-                .iter()
-                .map(|s| {
-                    row(
-                        [&s.address, &s.reason, &s.at],
-                        crate::list::SUPPRESSION_HEADER,
-                    )
-                })
-                .collect();
-            (list, suppression, held.issues, held.events)
-        }
-    };
-    let forgotten = suppression
+    let held = store.held(&key).await?;
+    let forgotten = held
+        .suppression
         .last()
         .is_some_and(|r| r.get("reason").trim() == files::FORGOTTEN);
     Ok(Record {
-        list,
-        suppression,
-        issues,
-        events,
+        list: held.list,
+        suppression: held.suppression,
+        issues: held.issues,
+        events: held.events,
         forgotten,
         pseudonym: keyer.pseudonym(&key),
         key,
@@ -353,29 +264,17 @@ fn names_of<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     names
 }
 
-/// Erases `address` (see the module doc) while `_lock` keeps sends out.
+/// Erases `address` (see the module doc).
 pub async fn forget(
     config: &Config,
-    engine: Engine<'_>,
-    _lock: &StateLock,
+    store: &dyn Roster,
     keyer: &Keyer,
     address: &str,
     handle: Copies,
     now: DateTime<Utc>,
 ) -> Result<Erased, PrivacyError> {
-    let record = gather(config, engine, keyer, address).await?;
+    let record = gather(store, keyer, address).await?;
     let key = record.key.clone();
-    // On the shared store the erasure's transaction checks this (and the
-    // leases) itself, under the row locks.
-    let in_flight: Vec<&str> = record
-        .issues
-        .iter()
-        .filter(|r| r.recipient.status == RecipientStatus::InFlight)
-        .map(|r| r.slot.as_str())
-        .collect();
-    if matches!(engine, Engine::Files) && !in_flight.is_empty() {
-        return Err(busy(&key, &in_flight, false));
-    }
     let names = names_of(
         record
             .list
@@ -392,50 +291,32 @@ pub async fn forget(
         needles.extend(all.iter().map(String::as_str));
         files::scrub(text, &needles, &pseudonym)
     };
-    let (list_rows, suppression_rows, ledger_rows) = match engine {
-        Engine::Files => {
-            // Suppress first: a crash after this still never mails the reader again.
-            let suppression_rows = files::forget_in_suppression(
-                &config.subscribers.suppressed_path,
-                &key,
-                &names,
-                keyer,
-                now,
-            )?;
-            let removed = files::remove_from_list(&config.subscribers.path, &key)?;
-            let mut ledger_rows = 0;
-            if Ledger::open_read_only(&config.ledger_path())?.is_some() {
-                ledger_rows =
-                    Ledger::open(&config.ledger_path())?
-                        .pseudonymize(&key, &pseudonym, &|t| scrub(t, &[]))?;
-            }
-            (removed.rows, suppression_rows, ledger_rows)
+    let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let erasure = Erasure {
+        key: &key,
+        pseudonym: &pseudonym,
+        at: &at,
+        now,
+        reason: files::FORGOTTEN,
+        names: &names,
+        scrub: &scrub,
+    };
+    let (list_rows, suppression_rows, ledger_rows) = match store.forget(&erasure).await {
+        Err(StoreError::Locked(path)) => return Err(PrivacyError::Busy(path)),
+        Err(e) => return Err(e.into()),
+        Ok(Forgotten::Busy { sending, in_flight }) => {
+            let live = !sending.is_empty();
+            let slots: Vec<&str> = if live { &sending } else { &in_flight }
+                .iter()
+                .map(String::as_str)
+                .collect();
+            return Err(busy(&key, &slots, live));
         }
-        Engine::Shared(pg) => {
-            let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-            let erasure = Erasure {
-                key: &key,
-                pseudonym: &pseudonym,
-                at: &at,
-                reason: files::FORGOTTEN,
-                scrub: &scrub,
-            };
-            match pg.forget_reader(&erasure).await? {
-                Forgotten::Busy { sending, in_flight } => {
-                    let live = !sending.is_empty();
-                    let slots: Vec<&str> = if live { &sending } else { &in_flight }
-                        .iter()
-                        .map(String::as_str)
-                        .collect();
-                    return Err(busy(&key, &slots, live));
-                }
-                Forgotten::Done {
-                    list_rows,
-                    suppression_rows,
-                    ledger_rows,
-                } => (list_rows as usize, suppression_rows as usize, ledger_rows),
-            }
-        }
+        Ok(Forgotten::Done {
+            list_rows,
+            suppression_rows,
+            ledger_rows,
+        }) => (list_rows as usize, suppression_rows as usize, ledger_rows),
     };
     let mut copies = match handle {
         Copies::Skip => Vec::new(),
@@ -468,39 +349,8 @@ pub async fn forget(
 }
 
 /// Whether an address must not be signed up again: its reader asked to be forgotten.
-pub async fn is_forgotten(
-    config: &Config,
-    engine: Engine<'_>,
-    keyer: &Keyer,
-    key: &str,
-) -> Result<bool, PrivacyError> {
-    match engine {
-        Engine::Files => {
-            let (set, _) = Suppression::load(&config.subscribers.suppressed_path)
-                .map_err(|e| PrivacyError::Erase(e.into()))?;
-            Ok(set.keyed(keyer.clone()).is_forgotten(key))
-        }
-        Engine::Shared(pg) => Ok(!forgotten_among(pg, keyer, &[key]).await?.is_empty()),
-    }
-}
-
-/// Which of the normalized `keys` were erased (their pseudonym has the
-/// shared store's `forgotten` suppression row): an import or a sign-up of
-/// them must not write them back in clear.
-pub async fn forgotten_among(
-    pg: &PgStore,
-    keyer: &Keyer,
-    keys: &[&str],
-) -> Result<HashSet<String>, StoreError> {
-    let mut of = std::collections::HashMap::new();
-    for key in keys {
-        for p in keyer.pseudonyms(key) {
-            of.insert(p, (*key).to_string());
-        }
-    }
-    let pseudonyms: Vec<String> = of.keys().cloned().collect();
-    let found = pg.suppressed_for(&pseudonyms, files::FORGOTTEN).await?;
-    Ok(found.iter().filter_map(|p| of.get(p).cloned()).collect())
+pub async fn is_forgotten(store: &dyn Roster, key: &str) -> Result<bool, PrivacyError> {
+    Ok(!store.forgotten_among(&[key]).await?.is_empty())
 }
 
 /// Outbox and preview files holding the normalized address (as written, or

@@ -65,10 +65,12 @@ pub(super) fn recorded_slot(
 }
 
 impl App {
-    pub(super) fn archive_entries(&self) -> Result<Vec<ArchiveEntry>, PageError> {
-        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
-            return Ok(Vec::new());
-        };
+    /// What the ledger holds now (empty when nothing was ever stored).
+    pub(super) async fn ledger(&self) -> Result<Snapshot, StoreError> {
+        self.store.snapshot(None).await
+    }
+
+    pub(super) fn archive_entries(&self, ledger: &Snapshot) -> Result<Vec<ArchiveEntry>, PageError> {
         let library = plan::load_content(&self.config).ok().map(|(l, _)| l);
         let mut out = Vec::new();
         for record in ledger.issues()?.into_iter().rev() {
@@ -95,10 +97,11 @@ impl App {
 
     /// Issue `number` as a web page without personal data; `None` if the
     /// ledger has no such issue.
-    pub(super) fn archived(&self, number: u32) -> Result<Option<String>, PageError> {
-        let Some(ledger) = crate::store::snapshot(&self.config, None)? else {
-            return Ok(None);
-        };
+    pub(super) fn archived(
+        &self,
+        ledger: &Snapshot,
+        number: u32,
+    ) -> Result<Option<String>, PageError> {
         let Some(record) = ledger.issue_by_number(number)? else {
             return Ok(None);
         };
@@ -143,7 +146,11 @@ pub(super) fn archive_headers(mut res: Response) -> Response {
 
 pub(super) async fn archive(State(app): State<Arc<App>>) -> Result<Response, WebError> {
     let log = "the archive".to_string();
-    let issues = off_thread(&app, "show the archive", log, App::archive_entries).await?;
+    let ledger = answer(&app, "show the archive", log.clone(), app.ledger().await)?;
+    let issues = off_thread(&app, "show the archive", log, move |a| {
+        a.archive_entries(&ledger)
+    })
+    .await?;
     Ok(archive_headers(html(
         &app,
         StatusCode::OK,
@@ -165,7 +172,11 @@ pub(super) async fn archived_issue(
         return Ok(not_found_page(&app));
     };
     let log = format!("archive issue #{number}");
-    let page = off_thread(&app, "show this issue", log, move |a| a.archived(number)).await?;
+    let ledger = answer(&app, "show this issue", log.clone(), app.ledger().await)?;
+    let page = off_thread(&app, "show this issue", log, move |a| {
+        a.archived(&ledger, number)
+    })
+    .await?;
     Ok(match page {
         Some(page) => archive_headers((StatusCode::OK, Html(page)).into_response()),
         None => not_found_page(&app),

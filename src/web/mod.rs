@@ -14,11 +14,10 @@
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
@@ -39,15 +38,14 @@ use crate::config::Config;
 use crate::content::issue;
 use crate::delivery::{self, Transport};
 use crate::list::{
-    self, AddressProblem, MAX_EMAIL_CHARS, RESUBSCRIBED, SubscriberReader, SubscribersError,
-    Suppression, normalize,
+    self, AddressProblem, MAX_EMAIL_CHARS, SubscribersError, normalize,
 };
 use crate::mail::render::{self, View};
 use crate::mail::token::{Signer, encode_query};
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock as _, WallClock};
-use crate::store::{PgStore, Store, StoreError, StoreSettings, StoredSubscriber};
+use crate::store::{Snapshot, Store, StoreError, StoredSubscriber};
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -55,9 +53,6 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 pub const CONFIRM_VALID_HOURS: i64 = 48;
 /// One confirmation mail per address per this many minutes.
 pub const CONFIRM_EVERY_MINUTES: i64 = 60;
-/// Addresses remembered for the confirmation rate limit; past this, expired
-/// entries are dropped, and if none has expired no mail goes out until one does.
-const MAX_REMEMBERED: usize = 100_000;
 /// Names are cut to this many characters (as in the list).
 const MAX_NAME_CHARS: usize = list::MAX_NAME_CHARS;
 /// Reason written for an unsubscribe.
@@ -205,31 +200,10 @@ struct App {
     clock: WallClock,
     /// Confirmation mails go where issues go (outbox folder `confirmations`).
     transport: Transport,
-    /// One confirmation mail per address per hour.
-    confirmations: RateLimit,
     /// Signs confirmation mails, like issues, when `[dkim]` is set.
     dkim: Option<crate::mail::dkim::Signer>,
-    /// Serializes this process's read-then-append on the list files, so that
-    /// two simultaneous requests for one address write one row.
-    files: Mutex<()>,
-    /// On PostgreSQL: the list, the suppressions and the confirmation limit
-    /// live there, shared with every other `serve` (the files are not used).
-    store: Option<Store>,
-}
-
-/// A list that cannot be read or written (the files, or the shared store).
-#[derive(Debug, thiserror::Error)]
-enum ListError {
-    #[error(transparent)]
-    File(#[from] SubscribersError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Locks a mutex, taking over a poisoned one (its data is a plain map or unit,
-/// valid whatever a panicking holder did).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The list, the suppressions, the sign-up limit and the ledger.
+    store: Store,
 }
 
 mod archive;
@@ -347,21 +321,5 @@ mod tests {
             "<html><body style=\"x\">\nN<p>"
         );
         assert_eq!(after_body("<p>", "N"), "\nN<p>");
-    }
-
-    #[test]
-    fn one_confirmation_per_address_per_hour_and_memory_is_bounded() {
-        let limit = RateLimit::new(TimeDelta::minutes(60), 2);
-        assert!(limit.claim("a", t0()));
-        assert!(!limit.claim("a", t0() + TimeDelta::minutes(59)));
-        assert!(limit.claim("b", t0()));
-        // Full, and nobody's hour is over.
-        assert!(!limit.claim("c", t0() + TimeDelta::minutes(1)));
-        assert!(limit.claim("a", t0() + TimeDelta::minutes(60)));
-        // A failed send gives the claim back; a stale release does nothing.
-        limit.release("a", t0() + TimeDelta::minutes(60));
-        assert!(limit.claim("a", t0() + TimeDelta::minutes(61)));
-        limit.release("a", t0());
-        assert!(!limit.claim("a", t0() + TimeDelta::minutes(62)));
     }
 }

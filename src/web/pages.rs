@@ -115,6 +115,26 @@ impl IntoResponse for WebError {
 /// Runs `f` (file or ledger work) off the async threads. An error is logged
 /// as `error: {log}: {e}` (or `error: {e}` for an empty `log`) and becomes a
 /// [`WebError`] saying "We could not {what} just now".
+/// The value of a store call, or (logged) the error page for `what`.
+pub(super) fn answer<T, E: std::fmt::Display>(
+    app: &Arc<App>,
+    what: &'static str,
+    log: String,
+    result: Result<T, E>,
+) -> Result<T, WebError> {
+    result.map_err(|e| {
+        app.note(if log.is_empty() {
+            format!("error: {e}")
+        } else {
+            format!("error: {log}: {e}")
+        });
+        WebError {
+            app: app.clone(),
+            what,
+        }
+    })
+}
+
 pub(super) async fn off_thread<T, E>(
     app: &Arc<App>,
     what: &'static str,

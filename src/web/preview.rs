@@ -56,7 +56,7 @@ impl App {
 
     /// The next issue for a sample subscriber (`to`, else the first active one),
     /// with a summary above it.
-    pub(super) fn preview_page(&self, to: Option<&str>) -> Result<String, PageError> {
+    pub(super) async fn preview_page(&self, to: Option<&str>) -> Result<String, PageError> {
         let config = &self.config;
         let schedule = config.schedule()?;
         let (library, _) = plan::load_content(config)?;
@@ -68,7 +68,8 @@ impl App {
             to,
             &self.signer,
             self.clock.now(),
-        )?;
+        )
+        .await?;
         let summary = PreviewSummary {
             number: p.issue.number(),
             date: p.issue.slot.date.to_string(),
@@ -112,8 +113,7 @@ pub(super) async fn preview(
         .ok()
         .and_then(|Query(p)| p.to)
         .filter(|t| !t.trim().is_empty());
-    let a = app.clone();
-    match blocking(move || a.preview_page(to.as_deref())).await {
+    match Some(app.preview_page(to.as_deref()).await) {
         Some(Ok(page)) => (StatusCode::OK, Html(page)).into_response(),
         other => {
             let detail = match other {

@@ -11,7 +11,7 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::list::privacy::Keyer;
-use crate::privacy::{self, Engine, PrivacyError};
+use crate::privacy::{self, PrivacyError};
 
 /// The routes, merged into the server's router.
 pub(super) fn privacy_routes() -> Router<Arc<App>> {
@@ -35,17 +35,12 @@ impl App {
             .unwrap_or_else(|_| crate::plan::keyer_of(self.signer.clone()))
     }
 
-    /// Where the readers' data is.
-    pub(super) fn engine(&self) -> Engine<'_> {
-        Engine::of(self.shared())
-    }
-
     /// Whether `key`'s reader asked to be forgotten (then sign-up and
     /// resubscribe are refused). Unreadable files (or an unreachable store)
     /// count as not forgotten here: the suppression check or the store write
     /// that follows fails on them anyway.
     pub(super) async fn forgotten(&self, key: &str) -> bool {
-        privacy::is_forgotten(&self.config, self.engine(), &self.keyer(), key)
+        privacy::is_forgotten(&*self.store, key)
             .await
             .unwrap_or(false)
     }
@@ -80,10 +75,12 @@ async fn download(
         Err(page) => return Ok(*page),
     };
     let log = "cannot gather a reader's data".to_string();
-    let record = off_thread(&app, "gather your data", log, move |a| {
-        a.wait(privacy::gather(&a.config, a.engine(), &a.keyer(), &key))
-    })
-    .await?;
+    let record = answer(
+        &app,
+        "gather your data",
+        log,
+        privacy::gather(&*app.store, &app.keyer(), &key).await,
+    )?;
     Ok((
         StatusCode::OK,
         [
@@ -127,27 +124,21 @@ async fn delete(
 ) -> Result<Response, WebError> {
     let log = "cannot erase a reader".to_string();
     // A running send is an answer, not a failure: `Ok(Err(..))`.
-    let erased = off_thread(&app, "delete your data", log, move |a| {
-        let _files = lock(&a.files);
-        let state = match privacy::lock_state(&a.config, a.engine()) {
-            Ok(s) => s,
-            Err(e @ PrivacyError::Busy(_)) => return Ok(Err(e)),
-            Err(e) => return Err(e),
-        };
-        match a.wait(privacy::forget(
-            &a.config,
-            a.engine(),
-            &state,
-            &a.keyer(),
-            &key,
-            privacy::Copies::Skip,
-            a.clock.now(),
-        )) {
-            Err(e @ (PrivacyError::InFlight { .. } | PrivacyError::Sending { .. })) => Ok(Err(e)),
-            other => other.map(Ok),
-        }
-    })
-    .await?;
+    let erased = match privacy::forget(
+        &app.config,
+        &*app.store,
+        &app.keyer(),
+        &key,
+        privacy::Copies::Skip,
+        app.clock.now(),
+    )
+    .await
+    {
+        Err(
+            e @ (PrivacyError::Busy(_) | PrivacyError::InFlight { .. } | PrivacyError::Sending { .. }),
+        ) => Err(e),
+        other => Ok(answer(&app, "delete your data", log, other)?),
+    };
     Ok(match erased {
         Ok(e) => {
             app.note(format!(

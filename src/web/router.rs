@@ -5,7 +5,7 @@ use super::*;
 
 /// Runs `tipsheet serve` until SIGINT or SIGTERM. `listen` overrides
 /// `server.listen`; `now` pins the clock's start (a testing aid).
-pub fn run(
+pub async fn run(
     config: &Config,
     listen: Option<&str>,
     now: Option<DateTime<Utc>>,
@@ -16,38 +16,13 @@ pub fn run(
     if let Some(w) = warning {
         events.note(&w);
     }
-    let settings = StoreSettings::from_config(config)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ServerError::Runtime)?;
-    let store = if settings.url.is_shared() {
-        Some(rt.block_on(Store::open(&settings))?)
-    } else {
-        None
+    // Reading creates nothing: the ledger is created by the first write.
+    let store = match plan::read_store(config).await? {
+        Some(s) => s,
+        None => Store::open(&plan::store_settings(config)?).await?,
     };
-    for (key, file) in [
-        ("subscribers.path", &config.subscribers.path),
-        (
-            "subscribers.suppressed_path",
-            &config.subscribers.suppressed_path,
-        ),
-    ] {
-        if let Some(dir) = file.parent()
-            && store.is_none()
-            && !dir.as_os_str().is_empty()
-            && !dir.is_dir()
-        {
-            return Err(ServerError::Folder {
-                key,
-                path: dir.to_path_buf(),
-            });
-        }
-    }
-    // A suppression list that cannot be read would make every unsubscribe fail.
-    if store.is_none() {
-        Suppression::load(&config.subscribers.suppressed_path)?;
-    }
+    // A list that cannot be read would make every unsubscribe fail.
+    store.is_suppressed("check@example.invalid").await?;
     if let Err(e) = plan::load_content(config) {
         events.note(&format!(
             "warning: {e}\nthe archive and /preview fail until this is fixed; unsubscribe and sign-up work"
@@ -69,32 +44,28 @@ pub fn run(
         events: events.clone(),
         transport: Transport::from_config(config, "confirmations"),
         dkim,
-        confirmations: RateLimit::new(TimeDelta::minutes(CONFIRM_EVERY_MINUTES), MAX_REMEMBERED),
-        files: Mutex::new(()),
         store,
         config: config.clone(),
     });
     let addr = listen.unwrap_or(&config.server.listen).to_string();
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-        let bound = listener.local_addr().map_err(|source| ServerError::Bind {
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind {
             addr: addr.clone(),
             source,
         })?;
-        events.listening(&format!("http://{bound}"));
-        axum::serve(
-            listener,
-            router(app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve)
-    })
+    let bound = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    events.listening(&format!("http://{bound}"));
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(ServerError::Serve)
 }
 
 pub(super) fn router(app: Arc<App>) -> Router {
@@ -123,7 +94,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
             super::webhooks::router(
                 &app.config,
                 app.events.clone(),
-                app.shared().cloned(),
+                app.store.clone(),
                 app.keyer(),
             ),
         )

@@ -105,51 +105,6 @@ pub(super) fn check_email(raw: &str) -> Result<Address, String> {
     })
 }
 
-/// When each normalized address was last sent a confirmation mail, so that
-/// nobody can use the sign-up form to flood a mailbox. In memory only: a
-/// restart forgets it (at worst one more mail per address), and each `serve`
-/// process has its own.
-pub(super) struct RateLimit {
-    every: TimeDelta,
-    max: usize,
-    last: Mutex<HashMap<String, DateTime<Utc>>>,
-}
-
-impl RateLimit {
-    pub(super) fn new(every: TimeDelta, max: usize) -> Self {
-        Self {
-            every,
-            max,
-            last: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Claims the right to mail `key` at `now`; `false` if it was mailed less
-    /// than `every` ago, or if `max` addresses are all still waiting out theirs.
-    pub(super) fn claim(&self, key: &str, now: DateTime<Utc>) -> bool {
-        let mut map = lock(&self.last);
-        if map.get(key).is_some_and(|at| now - *at < self.every) {
-            return false;
-        }
-        if map.len() >= self.max {
-            map.retain(|_, at| now - *at < self.every);
-            if map.len() >= self.max {
-                return false;
-            }
-        }
-        map.insert(key.to_string(), now);
-        true
-    }
-
-    /// Gives back a claim made at `at` (the mail could not be sent), so the
-    /// reader can try again at once.
-    pub(super) fn release(&self, key: &str, at: DateTime<Utc>) {
-        let mut map = lock(&self.last);
-        if map.get(key) == Some(&at) {
-            map.remove(key);
-        }
-    }
-}
 
 impl App {
     pub(super) fn confirmation_mail(
@@ -294,21 +249,18 @@ pub(super) async fn subscribe(
     let now = app.clock.now();
     // An erased address gets the usual answer (no probing) and no mail.
     let claimed = !app.forgotten(&key).await
-        && match app.shared() {
-            // The limit is the store's, shared by every `serve`.
-            Some(pg) => match pg
-                .claim_confirmation(&key, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    app.note(format!(
-                        "error: cannot record the confirmation mail to `{email}`: {e}"
-                    ));
-                    return server_error(&app, "send the confirmation email");
-                }
-            },
-            None => app.confirmations.claim(&key, now),
+        && match app
+            .store
+            .claim_confirmation(&key, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                app.note(format!(
+                    "error: cannot record the confirmation mail to `{email}`: {e}"
+                ));
+                return server_error(&app, "send the confirmation email");
+            }
         };
     if claimed {
         let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
@@ -324,12 +276,7 @@ pub(super) async fn subscribe(
             Err(e) => Err(e),
         };
         if let Err(e) = sent {
-            match app.shared() {
-                Some(pg) => {
-                    let _ = pg.release_confirmation(&key, now).await;
-                }
-                None => app.confirmations.release(&key, now),
-            }
+            let _ = app.store.release_confirmation(&key, now).await;
             app.note(format!(
                 "error: cannot send the confirmation mail to `{email}`: {e}"
             ));
@@ -442,61 +389,23 @@ impl App {
     /// Adds the reader to the list unless the address is on it, and lifts any
     /// suppression (they just proved they read this mailbox and want the mail).
     /// True when the address was added (it was not on the list).
-    pub(super) fn add(&self, email: &str, name: &str) -> Result<bool, String> {
+    pub(super) async fn add(&self, email: &str, name: &str) -> Result<bool, StoreError> {
         let key = normalize(email);
-        if let Some(pg) = self.shared() {
-            let s = StoredSubscriber {
-                key: key.clone(),
-                address: email.to_string(),
-                name: name.to_string(),
-                subscribed_at: Some(
-                    self.clock
-                        .now()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-            };
-            let added = self
-                .wait(pg.add_subscriber(&s))
-                .map_err(|e| e.to_string())?;
-            if added {
-                self.note(format!("subscribed `{key}`"));
-            }
-            if self.wait(pg.resubscribe(&key)).map_err(|e| e.to_string())? {
-                self.note(format!("resubscribed `{key}`"));
-            }
-            return Ok(added);
-        }
-        let _files = lock(&self.files);
-        let path = &self.config.subscribers.path;
-        let listed = match SubscriberReader::open(path) {
-            Ok(mut reader) => {
-                let found = reader.by_ref().any(|row| row.is_ok_and(|s| s.key == key));
-                if !found {
-                    // Appending after a list that could not be read to the end could duplicate.
-                    reader.finish().map_err(|e| e.to_string())?;
-                }
-                found
-            }
-            Err(SubscribersError::Open { source, .. })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
-                false
-            }
-            Err(e) => return Err(e.to_string()),
-        };
         let now = self.clock.now();
-        if !listed {
-            list::append_subscriber(path, email, name, now)
-                .map_err(|e| format!("cannot append to `{}`: {e}", path.display()))?;
+        let reader = StoredSubscriber {
+            key: key.clone(),
+            address: email.to_string(),
+            name: name.to_string(),
+            subscribed_at: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        };
+        let added = self.store.subscribe(&reader).await?;
+        if added {
             self.note(format!("subscribed `{key}`"));
         }
-        if self.suppressed(&key).map_err(|e| e.to_string())? {
-            let sp = &self.config.subscribers.suppressed_path;
-            list::append_suppression(sp, &key, RESUBSCRIBED, now)
-                .map_err(|e| format!("cannot append to `{}`: {e}", sp.display()))?;
+        if self.store.resubscribe(&key, now).await? {
             self.note(format!("resubscribed `{key}`"));
         }
-        Ok(!listed)
+        Ok(added)
     }
 
     /// "Tuesday, December 1" of the next slot, if the schedule has one.
@@ -536,11 +445,12 @@ pub(super) async fn confirm(
         return Ok(forgotten_page(&app));
     }
     let log = format!("cannot subscribe `{email}`");
-    let (e, n) = (email.clone(), name.clone());
-    let added = off_thread(&app, "record your subscription", log, move |a| {
-        a.add(&e, &n)
-    })
-    .await?;
+    let added = answer(
+        &app,
+        "record your subscription",
+        log,
+        app.add(&email, &name).await,
+    )?;
     if added {
         welcome::send(&app, &email, &name).await;
     }

@@ -7,9 +7,9 @@
 use super::*;
 use axum::extract::{FromRequest, Request};
 
-use crate::inbound::Book;
 use crate::inbound::policy::{self, Policy};
-use crate::store::Ledger;
+use crate::store::StoreError;
+
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TokenParams {
@@ -78,75 +78,36 @@ impl App {
         Ok((key, t.trim().to_string()))
     }
 
-    /// The shared store, when the list lives there.
-    pub(super) fn shared(&self) -> Option<&PgStore> {
-        self.store.as_ref().and_then(|s| s.shared().ok())
-    }
-
-    /// Runs a store call from a blocking thread (every caller of the list
-    /// methods is one: see [`blocking`]).
-    pub(super) fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Handle::current().block_on(f)
-    }
-
-    /// Whether `key` is suppressed now (the file read afresh, or the store).
-    pub(super) fn suppressed(&self, key: &str) -> Result<bool, ListError> {
-        if let Some(pg) = self.shared() {
-            // An erased reader is suppressed under its pseudonym.
-            let mut keys = vec![key.to_string()];
-            keys.extend(self.keyer().pseudonyms(key));
-            return Ok(self.wait(pg.suppressed_as(&keys))?);
-        }
-        let (set, _) = Suppression::load(&self.config.subscribers.suppressed_path)?;
-        Ok(set.keyed(self.keyer()).contains(key))
+    /// Whether `key` is suppressed now (an erased reader: under its pseudonym).
+    pub(super) async fn suppressed(&self, key: &str) -> Result<bool, StoreError> {
+        self.store.is_suppressed(key).await
     }
 
     /// Suppresses `key` unless it already is, recording the unsubscribe
     /// event with it; `Ok(false)` when it already was.
-    pub(super) fn suppress(&self, key: &str) -> io::Result<bool> {
+    pub(super) async fn suppress(&self, key: &str) -> Result<bool, StoreError> {
         let policy = Policy::new(&self.config.bounce_settings(), self.keyer());
         let now = self.clock.now();
-        let path = &self.config.subscribers.suppressed_path;
-        let applied = match self.shared() {
-            Some(store) => {
-                // Already suppressed, or erased (suppressed under its
-                // pseudonym): never write the address back in clear.
-                if self.suppressed(key).map_err(io::Error::other)? {
-                    return Ok(false);
-                }
-                let book = Book::Shared {
-                    store,
-                    rt: tokio::runtime::Handle::current(),
-                };
-                policy.unsubscribe(&book, key, now)
-            }
-            None => {
-                let _files = lock(&self.files);
-                if self.suppressed(key).map_err(io::Error::other)? {
-                    return Ok(false);
-                }
-                match Ledger::open(&self.config.ledger_path()) {
-                    Ok(ledger) => {
-                        let book = Book::Embedded {
-                            ledger: &ledger,
-                            suppressed: path,
-                        };
-                        policy.unsubscribe(&book, key, now)
-                    }
-                    // The unsubscribe must hold even when the ledger cannot
-                    // be written: suppress, and say what was not counted.
-                    Err(e) => {
-                        self.note(format!(
-                            "warning: the unsubscribe of `{key}` is not counted in `status`: {e}"
-                        ));
-                        list::append_suppression(path, key, UNSUBSCRIBED, now)?;
-                        self.note(format!("unsubscribed `{key}`"));
-                        return Ok(true);
-                    }
-                }
-            }
+        // Already suppressed, or erased (suppressed under its pseudonym):
+        // never write the address back in clear.
+        if self.suppressed(key).await? {
+            return Ok(false);
         }
-        .map_err(io::Error::other)?;
+        let applied = match policy.unsubscribe(&*self.store, key, now).await {
+            Ok(a) => a,
+            // The unsubscribe must hold even when its event cannot be
+            // recorded: suppress, and say what was not counted.
+            Err(e) => {
+                self.note(format!(
+                    "warning: the unsubscribe of `{key}` is not counted in `status`: {e}"
+                ));
+                let new = self.store.suppress(key, UNSUBSCRIBED, now).await?;
+                if new {
+                    self.note(format!("unsubscribed `{key}`"));
+                }
+                return Ok(new);
+            }
+        };
         let new = applied.suppressed.is_some();
         if new {
             self.note(format!("unsubscribed `{key}`"));
@@ -155,45 +116,18 @@ impl App {
     }
 
     /// Whether `key` complained about any issue (then only the double opt-in
-    /// brings it back); a ledger that cannot be read counts as a complaint.
-    pub(super) fn complained(&self, key: &str) -> bool {
-        if let Some(store) = self.shared() {
-            let book = Book::Shared {
-                store,
-                rt: tokio::runtime::Handle::current(),
-            };
-            return policy::complained(&book, key);
-        }
-        match Ledger::open_read_only(&self.config.ledger_path()) {
-            Ok(None) => false,
-            Ok(Some(ledger)) => policy::complained(
-                &Book::Embedded {
-                    ledger: &ledger,
-                    suppressed: &self.config.subscribers.suppressed_path,
-                },
-                key,
-            ),
-            Err(_) => true,
-        }
+    /// brings it back); a store that cannot be read counts as a complaint.
+    pub(super) async fn complained(&self, key: &str) -> bool {
+        policy::complained(&*self.store, key).await
     }
 
     /// Lifts a suppression of `key` if there is one; `Ok(false)` when there was none.
-    pub(super) fn lift(&self, key: &str) -> io::Result<bool> {
-        if let Some(pg) = self.shared() {
-            let lifted = self.wait(pg.resubscribe(key)).map_err(io::Error::other)?;
-            if lifted {
-                self.note(format!("resubscribed `{key}`"));
-            }
-            return Ok(lifted);
+    pub(super) async fn lift(&self, key: &str) -> Result<bool, StoreError> {
+        let lifted = self.store.resubscribe(key, self.clock.now()).await?;
+        if lifted {
+            self.note(format!("resubscribed `{key}`"));
         }
-        let _files = lock(&self.files);
-        if !self.suppressed(key).map_err(io::Error::other)? {
-            return Ok(false);
-        }
-        let path = &self.config.subscribers.suppressed_path;
-        list::append_suppression(path, key, RESUBSCRIBED, self.clock.now())?;
-        self.note(format!("resubscribed `{key}`"));
-        Ok(true)
+        Ok(lifted)
     }
 }
 
@@ -268,11 +202,12 @@ pub(super) async fn unsubscribe_page(
         Ok(k) => k,
         Err(page) => return Ok(*page),
     };
-    let k = key.clone();
-    let already = off_thread(&app, "read the unsubscribe list", String::new(), move |a| {
-        a.suppressed(&k)
-    })
-    .await?;
+    let already = answer(
+        &app,
+        "read the unsubscribe list",
+        String::new(),
+        app.suppressed(&key).await,
+    )?;
     Ok(match already {
         true => unsubscribed(&app, &key, &token, true),
         false => html(
@@ -315,11 +250,7 @@ pub(super) async fn unsubscribe(
         "cannot record the unsubscribe of `{key}` in `{}`",
         app.config.subscribers.suppressed_path.display()
     );
-    let k = key.clone();
-    let written = off_thread(&app, "record your unsubscribe", log, move |a| {
-        a.suppress(&k)
-    })
-    .await?;
+    let written = answer(&app, "record your unsubscribe", log, app.suppress(&key).await)?;
     if one_click {
         return Ok((
             StatusCode::OK,
@@ -340,9 +271,7 @@ pub(super) async fn resubscribe(
         return Ok(forgotten_page(&app));
     }
     // After a spam complaint, only the full double opt-in brings the address back.
-    let a = app.clone();
-    let k = key.clone();
-    if blocking(move || a.complained(&k)).await != Some(false) {
+    if app.complained(&key).await {
         return Ok(message_with_link(
             &app,
             StatusCode::OK,
@@ -354,8 +283,7 @@ pub(super) async fn resubscribe(
         ));
     }
     let log = format!("cannot record the resubscribe of `{key}`");
-    let k = key.clone();
-    off_thread(&app, "record your resubscribe", log, move |a| a.lift(&k)).await?;
+    answer(&app, "record your resubscribe", log, app.lift(&key).await)?;
     Ok(html(
         &app,
         StatusCode::OK,

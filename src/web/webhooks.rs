@@ -9,7 +9,7 @@
 //! writes only through [`policy`] (the events table and the suppression list,
 //! on whichever engine the store is), never a file or a ledger row directly.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,12 +23,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::inbound::Book;
 use crate::inbound::policy::{self, Policy, PolicyError};
 use crate::list::normalize;
 use crate::list::privacy::Keyer;
 use crate::mail::verp;
-use crate::store::{Event, EventKind, Ledger, PgStore};
+use crate::store::{Event, EventKind, Store};
 
 /// Largest webhook body (relays batch a few hundred events at most).
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
@@ -44,10 +43,8 @@ struct Hooks {
     token: Option<String>,
     /// `[bounces] mailgun_signing_key_env`'s value; `None` turns Mailgun off.
     mailgun_key: Option<String>,
-    /// One request at a time reads then appends the suppression list.
-    files: Mutex<()>,
-    /// On PostgreSQL: the shared store (events, suppressions, ledger rows).
-    store: Option<PgStore>,
+    /// Where events are recorded, with what they change.
+    store: Store,
 }
 
 fn env_secret(name: &str) -> Option<String> {
@@ -58,12 +55,11 @@ fn env_secret(name: &str) -> Option<String> {
 }
 
 /// The `/webhooks/…` routes, their secrets read from the environment now;
-/// events go to `store` when the list is shared, else to the embedded ledger
-/// and the suppression list file. `keyer` recognises erased readers.
+/// events go to `store`. `keyer` recognises erased readers.
 pub fn router(
     config: &Config,
     events: Arc<dyn super::Events>,
-    store: Option<PgStore>,
+    store: Store,
     keyer: Keyer,
 ) -> Router {
     let b = config.bounce_settings();
@@ -73,7 +69,6 @@ pub fn router(
         policy: Policy::new(&b, keyer),
         token: env_secret(&b.webhook_token_env),
         mailgun_key: env_secret(&b.mailgun_signing_key_env),
-        files: Mutex::new(()),
         store,
     });
     Router::new()
@@ -189,7 +184,7 @@ struct Reported {
     at_given: Option<String>,
 }
 
-/// Records every event in one blocking task; the answer counts them.
+/// Records every event; the answer counts them.
 async fn apply(
     hooks: Arc<Hooks>,
     source: &'static str,
@@ -197,28 +192,11 @@ async fn apply(
     ignored: usize,
 ) -> Response {
     let hooks_log = hooks.events.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<(usize, usize), String> {
-        let _files = hooks
-            .files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ledger;
-        let book = match &hooks.store {
-            Some(store) => Book::Shared {
-                store,
-                rt: tokio::runtime::Handle::current(),
-            },
-            None => {
-                ledger = Ledger::open(&hooks.config.ledger_path()).map_err(|e| e.to_string())?;
-                Book::Embedded {
-                    ledger: &ledger,
-                    suppressed: &hooks.config.subscribers.suppressed_path,
-                }
-            }
-        };
+    let done: Result<Result<(usize, usize), String>, ()> = Ok(async {
+        let store = &hooks.store;
         let (mut new, mut repeated) = (0, 0);
         for r in events {
-            let slot = linked_slot(&book, &r).map_err(|e| e.to_string())?;
+            let slot = linked_slot(store, &r).await.map_err(|e| e.to_string())?;
             let key = match &r.id {
                 Some(id) => format!("{source}:{id}:{}", r.kind),
                 None => {
@@ -248,7 +226,8 @@ async fn apply(
             };
             let applied = hooks
                 .policy
-                .apply(&book, &event, Utc::now())
+                .apply(&**store, &event, Utc::now())
+                .await
                 .map_err(|e| e.to_string())?;
             if applied.new {
                 new += 1;
@@ -267,8 +246,8 @@ async fn apply(
             }
         }
         Ok((new, repeated))
-    })
-    .await;
+    }
+    .await);
     match done {
         Ok(Ok((new, repeated))) => answer(
             StatusCode::OK,
@@ -290,7 +269,10 @@ async fn apply(
 
 /// The issue an event is about, when its Message-ID is one of ours and names
 /// this address's row (else the policy links it to the latest issue sent).
-fn linked_slot(book: &Book<'_>, r: &Reported) -> Result<Option<chrono::NaiveDate>, PolicyError> {
+async fn linked_slot(
+    store: &Store,
+    r: &Reported,
+) -> Result<Option<chrono::NaiveDate>, PolicyError> {
     let ours = r.message_id.as_deref().and_then(|id| {
         let id = if id.starts_with('<') {
             id.to_string()
@@ -302,7 +284,7 @@ fn linked_slot(book: &Book<'_>, r: &Reported) -> Result<Option<chrono::NaiveDate
     let Some((slot, rid)) = ours else {
         return Ok(None);
     };
-    let row = book.recipient_by_rid(slot, &rid)?;
+    let row = store.recipient_by_rid(slot, &rid).await?;
     Ok(row.filter(|row| row.key == r.email).map(|_| slot))
 }
 

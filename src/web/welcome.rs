@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use lettre::Address;
+use crate::store::Snapshot;
 use lettre::message::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 
@@ -70,13 +71,18 @@ impl std::ops::Deref for WelcomeHtml<'_> {
 impl App {
     /// The welcome mail for a reader just added (file and ledger reads: call
     /// it off the async threads).
-    pub(super) fn welcome_mail(&self, to: &Address, name: &str) -> Result<Message, String> {
+    pub(super) fn welcome_mail(
+        &self,
+        ledger: &Snapshot,
+        to: &Address,
+        name: &str,
+    ) -> Result<Message, String> {
         let n = &self.config.newsletter;
         let base = n.base_url.trim_end_matches('/');
         let email = to.to_string();
         let key = normalize(&email);
         let unsubscribe_url = self.signer.unsubscribe_url(&n.base_url, &key);
-        let (next, cadence) = self.next_issues();
+        let (next, cadence) = self.next_issues(ledger);
         let welcome = Welcome {
             newsletter: n.name.clone(),
             greeting: if name.is_empty() {
@@ -88,7 +94,7 @@ impl App {
             minutes: n.max_reading_minutes,
             next,
             cadence,
-            latest: self.latest_issue(base),
+            latest: self.latest_issue(ledger, base),
             archive_url: format!("{base}/issues/"),
             unsubscribe_url: unsubscribe_url.clone(),
             postal: n.postal.clone(),
@@ -119,12 +125,11 @@ impl App {
 
     /// When the next issue not yet sent goes out, in the schedule's time
     /// zone, and how often issues go out.
-    fn next_issues(&self) -> (Option<String>, Option<String>) {
+    fn next_issues(&self, ledger: &Snapshot) -> (Option<String>, Option<String>) {
         let Ok(schedule) = self.config.schedule() else {
             return (None, None);
         };
-        let ledger = crate::store::snapshot(&self.config, None).ok().flatten();
-        let Ok(next) = plan::next_slot(&schedule, ledger.as_ref(), self.clock.now()) else {
+        let Ok(next) = plan::next_slot(&schedule, Some(ledger), self.clock.now()) else {
             return (None, None);
         };
         let when = next.local.format("%A, %B %-d at %-I:%M %p %Z").to_string();
@@ -144,8 +149,8 @@ impl App {
 
     /// The newest issue of the archive, if one was sent (a welcome without
     /// the link is better than none: errors only drop the link).
-    fn latest_issue(&self, base: &str) -> Option<Latest> {
-        let entry = self.archive_entries().ok()?.into_iter().next()?;
+    fn latest_issue(&self, ledger: &Snapshot, base: &str) -> Option<Latest> {
+        let entry = self.archive_entries(ledger).ok()?.into_iter().next()?;
         Some(Latest {
             title: entry.title,
             url: format!("{base}/issues/{}", entry.number),
@@ -160,8 +165,10 @@ pub(super) async fn send(app: &Arc<App>, email: &str, name: &str) {
     let Ok(to) = email.parse::<Address>() else {
         return; // The handler checked the address already.
     };
+    // A ledger that cannot be read only drops the welcome's links.
+    let ledger = app.ledger().await.unwrap_or_default();
     let (a, n) = (app.clone(), name.to_string());
-    let built = blocking(move || a.welcome_mail(&to, &n))
+    let built = blocking(move || a.welcome_mail(&ledger, &to, &n))
         .await
         .unwrap_or_else(|| Err("building it panicked".into()));
     let sent = match built {

@@ -113,11 +113,6 @@ impl PgStore {
         .await
     }
 
-    /// Soft bounces of `email` at or after `since` (RFC 3339), one per issue.
-    pub async fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, StoreError> {
-        self.count(SOFT_BOUNCES, &[&email, &since]).await
-    }
-
     /// Recorded events, oldest first: of one issue, or all.
     pub async fn events(&self, date: Option<NaiveDate>) -> Result<Vec<EventRecord>, StoreError> {
         let slot = date.map(slot_key);
@@ -130,21 +125,6 @@ impl PgStore {
         self.with_retry(|c| async move {
             let rows = c
                 .query(sql.as_str(), &[slot])
-                .await
-                .map_err(|e| self.err(e))?;
-            Ok(rows.iter().filter_map(event_row).collect())
-        })
-        .await
-    }
-
-    /// Every inbound event whose address is one of `keys`, oldest first.
-    pub async fn events_of(&self, keys: &[String]) -> Result<Vec<EventRecord>, StoreError> {
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE email = ANY($1) ORDER BY at, id");
-        let sql = &sql;
-        self.with_retry(|c| async move {
-            let rows = c
-                .query(sql.as_str(), &[&keys])
                 .await
                 .map_err(|e| self.err(e))?;
             Ok(rows.iter().filter_map(event_row).collect())

@@ -18,19 +18,6 @@ impl PgStore {
         .await
     }
 
-    /// Every recorded issue's selection, for rotation.
-    pub async fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
-        Ok(self
-            .issues()
-            .await?
-            .into_iter()
-            .map(|i| PastIssue {
-                number: i.number,
-                selection: i.selection,
-            })
-            .collect())
-    }
-
     /// One issue by slot date.
     pub async fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
         let slot = slot_key(date);
@@ -185,6 +172,7 @@ impl PgStore {
             record,
             rendered,
             added,
+            diags: Vec::new(),
         })
     }
 

@@ -30,14 +30,15 @@ use chrono::NaiveDate;
 
 use super::url::PostgresUrl;
 use super::*;
-use crate::content::issue::{PastIssue, Selection};
+use crate::list::privacy::Keyer;
+use crate::content::issue::Selection;
 
 mod claim;
+mod engine;
 mod event;
 mod ledger;
 mod list;
 mod privacy;
-pub use privacy::{Erasure, Forgotten, StoredReader};
 
 /// The migrations, in order: migration N is `MIGRATIONS[N - 1]`.
 const MIGRATIONS: &[&str] = &[
@@ -66,33 +67,11 @@ pub struct PgStore {
     url: PostgresUrl,
     lease: Duration,
     host: String,
+    /// Recognises erased readers' pseudonyms (`None` without a secret).
+    keyer: Option<Keyer>,
 }
 
-/// A subscriber as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSubscriber {
-    /// Normalized address (the key).
-    pub key: String,
-    /// Address as written.
-    pub address: String,
-    /// Display name; may be empty.
-    pub name: String,
-    /// RFC 3339, when known.
-    pub subscribed_at: Option<String>,
-}
 
-/// A suppression as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSuppression {
-    /// Normalized address (the key).
-    pub key: String,
-    /// Address as written.
-    pub address: String,
-    /// Why (`unsubscribed`, `bounced: …`, `imported`, …).
-    pub reason: String,
-    /// RFC 3339.
-    pub at: String,
-}
 
 impl PgStore {
     /// Builds the pools; connects lazily (the first call reaches the server).
@@ -104,6 +83,7 @@ impl PgStore {
         password: Option<&str>,
         lease: Duration,
         synchronous_commit: bool,
+        keyer: Option<Keyer>,
     ) -> Result<Self, StoreError> {
         let bad = |detail: String| StoreError::Url {
             store: url.to_string(),
@@ -153,6 +133,7 @@ impl PgStore {
             url: url.clone(),
             lease,
             host: host_id(),
+            keyer,
         })
     }
 
@@ -161,9 +142,9 @@ impl PgStore {
         &self.url
     }
 
-    /// This process's name in `claimed_by`.
-    pub fn host(&self) -> &str {
-        &self.host
+    /// What recognises erased readers' pseudonyms.
+    pub(crate) fn keyer(&self) -> Option<&Keyer> {
+        self.keyer.as_ref()
     }
 
     /// The lease a claim holds.
@@ -335,16 +316,6 @@ impl PgStore {
     }
 }
 
-/// What [`PgStore::freeze_issue`] found or made.
-#[derive(Debug, Clone)]
-pub struct FrozenIssue {
-    /// The issue as stored (its selection is the one every host sends).
-    pub record: IssueRecord,
-    /// The rendered issue every host sends.
-    pub rendered: Option<Vec<u8>>,
-    /// Recipients frozen by this call; `None` if it was frozen before.
-    pub added: Option<u64>,
-}
 
 async fn insert_issue<C: GenericClient>(
     c: &C,

@@ -10,55 +10,8 @@
 
 use super::*;
 
-/// Everything the shared store holds about one reader.
-#[derive(Debug, Clone, Default)]
-pub struct StoredReader {
-    /// The list row, when the address is on the list.
-    pub subscriber: Option<StoredSubscriber>,
-    /// Suppression rows of the address or one of its pseudonyms, oldest first.
-    pub suppressions: Vec<StoredSuppression>,
-    /// Every recipient row, oldest issue first.
-    pub issues: Vec<ReaderRow>,
-    /// Inbound events, oldest first.
-    pub events: Vec<ReaderEvent>,
-}
 
-/// What [`PgStore::forget_reader`] is asked to do.
-pub struct Erasure<'a> {
-    /// The normalized address whose rows are erased.
-    pub key: &'a str,
-    /// What replaces it everywhere (the current pseudonym).
-    pub pseudonym: &'a str,
-    /// The time of the final `forgotten` suppression row (RFC 3339).
-    pub at: &'a str,
-    /// The reason of that row.
-    pub reason: &'a str,
-    /// Scrubs free text (SMTP replies, event reasons, natural keys), given the
-    /// names the erased rows held (read inside the transaction).
-    pub scrub: &'a (dyn Fn(&str, &[String]) -> String + Sync),
-}
 
-/// What an erasure did, or why it did nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Forgotten {
-    /// Some recipient row is being sent right now (claimed under a live
-    /// lease) or was left in flight: nothing was changed.
-    Busy {
-        /// Slots whose row a host holds under a live lease.
-        sending: Vec<String>,
-        /// Slots whose row is in flight with no live lease (a send died).
-        in_flight: Vec<String>,
-    },
-    /// Erased.
-    Done {
-        /// Subscriber rows removed (0 or 1).
-        list_rows: u64,
-        /// Earlier suppression rows of the address replaced by the `forgotten` row.
-        suppression_rows: u64,
-        /// Recipient rows and events pseudonymized.
-        ledger_rows: u64,
-    },
-}
 
 impl PgStore {
     /// Every row of the reader held under one of `keys` (the normalized
@@ -177,15 +130,6 @@ impl PgStore {
         .await
     }
 
-    /// How many suppression rows have `reason` (the erased readers, for `forgotten`).
-    pub async fn suppressions_for(&self, reason: &str) -> Result<u64, StoreError> {
-        self.count(
-            "SELECT COUNT(*) FROM suppressions WHERE reason = $1",
-            &[&reason],
-        )
-        .await
-    }
-
     /// Erases one reader in one transaction: refuses (changing nothing) while
     /// any of its recipient rows is in flight or claimed under a live lease;
     /// otherwise removes the list row and the sign-up state, replaces the
@@ -202,6 +146,7 @@ impl PgStore {
             at,
             reason,
             scrub,
+            ..
         } = *erasure;
         self.with_retry(|mut c| async move {
             let e = |e| pg_error(&self.url, e);

@@ -5,24 +5,24 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::*;
-use crate::content::issue::{PastIssue, Selection};
+use crate::store::*;
+use crate::content::issue::Selection;
 
 /// The migrations, in order: migration N is `MIGRATIONS[N - 1]`, recorded in
 /// `PRAGMA user_version` (the schema-version row of a SQLite file).
 const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/sqlite/0001_issues_and_recipients.sql"),
-    include_str!("migrations/sqlite/0002_events.sql"),
-    include_str!("migrations/sqlite/0003_recipients_by_key.sql"),
+    include_str!("../migrations/sqlite/0001_issues_and_recipients.sql"),
+    include_str!("../migrations/sqlite/0002_events.sql"),
+    include_str!("../migrations/sqlite/0003_recipients_by_key.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
-pub(super) fn known_version() -> i64 {
+pub(crate) fn known_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
 /// The schema version of the file at `path` (0 when missing); opens it read-only.
-pub(super) fn version_of(path: &Path) -> Result<i64, LedgerError> {
+pub(crate) fn version_of(path: &Path) -> Result<i64, LedgerError> {
     if !path.exists() {
         return Ok(0);
     }
@@ -33,12 +33,12 @@ pub(super) fn version_of(path: &Path) -> Result<i64, LedgerError> {
 }
 
 /// An open ledger.
-pub struct Ledger {
+pub struct Db {
     conn: Connection,
     path: PathBuf,
 }
 
-impl Ledger {
+impl Db {
     /// Opens (creating if needed) the ledger at `path`, migrating it to the current schema.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         if let Some(dir) = path.parent()
@@ -140,23 +140,6 @@ impl Ledger {
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .map_err(|e| self.err(e))?;
         Ok(level >= 2)
-    }
-
-    /// The ledger's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Every recorded issue's selection, for rotation.
-    pub fn history(&self) -> Result<Vec<PastIssue>, LedgerError> {
-        Ok(self
-            .issues()?
-            .into_iter()
-            .map(|i| PastIssue {
-                number: i.number,
-                selection: i.selection,
-            })
-            .collect())
     }
 
     /// All issues, oldest first.
@@ -329,15 +312,6 @@ impl Ledger {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         Ok(rows)
-    }
-
-    /// Recipients of an issue with one of `statuses`, by key.
-    pub fn recipients(
-        &self,
-        date: NaiveDate,
-        statuses: &[RecipientStatus],
-    ) -> Result<Vec<RecipientRecord>, LedgerError> {
-        self.due(date, statuses, "", i64::MAX as usize)
     }
 
     /// Marks `keys` in flight, and records `outcomes`, in one transaction.
@@ -758,15 +732,6 @@ impl Ledger {
         Ok(changed as u64)
     }
 
-    /// The ledger file's size in bytes (with its WAL).
-    pub fn size_bytes(&self) -> u64 {
-        let wal = self.path.with_extension("sqlite3-wal");
-        [&self.path, &wal]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
-    }
 }
 
 fn has_events(tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<bool, LedgerError> {
@@ -841,7 +806,7 @@ mod tests {
     #[test]
     fn a_list_that_stops_early_freezes_nobody() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut l = Db::open(&dir.path().join("l.sqlite3")).unwrap();
         l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
         let rows = [
             Ok(("a@x.com".to_string(), "a@x.com".to_string(), String::new())),
@@ -859,7 +824,7 @@ mod tests {
     #[test]
     fn lifecycle_freeze_recover_commit_finish() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::open(&dir.path().join("state/l.sqlite3")).unwrap();
+        let mut l = Db::open(&dir.path().join("state/l.sqlite3")).unwrap();
         l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
         l.assemble(
             d("2026-12-01"),
@@ -953,7 +918,7 @@ mod tests {
     fn pseudonymize_keeps_statuses_and_leaves_no_trace() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.sqlite3");
-        let mut l = Ledger::open(&path).unwrap();
+        let mut l = Db::open(&path).unwrap();
         for (slot, n) in [("2026-12-01", 1), ("2026-12-15", 2)] {
             l.assemble(d(slot), n, &sel()).unwrap();
             let people = [("ann@x.com", "Ann Other"), ("bob@x.com", "Bob")]
@@ -1035,9 +1000,9 @@ mod tests {
     fn read_only_open_of_a_missing_ledger_is_none_and_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("l.sqlite3");
-        assert!(Ledger::open_read_only(&p).unwrap().is_none());
+        assert!(Db::open_read_only(&p).unwrap().is_none());
         assert!(!p.exists());
-        drop(Ledger::open(&p).unwrap());
-        assert!(Ledger::open_read_only(&p).unwrap().is_some());
+        drop(Db::open(&p).unwrap());
+        assert!(Db::open_read_only(&p).unwrap().is_some());
     }
 }

@@ -1,0 +1,47 @@
+//! What the inbound loop, the relays' webhooks, the one-click unsubscribe and
+//! `status` ask of the store about mail that came back: the row a report is
+//! about, the events recorded, and recording one with its consequences.
+//!
+//! Owns the [`Feedback`] trait only. What an event does is decided by
+//! `inbound::policy` and handed in; both engines carry it out in one
+//! transaction with the event's record.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Consequence, Event, EventRecord, RecipientRecord, Recorded, StoreError};
+
+/// The events side of the store.
+#[async_trait]
+pub trait Feedback: Send + Sync {
+    /// The recipient of issue `slot` whose Message-ID hash starts with `rid`.
+    async fn recipient_by_rid(
+        &self,
+        slot: NaiveDate,
+        rid: &str,
+    ) -> Result<Option<RecipientRecord>, StoreError>;
+
+    /// The latest issue whose copy went out to `email`.
+    async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError>;
+
+    /// Recorded events of one issue (or all), oldest first.
+    async fn events(&self, slot: Option<NaiveDate>) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Whether `email` complained about any issue.
+    async fn complained(&self, email: &str) -> Result<bool, StoreError>;
+
+    /// The pseudonym `email` was erased under, if it was.
+    async fn erased_as(&self, email: &str) -> Result<Option<String>, StoreError>;
+
+    /// Records `event` once and, when it is new, carries out `decide`'s
+    /// [`Consequence`] in the same transaction. `decide` gets the soft-bounce
+    /// count at or after `soft_since` (this one included) for a soft bounce;
+    /// it must only compute (it may run again on a retried connection).
+    async fn record(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+        soft_since: &str,
+        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
+    ) -> Result<Recorded, StoreError>;
+}

@@ -1,0 +1,269 @@
+//! What the delivery session, the run loop and the read-only commands ask of
+//! the ledger: issues and their recipients, claims on them, their outcomes.
+//!
+//! Owns the [`Ledger`] trait, declared by those consumers and implemented by
+//! both engines, and [`Snapshot`], the read-once view of it. It holds no SQL:
+//! `sqlite/` and `postgres/` do.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+use super::{
+    Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
+    StoreError,
+};
+use crate::content::issue::{PastIssue, Selection};
+
+/// A recipient to freeze: (normalized key, address, name).
+pub type Frozen = (String, String, String);
+
+/// One page of recipients claimed for this process.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// The recipients, by key.
+    pub rows: Vec<RecipientRecord>,
+    /// Keys among them that were suppressed when the page was claimed.
+    pub suppressed: HashSet<String>,
+}
+
+/// Keeps other sends out while alive (what [`Ledger::exclusive`] returns).
+pub struct Exclusive(#[allow(dead_code)] pub(crate) Option<std::fs::File>);
+
+/// The ledger: issues (assembled → sending → sent) and recipients (pending →
+/// in flight → sent | failed | bounced | uncertain | skipped).
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// The store, password redacted.
+    fn describe(&self) -> String;
+
+    /// The schema version in use.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// Keeps every other send of this engine out while the guard lives: the
+    /// embedded engine is one host and one send at a time (the run lock;
+    /// [`StoreError::Locked`] when a send holds it); on the shared store
+    /// several senders on one issue are the design, and this holds nothing.
+    fn exclusive(&self) -> Result<Exclusive, StoreError>;
+
+    /// Whether a send is running now (on any host of the shared store: on
+    /// the issue of `slot`, when given).
+    async fn sending(&self, slot: Option<NaiveDate>) -> Result<bool, StoreError>;
+
+    /// All issues, oldest first.
+    async fn issues(&self) -> Result<Vec<IssueRecord>, StoreError>;
+
+    /// One issue by slot date.
+    async fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
+        Ok(self.issues().await?.into_iter().find(|i| i.slot == slot))
+    }
+
+    /// One issue by number.
+    async fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
+        Ok(self.issues().await?.into_iter().find(|i| i.number == number))
+    }
+
+    /// Every recorded issue's selection, for rotation.
+    async fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
+        Ok(self.issues().await?.iter().map(past).collect())
+    }
+
+    /// Records an issue's selection (nothing if the slot already has one).
+    async fn assemble(
+        &self,
+        slot: NaiveDate,
+        number: u32,
+        selection: &Selection,
+    ) -> Result<(), StoreError>;
+
+    /// Freezes the given recipient set and marks the issue `sending`, in one
+    /// transaction; nothing if it left `assembled`. A list that ends in an
+    /// error freezes nobody: the error comes back, and the issue stays
+    /// `assembled` for the next run.
+    async fn freeze(
+        &self,
+        slot: NaiveDate,
+        recipients: &mut (dyn Iterator<Item = Result<Frozen, StoreError>> + Send),
+    ) -> Result<u64, StoreError>;
+
+    /// Assembles the issue of `slot` on first use and freezes its recipients
+    /// from the engine's list of record (the list files, or the stored list)
+    /// in the same step, keeping `rendered` where the engine keeps renders;
+    /// every later call (and every host) gets back what was frozen then.
+    async fn freeze_issue(
+        &self,
+        slot: NaiveDate,
+        number: u32,
+        selection: &Selection,
+        rendered: Option<&[u8]>,
+    ) -> Result<FrozenIssue, StoreError>;
+
+    /// Recipients left in flight by a run that died become `uncertain` (on
+    /// the shared store: only those whose host's lease expired).
+    async fn recover(&self, slot: NaiveDate) -> Result<u64, StoreError>;
+
+    /// The next recipients with one of `statuses`, by key after `after`: read only.
+    async fn due(
+        &self,
+        slot: NaiveDate,
+        statuses: &[RecipientStatus],
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<RecipientRecord>, StoreError>;
+
+    /// Recipients of an issue with one of `statuses`, by key.
+    async fn recipients(
+        &self,
+        slot: NaiveDate,
+        statuses: &[RecipientStatus],
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        self.due(slot, statuses, "", i64::MAX as usize).await
+    }
+
+    /// How many recipients one claim takes, for a run handing `window` jobs
+    /// out at once (small where several hosts share the work evenly).
+    fn page_size(&self, window: usize) -> usize;
+
+    /// How often a run renews its claims (never, where claims do not expire).
+    fn renew_every(&self) -> Duration;
+
+    /// The next page to send, claimed for this process, with the suppressed
+    /// among it.
+    async fn claim(
+        &self,
+        slot: NaiveDate,
+        statuses: &[RecipientStatus],
+        after: &str,
+        size: usize,
+    ) -> Result<Claimed, StoreError>;
+
+    /// Whether `key` was suppressed since its page was claimed, as far as the
+    /// engine can tell without a round trip (a cheap check before each send).
+    fn suppressed_since_claim(&self, key: &str) -> bool;
+
+    /// Renews this process's claims.
+    async fn renew(&self, slot: NaiveDate) -> Result<u64, StoreError>;
+
+    /// Gives back this process's claims on rows not in flight (a clean stop).
+    async fn release(&self, slot: NaiveDate) -> Result<u64, StoreError>;
+
+    /// After this process's pass: whether any recipient with one of
+    /// `statuses` may still need it (rows freed by an expired lease of a
+    /// host that died, or rows a live host still holds).
+    async fn left_by_others(
+        &self,
+        slot: NaiveDate,
+        statuses: &[RecipientStatus],
+    ) -> Result<bool, StoreError>;
+
+    /// Marks `in_flight` keys in flight and records `outcomes`, in one transaction.
+    async fn commit(
+        &self,
+        slot: NaiveDate,
+        in_flight: &[&str],
+        outcomes: &[Outcome],
+    ) -> Result<(), StoreError>;
+
+    /// Whether the run's group commits wait for the disk, as the engine
+    /// itself reports it (`[store] synchronous_commit`).
+    async fn group_commits_wait_for_disk(&self) -> Result<bool, StoreError>;
+
+    /// Counts by status for one issue.
+    async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError>;
+
+    /// Marks the issue `sent` when nobody is left open; returns its status.
+    async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError>;
+
+    /// Reads a [`Snapshot`], with the open recipients of `detail` if given.
+    async fn snapshot(&self, detail: Option<NaiveDate>) -> Result<Snapshot, StoreError> {
+        let issues = self.issues().await?;
+        let mut counts = HashMap::new();
+        for i in &issues {
+            counts.insert(i.slot, self.counts(i.slot).await?);
+        }
+        let sending = self.sending(detail).await?;
+        let detail = match detail {
+            Some(slot) => Some((slot, self.recipients(slot, &DETAIL_STATUSES).await?)),
+            None => None,
+        };
+        Ok(Snapshot {
+            issues,
+            counts,
+            detail,
+            sending,
+        })
+    }
+}
+
+fn past(i: &IssueRecord) -> PastIssue {
+    PastIssue {
+        number: i.number,
+        selection: i.selection.clone(),
+    }
+}
+
+/// What planning and the read-only commands need from the ledger, read at once:
+/// every issue, the counts of each, and the open recipients of one issue.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    issues: Vec<IssueRecord>,
+    counts: HashMap<NaiveDate, Counts>,
+    detail: Option<(NaiveDate, Vec<RecipientRecord>)>,
+    /// A send is running (on the shared store: some host holds live leases
+    /// on the detail issue).
+    sending: bool,
+}
+
+/// The statuses [`Snapshot::recipients`] holds for its detail issue.
+pub const DETAIL_STATUSES: [RecipientStatus; 4] = [
+    RecipientStatus::Failed,
+    RecipientStatus::Bounced,
+    RecipientStatus::Uncertain,
+    RecipientStatus::InFlight,
+];
+
+impl Snapshot {
+    /// All issues, oldest first.
+    pub fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
+        Ok(self.issues.clone())
+    }
+    /// One issue by slot date.
+    pub fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
+        Ok(self.issues.iter().find(|i| i.slot == slot).cloned())
+    }
+    /// One issue by number.
+    pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
+        Ok(self.issues.iter().find(|i| i.number == number).cloned())
+    }
+    /// Every recorded issue's selection, for rotation.
+    pub fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
+        Ok(self.issues.iter().map(past).collect())
+    }
+    /// Counts by status for one issue.
+    pub fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
+        Ok(self.counts.get(&slot).cloned().unwrap_or_default())
+    }
+    /// Whether a send is running right now, so that in-flight recipients
+    /// are really in flight.
+    pub fn sending(&self) -> bool {
+        self.sending
+    }
+    /// The detail issue's recipients with one of `statuses` (a subset of
+    /// [`DETAIL_STATUSES`]); empty for any other issue.
+    pub fn recipients(
+        &self,
+        slot: NaiveDate,
+        statuses: &[RecipientStatus],
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        Ok(match &self.detail {
+            Some((s, rows)) if *s == slot => rows
+                .iter()
+                .filter(|r| statuses.contains(&r.status))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+}

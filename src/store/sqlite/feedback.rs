@@ -1,0 +1,108 @@
+//! The embedded engine's events: recorded in the SQLite ledger, with the
+//! suppression the policy decides appended to `suppressed.csv` inside the
+//! record's transaction (a failure records nothing, so the same message or
+//! webhook retry does it all again).
+//!
+//! Owns carrying out [`Feedback`] on the ledger and the suppression file.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{SqliteStore, lock};
+use crate::store::{
+    Consequence, Event, EventKind, EventRecord, Feedback, LedgerError, RecipientRecord, Recorded,
+    StoreError,
+};
+
+/// Why the record rolls back: a failure, or a conditional event that must
+/// not be recorded (turned into "not new" before returning).
+enum Undo {
+    Failed(StoreError),
+    NotRecorded,
+}
+
+impl From<LedgerError> for Undo {
+    fn from(e: LedgerError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl From<StoreError> for Undo {
+    fn from(e: StoreError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+#[async_trait]
+impl Feedback for SqliteStore {
+    async fn recipient_by_rid(
+        &self,
+        slot: NaiveDate,
+        rid: &str,
+    ) -> Result<Option<RecipientRecord>, StoreError> {
+        self.query(None, |db| db.recipient_by_rid(slot, rid))
+    }
+
+    async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
+        self.query(None, |db| db.latest_issue_of(email))
+    }
+
+    async fn events(&self, slot: Option<NaiveDate>) -> Result<Vec<EventRecord>, StoreError> {
+        self.query(Vec::new(), |db| db.events(slot))
+    }
+
+    async fn complained(&self, email: &str) -> Result<bool, StoreError> {
+        self.query(false, |db| db.complained(email))
+    }
+
+    async fn erased_as(&self, email: &str) -> Result<Option<String>, StoreError> {
+        let Some(keyer) = &self.keyer else {
+            return Ok(None);
+        };
+        let set = self.suppression()?;
+        if !set.is_forgotten(email) {
+            return Ok(None);
+        }
+        Ok(keyer
+            .pseudonyms(email)
+            .find(|p| set.is_forgotten(p))
+            .or_else(|| Some(keyer.pseudonym(email))))
+    }
+
+    async fn record(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+        soft_since: &str,
+        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
+    ) -> Result<Recorded, StoreError> {
+        let _files = lock(&self.files);
+        self.write(|db| {
+            let mut done = Recorded::default();
+            let result = db.record_event(event, || -> Result<(), Undo> {
+                if event.kind == EventKind::SoftBounce {
+                    done.soft_count = Some(db.soft_bounces_since(&event.email, soft_since)?);
+                }
+                let then = decide(done.soft_count);
+                if let (Some(reply), Some(slot)) = (&then.bounce_row, event.slot) {
+                    done.row_bounced = db.mark_bounced(slot, &event.email, reply)?;
+                }
+                if let Some(reason) = &then.suppress {
+                    done.suppressed = self.append_suppression(&event.email, reason, now)?;
+                }
+                if then.only_if_suppressing && !done.suppressed {
+                    return Err(Undo::NotRecorded);
+                }
+                Ok(())
+            });
+            Ok(match result {
+                Ok(new) => {
+                    done.new = new;
+                    Ok(done)
+                }
+                Err(Undo::NotRecorded) => Ok(Recorded::default()),
+                Err(Undo::Failed(e)) => Err(e),
+            })
+        })?
+    }
+}

@@ -1,0 +1,358 @@
+//! The embedded engine's list side: the list and the suppressions are the
+//! CSV files `subscribers.path` and `subscribers.suppressed_path` (read and
+//! appended through `crate::list`), erasures rewrite them with the ledger,
+//! and the confirmation limit is this process's memory.
+//!
+//! Owns carrying out [`Roster`] on those files; it decides nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::Path;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{SqliteStore, lock};
+use crate::diagnostic::Diagnostic;
+use crate::list::privacy as files;
+use crate::list::{
+    self, ListError, RESUBSCRIBED, Subscriber, SubscriberReader, SubscribersError, Suppression,
+    Walked,
+};
+use crate::store::{
+    Erasure, Forgotten, Held, Ledger, Places, RecipientStatus, Roster, StoreError, StoredSubscriber,
+    StoredSuppression,
+};
+
+/// Addresses remembered by the confirmation limit at most; past that, old
+/// entries are dropped and, if all are recent, no mail is sent.
+const MAX_REMEMBERED: usize = 100_000;
+
+/// One confirmation mail per address per period, in this process's memory:
+/// a restart forgets it, and each process has its own.
+pub(super) struct Confirmations {
+    max: usize,
+    last: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+impl Default for Confirmations {
+    fn default() -> Self {
+        Self {
+            max: MAX_REMEMBERED,
+            last: Mutex::default(),
+        }
+    }
+}
+
+impl Confirmations {
+    fn claim(&self, key: &str, now: DateTime<Utc>, every: TimeDelta) -> bool {
+        let mut map = lock(&self.last);
+        if map.get(key).is_some_and(|at| now - *at < every) {
+            return false;
+        }
+        if map.len() >= self.max {
+            map.retain(|_, at| now - *at < every);
+            if map.len() >= self.max {
+                return false;
+            }
+        }
+        map.insert(key.to_string(), now);
+        true
+    }
+
+    fn release(&self, key: &str, at: DateTime<Utc>) {
+        let mut map = lock(&self.last);
+        if map.get(key) == Some(&at) {
+            map.remove(key);
+        }
+    }
+}
+
+fn write_error(path: &Path, source: io::Error) -> StoreError {
+    StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl SqliteStore {
+    /// The suppression list as it stands, erased readers recognised.
+    pub(super) fn suppression(&self) -> Result<Suppression, StoreError> {
+        let (set, _) = Suppression::load(&self.suppressed).map_err(ListError::from)?;
+        Ok(match &self.keyer {
+            Some(k) => set.keyed(k.clone()),
+            None => set,
+        })
+    }
+
+    /// Appends a suppression of `key` unless it already is suppressed; true when written.
+    pub(super) fn append_suppression(
+        &self,
+        key: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if self.suppression()?.contains(key) {
+            return Ok(false);
+        }
+        list::append_suppression(&self.suppressed, key, reason, at)
+            .map_err(|e| write_error(&self.suppressed, e))?;
+        Ok(true)
+    }
+
+    fn list_is_file(&self) -> StoreError {
+        StoreError::ListIsFile {
+            path: self.subscribers.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Roster for SqliteStore {
+    fn places(&self) -> Places {
+        Places {
+            list: self.subscribers.display().to_string(),
+            suppressions: self.suppressed.display().to_string(),
+            ledger: self.path.display().to_string(),
+            erased_suppressions: "rewritten to the hash, `forgotten` row appended",
+        }
+    }
+
+    async fn walk_list(
+        &self,
+        visit: &mut (dyn FnMut(Subscriber) + Send),
+    ) -> Result<Walked, StoreError> {
+        let mut list = list::active(&self.subscribers, &self.suppressed, self.keyer.clone())?;
+        for s in list.by_ref() {
+            visit(s?);
+        }
+        Ok(Walked {
+            counts: list.counts,
+            diags: list.diags,
+        })
+    }
+
+    async fn check_list(&self) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        match list::active(&self.subscribers, &self.suppressed, self.keyer.clone()) {
+            Ok(mut list) => {
+                // In file order: the warnings before a problem, then the problem.
+                while let Some(row) = list.next() {
+                    diags.append(&mut list.diags);
+                    if let Err(e) = row {
+                        diags.push(self.list_error(e));
+                    }
+                }
+                diags.append(&mut list.diags);
+                if list.counts.active == 0 {
+                    diags.push(Diagnostic::warning(
+                        &self.subscribers,
+                        0,
+                        "no active subscriber: a send would mail nobody",
+                    ));
+                }
+            }
+            Err(e) => diags.push(self.list_error(e)),
+        }
+        diags
+    }
+
+    async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.suppression()?.contains(key))
+    }
+
+    async fn suppress(
+        &self,
+        key: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let _files = lock(&self.files);
+        self.append_suppression(key, reason, at)
+    }
+
+    async fn resubscribe(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _files = lock(&self.files);
+        if !self.suppression()?.contains(key) {
+            return Ok(false);
+        }
+        list::append_suppression(&self.suppressed, key, RESUBSCRIBED, at)
+            .map_err(|e| write_error(&self.suppressed, e))?;
+        Ok(true)
+    }
+
+    async fn subscribe(&self, reader: &StoredSubscriber) -> Result<bool, StoreError> {
+        let _files = lock(&self.files);
+        let path = &self.subscribers;
+        let listed = match SubscriberReader::open(path) {
+            Ok(mut rows) => {
+                let found = rows.by_ref().any(|row| row.is_ok_and(|s| s.key == reader.key));
+                if !found {
+                    // Appending after a list that could not be read to the end could duplicate.
+                    rows.finish().map_err(ListError::from)?;
+                }
+                found
+            }
+            Err(SubscribersError::Open { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                false
+            }
+            Err(e) => return Err(ListError::from(e).into()),
+        };
+        if listed {
+            return Ok(false);
+        }
+        let at = reader
+            .subscribed_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        list::append_subscriber(path, &reader.address, &reader.name, at)
+            .map_err(|e| write_error(path, e))?;
+        Ok(true)
+    }
+
+    async fn claim_confirmation(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        every: TimeDelta,
+    ) -> Result<bool, StoreError> {
+        Ok(self.confirmations.claim(key, now, every))
+    }
+
+    async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.confirmations.release(key, at);
+        Ok(())
+    }
+
+    async fn forgotten_among(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
+        let set = self.suppression()?;
+        Ok(keys
+            .iter()
+            .filter(|k| set.is_forgotten(k))
+            .map(|k| (*k).to_string())
+            .collect())
+    }
+
+    async fn held(&self, key: &str) -> Result<Held, StoreError> {
+        let Some(keyer) = &self.keyer else {
+            return Err(StoreError::NoKeyer);
+        };
+        let mut keys = vec![key.to_string()];
+        keys.extend(keyer.pseudonyms(key));
+        let (issues, events) = self.query((Vec::new(), Vec::new()), |db| {
+            Ok((db.rows_of(&keys)?, db.events_of(&keys)?))
+        })?;
+        Ok(Held {
+            list: files::list_rows(&self.subscribers, key)?,
+            suppression: files::suppression_rows(&self.suppressed, key, keyer)?,
+            issues,
+            events,
+        })
+    }
+
+    async fn forget(&self, erasure: &Erasure<'_>) -> Result<Forgotten, StoreError> {
+        let Some(keyer) = &self.keyer else {
+            return Err(StoreError::NoKeyer);
+        };
+        // One host: the run lock keeps sends out for the whole erasure.
+        let _lock = self.exclusive()?;
+        let _files = lock(&self.files);
+        let key = erasure.key;
+        let rows = self.query(Vec::new(), |db| db.rows_of(&[key.to_string()]))?;
+        let in_flight: Vec<String> = rows
+            .iter()
+            .filter(|r| r.recipient.status == RecipientStatus::InFlight)
+            .map(|r| r.slot.clone())
+            .collect();
+        if !in_flight.is_empty() {
+            return Ok(Forgotten::Busy {
+                sending: Vec::new(),
+                in_flight,
+            });
+        }
+        // Suppress first: a crash after this still never mails the reader again.
+        let suppression_rows = files::forget_in_suppression(
+            &self.suppressed,
+            key,
+            erasure.names,
+            keyer,
+            erasure.now,
+        )?;
+        let removed = files::remove_from_list(&self.subscribers, key)?;
+        let scrub = |t: &str| (erasure.scrub)(t, &[]);
+        let ledger_rows = match self.read().is_some() {
+            true => self.write(|db| db.pseudonymize(key, erasure.pseudonym, &scrub))?,
+            false => 0,
+        };
+        Ok(Forgotten::Done {
+            list_rows: removed.rows as u64,
+            suppression_rows: suppression_rows as u64,
+            ledger_rows,
+        })
+    }
+
+    async fn list_counts(&self) -> Result<(u64, u64), StoreError> {
+        Err(self.list_is_file())
+    }
+
+    async fn import_subscribers(&self, _rows: &[StoredSubscriber]) -> Result<u64, StoreError> {
+        Err(self.list_is_file())
+    }
+
+    async fn import_suppressions(&self, _rows: &[StoredSuppression]) -> Result<u64, StoreError> {
+        Err(self.list_is_file())
+    }
+
+    async fn subscribers(&self) -> Result<Vec<StoredSubscriber>, StoreError> {
+        Err(self.list_is_file())
+    }
+
+    async fn suppressions(&self) -> Result<Vec<StoredSuppression>, StoreError> {
+        Err(self.list_is_file())
+    }
+}
+
+impl SqliteStore {
+    /// A list that cannot be used, as `check` reports it.
+    fn list_error(&self, e: ListError) -> Diagnostic {
+        match &e {
+            ListError::TornRow(p) => {
+                // The message names the file and line itself.
+                let text = e.to_string();
+                let prefix = format!("{}:{}: ", p.path.display(), p.line);
+                let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+                Diagnostic::error(&p.path, p.line as usize, text)
+            }
+            _ => Diagnostic::error(&self.subscribers, 0, e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn one_confirmation_per_address_per_hour_and_memory_is_bounded() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+        let hour = TimeDelta::minutes(60);
+        let limit = Confirmations {
+            max: 2,
+            last: Mutex::default(),
+        };
+        assert!(limit.claim("a", t0, hour));
+        assert!(!limit.claim("a", t0 + TimeDelta::minutes(59), hour));
+        assert!(limit.claim("b", t0, hour));
+        // Full, and nobody's hour is over.
+        assert!(!limit.claim("c", t0 + TimeDelta::minutes(1), hour));
+        assert!(limit.claim("a", t0 + TimeDelta::minutes(60), hour));
+        // A failed send gives the claim back; a stale release does nothing.
+        limit.release("a", t0 + TimeDelta::minutes(60));
+        assert!(limit.claim("a", t0 + TimeDelta::minutes(61), hour));
+        limit.release("a", t0);
+        assert!(!limit.claim("a", t0 + TimeDelta::minutes(62), hour));
+    }
+}
