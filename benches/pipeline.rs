@@ -10,7 +10,7 @@ use tipsheet::content::{self, ExcerptRule, SectionKind};
 use tipsheet::list::SubscriberReader;
 use tipsheet::mail::render::{Prepared, Recipient};
 use tipsheet::mail::token::Signer;
-use tipsheet::store::{Ledger, Outcome, RecipientStatus};
+use tipsheet::store::{Outcome, RecipientStatus, Store, StoreSettings, StoreUrl};
 
 fn main() {
     divan::main();
@@ -140,24 +140,40 @@ fn prepare_issue() -> Prepared {
 #[divan::bench(sample_count = 30)]
 fn ledger_commit_batch(bencher: Bencher) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).expect("ledger");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let settings = StoreSettings {
+        url: StoreUrl::Sqlite(dir.path().join("l.sqlite3")),
+        password: None,
+        lease: Duration::from_secs(60),
+        synchronous_commit: false,
+        subscribers_path: dir.path().join("subscribers.csv"),
+        suppressed_path: dir.path().join("suppressed.csv"),
+        state_dir: dir.path().join("state"),
+        keyer: None,
+    };
+    let ledger = rt.block_on(Store::open(&settings)).expect("ledger");
     let sel = Selection {
         comparisons: vec!["a".into()],
         tip: "t".into(),
     };
     let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-    ledger.assemble(day, 1, &sel).expect("assemble");
+    rt.block_on(ledger.assemble(day, 1, &sel))
+        .expect("assemble");
     let keys: Vec<String> = (0..100_000)
         .map(|i| format!("user{i:06}@example.com"))
         .collect();
-    ledger
-        .freeze(
+    rt.block_on(
+        ledger.freeze(
             day,
-            keys.iter()
-                .map(|k| Ok::<_, ()>((k.clone(), k.clone(), String::new()))),
-        )
-        .expect("freeze")
-        .expect("the list");
+            &mut keys
+                .iter()
+                .map(|k| Ok((k.clone(), k.clone(), String::new()))),
+        ),
+    )
+    .expect("freeze");
     let mut round = 0usize;
     bencher.bench_local(|| {
         let start = (round * 512) % 99_000;
@@ -177,7 +193,8 @@ fn ledger_commit_batch(bencher: Bencher) {
                 message_id: Some("<x@example.com>".into()),
             })
             .collect();
-        ledger.commit(day, &marks, &outcomes).expect("commit");
+        rt.block_on(ledger.commit(day, &marks, &outcomes))
+            .expect("commit");
     });
 }
 

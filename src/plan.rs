@@ -15,9 +15,7 @@ use crate::list::{self, ListCounts, ListError, Subscriber, SubscribersError, Wal
 use crate::mail::render::{View, personal_view};
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::schedule::{Schedule, Slot};
-use crate::store::{
-    IssueStatus, LedgerError, Snapshot, Store, StoreError, StoreSettings,
-};
+use crate::store::{IssueStatus, LedgerError, Snapshot, Store, StoreError, StoreSettings};
 
 /// Why an action cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +62,6 @@ pub enum PlanError {
     )]
     NoSecret(String),
 }
-
 
 /// How excerpts are cut, from config.
 pub fn excerpt_rule(config: &Config) -> ExcerptRule {

@@ -3,9 +3,8 @@
 //!
 //! Owns reading the messages (capped) and the Maildir moves (`new` → `cur`
 //! with the `S` flag, never a delete; what is not handled stays in `new`), and
-//! what is printed, and opening the configured store (either engine) as an
-//! [`inbound::Book`](crate::inbound::Book). What a message means and does is
-//! `inbound`'s.
+//! what is printed. What a message means and does is `inbound`'s, carried
+//! out on the configured store.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -51,8 +51,7 @@ pub(super) async fn run(
         };
         let (issue, _) = plan::choose(config, &library, ledger.as_ref(), slot)?;
         if let Some(to) = &args.to {
-            let sent =
-                session::test_send(config, &issue, signer, to).await?;
+            let sent = session::test_send(config, &issue, signer, to).await?;
             outln!(
                 "test copy of issue #{} sent to {}: {} {}",
                 sent.number,

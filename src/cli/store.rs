@@ -37,8 +37,14 @@ pub async fn check(config: &Config) -> StoreCheck {
         };
         let version = match report.version {
             0 => report.empty.to_string(),
-            v if v > report.known => format!("schema version {v}, newer than this tipsheet ({})", report.known),
-            v if v < report.known => format!("schema version {v} (the next write migrates it to {})", report.known),
+            v if v > report.known => format!(
+                "schema version {v}, newer than this tipsheet ({})",
+                report.known
+            ),
+            v if v < report.known => format!(
+                "schema version {v} (the next write migrates it to {})",
+                report.known
+            ),
             v => format!("schema version {v} (current)"),
         };
         let mut diags = Vec::new();

@@ -149,10 +149,7 @@ async fn drop_erased(
 ) -> Result<usize, Error> {
     let Some(_keyer) = keyer else { return Ok(0) };
     let keys: Vec<&str> = batch.iter().map(|(_, s)| s.key.as_str()).collect();
-    let erased = store
-        .forgotten_among(&keys)
-        .await
-        .map_err(Error::Store)?;
+    let erased = store.forgotten_among(&keys).await.map_err(Error::Store)?;
     let before = batch.len();
     batch.retain(|(line, s)| {
         if !erased.contains(&s.key) {
@@ -206,10 +203,7 @@ async fn import(
         // An erased reader is suppressed already, under its hash only.
         if keyer.is_some() {
             let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-            let erased = store
-                .forgotten_among(&keys)
-                .await
-                .map_err(Error::Store)?;
+            let erased = store.forgotten_among(&keys).await.map_err(Error::Store)?;
             rows.retain(|r| !erased.contains(&r.key));
         }
         suppressions = rows.len() as u64;

@@ -630,7 +630,9 @@ pub async fn run(
                                 o.reply.as_deref().unwrap_or("permanent failure")
                             );
                             // Suppress before the ledger says bounced, so a crash in between loses nothing.
-                            if let Err(e) = store.suppress(&o.key, &reason, chrono::Utc::now()).await {
+                            if let Err(e) =
+                                store.suppress(&o.key, &reason, chrono::Utc::now()).await
+                            {
                                 lost.get_or_insert(e);
                             }
                         }

@@ -20,15 +20,13 @@ use crate::content::Library;
 use crate::content::issue::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::list;
+use crate::list::ListCounts;
 use crate::mail::render::Recipient;
 use crate::mail::token::Signer;
 use crate::mail::{self, PrepareError};
-use crate::list::ListCounts;
 use crate::plan::{self, PlanError};
 use crate::schedule::{Schedule, Slot};
-use crate::store::{
-    Counts, IssueStatus, LedgerError, Outcome, RecipientStatus, Store, StoreError,
-};
+use crate::store::{Counts, IssueStatus, LedgerError, Outcome, RecipientStatus, Store, StoreError};
 
 /// Why a session did not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -394,9 +392,23 @@ pub async fn test_send(
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
     use std::sync::Mutex;
 
     use super::*;
+    use crate::list::ListError;
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn store(config: &Config) -> Store {
+        block(Store::open(&plan::store_settings(config).unwrap())).unwrap()
+    }
 
     /// The shipped config and content in a temp folder, with `list` as the
     /// subscriber list; delivery goes to the outbox.
@@ -536,14 +548,14 @@ mod tests {
         );
         let err = deliver(&config, &Silent).unwrap_err();
         assert!(
-            matches!(err, SessionError::Plan(PlanError::TornRow(ref p)) if p.line == 2 && p.last_line == 4),
+            matches!(err, SessionError::Store(StoreError::List(ListError::TornRow(ref p))) if p.line == 2 && p.last_line == 4),
             "{err:?}"
         );
         assert_eq!(outbox(&config), 0);
-        let ledger = crate::store::Ledger::open(&config.ledger_path()).unwrap();
-        assert_eq!(ledger.counts(d1()).unwrap().total(), 0);
+        let ledger = store(&config);
+        assert_eq!(block(ledger.counts(d1())).unwrap().total(), 0);
         assert_eq!(
-            ledger.issue(d1()).unwrap().unwrap().status,
+            block(ledger.issue(d1())).unwrap().unwrap().status,
             IssueStatus::Assembled
         );
     }
@@ -551,13 +563,14 @@ mod tests {
     #[test]
     fn a_held_lock_stops_the_session_before_anything_is_sent() {
         let (_dir, config) = site(LIST);
-        let held = lock(&config.state.dir).unwrap();
-        assert!(run_in_progress(&config.state.dir));
+        let other = store(&config);
+        let held = other.exclusive().unwrap();
+        assert!(block(other.sending(None)).unwrap());
         let err = deliver(&config, &Silent).unwrap_err();
         assert!(matches!(err, SessionError::Locked(_)), "{err:?}");
         assert_eq!(outbox(&config), 0);
         drop(held);
-        assert!(!run_in_progress(&config.state.dir));
+        assert!(!block(other.sending(None)).unwrap());
         assert!(matches!(deliver(&config, &Silent), Ok(Delivered::Ran(_))));
     }
 
@@ -569,7 +582,7 @@ mod tests {
         let slot = schedule.slots_from(chrono::Utc::now()).next();
         let slot = slot.unwrap_or_else(|| schedule.slot_on(schedule.anchor()).unwrap());
         let (issue, _) = plan::choose(&config, &library, None, slot).unwrap();
-        let d = dry_run(&config, &issue, Signer::new(b"k")).unwrap();
+        let d = block(dry_run(&config, &issue, Signer::new(b"k"))).unwrap();
         assert_eq!((d.built, d.counts.active, d.counts.duplicates), (2, 2, 1));
         assert!(d.bytes > 2 * 1024, "{d:?}");
         assert_eq!(d.skipped.len(), 1);

@@ -197,7 +197,12 @@ impl<'a> Processor<'a> {
         {
             match verp::check(self.signer, purpose, token) {
                 Check::Valid(t) => {
-                    let Some(issue) = self.store.issue_by_number(t.number).await.map_err(PolicyError::from)? else {
+                    let Some(issue) = self
+                        .store
+                        .issue_by_number(t.number)
+                        .await
+                        .map_err(PolicyError::from)?
+                    else {
                         return Ok(Err(format!(
                             "the token names issue #{}, which the ledger does not have",
                             t.number
@@ -211,16 +216,23 @@ impl<'a> Processor<'a> {
                             t.number, c.quoted_ids[0]
                         )));
                     }
-                    return Ok(match self.store.recipient_by_rid(issue.slot, &t.rid).await.map_err(PolicyError::from)? {
-                        Some(r) => Ok(Row {
-                            slot: issue.slot,
-                            email: r.key,
-                        }),
-                        None => Err(format!(
-                            "the token names no recipient of issue #{} (a test send?)",
-                            t.number
-                        )),
-                    });
+                    return Ok(
+                        match self
+                            .store
+                            .recipient_by_rid(issue.slot, &t.rid)
+                            .await
+                            .map_err(PolicyError::from)?
+                        {
+                            Some(r) => Ok(Row {
+                                slot: issue.slot,
+                                email: r.key,
+                            }),
+                            None => Err(format!(
+                                "the token names no recipient of issue #{} (a test send?)",
+                                t.number
+                            )),
+                        },
+                    );
                 }
                 Check::Forged(t) => forged = Some(t),
                 Check::Malformed(_) => {}
@@ -233,7 +245,12 @@ impl<'a> Processor<'a> {
         }
         if by_message_id {
             for (slot, rid) in &quoted {
-                if let Some(r) = self.store.recipient_by_rid(*slot, rid).await.map_err(PolicyError::from)? {
+                if let Some(r) = self
+                    .store
+                    .recipient_by_rid(*slot, rid)
+                    .await
+                    .map_err(PolicyError::from)?
+                {
                     return Ok(Ok(Row {
                         slot: *slot,
                         email: r.key,
@@ -257,7 +274,7 @@ impl<'a> Processor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Ledger, Outcome, RecipientStatus};
+    use crate::store::{Outcome, RecipientStatus, embedded_for_test};
     use sha2::{Digest, Sha256};
     use std::path::Path;
 
@@ -338,18 +355,21 @@ address = "bounces@example.com"
         Config::from_str(text, &dir.join("config.toml")).unwrap()
     }
 
-    fn ledger(dir: &Path) -> Ledger {
-        let mut l = Ledger::open(&dir.join("state/l.sqlite3")).unwrap();
+    async fn ledger(dir: &Path, config: &Config, signer: &Signer) -> Store {
+        let keyer = crate::plan::keyer_of(signer.clone());
+        let l = embedded_for_test(dir, &config.subscribers.suppressed_path, keyer).await;
         let sel = crate::content::issue::Selection {
             comparisons: vec!["a".into()],
             tip: "t".into(),
         };
-        l.assemble(slot(), 1, &sel).unwrap();
+        l.assemble(slot(), 1, &sel).await.unwrap();
         l.freeze(
             slot(),
-            PEOPLE.map(|k| Ok::<_, ()>((k.to_string(), k.to_string(), String::new()))),
+            &mut PEOPLE
+                .iter()
+                .map(|k| Ok((k.to_string(), k.to_string(), String::new()))),
         )
-        .unwrap()
+        .await
         .unwrap();
         let sent: Vec<Outcome> = PEOPLE
             .iter()
@@ -362,7 +382,7 @@ address = "bounces@example.com"
                 message_id: Some(message_id(k)),
             })
             .collect();
-        l.commit(slot(), &[], &sent).unwrap();
+        l.commit(slot(), &[], &sent).await.unwrap();
         l
     }
 
@@ -376,18 +396,14 @@ address = "bounces@example.com"
         }
     }
 
-    #[test]
-    fn the_corpus_classifies_as_expected() {
+    #[tokio::test]
+    async fn the_corpus_classifies_as_expected() {
         let dir = tempfile::tempdir().unwrap();
         let config = config(dir.path());
         let signer = Signer::new(b"test-secret");
-        let ledger = ledger(dir.path());
+        let ledger = ledger(dir.path(), &config, &signer).await;
         let now = "2026-12-01T16:00:00Z".parse().unwrap();
-        let book = Book::Embedded {
-            ledger: &ledger,
-            suppressed: &config.subscribers.suppressed_path,
-        };
-        let p = Processor::new(&config, &signer, &book, now);
+        let p = Processor::new(&config, &signer, &ledger, now);
         let table: &[(&str, &str)] = &[
             ("postfix-hard", "hard_bounce ana@example.com"),
             ("exim-hard", "hard_bounce bob@example.com"),
@@ -429,7 +445,7 @@ address = "bounces@example.com"
         let mut failures = Vec::new();
         for (name, want) in table {
             let raw = std::fs::read(fixtures.join(format!("{name}.eml"))).unwrap();
-            let got = label(&p.process(&fill(&raw, &signer)));
+            let got = label(&p.process(&fill(&raw, &signer)).await);
             if !got.starts_with(want) {
                 failures.push(format!("{name}: got {got:?}, want {want:?}"));
             }
@@ -445,6 +461,7 @@ address = "bounces@example.com"
         // The hard bounce moved its row and suppressed the address, with the reason.
         let bounced = ledger
             .recipients(slot(), &[RecipientStatus::Bounced])
+            .await
             .unwrap();
         let keys: Vec<&str> = bounced.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(
@@ -467,25 +484,21 @@ address = "bounces@example.com"
         assert!(!supp.contains("dave@example.com,bounced"), "{supp}");
         // The same message again changes nothing.
         let raw = std::fs::read(fixtures.join("postfix-hard.eml")).unwrap();
-        match p.process(&fill(&raw, &signer)).unwrap() {
+        match p.process(&fill(&raw, &signer)).await.unwrap() {
             Handled::Event { applied, .. } => assert!(!applied.new),
             other => panic!("{other:?}"),
         }
     }
 
-    #[test]
-    fn hostile_input_is_an_error_not_a_panic() {
+    #[tokio::test]
+    async fn hostile_input_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let config = config(dir.path());
         let signer = Signer::new(b"test-secret");
-        let ledger = ledger(dir.path());
-        let book = Book::Embedded {
-            ledger: &ledger,
-            suppressed: &config.subscribers.suppressed_path,
-        };
-        let p = Processor::new(&config, &signer, &book, chrono::Utc::now());
+        let ledger = ledger(dir.path(), &config, &signer).await;
+        let p = Processor::new(&config, &signer, &ledger, chrono::Utc::now());
         let huge = vec![b'a'; classify::MAX_BYTES + 1];
-        assert!(label(&p.process(&huge)).starts_with("error: 10485761 bytes, more than"));
+        assert!(label(&p.process(&huge).await).starts_with("error: 10485761 bytes, more than"));
         let mut deep = String::from("From: x@example.org\nSubject: deep\n");
         for i in 0..40 {
             deep.push_str(&format!(
@@ -494,23 +507,23 @@ address = "bounces@example.com"
         }
         deep.push_str("Content-Type: text/plain\n\nhi\n");
         assert!(
-            label(&p.process(deep.as_bytes()))
+            label(&p.process(deep.as_bytes()).await)
                 .starts_with("error: too complex to read: MIME parts nested"),
             "{}",
-            label(&p.process(deep.as_bytes()))
+            label(&p.process(deep.as_bytes()).await)
         );
         let mut nested = String::from("From: x@example.org\nSubject: nested\n");
         for _ in 0..200_000 {
             nested.push_str("Content-Type: message/rfc822\n\n");
         }
         assert!(
-            label(&p.process(nested.as_bytes()))
+            label(&p.process(nested.as_bytes()).await)
                 .starts_with("error: too complex to read: 200000 Content-Type headers"),
             "{}",
-            label(&p.process(nested.as_bytes()))
+            label(&p.process(nested.as_bytes()).await)
         );
         for junk in [&b""[..], b"\n\n\n", b"::::\n\n", b"From:\n", &[0xff; 64]] {
-            let _ = p.process(junk); // No panic; an error or unknown.
+            let _ = p.process(junk).await; // No panic; an error or unknown.
         }
         assert!(!config.subscribers.suppressed_path.exists());
     }

@@ -212,7 +212,11 @@ pub async fn complained(store: &dyn Feedback, key: &str) -> bool {
 mod tests {
     use super::*;
     use crate::list::Suppression;
-    use crate::store::Ledger;
+    use crate::store::{Store, embedded_for_test};
+
+    async fn store(dir: &std::path::Path, suppressed: &std::path::Path) -> Store {
+        embedded_for_test(dir, suppressed, policy().keyer).await
+    }
 
     fn policy() -> Policy {
         Policy {
@@ -235,15 +239,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn soft_bounces_suppress_at_the_limit_within_the_window_only() {
+    #[tokio::test]
+    async fn soft_bounces_suppress_at_the_limit_within_the_window_only() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
         let supp = dir.path().join("suppressed.csv");
-        let book = Book::Embedded {
-            ledger: &ledger,
-            suppressed: &supp,
-        };
+        let book = store(dir.path(), &supp).await;
         let p = policy();
         let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let old = now - TimeDelta::days(40);
@@ -255,17 +255,19 @@ mod tests {
             ("d", "2026-12-01", now),
         ] {
             let a = p
-                .apply(&book, &event(k, EventKind::SoftBounce, slot, at), now)
+                .apply(&*book, &event(k, EventKind::SoftBounce, slot, at), now)
+                .await
                 .unwrap();
             assert_eq!(a.suppressed, None, "{k}");
         }
         // The same issue twice counts once; a repeat of an event changes nothing.
         let a = p
             .apply(
-                &book,
+                &*book,
                 &event("e", EventKind::SoftBounce, "2026-12-01", now),
                 now,
             )
+            .await
             .unwrap();
         assert_eq!(
             (a.new, a.soft_count, a.suppressed.as_deref()),
@@ -273,19 +275,21 @@ mod tests {
         );
         let a = p
             .apply(
-                &book,
+                &*book,
                 &event("d", EventKind::SoftBounce, "2026-12-01", now),
                 now,
             )
+            .await
             .unwrap();
         assert!(!a.new);
         assert!(!supp.exists());
         let a = p
             .apply(
-                &book,
+                &*book,
                 &event("f", EventKind::SoftBounce, "2026-12-15", now),
                 now,
             )
+            .await
             .unwrap();
         assert_eq!(a.soft_count, Some(3));
         assert!(a.suppressed.unwrap().starts_with("bounced: 3 soft bounces"));
@@ -294,18 +298,18 @@ mod tests {
         // Already suppressed: a complaint records its event, writes no second row.
         let a = p
             .apply(
-                &book,
+                &*book,
                 &event("g", EventKind::Complaint, "2026-12-15", now),
                 now,
             )
+            .await
             .unwrap();
         assert_eq!((a.new, a.suppressed), (true, None));
     }
 
-    #[test]
-    fn an_erased_address_is_recorded_under_its_pseudonym_and_not_written_back() {
+    #[tokio::test]
+    async fn an_erased_address_is_recorded_under_its_pseudonym_and_not_written_back() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
         let supp = dir.path().join("suppressed.csv");
         let p = policy();
         let pseudonym = p.keyer.pseudonym("ana@example.com");
@@ -317,33 +321,30 @@ mod tests {
         )
         .unwrap();
         let before = std::fs::read_to_string(&supp).unwrap();
-        let book = Book::Embedded {
-            ledger: &ledger,
-            suppressed: &supp,
-        };
+        let book = store(dir.path(), &supp).await;
+        let ledger = &book;
         let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let mut e = event("c", EventKind::Complaint, "2026-12-01", now);
         e.reason = "complaint from ana@example.com".into();
-        let a = p.apply(&book, &e, now).unwrap();
+        let a = p.apply(&*book, &e, now).await.unwrap();
         assert_eq!(
             (a.new, a.suppressed, a.erased_as.as_deref()),
             (true, None, Some(pseudonym.as_str()))
         );
         assert_eq!(std::fs::read_to_string(&supp).unwrap(), before);
-        let ev = ledger.events(None).unwrap();
+        let ev = ledger.events(None).await.unwrap();
         assert_eq!(ev[0].event.email, pseudonym);
         assert!(!ev[0].event.reason.contains("ana@"), "{ev:?}");
         // Someone else, with erased rows in the file, is still suppressed.
         let mut e = event("d", EventKind::HardBounce, "2026-12-01", now);
         e.email = "carol@example.com".into();
-        let a = p.apply(&book, &e, now).unwrap();
+        let a = p.apply(&*book, &e, now).await.unwrap();
         assert!(a.suppressed.is_some(), "{a:?}");
     }
 
-    #[test]
-    fn a_failed_suppression_records_nothing_so_a_retry_does_it_all() {
+    #[tokio::test]
+    async fn a_failed_suppression_records_nothing_so_a_retry_does_it_all() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
         let p = policy();
         let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let e = event("h", EventKind::HardBounce, "2026-12-01", now);
@@ -351,24 +352,22 @@ mod tests {
         let blocked = dir.path().join("blocked");
         std::fs::create_dir_all(blocked.join("suppressed.csv")).unwrap();
         let blocked = blocked.join("suppressed.csv");
-        let book = Book::Embedded {
-            ledger: &ledger,
-            suppressed: &blocked,
-        };
-        let err = p.apply(&book, &e, now).unwrap_err();
+        let book = store(dir.path(), &blocked).await;
+        let ledger = book.clone();
+        let err = p.apply(&*book, &e, now).await.unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("cannot update the suppression list"),
             "{err}"
         );
-        assert!(ledger.events(None).unwrap().is_empty());
+        assert!(ledger.events(None).await.unwrap().is_empty());
         let supp = dir.path().join("suppressed.csv");
-        let book = Book::Embedded {
-            ledger: &ledger,
-            suppressed: &supp,
-        };
-        let a = p.apply(&book, &e, now).unwrap();
+        drop(book);
+        drop(ledger);
+        let book = store(dir.path(), &supp).await;
+        let ledger = book.clone();
+        let a = p.apply(&*book, &e, now).await.unwrap();
         assert!(a.new && a.suppressed.is_some(), "{a:?}");
-        assert_eq!(ledger.events(None).unwrap().len(), 1);
+        assert_eq!(ledger.events(None).await.unwrap().len(), 1);
     }
 }

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 
-
 use super::policy::PolicyError;
 use crate::store::{Engine, EventKind, EventRecord, RecipientStatus};
 
@@ -54,7 +53,10 @@ fn rate(n: u64, of: u64) -> f64 {
 }
 
 /// The feedback of issue `slot`.
-pub async fn issue(store: &dyn Engine, slot: chrono::NaiveDate) -> Result<IssueFeedback, PolicyError> {
+pub async fn issue(
+    store: &dyn Engine,
+    slot: chrono::NaiveDate,
+) -> Result<IssueFeedback, PolicyError> {
     let events = store.events(Some(slot)).await?;
     let counts = store.counts(slot).await?;
     let hard = distinct(&events, EventKind::HardBounce);

@@ -135,7 +135,6 @@ pub struct Walked {
     pub diags: Vec<Diagnostic>,
 }
 
-
 pub(crate) fn row_warning(p: RowProblem) -> Diagnostic {
     Diagnostic::warning(
         p.path,

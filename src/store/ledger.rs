@@ -62,7 +62,11 @@ pub trait Ledger: Send + Sync {
 
     /// One issue by number.
     async fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
-        Ok(self.issues().await?.into_iter().find(|i| i.number == number))
+        Ok(self
+            .issues()
+            .await?
+            .into_iter()
+            .find(|i| i.number == number))
     }
 
     /// Every recorded issue's selection, for rotation.

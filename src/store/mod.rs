@@ -122,8 +122,10 @@ pub enum StoreError {
     #[error(transparent)]
     Erase(#[from] crate::list::privacy::EraseError),
     /// A list file cannot be appended to.
-    #[error("cannot update the list file `{}`: {source} (check `subscribers.path`, `subscribers.suppressed_path` and the folder's permissions)", path.display())]
+    #[error("cannot update {what} `{}`: {source} (check `subscribers.path`, `subscribers.suppressed_path` and the folder's permissions)", path.display())]
     Write {
+        /// Which list.
+        what: &'static str,
         /// The file.
         path: PathBuf,
         /// The I/O error.
@@ -283,7 +285,9 @@ impl Store {
     /// engine's list files are read whether or not a ledger exists yet.
     pub async fn open_read_only(settings: &StoreSettings) -> Result<Option<Self>, StoreError> {
         Ok(Some(Self(match &settings.url {
-            StoreUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open_read_only(path, settings)?),
+            StoreUrl::Sqlite(path) => {
+                Arc::new(sqlite::SqliteStore::open_read_only(path, settings)?)
+            }
             StoreUrl::Postgres(url) => {
                 let pg = shared_store(url, settings)?;
                 let found = postgres::PgStore::schema_version(&pg).await?;
@@ -324,5 +328,29 @@ impl Store {
                 })
             }
         }
+    }
+}
+
+/// An embedded store over the files under `dir` (`l.sqlite3`, `subscribers.csv`,
+/// `state/`) with the suppression list at `suppressed`, for unit tests.
+#[cfg(test)]
+pub(crate) async fn embedded_for_test(
+    dir: &std::path::Path,
+    suppressed: &std::path::Path,
+    keyer: Keyer,
+) -> Store {
+    let settings = StoreSettings {
+        url: StoreUrl::Sqlite(dir.join("l.sqlite3")),
+        password: None,
+        lease: Duration::from_secs(60),
+        synchronous_commit: false,
+        subscribers_path: dir.join("subscribers.csv"),
+        suppressed_path: suppressed.to_path_buf(),
+        state_dir: dir.join("state"),
+        keyer: Some(keyer),
+    };
+    match Store::open(&settings).await {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
     }
 }

@@ -11,9 +11,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{
-    Erasure, Forgotten, Held, Places, StoreError, StoredSubscriber, StoredSuppression,
-};
+use super::{Erasure, Forgotten, Held, Places, StoreError, StoredSubscriber, StoredSuppression};
 use crate::diagnostic::Diagnostic;
 use crate::list::{Subscriber, Walked};
 
@@ -39,8 +37,12 @@ pub trait Roster: Send + Sync {
     async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError>;
 
     /// Suppresses `key` for `reason` unless it already is; true when written.
-    async fn suppress(&self, key: &str, reason: &str, at: DateTime<Utc>)
-    -> Result<bool, StoreError>;
+    async fn suppress(
+        &self,
+        key: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Lifts a suppression of `key`; true when there was one.
     async fn resubscribe(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;

@@ -70,7 +70,10 @@ impl App {
         self.store.snapshot(None).await
     }
 
-    pub(super) fn archive_entries(&self, ledger: &Snapshot) -> Result<Vec<ArchiveEntry>, PageError> {
+    pub(super) fn archive_entries(
+        &self,
+        ledger: &Snapshot,
+    ) -> Result<Vec<ArchiveEntry>, PageError> {
         let library = plan::load_content(&self.config).ok().map(|(l, _)| l);
         let mut out = Vec::new();
         for record in ledger.issues()?.into_iter().rev() {

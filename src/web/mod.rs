@@ -37,9 +37,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::content::issue;
 use crate::delivery::{self, Transport};
-use crate::list::{
-    self, AddressProblem, MAX_EMAIL_CHARS, SubscribersError, normalize,
-};
+use crate::list::{self, AddressProblem, MAX_EMAIL_CHARS, SubscribersError, normalize};
 use crate::mail::render::{self, View};
 use crate::mail::token::{Signer, encode_query};
 use crate::plan::{self, PlanError};

@@ -135,7 +135,9 @@ async fn delete(
     .await
     {
         Err(
-            e @ (PrivacyError::Busy(_) | PrivacyError::InFlight { .. } | PrivacyError::Sending { .. }),
+            e @ (PrivacyError::Busy(_)
+            | PrivacyError::InFlight { .. }
+            | PrivacyError::Sending { .. }),
         ) => Err(e),
         other => Ok(answer(&app, "delete your data", log, other)?),
     };

@@ -105,7 +105,6 @@ pub(super) fn check_email(raw: &str) -> Result<Address, String> {
     })
 }
 
-
 impl App {
     pub(super) fn confirmation_mail(
         &self,

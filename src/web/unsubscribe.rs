@@ -10,7 +10,6 @@ use axum::extract::{FromRequest, Request};
 use crate::inbound::policy::{self, Policy};
 use crate::store::StoreError;
 
-
 #[derive(Debug, Deserialize)]
 pub(super) struct TokenParams {
     e: Option<String>,
@@ -250,7 +249,12 @@ pub(super) async fn unsubscribe(
         "cannot record the unsubscribe of `{key}` in `{}`",
         app.config.subscribers.suppressed_path.display()
     );
-    let written = answer(&app, "record your unsubscribe", log, app.suppress(&key).await)?;
+    let written = answer(
+        &app,
+        "record your unsubscribe",
+        log,
+        app.suppress(&key).await,
+    )?;
     if one_click {
         return Ok((
             StatusCode::OK,

@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
+use crate::store::Snapshot;
 use askama::Template;
 use lettre::Address;
-use crate::store::Snapshot;
 use lettre::message::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 

@@ -268,3 +268,31 @@ pub fn unsubscribe_params(url: &str) -> (String, String) {
     }
     (e, t)
 }
+
+/// Runs `f` to its end on a runtime of its own (the store's calls are async).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// The embedded store of the site at `root` opened to read (its ledger
+/// `state/tipsheet.sqlite3` reads as empty while it does not exist).
+pub fn embedded_store(root: &Path) -> tipsheet::store::Store {
+    use tipsheet::store::{Store, StoreSettings, StoreUrl};
+    let settings = StoreSettings {
+        url: StoreUrl::Sqlite(root.join("state/tipsheet.sqlite3")),
+        password: None,
+        lease: std::time::Duration::from_secs(60),
+        synchronous_commit: false,
+        subscribers_path: root.join("subscribers/subscribers.csv"),
+        suppressed_path: root.join("subscribers/suppressed.csv"),
+        state_dir: root.join("state"),
+        keyer: None,
+    };
+    block_on(Store::open_read_only(&settings))
+        .unwrap()
+        .expect("the embedded engine always opens")
+}

@@ -8,7 +8,7 @@
 
 use std::ops::Deref;
 
-use tipsheet::store::{Ledger, RecipientRecord, RecipientStatus};
+use tipsheet::store::{RecipientRecord, RecipientStatus};
 
 use crate::common::Site;
 use crate::pg::{self, FreshDb};
@@ -117,12 +117,8 @@ impl Bench {
     /// none when nothing was recorded yet.
     pub fn recipients(&self, slot: &str, statuses: &[RecipientStatus]) -> Vec<RecipientRecord> {
         let Some(db) = &self.db else {
-            let Ok(Some(ledger)) = Ledger::open_read_only(&self.path("state/tipsheet.sqlite3"))
-            else {
-                return Vec::new();
-            };
-            return ledger
-                .recipients(slot.parse().unwrap(), statuses)
+            let ledger = crate::common::embedded_store(&self.path(""));
+            return crate::common::block_on(ledger.recipients(slot.parse().unwrap(), statuses))
                 .unwrap_or_default();
         };
         let names: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();

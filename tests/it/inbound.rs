@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use tipsheet::store::{EventKind, Ledger};
+use tipsheet::store::EventKind;
 
 use crate::common::{Run, Site, parse, repo, to_run};
 use crate::engine::{Bench, Engine, on_both_engines};
@@ -56,20 +56,17 @@ impl Bench {
     /// Every recorded event, oldest first.
     fn events(&self) -> Vec<Recorded> {
         match &self.db {
-            None => {
-                match Ledger::open_read_only(&self.site.path("state/tipsheet.sqlite3")).unwrap() {
-                    None => Vec::new(),
-                    Some(l) => l
-                        .events(None)
-                        .unwrap()
-                        .into_iter()
-                        .map(|e| {
-                            let e = e.event;
-                            (e.kind, e.email, e.slot.map(|d| d.to_string()), e.source)
-                        })
-                        .collect(),
-                }
-            }
+            None => match Some(crate::common::embedded_store(&self.site.path(""))) {
+                None => Vec::new(),
+                Some(l) => crate::common::block_on(l.events(None))
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| {
+                        let e = e.event;
+                        (e.kind, e.email, e.slot.map(|d| d.to_string()), e.source)
+                    })
+                    .collect(),
+            },
             Some(db) => db
                 .query("SELECT kind, email, slot, source FROM events ORDER BY at, id")
                 .iter()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tipsheet::content::issue::Selection;
 use tipsheet::store::{
-    IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings, StoreUrl,
+    Frozen, IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings, StoreUrl,
     StoredSubscriber, StoredSuppression,
 };
 
@@ -34,6 +34,9 @@ fn settings(url: StoreUrl, lease: Duration) -> StoreSettings {
         lease,
         synchronous_commit: true,
         subscribers_path: "subscribers/subscribers.csv".into(),
+        suppressed_path: "subscribers/suppressed.csv".into(),
+        state_dir: "state".into(),
+        keyer: None,
     }
 }
 
@@ -77,10 +80,11 @@ fn sel(tip: &str) -> Selection {
     }
 }
 
-fn people(keys: &[&str]) -> Vec<Result<(String, String, String), ()>> {
+fn people(keys: &[&str]) -> impl Iterator<Item = Result<Frozen, StoreError>> + Send + use<> {
     keys.iter()
         .map(|k| Ok((k.to_string(), k.to_string(), String::new())))
-        .collect()
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 fn sent(key: &str) -> Outcome {
@@ -107,13 +111,13 @@ fn both_engines_lifecycle_freeze_recover_commit_finish() {
             assert_eq!(st.issue_by_number(1).await.unwrap().unwrap().slot, SLOT);
             let keys = ["a@x.com", "b@x.com", "c@x.com", "a@x.com"];
             assert_eq!(
-                st.freeze(SLOT, people(&keys)).await.unwrap(),
-                Ok(3),
+                st.freeze(SLOT, &mut people(&keys)).await.unwrap(),
+                3,
                 "{engine}"
             );
             assert_eq!(
-                st.freeze(SLOT, people(&["d@x.com"])).await.unwrap(),
-                Ok(0),
+                st.freeze(SLOT, &mut people(&["d@x.com"])).await.unwrap(),
+                0,
                 "{engine}: frozen"
             );
             st.commit(SLOT, &["a@x.com", "b@x.com"], &[]).await.unwrap();
@@ -145,11 +149,11 @@ fn both_engines_lifecycle_freeze_recover_commit_finish() {
                 .await
                 .unwrap();
             assert_eq!(
-                due.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+                due.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
                 ["b@x.com", "c@x.com"],
                 "{engine}"
             );
-            let done: Vec<Outcome> = due.iter().map(|r| sent(&r.key)).collect();
+            let done: Vec<Outcome> = due.rows.iter().map(|r| sent(&r.key)).collect();
             st.commit(SLOT, &[], &done).await.unwrap();
             assert_eq!(
                 st.finish(SLOT).await.unwrap(),
@@ -193,10 +197,7 @@ fn both_engines_group_commits_wait_for_the_disk_only_when_asked() {
                 );
                 // What the commit writes is there either way.
                 st.assemble(SLOT, 1, &sel("t")).await.unwrap();
-                st.freeze(SLOT, people(&["a@x.com"]))
-                    .await
-                    .unwrap()
-                    .unwrap();
+                st.freeze(SLOT, &mut people(&["a@x.com"])).await.unwrap();
                 st.commit(SLOT, &["a@x.com"], &[]).await.unwrap();
                 let marked = st.recipients(SLOT, &[RecipientStatus::InFlight]).await;
                 assert_eq!(marked.unwrap().len(), 1, "{engine}");
@@ -306,7 +307,7 @@ fn the_file_engine_says_the_list_is_the_file() {
     );
     rt().block_on(async {
         let st = Store::open(&s).await.unwrap();
-        let e = st.shared().err().unwrap();
+        let e = st.list_counts().await.err().unwrap();
         assert!(matches!(e, StoreError::ListIsFile { .. }));
         assert!(
             e.to_string()
@@ -338,16 +339,16 @@ fn postgres_first_host_freezes_selection_rendered_issue_and_recipients() {
         let s = pg_settings(&db, Duration::from_secs(60));
         let a = Store::open(&s).await.unwrap();
         let b = Store::open(&s).await.unwrap();
-        let pa = a.shared().unwrap();
+        let pa = &a;
         for sub in list_of(50) {
-            pa.add_subscriber(&sub).await.unwrap();
+            pa.subscribe(&sub).await.unwrap();
         }
-        pa.suppress(&StoredSuppression {
+        pa.import_suppressions(&[StoredSuppression {
             key: "r00007@example.com".into(),
             address: "R00007@example.com".into(),
             reason: "unsubscribed".into(),
             at: "2026-11-01T00:00:00Z".into(),
-        })
+        }])
         .await
         .unwrap();
         // Two hosts with different content reach the slot at once.
@@ -372,7 +373,7 @@ fn postgres_first_host_freezes_selection_rendered_issue_and_recipients() {
             "exactly one host froze, without the suppressed"
         );
         // A later sign-up does not join a frozen issue.
-        pa.add_subscriber(&list_of(51)[50]).await.unwrap();
+        pa.subscribe(&list_of(51)[50]).await.unwrap();
         let again = a
             .freeze_issue(SLOT, 1, &sel("late"), Some(b"late"))
             .await
@@ -393,7 +394,7 @@ fn postgres_three_hosts_claim_every_recipient_exactly_once() {
     rt.block_on(async {
         let first = Store::open(&s).await.unwrap();
         for sub in list_of(total) {
-            first.shared().unwrap().add_subscriber(&sub).await.unwrap();
+            first.subscribe(&sub).await.unwrap();
         }
         first
             .freeze_issue(SLOT, 1, &sel("t"), Some(b"issue"))
@@ -411,7 +412,8 @@ fn postgres_three_hosts_claim_every_recipient_exactly_once() {
                 let page = st
                     .claim(SLOT, &[RecipientStatus::Pending], &cursor, 64)
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .rows;
                 let Some(last) = page.last() else { break };
                 cursor = last.key.clone();
                 let keys: Vec<&str> = page.iter().map(|r| r.key.as_str()).collect();
@@ -452,16 +454,15 @@ fn postgres_a_dead_hosts_claims_expire_and_its_in_flight_become_uncertain() {
         let dead = Store::open(&s).await.unwrap();
         let alive = Store::open(&s).await.unwrap();
         dead.assemble(SLOT, 1, &sel("t")).await.unwrap();
-        dead.freeze(SLOT, people(&["a@x", "b@x", "c@x", "d@x"]))
+        dead.freeze(SLOT, &mut people(&["a@x", "b@x", "c@x", "d@x"]))
             .await
-            .unwrap()
             .unwrap();
         let all = [RecipientStatus::Pending, RecipientStatus::Uncertain];
-        let page = dead.claim(SLOT, &all, "", 3).await.unwrap();
+        let page = dead.claim(SLOT, &all, "", 3).await.unwrap().rows;
         assert_eq!(page.len(), 3);
         dead.commit(SLOT, &["a@x"], &[]).await.unwrap(); // a handed to SMTP
         // Live leases: the other host sees only d, and recovers nobody.
-        let other = alive.claim(SLOT, &all, "", 10).await.unwrap();
+        let other = alive.claim(SLOT, &all, "", 10).await.unwrap().rows;
         assert_eq!(
             other.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
             ["d@x"]
@@ -472,7 +473,7 @@ fn postgres_a_dead_hosts_claims_expire_and_its_in_flight_become_uncertain() {
         drop(dead);
         expire(&db);
         assert_eq!(alive.recover(SLOT).await.unwrap(), 1, "a was in flight");
-        let rest = alive.claim(SLOT, &all, "", 10).await.unwrap();
+        let rest = alive.claim(SLOT, &all, "", 10).await.unwrap().rows;
         let got: Vec<_> = rest.iter().map(|r| (r.key.as_str(), r.status)).collect();
         assert_eq!(
             got,
@@ -530,20 +531,20 @@ fn postgres_import_twice_changes_nothing_and_never_lifts_a_suppression() {
         let st = Store::open(&pg_settings(&db, Duration::from_secs(60)))
             .await
             .unwrap();
-        let pg = st.shared().unwrap();
+        let pg = &st;
         let sub = StoredSubscriber {
             key: "ana@example.com".into(),
             address: "Ana@Example.com".into(),
             name: "Ana".into(),
             subscribed_at: Some("2026-09-14T10:22:00Z".into()),
         };
-        assert!(pg.add_subscriber(&sub).await.unwrap());
-        assert!(!pg.add_subscriber(&sub).await.unwrap());
+        assert!(pg.subscribe(&sub).await.unwrap());
+        assert!(!pg.subscribe(&sub).await.unwrap());
         let no_date = StoredSubscriber {
             subscribed_at: None,
             ..sub.clone()
         };
-        assert!(!pg.add_subscriber(&no_date).await.unwrap());
+        assert!(!pg.subscribe(&no_date).await.unwrap());
         assert_eq!(pg.subscribers().await.unwrap(), std::slice::from_ref(&sub));
         let s = StoredSuppression {
             key: "ana@example.com".into(),
@@ -551,17 +552,26 @@ fn postgres_import_twice_changes_nothing_and_never_lifts_a_suppression() {
             reason: "unsubscribed".into(),
             at: "2026-10-01T00:00:00Z".into(),
         };
-        assert!(pg.suppress(&s).await.unwrap());
+        assert_eq!(
+            pg.import_suppressions(std::slice::from_ref(&s))
+                .await
+                .unwrap(),
+            1
+        );
         let later = StoredSuppression {
             reason: "imported".into(),
             ..s.clone()
         };
-        assert!(!pg.suppress(&later).await.unwrap());
-        assert!(!pg.add_subscriber(&sub).await.unwrap());
+        assert_eq!(pg.import_suppressions(&[later]).await.unwrap(), 0);
+        assert!(!pg.subscribe(&sub).await.unwrap());
         assert!(pg.is_suppressed("ana@example.com").await.unwrap());
         assert_eq!(pg.suppressions().await.unwrap(), [s]);
         assert_eq!(pg.list_counts().await.unwrap(), (1, 1));
-        assert!(pg.resubscribe("ana@example.com").await.unwrap());
+        assert!(
+            pg.resubscribe("ana@example.com", chrono::Utc::now())
+                .await
+                .unwrap()
+        );
         assert!(!pg.is_suppressed("ana@example.com").await.unwrap());
     });
 }
@@ -577,7 +587,7 @@ fn postgres_confirmation_limit_is_shared_by_every_host() {
             Store::open(&s).await.unwrap(),
             Store::open(&s).await.unwrap(),
         );
-        let (a, b) = (a.shared().unwrap(), b.shared().unwrap());
+        let (a, b) = (&a, &b);
         let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
             .unwrap()
             .to_utc();

@@ -32,12 +32,13 @@ fn nobody_frozen(site: &Site) {
     if !path.exists() {
         return;
     }
-    let ledger = tipsheet::store::Ledger::open(&path).unwrap();
+    let ledger = crate::common::embedded_store(&site.path(""));
     assert_eq!(
-        ledger
-            .counts(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
-            .unwrap()
-            .total(),
+        crate::common::block_on(
+            ledger.counts(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+        )
+        .unwrap()
+        .total(),
         0
     );
 }

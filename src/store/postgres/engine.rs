@@ -17,8 +17,8 @@ use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
 use crate::store::ledger::{Claimed, Exclusive, Frozen};
 use crate::store::{
     Consequence, Counts, Erasure, Event, EventRecord, Feedback, Forgotten, FrozenIssue, Held,
-    IssueRecord, IssueStatus, Ledger, Outcome, Places, RecipientRecord, RecipientStatus, Recorded, Roster,
-    StoreError, StoredSubscriber, StoredSuppression,
+    IssueRecord, IssueStatus, Ledger, Outcome, Places, RecipientRecord, RecipientStatus, Recorded,
+    Roster, StoreError, StoredSubscriber, StoredSuppression,
 };
 
 #[async_trait]

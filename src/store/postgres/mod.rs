@@ -30,8 +30,8 @@ use chrono::NaiveDate;
 
 use super::url::PostgresUrl;
 use super::*;
-use crate::list::privacy::Keyer;
 use crate::content::issue::Selection;
+use crate::list::privacy::Keyer;
 
 mod claim;
 mod engine;
@@ -70,8 +70,6 @@ pub struct PgStore {
     /// Recognises erased readers' pseudonyms (`None` without a secret).
     keyer: Option<Keyer>,
 }
-
-
 
 impl PgStore {
     /// Builds the pools; connects lazily (the first call reaches the server).
@@ -315,7 +313,6 @@ impl PgStore {
         self.lease.as_secs_f64()
     }
 }
-
 
 async fn insert_issue<C: GenericClient>(
     c: &C,

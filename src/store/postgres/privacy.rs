@@ -10,9 +10,6 @@
 
 use super::*;
 
-
-
-
 impl PgStore {
     /// Every row of the reader held under one of `keys` (the normalized
     /// address and its pseudonyms), read in one snapshot.

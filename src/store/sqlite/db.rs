@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::store::*;
 use crate::content::issue::Selection;
+use crate::store::*;
 
 /// The migrations, in order: migration N is `MIGRATIONS[N - 1]`, recorded in
 /// `PRAGMA user_version` (the schema-version row of a SQLite file).
@@ -731,7 +731,6 @@ impl Db {
         }
         Ok(changed as u64)
     }
-
 }
 
 fn has_events(tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<bool, LedgerError> {
@@ -908,7 +907,7 @@ mod tests {
         l.commit(d("2026-12-01"), &[], &done).unwrap();
         assert_eq!(l.finish(d("2026-12-01")).unwrap(), IssueStatus::Sent);
         let a = l
-            .recipients(d("2026-12-01"), &[RecipientStatus::Sent])
+            .due(d("2026-12-01"), &[RecipientStatus::Sent], "", usize::MAX)
             .unwrap();
         assert_eq!(a[0].attempts, 1);
         assert_eq!(a[0].last_reply.as_deref(), Some("ok"));

@@ -59,7 +59,7 @@ impl Feedback for SqliteStore {
         let Some(keyer) = &self.keyer else {
             return Ok(None);
         };
-        let set = self.suppression()?;
+        let set = self.suppression_to_update()?;
         if !set.is_forgotten(email) {
             return Ok(None);
         }

@@ -21,9 +21,11 @@ use crate::list::{
     Walked,
 };
 use crate::store::{
-    Erasure, Forgotten, Held, Ledger, Places, RecipientStatus, Roster, StoreError, StoredSubscriber,
-    StoredSuppression,
+    Erasure, Forgotten, Held, Ledger, Places, RecipientStatus, Roster, StoreError,
+    StoredSubscriber, StoredSuppression,
 };
+
+const SUPPRESSION_LIST: &str = "the suppression list";
 
 /// Addresses remembered by the confirmation limit at most; past that, old
 /// entries are dropped and, if all are recent, no mail is sent.
@@ -69,8 +71,9 @@ impl Confirmations {
     }
 }
 
-fn write_error(path: &Path, source: io::Error) -> StoreError {
+fn write_error(what: &'static str, path: &Path, source: io::Error) -> StoreError {
     StoreError::Write {
+        what,
         path: path.to_path_buf(),
         source,
     }
@@ -86,6 +89,18 @@ impl SqliteStore {
         })
     }
 
+    /// The suppression list read before an update: a list that cannot be
+    /// read is one that cannot be updated.
+    pub(super) fn suppression_to_update(&self) -> Result<Suppression, StoreError> {
+        self.suppression().map_err(|e| {
+            write_error(
+                SUPPRESSION_LIST,
+                &self.suppressed,
+                io::Error::other(e.to_string()),
+            )
+        })
+    }
+
     /// Appends a suppression of `key` unless it already is suppressed; true when written.
     pub(super) fn append_suppression(
         &self,
@@ -93,11 +108,11 @@ impl SqliteStore {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        if self.suppression()?.contains(key) {
+        if self.suppression_to_update()?.contains(key) {
             return Ok(false);
         }
         list::append_suppression(&self.suppressed, key, reason, at)
-            .map_err(|e| write_error(&self.suppressed, e))?;
+            .map_err(|e| write_error(SUPPRESSION_LIST, &self.suppressed, e))?;
         Ok(true)
     }
 
@@ -178,7 +193,7 @@ impl Roster for SqliteStore {
             return Ok(false);
         }
         list::append_suppression(&self.suppressed, key, RESUBSCRIBED, at)
-            .map_err(|e| write_error(&self.suppressed, e))?;
+            .map_err(|e| write_error(SUPPRESSION_LIST, &self.suppressed, e))?;
         Ok(true)
     }
 
@@ -187,14 +202,18 @@ impl Roster for SqliteStore {
         let path = &self.subscribers;
         let listed = match SubscriberReader::open(path) {
             Ok(mut rows) => {
-                let found = rows.by_ref().any(|row| row.is_ok_and(|s| s.key == reader.key));
+                let found = rows
+                    .by_ref()
+                    .any(|row| row.is_ok_and(|s| s.key == reader.key));
                 if !found {
                     // Appending after a list that could not be read to the end could duplicate.
                     rows.finish().map_err(ListError::from)?;
                 }
                 found
             }
-            Err(SubscribersError::Open { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(SubscribersError::Open { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
                 false
             }
             Err(e) => return Err(ListError::from(e).into()),
@@ -208,7 +227,7 @@ impl Roster for SqliteStore {
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
         list::append_subscriber(path, &reader.address, &reader.name, at)
-            .map_err(|e| write_error(path, e))?;
+            .map_err(|e| write_error("the subscriber list", path, e))?;
         Ok(true)
     }
 
@@ -273,16 +292,13 @@ impl Roster for SqliteStore {
             });
         }
         // Suppress first: a crash after this still never mails the reader again.
-        let suppression_rows = files::forget_in_suppression(
-            &self.suppressed,
-            key,
-            erasure.names,
-            keyer,
-            erasure.now,
-        )?;
+        let suppression_rows =
+            files::forget_in_suppression(&self.suppressed, key, erasure.names, keyer, erasure.now)?;
         let removed = files::remove_from_list(&self.subscribers, key)?;
         let scrub = |t: &str| (erasure.scrub)(t, &[]);
-        let ledger_rows = match self.read().is_some() {
+        // A ledger is rewritten only where one exists (erasing creates none).
+        let has_ledger = self.read().is_some();
+        let ledger_rows = match has_ledger {
             true => self.write(|db| db.pseudonymize(key, erasure.pseudonym, &scrub))?,
             false => 0,
         };

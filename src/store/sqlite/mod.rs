@@ -9,6 +9,7 @@
 //! `privacy` and the run loop.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ pub(crate) struct SqliteStore {
     path: PathBuf,
     /// The ledger; `None` until one exists (a read-only store of a new site).
     db: Mutex<Option<Db>>,
+    /// Whether `db` was opened for writing (a store opened to read opens
+    /// it again for writing at its first write).
+    writable: std::sync::atomic::AtomicBool,
+    synchronous_commit: bool,
     state_dir: PathBuf,
     subscribers: PathBuf,
     suppressed: PathBuf,
@@ -62,12 +67,17 @@ impl SqliteStore {
         if settings.synchronous_commit {
             db.flush_every_commit()?;
         }
-        Ok(Self::with(path, Some(db), settings))
+        let store = Self::with(path, Some(db), settings);
+        store.writable.store(true, Ordering::SeqCst);
+        Ok(store)
     }
 
     /// Opens the ledger at `path` to read, creating nothing; a ledger that
     /// does not exist yet reads as empty (the list files are read all the same).
-    pub(super) fn open_read_only(path: &Path, settings: &StoreSettings) -> Result<Self, StoreError> {
+    pub(super) fn open_read_only(
+        path: &Path,
+        settings: &StoreSettings,
+    ) -> Result<Self, StoreError> {
         let db = Db::open_read_only(path)?;
         Ok(Self::with(path, db, settings))
     }
@@ -76,6 +86,8 @@ impl SqliteStore {
         Self {
             path: path.to_path_buf(),
             db: Mutex::new(db),
+            writable: std::sync::atomic::AtomicBool::new(false),
+            synchronous_commit: settings.synchronous_commit,
             state_dir: settings.state_dir.clone(),
             subscribers: settings.subscribers_path.clone(),
             suppressed: settings.suppressed_path.clone(),
@@ -94,8 +106,13 @@ impl SqliteStore {
     /// Runs `f` on the ledger, opening (creating) it first if needed.
     fn write<T>(&self, f: impl FnOnce(&mut Db) -> Result<T, LedgerError>) -> Result<T, StoreError> {
         let mut db = lock(&self.db);
-        if db.is_none() {
-            *db = Some(Db::open(&self.path)?);
+        if !self.writable.load(Ordering::SeqCst) {
+            let fresh = Db::open(&self.path)?;
+            if self.synchronous_commit {
+                fresh.flush_every_commit()?;
+            }
+            *db = Some(fresh);
+            self.writable.store(true, Ordering::SeqCst);
         }
         match db.as_mut() {
             Some(db) => Ok(f(db)?),
@@ -190,18 +207,19 @@ impl Ledger for SqliteStore {
             // list that stops early ends in an error and freezes nobody.
             let mut list =
                 crate::list::active(&self.subscribers, &self.suppressed, self.keyer.clone())?;
-            let mut rows = list
-                .by_ref()
-                .map(|r| r.map(|s| (s.key, s.email.to_string(), s.name)).map_err(StoreError::from));
+            let mut rows = list.by_ref().map(|r| {
+                r.map(|s| (s.key, s.email.to_string(), s.name))
+                    .map_err(StoreError::from)
+            });
             added = Some(self.write(|db| db.freeze(slot, &mut rows))??);
             diags = list.diags;
         }
-        let record = self
-            .query(None, |db| db.issue(slot))?
-            .ok_or_else(|| StoreError::Database {
-                store: self.describe(),
-                detail: format!("issue `{slot}` vanished right after it was assembled"),
-            })?;
+        let record =
+            self.query(None, |db| db.issue(slot))?
+                .ok_or_else(|| StoreError::Database {
+                    store: self.describe(),
+                    detail: format!("issue `{slot}` vanished right after it was assembled"),
+                })?;
         Ok(FrozenIssue {
             record,
             rendered: None,
