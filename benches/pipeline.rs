@@ -8,7 +8,7 @@ use tipsheet::config::Config;
 use tipsheet::content::issue::{self, Selection};
 use tipsheet::content::{self, ExcerptRule, SectionKind};
 use tipsheet::list::SubscriberReader;
-use tipsheet::mail::render::{Prepared, Recipient};
+use tipsheet::mail::prepared::{Prepared, Recipient};
 use tipsheet::mail::token::Signer;
 use tipsheet::store::{Ledger, Outcome, RecipientStatus};
 

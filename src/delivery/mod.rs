@@ -19,7 +19,7 @@ use lettre::Address;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::list::{self, Suppression};
-use crate::mail::render::{Prepared, Recipient};
+use crate::mail::prepared::{Prepared, Recipient};
 use crate::store::{LedgerError, Outcome, RecipientStatus, Store, StoreError};
 
 /// Delivery errors that stop a run.

@@ -20,7 +20,7 @@ use crate::content::Library;
 use crate::content::issue::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::list;
-use crate::mail::render::Recipient;
+use crate::mail::prepared::Recipient;
 use crate::mail::token::Signer;
 use crate::mail::{self, PrepareError};
 use crate::plan::{self, ListCounts, PlanError};
@@ -229,7 +229,7 @@ impl Session<'_> {
         // recipients in one transaction; every host sends what was frozen.
         // The rendered issue is frozen with it, so that every host (whatever
         // its copy of the content and templates) sends the same bytes.
-        let fresh = crate::mail::render::Prepared::render(config, &issue, SystemTime::now())
+        let fresh = crate::mail::prepared::Prepared::render(config, &issue, SystemTime::now())
             .map_err(PrepareError::from)?;
         let bytes = serde_json::to_vec(&fresh).ok();
         let frozen = store

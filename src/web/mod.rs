@@ -42,8 +42,8 @@ use crate::list::{
     self, AddressProblem, MAX_EMAIL_CHARS, RESUBSCRIBED, SubscriberReader, SubscribersError,
     Suppression, normalize,
 };
-use crate::mail::render::{self, View};
 use crate::mail::token::{Signer, encode_query};
+use crate::mail::view::View;
 use crate::plan::{self, PlanError};
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock as _, WallClock};
