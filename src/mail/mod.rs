@@ -33,11 +33,11 @@ pub enum PrepareError {
 }
 
 /// The signer `[dkim]` configures, `None` without a `[dkim]` section.
-pub fn dkim_signer(config: &Config) -> Result<Option<dkim::Signer>, ConfigError> {
+pub fn dkim_signer(config: &Config) -> Result<Option<dkim::DkimSigner>, ConfigError> {
     let Some(d) = &config.dkim else {
         return Ok(None);
     };
-    dkim::Signer::load(d, &config.base_dir())
+    dkim::DkimSigner::load(d, &config.base_dir())
         .map(Some)
         .map_err(|e| config.invalid(e.config_key(), e.to_string()))
 }

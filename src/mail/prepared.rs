@@ -23,6 +23,7 @@ use super::splice::{Part, StandIns, Values};
 use super::view::{HtmlTemplate, RenderError, TextTemplate, View};
 use crate::config::Config;
 use crate::content::issue::Issue;
+use crate::mail::dkim::DkimSigner;
 use crate::mail::token::Signer;
 use crate::mail::verp;
 
@@ -62,7 +63,7 @@ pub struct Prepared {
     /// The view with stand-ins (for summaries).
     pub view: View,
     head: Vec<u8>,
-    dkim: Option<Arc<crate::mail::dkim::Signer>>,
+    dkim: Option<Arc<DkimSigner>>,
     text: Part,
     html: Part,
     boundary: String,
@@ -322,7 +323,7 @@ impl Prepared {
     }
 
     /// Signs every message with `dkim` from now on.
-    pub fn with_dkim(mut self, dkim: Option<crate::mail::dkim::Signer>) -> Self {
+    pub fn with_dkim(mut self, dkim: Option<DkimSigner>) -> Self {
         self.dkim = dkim.map(Arc::new);
         self
     }

@@ -208,7 +208,7 @@ struct App {
     /// One confirmation mail per address per hour.
     confirmations: RateLimit,
     /// Signs confirmation mails, like issues, when `[dkim]` is set.
-    dkim: Option<crate::mail::dkim::Signer>,
+    dkim: Option<crate::mail::dkim::DkimSigner>,
     /// Serializes this process's read-then-append on the list files, so that
     /// two simultaneous requests for one address write one row.
     files: Mutex<()>,
