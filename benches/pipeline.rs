@@ -8,7 +8,7 @@ use tipsheet::config::Config;
 use tipsheet::content::issue::{self, Selection};
 use tipsheet::content::{self, ExcerptRule, SectionKind};
 use tipsheet::list::SubscriberReader;
-use tipsheet::mail::render::{Prepared, Recipient};
+use tipsheet::mail::prepared::{Prepared, Recipient};
 use tipsheet::mail::token::Signer;
 use tipsheet::store::{Outcome, RecipientStatus, Store, StoreSettings, StoreUrl};
 
@@ -74,8 +74,9 @@ fn signed(selector: &str, key: &str, second: Option<&str>) -> Prepared {
         second_selector: second.map(|_| "ed".into()),
         second_private_key_path: second.map(Into::into),
     };
-    let dkim = tipsheet::mail::dkim::Signer::load(&settings, &repo().join("tests/fixtures/dkim"))
-        .expect("dkim key");
+    let dkim =
+        tipsheet::mail::dkim::DkimSigner::load(&settings, &repo().join("tests/fixtures/dkim"))
+            .expect("dkim key");
     prepared().with_dkim(Some(dkim))
 }
 

@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 use crate::schedule::{Schedule, ScheduleError};
 
+mod redact;
+pub use redact::redact_url;
+
 /// A configuration error: which file, which key (and line when known), and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -295,21 +298,6 @@ impl fmt::Debug for StoreConfig {
             .field("lease_seconds", &self.lease_seconds)
             .field("synchronous_commit", &self.synchronous_commit)
             .finish()
-    }
-}
-
-/// `scheme://user:***@host/…`: the password of a URL replaced (the store's
-/// own redaction covers query passwords too; this one is for config output).
-fn redact_url(raw: &str) -> String {
-    match (raw.find("://"), raw.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &raw[s + 3..at];
-            match userinfo.find(':') {
-                Some(c) => format!("{}:***{}", &raw[..s + 3 + c], &raw[at..]),
-                None => raw.to_string(),
-            }
-        }
-        _ => raw.to_string(),
     }
 }
 
@@ -847,6 +835,24 @@ mailto = "unsubscribe@example.com"
 
     fn load(text: &str) -> Result<Config, ConfigError> {
         Config::from_str(text, Path::new("/srv/tips/config.toml"))
+    }
+
+    #[test]
+    fn store_urls_show_no_password_in_either_place() {
+        for url in [
+            "postgres://u:s3cret@h/db",
+            "postgres://u@h/db?sslmode=require&password=s3cret",
+        ] {
+            let store = StoreConfig {
+                url: Some(url.into()),
+                ..StoreConfig::default()
+            };
+            let shown = format!("{store:?}");
+            assert!(
+                shown.contains("***") && !shown.contains("s3cret"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

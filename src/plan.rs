@@ -12,8 +12,8 @@ use crate::content::issue::{self, Issue, IssueError};
 use crate::content::{self, ExcerptRule, Library, SectionKind};
 use crate::diagnostic::Diagnostic;
 use crate::list::{self, ListCounts, ListError, Subscriber, SubscribersError, Walked};
-use crate::mail::render::{View, personal_view};
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
+use crate::mail::view::{View, personal_view};
 use crate::schedule::{Schedule, Slot};
 use crate::store::{IssueStatus, LedgerError, Snapshot, Store, StoreError, StoreSettings};
 

@@ -10,7 +10,7 @@ use super::output::{errln, outln};
 use crate::config::Config;
 use crate::delivery::SessionError;
 use crate::error::{Error, Outcome};
-use crate::mail::{self, render};
+use crate::mail::{self, prepared, view};
 use crate::plan;
 
 /// `preview` options.
@@ -58,7 +58,7 @@ pub(super) async fn run(
     let html = p.view.html().map_err(mail::PrepareError::from)?;
     let text = p.view.text().map_err(mail::PrepareError::from)?;
     let prepared = mail::prepare(config, &p.issue, signer, false)?;
-    let eml = prepared.message(&render::Recipient {
+    let eml = prepared.message(&prepared::Recipient {
         email: &email,
         key: &p.sample.key,
         name: &p.sample.name,
@@ -111,7 +111,7 @@ pub(super) async fn run(
         "Reading:   about {} min ({} words at {} wpm)",
         p.view.reading_minutes,
         p.words,
-        render::WORDS_PER_MINUTE
+        view::WORDS_PER_MINUTE
     );
     if p.too_long(config) {
         errln!(

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use lettre::Address;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::mail::render::{Prepared, Recipient};
+use crate::mail::prepared::{Prepared, Recipient};
 use crate::store::{LedgerError, Outcome, RecipientStatus, Store, StoreError};
 
 /// Delivery errors that stop a run.

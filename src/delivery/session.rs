@@ -21,7 +21,7 @@ use crate::content::issue::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::list;
 use crate::list::ListCounts;
-use crate::mail::render::Recipient;
+use crate::mail::prepared::Recipient;
 use crate::mail::token::Signer;
 use crate::mail::{self, PrepareError};
 use crate::plan::{self, PlanError};
@@ -192,7 +192,7 @@ impl Session<'_> {
         // (and every host) sends what was frozen then. Where the engine keeps
         // the rendered issue, every host sends the same bytes, whatever its
         // copy of the content and templates.
-        let fresh = crate::mail::render::Prepared::render(config, &issue, SystemTime::now())
+        let fresh = crate::mail::prepared::Prepared::render(config, &issue, SystemTime::now())
             .map_err(PrepareError::from)?;
         let bytes = serde_json::to_vec(&fresh).ok();
         let frozen = store

@@ -109,7 +109,7 @@ struct Key {
 }
 
 /// Loaded keys, ready to sign: every message gets one signature per key.
-pub struct Signer {
+pub struct DkimSigner {
     domain: String,
     keys: Vec<Key>,
     /// `rsa` or `ed25519`: the first key's algorithm.
@@ -120,9 +120,9 @@ pub struct Signer {
     pub dns_name: String,
 }
 
-impl std::fmt::Debug for Signer {
+impl std::fmt::Debug for DkimSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dkim::Signer(")?;
+        f.write_str("DkimSigner(")?;
         for (i, k) in self.keys.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
@@ -133,7 +133,7 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-impl Signer {
+impl DkimSigner {
     /// Loads the key(s) `settings` names; `base` resolves a relative path.
     pub fn load(settings: &DkimSettings, base: &Path) -> Result<Self, DkimError> {
         let mut keys = vec![load_key(
@@ -176,7 +176,7 @@ impl Signer {
             }
         }
         let first = &keys[0].record;
-        Ok(Signer {
+        Ok(DkimSigner {
             algorithm: first.algorithm,
             dns_record: first.value.clone(),
             dns_name: first.name.clone(),

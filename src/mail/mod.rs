@@ -5,15 +5,21 @@
 //! the network, the list files or the store.
 
 pub mod dkim;
-pub mod render;
+mod escape;
+pub(crate) mod headers;
+pub mod prepared;
+mod qp;
+mod splice;
 pub mod token;
 pub mod verp;
+pub mod view;
 
 use std::time::SystemTime;
 
 use crate::config::{Config, ConfigError};
 use crate::content::issue::Issue;
-use render::{Prepared, RenderError};
+use prepared::Prepared;
+use view::RenderError;
 
 /// Why an issue cannot be prepared for sending.
 #[derive(Debug, thiserror::Error)]
@@ -27,21 +33,21 @@ pub enum PrepareError {
 }
 
 /// The signer `[dkim]` configures, `None` without a `[dkim]` section.
-pub fn dkim_signer(config: &Config) -> Result<Option<dkim::Signer>, ConfigError> {
+pub fn dkim_signer(config: &Config) -> Result<Option<dkim::DkimSigner>, ConfigError> {
     let Some(d) = &config.dkim else {
         return Ok(None);
     };
-    dkim::Signer::load(d, &config.base_dir())
+    dkim::DkimSigner::load(d, &config.base_dir())
         .map(Some)
         .map_err(|e| config.invalid(e.config_key(), e.to_string()))
 }
 
 /// The issue ready to splice per recipient from its frozen render (see
-/// [`render::Prepared::render`]), DKIM-signed when `[dkim]` is configured.
+/// [`Prepared::render`]), DKIM-signed when `[dkim]` is configured.
 pub fn prepare_frozen(
     config: &Config,
     issue: &Issue<'_>,
-    frozen: &render::Frozen,
+    frozen: &prepared::Frozen,
     signer: token::Signer,
 ) -> Result<Prepared, PrepareError> {
     Ok(

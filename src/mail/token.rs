@@ -2,12 +2,14 @@
 //!
 //! Owns how a token is made and checked (in constant time) and how the
 //! unsubscribe URL looks, and secret rotation: a previous secret whose tokens
-//! are still accepted but which never signs anything new. It does not read
+//! are still accepted but which never signs anything new; and the one
+//! constant-time comparison of secrets the server uses. It does not read
 //! the environment (the planner does) and does not touch the suppression
 //! list: the server does.
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// The secret used when none is configured and mail only goes to the outbox.
 /// Tokens made with it are forgeable by anyone who reads this source.
@@ -115,12 +117,32 @@ fn mac(key: &Hmac<Sha256>, purpose: &str, message: &str) -> Hmac<Sha256> {
     mac
 }
 
+/// Compares two secrets (bearer tokens, webhook keys) without leaking where
+/// they differ: both are hashed first, so neither their lengths nor their
+/// bytes show in the timing, and the digests are compared in constant time.
+pub(crate) fn same_secret(given: impl AsRef<[u8]>, expected: impl AsRef<[u8]>) -> bool {
+    let (a, b) = (
+        Sha256::digest(given.as_ref()),
+        Sha256::digest(expected.as_ref()),
+    );
+    a[..].ct_eq(&b[..]).into()
+}
+
 /// Percent-encodes a query value (kept here for callers of the old path).
 pub use crate::content::issue::encode_query;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("", "abc"));
+        assert!(!same_secret("abcd", "abc"));
+        assert!(same_secret(b"k\0ey".as_slice(), "k\0ey".as_bytes()));
+    }
 
     #[test]
     fn tokens_verify_only_for_their_address_and_secret() {

@@ -36,7 +36,7 @@ pub(super) enum PageError {
     #[error(transparent)]
     Issue(#[from] crate::content::issue::IssueError),
     #[error(transparent)]
-    Render(#[from] render::RenderError),
+    Render(#[from] crate::mail::view::RenderError),
     #[error("template failed: {0}")]
     Template(#[from] askama::Error),
 }

@@ -189,7 +189,7 @@ impl App {
         // A newsletter name shaped like an encoded word must read as written.
         message
             .headers_mut()
-            .insert_raw(render::text_header("Subject", subject, ""));
+            .insert_raw(crate::mail::headers::text_header("Subject", subject, ""));
         Ok(message)
     }
 

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::inbound::policy::{self, Policy, PolicyError};
 use crate::list::normalize;
 use crate::list::privacy::Keyer;
+use crate::mail::token::same_secret;
 use crate::mail::verp;
 use crate::store::{Event, EventKind, Store};
 
@@ -77,15 +78,6 @@ pub fn router(
         .route("/postmark", post(postmark))
         .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
         .with_state(hooks)
-}
-
-/// Compares secrets in constant time (digests first, so lengths leak nothing).
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
 }
 
 fn answer(status: StatusCode, text: String) -> Response {

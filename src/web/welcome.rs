@@ -20,7 +20,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 
 use super::{App, blocking};
 use crate::list::normalize;
-use crate::mail::render;
+use crate::mail::headers::{list_unsubscribe, text_header};
 use crate::plan;
 use crate::schedule::clock::Clock as _;
 
@@ -107,14 +107,10 @@ impl App {
             .map_err(|e| format!("template `welcome_email.html` failed: {e}"))?;
         let mut message = self.mail(to, &format!("Welcome to {}", n.name), text, html)?;
         let headers = message.headers_mut();
-        headers.insert_raw(render::text_header(
-            "List-Id",
-            &n.name,
-            &format!("<{}>", n.list_id),
-        ));
+        headers.insert_raw(text_header("List-Id", &n.name, &format!("<{}>", n.list_id)));
         headers.insert_raw(HeaderValue::new(
             HeaderName::new_from_ascii_str("List-Unsubscribe"),
-            render::list_unsubscribe(&unsubscribe_url, &self.config.unsubscribe.mailto),
+            list_unsubscribe(&unsubscribe_url, &self.config.unsubscribe.mailto),
         ));
         headers.insert_raw(HeaderValue::new(
             HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),

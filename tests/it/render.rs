@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tipsheet::config::Config;
 use tipsheet::content::issue;
 use tipsheet::content::{self, ExcerptRule, SectionKind};
-use tipsheet::mail::render::{Prepared, Recipient};
+use tipsheet::mail::prepared::{Prepared, Recipient};
 use tipsheet::mail::token::Signer;
 
 use crate::common::{parse, repo};
@@ -106,7 +106,7 @@ fn spliced_matches_lettre(config: &Config, issue: &issue::Issue<'_>) {
             key: "reader@example.com",
             name: &name,
         }));
-        let view = tipsheet::mail::render::personal_view(
+        let view = tipsheet::mail::view::personal_view(
             config,
             issue,
             &signer,
