@@ -3,7 +3,7 @@
 //!
 //! Owns salary recognition; it never guesses a role a sentence does not name.
 
-use super::FoundSalary;
+use super::model::FoundSalary;
 use crate::content::{self, Per, Role, Salary};
 
 // ---------------------------------------------------------------------------

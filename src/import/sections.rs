@@ -7,9 +7,9 @@
 
 use super::doc::{Block, Kind, section_level};
 use super::escape::escape_text;
+use super::model::{EXCERPT_RULE, ImportError, Report};
 use super::salaries::{Scan, only_role};
 use super::title::article;
-use super::{EXCERPT_RULE, ImportError, Report};
 use crate::content::{self, SectionKind};
 
 /// The article's body, sectioned.
