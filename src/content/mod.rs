@@ -274,34 +274,6 @@ impl Comparison {
     }
 }
 
-/// Front matter of a tip file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TipMeta {
-    /// The tip's headline.
-    pub title: String,
-    /// Publication date, `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published: Option<String>,
-}
-
-/// A tip from the chief coach.
-#[derive(Debug, Clone)]
-pub struct Tip {
-    /// The file it came from.
-    pub path: PathBuf,
-    /// The file stem: identifies the tip in the ledger.
-    pub slug: String,
-    /// Its front matter.
-    pub meta: TipMeta,
-    /// The body rendered to HTML.
-    pub html: String,
-    /// The body as plain text.
-    pub text: String,
-    /// Words in `text`.
-    pub words: usize,
-}
-
 /// Everything in `content/`, sorted by slug.
 #[derive(Debug, Clone, Default)]
 pub struct Library {
