@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use chrono::{DateTime, Utc};
 
-use super::log_line;
+use super::common::log_line;
 use super::progress::Console;
 use crate::config::Config;
 use crate::delivery::session::Session;
@@ -21,9 +21,9 @@ pub(super) fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome
     let clock = WallClock::starting_at(now);
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
-    let rt = super::runtime()?;
+    let rt = super::common::runtime()?;
     rt.block_on(async {
-        super::watch_signals(stop.clone(), Some(wake.clone()));
+        super::common::watch_signals(stop.clone(), Some(wake.clone()));
         let first = schedule.slots_from(clock.now()).next();
         log_line(&format!(
             "tipsheet run: schedule `{}` in {}, every {} week(s), grace {}; next slot {}",
@@ -77,7 +77,7 @@ async fn send_slot(
     let (number, date) = (slot.number, slot.date);
     let result: Result<Outcome, Error> = async {
         let (library, _) = plan::load_content(config)?;
-        let signer = super::signer(config, true)?;
+        let signer = super::common::signer(config, true)?;
         let session = Session {
             config,
             schedule,

@@ -18,7 +18,7 @@ use crate::plan;
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// The issue of this slot date instead of the next one.
-    #[arg(long, value_parser = super::parse_date)]
+    #[arg(long, value_parser = super::common::parse_date)]
     pub date: Option<NaiveDate>,
     /// Build every message, deliver none.
     #[arg(long)]
@@ -39,7 +39,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
     if args.dry_run || args.to.is_some() {
-        let signer = super::signer(config, false)?;
+        let signer = super::common::signer(config, false)?;
         let ledger = crate::store::snapshot(config, None)?;
         let slot = match args.date {
             Some(d) => plan::slot_for(&schedule, d)?,
@@ -47,8 +47,8 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
         };
         let (issue, _) = plan::choose(config, &library, ledger.as_ref(), slot)?;
         if let Some(to) = &args.to {
-            let sent =
-                super::runtime()?.block_on(session::test_send(config, &issue, signer, to))?;
+            let sent = super::common::runtime()?
+                .block_on(session::test_send(config, &issue, signer, to))?;
             outln!(
                 "test copy of issue #{} sent to {}: {} {}",
                 sent.number,
@@ -71,7 +71,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
             d.built as f64 / d.seconds.max(1e-9),
             d.prepare_seconds * 1000.0
         );
-        outln!("recipients: {}", super::list_counts(&d.counts));
+        outln!("recipients: {}", super::common::list_counts(&d.counts));
         return Ok(Outcome::Done);
     }
     let slot = if args.if_due {
@@ -90,7 +90,7 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
             None => plan::current_slot(&schedule, now)?,
         }
     };
-    let signer = super::signer(config, false)?;
+    let signer = super::common::signer(config, false)?;
     let stop = Arc::new(AtomicBool::new(false));
     let session = Session {
         config,
@@ -101,8 +101,8 @@ pub(super) fn run(config: &Config, args: &SendArgs, now: DateTime<Utc>) -> Resul
         stop: stop.clone(),
     };
     let reporter = Console::new();
-    let delivered = super::runtime()?.block_on(async {
-        super::watch_signals(stop, None);
+    let delivered = super::common::runtime()?.block_on(async {
+        super::common::watch_signals(stop, None);
         session.deliver(slot, &reporter).await
     });
     match delivered {
@@ -171,7 +171,7 @@ fn print_report(r: &Report) -> Outcome {
 pub(super) fn print_counts(number: u32, date: NaiveDate, counts: &crate::store::Counts) {
     outln!(
         "ledger for issue #{number} ({date}): {}",
-        super::count_parts(counts)
+        super::common::count_parts(counts)
     );
 }
 

@@ -40,7 +40,7 @@ pub(super) fn run(
         args.listen.as_deref(),
         now,
         std::sync::Arc::new(Console),
-        super::shutdown_signal(),
+        super::common::shutdown_signal(),
     )?;
     Ok(Outcome::Done)
 }
