@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
+use super::common::signer;
 use super::output::{errln, outln};
-use super::signer;
 use crate::config::Config;
 use crate::error::{Error, Outcome};
 use crate::inbound::{Handled, Processor, classify::MAX_BYTES};

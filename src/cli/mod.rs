@@ -8,18 +8,15 @@
 //! come from [`crate::error`].
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::error::{Error, Outcome, exit};
-use crate::mail::token::Signer;
-use crate::plan;
 
 mod check;
+mod common;
 mod import;
 mod inbound;
 pub mod output;
@@ -34,7 +31,9 @@ mod status;
 mod store;
 pub mod subscribers;
 
-use output::{errln, outln};
+use output::errln;
+
+pub use common::shutdown_signal;
 
 /// tipsheet: assemble, preview and send the career-tips newsletter.
 #[derive(Debug, Parser)]
@@ -60,11 +59,6 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| format!("`{s}` is not an RFC 3339 instant like 2026-12-01T14:00:00Z ({e})"))
-}
-
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
 }
 
 /// The commands.
@@ -101,7 +95,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             .enable_all()
             .build()
             .map_err(Error::Runtime)?,
-        _ => runtime()?,
+        _ => common::runtime()?,
     };
     rt.block_on(dispatch(cli))
 }
@@ -148,91 +142,4 @@ pub fn finish(code: u8) -> u8 {
         }
         _ => code,
     }
-}
-
-/// The unsubscribe signer, printing the development-secret warning unless `quiet`.
-fn signer(config: &Config, quiet: bool) -> Result<Signer, Error> {
-    let (signer, warning) = plan::signer(config)?;
-    if let Some(w) = warning
-        && !quiet
-    {
-        errln!("{w}");
-    }
-    Ok(signer)
-}
-
-/// One thread drives every connection: the per-message work is small, and
-/// waking threads across cores for each SMTP reply cost more than it saved
-/// (about 0.65× smtp-source on two cores, against about 0.9× on one thread).
-/// DKIM signing still runs on the blocking pool, one thread per core: with a
-/// thread per connection, eight RSA signatures time-sliced on two cores sent
-/// about 13% slower (more CPU a signature, and the connections' thread
-/// crowded out).
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .max_blocking_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .build()
-        .map_err(Error::Runtime)
-}
-
-/// Resolves on SIGINT or SIGTERM: how `send`, `run` and `serve` learn to stop.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Sets `stop` (and wakes `wake`) on SIGINT or SIGTERM.
-fn watch_signals(stop: Arc<AtomicBool>, wake: Option<Arc<tokio::sync::Notify>>) {
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        stop.store(true, Ordering::SeqCst);
-        if let Some(w) = wake {
-            w.notify_waiters();
-        }
-    });
-}
-
-/// A timestamped line on standard output, flushed (the daemon's log).
-fn log_line(msg: &str) {
-    outln!("{} {msg}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
-}
-
-/// "3 sent, 1 failed" for the ledger's counts, or "no recipients".
-fn count_parts(counts: &crate::store::Counts) -> String {
-    let parts: Vec<String> = counts
-        .by_status
-        .iter()
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect();
-    if parts.is_empty() {
-        "no recipients".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
-/// "Recipients: 3 active, …" (preview) and "recipients: …" (dry run).
-fn list_counts(c: &crate::list::ListCounts) -> String {
-    format!(
-        "{} active, {} suppressed, {} invalid rows skipped, {} duplicates",
-        c.active, c.suppressed, c.invalid, c.duplicates
-    )
 }

@@ -17,7 +17,7 @@ use crate::plan;
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
     /// The issue of this slot date instead of the next one.
-    #[arg(long, value_parser = super::parse_date)]
+    #[arg(long, value_parser = super::common::parse_date)]
     pub date: Option<NaiveDate>,
     /// Render for this subscriber instead of the first active one.
     #[arg(long)]
@@ -34,7 +34,7 @@ pub(super) async fn run(
 ) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
-    let signer = super::signer(config, false)?;
+    let signer = super::common::signer(config, false)?;
     let p = plan::preview(
         config,
         &schedule,
@@ -121,7 +121,7 @@ pub(super) async fn run(
         );
     }
     outln!("Rendered for: {email}");
-    outln!("Recipients: {}", super::list_counts(&p.counts));
+    outln!("Recipients: {}", super::common::list_counts(&p.counts));
     outln!(
         "Wrote:     {}",
         files

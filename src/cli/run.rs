@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use chrono::{DateTime, Utc};
 
-use super::log_line;
+use super::common::log_line;
 use super::progress::Console;
 use crate::config::Config;
 use crate::delivery::session::Session;
@@ -22,7 +22,7 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<O
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
     {
-        super::watch_signals(stop.clone(), Some(wake.clone()));
+        super::common::watch_signals(stop.clone(), Some(wake.clone()));
         let first = schedule.slots_from(clock.now()).next();
         log_line(&format!(
             "tipsheet run: schedule `{}` in {}, every {} week(s), grace {}; next slot {}",
@@ -78,7 +78,7 @@ async fn send_slot(
     let (number, date) = (slot.number, slot.date);
     let result: Result<Outcome, Error> = async {
         let (library, _) = plan::load_content(config)?;
-        let signer = super::signer(config, true)?;
+        let signer = super::common::signer(config, true)?;
         let session = Session {
             config,
             schedule,

@@ -18,7 +18,7 @@ use crate::plan;
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// The issue of this slot date instead of the next one.
-    #[arg(long, value_parser = super::parse_date)]
+    #[arg(long, value_parser = super::common::parse_date)]
     pub date: Option<NaiveDate>,
     /// Build every message, deliver none.
     #[arg(long)]
@@ -43,7 +43,7 @@ pub(super) async fn run(
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
     if args.dry_run || args.to.is_some() {
-        let signer = super::signer(config, false)?;
+        let signer = super::common::signer(config, false)?;
         let ledger = plan::snapshot(config, None).await?;
         let slot = match args.date {
             Some(d) => plan::slot_for(&schedule, d)?,
@@ -74,7 +74,7 @@ pub(super) async fn run(
             d.built as f64 / d.seconds.max(1e-9),
             d.prepare_seconds * 1000.0
         );
-        outln!("recipients: {}", super::list_counts(&d.counts));
+        outln!("recipients: {}", super::common::list_counts(&d.counts));
         return Ok(Outcome::Done);
     }
     let slot = if args.if_due {
@@ -93,7 +93,7 @@ pub(super) async fn run(
             None => plan::current_slot(&schedule, now)?,
         }
     };
-    let signer = super::signer(config, false)?;
+    let signer = super::common::signer(config, false)?;
     let stop = Arc::new(AtomicBool::new(false));
     let session = Session {
         config,
@@ -104,7 +104,7 @@ pub(super) async fn run(
         stop: stop.clone(),
     };
     let reporter = Console::new();
-    super::watch_signals(stop, None);
+    super::common::watch_signals(stop, None);
     let delivered = session.deliver(slot, &reporter).await;
     match delivered {
         Ok(d) => Ok(print_delivered(d)),
@@ -172,7 +172,7 @@ fn print_report(r: &Report) -> Outcome {
 pub(super) fn print_counts(number: u32, date: NaiveDate, counts: &crate::store::Counts) {
     outln!(
         "ledger for issue #{number} ({date}): {}",
-        super::count_parts(counts)
+        super::common::count_parts(counts)
     );
 }
 

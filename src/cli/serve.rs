@@ -40,7 +40,7 @@ pub(super) async fn run(
         args.listen.as_deref(),
         now,
         std::sync::Arc::new(Console),
-        super::shutdown_signal(),
+        super::common::shutdown_signal(),
     )
     .await?;
     Ok(Outcome::Done)

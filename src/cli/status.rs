@@ -14,7 +14,7 @@ use crate::store::{IssueStatus, RecipientStatus};
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// One issue, with its failed, bounced and uncertain recipients.
-    #[arg(long, value_parser = super::parse_date)]
+    #[arg(long, value_parser = super::common::parse_date)]
     pub date: Option<NaiveDate>,
     /// Print JSON.
     #[arg(long)]
@@ -154,7 +154,7 @@ async fn report(
                 i.number,
                 i.slot,
                 state,
-                super::count_parts(&counts)
+                super::common::count_parts(&counts)
             );
             for r in &detail {
                 text.push_str(&format!(

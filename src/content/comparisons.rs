@@ -1,7 +1,12 @@
 //! One comparison file: its front matter, roles, salaries and sections, checked.
 
-#[allow(unused_imports)]
-use super::*;
+use std::path::Path;
+
+use super::excerpts::excerpt;
+use super::front::{key_line, one_line, parse_front, split_front_matter, valid_slug};
+use super::model::{Comparison, ComparisonMeta, ExcerptRule, SectionKind};
+use super::sections::sections;
+use crate::diagnostic::Diagnostic;
 
 /// Parses one comparison file; `None` when it has errors (already pushed).
 pub fn parse_comparison(

@@ -1,8 +1,10 @@
 //! Excerpts (whole sentences up to a word budget) and Markdown to the
 //! email's HTML and text, with unsafe links dropped.
 
-#[allow(unused_imports)]
-use super::*;
+use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
+
+use super::model::Excerpt;
+use super::sections::parser;
 
 pub(super) const ABBREVIATIONS: &[&str] = &[
     "e.g.", "i.e.", "vs.", "mr.", "mrs.", "ms.", "dr.", "st.", "u.s.", "jr.", "sr.", "inc.",

@@ -1,8 +1,11 @@
 //! Front matter: splitting off the `+++` block and reading it into a typed
 //! struct, with the line of each key for messages.
 
-#[allow(unused_imports)]
-use super::*;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::diagnostic::Diagnostic;
 
 /// Front matter and body of a content file.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! The sections of a comparison body, by heading and role.
 
-#[allow(unused_imports)]
-use super::*;
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+use super::model::{Section, SectionKind};
 
 pub(super) fn parser(markdown: &str) -> Parser<'_> {
     Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH)

@@ -14,9 +14,9 @@
 //! envelope was accepted and never leaves a half-sent body on a live connection.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::AsyncTransport;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
@@ -25,7 +25,6 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 
 use super::Failure;
-use super::transport::*;
 use crate::config::{Config, Tls};
 
 /// SMTP settings resolved from config and the environment.
@@ -370,7 +369,7 @@ impl From<lettre::transport::smtp::Error> for WireError {
 }
 
 /// One open SMTP connection and what is outstanding on it.
-pub struct Connection {
+struct Connection {
     conn: AsyncSmtpConnection,
     /// The envelope written behind the previous body, replies not yet read.
     primed: Option<Envelope>,
@@ -382,7 +381,7 @@ pub struct Connection {
 
 impl Connection {
     /// Whether the next message's envelope may follow a body on this connection.
-    pub fn pipelines(&self) -> bool {
+    fn pipelines(&self) -> bool {
         self.pipelining
     }
 
@@ -506,7 +505,26 @@ fn reply_of(resp: &Response) -> (u16, String) {
     )
 }
 
-impl Channel {
+/// One worker's SMTP connection, opened on first use and after errors.
+pub struct SmtpChannel {
+    /// Where to connect.
+    settings: Arc<SmtpSettings>,
+    /// The open connection.
+    session: Option<Box<Connection>>,
+    /// The server broke PIPELINING once: never again on this channel.
+    lock_step: bool,
+}
+
+impl SmtpChannel {
+    /// A channel to the relay in `settings`; nothing is opened until the first send.
+    pub fn new(settings: Arc<SmtpSettings>) -> Self {
+        SmtpChannel {
+            settings,
+            session: None,
+            lock_step: false,
+        }
+    }
+
     /// Delivers one message; `Ok` carries the server's reply. `next`, when
     /// given, is the envelope of the message this channel will be asked to
     /// send next: with PIPELINING it follows this body's final dot (its
@@ -518,81 +536,72 @@ impl Channel {
         message: &[u8],
         next: Option<&Envelope>,
     ) -> Result<(u16, String), Failure> {
-        match self {
-            Channel::Outbox(t) => t
-                .send_raw(envelope, message)
-                .await
-                .map(|id| (250, format!("written to outbox as {id}.eml")))
-                .map_err(|e| Failure::Fatal(format!("cannot write to the outbox: {e}"))),
-            Channel::Smtp {
-                settings,
-                session,
-                lock_step,
-            } => {
-                if session.as_ref().is_none_or(|s| s.conn.has_broken()) {
-                    let (conn, advertised) = connect(settings).await?;
-                    let pipelining = advertised && !*lock_step;
-                    *session = Some(Box::new(Connection {
-                        conn,
-                        primed: None,
-                        pipelining,
-                        buf: String::new(),
-                    }));
-                }
-                let Some(s) = session.as_mut() else {
-                    return Err(Failure::Transient {
-                        code: None,
-                        text: "no connection".into(),
-                    });
-                };
-                let timeout = settings.timeout;
-                match s.transaction(timeout, envelope, message, next).await {
-                    Ok(resp) => Ok(reply_of(&resp)),
-                    Err(e) => {
-                        let pipelined = s.pipelining;
-                        // Start the next attempt on a fresh connection. Drop
-                        // it, no QUIT: it may be in DATA for a primed envelope.
-                        *session = None;
-                        Err(match e {
-                            WireError::Smtp(e) => classify(&e),
-                            WireError::OutOfStep(why) => {
-                                *lock_step = true;
-                                Failure::Transient {
-                                    code: None,
-                                    text: format!(
-                                        "`{}:{}` answered out of step ({why}); continuing without pipelining",
-                                        settings.host, settings.port
-                                    ),
-                                }
-                            }
-                            WireError::Timeout { envelope } => {
-                                // A server that advertises PIPELINING and then
-                                // loses the commands behind the first stalls here.
-                                if envelope && pipelined {
-                                    *lock_step = true;
-                                }
-                                let waited = if envelope { timeout } else { timeout * 2 };
-                                Failure::Transient {
-                                    code: None,
-                                    text: format!("timed out after {}s", waited.as_secs()),
-                                }
-                            }
-                        })
+        let SmtpChannel {
+            settings,
+            session,
+            lock_step,
+        } = self;
+        if session.as_ref().is_none_or(|s| s.conn.has_broken()) {
+            let (conn, advertised) = connect(settings).await?;
+            let pipelining = advertised && !*lock_step;
+            *session = Some(Box::new(Connection {
+                conn,
+                primed: None,
+                pipelining,
+                buf: String::new(),
+            }));
+        }
+        let Some(s) = session.as_mut() else {
+            return Err(Failure::Transient {
+                code: None,
+                text: "no connection".into(),
+            });
+        };
+        let timeout = settings.timeout;
+        match s.transaction(timeout, envelope, message, next).await {
+            Ok(resp) => Ok(reply_of(&resp)),
+            Err(e) => {
+                let pipelined = s.pipelining;
+                // Start the next attempt on a fresh connection. Drop
+                // it, no QUIT: it may be in DATA for a primed envelope.
+                *session = None;
+                Err(match e {
+                    WireError::Smtp(e) => classify(&e),
+                    WireError::OutOfStep(why) => {
+                        *lock_step = true;
+                        Failure::Transient {
+                            code: None,
+                            text: format!(
+                                "`{}:{}` answered out of step ({why}); continuing without pipelining",
+                                settings.host, settings.port
+                            ),
+                        }
                     }
-                }
+                    WireError::Timeout { envelope } => {
+                        // A server that advertises PIPELINING and then
+                        // loses the commands behind the first stalls here.
+                        if envelope && pipelined {
+                            *lock_step = true;
+                        }
+                        let waited = if envelope { timeout } else { timeout * 2 };
+                        Failure::Transient {
+                            code: None,
+                            text: format!("timed out after {}s", waited.as_secs()),
+                        }
+                    }
+                })
             }
         }
     }
 
     /// Whether the open connection pipelines: only then is naming `next` useful.
     pub fn pipelines(&self) -> bool {
-        matches!(self, Channel::Smtp { session: Some(s), .. } if s.pipelines())
+        self.session.as_ref().is_some_and(|s| s.pipelines())
     }
 
     /// Says goodbye politely.
     pub async fn close(&mut self) {
-        if let Channel::Smtp { session, .. } = self
-            && let Some(mut s) = session.take()
+        if let Some(mut s) = self.session.take()
             && s.primed.is_none()
         {
             let _ = tokio::time::timeout(Duration::from_secs(2), s.conn.quit()).await;

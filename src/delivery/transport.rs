@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lettre::address::Envelope;
-use lettre::{AsyncFileTransport, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 
-use super::smtp::*;
+use super::smtp::{SmtpChannel, SmtpSettings};
 use super::{Failure, SendError};
 use crate::config::{Config, TransportKind};
 
@@ -39,11 +39,7 @@ impl Transport {
                 })?;
                 Channel::Outbox(AsyncFileTransport::<Tokio1Executor>::new(dir))
             }
-            Transport::Smtp(settings) => Channel::Smtp {
-                settings: settings.clone(),
-                session: None,
-                lock_step: false,
-            },
+            Transport::Smtp(settings) => Channel::Smtp(SmtpChannel::new(settings.clone())),
         })
     }
 }
@@ -53,14 +49,42 @@ pub enum Channel {
     /// The outbox.
     Outbox(AsyncFileTransport<Tokio1Executor>),
     /// An SMTP connection, opened on first use and after errors.
-    Smtp {
-        /// Where to connect.
-        settings: Arc<SmtpSettings>,
-        /// The open connection.
-        session: Option<Box<Connection>>,
-        /// The server broke PIPELINING once: never again on this channel.
-        lock_step: bool,
-    },
+    Smtp(SmtpChannel),
+}
+
+impl Channel {
+    /// Delivers one message; `Ok` carries the server's reply. `next`, when
+    /// given, is the envelope of the message this channel will be asked to
+    /// send next: with PIPELINING it follows this body's final dot (its
+    /// replies are read by that next call). The next call must then be for
+    /// that envelope; anything else drops the connection first.
+    pub async fn send(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+        next: Option<&Envelope>,
+    ) -> Result<(u16, String), Failure> {
+        match self {
+            Channel::Outbox(t) => t
+                .send_raw(envelope, message)
+                .await
+                .map(|id| (250, format!("written to outbox as {id}.eml")))
+                .map_err(|e| Failure::Fatal(format!("cannot write to the outbox: {e}"))),
+            Channel::Smtp(smtp) => smtp.send(envelope, message, next).await,
+        }
+    }
+
+    /// Whether the open connection pipelines: only then is naming `next` useful.
+    pub fn pipelines(&self) -> bool {
+        matches!(self, Channel::Smtp(smtp) if smtp.pipelines())
+    }
+
+    /// Says goodbye politely.
+    pub async fn close(&mut self) {
+        if let Channel::Smtp(smtp) = self {
+            smtp.close().await;
+        }
+    }
 }
 
 /// Sends one message outside the ledger (test sends, confirmations).

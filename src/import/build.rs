@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::doc::Doc;
-use super::{EXCERPT_RULE, Format, ImportError, Imported, Report};
+use super::model::{EXCERPT_RULE, Format, ImportError, Imported, Report};
 use super::{chrome, end, salaries, sections, title, write};
 use crate::content::{self, ComparisonMeta, Role};
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::Format;
+use super::model::Format;
 
 /// Guesses the format from the file extension, else from the content. Text
 /// with no markup at all is plain text (a page copied from the browser); a `.txt`

@@ -3,8 +3,7 @@
 //!
 //! Owns salary recognition; it never guesses a role a sentence does not name.
 
-use super::FoundSalary;
-use super::sections::Scan;
+use super::model::FoundSalary;
 use crate::content::{self, Per, Role, Salary};
 
 // ---------------------------------------------------------------------------
@@ -503,6 +502,16 @@ pub(super) fn only_role(text: &str, roles: &[&str]) -> Option<usize> {
 
 // ---------------------------------------------------------------------------
 // Building the comparison.
+
+/// Text to search for salaries, with its context.
+pub(super) struct Scan {
+    pub(super) text: String,
+    pub(super) in_salary: bool,
+    /// The role of the innermost heading that names exactly one.
+    pub(super) context: Option<usize>,
+    /// How notes name where it is: "`Salary`" or "the introduction".
+    pub(super) heading: String,
+}
 
 /// Salary notes beyond this many are counted, not listed.
 const MAX_NOTES: usize = 20;

@@ -7,20 +7,10 @@
 
 use super::doc::{Block, Kind, section_level};
 use super::escape::escape_text;
-use super::salaries::only_role;
+use super::model::{EXCERPT_RULE, ImportError, Report};
+use super::salaries::{Scan, only_role};
 use super::title::article;
-use super::{EXCERPT_RULE, ImportError, Report};
 use crate::content::{self, SectionKind};
-
-/// Text to search for salaries, with its context.
-pub(super) struct Scan {
-    pub(super) text: String,
-    pub(super) in_salary: bool,
-    /// The role of the innermost heading that names exactly one.
-    pub(super) context: Option<usize>,
-    /// How notes name where it is: "`Salary`" or "the introduction".
-    pub(super) heading: String,
-}
 
 /// The article's body, sectioned.
 pub(super) struct Sections {

@@ -2,8 +2,8 @@
 //!
 //! Owns title parsing only.
 
-use super::ImportError;
 use super::doc::{Block, Kind, collapse, snippet};
+use super::model::ImportError;
 use crate::content::SectionKind;
 
 /// The two roles a title names: "A vs. B", "A vs B", "A versus B", "A or B", with

@@ -4,35 +4,10 @@
 //! Owns the output file; it prints nothing (the command prints the summary).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{Format, ImportError, Imported, import_bytes};
+use super::model::ImportError;
 use crate::content::{ComparisonMeta, Per};
-
-/// A comparison written to disk.
-#[derive(Debug)]
-pub struct Written {
-    /// The file written, `<out>/<slug>.md`.
-    pub path: PathBuf,
-    /// What was imported.
-    pub imported: Imported,
-}
-
-/// Imports one article and writes it under `out` as `<slug>.md`. `name` is the
-/// input's path (for format detection), `None` for standard input.
-pub fn write_comparison(
-    name: Option<&Path>,
-    bytes: &[u8],
-    out: &Path,
-    format: Option<Format>,
-    url: Option<&str>,
-    force: bool,
-) -> Result<Written, ImportError> {
-    let imported = import_bytes(name, bytes, format, url)?;
-    let path = out.join(imported.file_name());
-    write_file(&path, &imported.text, force)?;
-    Ok(Written { path, imported })
-}
 
 /// Writes `text` to `path`; refuses to replace a file unless `force`.
 pub(super) fn write_file(path: &Path, text: &str, force: bool) -> Result<(), ImportError> {

@@ -1,8 +1,18 @@
 //! Appending a subscriber or a suppression under an exclusive lock, one
 //! whole CSV line per write.
 
-#[allow(unused_imports)]
-use super::*;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use lettre::Address;
+
+use super::address::clean_text;
+use super::model::{
+    MAX_NAME_CHARS, MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError,
+};
+use super::table::{Table, parse_email};
 
 /// Append one suppression record (`email,reason,at`, `at` in RFC 3339 UTC).
 /// Creates the file with its header if missing or empty. The reason has
@@ -56,7 +66,7 @@ pub(super) fn checked_email(email: &str) -> io::Result<Address> {
 /// (or `header` for a new file) with one `write_all`.
 pub(super) fn append_row(path: &Path, header: &[&str], values: &[(&str, &str)]) -> io::Result<()> {
     // Reopened if an erasure replaced the file while this waited for the lock.
-    let mut file = super::privacy::open_locked(path)?;
+    let mut file = open_locked(path)?;
     let mut buf = Vec::new();
     let len = file.metadata()?.len();
     let mut columns = None;
@@ -118,4 +128,32 @@ pub(super) fn write_csv_line<S: AsRef<[u8]>>(buf: &mut Vec<u8>, fields: &[S]) ->
         .from_writer(buf);
     w.write_record(fields).map_err(io::Error::other)?;
     w.flush()
+}
+
+/// Opens a list file for appending under an exclusive lock, reopening it if
+/// it was replaced (by an erasure) while this process waited for the lock.
+pub(super) fn open_locked(path: &Path) -> io::Result<File> {
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        file.lock()?;
+        if same_file(&file, path)? {
+            return Ok(file);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (file.metadata()?, std::fs::metadata(path));
+    Ok(b.is_ok_and(|b| a.dev() == b.dev() && a.ino() == b.ino()))
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, _: &Path) -> io::Result<bool> {
+    Ok(true)
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path;
 
-use super::{RowProblem, Subscriber};
+use super::model::{RowProblem, Subscriber};
 
 /// Bits of an entry that hold the line number; the rest is the fingerprint.
 const LINE_BITS: u32 = 40;

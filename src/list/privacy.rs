@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{
-    MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError, Table, normalize,
-    write_csv_line,
-};
+use super::address::normalize;
+use super::append::{open_locked, write_csv_line};
+use super::model::{MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError};
+use super::table::Table;
 use std::sync::Arc;
 
 /// How a pseudonym starts; never a valid address (it has no `@`).
@@ -250,34 +250,6 @@ pub fn suppression_rows(path: &Path, key: &str, keyer: &Keyer) -> Result<Vec<Row
         Ok(())
     })?;
     Ok(rows)
-}
-
-/// Opens a list file for appending under an exclusive lock, reopening it if
-/// it was replaced (by an erasure) while this process waited for the lock.
-pub(super) fn open_locked(path: &Path) -> io::Result<File> {
-    loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)?;
-        file.lock()?;
-        if same_file(&file, path)? {
-            return Ok(file);
-        }
-    }
-}
-
-#[cfg(unix)]
-fn same_file(file: &File, path: &Path) -> io::Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let (a, b) = (file.metadata()?, std::fs::metadata(path));
-    Ok(b.is_ok_and(|b| a.dev() == b.dev() && a.ino() == b.ino()))
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &File, _: &Path) -> io::Result<bool> {
-    Ok(true)
 }
 
 /// Writes `path` anew through a temporary file in its folder (fsync, rename,

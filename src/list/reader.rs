@@ -1,7 +1,13 @@
 //! [`SubscriberReader`]: the streaming reader over `subscribers.csv`.
 
-#[allow(unused_imports)]
-use super::*;
+use std::fs::File;
+use std::path::Path;
+
+use super::address::{clean_text, normalize};
+use super::model::{
+    MAX_NAME_CHARS, MAX_ROW_BYTES, RowProblem, SUBSCRIBERS_HEADER, Subscriber, SubscribersError,
+};
+use super::table::{Table, decode, parse_date, parse_email, show, swallowed_row};
 
 /// Streaming reader over `subscribers.csv`. Yields `Ok(Subscriber)` or
 /// `Err(RowProblem)` per data row, in file order, skipping blank lines.

@@ -1,7 +1,13 @@
 //! [`Suppression`]: the set of suppressed keys from `suppressed.csv`.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use super::address::normalize;
+use super::model::{MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUPPRESSION_HEADER, SubscribersError};
+use super::table::{Table, parse_email};
 
 use super::privacy::{FORGOTTEN, Keyer, is_pseudonym};
 

@@ -1,8 +1,15 @@
 //! The CSV table both list files are read through: one row at a time,
 //! capped row size, exact line numbers, and the field checks (address, date).
 
-#[allow(unused_imports)]
-use super::*;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+use lettre::Address;
+
+use super::address::{self, AddressProblem, is_breaking};
+use super::model::{RowProblem, SubscribersError};
 
 /// Wraps the file to know where the input ends (for line numbers of a last
 /// row without a trailing newline) and to cap the size of a single row.

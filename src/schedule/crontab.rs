@@ -2,8 +2,16 @@
 //! double firings, crontab's OR of the two day fields refused) and the grace
 //! durations (`6h`, `2h30m`). Owns the syntax only; slots are in `mod.rs`.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use chrono::Duration;
+use cron::TimeUnitSpec;
+
+use super::error::ScheduleError;
+
+/// The longest duration [`parse_duration`] accepts: 365 days, in seconds.
+const MAX_DURATION_SECS: u64 = 365 * 86_400;
 
 pub(super) const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 pub(super) const MONTH_NAMES: [&str; 12] = [

@@ -43,11 +43,13 @@
 pub mod clock;
 mod crontab;
 pub mod daemon;
+mod error;
 
-use crontab::*;
 pub use crontab::{parse_duration, translate_crontab};
+use crontab::{parse_duration_inner, translate};
+pub use error::ScheduleError;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::str::FromStr;
 
 use chrono::{
@@ -55,7 +57,6 @@ use chrono::{
     TimeZone, Utc,
 };
 use chrono_tz::Tz;
-use cron::TimeUnitSpec;
 
 /// How far after the anchor slots are searched for.
 const SEARCH_YEARS: u32 = 100;
@@ -63,8 +64,6 @@ const SEARCH_YEARS: u32 = 100;
 const MIN_ANCHOR_YEAR: i32 = 1970;
 /// The last year accepted for an anchor (the `cron` crate stops after 2100).
 const MAX_ANCHOR_YEAR: i32 = 2099;
-/// The longest duration [`parse_duration`] accepts: 365 days, in seconds.
-const MAX_DURATION_SECS: u64 = 365 * 86_400;
 
 /// One issue slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,59 +76,6 @@ pub struct Slot {
     pub local: DateTime<Tz>,
     /// The same instant in UTC.
     pub utc: DateTime<Utc>,
-}
-
-/// Errors from parsing the `[schedule]` config.
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
-    /// The cron expression is malformed or unsupported.
-    #[error("cron expression `{expr}` {problem}")]
-    Cron {
-        /// The expression as written.
-        expr: String,
-        /// What is wrong and how to fix it.
-        problem: String,
-    },
-    /// The timezone is not an IANA name.
-    #[error(
-        "schedule.timezone `{0}` is not a known IANA timezone; use a name like `America/New_York`, `Europe/London` or `UTC`"
-    )]
-    Timezone(String),
-    /// `every_weeks` is outside 1..=52.
-    #[error("schedule.every_weeks `{0}` is out of range; use a whole number from 1 to 52")]
-    EveryWeeks(u32),
-    /// The anchor is not a `YYYY-MM-DD` date.
-    #[error(
-        "schedule.anchor `{0}` is not a valid date; write it as `YYYY-MM-DD`, e.g. `2026-12-01`"
-    )]
-    AnchorFormat(String),
-    /// The anchor is outside the supported years.
-    #[error("schedule.anchor `{0}` is out of range; pick a date from 1970-01-01 to 2099-12-31")]
-    AnchorRange(String),
-    /// The cron expression does not fire on the anchor date.
-    #[error("schedule.anchor `{anchor}` is not a slot: {hint}")]
-    AnchorNotSlot {
-        /// The anchor date.
-        anchor: NaiveDate,
-        /// Where the expression does fire, and what to do.
-        hint: String,
-    },
-    /// A duration string is malformed.
-    #[error("duration `{value}` is invalid: {problem}")]
-    Duration {
-        /// The string as written.
-        value: String,
-        /// What is wrong and how to fix it.
-        problem: String,
-    },
-    /// The grace period is malformed or zero.
-    #[error("schedule.grace `{value}` is invalid: {problem}")]
-    Grace {
-        /// The string as written.
-        value: String,
-        /// What is wrong and how to fix it.
-        problem: String,
-    },
 }
 
 /// A parsed, validated `[schedule]` config.

@@ -1,0 +1,379 @@
+//! The shape of every `config.toml` section below the top level: the serde
+//! structs, their defaults and how they print.
+//!
+//! Owns the keys and their default values. It must not check values (that is
+//! `validate.rs`) nor read any file.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::redact_url;
+
+/// `[dkim]` in config.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The signing domain (`d=`), normally the From address's domain.
+    pub domain: String,
+    /// The selector (`s=`): the key is published at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// The private key file (relative to the config file).
+    pub private_key_path: PathBuf,
+    /// The selector of an optional second key (dual signing: RSA plus Ed25519).
+    #[serde(default)]
+    pub second_selector: Option<String>,
+    /// The second key's file (relative to the config file).
+    #[serde(default)]
+    pub second_private_key_path: Option<PathBuf>,
+}
+
+/// `[newsletter]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Newsletter {
+    /// Display name, used in subjects: "Career Tips #12: …".
+    pub name: String,
+    /// The From mailbox, e.g. `Career Tips <tips@example.com>`.
+    pub from: String,
+    /// The Reply-To mailbox.
+    pub reply_to: Option<String>,
+    /// Public base URL of `tipsheet serve` (unsubscribe, archive).
+    pub base_url: String,
+    /// The List-Id identifier, e.g. `career-tips.example.com`.
+    pub list_id: String,
+    /// The sender's postal address line (CAN-SPAM).
+    #[serde(default)]
+    pub postal: String,
+    /// Why the reader gets this email (footer).
+    #[serde(default = "default_why")]
+    pub why: String,
+    /// Used in "Hi …," when a subscriber has no name.
+    #[serde(default = "default_greeting_fallback")]
+    pub greeting_fallback: String,
+    /// Warn when an issue takes longer than this to read.
+    #[serde(default = "default_max_reading_minutes")]
+    pub max_reading_minutes: u32,
+    /// Who signs the tip, e.g. "Dana Whitfield, Chief Career Coach".
+    #[serde(default = "default_coach")]
+    pub coach: String,
+}
+
+/// `[schedule]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Standard 5-field crontab expression.
+    pub cron: String,
+    /// IANA timezone name.
+    pub timezone: String,
+    /// 2 = every other week.
+    #[serde(default = "default_every_weeks")]
+    pub every_weeks: u32,
+    /// A slot date (`YYYY-MM-DD`, quoted): issue #1.
+    pub anchor: String,
+    /// How late a slot may still be sent.
+    #[serde(default = "default_grace")]
+    pub grace: String,
+}
+
+/// `[content]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContentConfig {
+    /// Folder holding `comparisons/` and `tips/`.
+    pub dir: PathBuf,
+    /// Comparisons featured per issue.
+    pub comparisons_per_issue: usize,
+    /// Maximum words in a comparison's excerpt.
+    pub excerpt_words: usize,
+    /// Which section the excerpt is taken from.
+    pub excerpt_section: String,
+}
+
+/// `[subscribers]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscribersConfig {
+    /// `email,name,subscribed_at` CSV.
+    pub path: PathBuf,
+    /// `email,reason,at` CSV, append-only.
+    pub suppressed_path: PathBuf,
+}
+
+/// How messages leave the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// One `.eml` file per recipient under `delivery.outbox_dir`.
+    Outbox,
+    /// An SMTP relay, see `[smtp]`.
+    Smtp,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// `outbox` or `smtp`.
+    pub transport: TransportKind,
+    /// Where the outbox transport writes.
+    pub outbox_dir: PathBuf,
+    /// Simultaneous SMTP connections.
+    pub concurrency: usize,
+    /// Messages per second, 0 = unlimited.
+    pub rate_per_second: u32,
+    /// Messages per hour, 0 = unlimited.
+    pub max_per_hour: u32,
+    /// Attempts per recipient within one run.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds (doubles, capped at a minute).
+    pub retry_base_ms: u64,
+}
+
+/// SMTP connection security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    /// Plain text (loopback only unless `smtp.allow_plaintext`).
+    None,
+    /// STARTTLS, required.
+    Starttls,
+    /// Implicit TLS (port 465).
+    Tls,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// Relay host name.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: Tls,
+    /// Env var holding the user name (unset or empty: no AUTH).
+    pub username_env: String,
+    /// Env var holding the password.
+    pub password_env: String,
+    /// Connect, command and data timeout.
+    pub timeout_seconds: u64,
+    /// Allow `tls = "none"` to a host that is not loopback.
+    pub allow_plaintext: bool,
+    /// The EHLO name (default: the From address's domain).
+    pub hello_name: Option<String>,
+    /// An extra root certificate (PEM) to trust, for a relay with a private CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct State {
+    /// Ledger, previews and the run lock live here.
+    pub dir: PathBuf,
+}
+
+/// `[store]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` or `postgres://user@host:port/dbname`; absent: the SQLite
+    /// ledger under `state.dir`. `TIPSHEET_DATABASE_URL` overrides it.
+    pub url: Option<String>,
+    /// Env var holding the database password (when the URL has none).
+    pub password_env: String,
+    /// How long a host's claim on recipients holds without renewal.
+    pub lease_seconds: u64,
+    /// Whether the send loop's group commits wait for the disk (SQLite
+    /// `synchronous = FULL`, PostgreSQL's WAL flush). The default `false`
+    /// survives a crash of tipsheet, not of the machine or the database
+    /// server (README, "Running on several hosts").
+    pub synchronous_commit: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            password_env: "TIPSHEET_DATABASE_PASSWORD".into(),
+            lease_seconds: 60,
+            synchronous_commit: false,
+        }
+    }
+}
+
+/// The URL's password never shows, not even in `{:?}`.
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("password_env", &self.password_env)
+            .field("lease_seconds", &self.lease_seconds)
+            .field("synchronous_commit", &self.synchronous_commit)
+            .finish()
+    }
+}
+
+/// `[unsubscribe]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unsubscribe {
+    /// Env var holding the HMAC secret for unsubscribe tokens.
+    pub secret_env: String,
+    /// Env var holding the secret before a rotation: its tokens (unsubscribe
+    /// and confirmation links) are still accepted; nothing is signed with it.
+    #[serde(default)]
+    pub previous_secret_env: Option<String>,
+    /// Address for the `mailto:` List-Unsubscribe.
+    pub mailto: String,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Address `tipsheet serve` listens on.
+    pub listen: String,
+    /// Env var holding the bearer token for `/preview` from non-loopback clients.
+    pub admin_token_env: String,
+}
+
+/// `[bounces]`: where mail that comes back goes, and what it does to the list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounces {
+    /// The bounce mailbox; each message's envelope sender becomes `local+<token>@domain`.
+    pub address: String,
+    /// Soft bounces (on distinct issues) within the window that suppress an address.
+    #[serde(default = "default_soft_limit")]
+    pub soft_limit: u32,
+    /// How far back soft bounces count, in days.
+    #[serde(default = "default_soft_window_days")]
+    pub soft_window_days: u32,
+    /// Env var holding the bearer token of `POST /webhooks/generic` (and Postmark's).
+    #[serde(default = "default_webhook_token_env")]
+    pub webhook_token_env: String,
+    /// Env var holding Mailgun's HTTP webhook signing key.
+    #[serde(default = "default_mailgun_key_env")]
+    pub mailgun_signing_key_env: String,
+}
+
+impl Bounces {
+    /// The settings that apply when `[bounces]` is absent (no VERP; webhooks and
+    /// `inbound` still work with the default policy).
+    pub fn defaults() -> Self {
+        Self {
+            address: String::new(),
+            soft_limit: default_soft_limit(),
+            soft_window_days: default_soft_window_days(),
+            webhook_token_env: default_webhook_token_env(),
+            mailgun_signing_key_env: default_mailgun_key_env(),
+        }
+    }
+}
+
+fn default_soft_limit() -> u32 {
+    3
+}
+fn default_soft_window_days() -> u32 {
+    30
+}
+fn default_webhook_token_env() -> String {
+    "TIPSHEET_WEBHOOK_TOKEN".into()
+}
+fn default_mailgun_key_env() -> String {
+    "TIPSHEET_MAILGUN_SIGNING_KEY".into()
+}
+
+fn default_why() -> String {
+    "You are receiving this email because you subscribed to our career tips newsletter.".into()
+}
+fn default_greeting_fallback() -> String {
+    "there".into()
+}
+fn default_max_reading_minutes() -> u32 {
+    5
+}
+fn default_coach() -> String {
+    "Our chief career coach".into()
+}
+fn default_every_weeks() -> u32 {
+    1
+}
+fn default_grace() -> String {
+    "6h".into()
+}
+
+impl Default for ContentConfig {
+    fn default() -> Self {
+        Self {
+            dir: "content".into(),
+            comparisons_per_issue: 3,
+            excerpt_words: 60,
+            excerpt_section: "duties".into(),
+        }
+    }
+}
+impl Default for SubscribersConfig {
+    fn default() -> Self {
+        Self {
+            path: "subscribers/subscribers.csv".into(),
+            suppressed_path: "subscribers/suppressed.csv".into(),
+        }
+    }
+}
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            transport: TransportKind::Outbox,
+            outbox_dir: "state/outbox".into(),
+            concurrency: 4,
+            rate_per_second: 0,
+            max_per_hour: 0,
+            max_attempts: 5,
+            retry_base_ms: 1000,
+        }
+    }
+}
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: Tls::Starttls,
+            username_env: "TIPSHEET_SMTP_USERNAME".into(),
+            password_env: "TIPSHEET_SMTP_PASSWORD".into(),
+            timeout_seconds: 30,
+            allow_plaintext: false,
+            hello_name: None,
+            ca_file: None,
+        }
+    }
+}
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            dir: "state".into(),
+        }
+    }
+}
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            admin_token_env: "TIPSHEET_ADMIN_TOKEN".into(),
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Outbox => "outbox",
+            TransportKind::Smtp => "smtp",
+        })
+    }
+}

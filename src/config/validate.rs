@@ -1,0 +1,267 @@
+//! Validation of a parsed [`Config`]: one check per section, in the order the
+//! file is written, each error pointing at its key's line.
+//!
+//! Owns the rules on values. It must not parse the file or resolve paths
+//! (`mod.rs` does both before it validates), nor read content,
+//! subscribers or the ledger.
+
+use super::redact_url;
+use super::schema::{Tls, TransportKind};
+use super::{Config, ConfigError};
+
+impl Config {
+    /// Checks every section; the first problem found stops with its error.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_newsletter()?;
+        self.schedule()?;
+        self.validate_content()?;
+        self.validate_delivery()?;
+        self.validate_store()?;
+        self.validate_unsubscribe()?;
+        self.validate_bounces()?;
+        self.validate_smtp()
+    }
+
+    /// `[newsletter]`: the sender, the base URL, the List-Id, one-line texts.
+    fn validate_newsletter(&self) -> Result<(), ConfigError> {
+        let n = &self.newsletter;
+        if n.name.trim().is_empty() {
+            return Err(self.invalid("newsletter.name", "must not be empty"));
+        }
+        if let Err(e) = n.from.parse::<lettre::message::Mailbox>() {
+            return Err(self.invalid(
+                "newsletter.from",
+                format!(
+                    "`{}` is not a mailbox ({e}); write it like `Career Tips <tips@example.com>`",
+                    n.from
+                ),
+            ));
+        }
+        if let Some(r) = &n.reply_to
+            && let Err(e) = r.parse::<lettre::message::Mailbox>()
+        {
+            return Err(self.invalid(
+                "newsletter.reply_to",
+                format!("`{r}` is not a mailbox ({e}); write it like `Coach <coach@example.com>`"),
+            ));
+        }
+        if !(n.base_url.starts_with("https://") || n.base_url.starts_with("http://"))
+            || n.base_url.contains(char::is_whitespace)
+        {
+            return Err(self.invalid(
+                "newsletter.base_url",
+                format!(
+                    "`{}` is not an http(s) URL; write it like `https://news.example.com`",
+                    n.base_url
+                ),
+            ));
+        }
+        if n.list_id.trim().is_empty()
+            || n.list_id
+                .contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+        {
+            return Err(self.invalid(
+                "newsletter.list_id",
+                format!(
+                    "`{}` is not a list identifier; write it like `career-tips.example.com`",
+                    n.list_id
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("newsletter.name", &n.name),
+            ("newsletter.postal", &n.postal),
+            ("newsletter.why", &n.why),
+            ("newsletter.greeting_fallback", &n.greeting_fallback),
+            ("newsletter.coach", &n.coach),
+        ] {
+            // U+2028/U+2029 break lines too (the subject and List-Id carry the name).
+            if value
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            {
+                return Err(self.invalid(
+                    key,
+                    "must be one line without control characters or line separators",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[content]`: how an issue is cut.
+    fn validate_content(&self) -> Result<(), ConfigError> {
+        let c = &self.content;
+        if !(1..=20).contains(&c.comparisons_per_issue) {
+            return Err(self.invalid(
+                "content.comparisons_per_issue",
+                format!("`{}` is out of range: use 1 to 20", c.comparisons_per_issue),
+            ));
+        }
+        if !(10..=500).contains(&c.excerpt_words) {
+            return Err(self.invalid(
+                "content.excerpt_words",
+                format!("`{}` is out of range: use 10 to 500", c.excerpt_words),
+            ));
+        }
+        if crate::content::SectionKind::from_config(&c.excerpt_section).is_none() {
+            return Err(self.invalid(
+                "content.excerpt_section",
+                format!(
+                    "`{}` is not a section; use one of `duties`, `requirements`, `environment`, `skills`, `salary`",
+                    c.excerpt_section
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[delivery]`: the worker pool and retries.
+    fn validate_delivery(&self) -> Result<(), ConfigError> {
+        let d = &self.delivery;
+        if !(1..=64).contains(&d.concurrency) {
+            return Err(self.invalid(
+                "delivery.concurrency",
+                format!("`{}` is out of range: use 1 to 64", d.concurrency),
+            ));
+        }
+        if !(1..=20).contains(&d.max_attempts) {
+            return Err(self.invalid(
+                "delivery.max_attempts",
+                format!("`{}` is out of range: use 1 to 20", d.max_attempts),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[store]`: the URL's scheme and the lease.
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        let st = &self.store;
+        if let Some(url) = &st.url {
+            let url = url.trim();
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|k| url.starts_with(k)) {
+                return Err(self.invalid(
+                    "store.url",
+                    format!(
+                        "`{}` is not a store URL: write `sqlite:PATH` (one host) or `postgres://user@host:5432/dbname`",
+                        redact_url(url)
+                    ),
+                ));
+            }
+        }
+        if !(5..=3600).contains(&st.lease_seconds) {
+            return Err(self.invalid(
+                "store.lease_seconds",
+                format!("`{}` is out of range: use 5 to 3600", st.lease_seconds),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[unsubscribe]`: the mailto address and the secrets' variables.
+    fn validate_unsubscribe(&self) -> Result<(), ConfigError> {
+        if self.unsubscribe.mailto.parse::<lettre::Address>().is_err() {
+            return Err(self.invalid(
+                "unsubscribe.mailto",
+                format!(
+                    "`{}` is not an email address; write it like `unsubscribe@example.com`",
+                    self.unsubscribe.mailto
+                ),
+            ));
+        }
+        if self.unsubscribe.secret_env.trim().is_empty() {
+            return Err(self.invalid(
+                "unsubscribe.secret_env",
+                "must name an environment variable, e.g. `TIPSHEET_SECRET`",
+            ));
+        }
+        if let Some(prev) = &self.unsubscribe.previous_secret_env {
+            if prev.trim().is_empty() {
+                return Err(self.invalid(
+                    "unsubscribe.previous_secret_env",
+                    "must name an environment variable, e.g. `TIPSHEET_PREVIOUS_SECRET`, or be left out",
+                ));
+            }
+            if prev.trim() == self.unsubscribe.secret_env.trim() {
+                return Err(self.invalid(
+                    "unsubscribe.previous_secret_env",
+                    format!(
+                        "`{prev}` is also `unsubscribe.secret_env`; name the variable that holds the old secret, e.g. `TIPSHEET_PREVIOUS_SECRET`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[bounces]`, when written: the VERP address and the soft-bounce policy.
+    fn validate_bounces(&self) -> Result<(), ConfigError> {
+        if let Some(b) = &self.bounces {
+            let ok = b
+                .address
+                .parse::<lettre::Address>()
+                .is_ok_and(|a| !a.user().contains('+') && a.user().len() <= 12);
+            if !ok {
+                return Err(self.invalid(
+                    "bounces.address",
+                    format!(
+                        "`{}` is not a bounce address: write a plain address with a short local part (12 characters at most, no `+`), like `bounces@example.com`",
+                        b.address
+                    ),
+                ));
+            }
+            if !(1..=100).contains(&b.soft_limit) {
+                return Err(self.invalid(
+                    "bounces.soft_limit",
+                    format!("`{}` is out of range: use 1 to 100", b.soft_limit),
+                ));
+            }
+            if !(1..=3650).contains(&b.soft_window_days) {
+                return Err(self.invalid(
+                    "bounces.soft_window_days",
+                    format!("`{}` is out of range: use 1 to 3650", b.soft_window_days),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[smtp]`: the CA file when named; the host and TLS when delivery uses SMTP.
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        if let Some(ca) = &self.smtp.ca_file
+            && let Err(e) = std::fs::read(ca)
+        {
+            return Err(self.invalid(
+                "smtp.ca_file",
+                format!("cannot read `{}`: {e}", ca.display()),
+            ));
+        }
+        if self.delivery.transport == TransportKind::Smtp {
+            let s = &self.smtp;
+            if s.host.trim().is_empty() {
+                return Err(self.invalid("smtp.host", "must not be empty"));
+            }
+            if s.tls == Tls::None && !s.allow_plaintext && !is_loopback(&s.host) {
+                return Err(self.invalid(
+                    "smtp.tls",
+                    format!(
+                        "`none` sends credentials and mail in clear text to `{}`; use `starttls` or `tls`, or set `smtp.allow_plaintext = true`",
+                        s.host
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True for `localhost` and loopback IP literals.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
