@@ -231,7 +231,7 @@ pub fn store_settings(config: &Config) -> Result<StoreSettings, PlanError> {
 /// The store opened to read, creating nothing; `None` when nothing was
 /// ever stored there.
 pub async fn read_store(config: &Config) -> Result<Option<Store>, PlanError> {
-    Ok(Store::open_read_only(&store_settings(config)?).await?)
+    Ok(Store::open_to_read(&store_settings(config)?).await?)
 }
 
 /// A [`Snapshot`] of the store, with the open recipients of `detail` if

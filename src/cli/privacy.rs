@@ -97,7 +97,7 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
         .unwrap_or_else(|| crate::plan::keyer_of(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
     let mut settings = crate::plan::store_settings(config)?;
     settings.keyer = Some(keyer.clone());
-    let Some(store) = Store::open_read_only(&settings).await? else {
+    let Some(store) = Store::open_to_read(&settings).await? else {
         return Err(no_schema(&settings));
     };
     let record = privacy::gather(&*store, &keyer, &args.email).await?;

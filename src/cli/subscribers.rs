@@ -62,7 +62,7 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let settings = crate::plan::store_settings(config)?;
-    let store = match Store::open_read_only(&settings).await? {
+    let store = match Store::open_to_read(&settings).await? {
         Some(s) => s,
         // The import creates the schema on a new database.
         None if matches!(command, ListCommand::Import(_)) => Store::open(&settings).await?,

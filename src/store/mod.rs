@@ -280,10 +280,22 @@ impl Store {
         }))
     }
 
-    /// Opens the store to read, creating nothing. `None` when the shared
-    /// store has no schema yet (nothing was ever stored); the embedded
-    /// engine's list files are read whether or not a ledger exists yet.
+    /// Opens the store to read, creating nothing; `None` when nothing was
+    /// ever recorded there (no ledger, or no schema yet).
     pub async fn open_read_only(settings: &StoreSettings) -> Result<Option<Self>, StoreError> {
+        if let StoreUrl::Sqlite(path) = &settings.url
+            && sqlite::version_of(path)? == 0
+        {
+            return Ok(None);
+        }
+        Self::open_to_read(settings).await
+    }
+
+    /// Opens the store to read, creating nothing. `None` when the store can
+    /// hold nothing yet (a shared store with no schema); the embedded
+    /// engine's list files are its list whether or not a ledger exists, so it
+    /// always opens, its ledger reading as empty until one is written.
+    pub async fn open_to_read(settings: &StoreSettings) -> Result<Option<Self>, StoreError> {
         Ok(Some(Self(match &settings.url {
             StoreUrl::Sqlite(path) => {
                 Arc::new(sqlite::SqliteStore::open_read_only(path, settings)?)

@@ -292,7 +292,7 @@ pub fn embedded_store(root: &Path) -> tipsheet::store::Store {
         state_dir: root.join("state"),
         keyer: None,
     };
-    block_on(Store::open_read_only(&settings))
+    block_on(Store::open_to_read(&settings))
         .unwrap()
         .expect("the embedded engine always opens")
 }

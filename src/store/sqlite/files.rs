@@ -297,7 +297,7 @@ impl Roster for SqliteStore {
         let removed = files::remove_from_list(&self.subscribers, key)?;
         let scrub = |t: &str| (erasure.scrub)(t, &[]);
         // A ledger is rewritten only where one exists (erasing creates none).
-        let has_ledger = self.read().is_some();
+        let has_ledger = self.has_ledger();
         let ledger_rows = match has_ledger {
             true => self.write(|db| db.pseudonymize(key, erasure.pseudonym, &scrub))?,
             false => 0,

@@ -124,16 +124,26 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` on the ledger if there is one, else gives `empty`.
+    /// Runs `f` on the ledger if there is one, else gives `empty`. A ledger
+    /// that another process created since this store was opened is read too.
     fn query<T>(
         &self,
         empty: T,
         f: impl FnOnce(&Db) -> Result<T, LedgerError>,
     ) -> Result<T, StoreError> {
-        match self.read().as_ref() {
+        let mut db = self.read();
+        if db.is_none() {
+            *db = Db::open_read_only(&self.path)?;
+        }
+        match db.as_ref() {
             Some(db) => Ok(f(db)?),
             None => Ok(empty),
         }
+    }
+
+    /// Whether a ledger exists (or was opened) yet.
+    pub(super) fn has_ledger(&self) -> bool {
+        self.read().is_some() || self.path.exists()
     }
 }
 
