@@ -9,7 +9,9 @@
 
 pub mod book;
 pub mod classify;
+mod plain;
 pub mod policy;
+pub mod reason;
 pub mod report;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +23,7 @@ use crate::store::{Event, EventKind, LedgerError};
 pub use book::Book;
 use classify::{Action, Classified, Kind};
 use policy::{Applied, Policy, PolicyError};
+use reason::Treatment;
 
 /// Why a message could not be read. None of these changes anything.
 #[derive(Debug, thiserror::Error)]
@@ -112,21 +115,31 @@ impl<'a> Processor<'a> {
     pub fn process(&self, raw: &[u8]) -> Result<Handled, InboundError> {
         let c = classify::classify(raw, &self.config.unsubscribe.mailto)?;
         let (kind, source, status, reason) = match &c.kind {
-            Kind::Dsn(r) | Kind::TextBounce(r) => {
+            Kind::Dsn(all) | Kind::TextBounce(all) => {
                 let source = if matches!(c.kind, Kind::Dsn(_)) {
                     "dsn"
                 } else {
                     "bounce-text"
                 };
-                let kind = match r.action {
-                    Action::Delivered => {
+                // Each of our messages has one recipient: the first one named.
+                let Some(r) = all.first() else {
+                    return Ok(Handled::Unknown("a bounce naming no recipient".into()));
+                };
+                let kind = match (r.action, r.failure.treatment()) {
+                    (Action::Delivered, _) => {
                         return Ok(Handled::Ignored(
                             "a DSN reporting delivery, not a failure".into(),
                         ));
                     }
-                    Action::Delayed => EventKind::Delayed,
-                    Action::Failed if r.permanent() => EventKind::HardBounce,
-                    Action::Failed => EventKind::SoftBounce,
+                    (Action::Delayed, _) => EventKind::Delayed,
+                    (Action::Failed, Treatment::Suppress) => EventKind::HardBounce,
+                    (Action::Failed, Treatment::CountSoft) => EventKind::SoftBounce,
+                    (Action::Failed, Treatment::Record | Treatment::Ignore) => {
+                        return Ok(Handled::Ignored(format!(
+                            "a failure of scope {} ({}), which never counts against the reader",
+                            r.failure.scope, r.failure.reason
+                        )));
+                    }
                 };
                 let reason = r.diagnostic.clone().unwrap_or_default();
                 (kind, source, r.status.clone(), reason)
@@ -137,6 +150,11 @@ impl<'a> Processor<'a> {
                 None,
                 format!("feedback type {t}"),
             ),
+            Kind::FeedbackReport(t) => {
+                return Ok(Handled::Ignored(format!(
+                    "a feedback report of type `{t}`, about the sender, not a complaint"
+                )));
+            }
             Kind::Unsubscribe => (
                 EventKind::Unsubscribe,
                 "mailto",
