@@ -7,12 +7,11 @@
 //! reads and decides nothing: tokens are checked, and rows looked up, by
 //! [`super::Processor`].
 
-use std::fmt;
-
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use super::InboundError;
+pub use super::feedback::FeedbackType;
 use super::plain;
 use super::reason::{Failure, classify_failure};
 
@@ -56,68 +55,6 @@ pub struct DsnRecipient {
     pub diagnostic: Option<String>,
     /// Why it failed and whose problem that is (see [`super::reason`]).
     pub failure: Failure,
-}
-
-/// An ARF report's `Feedback-Type` (RFC 5965, RFC 6591).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FeedbackType {
-    /// Unsolicited mail or some other kind of abuse: a complaint.
-    Abuse,
-    /// Fraud or phishing: a complaint.
-    Fraud,
-    /// A virus: a complaint.
-    Virus,
-    /// Any other kind of complaint.
-    Other,
-    /// An authentication failure report (RFC 6591): about the sender.
-    AuthFailure,
-    /// The pre-RFC 6591 name of DKIM failure reports: about the sender.
-    Dkim,
-    /// "This is not spam": never a complaint.
-    NotSpam,
-    /// A type this reader does not know (lowercased): not taken as a complaint.
-    Unrecognised(String),
-}
-
-impl FeedbackType {
-    /// The type named by a `Feedback-Type` value.
-    pub fn parse(value: &str) -> Self {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "abuse" => Self::Abuse,
-            "fraud" => Self::Fraud,
-            "virus" => Self::Virus,
-            "other" => Self::Other,
-            "auth-failure" => Self::AuthFailure,
-            "dkim" => Self::Dkim,
-            "not-spam" => Self::NotSpam,
-            other => Self::Unrecognised(other.to_string()),
-        }
-    }
-
-    /// The value as written in reports (`auth-failure`).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Abuse => "abuse",
-            Self::Fraud => "fraud",
-            Self::Virus => "virus",
-            Self::Other => "other",
-            Self::AuthFailure => "auth-failure",
-            Self::Dkim => "dkim",
-            Self::NotSpam => "not-spam",
-            Self::Unrecognised(s) => s,
-        }
-    }
-
-    /// True for the types that say a reader complained.
-    pub fn is_complaint(&self) -> bool {
-        matches!(self, Self::Abuse | Self::Fraud | Self::Virus | Self::Other)
-    }
-}
-
-impl fmt::Display for FeedbackType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// What a message is.
@@ -807,7 +744,267 @@ fn addressed_to(message: &Message<'_>, address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbound::reason::{Reason, Treatment};
     use proptest::prelude::*;
+
+    /// One fixture: its kind, then each recipient's address, reason and treatment.
+    type Expected = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, Reason)],
+    );
+
+    const REAL: &[Expected] = &[
+        (
+            "postfix-user-unknown",
+            "dsn",
+            &[("ana@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "postfix-unclosed-boundary",
+            "dsn",
+            &[("bruno@example.org", Reason::UserUnknown)],
+        ),
+        (
+            "postfix-5.7.1-user-unknown",
+            "dsn",
+            &[("chen@example.com", Reason::UserUnknown)],
+        ),
+        (
+            "postfix-spamhaus-blocked",
+            "dsn",
+            &[("dana@example.net", Reason::Blocked)],
+        ),
+        (
+            "postfix-expired",
+            "dsn",
+            &[("elif@example.org", Reason::Expired)],
+        ),
+        (
+            "postfix-cr-only",
+            "dsn",
+            &[("wen@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "sendmail-multi-recipient",
+            "dsn",
+            &[
+                ("farid@example.com", Reason::UserUnknown),
+                ("gita@example.com", Reason::MailboxFull),
+            ],
+        ),
+        (
+            "exim-text-unrouteable",
+            "text",
+            &[
+                ("ivo@example.net", Reason::HostUnknown),
+                ("jun@example.org", Reason::UserUnknown),
+            ],
+        ),
+        (
+            "qmail-text-user-unknown",
+            "text",
+            &[("kai@example.com", Reason::UserUnknown)],
+        ),
+        (
+            "exchange-ndr-text",
+            "text",
+            &[("lena@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "lotus-notes-8bit-header",
+            "text",
+            &[("mara@example.org", Reason::UserUnknown)],
+        ),
+        (
+            "yahoo-failure-notice",
+            "text",
+            &[("nora@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "gmail-dmarc-5.7.26",
+            "dsn",
+            &[("omar@example.com", Reason::AuthFailure)],
+        ),
+        (
+            "outlook-5.7.515-auth",
+            "dsn",
+            &[("pia@example.org", Reason::AuthFailure)],
+        ),
+        (
+            "o365-recipient-not-found",
+            "dsn",
+            &[("quinn@example.com", Reason::UserUnknown)],
+        ),
+        (
+            "ses-mailbox-full",
+            "dsn",
+            &[("rosa@example.org", Reason::MailboxFull)],
+        ),
+        (
+            "proofpoint-spam-5.7.1",
+            "dsn",
+            &[("sam@example.com", Reason::ContentRejected)],
+        ),
+        (
+            "mimecast-policy",
+            "dsn",
+            &[("tom@example.net", Reason::Policy)],
+        ),
+        ("arf-abuse", "complaint abuse", &[]),
+        ("arf-auth-failure", "feedback-report auth-failure", &[]),
+    ];
+
+    fn label(kind: &Kind) -> (String, &[DsnRecipient]) {
+        match kind {
+            Kind::Dsn(r) => ("dsn".into(), r),
+            Kind::TextBounce(r) => ("text".into(), r),
+            Kind::Complaint(t) => (format!("complaint {t}"), &[]),
+            Kind::FeedbackReport(t) => (format!("feedback-report {t}"), &[]),
+            other => (format!("{other:?}"), &[]),
+        }
+    }
+
+    #[test]
+    fn real_world_shapes_classify_as_their_readme_says() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inbound/real");
+        let mut wrong = Vec::new();
+        for (name, want_kind, want) in REAL {
+            let raw = std::fs::read(dir.join(format!("{name}.eml"))).unwrap();
+            let c = match classify(&raw, "unsubscribe@tips.example.com") {
+                Ok(c) => c,
+                Err(e) => {
+                    wrong.push(format!("{name}: {e}"));
+                    continue;
+                }
+            };
+            let (kind, recipients) = label(&c.kind);
+            let got: Vec<(Option<&str>, Reason, Treatment)> = recipients
+                .iter()
+                .map(|r| {
+                    (
+                        r.address.as_deref(),
+                        r.failure.reason,
+                        r.failure.treatment(),
+                    )
+                })
+                .collect();
+            let want: Vec<(Option<&str>, Reason, Treatment)> = want
+                .iter()
+                .map(|(a, r)| (Some(*a), *r, r.scope().treatment()))
+                .collect();
+            if kind != *want_kind || got != want {
+                wrong.push(format!(
+                    "{name}: got {kind} {got:?}, want {want_kind} {want:?}"
+                ));
+            }
+            for r in recipients {
+                assert_eq!(r.failure.scope, r.failure.reason.scope(), "{name}");
+            }
+            if kind.starts_with("complaint") || kind.starts_with("feedback") {
+                assert!(
+                    c.addresses.iter().any(|a| a.contains("bounces+1-")),
+                    "{name}: the VERP sender is among {:?}",
+                    c.addresses
+                );
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".eml"))
+            .collect();
+        files.sort();
+        let mut named: Vec<String> = REAL.iter().map(|(n, _, _)| format!("{n}.eml")).collect();
+        named.sort();
+        assert_eq!(files, named, "every fixture has an expectation");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        for n in &named {
+            assert!(readme.contains(n.as_str()), "README.md lists `{n}`");
+        }
+    }
+
+    #[test]
+    fn the_quoted_message_ids_stop_at_five_the_first_ones() {
+        let mut raw = String::from(
+            "From: MAILER-DAEMON@mail.example.net\nSubject: Undelivered Mail Returned to Sender\nContent-Type: text/plain\n\n<ana@example.net>: 550 5.1.1 user unknown\n\n",
+        );
+        for i in 0..100_000 {
+            raw.push_str(&format!("Message-ID: <{i}@tips.example.com>\n"));
+        }
+        let c = classify(raw.as_bytes(), "unsubscribe@tips.example.com").unwrap();
+        assert_eq!(
+            c.quoted_ids,
+            (0..5)
+                .map(|i| format!("<{i}@tips.example.com>"))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn line_ends_do_not_change_what_a_message_says() {
+        let lf = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/inbound/real/sendmail-multi-recipient.eml"),
+        )
+        .unwrap();
+        let crlf: Vec<u8> = String::from_utf8(lf.clone())
+            .unwrap()
+            .replace('\n', "\r\n")
+            .into_bytes();
+        let cr: Vec<u8> = lf
+            .iter()
+            .map(|b| if *b == b'\n' { b'\r' } else { *b })
+            .collect();
+        let want = classify(&lf, "u@example.com").unwrap();
+        for raw in [crlf, cr] {
+            let got = classify(&raw, "u@example.com").unwrap();
+            assert_eq!(got.kind, want.kind);
+            assert_eq!(got.quoted_ids, want.quoted_ids);
+            assert_ne!(got.hash, want.hash, "the hash is of the bytes as received");
+        }
+    }
+
+    #[test]
+    fn a_report_cut_inside_its_delivery_status_part_is_still_an_error() {
+        let raw = "From: MAILER-DAEMON@x.example.org\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nfailed\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x.example.org\n\nFinal-Recipient: rfc822; a@example.com\nAction: fail";
+        let e = classify(raw.as_bytes(), "u@example.com").unwrap_err();
+        assert!(
+            e.to_string().contains("closing MIME boundary `--b--`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_delivery_status_fields_are_read_from_the_raw_text_when_the_parser_finds_no_part() {
+        let text = "Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.2.2\n\n--b\n";
+        let (body, closed) = raw_part(text, "delivery-status", Some("b")).unwrap();
+        assert!(closed);
+        let r = dsn(&body).unwrap();
+        assert_eq!(r[0].address.as_deref(), Some("a@example.com"));
+        assert_eq!(r[0].failure.reason, Reason::MailboxFull);
+        assert!(raw_part(text, "feedback-report", Some("b")).is_none());
+    }
+
+    #[test]
+    fn feedback_types_tell_complaints_from_reports_about_the_sender() {
+        for (v, complaint) in [
+            ("abuse", true),
+            ("Fraud", true),
+            ("virus", true),
+            ("other", true),
+            ("auth-failure", false),
+            ("dkim", false),
+            ("not-spam", false),
+            ("x-new-type", false),
+        ] {
+            let t = FeedbackType::parse(v);
+            assert_eq!(t.is_complaint(), complaint, "{v}");
+            assert_eq!(t.as_str(), v.to_ascii_lowercase());
+        }
+    }
 
     proptest! {
         #[test]
