@@ -11,6 +11,9 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use super::InboundError;
+pub use super::feedback::FeedbackType;
+use super::plain;
+use super::reason::{Failure, classify_failure};
 
 /// Largest message read (a bounce quoting a whole issue is far smaller).
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -20,6 +23,12 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_PARTS: usize = 500;
 /// Longest reason text kept.
 const MAX_REASON: usize = 300;
+/// Most addresses collected from one message.
+const MAX_ADDRESSES: usize = 100;
+/// Most quoted Message-IDs collected from one message (the first ones).
+pub const MAX_QUOTED_IDS: usize = 5;
+/// Most per-recipient blocks read from one delivery-status part.
+const MAX_RECIPIENTS: usize = plain::MAX_RECIPIENTS;
 
 /// A DSN's `Action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,35 +41,36 @@ pub enum Action {
     Failed,
 }
 
-/// One per-recipient block of a DSN.
+/// One recipient a DSN or a plain-text bounce reports on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsnRecipient {
-    /// `Action`.
+    /// `Action` (a plain-text bounce's recipients all failed).
     pub action: Action,
     /// `Status` (`5.1.1`), or one found in the diagnostic.
     pub status: Option<String>,
-    /// `Final-Recipient`, without its `rfc822;` type.
-    pub final_recipient: Option<String>,
-    /// `Diagnostic-Code`, without its `smtp;` type.
+    /// `Final-Recipient` without its `rfc822;` type, or the address a
+    /// plain-text bounce names; `None` when it names none.
+    pub address: Option<String>,
+    /// `Diagnostic-Code` without its `smtp;` type, or the plain-text reason.
     pub diagnostic: Option<String>,
-}
-
-impl DsnRecipient {
-    /// True for a 5.x.x status (or a failure with no status at all).
-    pub fn permanent(&self) -> bool {
-        self.status.as_deref().is_none_or(|s| s.starts_with('5'))
-    }
+    /// Why it failed and whose problem that is (see [`super::reason`]).
+    pub failure: Failure,
 }
 
 /// What a message is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// A delivery status notification; its failing (or worst) recipient.
-    Dsn(DsnRecipient),
-    /// A plain-text bounce (no DSN part): permanent unless a 4.x.x code shows.
-    TextBounce(DsnRecipient),
-    /// An ARF feedback report (`Feedback-Type`).
-    Complaint(String),
+    /// A delivery status notification: every failed recipient (or, when
+    /// none failed, every delayed one, else every delivered one). Never empty.
+    Dsn(Vec<DsnRecipient>),
+    /// A plain-text bounce (no DSN part): every recipient it names, or one
+    /// without an address when it names none. Never empty.
+    TextBounce(Vec<DsnRecipient>),
+    /// An ARF feedback report of a complaint type (abuse, fraud, virus, other).
+    Complaint(FeedbackType),
+    /// An ARF report about the sender, never a complaint (auth-failure, dkim,
+    /// not-spam, or a type not known here).
+    FeedbackReport(FeedbackType),
     /// Mail to the unsubscribe address (tokenized or not).
     Unsubscribe,
     /// An automatic reply (vacation, out of office): ignored. Why it looked like one.
@@ -93,6 +103,10 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
             limit: MAX_BYTES,
         });
     }
+    let hash = hex::encode(Sha256::digest(raw));
+    // CR-only (old Mac) and CRLF mail both read as LF-only mail.
+    let normalised = lf_only(raw);
+    let raw = normalised.as_slice();
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(InboundError::Malformed("the message is empty".into()));
     }
@@ -128,20 +142,24 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
             "MIME parts nested {depth} deep, deeper than the {MAX_DEPTH} read"
         )));
     }
-    if let Some(b) = message
+    let boundary = message
         .root_part()
         .content_type()
         .filter(|c| c.ctype().eq_ignore_ascii_case("multipart"))
         .and_then(|c| c.attribute("boundary"))
-    {
+        .map(str::to_string);
+    // A report whose outer boundary never closes (the quoted original cut
+    // off) is still read when the part that matters ends before the cut.
+    let cut = boundary.as_deref().and_then(|b| {
         let close = format!("--{b}--");
-        if !raw.windows(close.len()).any(|w| w == close.as_bytes()) {
-            return Err(InboundError::Truncated(format!(
+        (!raw.windows(close.len()).any(|w| w == close.as_bytes())).then(|| Cut {
+            boundary: b.to_string(),
+            error: InboundError::Truncated(format!(
                 "the message ends before its closing MIME boundary `{close}`"
-            )));
-        }
-    }
-    let hash = hex::encode(Sha256::digest(raw));
+            )),
+        })
+    });
+    let text = String::from_utf8_lossy(raw);
     let mut addresses = envelope_addresses(&message);
     let mut quoted_ids = Vec::new();
     let root = message.root_part();
@@ -156,29 +174,22 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
         .map(str::to_ascii_lowercase);
     collect_quoted(&message, &mut addresses, &mut quoted_ids);
     let kind = if is_report && report_type.as_deref() == Some("delivery-status") {
-        let text = part_text(&message, "delivery-status")?.ok_or_else(|| {
-            InboundError::Truncated(
-                "a multipart/report (delivery-status) without its message/delivery-status part"
-                    .into(),
-            )
-        })?;
-        Kind::Dsn(dsn(&text)?)
+        let report = report_part(&message, &text, "delivery-status", cut)?;
+        Kind::Dsn(dsn(&report)?)
     } else if is_report && report_type.as_deref() == Some("feedback-report") {
-        let text = part_text(&message, "feedback-report")?.ok_or_else(|| {
-            InboundError::Truncated(
-                "a multipart/report (feedback-report) without its message/feedback-report part"
-                    .into(),
-            )
-        })?;
-        let fields = fields(&text);
+        let report = report_part(&message, &text, "feedback-report", cut)?;
+        let fields = fields(&report);
         let feedback = field(&fields, "feedback-type").ok_or_else(|| {
             InboundError::Truncated("the feedback report has no `Feedback-Type` field".into())
         })?;
         if let Some(from) = field(&fields, "original-mail-from") {
             addresses.push(from.to_string());
         }
-        Kind::Complaint(feedback.to_ascii_lowercase())
-    } else if let Some(bounce) = text_bounce(&message)? {
+        match FeedbackType::parse(feedback) {
+            t if t.is_complaint() => Kind::Complaint(t),
+            t => Kind::FeedbackReport(t),
+        }
+    } else if let Some(bounce) = text_bounce(&message, &text, cut)? {
         Kind::TextBounce(bounce)
     } else if let Some(why) = auto_reply(&message) {
         Kind::AutoReply(why)
@@ -193,13 +204,90 @@ pub fn classify(raw: &[u8], unsubscribe: &str) -> Result<Classified, InboundErro
         Kind::Unknown("neither a bounce, a complaint, an unsubscribe nor an automatic reply".into())
     };
     addresses.dedup();
-    quoted_ids.dedup();
     Ok(Classified {
         kind,
         addresses,
         quoted_ids,
         hash,
     })
+}
+
+/// An outer multipart whose closing boundary is missing, and the error to
+/// give when what had to be read is not complete before the cut.
+struct Cut {
+    boundary: String,
+    error: InboundError,
+}
+
+/// `raw` with CRLF and lone CR line ends made LF.
+fn lf_only(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        if b == b'\r' {
+            bytes.next_if_eq(&&b'\n');
+            out.push(b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// The text of the report's `message/<subtype>` part. When the outer boundary
+/// never closes, the part must be followed by another boundary line (it ends
+/// before the cut); when the parser found no such part, the part is read from
+/// the raw text.
+fn report_part(
+    message: &Message<'_>,
+    text: &str,
+    subtype: &str,
+    cut: Option<Cut>,
+) -> Result<String, InboundError> {
+    let raw_part = raw_part(text, subtype, cut.as_ref().map(|c| c.boundary.as_str()));
+    if let Some(cut) = cut
+        && !raw_part.as_ref().is_some_and(|(_, closed)| *closed)
+    {
+        return Err(cut.error);
+    }
+    match part_text(message, subtype)? {
+        Some(t) => Ok(t),
+        None => raw_part.map(|(t, _)| t).ok_or_else(|| {
+            InboundError::Truncated(format!(
+                "a multipart/report ({subtype}) without its message/{subtype} part"
+            ))
+        }),
+    }
+}
+
+/// The body of the first part whose Content-Type is `message/<subtype>`
+/// (or `message/global-<subtype>`), found in the raw text, and whether a
+/// boundary line (of `boundary`, or any when it is unknown) follows it.
+fn raw_part(text: &str, subtype: &str, boundary: Option<&str>) -> Option<(String, bool)> {
+    let mut lines = text.lines();
+    lines.find(|l| {
+        let l = l.to_ascii_lowercase();
+        l.strip_prefix("content-type:").is_some_and(|v| {
+            let v = v.trim().split(';').next().unwrap_or_default().trim();
+            v == format!("message/{subtype}") || v == format!("message/global-{subtype}")
+        })
+    })?;
+    // The part's remaining header lines, up to the first blank line.
+    lines.by_ref().find(|l| l.trim().is_empty())?;
+    let delimiter = boundary.map(|b| format!("--{b}"));
+    let mut body = String::new();
+    for line in lines {
+        let ends = match &delimiter {
+            Some(d) => line.starts_with(d.as_str()),
+            None => line.starts_with("--") && !line.contains(':'),
+        };
+        if ends {
+            return Some((body, true));
+        }
+        body.push_str(line);
+        body.push('\n');
+    }
+    Some((body, false))
 }
 
 /// True when the first line (after an mbox `From ` line, which `pipe(8)`
@@ -293,12 +381,13 @@ fn addresses_in(value: &str) -> Vec<String> {
 
 /// The quoted original's Message-ID and Return-Path: from an attached
 /// message, a text/rfc822-headers part, or header lines quoted in the text.
+/// At most [`MAX_QUOTED_IDS`] Message-IDs, the first ones, each once.
 fn collect_quoted(message: &Message<'_>, addresses: &mut Vec<String>, ids: &mut Vec<String>) {
     for part in message.parts.iter().skip(1) {
         match &part.body {
             PartType::Message(inner) => {
                 if let Some(id) = inner.message_id() {
-                    ids.push(format!("<{id}>"));
+                    push_id(ids, format!("<{id}>"));
                 }
                 for (n, v) in inner.headers_raw() {
                     if n.eq_ignore_ascii_case("Return-Path") {
@@ -322,6 +411,12 @@ fn collect_quoted(message: &Message<'_>, addresses: &mut Vec<String>, ids: &mut 
     }
 }
 
+fn push_id(ids: &mut Vec<String>, id: String) {
+    if ids.len() < MAX_QUOTED_IDS && !ids.contains(&id) {
+        ids.push(id);
+    }
+}
+
 fn quoted_lines(text: &str, addresses: &mut Vec<String>, ids: &mut Vec<String>) {
     for line in text.lines() {
         let l = line.trim_start_matches(['>', ' ', '\t']);
@@ -332,9 +427,9 @@ fn quoted_lines(text: &str, addresses: &mut Vec<String>, ids: &mut Vec<String>) 
             if let (Some(a), Some(b)) = (value.find('<'), value.find('>'))
                 && a < b
             {
-                ids.push(value[a..=b].to_string());
+                push_id(ids, value[a..=b].to_string());
             }
-        } else if name.eq_ignore_ascii_case("Return-Path") {
+        } else if name.eq_ignore_ascii_case("Return-Path") && addresses.len() < MAX_ADDRESSES {
             addresses.extend(addresses_in(value));
         }
     }
@@ -430,14 +525,21 @@ fn clip(s: &str) -> String {
     s.chars().take(MAX_REASON).collect::<String>() + "…"
 }
 
-/// The worst per-recipient block of a delivery-status part.
-fn dsn(text: &str) -> Result<DsnRecipient, InboundError> {
+/// The per-recipient blocks of a delivery-status part: every failed one, or
+/// when none failed every delayed one, else every delivered one.
+fn dsn(text: &str) -> Result<Vec<DsnRecipient>, InboundError> {
     let fields = fields(text);
     let mut blocks: Vec<DsnRecipient> = Vec::new();
-    let last = fields.last().map_or(0, |f| f.0);
-    for b in 0..=last {
-        let in_block: Vec<_> = fields.iter().filter(|f| f.0 == b).cloned().collect();
-        let Some(action) = field(&in_block, "action") else {
+    let mut start = 0;
+    while start < fields.len() && blocks.len() < MAX_RECIPIENTS {
+        let b = fields[start].0;
+        let end = fields[start..]
+            .iter()
+            .position(|f| f.0 != b)
+            .map_or(fields.len(), |n| start + n);
+        let in_block = &fields[start..end];
+        start = end;
+        let Some(action) = field(in_block, "action") else {
             continue;
         };
         let action = match action.to_ascii_lowercase().as_str() {
@@ -450,46 +552,66 @@ fn dsn(text: &str) -> Result<DsnRecipient, InboundError> {
                 )));
             }
         };
-        let diagnostic = field(&in_block, "diagnostic-code").map(|d| clip(&untyped(d)));
-        let status = field(&in_block, "status")
-            .and_then(enhanced_code)
-            .or_else(|| diagnostic.as_deref().and_then(enhanced_code));
+        let full = field(in_block, "diagnostic-code").map(untyped);
+        let status_field = field(in_block, "status").and_then(enhanced);
+        let status = status_field
+            .clone()
+            .or_else(|| full.as_deref().and_then(enhanced_code));
+        // `Status: 5.0.0` says less than the `550 5.1.1` of its diagnostic.
+        let specific = status_field
+            .filter(|s| !s.ends_with(".0.0"))
+            .or_else(|| full.as_deref().and_then(enhanced))
+            .or_else(|| status.clone());
+        let diag = full.as_deref().unwrap_or_default();
+        let failure = classify_failure(specific.as_deref(), basic_code(diag), diag);
         blocks.push(DsnRecipient {
             action,
             status,
-            final_recipient: field(&in_block, "final-recipient").map(untyped),
-            diagnostic,
+            address: field(in_block, "final-recipient")
+                .or_else(|| field(in_block, "original-recipient"))
+                .map(untyped),
+            diagnostic: full.as_deref().map(clip),
+            failure,
         });
     }
-    blocks.sort_by_key(|b| std::cmp::Reverse(b.action));
-    blocks.into_iter().next().ok_or_else(|| {
-        InboundError::Truncated(
+    let Some(worst) = blocks.iter().map(|b| b.action).max() else {
+        return Err(InboundError::Truncated(
             "the delivery-status part has no per-recipient fields (`Final-Recipient`, `Action`, `Status`)"
                 .into(),
-        )
-    })
+        ));
+    };
+    blocks.retain(|b| b.action == worst);
+    Ok(blocks)
 }
 
 /// The first enhanced status code (`5.1.1`) in `text`, or one made from a
 /// basic SMTP reply code (`550` → `5.0.0`).
 fn enhanced_code(text: &str) -> Option<String> {
-    let words: Vec<&str> = text
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+    enhanced(text).or_else(|| basic_code(text).map(|c| format!("{}.0.0", c / 100)))
+}
+
+fn code_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|w| w.trim_matches('.'))
         .filter(|w| !w.is_empty())
-        .collect();
-    for w in &words {
-        let parts: Vec<&str> = w.trim_matches('.').split('.').collect();
-        if parts.len() == 3
+}
+
+/// The first RFC 3463 enhanced status code (`5.1.1`) in `text`.
+fn enhanced(text: &str) -> Option<String> {
+    code_words(text).find_map(|w| {
+        let parts: Vec<&str> = w.split('.').collect();
+        (parts.len() == 3
             && matches!(parts[0], "2" | "4" | "5")
-            && parts[1..].iter().all(|p| (1..=3).contains(&p.len()))
-        {
-            return Some(parts.join("."));
-        }
-    }
-    words
-        .iter()
+            && parts[1..].iter().all(|p| (1..=3).contains(&p.len())))
+        .then(|| parts.join("."))
+    })
+}
+
+/// The first basic SMTP reply code (`550`) in `text`: three digits, 4xx or 5xx.
+fn basic_code(text: &str) -> Option<u16> {
+    code_words(text)
         .find(|w| w.len() == 3 && (w.starts_with('4') || w.starts_with('5')))
-        .map(|w| format!("{}.0.0", &w[..1]))
+        .and_then(|w| w.parse().ok())
 }
 
 /// Subjects that plain-text bounces use (lowercase prefixes).
@@ -503,10 +625,17 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "delivery failure",
     "mail delivery system",
     "undelivered mail",
+    "mail delivery failure",
+    "delivery notification: delivery has failed",
 ];
 
-/// A bounce without a DSN part: from a mailer daemon, with a bounce subject.
-fn text_bounce(message: &Message<'_>) -> Result<Option<DsnRecipient>, InboundError> {
+/// A bounce without a DSN part: from a mailer daemon, with a bounce subject;
+/// every recipient its text names, or one without an address.
+fn text_bounce(
+    message: &Message<'_>,
+    raw: &str,
+    cut: Option<Cut>,
+) -> Result<Option<Vec<DsnRecipient>>, InboundError> {
     let subject = message.subject().unwrap_or_default().to_ascii_lowercase();
     let from = message
         .from()
@@ -526,20 +655,39 @@ fn text_bounce(message: &Message<'_>) -> Result<Option<DsnRecipient>, InboundErr
             "the bounce text has a broken transfer encoding".into(),
         ));
     }
+    if let Some(cut) = cut {
+        // The text must end before the cut: a boundary line follows it.
+        let delimiter = format!("\n--{}", cut.boundary);
+        if raw.matches(delimiter.as_str()).count() < 2 {
+            return Err(cut.error);
+        }
+    }
     let text = message.body_text(0).unwrap_or_default();
+    let named: Vec<DsnRecipient> = plain::failed_recipients(&text)
+        .into_iter()
+        .map(|f| failed(Some(f.address), &f.text))
+        .collect();
+    if !named.is_empty() {
+        return Ok(Some(named));
+    }
     // The line naming the failure: the first with a reply or status code.
     let reason = text
         .lines()
         .map(str::trim)
         .find(|l| enhanced_code(l).is_some() && !l.to_ascii_lowercase().starts_with("message-id"))
-        .map(clip);
-    let status = reason.as_deref().and_then(enhanced_code);
-    Ok(Some(DsnRecipient {
+        .unwrap_or(&subject);
+    Ok(Some(vec![failed(None, reason)]))
+}
+
+/// A failed recipient of a plain-text bounce, for `address`, said `text`.
+fn failed(address: Option<String>, text: &str) -> DsnRecipient {
+    DsnRecipient {
         action: Action::Failed,
-        status,
-        final_recipient: None,
-        diagnostic: reason.or_else(|| Some(clip(&subject))),
-    }))
+        status: enhanced_code(text),
+        address,
+        diagnostic: Some(clip(text)),
+        failure: classify_failure(enhanced(text).as_deref(), basic_code(text), text),
+    }
 }
 
 /// Why `message` is an automatic reply (RFC 3834 and the common extras).
@@ -596,7 +744,267 @@ fn addressed_to(message: &Message<'_>, address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbound::reason::{Reason, Treatment};
     use proptest::prelude::*;
+
+    /// One fixture: its kind, then each recipient's address, reason and treatment.
+    type Expected = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, Reason)],
+    );
+
+    const REAL: &[Expected] = &[
+        (
+            "postfix-user-unknown",
+            "dsn",
+            &[("ana@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "postfix-unclosed-boundary",
+            "dsn",
+            &[("bruno@example.org", Reason::UserUnknown)],
+        ),
+        (
+            "postfix-5.7.1-user-unknown",
+            "dsn",
+            &[("chen@example.com", Reason::UserUnknown)],
+        ),
+        (
+            "postfix-spamhaus-blocked",
+            "dsn",
+            &[("dana@example.net", Reason::Blocked)],
+        ),
+        (
+            "postfix-expired",
+            "dsn",
+            &[("elif@example.org", Reason::Expired)],
+        ),
+        (
+            "postfix-cr-only",
+            "dsn",
+            &[("wen@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "sendmail-multi-recipient",
+            "dsn",
+            &[
+                ("farid@example.com", Reason::UserUnknown),
+                ("gita@example.com", Reason::MailboxFull),
+            ],
+        ),
+        (
+            "exim-text-unrouteable",
+            "text",
+            &[
+                ("ivo@example.net", Reason::HostUnknown),
+                ("jun@example.org", Reason::UserUnknown),
+            ],
+        ),
+        (
+            "qmail-text-user-unknown",
+            "text",
+            &[("kai@example.com", Reason::UserUnknown)],
+        ),
+        (
+            "exchange-ndr-text",
+            "text",
+            &[("lena@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "lotus-notes-8bit-header",
+            "text",
+            &[("mara@example.org", Reason::UserUnknown)],
+        ),
+        (
+            "yahoo-failure-notice",
+            "text",
+            &[("nora@example.net", Reason::UserUnknown)],
+        ),
+        (
+            "gmail-dmarc-5.7.26",
+            "dsn",
+            &[("omar@example.com", Reason::AuthFailure)],
+        ),
+        (
+            "outlook-5.7.515-auth",
+            "dsn",
+            &[("pia@example.org", Reason::AuthFailure)],
+        ),
+        (
+            "o365-recipient-not-found",
+            "dsn",
+            &[("quinn@example.com", Reason::UserUnknown)],
+        ),
+        (
+            "ses-mailbox-full",
+            "dsn",
+            &[("rosa@example.org", Reason::MailboxFull)],
+        ),
+        (
+            "proofpoint-spam-5.7.1",
+            "dsn",
+            &[("sam@example.com", Reason::ContentRejected)],
+        ),
+        (
+            "mimecast-policy",
+            "dsn",
+            &[("tom@example.net", Reason::Policy)],
+        ),
+        ("arf-abuse", "complaint abuse", &[]),
+        ("arf-auth-failure", "feedback-report auth-failure", &[]),
+    ];
+
+    fn label(kind: &Kind) -> (String, &[DsnRecipient]) {
+        match kind {
+            Kind::Dsn(r) => ("dsn".into(), r),
+            Kind::TextBounce(r) => ("text".into(), r),
+            Kind::Complaint(t) => (format!("complaint {t}"), &[]),
+            Kind::FeedbackReport(t) => (format!("feedback-report {t}"), &[]),
+            other => (format!("{other:?}"), &[]),
+        }
+    }
+
+    #[test]
+    fn real_world_shapes_classify_as_their_readme_says() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inbound/real");
+        let mut wrong = Vec::new();
+        for (name, want_kind, want) in REAL {
+            let raw = std::fs::read(dir.join(format!("{name}.eml"))).unwrap();
+            let c = match classify(&raw, "unsubscribe@tips.example.com") {
+                Ok(c) => c,
+                Err(e) => {
+                    wrong.push(format!("{name}: {e}"));
+                    continue;
+                }
+            };
+            let (kind, recipients) = label(&c.kind);
+            let got: Vec<(Option<&str>, Reason, Treatment)> = recipients
+                .iter()
+                .map(|r| {
+                    (
+                        r.address.as_deref(),
+                        r.failure.reason,
+                        r.failure.treatment(),
+                    )
+                })
+                .collect();
+            let want: Vec<(Option<&str>, Reason, Treatment)> = want
+                .iter()
+                .map(|(a, r)| (Some(*a), *r, r.scope().treatment()))
+                .collect();
+            if kind != *want_kind || got != want {
+                wrong.push(format!(
+                    "{name}: got {kind} {got:?}, want {want_kind} {want:?}"
+                ));
+            }
+            for r in recipients {
+                assert_eq!(r.failure.scope, r.failure.reason.scope(), "{name}");
+            }
+            if kind.starts_with("complaint") || kind.starts_with("feedback") {
+                assert!(
+                    c.addresses.iter().any(|a| a.contains("bounces+1-")),
+                    "{name}: the VERP sender is among {:?}",
+                    c.addresses
+                );
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".eml"))
+            .collect();
+        files.sort();
+        let mut named: Vec<String> = REAL.iter().map(|(n, _, _)| format!("{n}.eml")).collect();
+        named.sort();
+        assert_eq!(files, named, "every fixture has an expectation");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        for n in &named {
+            assert!(readme.contains(n.as_str()), "README.md lists `{n}`");
+        }
+    }
+
+    #[test]
+    fn the_quoted_message_ids_stop_at_five_the_first_ones() {
+        let mut raw = String::from(
+            "From: MAILER-DAEMON@mail.example.net\nSubject: Undelivered Mail Returned to Sender\nContent-Type: text/plain\n\n<ana@example.net>: 550 5.1.1 user unknown\n\n",
+        );
+        for i in 0..100_000 {
+            raw.push_str(&format!("Message-ID: <{i}@tips.example.com>\n"));
+        }
+        let c = classify(raw.as_bytes(), "unsubscribe@tips.example.com").unwrap();
+        assert_eq!(
+            c.quoted_ids,
+            (0..5)
+                .map(|i| format!("<{i}@tips.example.com>"))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn line_ends_do_not_change_what_a_message_says() {
+        let lf = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/inbound/real/sendmail-multi-recipient.eml"),
+        )
+        .unwrap();
+        let crlf: Vec<u8> = String::from_utf8(lf.clone())
+            .unwrap()
+            .replace('\n', "\r\n")
+            .into_bytes();
+        let cr: Vec<u8> = lf
+            .iter()
+            .map(|b| if *b == b'\n' { b'\r' } else { *b })
+            .collect();
+        let want = classify(&lf, "u@example.com").unwrap();
+        for raw in [crlf, cr] {
+            let got = classify(&raw, "u@example.com").unwrap();
+            assert_eq!(got.kind, want.kind);
+            assert_eq!(got.quoted_ids, want.quoted_ids);
+            assert_ne!(got.hash, want.hash, "the hash is of the bytes as received");
+        }
+    }
+
+    #[test]
+    fn a_report_cut_inside_its_delivery_status_part_is_still_an_error() {
+        let raw = "From: MAILER-DAEMON@x.example.org\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nfailed\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x.example.org\n\nFinal-Recipient: rfc822; a@example.com\nAction: fail";
+        let e = classify(raw.as_bytes(), "u@example.com").unwrap_err();
+        assert!(
+            e.to_string().contains("closing MIME boundary `--b--`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_delivery_status_fields_are_read_from_the_raw_text_when_the_parser_finds_no_part() {
+        let text = "Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.2.2\n\n--b\n";
+        let (body, closed) = raw_part(text, "delivery-status", Some("b")).unwrap();
+        assert!(closed);
+        let r = dsn(&body).unwrap();
+        assert_eq!(r[0].address.as_deref(), Some("a@example.com"));
+        assert_eq!(r[0].failure.reason, Reason::MailboxFull);
+        assert!(raw_part(text, "feedback-report", Some("b")).is_none());
+    }
+
+    #[test]
+    fn feedback_types_tell_complaints_from_reports_about_the_sender() {
+        for (v, complaint) in [
+            ("abuse", true),
+            ("Fraud", true),
+            ("virus", true),
+            ("other", true),
+            ("auth-failure", false),
+            ("dkim", false),
+            ("not-spam", false),
+            ("x-new-type", false),
+        ] {
+            let t = FeedbackType::parse(v);
+            assert_eq!(t.is_complaint(), complaint, "{v}");
+            assert_eq!(t.as_str(), v.to_ascii_lowercase());
+        }
+    }
 
     proptest! {
         #[test]

@@ -8,7 +8,10 @@
 //! reads no Maildir (the CLI does), sends nothing, and never prints.
 
 pub mod classify;
+mod feedback;
+mod plain;
 pub mod policy;
+pub mod reason;
 pub mod report;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +22,7 @@ use crate::mail::verp::{self, Check, Purpose};
 use crate::store::{Event, EventKind, LedgerError, Store};
 use classify::{Action, Classified, Kind};
 use policy::{Applied, Policy, PolicyError};
+use reason::Treatment;
 
 /// Why a message could not be read. None of these changes anything.
 #[derive(Debug, thiserror::Error)]
@@ -110,21 +114,31 @@ impl<'a> Processor<'a> {
     pub async fn process(&self, raw: &[u8]) -> Result<Handled, InboundError> {
         let c = classify::classify(raw, &self.config.unsubscribe.mailto)?;
         let (kind, source, status, reason) = match &c.kind {
-            Kind::Dsn(r) | Kind::TextBounce(r) => {
+            Kind::Dsn(all) | Kind::TextBounce(all) => {
                 let source = if matches!(c.kind, Kind::Dsn(_)) {
                     "dsn"
                 } else {
                     "bounce-text"
                 };
-                let kind = match r.action {
-                    Action::Delivered => {
+                // Each of our messages has one recipient: the first one named.
+                let Some(r) = all.first() else {
+                    return Ok(Handled::Unknown("a bounce naming no recipient".into()));
+                };
+                let kind = match (r.action, r.failure.treatment()) {
+                    (Action::Delivered, _) => {
                         return Ok(Handled::Ignored(
                             "a DSN reporting delivery, not a failure".into(),
                         ));
                     }
-                    Action::Delayed => EventKind::Delayed,
-                    Action::Failed if r.permanent() => EventKind::HardBounce,
-                    Action::Failed => EventKind::SoftBounce,
+                    (Action::Delayed, _) => EventKind::Delayed,
+                    (Action::Failed, Treatment::Suppress) => EventKind::HardBounce,
+                    (Action::Failed, Treatment::CountSoft) => EventKind::SoftBounce,
+                    (Action::Failed, Treatment::Record | Treatment::Ignore) => {
+                        return Ok(Handled::Ignored(format!(
+                            "a failure of scope {} ({}), which never counts against the reader",
+                            r.failure.scope, r.failure.reason
+                        )));
+                    }
                 };
                 let reason = r.diagnostic.clone().unwrap_or_default();
                 (kind, source, r.status.clone(), reason)
@@ -135,6 +149,11 @@ impl<'a> Processor<'a> {
                 None,
                 format!("feedback type {t}"),
             ),
+            Kind::FeedbackReport(t) => {
+                return Ok(Handled::Ignored(format!(
+                    "a feedback report of type `{t}`, about the sender, not a complaint"
+                )));
+            }
             Kind::Unsubscribe => (
                 EventKind::Unsubscribe,
                 "mailto",
@@ -452,7 +471,10 @@ address = "bounces@example.com"
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         // Every fixture is in the table.
-        let files = std::fs::read_dir(&fixtures).unwrap().count();
+        let files = std::fs::read_dir(&fixtures)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().is_file())
+            .count();
         assert_eq!(
             files,
             table.len() + 1,
