@@ -430,7 +430,8 @@ address = "bounces@example.com"
             ("gmail-soft", "soft_bounce dave@example.com"),
             ("yahoo-text", "hard_bounce erin@example.com"),
             ("postfix-delayed", "delayed ana@example.com"),
-            ("postfix-text-undelivered", "hard_bounce carol@example.com"),
+            // 5.2.1 "mailbox disabled" is about the mailbox, not the address: soft.
+            ("postfix-text-undelivered", "soft_bounce carol@example.com"),
             ("arf-abuse", "complaint bob@example.com"),
             ("arf-redacted", "complaint carol@example.com"),
             ("vacation", "ignored"),
