@@ -26,3 +26,4 @@ mod smtp_server;
 mod store;
 mod subscribers;
 mod torn;
+mod truth;

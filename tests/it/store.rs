@@ -55,14 +55,15 @@ struct Engines {
 
 fn engines(test: &str) -> Engines {
     let dir = tempfile::tempdir().unwrap();
-    let mut list = vec![(
-        "sqlite",
-        settings(
-            StoreUrl::Sqlite(dir.path().join("state/tipsheet.sqlite3")),
-            Duration::from_secs(60),
-        ),
-        None,
-    )];
+    let mut sqlite = settings(
+        StoreUrl::Sqlite(dir.path().join("state/tipsheet.sqlite3")),
+        Duration::from_secs(60),
+    );
+    // The embedded engine's list is its files, in the test's own folder.
+    sqlite.subscribers_path = dir.path().join("subscribers.csv");
+    sqlite.suppressed_path = dir.path().join("suppressed.csv");
+    sqlite.state_dir = dir.path().join("state");
+    let mut list = vec![("sqlite", sqlite, None)];
     if let Some(db) = pg::fresh(test) {
         list.push((
             "postgres",
@@ -296,6 +297,135 @@ fn sqlite_indexes_of_recipients(c: &rusqlite::Connection) -> Vec<String> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// The keyer of a test secret, as the binary makes it.
+fn keyer() -> tipsheet::list::privacy::Keyer {
+    let signer = tipsheet::mail::token::Signer::new(b"store-story-secret");
+    tipsheet::plan::keyer_of(signer)
+}
+
+#[test]
+fn both_engines_keep_the_list_suppressions_and_the_confirmation_limit() {
+    for (engine, s, _db) in engines("store::both_engines_roster").list {
+        let s = StoreSettings {
+            keyer: Some(keyer()),
+            ..s
+        };
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
+                .unwrap()
+                .to_utc();
+            let ana = StoredSubscriber {
+                key: "ana@example.com".into(),
+                address: "Ana@example.com".into(),
+                name: "Ana".into(),
+                subscribed_at: Some("2026-11-01T00:00:00Z".into()),
+            };
+            assert!(st.subscribe(&ana).await.unwrap(), "{engine}");
+            assert!(!st.subscribe(&ana).await.unwrap(), "{engine}: once");
+            let mut seen = Vec::new();
+            let walked = st.walk_list(&mut |r| seen.push(r.key)).await.unwrap();
+            assert_eq!(seen, ["ana@example.com"], "{engine}");
+            assert_eq!(walked.counts.active, 1, "{engine}");
+            assert!(!st.is_suppressed("ana@example.com").await.unwrap());
+            assert!(
+                st.suppress("ana@example.com", "unsubscribed", t)
+                    .await
+                    .unwrap()
+            );
+            assert!(!st.suppress("ana@example.com", "bounced", t).await.unwrap());
+            assert!(
+                st.is_suppressed("ana@example.com").await.unwrap(),
+                "{engine}"
+            );
+            let mut seen = Vec::new();
+            let walked = st.walk_list(&mut |r| seen.push(r.key)).await.unwrap();
+            assert!(seen.is_empty(), "{engine}: {seen:?}");
+            assert_eq!(walked.counts.suppressed, 1, "{engine}");
+            assert!(st.resubscribe("ana@example.com", t).await.unwrap());
+            assert!(!st.resubscribe("ana@example.com", t).await.unwrap());
+            assert!(
+                !st.is_suppressed("ana@example.com").await.unwrap(),
+                "{engine}"
+            );
+            let hour = chrono::TimeDelta::hours(1);
+            assert!(st.claim_confirmation("x@y.z", t, hour).await.unwrap());
+            let later = t + chrono::TimeDelta::minutes(59);
+            assert!(!st.claim_confirmation("x@y.z", later, hour).await.unwrap());
+            st.release_confirmation("x@y.z", t).await.unwrap();
+            assert!(
+                st.claim_confirmation("x@y.z", later, hour).await.unwrap(),
+                "{engine}"
+            );
+        });
+    }
+}
+
+#[test]
+fn both_engines_record_an_event_once_with_its_consequence() {
+    use tipsheet::store::{Consequence, Event, EventKind};
+    for (engine, s, _db) in engines("store::both_engines_events").list {
+        let s = StoreSettings {
+            keyer: Some(keyer()),
+            ..s
+        };
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            st.assemble(SLOT, 1, &sel("t")).await.unwrap();
+            st.freeze(SLOT, &mut people(&["bo@example.com"]))
+                .await
+                .unwrap();
+            st.commit(SLOT, &[], &[sent("bo@example.com")])
+                .await
+                .unwrap();
+            assert_eq!(
+                st.latest_issue_of("bo@example.com").await.unwrap(),
+                Some(SLOT)
+            );
+            let event = Event {
+                key: "dsn:1:hard_bounce".into(),
+                kind: EventKind::HardBounce,
+                email: "bo@example.com".into(),
+                slot: Some(SLOT),
+                source: "dsn".into(),
+                status: Some("5.1.1".into()),
+                reason: "user unknown".into(),
+                at: "2026-12-01T10:00:00Z".into(),
+            };
+            let decide = |_: Option<u64>| Consequence {
+                suppress: Some("bounced: 5.1.1 user unknown".into()),
+                bounce_row: Some("5.1.1 user unknown".into()),
+                only_if_suppressing: false,
+            };
+            let now = chrono::Utc::now();
+            let first = st
+                .record(&event, now, "2026-11-01T00:00:00Z", &decide)
+                .await;
+            let first = first.unwrap();
+            assert!(
+                first.new && first.suppressed && first.row_bounced,
+                "{engine}: {first:?}"
+            );
+            let again = st
+                .record(&event, now, "2026-11-01T00:00:00Z", &decide)
+                .await;
+            assert!(!again.unwrap().new, "{engine}: recorded once");
+            assert_eq!(st.events(Some(SLOT)).await.unwrap().len(), 1, "{engine}");
+            assert!(
+                st.is_suppressed("bo@example.com").await.unwrap(),
+                "{engine}"
+            );
+            let bounced = st
+                .recipients(SLOT, &[RecipientStatus::Bounced])
+                .await
+                .unwrap();
+            assert_eq!(bounced.len(), 1, "{engine}");
+            assert!(!st.complained("bo@example.com").await.unwrap(), "{engine}");
+            assert_eq!(st.erased_as("bo@example.com").await.unwrap(), None);
+        });
+    }
 }
 
 #[test]
