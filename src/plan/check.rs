@@ -149,3 +149,24 @@ pub fn dkim_aligned(from_domain: &str, dkim_domain: &str) -> bool {
     let dkim = dkim_domain.to_ascii_lowercase();
     from == dkim || from.ends_with(&format!(".{dkim}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dkim_aligns_with_the_from_domain_or_a_parent_of_it() {
+        for (from, dkim, aligned) in [
+            ("example.com", "example.com", true),
+            ("news.example.com", "example.com", true),
+            ("News.Example.com", "example.COM", true),
+            ("a.b.example.com", "example.com", true),
+            ("example.com", "news.example.com", false),
+            ("badexample.com", "example.com", false),
+            ("example.com.evil.net", "example.com", false),
+            ("example.org", "example.com", false),
+        ] {
+            assert_eq!(dkim_aligned(from, dkim), aligned, "{from} / {dkim}");
+        }
+    }
+}
