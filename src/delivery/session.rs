@@ -14,7 +14,11 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::NaiveDate;
 use lettre::Address;
 
-use super::{Retry, RunOptions, SendError, Summary, Transport};
+use super::error::SendError;
+use super::options::{Retry, RunOptions, Summary};
+use super::reporter::Reporter;
+use super::run::run;
+use super::transport::{Transport, send_one};
 use crate::config::{Config, TransportKind};
 use crate::content::Library;
 use crate::content::issue::Issue;
@@ -26,7 +30,7 @@ use crate::mail::token::Signer;
 use crate::mail::{self, PrepareError};
 use crate::plan::{self, PlanError};
 use crate::schedule::{Schedule, Slot};
-use crate::store::{Counts, IssueStatus, LedgerError, Outcome, RecipientStatus, Store, StoreError};
+use crate::store::{Counts, IssueStatus, LedgerError, RecipientStatus, Store, StoreError};
 
 /// Why a session did not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -94,25 +98,6 @@ pub enum SessionError {
         reason: String,
     },
 }
-
-/// What a session tells while it runs; every method has a silent default.
-/// The library calls it; the command line decides how it looks.
-pub trait Reporter: Send + Sync {
-    /// The recipient set was frozen: `added` recipients, `skipped` rows.
-    fn frozen(&self, _number: u32, _date: NaiveDate, _added: u64, _skipped: &[Diagnostic]) {}
-    /// `uncertain` recipients were in flight when an earlier run stopped.
-    fn recovered(&self, _uncertain: u64, _resending: bool) {}
-    /// Sending starts with `total` open recipients.
-    fn started(&self, _total: u64) {}
-    /// These outcomes were just recorded.
-    fn advanced(&self, _outcomes: &[Outcome]) {}
-    /// Sending is over (clears a progress bar).
-    fn finished(&self) {}
-}
-
-/// A reporter that tells nothing (tests, the scheduler's quiet paths).
-pub struct Silent;
-impl Reporter for Silent {}
 
 /// What one session needs besides the slot.
 pub struct Session<'a> {
@@ -223,11 +208,11 @@ impl Session<'_> {
         let prepared = Arc::new(mail::prepare_frozen(config, &issue, &render, self.signer)?);
         let transport = Transport::from_config(config, &date.to_string());
         let opts = run_options(config, self.resend_uncertain);
-        let result = super::run(
+        let result = run(
             &store, date, prepared, &transport, &opts, self.stop, reporter,
         )
         .await;
-        if let Err(source @ super::SendError::Store(_)) = result {
+        if let Err(source @ SendError::Store(_)) = result {
             // The store is out of reach: what it holds cannot be read either.
             let counts = store.counts(date).await.unwrap_or_default();
             return Err(SessionError::Delivery {
@@ -243,7 +228,7 @@ impl Session<'_> {
             number,
             date,
             counts: Counts::default(),
-            source: super::SendError::Store(source),
+            source: SendError::Store(source),
         };
         let status = store.finish(date).await.map_err(after)?;
         let counts = store.counts(date).await.map_err(after)?;
@@ -376,7 +361,7 @@ pub async fn test_send(
         name: "",
     });
     let transport = Transport::from_config(config, &format!("test-{}", issue.slot.date));
-    match super::send_one(&transport, &prepared.envelope(&address), &message).await {
+    match send_one(&transport, &prepared.envelope(&address), &message).await {
         Ok((code, reply)) => Ok(TestSent {
             number: issue.number(),
             address,
@@ -396,7 +381,9 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::delivery::reporter::Silent;
     use crate::list::ListError;
+    use crate::store::Outcome;
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()

@@ -24,7 +24,7 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 
-use super::Failure;
+use super::error::Failure;
 use crate::config::{Config, Tls};
 
 /// SMTP settings resolved from config and the environment.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use lettre::address::Envelope;
 use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 
+use super::error::{Failure, SendError};
 use super::smtp::{SmtpChannel, SmtpSettings};
-use super::{Failure, SendError};
 use crate::config::{Config, TransportKind};
 
 /// Where messages go.

@@ -1,0 +1,88 @@
+//! How a run behaves ([`RunOptions`], [`Retry`]) and what it did ([`Summary`]).
+//!
+//! Plain data shared by the session that builds the options, the workers that
+//! retry and the run loop that sums up. Must not depend on any of them.
+
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
+
+/// Retry timing.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts per recipient per run.
+    pub max_attempts: u32,
+    /// First delay.
+    pub base: Duration,
+}
+
+impl Retry {
+    /// The delay before attempt `attempt + 1`: doubling, capped at a minute, ±25% jitter.
+    pub fn delay(&self, attempt: u32, salt: &str) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(Duration::from_secs(60));
+        let r = RandomState::new().hash_one((salt, attempt)) % 1000;
+        exp.mul_f64(0.75 + r as f64 / 2000.0)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Delivered in this run.
+    pub delivered: u64,
+    /// Ended `failed` in this run.
+    pub failed: u64,
+    /// Ended `bounced` in this run.
+    pub bounced: u64,
+    /// Skipped because suppressed after the list was frozen.
+    pub skipped: u64,
+    /// Left `uncertain` and not resent (`--no-resend-uncertain`).
+    pub uncertain_left: u64,
+    /// Stopped by a signal.
+    pub interrupted: bool,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Resend recipients left uncertain by a crash (at least once).
+    pub resend_uncertain: bool,
+    /// Parallel connections.
+    pub concurrency: usize,
+    /// Retry timing.
+    pub retry: Retry,
+    /// Messages per second, 0 = unlimited.
+    pub rate_per_second: u32,
+    /// Messages per hour, 0 = unlimited.
+    pub max_per_hour: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_with_jitter_and_cap() {
+        let r = Retry {
+            max_attempts: 5,
+            base: Duration::from_millis(1000),
+        };
+        for (attempt, base_ms) in [
+            (1u32, 1000u64),
+            (2, 2000),
+            (3, 4000),
+            (7, 60_000),
+            (30, 60_000),
+        ] {
+            let d = r.delay(attempt, "a@x").as_millis() as u64;
+            assert!(
+                d >= base_ms * 3 / 4 && d <= base_ms * 5 / 4,
+                "attempt {attempt}: {d}"
+            );
+        }
+    }
+}

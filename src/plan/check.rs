@@ -1,0 +1,172 @@
+//! What `tipsheet check` reports: config, content and the list as a send
+//! would use them, the DKIM records to publish and their alignment, the
+//! secret, and whether the next issue assembles and is short enough.
+//!
+//! Reads only and never stops at the first problem: everything found goes
+//! into one [`CheckReport`].
+
+use chrono::{DateTime, Utc};
+
+use super::content::excerpt_rule;
+use super::slot::{choose, next_slot};
+use super::store::{read_store, snapshot};
+use crate::config::{Config, TransportKind};
+use crate::content;
+use crate::diagnostic::Diagnostic;
+use crate::mail::view::View;
+
+/// What `check` found: every problem, and the DKIM record to publish.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Errors and warnings, in the order found.
+    pub diags: Vec<Diagnostic>,
+    /// The DNS TXT record for the DKIM key, when `[dkim]` is configured.
+    /// Every DKIM key's TXT record (one, or two when dual signing).
+    pub dkim: Vec<DkimRecord>,
+    /// Comparisons in the library.
+    pub comparisons: usize,
+    /// Tips in the library.
+    pub tips: usize,
+}
+
+/// Where to publish a DKIM key and what.
+#[derive(Debug, Clone)]
+pub struct DkimRecord {
+    /// `<selector>._domainkey.<domain>`.
+    pub dns_name: String,
+    /// The TXT record's value.
+    pub dns_record: String,
+}
+
+/// Checks config, content and subscribers as a send would use them, and the
+/// next issue's length. Reads only.
+pub async fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
+    let mut report = CheckReport::default();
+    let diags = &mut report.diags;
+    let cfg =
+        |key: &str, msg: String| Diagnostic::warning(&config.path, config.line_of_key(key), msg);
+    let (library, content_diags) = content::load(&config.content.dir, excerpt_rule(config));
+    diags.extend(content_diags);
+    // The list as the store holds it (the store's own lines report a store
+    // that cannot be opened).
+    if let Ok(Some(store)) = read_store(config).await {
+        diags.extend(store.check_list().await);
+    }
+    let n = &config.newsletter;
+    if !n.base_url.starts_with("https://") {
+        diags.push(cfg(
+            "newsletter.base_url",
+            format!(
+                "`{}` is not https: Gmail shows its unsubscribe button only for https links",
+                n.base_url
+            ),
+        ));
+    }
+    if n.postal.trim().is_empty() {
+        diags.push(cfg(
+            "newsletter.postal",
+            "the postal address is empty: bulk mail must show the sender's postal address".into(),
+        ));
+    }
+    match crate::mail::dkim_signer(config) {
+        Ok(Some(d)) => {
+            report.dkim = d
+                .records()
+                .map(|r| DkimRecord {
+                    dns_name: r.name.clone(),
+                    dns_record: r.value.clone(),
+                })
+                .collect();
+            if let Some(settings) = &config.dkim
+                && !dkim_aligned(&config.from_domain(), &settings.domain)
+            {
+                diags.push(cfg(
+                    "dkim.domain",
+                    format!(
+                        "`{}` does not align with the From domain `{}`: DMARC will not pass",
+                        settings.domain,
+                        config.from_domain()
+                    ),
+                ));
+            }
+        }
+        Ok(None) => diags.push(Diagnostic::warning(
+            &config.path,
+            0,
+            "DKIM is not configured: Gmail and Yahoo require bulk senders to sign their mail; add a `[dkim]` section",
+        )),
+        Err(e) => diags.push(Diagnostic::error(
+            &config.path,
+            config.line_of_key("dkim.private_key_path"),
+            e.to_string(),
+        )),
+    }
+    let secret = &config.unsubscribe.secret_env;
+    if std::env::var(secret).map_or(true, |v| v.trim().is_empty()) {
+        let msg =
+            format!("`{secret}` is not set: unsubscribe links would use the development secret");
+        diags.push(if config.delivery.transport == TransportKind::Smtp {
+            Diagnostic::error(
+                &config.path,
+                config.line_of_key("unsubscribe.secret_env"),
+                format!("{msg}; `send` refuses to start"),
+            )
+        } else {
+            cfg("unsubscribe.secret_env", msg)
+        });
+    }
+    // The next issue must assemble and be short enough.
+    if let Ok(schedule) = config.schedule() {
+        let ledger = snapshot(config, None).await.ok().flatten();
+        if let Ok(slot) = next_slot(&schedule, ledger.as_ref(), now) {
+            match choose(config, &library, ledger.as_ref(), slot) {
+                Ok((issue, _)) => {
+                    let view = View::new(config, &issue, "Reader", "reader@example.com", "");
+                    if view.reading_minutes > n.max_reading_minutes as usize {
+                        diags.push(cfg(
+                            "newsletter.max_reading_minutes",
+                            format!(
+                                "issue #{} takes about {} minutes to read, over the promised {}; lower `content.excerpt_words` or `content.comparisons_per_issue`",
+                                issue.number(),
+                                view.reading_minutes,
+                                n.max_reading_minutes
+                            ),
+                        ));
+                    }
+                }
+                Err(f) => diags.push(Diagnostic::error(&config.content.dir, 0, f.to_string())),
+            }
+        }
+    }
+    report.comparisons = library.comparisons.len();
+    report.tips = library.tips.len();
+    report
+}
+
+/// DMARC's relaxed alignment: the DKIM domain is the From domain or a parent of it.
+pub fn dkim_aligned(from_domain: &str, dkim_domain: &str) -> bool {
+    let from = from_domain.to_ascii_lowercase();
+    let dkim = dkim_domain.to_ascii_lowercase();
+    from == dkim || from.ends_with(&format!(".{dkim}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dkim_aligns_with_the_from_domain_or_a_parent_of_it() {
+        for (from, dkim, aligned) in [
+            ("example.com", "example.com", true),
+            ("news.example.com", "example.com", true),
+            ("News.Example.com", "example.COM", true),
+            ("a.b.example.com", "example.com", true),
+            ("example.com", "news.example.com", false),
+            ("badexample.com", "example.com", false),
+            ("example.com.evil.net", "example.com", false),
+            ("example.org", "example.com", false),
+        ] {
+            assert_eq!(dkim_aligned(from, dkim), aligned, "{from} / {dkim}");
+        }
+    }
+}
