@@ -43,12 +43,18 @@
 //! advisory lock on the file, add the header if the file is new or empty,
 //! write the whole CSV-encoded line with one `write_all`, then flush and
 //! `sync_data`. They follow the column order of an existing header.
+//!
+//! # Private by default
+//!
+//! Files the module creates are owner-only (0600), folders 0700; existing
+//! ones keep their mode (`perms.rs`).
 
 mod active;
 pub mod address;
 mod append;
 mod dedupe;
 mod model;
+mod perms;
 pub mod privacy;
 mod reader;
 mod suppression;

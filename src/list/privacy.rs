@@ -9,7 +9,7 @@
 //! `crate::privacy` drives those.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::address::normalize;
 use super::append::{open_locked, write_csv_line};
 use super::model::{MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError};
+use super::perms::private_file;
 use super::table::Table;
 use std::sync::Arc;
 
@@ -273,7 +274,7 @@ fn replace(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.forget-{}.tmp", std::process::id()));
     let result = (|| {
-        let new = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let new = private_file().write(true).create_new(true).open(&tmp)?;
         new.set_permissions(old.metadata()?.permissions())?;
         {
             let mut out = BufWriter::new(&new);
