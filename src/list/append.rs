@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use lettre::Address;
 
 use super::address::clean_text;
+use super::cell::{write_record, writer};
 use super::model::{
     MAX_NAME_CHARS, MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError,
 };
@@ -123,11 +124,10 @@ pub(super) fn existing_header(
     }
 }
 
-pub(super) fn write_csv_line<S: AsRef<[u8]>>(buf: &mut Vec<u8>, fields: &[S]) -> io::Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(buf);
-    w.write_record(fields).map_err(io::Error::other)?;
+/// One CSV line, its fields protected from spreadsheets (`cell`).
+pub(super) fn write_csv_line<S: AsRef<str>>(buf: &mut Vec<u8>, fields: &[S]) -> io::Result<()> {
+    let mut w = writer(buf);
+    write_record(&mut w, fields)?;
     w.flush()
 }
 
