@@ -46,8 +46,8 @@
 //!
 //! # Safe to open, private by default
 //!
-//! Every field the module writes (appends, the erasure's rewrites) that
-//! starts with `=`, `+`, `-`, `@`, a tab or a CR gets a `'` in front so
+//! Every field the module writes (appends, the erasure's rewrites,
+//! [`export`]) that starts with `=`, `+`, `-`, `@`, a tab or a CR gets a `'` in front so
 //! spreadsheets show it as text (OWASP CSV injection); every field it reads
 //! loses one `'` that stands before such a character. The rule is in
 //! `cell.rs` alone. Files it creates are owner-only (0600), folders
@@ -58,6 +58,8 @@ pub mod address;
 mod append;
 mod cell;
 mod dedupe;
+pub mod export;
+pub mod import;
 mod model;
 mod perms;
 pub mod privacy;
