@@ -114,6 +114,12 @@ pub enum Error {
     /// `subscribers show|forget` cannot gather or erase.
     #[error(transparent)]
     Privacy(#[from] PrivacyError),
+    /// `subscribers import` cannot read a file whole.
+    #[error(transparent)]
+    Import(#[from] crate::list::import::ImportError),
+    /// `subscribers export` cannot write its files.
+    #[error(transparent)]
+    Export(#[from] crate::list::export::ExportError),
     /// The command line asks for something that cannot be done as written.
     #[error("{0}")]
     Usage(String),
@@ -149,6 +155,8 @@ impl Error {
             | Error::Server(_)
             | Error::Write { .. }
             | Error::Runtime(_)
+            | Error::Import(_)
+            | Error::Export(_)
             | Error::Usage(_) => exit::USAGE,
         }
     }

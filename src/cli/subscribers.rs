@@ -1,18 +1,16 @@
 //! `tipsheet subscribers import|export`: moving the list between CSV files and
 //! the shared store.
 //!
-//! Owns these two commands' arguments and what they print. The CSV rules
-//! (validation, `file:line` messages, dedupe, suppression) are the list
-//! module's; the SQL is the store's. On the file engine the list *is* the CSV
+//! Owns these two commands' arguments and what they print. Every file
+//! format concern (validation, `file:line` messages, dedupe, suppression, the
+//! torn-row check, writing a CSV safely) is the list module's; the SQL is the
+//! store's. On the file engine the list *is* the CSV
 //! file, and both commands say so instead of doing anything. An import never
 //! writes an erased reader (`subscribers forget`) back: the store holds only
 //! its keyed hash, which `crate::privacy` recognises.
 
-use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
 
@@ -20,8 +18,10 @@ use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Outcome};
+use crate::list::export::{create_folder, write_csv};
+use crate::list::import::{ImportError, read_suppressions, refuse_torn};
 use crate::list::privacy::{FORGOTTEN, Keyer};
-use crate::list::{self, Dedupe, RowProblem, SubscriberReader, Suppression};
+use crate::list::{self, Dedupe, RowProblem, SubscriberReader};
 use crate::store::{Store, StoredSubscriber, StoredSuppression};
 
 /// Rows written per statement.
@@ -67,7 +67,7 @@ pub async fn run(
         // The import creates the schema on a new database.
         None if matches!(command, ListCommand::Import(_)) => Store::open(&settings).await?,
         None => {
-            return Err(usage(anyhow::anyhow!(
+            return Err(Error::Usage(format!(
                 "store `{}` has no tipsheet schema yet: nothing to export (`tipsheet subscribers import FILE` fills it)",
                 settings.url
             )));
@@ -82,11 +82,6 @@ pub async fn run(
     }
 }
 
-/// A problem with what the command was asked to do (exit 2), with its causes.
-fn usage(error: anyhow::Error) -> Error {
-    Error::Usage(format!("{error:#}"))
-}
-
 fn warn(p: RowProblem) {
     errln!(
         "{}",
@@ -96,25 +91,6 @@ fn warn(p: RowProblem) {
             format!("{}; row skipped", p.message)
         )
     );
-}
-
-/// The rules a send's freeze follows, before anything is written: a row
-/// spanning lines that is not one good row (a `"` left open swallowed the rows
-/// after it), or a read that stops early, refuses the whole import.
-fn refuse_torn(path: &std::path::Path) -> Result<(), Error> {
-    let mut reader = SubscriberReader::open(path).map_err(|e| usage(e.into()))?;
-    for row in reader.by_ref() {
-        if let Err(p) = row
-            && p.last_line > p.line
-        {
-            return Err(crate::plan::PlanError::List(crate::list::ListError::TornRow(p)).into());
-        }
-    }
-    reader.finish().map_err(|e| {
-        usage(anyhow::anyhow!(
-            "{e}; nothing was imported: fix the file and import it again"
-        ))
-    })
 }
 
 /// What recognises erased readers in the store: `None` when it holds none
@@ -132,7 +108,7 @@ async fn erased_keyer(config: &Config, store: &Store) -> Result<Option<Keyer>, E
             .count()
         {
             0 => Ok(None),
-            n => Err(usage(anyhow::anyhow!(
+            n => Err(Error::Usage(format!(
                 "{e}; the store holds {n} erased reader(s) as keyed hashes, and without the secret an import cannot tell them from new rows: nothing was imported"
             ))),
         },
@@ -196,10 +172,18 @@ async fn import(
     let mut skipped = 0usize;
     let (mut suppressions, mut suppressions_new) = (0u64, 0u64);
     if let Some(path) = &args.suppressed {
-        let (set, problems) = Suppression::load(path).map_err(|e| usage(e.into()))?;
+        let (rows, problems) = read_suppressions(path, now)?;
         skipped += problems.len();
         problems.into_iter().for_each(warn);
-        let mut rows = suppression_rows(path, &set, now).map_err(usage)?;
+        let mut rows: Vec<StoredSuppression> = rows
+            .into_iter()
+            .map(|r| StoredSuppression {
+                key: r.key,
+                address: r.address,
+                reason: r.reason,
+                at: r.at,
+            })
+            .collect();
         // An erased reader is suppressed already, under its hash only.
         if keyer.is_some() {
             let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
@@ -215,7 +199,7 @@ async fn import(
         }
     }
     refuse_torn(&args.file)?;
-    let mut reader = SubscriberReader::open(&args.file).map_err(|e| usage(e.into()))?;
+    let mut reader = SubscriberReader::open(&args.file).map_err(ImportError::from)?;
     let mut dedupe = Dedupe::new();
     let mut batch = Vec::with_capacity(BATCH);
     let (mut total, mut new) = (0u64, 0u64);
@@ -256,10 +240,12 @@ async fn import(
     new += n;
     total -= refused as u64;
     skipped += refused;
-    if let Err(e) = reader.finish() {
-        return Err(usage(anyhow::anyhow!(
-            "{e}; the {total} row(s) before it were imported: fix the file and import it again (importing twice changes nothing)"
-        )));
+    if let Err(source) = reader.finish() {
+        return Err(ImportError::StoppedAfter {
+            source,
+            imported: total,
+        }
+        .into());
     }
     let (listed, suppressed) = store.list_counts().await.map_err(Error::Store)?;
     outln!(
@@ -274,73 +260,10 @@ async fn import(
     Ok(Outcome::Done)
 }
 
-/// The rows of the resolved suppression set, with the address, reason and
-/// time of each key's last row in the file (`imported` and now when unknown).
-fn suppression_rows(
-    path: &Path,
-    set: &Suppression,
-    now: DateTime<Utc>,
-) -> Result<Vec<StoredSuppression>, anyhow::Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_path(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let header: Vec<String> = reader
-        .byte_headers()
-        .map(|h| {
-            h.iter()
-                .map(|c| {
-                    String::from_utf8_lossy(c)
-                        .trim()
-                        .trim_start_matches('\u{feff}')
-                        .to_ascii_lowercase()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let col = |name: &str| header.iter().position(|c| c == name);
-    let (email, reason, at) = (col("email"), col("reason"), col("at"));
-    let stamp = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut rows: HashMap<String, StoredSuppression> = HashMap::new();
-    for record in reader.byte_records().flatten() {
-        let field = |i: Option<usize>| {
-            i.and_then(|i| record.get(i))
-                .map(|v| String::from_utf8_lossy(v).trim().to_string())
-                .unwrap_or_default()
-        };
-        let address = field(email);
-        let key = list::normalize(&address);
-        if !set.contains(&key) {
-            continue;
-        }
-        let reason = Some(field(reason))
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| "imported".into());
-        let at = Some(field(at))
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| stamp.clone());
-        rows.insert(
-            key.clone(),
-            StoredSuppression {
-                key,
-                address,
-                reason,
-                at,
-            },
-        );
-    }
-    let mut rows: Vec<_> = rows.into_values().collect();
-    rows.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(rows)
-}
-
 async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> {
     let subscribers = store.subscribers().await.map_err(Error::Store)?;
     let suppressions = store.suppressions().await.map_err(Error::Store)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create `{}`", args.out.display()))
-        .map_err(usage)?;
+    create_folder(&args.out)?;
     let subs_path = args.out.join("subscribers.csv");
     write_csv(
         &subs_path,
@@ -369,31 +292,4 @@ async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> 
         supp_path.display()
     );
     Ok(Outcome::Done)
-}
-
-/// Writes a CSV next to `path` and renames it into place, so a reader never
-/// sees half a list.
-fn write_csv<'a, I>(path: &Path, header: &[&str], rows: I) -> Result<(), Error>
-where
-    I: Iterator<Item = [&'a str; 3]>,
-{
-    let tmp = path.with_extension("csv.tmp");
-    let write = || -> std::io::Result<()> {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(std::io::BufWriter::new(file));
-        w.write_record(header)?;
-        for row in rows {
-            w.write_record(row)?;
-        }
-        let mut inner = w.into_inner().map_err(|e| e.into_error())?;
-        inner.flush()?;
-        inner.get_ref().sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write()
-        .with_context(|| format!("cannot write `{}`", path.display()))
-        .map_err(usage)?;
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Appending a subscriber or a suppression under an exclusive lock, one
 //! whole CSV line per write.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -9,9 +9,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use lettre::Address;
 
 use super::address::clean_text;
+use super::cell::{write_record, writer};
 use super::model::{
     MAX_NAME_CHARS, MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError,
 };
+use super::perms::private_file;
 use super::table::{Table, parse_email};
 
 /// Append one suppression record (`email,reason,at`, `at` in RFC 3339 UTC).
@@ -122,19 +124,19 @@ pub(super) fn existing_header(
     }
 }
 
-pub(super) fn write_csv_line<S: AsRef<[u8]>>(buf: &mut Vec<u8>, fields: &[S]) -> io::Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(buf);
-    w.write_record(fields).map_err(io::Error::other)?;
+/// One CSV line, its fields protected from spreadsheets (`cell`).
+pub(super) fn write_csv_line<S: AsRef<str>>(buf: &mut Vec<u8>, fields: &[S]) -> io::Result<()> {
+    let mut w = writer(buf);
+    write_record(&mut w, fields)?;
     w.flush()
 }
 
 /// Opens a list file for appending under an exclusive lock, reopening it if
 /// it was replaced (by an erasure) while this process waited for the lock.
+/// A file it creates is owner-only.
 pub(super) fn open_locked(path: &Path) -> io::Result<File> {
     loop {
-        let file = OpenOptions::new()
+        let file = private_file()
             .read(true)
             .append(true)
             .create(true)

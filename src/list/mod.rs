@@ -43,12 +43,25 @@
 //! advisory lock on the file, add the header if the file is new or empty,
 //! write the whole CSV-encoded line with one `write_all`, then flush and
 //! `sync_data`. They follow the column order of an existing header.
+//!
+//! # Safe to open, private by default
+//!
+//! Every field the module writes (appends, the erasure's rewrites,
+//! [`export`]) that starts with `=`, `+`, `-`, `@`, a tab or a CR gets a `'` in front so
+//! spreadsheets show it as text (OWASP CSV injection); every field it reads
+//! loses one `'` that stands before such a character. The rule is in
+//! `cell.rs` alone. Files it creates are owner-only (0600), folders
+//! 0700; existing ones keep their mode (`perms.rs`).
 
 mod active;
 pub mod address;
 mod append;
+mod cell;
 mod dedupe;
+pub mod export;
+pub mod import;
 mod model;
+mod perms;
 pub mod privacy;
 mod reader;
 mod suppression;
@@ -742,6 +755,36 @@ mod tests {
             std::fs::read_to_string(&headerless).unwrap(),
             "d@example.com,D,\n"
         );
+    }
+
+    #[test]
+    fn appended_formulas_are_text_in_the_file_and_read_back_as_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscribers.csv");
+        let name = "=HYPERLINK(\"http://x\",\"y\")";
+        append_subscriber(&path, "=1+1@example.com", name, t0()).unwrap();
+        append_subscriber(&path, "b@example.com", "'Tis Bo", t0()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "email,name,subscribed_at\n\
+             '=1+1@example.com,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",2026-09-14T10:22:00Z\n\
+             b@example.com,'Tis Bo,2026-09-14T10:22:00Z\n"
+        );
+        let list = load_list(&path, &Suppression::default()).unwrap();
+        assert_eq!(list.active[0].email.to_string(), "=1+1@example.com");
+        assert_eq!(list.active[0].name, name);
+        assert_eq!(list.active[1].name, "'Tis Bo");
+
+        let sup = dir.path().join("suppressed.csv");
+        append_suppression(&sup, "-x@example.com", "-manual", t0()).unwrap();
+        assert!(
+            std::fs::read_to_string(&sup)
+                .unwrap()
+                .ends_with("'-x@example.com,'-manual,2026-09-14T10:22:00Z\n")
+        );
+        let (s, problems) = Suppression::load(&sup).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(s.contains("-x@example.com"));
     }
 
     #[test]

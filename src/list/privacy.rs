@@ -9,7 +9,7 @@
 //! `crate::privacy` drives those.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,8 +17,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::address::normalize;
 use super::append::{open_locked, write_csv_line};
+use super::cell::unprotect;
 use super::model::{MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError};
-use super::table::Table;
+use super::perms::private_file;
+use super::table::{Table, text};
 use std::sync::Arc;
 
 /// How a pseudonym starts; never a valid address (it has no `@`).
@@ -198,7 +200,7 @@ fn walk(
     while let Some(row) = table.next_row() {
         let Ok(line) = row else { break };
         let record = &table.record;
-        let Some(raw) = record.get(email).and_then(|f| std::str::from_utf8(f).ok()) else {
+        let Some(raw) = record.get(email).and_then(text) else {
             continue;
         };
         if !is_theirs(raw, key, pseudonyms) {
@@ -216,11 +218,11 @@ fn walk(
                     .unwrap_or_default();
                 // Only LF ends a record: a CRLF row's CR is still on its last field.
                 let v = if i + 1 == record.len() {
-                    v.strip_suffix('\r').unwrap_or(&v).to_string()
+                    v.strip_suffix('\r').unwrap_or(&v)
                 } else {
-                    v.into_owned()
+                    &v
                 };
-                (c.clone(), v)
+                (c.clone(), unprotect(v).to_string())
             })
             .collect();
         visit(Row { line, fields }, start, end)?;
@@ -273,7 +275,7 @@ fn replace(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.forget-{}.tmp", std::process::id()));
     let result = (|| {
-        let new = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let new = private_file().write(true).create_new(true).open(&tmp)?;
         new.set_permissions(old.metadata()?.permissions())?;
         {
             let mut out = BufWriter::new(&new);
@@ -547,6 +549,25 @@ mod tests {
                 .unwrap()
                 .rows,
             0
+        );
+    }
+
+    #[test]
+    fn rows_written_as_text_for_spreadsheets_are_found_and_shown_as_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscribers.csv");
+        let name = "=HYPERLINK(\"http://x\",\"y\")";
+        crate::list::append_subscriber(&path, "-ana@example.com", name, t0()).unwrap();
+        crate::list::append_subscriber(&path, "bob@example.com", "Bob", t0()).unwrap();
+        let rows = list_rows(&path, "-ana@example.com").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get("email"), "-ana@example.com");
+        assert_eq!(rows[0].get("name"), name);
+        let removed = remove_from_list(&path, "-ana@example.com").unwrap();
+        assert_eq!(removed.names, [name]);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "email,name,subscribed_at\nbob@example.com,Bob,2026-12-02T10:00:00Z\n"
         );
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::address::normalize;
 use super::model::{MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUPPRESSION_HEADER, SubscribersError};
-use super::table::{Table, parse_email};
+use super::table::{Table, parse_email, text};
 
 use super::privacy::{FORGOTTEN, Keyer, is_pseudonym};
 
@@ -70,7 +70,7 @@ impl Suppression {
                 problems.push(table.count_problem(header, line));
                 continue;
             };
-            let Ok(raw_email) = std::str::from_utf8(raw_email) else {
+            let Some(raw_email) = text(raw_email) else {
                 problems.push(table.problem(
                     line,
                     "row is not valid UTF-8 (save the file as UTF-8)".to_string(),
@@ -79,7 +79,7 @@ impl Suppression {
             };
             let reason = reason_col
                 .and_then(|i| record.get(i))
-                .and_then(|r| std::str::from_utf8(r).ok())
+                .and_then(text)
                 .map(str::trim);
             let resubscribe = reason.is_some_and(|r| r.eq_ignore_ascii_case(RESUBSCRIBED));
             if is_pseudonym(raw_email.trim()) {

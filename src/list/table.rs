@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 use lettre::Address;
 
 use super::address::{self, AddressProblem, is_breaking};
+use super::cell::unprotect;
 use super::model::{RowProblem, SubscribersError};
 
 /// Wraps the file to know where the input ends (for line numbers of a last
@@ -326,9 +327,16 @@ pub(super) fn is_blank(record: &csv::ByteRecord) -> bool {
     record.len() == 1 && record.as_slice().iter().all(u8::is_ascii_whitespace)
 }
 
-/// Decode every field; `None` if any is not UTF-8.
+/// Decode every field with [`text`]; `None` if any is not UTF-8.
 pub(super) fn decode(record: &csv::ByteRecord) -> Option<Vec<&str>> {
-    record.iter().map(|f| std::str::from_utf8(f).ok()).collect()
+    record.iter().map(text).collect()
+}
+
+/// A field's value: UTF-8, with the quote a writer put in front of a
+/// formula-like value taken off again (`cell`); `None` if not UTF-8. Every
+/// reader of a list file takes its fields through here.
+pub(super) fn text(field: &[u8]) -> Option<&str> {
+    std::str::from_utf8(field).ok().map(unprotect)
 }
 
 // ---------------------------------------------------------------------------

@@ -336,3 +336,97 @@ fn postgres_preview_names_a_stored_row_that_is_not_an_address() {
         "{preview:?}"
     );
 }
+
+#[test]
+fn postgres_export_writes_formulas_as_text_and_reimports_them_unchanged() {
+    let Some(db) = pg::fresh("subscribers::postgres_export_formulas") else {
+        return;
+    };
+    let site = pg_site(&db);
+    let r = import_sample(&site);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Names a spreadsheet would run, one it would not, and one with a quote
+    // of its own; written by hand as a sign-up form could have.
+    db.query(
+        "UPDATE subscribers SET name = CASE email \
+           WHEN 'ana@example.com' THEN '=HYPERLINK(\"http://x\",\"y\")' \
+           WHEN 'carol@example.com' THEN '''Tis Carol' \
+           WHEN 'erin@example.com' THEN '-Erin' \
+           ELSE name END",
+    );
+    db.query("UPDATE suppressions SET reason = '@bounced' WHERE email = 'sam@example.com'");
+    let snapshot = "SELECT string_agg(email || '|' || address || '|' || name || '|' || COALESCE(subscribed_at, ''), ';' ORDER BY email) FROM subscribers";
+    let before: String = db.query(snapshot)[0].get(0);
+    let r = site.run(&["subscribers", "export", "--out", "out"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        site.read("out/subscribers.csv"),
+        "email,name,subscribed_at\n\
+         ana@example.com,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",2026-09-14T10:22:00Z\n\
+         Bob@Example.com,Bob <script>alert(1)</script>,2026-09-15T00:00:00Z\n\
+         carol@example.com,'Tis Carol,2026-10-01T08:00:00Z\n\
+         erin@example.com,'-Erin,2026-10-04T00:00:00Z\n\
+         sam@example.com,Sam Suppressed,2026-10-02T00:00:00Z\n"
+    );
+    assert_eq!(
+        site.read("out/suppressed.csv"),
+        "email,reason,at\nSAM@example.com,'@bounced,2026-10-30T08:00:00Z\n"
+    );
+    // Read back into an empty store: every name as it was, no quote added
+    // or lost, the formula a name again.
+    db.query("DELETE FROM suppressions");
+    db.query("DELETE FROM subscribers");
+    let again = site.run(&[
+        "subscribers",
+        "import",
+        "out/subscribers.csv",
+        "--suppressed",
+        "out/suppressed.csv",
+    ]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stdout
+            .contains("5 subscriber(s), 5 new; 1 suppression(s), 1 new; 0 row(s) skipped"),
+        "{again:?}"
+    );
+    let after: String = db.query(snapshot)[0].get(0);
+    assert_eq!(after, before);
+    assert!(
+        after.contains("ana@example.com|ana@example.com|=HYPERLINK(\"http://x\",\"y\")|"),
+        "{after}"
+    );
+    let reason: String =
+        db.query("SELECT reason FROM suppressions WHERE email = 'sam@example.com'")[0].get(0);
+    assert_eq!(reason, "@bounced");
+    // Exported again, the file is the same: no second quote.
+    let first = site.read("out/subscribers.csv");
+    let r = site.run(&["subscribers", "export", "--out", "out"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(site.read("out/subscribers.csv"), first);
+}
+
+#[cfg(unix)]
+#[test]
+fn postgres_export_files_and_folder_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(db) = pg::fresh("subscribers::postgres_export_private") else {
+        return;
+    };
+    let site = pg_site(&db);
+    let r = import_sample(&site);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = site.run(&["subscribers", "export", "--out", "out/list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mode = |rel: &str| {
+        std::fs::metadata(site.path(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("out"), 0o700);
+    assert_eq!(mode("out/list"), 0o700);
+    assert_eq!(mode("out/list/subscribers.csv"), 0o600);
+    assert_eq!(mode("out/list/suppressed.csv"), 0o600);
+}
