@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::list::Suppression;
 use crate::list::privacy::Keyer;
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// The lock file in `state_dir`.
 fn lock_path(state_dir: &Path) -> PathBuf {
