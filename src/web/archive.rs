@@ -188,7 +188,7 @@ pub(super) async fn archived_issue(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::after_body;
 
     #[test]
     fn fragments_go_after_the_body_tag() {

@@ -72,8 +72,10 @@ pub fn verify_confirm(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use chrono::{TimeDelta, TimeZone};
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+    use super::{LinkProblem, confirm_url, verify_confirm};
+    use crate::mail::token::Signer;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()

@@ -501,7 +501,7 @@ pub(super) async fn confirm(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{MAX_NAME_CHARS, clean_name};
 
     #[test]
     fn names_are_cleaned_like_the_list_does() {

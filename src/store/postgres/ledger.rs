@@ -468,7 +468,8 @@ async fn mark_sending<C: GenericClient>(c: &C, slot: &str) -> Result<u64, tokio_
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::CommitRows;
+    use crate::store::records::{Outcome, RecipientStatus};
 
     fn outcome(key: &str, status: RecipientStatus, code: Option<u16>) -> Outcome {
         Outcome {

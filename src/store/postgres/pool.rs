@@ -337,7 +337,7 @@ fn host_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{rustls_config, split_root_cert};
 
     #[test]
     fn root_cert_is_ours_and_the_rest_goes_to_the_driver() {

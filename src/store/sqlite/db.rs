@@ -794,7 +794,11 @@ fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientRecord> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::NaiveDate;
+
+    use super::Db;
+    use crate::content::issue::Selection;
+    use crate::store::records::{IssueStatus, Outcome, RecipientStatus};
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

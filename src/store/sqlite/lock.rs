@@ -111,7 +111,8 @@ impl Watched {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{held, take};
+    use crate::store::error::StoreError;
 
     #[test]
     fn a_second_lock_is_refused_and_probing_creates_nothing() {

@@ -189,8 +189,11 @@ impl Confirmations {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use chrono::TimeZone;
+    use std::sync::Mutex;
+
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    use super::Confirmations;
 
     #[test]
     fn one_confirmation_per_address_per_hour_and_memory_is_bounded() {
