@@ -9,7 +9,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Consequence, Event, EventRecord, RecipientRecord, Recorded, StoreError};
+use super::error::StoreError;
+use super::event::{Consequence, Event, EventRecord, Recorded};
+use super::records::RecipientRecord;
 
 /// The events side of the store.
 #[async_trait]

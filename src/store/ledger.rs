@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-use super::{
+use super::error::StoreError;
+use super::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
-    StoreError,
 };
 use crate::content::issue::{PastIssue, Selection};
 

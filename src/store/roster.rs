@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Erasure, Forgotten, Held, Places, StoreError, StoredSubscriber, StoredSuppression};
+use super::error::StoreError;
+use super::records::{Erasure, Forgotten, Held, Places, StoredSubscriber, StoredSuppression};
 use crate::diagnostic::Diagnostic;
 use crate::list::{Subscriber, Walked};
 

@@ -108,7 +108,7 @@ impl fmt::Debug for StoreUrl {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::StoreUrl;
     use std::path::Path;
 
     #[test]

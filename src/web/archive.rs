@@ -1,8 +1,27 @@
 //! The web archive: every sent issue as a page, rendered for no reader in
 //! particular.
 
-#[allow(unused_imports)]
-use super::*;
+//!
+//! Owns the archive's routes, its list of issues and the note on top of an
+//! archived issue. It must not show anything personal: a page is the same
+//! for every reader.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::app::{App, Brand};
+use super::error::{PageError, WebError, answer, off_thread};
+use super::pages::{html, not_found_page};
+use crate::config::Config;
+use crate::content::issue;
+use crate::mail::view::View;
+use crate::plan;
+use crate::schedule::Slot;
+use crate::store::{Snapshot, StoreError};
 
 #[derive(Debug)]
 pub(super) struct ArchiveEntry {
@@ -21,25 +40,6 @@ pub(super) struct ArchivePage<'a> {
 #[derive(Template)]
 #[template(path = "archive_nav.html")]
 pub(super) struct ArchiveNav;
-
-/// Why an archive or preview page cannot be made (logged; the reader gets a plain page).
-#[derive(Debug, thiserror::Error)]
-pub(super) enum PageError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Ledger(#[from] crate::store::LedgerError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Issue(#[from] crate::content::issue::IssueError),
-    #[error(transparent)]
-    Render(#[from] crate::mail::view::RenderError),
-    #[error("template failed: {0}")]
-    Template(#[from] askama::Error),
-}
 
 /// The slot of a recorded issue: from the schedule, or (if the schedule changed
 /// since) its date at midnight; the ledger's number wins either way.
@@ -184,4 +184,18 @@ pub(super) async fn archived_issue(
         Some(page) => archive_headers((StatusCode::OK, Html(page)).into_response()),
         None => not_found_page(&app),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_body;
+
+    #[test]
+    fn fragments_go_after_the_body_tag() {
+        assert_eq!(
+            after_body("<html><body style=\"x\"><p>", "N"),
+            "<html><body style=\"x\">\nN<p>"
+        );
+        assert_eq!(after_body("<p>", "N"), "\nN<p>");
+    }
 }

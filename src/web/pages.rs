@@ -1,8 +1,18 @@
-//! Pages shared by every route: the error page and its variants (404, 400,
-//! 413, 500), and [`WebError`], which a handler returns with `?`.
+//! Pages shared by every route: rendering a template into a response, and
+//! the error page with its variants (404, 400, 413, 500).
+//!
+//! Owns what these pages say. It must not read the store or decide who may
+//! see what: handlers call it with what to show.
 
-#[allow(unused_imports)]
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::app::{App, BODY_LIMIT, Brand};
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -96,70 +106,4 @@ pub(super) fn unreadable(app: &App, rejection: &FormRejection, why: &str) -> Res
         );
     }
     bad_request(app, why)
-}
-
-/// A request that failed on the server's side: already logged, shown as the
-/// "Something went wrong" page saying what could not be done. Handlers
-/// return it with `?`.
-pub(super) struct WebError {
-    app: Arc<App>,
-    what: &'static str,
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        server_error(&self.app, self.what)
-    }
-}
-
-/// Runs `f` (file or ledger work) off the async threads. An error is logged
-/// as `error: {log}: {e}` (or `error: {e}` for an empty `log`) and becomes a
-/// [`WebError`] saying "We could not {what} just now".
-/// The value of a store call, or (logged) the error page for `what`.
-pub(super) fn answer<T, E: std::fmt::Display>(
-    app: &Arc<App>,
-    what: &'static str,
-    log: String,
-    result: Result<T, E>,
-) -> Result<T, WebError> {
-    result.map_err(|e| {
-        app.note(if log.is_empty() {
-            format!("error: {e}")
-        } else {
-            format!("error: {log}: {e}")
-        });
-        WebError {
-            app: app.clone(),
-            what,
-        }
-    })
-}
-
-pub(super) async fn off_thread<T, E>(
-    app: &Arc<App>,
-    what: &'static str,
-    log: String,
-    f: impl FnOnce(&App) -> Result<T, E> + Send + 'static,
-) -> Result<T, WebError>
-where
-    T: Send + 'static,
-    E: std::fmt::Display + Send + 'static,
-{
-    let a = app.clone();
-    let failed = |app: &Arc<App>| WebError {
-        app: app.clone(),
-        what,
-    };
-    match blocking(move || f(&a)).await {
-        Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => {
-            app.note(if log.is_empty() {
-                format!("error: {e}")
-            } else {
-                format!("error: {log}: {e}")
-            });
-            Err(failed(app))
-        }
-        None => Err(failed(app)),
-    }
 }

@@ -1,7 +1,26 @@
 //! The admin preview of the next issue (loopback or the admin token only).
 
-#[allow(unused_imports)]
-use super::*;
+//!
+//! Owns who counts as the admin and the summary shown above the preview. It
+//! must not write anything: a preview freezes nothing and sends nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::app::App;
+use super::archive::after_body;
+use super::error::PageError;
+use super::pages::{message, not_found_page};
+use crate::mail::token::same_secret;
+use crate::plan;
+use crate::schedule::clock::Clock as _;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct PreviewParams {

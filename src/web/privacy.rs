@@ -8,10 +8,22 @@
 //! on the configured store (the files or PostgreSQL); it is the one write
 //! this server makes to the ledger.
 
-#[allow(unused_imports)]
-use super::*;
-use crate::list::privacy::Keyer;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::app::{App, Brand};
+use super::error::{WebError, answer};
+use super::forms::{PostedLink, TokenParams};
+use super::pages::{bad_request, html, message};
 use crate::privacy::{self, PrivacyError};
+use crate::schedule::clock::Clock as _;
 
 /// The routes, merged into the server's router.
 pub(super) fn privacy_routes() -> Router<Arc<App>> {
@@ -29,12 +41,6 @@ struct ForgetPage<'a> {
 }
 
 impl App {
-    /// Like the signer: `serve` started, so the secret rules were met.
-    pub(super) fn keyer(&self) -> Keyer {
-        crate::plan::keyer(&self.config)
-            .unwrap_or_else(|_| crate::plan::keyer_of(self.signer.clone()))
-    }
-
     /// Whether `key`'s reader asked to be forgotten (then sign-up and
     /// resubscribe are refused). Unreadable files (or an unreachable store)
     /// count as not forgotten here: the suppression check or the store write

@@ -1,7 +1,33 @@
 //! The router: routes, security headers, and starting the server.
+//!
+//! Owns which path goes to which handler and the headers every answer gets.
+//! It must not hold handlers or pages itself; nothing else in `web/`
+//! imports it.
 
-#[allow(unused_imports)]
-use super::*;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+
+use super::app::{App, BODY_LIMIT, Brand, Events};
+use super::archive::{archive, archived_issue};
+use super::error::ServerError;
+use super::pages::not_found;
+use super::preview::preview;
+use super::privacy::privacy_routes;
+use super::signup::{confirm, confirm_page, subscribe, subscribe_form};
+use super::unsubscribe::{resubscribe, unsubscribe, unsubscribe_page};
+use super::webhooks;
+use crate::config::Config;
+use crate::delivery::Transport;
+use crate::plan;
+use crate::schedule::clock::WallClock;
+use crate::store::Store;
 
 /// Runs `tipsheet serve` until SIGINT or SIGTERM. `listen` overrides
 /// `server.listen`; `now` pins the clock's start (a testing aid).
@@ -68,12 +94,12 @@ pub async fn run(
     .map_err(ServerError::Serve)
 }
 
-pub(super) fn router(app: Arc<App>) -> Router {
+fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(subscribe_form))
         .route("/healthz", get(|| async { "ok" }))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
-        .route("/resubscribe", axum::routing::post(resubscribe))
+        .route("/resubscribe", post(resubscribe))
         .route("/subscribe", get(subscribe_form).post(subscribe))
         .route("/confirm", get(confirm_page).post(confirm))
         .route(
@@ -91,7 +117,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .merge(privacy_routes())
         .nest_service(
             "/webhooks",
-            super::webhooks::router(
+            webhooks::router(
                 &app.config,
                 app.events.clone(),
                 app.store.clone(),
@@ -106,7 +132,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
 
 /// No framing (clickjacking the unsubscribe button), no scripts, no leaking
 /// tokens in `Referer`, no caching of personal pages unless a handler says so.
-pub(super) async fn security_headers(mut res: Response) -> Response {
+async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -124,11 +150,4 @@ pub(super) async fn security_headers(mut res: Response) -> Response {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     res
-}
-
-/// Runs file or database work off the async threads. `None` only if `f` panicked.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    tokio::task::spawn_blocking(f).await.ok()
 }

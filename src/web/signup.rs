@@ -1,8 +1,40 @@
 //! Sign-up with double opt-in: the form, the rate-limited confirmation mail,
 //! the signed confirmation link, and the welcome page.
 
-#[allow(unused_imports)]
-use super::*;
+//!
+//! Owns the sign-up and confirm routes, the confirmation mail and how a
+//! confirmed reader is added. It must not write the list except through the
+//! store's `subscribe`, nor mail anyone who has not asked on this form.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::TimeDelta;
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::{Mailbox, Message, MultiPart};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::app::{App, Brand, blocking};
+use super::confirm::{
+    CONFIRM_EVERY_MINUTES, CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm,
+};
+use super::error::{WebError, answer};
+use super::pages::{bad_request, html, message, message_with_link, server_error, unreadable};
+use super::privacy::forgotten_page;
+use super::welcome;
+use crate::delivery;
+use crate::list::{self, AddressProblem, MAX_EMAIL_CHARS, normalize};
+use crate::schedule::clock::Clock as _;
+use crate::store::{StoreError, StoredSubscriber};
+
+/// Names are cut to this many characters (as in the list).
+const MAX_NAME_CHARS: usize = list::MAX_NAME_CHARS;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SignUp {
@@ -465,4 +497,26 @@ pub(super) async fn confirm(
             next,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_NAME_CHARS, clean_name};
+
+    #[test]
+    fn names_are_cleaned_like_the_list_does() {
+        let cases = [
+            ("  Ana \r\n Lee ", "Ana Lee"),
+            ("Bob\u{2028}<b>", "Bob <b>"),
+            ("", ""),
+            ("\t\t", ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(clean_name(raw), want, "{raw:?}");
+        }
+        assert_eq!(
+            clean_name(&"é".repeat(1000)).chars().count(),
+            MAX_NAME_CHARS
+        );
+    }
 }

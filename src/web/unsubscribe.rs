@@ -3,18 +3,31 @@
 //! so that it is also recorded as an `unsubscribe` event (source `web`) that
 //! `status` counts, on either store engine.
 
-#[allow(unused_imports)]
-use super::*;
-use axum::extract::{FromRequest, Request};
+//!
+//! Owns these routes and their pages. It must not suppress or lift anything
+//! but the address of a genuine link.
 
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::app::{App, Brand};
+use super::error::{WebError, answer};
+use super::forms::{PostedLink, TokenParams};
+use super::pages::{bad_request, html, message, message_with_link};
+use super::privacy::forgotten_page;
 use crate::inbound::policy::{self, Policy};
+use crate::mail::token::encode_query;
+use crate::schedule::clock::Clock as _;
 use crate::store::StoreError;
 
-#[derive(Debug, Deserialize)]
-pub(super) struct TokenParams {
-    e: Option<String>,
-    t: Option<String>,
-}
+/// Reason written for an unsubscribe.
+const UNSUBSCRIBED: &str = "unsubscribed";
 
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
@@ -42,41 +55,6 @@ pub(super) struct ResubscribedPage<'a> {
 }
 
 impl App {
-    /// Logs one line through [`Events::note`].
-    pub(super) fn note(&self, line: String) {
-        self.events.note(&line);
-    }
-
-    /// The normalized address and token of a genuine unsubscribe link, or the 400 page.
-    pub(super) fn unsubscribe_link(
-        &self,
-        params: &TokenParams,
-    ) -> Result<(String, String), Box<Response>> {
-        let (Some(e), Some(t)) = (params.e.as_deref(), params.t.as_deref()) else {
-            return Err(Box::new(bad_request(
-                self,
-                &format!(
-                    "This unsubscribe link is incomplete. Nothing was changed. Use the link at the bottom of any {} email, or write to {}.",
-                    self.brand.name, self.config.unsubscribe.mailto
-                ),
-            )));
-        };
-        let key = normalize(e);
-        if key.chars().count() > MAX_EMAIL_CHARS
-            || !self.signer.verify_unsubscribe(&key, t)
-            || key.parse::<Address>().is_err()
-        {
-            return Err(Box::new(bad_request(
-                self,
-                &format!(
-                    "This unsubscribe link for {e} is not valid: it may have been cut short or changed. Nothing was changed. Use the link at the bottom of any {} email, or write to {}.",
-                    self.brand.name, self.config.unsubscribe.mailto
-                ),
-            )));
-        }
-        Ok((key, t.trim().to_string()))
-    }
-
     /// Whether `key` is suppressed now (an erased reader: under its pseudonym).
     pub(super) async fn suppressed(&self, key: &str) -> Result<bool, StoreError> {
         self.store.is_suppressed(key).await
@@ -127,32 +105,6 @@ impl App {
             self.note(format!("resubscribed `{key}`"));
         }
         Ok(lifted)
-    }
-}
-
-/// The checked address of a posted unsubscribe-link form (`e`, `t`), as
-/// [`App::unsubscribe_link`] checks it; a form that cannot be read or a link
-/// that is not genuine is answered with its page (413/400) before the handler.
-pub(super) struct PostedLink(pub(super) String);
-
-impl FromRequest<Arc<App>> for PostedLink {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Response> {
-        let params = match Form::<TokenParams>::from_request(req, app).await {
-            Ok(Form(p)) => p,
-            Err(rejection) => {
-                return Err(unreadable(
-                    app,
-                    &rejection,
-                    "This form arrived garbled. Nothing was changed.",
-                ));
-            }
-        };
-        match app.unsubscribe_link(&params) {
-            Ok((key, _)) => Ok(PostedLink(key)),
-            Err(page) => Err(*page),
-        }
     }
 }
 

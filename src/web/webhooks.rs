@@ -22,6 +22,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::app::Events;
 use crate::config::Config;
 use crate::inbound::policy::{self, Policy, PolicyError};
 use crate::list::normalize;
@@ -38,7 +39,7 @@ const MAX_EVENTS: usize = 1000;
 struct Hooks {
     config: Config,
     /// Where log lines go.
-    events: Arc<dyn super::Events>,
+    events: Arc<dyn Events>,
     policy: Policy,
     /// `[bounces] webhook_token_env`'s value; `None` turns generic and Postmark off.
     token: Option<String>,
@@ -57,12 +58,7 @@ fn env_secret(name: &str) -> Option<String> {
 
 /// The `/webhooks/…` routes, their secrets read from the environment now;
 /// events go to `store`. `keyer` recognises erased readers.
-pub fn router(
-    config: &Config,
-    events: Arc<dyn super::Events>,
-    store: Store,
-    keyer: Keyer,
-) -> Router {
+pub fn router(config: &Config, events: Arc<dyn Events>, store: Store, keyer: Keyer) -> Router {
     let b = config.bounce_settings();
     let hooks = Arc::new(Hooks {
         config: config.clone(),

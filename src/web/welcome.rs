@@ -18,7 +18,7 @@ use lettre::Address;
 use lettre::message::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 
-use super::{App, blocking};
+use super::app::{App, blocking};
 use crate::list::normalize;
 use crate::mail::headers::{list_unsubscribe, text_header};
 use crate::plan;

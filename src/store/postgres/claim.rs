@@ -2,7 +2,13 @@
 //! SKIP LOCKED`, renewing and releasing this host's claims, and recovering
 //! rows whose host's lease expired. Must not record outcomes (that is `ledger.rs`).
 
-use super::*;
+use chrono::NaiveDate;
+
+use super::pool::{PgStore, pg_error};
+use super::rows::{RECIPIENT_COLUMNS, names, recipient_row, slot_key};
+use crate::store::columns::now;
+use crate::store::error::StoreError;
+use crate::store::records::{RecipientRecord, RecipientStatus};
 
 impl PgStore {
     /// Recipients whose host's lease expired while they were in flight

@@ -9,17 +9,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 
-use super::PgStore;
+use super::pool::PgStore;
 use crate::content::issue::Selection;
 use crate::diagnostic::Diagnostic;
 use crate::list::privacy::{FORGOTTEN, Row};
 use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
-use crate::store::ledger::{Claimed, Exclusive, Frozen};
-use crate::store::{
-    Consequence, Counts, Erasure, Event, EventRecord, Feedback, Forgotten, FrozenIssue, Held,
-    IssueRecord, IssueStatus, Ledger, Outcome, Places, RecipientRecord, RecipientStatus, Recorded,
-    Roster, StoreError, StoredSubscriber, StoredSuppression,
+use crate::store::error::StoreError;
+use crate::store::event::{Consequence, Event, EventRecord, Recorded};
+use crate::store::feedback::Feedback;
+use crate::store::ledger::{Claimed, Exclusive, Frozen, Ledger};
+use crate::store::records::{
+    Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, Outcome, Places,
+    RecipientRecord, RecipientStatus, StoredSubscriber, StoredSuppression,
 };
+use crate::store::roster::Roster;
 
 #[async_trait]
 impl Ledger for PgStore {

@@ -4,7 +4,15 @@
 //! to `bounced`) in the same transaction. The same semantics as the SQLite
 //! engine's `Ledger::record_event` and friends. Decides nothing itself.
 
-use super::*;
+use chrono::NaiveDate;
+use tokio_postgres::Row;
+
+use super::pool::{PgStore, pg_error};
+use super::rows::{RECIPIENT_COLUMNS, recipient_row, slot_key};
+use crate::store::columns::now;
+use crate::store::error::StoreError;
+use crate::store::event::{Consequence, Event, EventKind, EventRecord, Recorded};
+use crate::store::records::RecipientRecord;
 
 const EVENT_COLUMNS: &str =
     "natural_key, kind, email, slot, source, status, reason, at, recorded_at";

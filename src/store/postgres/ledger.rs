@@ -2,7 +2,17 @@
 //! recorded outcomes (`commit`), counts and finishing an issue. Must not claim
 //! or lease recipients (that is `claim.rs`) nor touch the list.
 
-use super::*;
+use chrono::NaiveDate;
+use deadpool_postgres::GenericClient;
+
+use super::pool::{PgStore, pg_error};
+use super::rows::{ISSUE_COLUMNS, issue_row, slot_key};
+use crate::content::issue::Selection;
+use crate::store::columns::now;
+use crate::store::error::StoreError;
+use crate::store::records::{
+    Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientStatus,
+};
 
 impl PgStore {
     // -- The ledger ---------------------------------------------------------
@@ -412,9 +422,54 @@ impl<'a> CommitRows<'a> {
     }
 }
 
+async fn insert_issue<C: GenericClient>(
+    c: &C,
+    slot: &str,
+    number: u32,
+    selection: &Selection,
+    rendered: Option<&[u8]>,
+) -> Result<u64, tokio_postgres::Error> {
+    c.execute(
+        "INSERT INTO issues (slot, number, comparisons, tip, status, assembled_at, rendered)
+         VALUES ($1, $2, $3, $4, 'assembled', $5, $6) ON CONFLICT (slot) DO NOTHING",
+        &[
+            &slot,
+            &(number as i32),
+            &selection.comparisons.join(","),
+            &selection.tip,
+            &now(),
+            &rendered,
+        ],
+    )
+    .await
+}
+
+/// Locks the issue row; whether it is still `assembled` (not yet frozen).
+async fn lock_assembled<C: GenericClient>(
+    c: &C,
+    slot: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = c
+        .query_opt(
+            "SELECT status FROM issues WHERE slot = $1 FOR UPDATE",
+            &[&slot],
+        )
+        .await?;
+    Ok(row.is_some_and(|r| r.get::<_, String>(0) == "assembled"))
+}
+
+async fn mark_sending<C: GenericClient>(c: &C, slot: &str) -> Result<u64, tokio_postgres::Error> {
+    c.execute(
+        "UPDATE issues SET status = 'sending', started_at = $2 WHERE slot = $1",
+        &[&slot, &now()],
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::CommitRows;
+    use crate::store::records::{Outcome, RecipientStatus};
 
     fn outcome(key: &str, status: RecipientStatus, code: Option<u16>) -> Outcome {
         Outcome {

@@ -1,7 +1,10 @@
 //! The list on PostgreSQL: subscribers, suppressions and the sign-up state
 //! (the confirmation limit). Must not touch the ledger.
 
-use super::*;
+use super::pool::PgStore;
+use super::rows::{subscriber_row, suppression_row};
+use crate::store::error::StoreError;
+use crate::store::records::{StoredSubscriber, StoredSuppression};
 
 impl PgStore {
     // -- The list -----------------------------------------------------------

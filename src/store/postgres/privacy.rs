@@ -8,7 +8,12 @@
 //! free text is scrubbed are `crate::privacy`'s rules, handed in as an
 //! [`Erasure`]; this file computes no pseudonym and knows no secret.
 
-use super::*;
+use super::pool::{PgStore, pg_error};
+use super::rows::{RECIPIENT_COLUMNS, recipient_row, subscriber_row, suppression_row};
+use crate::store::error::StoreError;
+use crate::store::records::{
+    Erasure, Forgotten, ReaderEvent, ReaderRow, RecipientStatus, StoredReader,
+};
 
 impl PgStore {
     /// Every row of the reader held under one of `keys` (the normalized

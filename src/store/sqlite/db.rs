@@ -6,7 +6,12 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::content::issue::Selection;
-use crate::store::*;
+use crate::store::columns::{now, stored_selection};
+use crate::store::event::{Event, EventRecord};
+use crate::store::records::{
+    Counts, IssueRecord, IssueStatus, LedgerError, Outcome, ReaderEvent, ReaderRow,
+    RecipientRecord, RecipientStatus,
+};
 
 /// The migrations, in order: migration N is `MIGRATIONS[N - 1]`, recorded in
 /// `PRAGMA user_version` (the schema-version row of a SQLite file).
@@ -789,7 +794,11 @@ fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientRecord> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::NaiveDate;
+
+    use super::Db;
+    use crate::content::issue::Selection;
+    use crate::store::records::{IssueStatus, Outcome, RecipientStatus};
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -8,11 +8,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{SqliteStore, lock};
-use crate::store::{
-    Consequence, Event, EventKind, EventRecord, Feedback, LedgerError, RecipientRecord, Recorded,
-    StoreError,
-};
+use super::store::{SqliteStore, guard};
+use crate::store::error::StoreError;
+use crate::store::event::{Consequence, Event, EventKind, EventRecord, Recorded};
+use crate::store::feedback::Feedback;
+use crate::store::records::{LedgerError, RecipientRecord};
 
 /// Why the record rolls back: a failure, or a conditional event that must
 /// not be recorded (turned into "not new" before returning).
@@ -76,7 +76,7 @@ impl Feedback for SqliteStore {
         soft_since: &str,
         decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
     ) -> Result<Recorded, StoreError> {
-        let _files = lock(&self.files);
+        let _files = guard(&self.files);
         self.write(|db| {
             let mut done = Recorded::default();
             let result = db.record_event(event, || -> Result<(), Undo> {

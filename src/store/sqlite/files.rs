@@ -1,75 +1,33 @@
 //! The embedded engine's list side: the list and the suppressions are the
 //! CSV files `subscribers.path` and `subscribers.suppressed_path` (read and
 //! appended through `crate::list`), erasures rewrite them with the ledger,
-//! and the confirmation limit is this process's memory.
+//! and the confirmation limit is this process's memory (`Confirmations`, in
+//! `store.rs`).
 //!
 //! Owns carrying out [`Roster`] on those files; it decides nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{SqliteStore, lock};
+use super::store::{SqliteStore, guard};
 use crate::diagnostic::Diagnostic;
 use crate::list::privacy as files;
 use crate::list::{
     self, ListError, RESUBSCRIBED, Subscriber, SubscriberReader, SubscribersError, Suppression,
     Walked,
 };
-use crate::store::{
-    Erasure, Forgotten, Held, Ledger, Places, RecipientStatus, Roster, StoreError,
-    StoredSubscriber, StoredSuppression,
+use crate::store::error::StoreError;
+use crate::store::ledger::Ledger;
+use crate::store::records::{
+    Erasure, Forgotten, Held, Places, RecipientStatus, StoredSubscriber, StoredSuppression,
 };
+use crate::store::roster::Roster;
 
 const SUPPRESSION_LIST: &str = "the suppression list";
-
-/// Addresses remembered by the confirmation limit at most; past that, old
-/// entries are dropped and, if all are recent, no mail is sent.
-const MAX_REMEMBERED: usize = 100_000;
-
-/// One confirmation mail per address per period, in this process's memory:
-/// a restart forgets it, and each process has its own.
-pub(super) struct Confirmations {
-    max: usize,
-    last: Mutex<HashMap<String, DateTime<Utc>>>,
-}
-
-impl Default for Confirmations {
-    fn default() -> Self {
-        Self {
-            max: MAX_REMEMBERED,
-            last: Mutex::default(),
-        }
-    }
-}
-
-impl Confirmations {
-    fn claim(&self, key: &str, now: DateTime<Utc>, every: TimeDelta) -> bool {
-        let mut map = lock(&self.last);
-        if map.get(key).is_some_and(|at| now - *at < every) {
-            return false;
-        }
-        if map.len() >= self.max {
-            map.retain(|_, at| now - *at < every);
-            if map.len() >= self.max {
-                return false;
-            }
-        }
-        map.insert(key.to_string(), now);
-        true
-    }
-
-    fn release(&self, key: &str, at: DateTime<Utc>) {
-        let mut map = lock(&self.last);
-        if map.get(key) == Some(&at) {
-            map.remove(key);
-        }
-    }
-}
 
 fn write_error(what: &'static str, path: &Path, source: io::Error) -> StoreError {
     StoreError::Write {
@@ -183,12 +141,12 @@ impl Roster for SqliteStore {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let _files = lock(&self.files);
+        let _files = guard(&self.files);
         self.append_suppression(key, reason, at)
     }
 
     async fn resubscribe(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let _files = lock(&self.files);
+        let _files = guard(&self.files);
         if !self.suppression()?.contains(key) {
             return Ok(false);
         }
@@ -198,7 +156,7 @@ impl Roster for SqliteStore {
     }
 
     async fn subscribe(&self, reader: &StoredSubscriber) -> Result<bool, StoreError> {
-        let _files = lock(&self.files);
+        let _files = guard(&self.files);
         let path = &self.subscribers;
         let listed = match SubscriberReader::open(path) {
             Ok(mut rows) => {
@@ -277,7 +235,7 @@ impl Roster for SqliteStore {
         };
         // One host: the run lock keeps sends out for the whole erasure.
         let _lock = self.exclusive()?;
-        let _files = lock(&self.files);
+        let _files = guard(&self.files);
         let key = erasure.key;
         let rows = self.query(Vec::new(), |db| db.rows_of(&[key.to_string()]))?;
         let in_flight: Vec<String> = rows
@@ -343,32 +301,5 @@ impl SqliteStore {
             }
             _ => Diagnostic::error(&self.subscribers, 0, e.to_string()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn one_confirmation_per_address_per_hour_and_memory_is_bounded() {
-        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-        let hour = TimeDelta::minutes(60);
-        let limit = Confirmations {
-            max: 2,
-            last: Mutex::default(),
-        };
-        assert!(limit.claim("a", t0, hour));
-        assert!(!limit.claim("a", t0 + TimeDelta::minutes(59), hour));
-        assert!(limit.claim("b", t0, hour));
-        // Full, and nobody's hour is over.
-        assert!(!limit.claim("c", t0 + TimeDelta::minutes(1), hour));
-        assert!(limit.claim("a", t0 + TimeDelta::minutes(60), hour));
-        // A failed send gives the claim back; a stale release does nothing.
-        limit.release("a", t0 + TimeDelta::minutes(60));
-        assert!(limit.claim("a", t0 + TimeDelta::minutes(61), hour));
-        limit.release("a", t0);
-        assert!(!limit.claim("a", t0 + TimeDelta::minutes(62), hour));
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::list::Suppression;
 use crate::list::privacy::Keyer;
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// The lock file in `state_dir`.
 fn lock_path(state_dir: &Path) -> PathBuf {
@@ -111,7 +111,8 @@ impl Watched {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{held, take};
+    use crate::store::error::StoreError;
 
     #[test]
     fn a_second_lock_is_refused_and_probing_creates_nothing() {

@@ -5,153 +5,37 @@
 //! Owns carrying out the store traits on those files: `db.rs` the SQLite
 //! ledger, `files.rs` the list side ([`Roster`]), `feedback.rs` the inbound
 //! events, `lock.rs` the run lock and the suppression file watched during a
-//! run. Decides nothing: the rules come in from `inbound::policy`,
+//! run, `store.rs` [`SqliteStore`] itself and reaching its ledger. This
+//! file carries out [`Ledger`]; no file here imports it. Decides nothing: the rules come in from `inbound::policy`,
 //! `privacy` and the run loop.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-use super::ledger::{Claimed, Exclusive, Frozen};
-use super::{
-    Counts, FrozenIssue, IssueRecord, IssueStatus, Ledger, LedgerError, Outcome, RecipientRecord,
-    RecipientStatus, StoreError, StoreSettings,
-};
 use crate::content::issue::Selection;
-use crate::list::privacy::Keyer;
+use crate::store::error::StoreError;
+use crate::store::ledger::{Claimed, Exclusive, Frozen, Ledger};
+use crate::store::records::{
+    Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
+};
 
 mod db;
 mod feedback;
 mod files;
 mod lock;
+mod store;
 
 pub(crate) use db::Db;
 pub(super) use db::{known_version, version_of};
-use files::Confirmations;
 use lock::Watched;
+pub(super) use store::SqliteStore;
+use store::guard;
 
 /// How many recipients one claim takes on this engine (one host: a claim
 /// only reads the next rows in key order).
 const PAGE: usize = 512;
-
-/// The embedded engine (see the module doc).
-pub(crate) struct SqliteStore {
-    path: PathBuf,
-    /// The ledger; `None` until one exists (a read-only store of a new site).
-    db: Mutex<Option<Db>>,
-    /// Whether `db` was opened for writing (a store opened to read opens
-    /// it again for writing at its first write).
-    writable: std::sync::atomic::AtomicBool,
-    synchronous_commit: bool,
-    state_dir: PathBuf,
-    subscribers: PathBuf,
-    suppressed: PathBuf,
-    keyer: Option<Keyer>,
-    /// Serializes this process's read-then-append on the list files, so that
-    /// two simultaneous requests for one address write one row.
-    files: Mutex<()>,
-    /// The suppression file as a run last read it.
-    watched: Mutex<Option<Watched>>,
-    /// One confirmation mail per address per hour (this process's memory).
-    confirmations: Confirmations,
-}
-
-impl SqliteStore {
-    /// Opens (creating and migrating) the ledger at `path`.
-    pub(super) fn open(path: &Path, settings: &StoreSettings) -> Result<Self, StoreError> {
-        let db = Db::open(path)?;
-        if settings.synchronous_commit {
-            db.flush_every_commit()?;
-        }
-        let store = Self::with(path, Some(db), settings);
-        store.writable.store(true, Ordering::SeqCst);
-        Ok(store)
-    }
-
-    /// Opens the ledger at `path` to read, creating nothing; a ledger that
-    /// does not exist yet reads as empty (the list files are read all the same).
-    pub(super) fn open_read_only(
-        path: &Path,
-        settings: &StoreSettings,
-    ) -> Result<Self, StoreError> {
-        let db = Db::open_read_only(path)?;
-        Ok(Self::with(path, db, settings))
-    }
-
-    fn with(path: &Path, db: Option<Db>, settings: &StoreSettings) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            db: Mutex::new(db),
-            writable: std::sync::atomic::AtomicBool::new(false),
-            synchronous_commit: settings.synchronous_commit,
-            state_dir: settings.state_dir.clone(),
-            subscribers: settings.subscribers_path.clone(),
-            suppressed: settings.suppressed_path.clone(),
-            keyer: settings.keyer.clone(),
-            files: Mutex::new(()),
-            watched: Mutex::new(None),
-            confirmations: Confirmations::default(),
-        }
-    }
-
-    /// The ledger, for a read: `None` when there is none yet.
-    fn read(&self) -> MutexGuard<'_, Option<Db>> {
-        lock(&self.db)
-    }
-
-    /// Runs `f` on the ledger, opening (creating) it first if needed.
-    fn write<T>(&self, f: impl FnOnce(&mut Db) -> Result<T, LedgerError>) -> Result<T, StoreError> {
-        let mut db = lock(&self.db);
-        if !self.writable.load(Ordering::SeqCst) {
-            let fresh = Db::open(&self.path)?;
-            if self.synchronous_commit {
-                fresh.flush_every_commit()?;
-            }
-            *db = Some(fresh);
-            self.writable.store(true, Ordering::SeqCst);
-        }
-        match db.as_mut() {
-            Some(db) => Ok(f(db)?),
-            // Just opened above.
-            None => Err(StoreError::Database {
-                store: self.describe(),
-                detail: "the ledger could not be opened".into(),
-            }),
-        }
-    }
-
-    /// Runs `f` on the ledger if there is one, else gives `empty`. A ledger
-    /// that another process created since this store was opened is read too.
-    fn query<T>(
-        &self,
-        empty: T,
-        f: impl FnOnce(&Db) -> Result<T, LedgerError>,
-    ) -> Result<T, StoreError> {
-        let mut db = self.read();
-        if db.is_none() {
-            *db = Db::open_read_only(&self.path)?;
-        }
-        match db.as_ref() {
-            Some(db) => Ok(f(db)?),
-            None => Ok(empty),
-        }
-    }
-
-    /// Whether a ledger exists (or was opened) yet.
-    pub(super) fn has_ledger(&self) -> bool {
-        self.read().is_some() || self.path.exists()
-    }
-}
-
-/// A poisoned lock is still usable: SQLite's transactions roll back on a
-/// panic, and the other guarded values are plain data.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 #[async_trait]
 impl Ledger for SqliteStore {
@@ -275,7 +159,7 @@ impl Ledger for SqliteStore {
     }
 
     fn suppressed_since_claim(&self, key: &str) -> bool {
-        let mut watched = lock(&self.watched);
+        let mut watched = guard(&self.watched);
         let w = watched.get_or_insert_with(|| Watched::new(&self.suppressed, self.keyer.clone()));
         w.refresh();
         w.contains(key)
