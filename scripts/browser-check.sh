@@ -70,7 +70,7 @@ PY
 
 fifo=$site/stdout
 mkfifo "$fifo"
-"$bin" --now "$now" serve --listen 127.0.0.1:0 >"$fifo" 2>"$site/serve.log" &
+TIPSHEET_ADMIN_TOKEN=browser-check-admin "$bin" --now "$now" serve --listen 127.0.0.1:0 >"$fifo" 2>"$site/serve.log" &
 server_pid=$!
 exec 3<"$fifo"
 read -r first <&3
@@ -177,7 +177,11 @@ try:
     assert "You are unsubscribed" in text, text
     shot(s, "unsubscribed.png")
 
+    # The admin page needs the admin token, from loopback too.
+    call("Network.enable", s)
+    call("Network.setExtraHTTPHeaders", s, headers={"Authorization": "Bearer browser-check-admin"})
     goto(s, base + "/preview")
+    call("Network.setExtraHTTPHeaders", s, headers={})
     text = evaluate(s, "document.body.innerText")
     assert "PREVIEW" in text.upper() and "Career Tips #2" in text, text[:500]
     shot(s, "preview.png")

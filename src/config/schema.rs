@@ -237,8 +237,35 @@ pub struct Unsubscribe {
 pub struct Server {
     /// Address `tipsheet serve` listens on.
     pub listen: String,
-    /// Env var holding the bearer token for `/preview` from non-loopback clients.
+    /// Env var holding the bearer token of the admin pages (`/preview`);
+    /// unset, they are off.
     pub admin_token_env: String,
+    /// Seconds a client has to send a request's headers before the
+    /// connection is closed (slow or half-open clients).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request may take in all before it is answered 408.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Open connections at most; more are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Requests handled at once at most; more wait their turn.
+    #[serde(default = "default_max_requests")]
+    pub max_requests: usize,
+}
+
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_requests() -> usize {
+    256
 }
 
 /// `[bounces]`: where mail that comes back goes, and what it does to the list.
@@ -365,6 +392,10 @@ impl Default for Server {
         Self {
             listen: "127.0.0.1:8080".into(),
             admin_token_env: "TIPSHEET_ADMIN_TOKEN".into(),
+            header_timeout_seconds: default_header_timeout(),
+            request_timeout_seconds: default_request_timeout(),
+            max_connections: default_max_connections(),
+            max_requests: default_max_requests(),
         }
     }
 }

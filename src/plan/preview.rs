@@ -26,6 +26,8 @@ pub struct Sample {
     pub key: String,
     /// Their name, empty when unknown.
     pub name: String,
+    /// Whether they are on the list (else a stand-in, or the address asked for).
+    pub listed: bool,
 }
 
 /// The next issue rendered for one reader, with what it would go to.
@@ -95,6 +97,7 @@ pub async fn preview<'a>(
             email: s.email.to_string(),
             key: s.key,
             name: s.name,
+            listed: true,
         },
         None => {
             let email = to.map_or("reader@example.com", str::trim).to_string();
@@ -102,6 +105,7 @@ pub async fn preview<'a>(
                 key: list::normalize(&email),
                 email,
                 name: String::new(),
+                listed: false,
             }
         }
     };

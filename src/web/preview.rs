@@ -4,12 +4,11 @@
 //! Owns who counts as the admin and the summary shown above the preview. It
 //! must not write anything: a preview freezes nothing and sends nothing.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -54,16 +53,16 @@ impl App {
     /// Loopback clients not behind a proxy, or the admin token. A request
     /// relayed by a reverse proxy on this host arrives from loopback too, so
     /// proxy headers take the loopback pass away.
-    pub(super) fn admin(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
-        let proxied = ["forwarded", "x-forwarded-for", "x-real-ip"]
-            .iter()
-            .any(|h| headers.contains_key(*h));
-        if peer.ip().to_canonical().is_loopback() && !proxied {
-            return true;
-        }
+    pub(super) fn admin(&self, headers: &HeaderMap) -> bool {
+        // Without a configured token the admin pages are off, from loopback
+        // too: a proxy's plain `proxy_pass` looks like loopback, and so does
+        // a DNS-rebound page in the operator's own browser.
         let Some(expected) = &self.admin_token else {
             return false;
         };
+        if !self.own_host(headers) {
+            return false;
+        }
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -73,9 +72,37 @@ impl App {
         given.is_some_and(|g| same_secret(g, expected))
     }
 
+    /// Whether the request's `Host` names this server: the host of
+    /// `newsletter.base_url` or the address it listens on (a rebound DNS
+    /// name does not).
+    fn own_host(&self, headers: &HeaderMap) -> bool {
+        let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let name = |h: &str| -> String {
+            let h = h.trim().to_ascii_lowercase();
+            match h.strip_prefix('[') {
+                Some(rest) => rest.split(']').next().unwrap_or("").to_string(),
+                None => h.rsplit_once(':').map_or(h.clone(), |(n, _)| n.to_string()),
+            }
+        };
+        let base = self
+            .config
+            .newsletter
+            .base_url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .map(name);
+        let wanted = name(host);
+        base.as_deref() == Some(wanted.as_str()) || name(&self.config.server.listen) == wanted
+    }
+
     /// The next issue for a sample subscriber (`to`, else the first active one),
     /// with a summary above it.
-    pub(super) async fn preview_page(&self, to: Option<&str>) -> Result<String, PageError> {
+    /// `None` when `to` is given and is not on the list: a preview renders
+    /// a real unsubscribe link, so only for a reader who has one already.
+    pub(super) async fn preview_page(&self, to: Option<&str>) -> Result<Option<String>, PageError> {
         let config = &self.config;
         let schedule = config.schedule()?;
         let (library, _) = plan::load_content(config)?;
@@ -89,6 +116,9 @@ impl App {
             self.clock.now(),
         )
         .await?;
+        if to.is_some() && !p.sample.listed {
+            return Ok(None);
+        }
         let summary = PreviewSummary {
             number: p.issue.number(),
             date: p.issue.slot.date.to_string(),
@@ -115,17 +145,16 @@ impl App {
             rendered_for: p.sample.email.clone(),
         }
         .render()?;
-        Ok(after_body(&p.view.html()?, &summary))
+        Ok(Some(after_body(&p.view.html()?, &summary)))
     }
 }
 
 pub(super) async fn preview(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     params: Result<Query<PreviewParams>, QueryRejection>,
 ) -> Response {
-    if !app.admin(peer, &headers) {
+    if !app.admin(&headers) {
         return not_found_page(&app);
     }
     let to = params
@@ -133,7 +162,8 @@ pub(super) async fn preview(
         .and_then(|Query(p)| p.to)
         .filter(|t| !t.trim().is_empty());
     match Some(app.preview_page(to.as_deref()).await) {
-        Some(Ok(page)) => (StatusCode::OK, Html(page)).into_response(),
+        Some(Ok(Some(page))) => (StatusCode::OK, Html(page)).into_response(),
+        Some(Ok(None)) => not_found_page(&app),
         other => {
             let detail = match other {
                 Some(Err(e)) => e.to_string(),

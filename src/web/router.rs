@@ -4,11 +4,11 @@
 //! It must not hold handlers or pages itself; nothing else in `web/`
 //! imports it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -85,16 +85,89 @@ pub async fn run(
         source,
     })?;
     events.listening(&format!("http://{bound}"));
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(ServerError::Serve)
+    let limits = Limits::of(config);
+    serve(listener, router(app, &limits), limits, shutdown).await
 }
 
-fn router(app: Arc<App>) -> Router {
+/// The server's limits, from `[server]`.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header: Duration,
+    request: Duration,
+    connections: usize,
+    requests: usize,
+}
+
+impl Limits {
+    fn of(config: &Config) -> Self {
+        let s = &config.server;
+        Self {
+            header: Duration::from_secs(s.header_timeout_seconds.max(1)),
+            request: Duration::from_secs(s.request_timeout_seconds.max(1)),
+            connections: s.max_connections.max(1),
+            requests: s.max_requests.max(1),
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, each served by hyper with a
+/// header-read timeout (the timer axum's own `serve` leaves out), at most
+/// `limits.connections` at once (one more is closed at once), then lets the
+/// open ones finish.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header);
+    let http = http.http1_only();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: wait a little.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream); // Full: closed at once rather than queued.
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone().layer(axum::middleware::map_request(
+            move |mut req: axum::extract::Request| async move {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        )));
+        let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    // Open requests get a few seconds to finish.
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+    Ok(())
+}
+
+fn router(app: Arc<App>, limits: &Limits) -> Router {
     Router::new()
         .route("/", get(subscribe_form))
         .route("/healthz", get(|| async { "ok" }))
@@ -126,6 +199,13 @@ fn router(app: Arc<App>) -> Router {
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.requests,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)
 }

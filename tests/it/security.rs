@@ -193,3 +193,45 @@ fn every_page_carries_the_security_headers() {
         }
     }
 }
+
+/// Half-open clients (headers begun, never finished) neither keep the server
+/// from answering others nor stay connected past `server.header_timeout_seconds`.
+#[test]
+fn half_open_connections_neither_hold_the_server_nor_stay_open() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let site = Site::new();
+    site.config(
+        "admin_token_env = \"TIPSHEET_ADMIN_TOKEN\"",
+        "admin_token_env = \"TIPSHEET_ADMIN_TOKEN\"\nheader_timeout_seconds = 2",
+    );
+    let serve = crate::server::Serve::start(&site);
+    let base = serve.url("");
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut held = Vec::new();
+    for _ in 0..500 {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        held.push(s);
+    }
+    let started = Instant::now();
+    let r = crate::server::get(&serve.url("/healthz"));
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "answered after {:?} with 500 half-open connections",
+        started.elapsed()
+    );
+    // After the header timeout the server has closed every one of them.
+    std::thread::sleep(Duration::from_millis(3500));
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            // hyper may answer 408 before closing; then the close follows.
+            Ok(_) => assert!(matches!(s.read(&mut buf), Ok(0) | Err(_))),
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
+        }
+    }
+}

@@ -14,6 +14,29 @@ use crate::common::{SECRET, Site, parse, unsubscribe_params};
 use crate::smtp_server::SmtpServer;
 
 /// A running `tipsheet serve`, killed when dropped.
+/// The admin token `Serve::start` gives the server.
+pub const ADMIN_TOKEN: &str = "the-admin-token";
+
+/// One raw HTTP/1.1 request with the given `Host`, the status code of the answer.
+fn status_with_host(url: &str, path: &str, host: &str, headers: &[(&str, &str)]) -> u16 {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer:?}"))
+}
+
 pub struct Serve {
     child: Child,
     base: String,
@@ -22,7 +45,10 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(site: &Site) -> Self {
-        Self::spawn(&mut site.command(&["serve", "--listen", "127.0.0.1:0"]))
+        Self::spawn(
+            site.command(&["serve", "--listen", "127.0.0.1:0"])
+                .env("TIPSHEET_ADMIN_TOKEN", ADMIN_TOKEN),
+        )
     }
 
     /// `serve` started by `cmd` (with its own env), once it says where it listens.
@@ -588,7 +614,11 @@ fn every_page_escapes_what_it_echoes() {
     check("unsubscribe page", &get(&serve.url(&path)));
     check("unsubscribed", &post_form(&serve.url(&path), &[]));
     // The preview, rendered for Bob, whose name holds markup.
-    let r = get(&serve.url("/preview?to=bob@example.com"));
+    let token = format!("Bearer {ADMIN_TOKEN}");
+    let r = get_with(
+        &serve.url("/preview?to=bob@example.com"),
+        &[("Authorization", &token)],
+    );
     assert_eq!(r.status, 200, "{r:?}");
     check("preview", &r);
 }
@@ -609,8 +639,10 @@ fn archive_preview_and_health() {
     assert!(r.body.contains("No issue has been sent yet"), "{r:?}");
     assert_eq!(get(&serve.url("/issues/1")).status, 404);
 
-    // The preview: loopback, or the token; anyone else sees nothing there.
-    let r = get(&serve.url("/preview"));
+    // The preview needs the token, from loopback too; anyone else sees nothing there.
+    assert_eq!(get(&serve.url("/preview")).status, 404);
+    let token = [("Authorization", "Bearer let-me-in")];
+    let r = get_with(&serve.url("/preview"), &token);
     assert_eq!(r.status, 200, "{r:?}");
     for want in [
         "Preview · not sent",
@@ -627,6 +659,18 @@ fn archive_preview_and_health() {
     assert_eq!(get_with(&serve.url("/preview"), &wrong).status, 404);
     let right = [proxied[0], ("Authorization", "Bearer let-me-in")];
     assert_eq!(get_with(&serve.url("/preview"), &right).status, 200);
+    // A rebound DNS name is not this server, token or not.
+    let base = serve.url("");
+    assert_eq!(
+        status_with_host(&base, "/preview", "attacker.example:8080", &token),
+        404
+    );
+    let own = base.trim_start_matches("http://").trim_end_matches('/');
+    assert_eq!(status_with_host(&base, "/preview", own, &token), 200);
+    // A preview renders a real unsubscribe link: only for a reader on the list.
+    let stranger = get_with(&serve.url("/preview?to=mallory@example.org"), &token);
+    assert_eq!(stranger.status, 404, "{stranger:?}");
+    assert!(!stranger.body.contains("mallory"), "{stranger:?}");
 
     assert_eq!(site.run(&["send"]).code, 0);
     let r = get(&serve.url("/issues/"));
