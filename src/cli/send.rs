@@ -157,6 +157,22 @@ fn print_report(r: &Report) -> Outcome {
             r.date
         );
     }
+    for p in &s.paused {
+        let who = match &p.provider {
+            Some(domain) => format!(
+                "PAUSED: `{domain}` refused {} messages in a row for sender-level reasons; this run stopped sending there and left its {} remaining recipient(s) pending",
+                p.refusals, p.left
+            ),
+            None => format!(
+                "PAUSED: the relay refused {} messages in a row for sender-level reasons across domains; this run stopped sending and left {} recipient(s) pending",
+                p.refusals, p.left
+            ),
+        };
+        errln!(
+            "{who} (last reply: {}); nobody was suppressed: fix the cause (blocklist, SPF/DKIM/DMARC, policy) and rerun to resume",
+            p.last_reply
+        );
+    }
     if s.interrupted {
         errln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
         return Outcome::Interrupted;

@@ -130,6 +130,9 @@ pub struct Delivery {
     pub max_attempts: u32,
     /// First retry delay in milliseconds (doubles, capped at a minute).
     pub retry_base_ms: u64,
+    /// Consecutive sender-level refusals from one receiving domain (or the
+    /// relay) after which a run stops sending there; 0 = never pause.
+    pub provider_pause_after: u32,
 }
 
 /// SMTP connection security.
@@ -362,6 +365,7 @@ impl Default for Delivery {
             max_per_hour: 0,
             max_attempts: 5,
             retry_base_ms: 1000,
+            provider_pause_after: 20,
         }
     }
 }

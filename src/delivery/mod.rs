@@ -10,6 +10,9 @@
 //!
 //! The files, each depending only on those listed before it:
 //! - `error`: [`Failure`] (one attempt) and [`SendError`] (a run);
+//! - `refusal`: what a refusal means (reason, scope, provider), and
+//!   [`failures_by_reason`];
+//! - `pause`: providers paused after consecutive sender-level refusals;
 //! - `options`: [`RunOptions`], [`Retry`], [`Summary`];
 //! - `reporter`: the [`Reporter`] a caller implements;
 //! - `throttle` and `pages`: rate limits, and the recipients claimed page by page;
@@ -25,6 +28,8 @@
 mod error;
 mod options;
 mod pages;
+mod pause;
+mod refusal;
 mod reporter;
 mod run;
 pub mod session;
@@ -35,6 +40,8 @@ mod worker;
 
 pub use error::{Failure, SendError};
 pub use options::{Retry, RunOptions, Summary};
+pub use pause::Pause;
+pub use refusal::{FailureCount, failures_by_reason};
 pub use reporter::{Reporter, Silent};
 pub use run::run;
 pub use session::{Delivered, Session, SessionError};

@@ -6,6 +6,8 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use super::pause::Pause;
+
 /// Retry timing.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
@@ -40,6 +42,9 @@ pub struct Summary {
     pub skipped: u64,
     /// Left `uncertain` and not resent (`--no-resend-uncertain`).
     pub uncertain_left: u64,
+    /// Providers (or the relay) paused after consecutive sender-level
+    /// refusals: their recipients were left pending for the next run.
+    pub paused: Vec<Pause>,
     /// Stopped by a signal.
     pub interrupted: bool,
     /// Seconds spent.
@@ -59,6 +64,9 @@ pub struct RunOptions {
     pub rate_per_second: u32,
     /// Messages per hour, 0 = unlimited.
     pub max_per_hour: u32,
+    /// Consecutive sender-level refusals from one provider (or the relay)
+    /// that pause it for the rest of the run; 0 = never.
+    pub provider_pause_after: u32,
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use super::error::SendError;
 use super::options::{RunOptions, Summary};
 use super::pages::Pages;
+use super::pause::Pauses;
 use super::reporter::Reporter;
 use super::throttle::Limiter;
 use super::transport::Transport;
@@ -103,6 +104,8 @@ struct Run<'a> {
     acks: Vec<oneshot::Sender<()>>,
     /// The relay (or the outbox) refused as a whole.
     fatal: Option<String>,
+    /// Providers refusing us for sender-level reasons, paused for this run.
+    pauses: Pauses,
     /// Set when the store went out of reach: claim nothing more, collect what
     /// is in flight, and try to record it at the end.
     lost: Option<StoreError>,
@@ -150,6 +153,7 @@ impl<'a> Run<'a> {
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
         let halt = Arc::new(AtomicBool::new(false));
+        let pauses = Pauses::new(opts.provider_pause_after);
         let mut workers = Vec::new();
         for _ in 0..opts.concurrency {
             workers.push(tokio::spawn(worker(
@@ -159,6 +163,7 @@ impl<'a> Run<'a> {
                 prepared.clone(),
                 opts.retry,
                 halt.clone(),
+                pauses.shared(),
             )));
         }
         drop(done_tx);
@@ -199,6 +204,7 @@ impl<'a> Run<'a> {
             marks: Vec::new(),
             acks: Vec::new(),
             fatal: None,
+            pauses,
             lost: None,
             summary: Summary::default(),
         })
@@ -208,8 +214,10 @@ impl<'a> Run<'a> {
     /// (or the run stops).
     async fn drive(&mut self) {
         loop {
-            let halted =
-                self.stop.load(Ordering::SeqCst) || self.fatal.is_some() || self.lost.is_some();
+            let halted = self.stop.load(Ordering::SeqCst)
+                || self.fatal.is_some()
+                || self.lost.is_some()
+                || self.pauses.relay_paused();
             if halted {
                 self.halt.store(true, Ordering::SeqCst);
                 self.returned.clear();
@@ -220,7 +228,13 @@ impl<'a> Run<'a> {
             self.hand_out().await;
             self.tell();
             let more = !(self.pages.done() && self.returned.is_empty());
-            if self.in_flight == 0 && !more && !halted && self.lost.is_none() && self.rescan().await
+            // A paused provider's rows stay open on purpose: no rescan for them.
+            if self.in_flight == 0
+                && !more
+                && !halted
+                && self.lost.is_none()
+                && !self.pauses.any()
+                && self.rescan().await
             {
                 continue;
             }
@@ -237,12 +251,17 @@ impl<'a> Run<'a> {
     }
 
     /// Tops up the window: jobs handed back first, then recipients from the
-    /// pages, the suppressed and the unaddressable recorded as they are met.
+    /// pages, the suppressed and the unaddressable recorded as they are met;
+    /// a paused provider's recipients are left as they are (pending).
     async fn top_up(&mut self) {
         while self.in_flight + self.handed.len() < self.window
             && let Some(job) = self.returned.pop_front()
         {
-            self.handed.push(job);
+            if self.pauses.holds(&job.key) {
+                self.pauses.left(&job.key);
+            } else {
+                self.handed.push(job);
+            }
         }
         // Take a recipient only when the rate limits allow sending it
         // now, so nobody waits "in flight" for a token.
@@ -258,6 +277,10 @@ impl<'a> Run<'a> {
                     break;
                 }
             };
+            if self.pauses.holds(&r.key) {
+                self.pauses.left(&r.key);
+                continue;
+            }
             if self.pages.suppressed(&r.key) || self.store.suppressed_since_claim(&r.key) {
                 self.summary.skipped += 1;
                 self.outcomes.push(Outcome {
@@ -425,7 +448,10 @@ impl<'a> Run<'a> {
     /// A job ended sent, bounced or failed.
     async fn ended(&mut self, o: Outcome) {
         match o.status {
-            RecipientStatus::Sent => self.summary.delivered += 1,
+            RecipientStatus::Sent => {
+                self.summary.delivered += 1;
+                self.pauses.delivered(&o.key);
+            }
             RecipientStatus::Bounced => {
                 self.summary.bounced += 1;
                 let reason = format!(
@@ -441,7 +467,14 @@ impl<'a> Run<'a> {
                     self.lost.get_or_insert(e);
                 }
             }
-            RecipientStatus::Failed => self.summary.failed += 1,
+            RecipientStatus::Failed => {
+                self.summary.failed += 1;
+                // A reply from a server (not a lost connection) may be a
+                // sender-level refusal: count it towards a pause.
+                if let (Some(_), Some(reply)) = (o.code, o.reply.as_deref()) {
+                    self.pauses.refused(&o.key, o.code, reply);
+                }
+            }
             _ => {}
         }
         self.outcomes.push(o);
@@ -511,6 +544,9 @@ impl<'a> Run<'a> {
         if !resend_uncertain {
             summary.uncertain_left = counts.get(RecipientStatus::Uncertain);
         }
+        summary.paused = self
+            .pauses
+            .into_pauses(counts.get(RecipientStatus::Pending));
         if let Some(f) = self.fatal {
             return Err(match transport {
                 Transport::Outbox(_) => SendError::Stopped(f),

@@ -147,9 +147,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when some recipients ended `failed` (exit 1).
+    /// True when some recipients ended `failed`, or a paused provider left
+    /// some pending (exit 1).
     pub fn has_failures(&self) -> bool {
-        self.counts.get(RecipientStatus::Failed) > 0
+        self.counts.get(RecipientStatus::Failed) > 0 || !self.summary.paused.is_empty()
     }
 }
 
@@ -267,6 +268,7 @@ pub fn run_options(config: &Config, resend_uncertain: bool) -> RunOptions {
         },
         rate_per_second: d.rate_per_second,
         max_per_hour: d.max_per_hour,
+        provider_pause_after: d.provider_pause_after,
     }
 }
 

@@ -14,6 +14,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::error::Failure;
 use super::options::Retry;
+use super::pause::Paused;
+use super::refusal::suppresses;
 use super::transport::Channel;
 use crate::mail::prepared::{Prepared, Recipient};
 use crate::store::{Outcome, RecipientStatus};
@@ -93,7 +95,8 @@ async fn report(
 }
 
 /// Sends jobs from `jobs` over `channel` until the queue closes; `halt` makes
-/// it hand back what it holds unsent.
+/// it hand back what it holds unsent, and so does a job whose provider is
+/// `paused`.
 pub(super) async fn worker(
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     done: mpsc::UnboundedSender<Done>,
@@ -101,6 +104,7 @@ pub(super) async fn worker(
     prepared: Arc<Prepared>,
     retry: Retry,
     halt: Arc<AtomicBool>,
+    paused: Arc<Paused>,
 ) {
     // Taken from the queue (its envelope perhaps already on the wire), not yet marked.
     let mut next: Option<Job> = None;
@@ -119,7 +123,7 @@ pub(super) async fn worker(
                 job
             }
         };
-        if halt.load(Ordering::SeqCst) {
+        if halt.load(Ordering::SeqCst) || paused.holds(job.address.as_ref()) {
             if report(&done, last.take(), None).await.is_err() {
                 return;
             }
@@ -184,10 +188,17 @@ pub(super) async fn worker(
                 Err(f) => f,
             };
             let (code, text) = match failure {
+                // Only a refusal of the address itself bounces (and
+                // suppresses); any other 5xx fails, to be retried next run.
                 Failure::Permanent { code, text } => {
+                    let status = if suppresses(code, &text) {
+                        RecipientStatus::Bounced
+                    } else {
+                        RecipientStatus::Failed
+                    };
                     break Finished::Outcome(Outcome {
                         key: job.key.clone(),
-                        status: RecipientStatus::Bounced,
+                        status,
                         attempts: 1,
                         code,
                         reply: Some(text),

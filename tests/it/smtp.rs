@@ -3,6 +3,7 @@
 //! `NAME::postgres`); the TLS handshakes, which no store touches, and a
 //! server answering out of step, on the file engine only.
 
+use tipsheet::delivery::failures_by_reason;
 use tipsheet::store::RecipientStatus;
 
 use crate::common::{Site, parse, to_run};
@@ -20,6 +21,9 @@ on_both_engines!(
     credentials_for_a_relay_without_auth_stop_the_run_early,
     pipelined_and_lock_step_sends_end_the_same_way_for_every_reply,
     a_retry_is_in_the_ledger_while_it_waits,
+    only_a_refusal_of_the_address_bounces_and_suppresses,
+    a_provider_refusing_the_sender_is_paused_and_its_readers_wait_for_the_next_run,
+    refusals_from_every_domain_pause_the_relay,
 );
 
 /// A site sending to `port` with `concurrency` connections, on `engine`.
@@ -355,9 +359,11 @@ fn send_mixed(wire: Wire, engine: Engine, test: &str) -> Option<Mixed> {
     site.write("subscribers/subscribers.csv", &mixed_list());
     let site = Bench::on(engine, test, site)?;
     let r = site.run(&["send"]);
-    assert_eq!(r.code, 0, "bounces alone are not a failure: {r:?}");
+    // Only "no such user" bounces; the 5.7.1 refusals of the sender or the
+    // message end `failed`, to be retried (exit 1).
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stdout.contains("60 delivered, 0 failed, 36 bounced"),
+        r.stdout.contains("60 delivered, 24 failed, 12 bounced"),
         "{r:?}"
     );
     Some((site.outcome(), server.received_by(), server.pipelined()))
@@ -382,8 +388,8 @@ fn pipelined_and_lock_step_sends_end_the_same_way_for_every_reply(engine: Engine
         assert!(!got.keys().any(|k| k.starts_with(kind)), "{got:?}");
     }
     assert_eq!(pipelined["gone3@example.com"], "bounced 550");
-    assert_eq!(pipelined["spam3@example.com"], "bounced 554");
-    assert_eq!(pipelined["shut3@example.com"], "bounced 554");
+    assert_eq!(pipelined["spam3@example.com"], "failed 554");
+    assert_eq!(pipelined["shut3@example.com"], "failed 554");
     assert_eq!(pipelined["slow3@example.com"], "sent 250");
     assert_eq!(pipelined["cut3@example.com"], "sent 250");
 }
@@ -412,9 +418,9 @@ fn a_server_that_advertises_pipelining_and_answers_out_of_step_gets_one_copy_eac
         site.write("subscribers/subscribers.csv", &mixed_list());
         let site = Bench::file(site);
         let r = site.run(&["send"]);
-        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(r.code, 1, "{r:?}");
         assert!(
-            r.stdout.contains("60 delivered, 0 failed, 36 bounced"),
+            r.stdout.contains("60 delivered, 24 failed, 12 bounced"),
             "{r:?}"
         );
         assert_eq!(site.outcome(), lock_step);
@@ -529,4 +535,210 @@ fn a_retry_is_in_the_ledger_while_it_waits(engine: Engine, test: &str) {
         .unwrap();
     assert_eq!(ana.attempts, 2);
     assert_eq!(server.received_by().get("ana@example.com"), Some(&1));
+}
+
+const BLOCKLISTED: &str =
+    "5.7.1 Service unavailable; client host [203.0.113.5] blocked using zen.spamhaus.org";
+
+/// Refuses RCPT by the local part: a user unknown, a blocklisting, a full
+/// mailbox and a DMARC failure, each given with a 5xx.
+fn refuse_by_kind(to: &str, _: u32) -> Option<Response> {
+    let (code, text) = match to.split('@').next()? {
+        "unknown" => (550, "5.1.1 user unknown"),
+        "spamhaus" => (554, BLOCKLISTED),
+        "full" => (552, "5.2.2 mailbox full"),
+        "dmarc" => (550, "5.7.26 DMARC policy"),
+        _ => return None,
+    };
+    Some(Response::custom(code, text.into()))
+}
+
+fn only_a_refusal_of_the_address_bounces_and_suppresses(engine: Engine, test: &str) {
+    let server = FaultServer::start(Wire {
+        rcpt: Some(refuse_by_kind),
+        pipelining: true,
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    site.write(
+        "subscribers/subscribers.csv",
+        "email,name\nok@example.com,Ok\nunknown@example.com,Unknown\nspamhaus@example.com,Listed\nfull@example.com,Full\ndmarc@example.com,Dmarc\n",
+    );
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 1, "failed recipients are to be retried: {r:?}");
+    assert!(
+        r.stdout.contains("1 delivered, 3 failed, 1 bounced"),
+        "{r:?}"
+    );
+    let outcome = site.outcome();
+    assert_eq!(outcome["ok@example.com"], "sent 250");
+    assert_eq!(outcome["unknown@example.com"], "bounced 550");
+    assert_eq!(outcome["spamhaus@example.com"], "failed 554");
+    assert_eq!(outcome["full@example.com"], "failed 552");
+    assert_eq!(outcome["dmarc@example.com"], "failed 550");
+    let suppressed: Vec<String> = site.suppressed().into_iter().map(|(e, _)| e).collect();
+    assert!(
+        suppressed.contains(&"unknown@example.com".to_string()),
+        "{suppressed:?}"
+    );
+    for kept in ["spamhaus", "full", "dmarc"] {
+        let key = format!("{kept}@example.com");
+        assert!(
+            !suppressed.contains(&key),
+            "{key} suppressed: {suppressed:?}"
+        );
+    }
+    // The stored replies give each failure its reason again.
+    let rows = site.recipients(SLOT, &RecipientStatus::ALL);
+    let reasons: Vec<(String, String, u64)> = failures_by_reason(&rows)
+        .into_iter()
+        .map(|f| (f.reason.as_str().into(), f.provider, f.count))
+        .collect();
+    let line = |r: &str| (r.to_string(), "example.com".to_string(), 1);
+    assert_eq!(
+        reasons,
+        [
+            line("user_unknown"),
+            line("mailbox_full"),
+            line("blocked"),
+            line("auth_failure")
+        ]
+    );
+    // Once the provider takes mail again, the next run delivers the failed
+    // ones (and nobody twice); the unknown address stays suppressed.
+    server.heal();
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("3 delivered, 0 failed"), "{r:?}");
+    let got = server.received_by();
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
+    assert!(!got.contains_key("unknown@example.com"), "{got:?}");
+}
+
+/// Refuses every reader at `blocked.example` with a blocklisting.
+fn refuse_blocked_example(to: &str, _: u32) -> Option<Response> {
+    to.ends_with("@blocked.example")
+        .then(|| Response::custom(554, BLOCKLISTED.into()))
+}
+
+fn a_provider_refusing_the_sender_is_paused_and_its_readers_wait_for_the_next_run(
+    engine: Engine,
+    test: &str,
+) {
+    let server = FaultServer::start(Wire {
+        rcpt: Some(refuse_blocked_example),
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    // The readers of both domains interleave by key: the other domain's
+    // deliveries do not end blocked.example's streak.
+    let mut list = String::from("email,name\n");
+    for i in 0..30 {
+        list.push_str(&format!("r{i:02}@blocked.example,Reader {i}\n"));
+    }
+    for i in 0..15 {
+        list.push_str(&format!("r{i:02}@fine.example,Fine {i}\n"));
+    }
+    site.write("subscribers/subscribers.csv", &list);
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
+    let r = site.run(&["send"]);
+    assert_eq!(
+        r.code, 1,
+        "a paused provider leaves readers undelivered: {r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("PAUSED: `blocked.example` refused 20 messages in a row"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("zen.spamhaus.org"), "{r:?}");
+    let outcome = site.outcome();
+    let of = |domain: &str, status: &str| {
+        outcome
+            .iter()
+            .filter(|(k, v)| k.ends_with(domain) && v.starts_with(status))
+            .count()
+    };
+    assert_eq!(of("@fine.example", "sent"), 15, "{outcome:?}");
+    let failed = of("@blocked.example", "failed");
+    let pending = of("@blocked.example", "pending");
+    // When the pause came, each connection had at most one message on its
+    // way and one refusal not yet counted: 20 + 2 × 2 - 1 at most.
+    assert!((20..=23).contains(&failed), "{failed} failed: {outcome:?}");
+    assert_eq!(failed + pending, 30, "{outcome:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "left its {pending} remaining recipient(s) pending"
+        )),
+        "{r:?}"
+    );
+    assert!(
+        server
+            .received_by()
+            .keys()
+            .all(|k| k.ends_with("@fine.example"))
+    );
+    // The blocklisting is lifted: the next run delivers the failed and the
+    // pending ones, nobody twice, nobody suppressed.
+    server.heal();
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("30 delivered, 0 failed, 0 bounced"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("PAUSED"), "{r:?}");
+    let got = server.received_by();
+    assert_eq!(got.len(), 45, "{got:?}");
+    assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
+    let suppressed = site.suppressed();
+    assert!(
+        !suppressed.iter().any(|(e, _)| e.ends_with(".example")),
+        "{suppressed:?}"
+    );
+}
+
+fn refusals_from_every_domain_pause_the_relay(engine: Engine, test: &str) {
+    fn refuse_all(_: &str, _: u32) -> Option<Response> {
+        Some(Response::custom(554, BLOCKLISTED.into()))
+    }
+    let server = FaultServer::start(Wire {
+        rcpt: Some(refuse_all),
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 1);
+    site.config("provider_pause_after = 20", "provider_pause_after = 5");
+    let mut list = String::from("email,name\n");
+    for i in 0..20 {
+        list.push_str(&format!("reader@d{i:02}.example,Reader {i}\n"));
+    }
+    site.write("subscribers/subscribers.csv", &list);
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("PAUSED: the relay refused"), "{r:?}");
+    let outcome = site.outcome();
+    let failed = outcome.values().filter(|v| v.starts_with("failed")).count();
+    let pending = outcome
+        .values()
+        .filter(|v| v.starts_with("pending"))
+        .count();
+    assert!((5..=6).contains(&failed), "{outcome:?}");
+    assert_eq!(failed + pending, 20, "{outcome:?}");
+    assert!(
+        site.suppressed()
+            .iter()
+            .all(|(e, _)| !e.ends_with(".example"))
+    );
 }

@@ -31,6 +31,8 @@ struct Shared {
     pipelined: usize,
     /// Message bodies sent after DATA although no recipient was accepted.
     orphan_bodies: usize,
+    /// The [`FaultServer`]'s refusals stopped: RCPT and DATA are accepted.
+    healed: bool,
 }
 
 #[derive(Clone)]
@@ -302,6 +304,13 @@ impl FaultServer {
         self.shared.lock().unwrap().mails.len()
     }
 
+    /// Stops refusing: from now on every RCPT and DATA is accepted (the
+    /// `rcpt`, `data_cmd` and `data` rules are no longer asked), as a
+    /// provider does once a blocklisting is lifted.
+    pub fn heal(&self) {
+        self.shared.lock().unwrap().healed = true;
+    }
+
     /// Forgets what was received and how often each address was tried.
     pub fn clear(&self) {
         let mut s = self.shared.lock().unwrap();
@@ -345,9 +354,14 @@ fn serve(stream: Box<dyn Stream>, wire: &Wire, shared: &Mutex<Shared>) {
         if lines.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
-        if !lines.buffer().is_empty() {
-            shared.lock().unwrap().pipelined += 1;
-        }
+        let healed = {
+            let mut s = shared.lock().unwrap();
+            if !lines.buffer().is_empty() {
+                s.pipelined += 1;
+            }
+            s.healed
+        };
+        let refusing = |rule: Option<Rule>| rule.filter(|_| !healed);
         let upper = line.to_ascii_uppercase();
         let arg = |l: &str| {
             l.split_once(':')
@@ -383,7 +397,7 @@ fn serve(stream: Box<dyn Stream>, wire: &Wire, shared: &Mutex<Shared>) {
             if wire.drop_at_rcpt.and_then(|f| f(&rcpt, n)).is_some() {
                 return;
             }
-            match wire.rcpt.and_then(|f| f(&rcpt, n)) {
+            match refusing(wire.rcpt).and_then(|f| f(&rcpt, n)) {
                 Some(r) => format!("{} {}\r\n", r.code, message(&r)),
                 None => {
                     to.push(rcpt);
@@ -397,7 +411,7 @@ fn serve(stream: Box<dyn Stream>, wire: &Wire, shared: &Mutex<Shared>) {
             } else if to.is_empty() {
                 None
             } else {
-                wire.data_cmd
+                refusing(wire.data_cmd)
                     .and_then(|f| f(&first, 1))
                     .map(|r| format!("{} {}\r\n", r.code, message(&r)))
             };
@@ -445,7 +459,7 @@ fn serve(stream: Box<dyn Stream>, wire: &Wire, shared: &Mutex<Shared>) {
             if wire.delay_ms > 0 {
                 std::thread::sleep(std::time::Duration::from_millis(wire.delay_ms));
             }
-            match wire.data.and_then(|f| f(&first, n)) {
+            match refusing(wire.data).and_then(|f| f(&first, n)) {
                 Some(r) => format!("{} {}\r\n", r.code, message(&r)),
                 None if to.is_empty() => "554 5.5.1 no valid recipients\r\n".into(),
                 None => {
