@@ -16,9 +16,9 @@ use crate::list::privacy::{FORGOTTEN, Row};
 use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
 use crate::store::ledger::{Claimed, Exclusive, Frozen};
 use crate::store::{
-    Consequence, Counts, Erasure, Event, EventRecord, Feedback, Forgotten, FrozenIssue, Held,
-    IssueRecord, IssueStatus, Ledger, Outcome, Places, RecipientRecord, RecipientStatus, Recorded,
-    Roster, StoreError, StoredSubscriber, StoredSuppression,
+    Consequence, Counts, Erasure, Event, EventRecord, Feedback, Feeds, Forgotten, FrozenIssue,
+    Held, IssueRecord, IssueStatus, Ledger, Outcome, Places, RecipientRecord, RecipientStatus,
+    Recorded, Roster, StoreError, StoredSubscriber, StoredSuppression, Validators,
 };
 
 #[async_trait]
@@ -403,5 +403,28 @@ impl Feedback for PgStore {
     ) -> Result<Recorded, StoreError> {
         let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         self.record_event(event, soft_since, &at, decide).await
+    }
+}
+
+#[async_trait]
+impl Feeds for PgStore {
+    async fn feed_validators(&self, feed: &str) -> Result<Validators, StoreError> {
+        PgStore::feed_validators(self, feed).await
+    }
+
+    async fn save_feed_validators(
+        &self,
+        feed: &str,
+        validators: &Validators,
+    ) -> Result<(), StoreError> {
+        PgStore::save_feed_validators(self, feed, validators).await
+    }
+
+    async fn fetched_urls(&self) -> Result<Vec<String>, StoreError> {
+        PgStore::fetched_urls(self).await
+    }
+
+    async fn record_fetched(&self, urls: &[String], slug: &str) -> Result<(), StoreError> {
+        PgStore::record_fetched(self, urls, slug).await
     }
 }

@@ -26,6 +26,7 @@ use crate::list::privacy::Keyer;
 
 mod db;
 mod feedback;
+mod feeds;
 mod files;
 mod lock;
 
