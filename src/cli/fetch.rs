@@ -78,6 +78,19 @@ pub(super) fn summary(f: &Fetched) -> String {
     parts.join(", ")
 }
 
+/// "failed `URL`: why", one per failed feed or entry.
+pub(super) fn failures(f: &Fetched) -> Vec<String> {
+    let feeds = f.feeds.iter().filter_map(|feed| match &feed.status {
+        FeedStatus::Failed(why) => Some(format!("feed `{}` failed: {why}", feed.url)),
+        _ => None,
+    });
+    let rows = f.rows().filter_map(|row| match &row.status {
+        Status::Failed(why) => Some(format!("`{}` failed: {why}", row.url)),
+        _ => None,
+    });
+    feeds.chain(rows).collect()
+}
+
 fn print_table(f: &Fetched) {
     for feed in &f.feeds {
         let how = match &feed.status {

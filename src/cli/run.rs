@@ -77,16 +77,16 @@ async fn send_slot(
         // New articles first, so that they can be in this issue; a failed
         // fetch is logged and the issue goes out with what is there.
         match super::fetch::fetch(config, false).await {
-            Ok(f) if f.failed() => log_line(&format!(
-                "fetched before issue #{}: {}; `tipsheet fetch` shows which failed and why",
-                slot.number,
-                super::fetch::summary(&f)
-            )),
-            Ok(f) => log_line(&format!(
-                "fetched before issue #{}: {}",
-                slot.number,
-                super::fetch::summary(&f)
-            )),
+            Ok(f) => {
+                log_line(&format!(
+                    "fetched before issue #{}: {}",
+                    slot.number,
+                    super::fetch::summary(&f)
+                ));
+                for line in super::fetch::failures(&f) {
+                    log_line(&format!("fetch: {line}"));
+                }
+            }
             Err(e) => log_line(&format!(
                 "fetch before issue #{} failed: {e}; sending with the content there is",
                 slot.number
