@@ -467,3 +467,55 @@ fn fetch_without_feeds_says_how_to_add_one() {
         "{r:?}"
     );
 }
+
+#[test]
+fn run_fetches_before_it_assembles_and_a_failed_fetch_does_not_stop_the_send() {
+    let server = Server::start();
+    let site = site_with_feeds(&server);
+    // A fourth feed nobody answers.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/feed.xml", closed.local_addr().unwrap());
+    drop(closed);
+    site.config(
+        "[[content.feeds]]\n",
+        &format!("[[content.feeds]]\nurl = \"{dead}\"\n[[content.feeds]]\n"),
+    );
+    let (mut child, log, _) = site.spawn_until(
+        &["run", "--now", "2026-12-01T13:59:57Z"],
+        "finished issue #1",
+    );
+    let fetched = log
+        .iter()
+        .position(|l| l.contains("fetched before issue #1: 4 imported, 2 already had, 3 not a comparison, 1 failed, 1 feed(s) unreadable"))
+        .unwrap_or_else(|| panic!("{log:?}"));
+    let sending = log
+        .iter()
+        .position(|l| l.contains("sending issue #1 (2026-12-01)"))
+        .unwrap_or_else(|| panic!("{log:?}"));
+    assert!(fetched < sending, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("fetch: feed `{dead}` failed:"))),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("/articles/barista-vs-bartender` failed: the server answered `500 Internal Server Error`")),
+        "{log:?}"
+    );
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // The issue that went out leads with the newest fetched comparison.
+    let emls = site.emls("state/outbox");
+    assert_eq!(emls.len(), 4);
+    let mail = crate::common::parse(&emls[0]);
+    assert!(
+        mail.subject
+            .starts_with("Career Tips #1: Electrician vs. Plumber, and 2 more comparisons"),
+        "{}",
+        mail.subject
+    );
+}
