@@ -519,3 +519,61 @@ fn run_fetches_before_it_assembles_and_a_failed_fetch_does_not_stop_the_send() {
         mail.subject
     );
 }
+
+#[test]
+fn both_engines_remember_validators_and_imported_addresses() {
+    use std::time::Duration;
+    use tipsheet::store::{Feeds, Store, StoreSettings, StoreUrl, Validators};
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |url| StoreSettings {
+        url,
+        password: None,
+        lease: Duration::from_secs(60),
+        synchronous_commit: false,
+        subscribers_path: dir.path().join("subscribers.csv"),
+        suppressed_path: dir.path().join("suppressed.csv"),
+        state_dir: dir.path().join("state"),
+        keyer: None,
+    };
+    let mut engines = vec![(
+        "sqlite",
+        settings(StoreUrl::Sqlite(dir.path().join("state/l.sqlite3"))),
+        None,
+    )];
+    if let Some(db) = crate::pg::fresh("feeds::both_engines_remember") {
+        let url = StoreUrl::parse(&db.url, Path::new("/"), Path::new("/unused")).unwrap();
+        engines.push(("postgres", settings(url), Some(db)));
+    }
+    for (engine, s, _db) in engines {
+        crate::common::block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            let feed = "https://www.example.com/feed.xml";
+            assert_eq!(
+                st.feed_validators(feed).await.unwrap(),
+                Validators::default()
+            );
+            let v = Validators {
+                etag: Some("W/\"1\"".into()),
+                last_modified: Some("Tue, 01 Dec 2026 08:00:00 GMT".into()),
+            };
+            st.save_feed_validators(feed, &v).await.unwrap();
+            let newer = Validators {
+                etag: Some("\"2\"".into()),
+                last_modified: None,
+            };
+            st.save_feed_validators(feed, &newer).await.unwrap();
+            assert_eq!(st.feed_validators(feed).await.unwrap(), newer, "{engine}");
+            assert_eq!(
+                st.feed_validators("https://other.example/").await.unwrap(),
+                Validators::default()
+            );
+            let urls = vec![
+                "https://a.example/x".to_string(),
+                "https://a.example/y".to_string(),
+            ];
+            st.record_fetched(&urls, "x-vs-y").await.unwrap();
+            st.record_fetched(&urls[1..], "again").await.unwrap();
+            assert_eq!(st.fetched_urls().await.unwrap(), urls, "{engine}");
+        });
+    }
+}
