@@ -6,7 +6,7 @@
 
 use clap::Args;
 
-use super::output::outln;
+use super::output::{errln, outln};
 use crate::config::Config;
 use crate::error::{Error, Outcome};
 use crate::feeds::{self, FeedStatus, Fetched, Status};
@@ -30,6 +30,10 @@ pub(super) async fn run(config: &Config, args: &FetchArgs) -> Result<Outcome, Er
     }
     let fetched = fetch(config, args.dry_run).await?;
     print_table(&fetched);
+    // Again on standard error, so that cron with `>/dev/null` mails only these.
+    for line in failures(&fetched) {
+        errln!("fetch: {line}");
+    }
     Ok(if fetched.failed() {
         Outcome::Failures
     } else {

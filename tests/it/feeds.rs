@@ -277,6 +277,13 @@ fn fetch_imports_new_comparisons_once_then_asks_conditionally() {
         out.contains("fetch: 4 imported, 2 already had, 3 not a comparison, 1 failed"),
         "{r:?}"
     );
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "fetch: `{base}/articles/barista-vs-bartender` failed: the server answered `500 Internal Server Error`"
+        ),
+        "{r:?}"
+    );
     // The files, with the canonical address and the feed's date.
     let electrician = site.read("content/comparisons/electrician-vs-plumber.md");
     assert!(
