@@ -530,7 +530,7 @@ fn run_fetches_before_it_assembles_and_a_failed_fetch_does_not_stop_the_send() {
 #[test]
 fn both_engines_remember_validators_and_imported_addresses() {
     use std::time::Duration;
-    use tipsheet::store::{Feeds, Store, StoreSettings, StoreUrl, Validators};
+    use tipsheet::store::{Store, StoreSettings, StoreUrl, Validators};
     let dir = tempfile::tempdir().unwrap();
     let settings = |url| StoreSettings {
         url,
