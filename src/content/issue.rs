@@ -107,7 +107,8 @@ fn published(c: &Comparison) -> Option<NaiveDate> {
 }
 
 /// Chooses issue `number`'s content, fresh first: comparisons never featured
-/// come first, newest `published` first (undated last), then the least
+/// come first, newest `published` first (undated ones first of all: a file
+/// written by hand without a date is as new as it gets), then the least
 /// recently featured; the tip is the least recently featured (never featured
 /// counts as oldest). Ties are broken by slug. So nothing repeats until
 /// everything else has been featured, a new article goes out in the next
@@ -135,8 +136,10 @@ pub fn select(
         .iter()
         .map(|c| {
             let last = last_featured(history, number, c.slug(), false);
-            // Never featured sorts first (`None`), and among those the newest.
-            (last, Reverse(published(c)), c.slug())
+            // Never featured sorts first (`None`), and among those the newest;
+            // an undated one counts as newest (written by hand just now).
+            let date = published(c).unwrap_or(NaiveDate::MAX);
+            (last, Reverse(date), c.slug())
         })
         .collect();
     comparisons.sort();
@@ -394,26 +397,26 @@ mod tests {
             lib.comparisons[i].meta.published = Some(date.into());
         }
         let first = select(&lib, &[], 1, 3).unwrap();
-        // Dated before undated, newest first; undated by slug.
-        assert_eq!(first.comparisons, ["c4", "c5", "c0"]);
-        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        // Undated first (by slug), then the dated, newest first.
+        assert_eq!(first.comparisons, ["c1", "c2", "c3"]);
         assert_eq!(
-            why(&lib, &[], 1, &first),
-            [
-                Why::New(d("2026-12-10")),
-                Why::New(d("2026-11-02")),
-                Why::New(d("2025-01-01"))
-            ]
+            why(&lib, &[], 1, &first)[0].to_string(),
+            "new (no published date)"
         );
         let mut h = vec![PastIssue {
             number: 1,
             selection: first,
         }];
         let second = select(&lib, &h, 2, 3).unwrap();
-        assert_eq!(second.comparisons, ["c1", "c2", "c3"]);
+        assert_eq!(second.comparisons, ["c4", "c5", "c0"]);
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
         assert_eq!(
-            why(&lib, &h, 2, &second)[0].to_string(),
-            "new (no published date)"
+            why(&lib, &h, 2, &second),
+            [
+                Why::New(d("2026-12-10")),
+                Why::New(d("2026-11-02")),
+                Why::New(d("2025-01-01"))
+            ]
         );
         h.push(PastIssue {
             number: 2,
@@ -429,7 +432,7 @@ mod tests {
             ..lib.comparisons[0].clone()
         });
         let third = select(&lib, &h, 3, 3).unwrap();
-        assert_eq!(third.comparisons, ["fresh", "c4", "c5"]);
+        assert_eq!(third.comparisons, ["fresh", "c1", "c2"]);
         let reasons: Vec<String> = why(&lib, &h, 3, &third)
             .iter()
             .map(ToString::to_string)

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use reqwest::header::{
     CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    LOCATION,
 };
 use reqwest::{StatusCode, Url, redirect};
 
@@ -131,6 +132,13 @@ impl Polite {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Answer::NotModified);
         }
+        if status.is_redirection() {
+            // The client follows http(s) redirects; one it hands back points elsewhere.
+            let to = header(response.headers(), LOCATION).unwrap_or_default();
+            return Err(HttpError::Request(format!(
+                "a redirect (`{status}`) to `{to}` was not followed: only http(s) redirects are"
+            )));
+        }
         if !status.is_success() {
             return Err(HttpError::Status(status));
         }
@@ -199,4 +207,105 @@ fn chain(e: &dyn std::error::Error) -> String {
         return format!("timed out: {text}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, Bytes};
+    use axum::response::Response;
+    use axum::routing::get;
+
+    async fn serve() -> String {
+        let app = axum::Router::new()
+            .route(
+                "/streamed",
+                get(|| async {
+                    // No Content-Length: the cap must hold while reading.
+                    let chunks =
+                        (0..8).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 200])));
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            )
+            .route("/declared", get(|| async { vec![b'x'; 5000] }))
+            .route("/small", get(|| async { "fine" }))
+            .route(
+                "/loop",
+                get(|| async {
+                    Response::builder()
+                        .status(302)
+                        .header(LOCATION, "/loop")
+                        .body(Body::empty())
+                        .unwrap()
+                }),
+            )
+            .route(
+                "/to-file",
+                get(|| async {
+                    Response::builder()
+                        .status(302)
+                        .header(LOCATION, "file:///etc/passwd")
+                        .body(Body::empty())
+                        .unwrap()
+                }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    #[tokio::test]
+    async fn limits_hold_size_redirects_schemes_and_time() {
+        let base = serve().await;
+        let limits = Limits {
+            timeout: Duration::from_millis(500),
+            max_bytes: 1000,
+            max_redirects: 2,
+        };
+        let client = Polite::new("https://news.example.com", limits).unwrap();
+        let none = Validators::default();
+        let url = |path: &str| format!("{base}{path}");
+        match client.get(&url("/small"), &none).await.unwrap() {
+            Answer::Body(b) => assert_eq!(b.bytes, b"fine"),
+            Answer::NotModified => panic!("not conditional"),
+        }
+        for path in ["/streamed", "/declared"] {
+            let err = client.get(&url(path), &none).await.unwrap_err();
+            assert!(matches!(err, HttpError::TooLarge(1000)), "{path}: {err}");
+        }
+        let err = client
+            .get(&url("/loop"), &none)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 2 redirects"), "{err}");
+        let err = client
+            .get(&url("/to-file"), &none)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("to `file:///etc/passwd` was not followed"),
+            "{err}"
+        );
+        let err = client
+            .get(&url("/slow"), &none)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("timed out"), "{err}");
+        let err = client
+            .get("ftp://example.com/feed", &none)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::NotHttp(_)), "{err}");
+    }
 }
