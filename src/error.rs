@@ -123,6 +123,18 @@ pub enum Error {
     /// The command line asks for something that cannot be done as written.
     #[error("{0}")]
     Usage(String),
+    /// `fetch` cannot set up its HTTP client.
+    #[error(transparent)]
+    Fetch(crate::feeds::HttpError),
+}
+
+impl From<crate::feeds::FetchError> for Error {
+    fn from(e: crate::feeds::FetchError) -> Self {
+        match e {
+            crate::feeds::FetchError::Store(e) => Error::Store(e),
+            crate::feeds::FetchError::Http(e) => Error::Fetch(e),
+        }
+    }
 }
 
 impl Error {
@@ -148,6 +160,7 @@ impl Error {
                 | PrivacyError::Io { .. },
             ) => exit::FAILED,
             Error::Privacy(_) => exit::USAGE,
+            Error::Fetch(_) => exit::FAILED,
             Error::Config(_)
             | Error::Schedule(_)
             | Error::Store(_)

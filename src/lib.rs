@@ -15,6 +15,7 @@ pub mod content;
 pub mod delivery;
 pub mod diagnostic;
 pub mod error;
+pub mod feeds;
 pub mod import;
 pub mod inbound;
 pub mod list;

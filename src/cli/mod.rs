@@ -17,6 +17,7 @@ use crate::error::{Error, Outcome, exit};
 
 mod check;
 mod common;
+mod fetch;
 mod import;
 mod inbound;
 pub mod output;
@@ -80,6 +81,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Turn an article (Markdown, HTML or plain text) into a comparison file.
     Import(import::ImportArgs),
+    /// Import new comparisons from the configured feeds (`[[content.feeds]]`).
+    Fetch(fetch::FetchArgs),
     /// One reader's data: show it, or forget it (erasure on request).
     Subscribers(privacy::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
@@ -111,6 +114,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Run => run::run(&Config::load(&cli.config)?, cli.now).await,
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
+        Command::Fetch(a) => fetch::run(&Config::load(&cli.config)?, a).await,
         Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
     }

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::output::{errln, outln};
 use crate::config::Config;
+use crate::content::issue;
 use crate::delivery::SessionError;
 use crate::error::{Error, Outcome};
 use crate::mail::{self, prepared, view};
@@ -98,9 +99,15 @@ pub(super) async fn run(
     outln!("Sends at:  {}", p.sends_at(&schedule));
     outln!("Subject:   {}", prepared.subject);
     outln!("Preheader: {}", p.view.preheader);
+    let history = match plan::snapshot(config, None).await? {
+        Some(ledger) => ledger.history()?,
+        None => Vec::new(),
+    };
+    let why = issue::why(&library, &history, n, &p.issue.selection);
     outln!("Featured:");
-    for c in &p.issue.comparisons {
+    for (c, why) in p.issue.comparisons.iter().zip(&why) {
         outln!("  - {} [{}]", c.meta.title, c.meta.slug);
+        outln!("    why: {why}");
     }
     outln!(
         "Tip:       {} [{}]",

@@ -73,6 +73,26 @@ async fn send_slot(
             return SlotOutcome::Retry;
         }
     }
+    if config.content.fetches_before_issue() {
+        // New articles first, so that they can be in this issue; a failed
+        // fetch is logged and the issue goes out with what is there.
+        match super::fetch::fetch(config, false).await {
+            Ok(f) => {
+                log_line(&format!(
+                    "fetched before issue #{}: {}",
+                    slot.number,
+                    super::fetch::summary(&f)
+                ));
+                for line in super::fetch::failures(&f) {
+                    log_line(&format!("fetch: {line}"));
+                }
+            }
+            Err(e) => log_line(&format!(
+                "fetch before issue #{} failed: {e}; sending with the content there is",
+                slot.number
+            )),
+        }
+    }
     log_line(&format!("sending issue #{} ({})", slot.number, slot.date));
     // Content is read fresh for every send.
     let (number, date) = (slot.number, slot.date);

@@ -334,6 +334,54 @@ mailto = "unsubscribe@example.com"
     }
 
     #[test]
+    fn feeds_are_read_and_a_bad_one_is_named_with_its_line() {
+        let plain = load(GOOD).unwrap();
+        assert!(plain.content.feeds.is_empty());
+        assert_eq!(plain.content.fetch_max_new, 10);
+        assert!(!plain.content.fetches_before_issue());
+        let feeds = "\n[content]\nfetch_max_new = 3\n\n[[content.feeds]]\nurl = \"https://www.example.com/feed.xml\"\n\n[[content.feeds]]\nurl = \"https://www.example.com/sitemap.xml\"\n";
+        let c = load(&format!("{GOOD}{feeds}")).unwrap();
+        assert_eq!(c.content.feeds.len(), 2);
+        assert_eq!(c.content.fetch_max_new, 3);
+        assert!(c.content.fetches_before_issue());
+        let off = format!(
+            "{GOOD}{}",
+            feeds.replace("fetch_max_new = 3", "fetch_before_issue = false")
+        );
+        assert!(!load(&off).unwrap().content.fetches_before_issue());
+        let lines = GOOD.lines().count();
+        let bad = format!(
+            "{GOOD}{}",
+            feeds.replace("https://www.example.com/sitemap.xml", "ftp://example.com/s")
+        );
+        let err = load(&bad).unwrap_err().to_string();
+        let want = format!(
+            "config.toml:{}: `content.feeds.url`: `ftp://example.com/s` is not an http(s) URL",
+            lines + 9
+        );
+        assert!(err.contains(&want), "{err}");
+        let unknown = format!(
+            "{GOOD}{}",
+            feeds.replace(
+                "url = \"https://www.example.com/feed.xml\"",
+                "url = \"https://a.example\"\ntitle = \"x\""
+            )
+        );
+        let err = load(&unknown).unwrap_err().to_string();
+        assert!(err.contains("unknown field `title`"), "{err}");
+        let zero = format!(
+            "{GOOD}{}",
+            feeds.replace("fetch_max_new = 3", "fetch_max_new = 0")
+        );
+        assert!(
+            load(&zero)
+                .unwrap_err()
+                .to_string()
+                .contains("`content.fetch_max_new`: `0` is out of range")
+        );
+    }
+
+    #[test]
     fn plaintext_smtp_to_a_remote_host_is_refused() {
         let text = format!(
             "{GOOD}\n[delivery]\ntransport = \"smtp\"\n[smtp]\nhost = \"mail.example.net\"\ntls = \"none\"\n"

@@ -90,6 +90,28 @@ pub struct ContentConfig {
     pub excerpt_words: usize,
     /// Which section the excerpt is taken from.
     pub excerpt_section: String,
+    /// Feeds `tipsheet fetch` reads new comparisons from (`[[content.feeds]]`).
+    pub feeds: Vec<FeedConfig>,
+    /// New articles one `fetch` imports at most (the rest wait for the next).
+    pub fetch_max_new: usize,
+    /// Whether `run` fetches before it assembles an issue; unset: when feeds
+    /// are configured (see [`ContentConfig::fetches_before_issue`]).
+    pub fetch_before_issue: Option<bool>,
+}
+
+impl ContentConfig {
+    /// Whether `run` fetches before it assembles an issue.
+    pub fn fetches_before_issue(&self) -> bool {
+        self.fetch_before_issue.unwrap_or(!self.feeds.is_empty())
+    }
+}
+
+/// One `[[content.feeds]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// An RSS 2.0, Atom or JSON Feed, or an XML sitemap (http or https).
+    pub url: String,
 }
 
 /// `[subscribers]`
@@ -344,6 +366,9 @@ impl Default for ContentConfig {
             comparisons_per_issue: 3,
             excerpt_words: 60,
             excerpt_section: "duties".into(),
+            feeds: Vec::new(),
+            fetch_max_new: 10,
+            fetch_before_issue: None,
         }
     }
 }

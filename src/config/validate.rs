@@ -45,9 +45,7 @@ impl Config {
                 format!("`{r}` is not a mailbox ({e}); write it like `Coach <coach@example.com>`"),
             ));
         }
-        if !(n.base_url.starts_with("https://") || n.base_url.starts_with("http://"))
-            || n.base_url.contains(char::is_whitespace)
-        {
+        if !is_http_url(&n.base_url) {
             return Err(self.invalid(
                 "newsletter.base_url",
                 format!(
@@ -113,7 +111,49 @@ impl Config {
                 ),
             ));
         }
+        if !(1..=100).contains(&c.fetch_max_new) {
+            return Err(self.invalid(
+                "content.fetch_max_new",
+                format!("`{}` is out of range: use 1 to 100", c.fetch_max_new),
+            ));
+        }
+        for (i, feed) in c.feeds.iter().enumerate() {
+            if !is_http_url(&feed.url) {
+                return Err(ConfigError::Invalid {
+                    path: self.path.clone(),
+                    line: self.feed_line(i),
+                    key: "content.feeds.url".into(),
+                    message: format!(
+                        "`{}` is not an http(s) URL; write it like `https://www.example.com/career-advice/feed.xml`",
+                        feed.url
+                    ),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The line of the `url` of the `index`th `[[content.feeds]]` table (its
+    /// header's line when it has none written).
+    fn feed_line(&self, index: usize) -> usize {
+        let mut header = 0;
+        let mut seen = 0;
+        for (n, line) in self.source.lines().enumerate() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                let inside = t.trim_start_matches('[').trim_end_matches(']').trim();
+                if inside == "content.feeds" {
+                    seen += 1;
+                    header = n + 1;
+                } else if seen == index + 1 {
+                    break;
+                }
+            } else if seen == index + 1 && t.split_once('=').is_some_and(|(k, _)| k.trim() == "url")
+            {
+                return n + 1;
+            }
+        }
+        header
     }
 
     /// `[delivery]`: the worker pool and retries.
@@ -264,4 +304,12 @@ pub(crate) fn is_loopback(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An absolute http(s) address on one line, as far as config cares.
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty()) && !s.contains(char::is_whitespace)
 }

@@ -1,10 +1,15 @@
 //! Choosing what an issue features: the rotation of comparisons and tips, and the
 //! issue's subject, preheader and links.
 //!
-//! Owns selection (deterministic, least recently featured first) and the facts
-//! about one issue. It reads the library and the history it is given; it never
+//! Owns selection (deterministic and fresh first: comparisons never featured,
+//! newest `published` first, then the least recently featured) with why each
+//! was picked, and the facts about one issue. It reads the library and the history it is given; it never
 //! reads files, the ledger or the clock itself.
 
+use std::cmp::Reverse;
+use std::fmt;
+
+use chrono::NaiveDate;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::content::{Comparison, Library, Tip};
@@ -48,10 +53,67 @@ pub struct PastIssue {
     pub selection: Selection,
 }
 
-/// Chooses issue `number`'s content: the least recently featured comparisons and
-/// tip (never featured counts as oldest), ties broken by slug. So nothing repeats
-/// until everything else has been featured, and the same content and history
-/// always give the same issue. Only history before `number` counts.
+/// Why a comparison was picked for an issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// Never featured before; published on this date, when it says.
+    New(Option<NaiveDate>),
+    /// The least recently featured: last in this issue number.
+    LastFeatured(u32),
+}
+
+impl fmt::Display for Why {
+    /// "new, published 2026-12-10", "new (no published date)", "last featured in #3".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::New(Some(date)) => write!(f, "new, published {date}"),
+            Why::New(None) => write!(f, "new (no published date)"),
+            Why::LastFeatured(n) => write!(f, "last featured in #{n}"),
+        }
+    }
+}
+
+/// When `slug` was last featured before issue `number`: (issue number,
+/// position in that issue), so that the order within an issue carries over
+/// and the rotation stays a true round robin. `None`: never.
+fn last_featured(
+    history: &[PastIssue],
+    number: u32,
+    slug: &str,
+    tip: bool,
+) -> Option<(u32, usize)> {
+    history
+        .iter()
+        .filter(|p| p.number < number)
+        .filter_map(|p| {
+            if tip {
+                (p.selection.tip == slug).then_some((p.number, 0))
+            } else {
+                p.selection
+                    .comparisons
+                    .iter()
+                    .position(|s| s == slug)
+                    .map(|i| (p.number, i))
+            }
+        })
+        .max()
+}
+
+fn published(c: &Comparison) -> Option<NaiveDate> {
+    c.meta
+        .published
+        .as_deref()
+        .and_then(|p| NaiveDate::parse_from_str(p, "%Y-%m-%d").ok())
+}
+
+/// Chooses issue `number`'s content, fresh first: comparisons never featured
+/// come first, newest `published` first (undated ones first of all: a file
+/// written by hand without a date is as new as it gets), then the least
+/// recently featured; the tip is the least recently featured (never featured
+/// counts as oldest). Ties are broken by slug. So nothing repeats until
+/// everything else has been featured, a new article goes out in the next
+/// issue, and the same content and history always give the same issue. Only
+/// history before `number` counts.
 pub fn select(
     library: &Library,
     history: &[PastIssue],
@@ -69,46 +131,55 @@ pub fn select(
             "no valid tip in `content/tips/`; add one".into(),
         ));
     }
-    let earlier: Vec<&PastIssue> = history.iter().filter(|p| p.number < number).collect();
-    // When a slug was last featured: (issue number, position in that issue), so
-    // that the order within an issue carries over and the rotation stays a true
-    // round robin. Never featured sorts first.
-    let last = |slug: &str, tip: bool| {
-        earlier
-            .iter()
-            .filter_map(|p| {
-                if tip {
-                    (p.selection.tip == slug).then_some((p.number, 0))
-                } else {
-                    p.selection
-                        .comparisons
-                        .iter()
-                        .position(|s| s == slug)
-                        .map(|i| (p.number, i))
-                }
-            })
-            .max()
-    };
-    let mut comparisons: Vec<(Option<(u32, usize)>, &str)> = library
+    let mut comparisons: Vec<_> = library
         .comparisons
         .iter()
-        .map(|c| (last(c.slug(), false), c.slug()))
+        .map(|c| {
+            let last = last_featured(history, number, c.slug(), false);
+            // Never featured sorts first (`None`), and among those the newest;
+            // an undated one counts as newest (written by hand just now).
+            let date = published(c).unwrap_or(NaiveDate::MAX);
+            (last, Reverse(date), c.slug())
+        })
         .collect();
     comparisons.sort();
     let mut tips: Vec<(Option<(u32, usize)>, &str)> = library
         .tips
         .iter()
-        .map(|t| (last(&t.slug, true), t.slug.as_str()))
+        .map(|t| {
+            (
+                last_featured(history, number, &t.slug, true),
+                t.slug.as_str(),
+            )
+        })
         .collect();
     tips.sort();
     Ok(Selection {
         comparisons: comparisons
             .iter()
             .take(per_issue)
-            .map(|(_, s)| s.to_string())
+            .map(|(_, _, s)| s.to_string())
             .collect(),
         tip: tips.first().map(|(_, s)| s.to_string()).unwrap_or_default(),
     })
+}
+
+/// Why each of `selection`'s comparisons was picked for issue `number`,
+/// given the same history [`select`] had; in the selection's order.
+pub fn why(
+    library: &Library,
+    history: &[PastIssue],
+    number: u32,
+    selection: &Selection,
+) -> Vec<Why> {
+    selection
+        .comparisons
+        .iter()
+        .map(|slug| match last_featured(history, number, slug, false) {
+            Some((n, _)) => Why::LastFeatured(n),
+            None => Why::New(library.comparison(slug).and_then(published)),
+        })
+        .collect()
 }
 
 /// One issue, with its content resolved.
@@ -317,6 +388,63 @@ mod tests {
         );
         // Previewing issue 1 again ignores issue 1's own record.
         assert_eq!(select(&lib, &h, 1, 3).unwrap(), h[0].selection);
+    }
+
+    #[test]
+    fn fresh_first_new_articles_newest_first_then_the_least_recently_featured() {
+        let mut lib = library(6, 1);
+        for (i, date) in [(4, "2026-12-10"), (5, "2026-11-02"), (0, "2025-01-01")] {
+            lib.comparisons[i].meta.published = Some(date.into());
+        }
+        let first = select(&lib, &[], 1, 3).unwrap();
+        // Undated first (by slug), then the dated, newest first.
+        assert_eq!(first.comparisons, ["c1", "c2", "c3"]);
+        assert_eq!(
+            why(&lib, &[], 1, &first)[0].to_string(),
+            "new (no published date)"
+        );
+        let mut h = vec![PastIssue {
+            number: 1,
+            selection: first,
+        }];
+        let second = select(&lib, &h, 2, 3).unwrap();
+        assert_eq!(second.comparisons, ["c4", "c5", "c0"]);
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        assert_eq!(
+            why(&lib, &h, 2, &second),
+            [
+                Why::New(d("2026-12-10")),
+                Why::New(d("2026-11-02")),
+                Why::New(d("2025-01-01"))
+            ]
+        );
+        h.push(PastIssue {
+            number: 2,
+            selection: second,
+        });
+        // A comparison added after issue 2 goes out next, ahead of the rotation.
+        lib.comparisons.push(Comparison {
+            meta: ComparisonMeta {
+                slug: "fresh".into(),
+                published: Some("2026-12-20".into()),
+                ..lib.comparisons[0].meta.clone()
+            },
+            ..lib.comparisons[0].clone()
+        });
+        let third = select(&lib, &h, 3, 3).unwrap();
+        assert_eq!(third.comparisons, ["fresh", "c1", "c2"]);
+        let reasons: Vec<String> = why(&lib, &h, 3, &third)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "new, published 2026-12-20",
+                "last featured in #1",
+                "last featured in #1"
+            ]
+        );
     }
 
     #[test]

@@ -11,13 +11,16 @@
 //! The format itself and section recognition belong to [`content`]: this module
 //! reuses them and checks its output with [`content::parse_comparison`] before
 //! writing. What it cannot find it reports in a typed [`Report`]; it never
-//! guesses, never overwrites without `force`, never uses the network, prints
+//! guesses, never overwrites without `force`, never uses the network (`feeds`
+//! fetches and hands it the bytes), prints
 //! nothing, parses no arguments and loads no config (that is `cli::import`).
 //!
 //! [`content`]: crate::content
 //! [`content::parse_comparison`]: crate::content::parse_comparison
 
 use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
 
 mod build;
 mod chrome;
@@ -60,7 +63,11 @@ pub fn write_comparison(
     url: Option<&str>,
     force: bool,
 ) -> Result<Written, ImportError> {
-    let imported = import_bytes(name, bytes, format, url)?;
+    write_imported(import_bytes(name, bytes, format, url)?, out, force)
+}
+
+/// Writes an imported article under `out` as `<slug>.md`.
+pub fn write_imported(imported: Imported, out: &Path, force: bool) -> Result<Written, ImportError> {
     let path = out.join(imported.file_name());
     write::write_file(&path, &imported.text, force)?;
     Ok(Written { path, imported })
@@ -85,12 +92,27 @@ pub fn import_text(
     format: Option<Format>,
     url: Option<&str>,
 ) -> Result<Imported, ImportError> {
+    import_dated(name, text, format, url, None)
+}
+
+/// Imports one article from text whose publication date is known from
+/// elsewhere (a feed's entry): `published` is written whatever the page says.
+pub fn import_dated(
+    name: Option<&Path>,
+    text: &str,
+    format: Option<Format>,
+    url: Option<&str>,
+    published: Option<NaiveDate>,
+) -> Result<Imported, ImportError> {
     let format = format.unwrap_or_else(|| detect_format(name, text));
-    let doc = match format {
+    let mut doc = match format {
         Format::Markdown => markdown::read_markdown(text),
         Format::Html => html::read_html(text),
         Format::Text => text::read_text(text),
     };
+    if let Some(date) = published {
+        doc.published = Some((date, "the feed"));
+    }
     build::build(doc, format, url)
 }
 

@@ -9,8 +9,8 @@
 //!
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
-//! (the list's users: planning, the web, privacy, `subscribers`) and
-//! [`Feedback`] (mail that came back). Two engines implement all three, and
+//! (the list's users: planning, the web, privacy, `subscribers`),
+//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all three, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -29,6 +29,7 @@ mod columns;
 mod error;
 mod event;
 mod feedback;
+mod feeds;
 mod ledger;
 mod postgres;
 mod records;
@@ -40,6 +41,7 @@ mod url;
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, Recorded};
 pub use feedback::Feedback;
+pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Ledger, Snapshot};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
@@ -50,9 +52,9 @@ pub use roster::Roster;
 pub use settings::StoreSettings;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError, redact};
 
-/// Everything a store does: the three sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback {}
-impl<T: Ledger + Roster + Feedback> Engine for T {}
+/// Everything a store does: the four sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds {}
+impl<T: Ledger + Roster + Feedback + Feeds> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

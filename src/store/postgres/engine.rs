@@ -22,6 +22,7 @@ use crate::store::records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, Outcome, Places,
     RecipientRecord, RecipientStatus, StoredSubscriber, StoredSuppression,
 };
+use crate::store::feeds::{Feeds, Validators};
 use crate::store::roster::Roster;
 
 #[async_trait]
@@ -406,5 +407,28 @@ impl Feedback for PgStore {
     ) -> Result<Recorded, StoreError> {
         let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         self.record_event(event, soft_since, &at, decide).await
+    }
+}
+
+#[async_trait]
+impl Feeds for PgStore {
+    async fn feed_validators(&self, feed: &str) -> Result<Validators, StoreError> {
+        PgStore::feed_validators(self, feed).await
+    }
+
+    async fn save_feed_validators(
+        &self,
+        feed: &str,
+        validators: &Validators,
+    ) -> Result<(), StoreError> {
+        PgStore::save_feed_validators(self, feed, validators).await
+    }
+
+    async fn fetched_urls(&self) -> Result<Vec<String>, StoreError> {
+        PgStore::fetched_urls(self).await
+    }
+
+    async fn record_fetched(&self, urls: &[String], slug: &str) -> Result<(), StoreError> {
+        PgStore::record_fetched(self, urls, slug).await
     }
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_issues_and_recipients.sql"),
     include_str!("../migrations/sqlite/0002_events.sql"),
     include_str!("../migrations/sqlite/0003_recipients_by_key.sql"),
+    include_str!("../migrations/sqlite/0004_feeds.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -92,7 +93,12 @@ impl Db {
         Ok(Some(ledger))
     }
 
-    fn err(&self, e: rusqlite::Error) -> LedgerError {
+    /// The connection, for the engine's other files (`feeds.rs`).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(super) fn err(&self, e: rusqlite::Error) -> LedgerError {
         sql(&self.path, e)
     }
 

@@ -23,6 +23,7 @@ use crate::store::records::{
 
 mod db;
 mod feedback;
+mod feeds;
 mod files;
 mod lock;
 mod store;
