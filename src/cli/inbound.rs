@@ -16,8 +16,8 @@ use super::common::signer;
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::inbound::{Handled, Processor, classify::MAX_BYTES};
-use crate::store::{Engine, Store};
+use crate::inbound::{Done, Handled, Processor, classify::MAX_BYTES};
+use crate::store::{Engine, EventKind, Store};
 
 /// `inbound` options.
 #[derive(Debug, Args)]
@@ -168,52 +168,10 @@ async fn one(
         }
     };
     match processor.process(&raw).await {
-        Ok(Handled::Event { event, applied }) => {
-            let issue = event
-                .slot
-                .map_or_else(|| "?".to_string(), |d| d.to_string());
-            if !applied.new {
-                tally.repeated += 1;
-                outln!(
-                    "{name}: {} for {} (issue {issue}) already recorded; nothing changed",
-                    event.kind,
-                    event.email
-                );
-                return true;
+        Ok(Handled::Events(done)) => {
+            for d in &done {
+                report_event(name, d, tally);
             }
-            tally.recorded += 1;
-            let mut effects = Vec::new();
-            if let Some(reason) = &applied.suppressed {
-                effects.push(format!("suppressed ({reason})"));
-            }
-            if applied.row_bounced {
-                effects.push("ledger row now bounced".into());
-            }
-            if applied.erased_as.is_some() {
-                effects.push(
-                    "the address was erased (`subscribers forget`): recorded under its pseudonym, not written back"
-                        .into(),
-                );
-            }
-            if applied.suppressed.is_none()
-                && let Some(n) = applied.soft_count
-            {
-                effects.push(format!("{n} soft bounce(s) in the window"));
-            }
-            if effects.is_empty() {
-                effects.push("recorded".into());
-            }
-            let why = match (&event.status, event.reason.is_empty()) {
-                (Some(s), _) => format!(" [{s}]"),
-                (None, false) => format!(" [{}]", event.reason),
-                _ => String::new(),
-            };
-            outln!(
-                "{name}: {} for {} (issue {issue}){why}: {}",
-                event.kind,
-                event.email,
-                effects.join("; ")
-            );
             true
         }
         Ok(Handled::Ignored(why)) => {
@@ -239,6 +197,62 @@ async fn one(
     }
 }
 
+/// Prints what one event did, and counts it.
+fn report_event(name: &str, done: &Done, tally: &mut Tally) {
+    let (event, applied) = (&done.event, &done.applied);
+    let issue = event
+        .slot
+        .map_or_else(|| "?".to_string(), |d| d.to_string());
+    if !applied.new {
+        tally.repeated += 1;
+        outln!(
+            "{name}: {} for {} (issue {issue}) already recorded; nothing changed",
+            event.kind,
+            event.email
+        );
+        return;
+    }
+    tally.recorded += 1;
+    let mut effects = Vec::new();
+    if let Some(reason) = &applied.suppressed {
+        effects.push(format!("suppressed ({reason})"));
+    }
+    if applied.row_bounced {
+        effects.push("ledger row now bounced".into());
+    }
+    if applied.erased_as.is_some() {
+        effects.push(
+            "the address was erased (`subscribers forget`): recorded under its pseudonym, not written back"
+                .into(),
+        );
+    }
+    if applied.suppressed.is_none()
+        && let Some(n) = applied.soft_count
+    {
+        effects.push(format!("{n} soft bounce(s) in the window"));
+    }
+    if effects.is_empty() {
+        effects.push(match &event.failure {
+            Some(f) if event.kind == EventKind::Failure => format!(
+                "recorded ({} at `{}`, scope {}: never counts against the reader)",
+                f.reason, f.provider, f.scope
+            ),
+            _ => "recorded".into(),
+        });
+    }
+    let why = match (&event.status, event.reason.is_empty()) {
+        (Some(s), _) => format!(" [{s}]"),
+        (None, false) => format!(" [{}]", event.reason),
+        _ => String::new(),
+    };
+    outln!(
+        "{name}: {} for {} (issue {issue}){why}: {}",
+        event.kind,
+        event.email,
+        effects.join("; ")
+    );
+}
+
 /// Adds issue `slot`'s feedback (bounces after the session, complaints,
 /// unsubscribes, rates, warnings; with `detailed`, each address) to its
 /// `status` row.
@@ -253,6 +267,10 @@ pub(super) async fn feedback(
     json["feedback"] = fb.json(detailed);
     text.push_str("\n  ");
     text.push_str(&fb.line());
+    if let Some(line) = fb.failures_line() {
+        text.push_str("\n  ");
+        text.push_str(&line);
+    }
     for w in &fb.warnings {
         text.push_str("\n  warning: ");
         text.push_str(w);

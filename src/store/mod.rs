@@ -33,7 +33,7 @@ mod records;
 mod roster;
 mod sqlite;
 mod url;
-pub use event::{Consequence, Event, EventKind, EventRecord, Recorded};
+pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Ledger, Snapshot};
 pub use records::*;

@@ -215,6 +215,7 @@ async fn apply(
                 status: r.status,
                 reason: r.reason,
                 at: policy::timestamp(r.at),
+                failure: None,
             };
             let applied = hooks
                 .policy

@@ -27,6 +27,7 @@ on_both_engines!(
     webhooks_take_only_authenticated_events_and_each_once,
     a_bounce_for_an_erased_address_does_not_write_it_back,
     a_one_click_unsubscribe_is_counted_once_in_status,
+    a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider,
 );
 
 /// A site with VERP on, sending to `port`, on `engine`. `None` when
@@ -783,4 +784,56 @@ fn a_one_click_unsubscribe_is_counted_once_in_status(engine: Engine, test: &str)
         st.stdout.contains("0 complaints (0.00%), 1 unsubscribed"),
         "{st:?}"
     );
+}
+
+/// postfix-hard.eml for `whom`, refused for a sender-level reason (a blocklist).
+fn blocklisted(got: &HashMap<String, Copy>, whom: &str) -> String {
+    fixture("postfix-hard.eml", got, "ana@example.com", whom)
+        .replace("Status: 5.1.1", "Status: 5.7.1")
+        .replace(
+            "550 5.1.1 <ana@example.com>: Recipient address rejected:\n    User unknown in virtual mailbox table",
+            "554 5.7.1 Service unavailable; Client host [203.0.113.25] blocked using\n    zen.spamhaus.org",
+        )
+        .replace(
+            &format!("550 5.1.1 <{whom}>: Recipient address rejected:\n    User unknown in virtual mailbox table"),
+            "554 5.7.1 Service unavailable; Client host [203.0.113.25] blocked using\n    zen.spamhaus.org",
+        )
+}
+
+fn a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider(
+    engine: Engine,
+    test: &str,
+) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let before = site.suppressions_text();
+    for whom in ["ana@example.com", "bob@example.com"] {
+        let r = inbound_stdin(&site, &blocklisted(&got, whom));
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.contains(&format!(
+                "standard input: failure for {whom} (issue 2026-12-01) [5.7.1]: recorded (blocked at `example.com`, scope sender"
+            )),
+            "{r:?}"
+        );
+    }
+    assert_eq!(site.suppressions_text(), before);
+    let s = site.run(&["status"]);
+    assert!(s.stdout.contains("4 sent"), "{s:?}");
+    assert!(
+        s.stdout
+            .contains("  failures not counted against readers: blocked (sender) at example.com 2"),
+        "{s:?}"
+    );
+    let s = site.run(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let f = &v[0]["feedback"]["failures"];
+    assert_eq!(
+        f,
+        &serde_json::json!([{"reason": "blocked", "scope": "sender", "provider": "example.com", "count": 2}]),
+        "{v}"
+    );
+    assert_eq!(v[0]["feedback"]["bounced_after"], 0);
 }

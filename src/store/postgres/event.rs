@@ -7,11 +7,17 @@
 use super::*;
 
 const EVENT_COLUMNS: &str =
-    "natural_key, kind, email, slot, source, status, reason, at, recorded_at";
+    "natural_key, kind, email, slot, source, status, reason, at, recorded_at,
+     failure_reason, scope, provider";
 
 fn event_row(r: &Row) -> Option<EventRecord> {
     let kind: String = r.get(1);
     let slot: Option<String> = r.get(3);
+    let failure = r.get::<_, Option<String>>(9).map(|reason| FailureDetail {
+        reason,
+        scope: r.get::<_, Option<String>>(10).unwrap_or_default(),
+        provider: r.get::<_, Option<String>>(11).unwrap_or_default(),
+    });
     Some(EventRecord {
         event: Event {
             key: r.get(0),
@@ -22,6 +28,7 @@ fn event_row(r: &Row) -> Option<EventRecord> {
             status: r.get(5),
             reason: r.get(6),
             at: r.get(7),
+            failure,
         },
         recorded_at: r.get(8),
     })
@@ -45,6 +52,13 @@ impl PgStore {
     ) -> Result<Recorded, StoreError> {
         let slot = e.slot.map(slot_key);
         let slot = &slot;
+        let f = e.failure.as_ref();
+        let cause = (
+            f.map(|f| f.reason.as_str()),
+            f.map(|f| f.scope.as_str()),
+            f.map(|f| f.provider.as_str()),
+        );
+        let cause = &cause;
         self.with_retry(|mut c| async move {
             let err = |x| pg_error(&self.url, x);
             let at = now();
@@ -52,8 +66,8 @@ impl PgStore {
             let n = tx
                 .execute(
                     "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
-                        recorded_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                        recorded_at, failure_reason, scope, provider)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT (natural_key) DO NOTHING",
                     &[
                         &e.key,
@@ -65,6 +79,9 @@ impl PgStore {
                         &e.reason,
                         &e.at,
                         &at,
+                        &cause.0,
+                        &cause.1,
+                        &cause.2,
                     ],
                 )
                 .await

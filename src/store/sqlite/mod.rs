@@ -25,6 +25,7 @@ use crate::content::issue::Selection;
 use crate::list::privacy::Keyer;
 
 mod db;
+mod events;
 mod feedback;
 mod files;
 mod lock;
