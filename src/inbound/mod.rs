@@ -487,6 +487,39 @@ address = "bounces@example.com"
         assert_eq!((fb.sender_reports, fb.complaints), (3, 0));
     }
 
+    /// An ARF complaint with no token whose quoted headers carry `ids`.
+    fn complaint_quoting(ids: &[String]) -> Vec<u8> {
+        let mut quoted = String::new();
+        for id in ids {
+            quoted.push_str(&format!("Message-ID: {id}\n"));
+        }
+        format!(
+            "From: reports@fbl.example.net\nTo: abuse@example.com\nSubject: report\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nspam\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\n\n--b\nContent-Type: text/rfc822-headers\n\n{quoted}\n--b--\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn only_the_first_quoted_message_ids_are_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let signer = Signer::new(b"test-secret");
+        let ledger = ledger(dir.path(), &config, &signer).await;
+        let p = Processor::new(&config, &signer, &ledger, chrono::Utc::now());
+        let foreign = |i: usize| format!("<{SLOT}.{i:020x}@example.com>");
+        // 100,000 IDs, ours after the first few: none of it is looked up.
+        let mut ids: Vec<String> = (0..classify::MAX_QUOTED_IDS).map(foreign).collect();
+        ids.push(message_id("bob@example.com"));
+        ids.extend((0..100_000).map(|i| foreign(i + 100)));
+        let got = label(&p.process(&complaint_quoting(&ids)).await);
+        assert!(got.starts_with("refused: complaint:"), "{got}");
+        // Ours among the first ones: her complaint.
+        let mut ids: Vec<String> = (0..classify::MAX_QUOTED_IDS - 1).map(foreign).collect();
+        ids.push(message_id("bob@example.com"));
+        let got = label(&p.process(&complaint_quoting(&ids)).await);
+        assert_eq!(got, "complaint bob@example.com");
+    }
+
     #[tokio::test]
     async fn hostile_input_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 //! dry run shows (`tipsheet inbound --dry-run`), so the two cannot disagree.
 //! It never writes to the store.
 
-use super::classify::{Action, Classified, DsnRecipient, Kind};
+use super::classify::{Action, Classified, DsnRecipient, Kind, MAX_QUOTED_IDS};
 use super::policy::PolicyError;
 use super::reason::{Scope, Treatment};
 use super::{InboundError, Processor, Row};
@@ -351,15 +351,12 @@ impl Processor<'_> {
             ));
         }
         if by_message_id {
-            for (slot, rid) in &quoted {
-                if let Some(r) = lookup(self.store.recipient_by_rid(*slot, rid).await)? {
-                    return Ok((
-                        TokenState::Absent,
-                        Ok(Row {
-                            slot: *slot,
-                            email: r.key,
-                        }),
-                    ));
+            // Exactly as sent, one indexed probe each, the first few only: a
+            // Message-ID is ours when the ledger has it, never because its
+            // shape or prefix could be ours.
+            for id in c.quoted_ids.iter().take(MAX_QUOTED_IDS) {
+                if let Some((slot, r)) = lookup(self.store.recipient_by_message_id(id).await)? {
+                    return Ok((TokenState::Absent, Ok(Row { slot, email: r.key })));
                 }
             }
         }

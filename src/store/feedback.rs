@@ -21,6 +21,13 @@ pub trait Feedback: Send + Sync {
         rid: &str,
     ) -> Result<Option<RecipientRecord>, StoreError>;
 
+    /// The issue and recipient whose copy carried exactly `message_id`
+    /// (`<…@…>`, as sent): one indexed probe, never a prefix or a scan.
+    async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError>;
+
     /// The latest issue whose copy went out to `email`.
     async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError>;
 

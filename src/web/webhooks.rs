@@ -266,19 +266,23 @@ async fn linked_slot(
     store: &Store,
     r: &Reported,
 ) -> Result<Option<chrono::NaiveDate>, PolicyError> {
-    let ours = r.message_id.as_deref().and_then(|id| {
-        let id = if id.starts_with('<') {
-            id.to_string()
-        } else {
-            format!("<{id}>")
-        };
-        verp::rid_of_message_id(&id)
-    });
-    let Some((slot, rid)) = ours else {
+    let Some(id) = r.message_id.as_deref() else {
         return Ok(None);
     };
-    let row = store.recipient_by_rid(slot, &rid).await?;
-    Ok(row.filter(|row| row.key == r.email).map(|_| slot))
+    let id = if id.starts_with('<') {
+        id.to_string()
+    } else {
+        format!("<{id}>")
+    };
+    // Shaped like ours, then exactly as sent: a Message-ID is ours when the
+    // ledger has it, never because its shape could be.
+    if verp::rid_of_message_id(&id).is_none() {
+        return Ok(None);
+    }
+    let row = store.recipient_by_message_id(&id).await?;
+    Ok(row
+        .filter(|(_, row)| row.key == r.email)
+        .map(|(slot, _)| slot))
 }
 
 fn checked_email(

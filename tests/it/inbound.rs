@@ -28,6 +28,7 @@ on_both_engines!(
     a_bounce_for_an_erased_address_does_not_write_it_back,
     a_one_click_unsubscribe_is_counted_once_in_status,
     a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider,
+    a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody,
 );
 
 /// A site with VERP on, sending to `port`, on `engine`. `None` when
@@ -836,4 +837,57 @@ fn a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider(
         "{v}"
     );
     assert_eq!(v[0]["feedback"]["bounced_after"], 0);
+}
+
+/// The Message-ID tipsheet gave `key` before its IDs were keyed: an unkeyed
+/// hash of the public slot date and the address, which anyone can compute.
+fn old_style_message_id(slot: &str, key: &str, domain: &str) -> String {
+    use sha2::Digest;
+    let h = hex::encode(Sha256::digest(format!("{slot}\0{key}").as_bytes()));
+    format!("<{slot}.{}@{domain}>", &h[..20])
+}
+
+fn a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let real = &got["carol@example.com"].message_id;
+    let domain = real.trim_end_matches('>').rsplit_once('@').unwrap().1;
+    let forged_id = old_style_message_id("2026-12-01", "carol@example.com", domain);
+    assert_ne!(real, &forged_id, "the Message-ID is keyed, not computable");
+    assert!(real.starts_with("<2026-12-01."), "{real}");
+    let before = (site.suppressions_text(), site.kinds());
+    let arf = fixture(
+        "arf-redacted.eml",
+        &got,
+        "carol@example.com",
+        "carol@example.com",
+    );
+    let forged = arf.replace(real.as_str(), &forged_id);
+    assert!(forged.contains(&forged_id));
+    site.write("forged.eml", &forged);
+    let r = site.run(&["inbound", "forged.eml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("forged.eml: refused, nothing changed: complaint:"),
+        "{r:?}"
+    );
+    assert_eq!((site.suppressions_text(), site.kinds()), before);
+    // The same report quoting the ID carol's copy really carried is hers.
+    site.write("real.eml", &arf);
+    let r = site.run(&["inbound", "real.eml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        site.suppressed()
+            .iter()
+            .any(|(e, why)| e == "carol@example.com" && why.starts_with("complaint")),
+        "{:?}",
+        site.suppressed()
+    );
+    assert_eq!(
+        site.kinds(),
+        [(EventKind::Complaint, "carol@example.com".to_string())]
+    );
 }

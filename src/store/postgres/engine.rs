@@ -374,6 +374,13 @@ impl Feedback for PgStore {
         PgStore::recipient_by_rid(self, slot, rid).await
     }
 
+    async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError> {
+        PgStore::recipient_by_message_id(self, message_id).await
+    }
+
     async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
         PgStore::latest_issue_of(self, email).await
     }

@@ -184,6 +184,30 @@ impl PgStore {
         .await
     }
 
+    /// The issue and recipient whose copy carried exactly `message_id`.
+    pub async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError> {
+        let sql = format!(
+            "SELECT {RECIPIENT_COLUMNS}, slot FROM recipients WHERE message_id = $1 LIMIT 1"
+        );
+        let sql = &sql;
+        self.with_retry(|c| async move {
+            let row = c
+                .query_opt(sql.as_str(), &[&message_id])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(row.and_then(|r| {
+                let slot: String = r.get(RECIPIENT_COLUMNS.split(',').count());
+                NaiveDate::parse_from_str(&slot, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| (d, recipient_row(&r)))
+            }))
+        })
+        .await
+    }
+
     /// The latest issue whose copy went out to `email` (sent, bounced later,
     /// or uncertain): what an event without our Message-ID is most likely about.
     pub async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {

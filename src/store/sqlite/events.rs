@@ -6,10 +6,10 @@
 //! the caller's `on_new` inside the record's transaction (see `feedback.rs`).
 
 use chrono::NaiveDate;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
-use super::db::{Db, slot_key};
-use crate::store::{Event, EventRecord, FailureDetail, LedgerError, now};
+use super::db::{Db, recipient_row, slot_key};
+use crate::store::{Event, EventRecord, FailureDetail, LedgerError, RecipientRecord, now};
 
 impl Db {
     /// Records an event unless one with the same natural key exists, and only
@@ -110,5 +110,29 @@ impl Db {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// The issue and recipient whose copy carried exactly `message_id`.
+    pub fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT email, address, name, status, attempts, last_code, last_reply, message_id,
+                        updated_at, slot
+                 FROM recipients WHERE message_id = ?1 LIMIT 1",
+                [message_id],
+                |r| Ok((r.get::<_, String>(9)?, recipient_row(r)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+            .map(|found| {
+                found.and_then(|(slot, r)| {
+                    NaiveDate::parse_from_str(&slot, "%Y-%m-%d")
+                        .ok()
+                        .map(|d| (d, r))
+                })
+            })
     }
 }

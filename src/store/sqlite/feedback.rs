@@ -43,6 +43,13 @@ impl Feedback for SqliteStore {
         self.query(None, |db| db.recipient_by_rid(slot, rid))
     }
 
+    async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError> {
+        self.query(None, |db| db.recipient_by_message_id(message_id))
+    }
+
     async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
         self.query(None, |db| db.latest_issue_of(email))
     }
