@@ -40,8 +40,10 @@ struct Hooks {
     /// Where log lines go.
     events: Arc<dyn super::Events>,
     policy: Policy,
-    /// `[bounces] webhook_token_env`'s value; `None` turns generic and Postmark off.
+    /// `[bounces] webhook_token_env`'s value; `None` turns generic off.
     token: Option<String>,
+    /// `[bounces] postmark_token_env`'s value; `None` turns Postmark off.
+    postmark_token: Option<String>,
     /// `[bounces] mailgun_signing_key_env`'s value; `None` turns Mailgun off.
     mailgun_key: Option<String>,
     /// Where events are recorded, with what they change.
@@ -69,6 +71,7 @@ pub fn router(
         events,
         policy: Policy::new(&b, keyer),
         token: env_secret(&b.webhook_token_env),
+        postmark_token: env_secret(&b.postmark_token_env),
         mailgun_key: env_secret(&b.mailgun_signing_key_env),
         store,
     });
@@ -128,14 +131,18 @@ fn credential(headers: &HeaderMap) -> Option<String> {
 }
 
 fn check_token(hooks: &Hooks, endpoint: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let Some(expected) = &hooks.token else {
+    // Each endpoint has its own credential: one leaked token opens one door.
+    let b = hooks.config.bounce_settings();
+    let (expected, env) = if endpoint == "postmark" {
+        (&hooks.postmark_token, b.postmark_token_env)
+    } else {
+        (&hooks.token, b.webhook_token_env)
+    };
+    let Some(expected) = expected else {
         return Err(Box::new(unauthorized(
             hooks,
             endpoint,
-            &format!(
-                "webhooks are off: `{}` is not set",
-                hooks.config.bounce_settings().webhook_token_env
-            ),
+            &format!("the {endpoint} webhook is off: `{env}` is not set"),
         )));
     };
     match credential(headers) {
@@ -144,7 +151,7 @@ fn check_token(hooks: &Hooks, endpoint: &str, headers: &HeaderMap) -> Result<(),
         None => Err(Box::new(unauthorized(
             hooks,
             endpoint,
-            "no `Authorization` header with the webhook token",
+            &format!("no `Authorization` header with the token in `{env}`"),
         ))),
     }
 }
@@ -343,7 +350,12 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
         };
         let text = |k: &str| o.get(k).and_then(Value::as_str);
         let kind = match text("type").map(str::parse::<EventKind>) {
-            Some(Ok(k)) if k != EventKind::Delayed => k,
+            Some(Ok(
+                k @ (EventKind::HardBounce
+                | EventKind::SoftBounce
+                | EventKind::Complaint
+                | EventKind::Unsubscribe),
+            )) => k,
             Some(_) | None => {
                 return bad(
                     &hooks,
@@ -439,6 +451,69 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
     if mac.verify_slice(&given).is_err() {
         return unauthorized(&hooks, E, "bad signature");
     }
+    // The signature covers the timestamp and the token only: an old one, or
+    // one already taken, could carry any event. 406 (Mailgun does not retry
+    // it); nothing changes.
+    let refuse = |why: String| {
+        hooks
+            .events
+            .note(&format!("webhook {E}: refused (406): {why}"));
+        answer(
+            StatusCode::NOT_ACCEPTABLE,
+            format!("406 not acceptable: {why}; nothing changed"),
+        )
+    };
+    let skew = hooks.config.bounce_settings().mailgun_max_skew_seconds;
+    let now = Utc::now();
+    let Some(signed) = ts.trim().parse::<f64>().ok().filter(|t| t.is_finite()) else {
+        return refuse(format!("the signature's timestamp `{ts}` is not a number"));
+    };
+    let off = (now.timestamp() as f64 - signed).abs();
+    if off > skew as f64 {
+        return refuse(format!(
+            "the signature's timestamp `{ts}` is {off:.0} s from now, more than the {skew} s accepted (`[bounces] mailgun_max_skew_seconds`): stale or replayed"
+        ));
+    }
+    let key = format!("mailgun:{token}");
+    let window = chrono::TimeDelta::seconds(
+        i64::try_from(skew)
+            .unwrap_or(i64::MAX / 2)
+            .saturating_mul(2),
+    );
+    let prune_before = policy::timestamp(now.checked_sub_signed(window).unwrap_or(now));
+    match hooks
+        .store
+        .take_webhook_token(&key, &policy::timestamp(now), &prune_before)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(format!(
+                "the signature token `{token}` was taken before: a replay"
+            ));
+        }
+        Err(e) => {
+            hooks
+                .events
+                .note(&format!("webhook {E}: cannot record its token: {e}"));
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500: could not record the events; retry later".into(),
+            );
+        }
+    }
+    let store = hooks.store.clone();
+    let response = mailgun_event(hooks, &json).await;
+    if response.status().is_server_error() {
+        // Not taken after all: the relay's retry is no replay.
+        let _ = store.give_back_webhook_token(&key).await;
+    }
+    response
+}
+
+/// The event of a Mailgun request whose signature was checked and taken.
+async fn mailgun_event(hooks: Arc<Hooks>, json: &Value) -> Response {
+    const E: &str = "mailgun";
     let d = &json["event-data"];
     let kind = match (d["event"].as_str(), d["severity"].as_str()) {
         (Some("failed"), Some("permanent")) => EventKind::HardBounce,

@@ -29,6 +29,7 @@ on_both_engines!(
     a_one_click_unsubscribe_is_counted_once_in_status,
     a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider,
     a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody,
+    stale_and_replayed_mailgun_signatures_change_nothing,
 );
 
 /// A site with VERP on, sending to `port`, on `engine`. `None` when
@@ -87,6 +88,7 @@ impl Bench {
 }
 
 const WEBHOOK_TOKEN: &str = "test-webhook-token";
+const POSTMARK_TOKEN: &str = "test-postmark-token";
 const MAILGUN_KEY: &str = "test-mailgun-signing-key";
 
 /// What one recipient's copy carried: envelope sender, Message-ID, mailto.
@@ -490,6 +492,7 @@ fn serve_with_webhooks(site: &Site) -> Serve {
     Serve::spawn(
         site.command(&["serve", "--listen", "127.0.0.1:0"])
             .env("TIPSHEET_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+            .env("TIPSHEET_POSTMARK_TOKEN", POSTMARK_TOKEN)
             .env("TIPSHEET_MAILGUN_SIGNING_KEY", MAILGUN_KEY),
     )
 }
@@ -508,6 +511,7 @@ fn post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
+/// A Mailgun event signed now, with a signature token of its own.
 fn mailgun_body(
     key: &str,
     event: &str,
@@ -515,10 +519,37 @@ fn mailgun_body(
     recipient: &str,
     message_id: &str,
 ) -> String {
-    let (ts, token) = (
-        "1796133912",
-        "d1f5e0c2a7b94e6f8c3a2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e",
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let token = format!(
+        "{:x}{:08x}",
+        now.as_nanos(),
+        N.fetch_add(1, Ordering::Relaxed)
     );
+    mailgun_signed(
+        key,
+        &now.as_secs().to_string(),
+        &token,
+        event,
+        severity,
+        recipient,
+        message_id,
+    )
+}
+
+/// A Mailgun event signed with timestamp `ts` and token `token`.
+fn mailgun_signed(
+    key: &str,
+    ts: &str,
+    token: &str,
+    event: &str,
+    severity: &str,
+    recipient: &str,
+    message_id: &str,
+) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(ts.as_bytes());
     mac.update(token.as_bytes());
@@ -601,11 +632,28 @@ fn webhooks_take_only_authenticated_events_and_each_once(engine: Engine, test: &
         (status, text.trim()),
         (200, "1 recorded, 0 already recorded, 0 ignored")
     );
-    let (_, text) = post(&url("mailgun"), &[], &body);
+    // The same signed request again is a replay: refused, nothing changes.
+    let (status, text) = post(&url("mailgun"), &[], &body);
+    assert_eq!(status, 406, "{text}");
+    assert!(text.contains("was taken before: a replay"), "{text}");
+    // The same event freshly signed (Mailgun's own retry) is recorded once.
+    let again = mailgun_body(
+        MAILGUN_KEY,
+        "failed",
+        "permanent",
+        "carol@example.com",
+        carol,
+    );
+    let (_, text) = post(&url("mailgun"), &[], &again);
     assert_eq!(text.trim(), "0 recorded, 1 already recorded, 0 ignored");
-    // Postmark: Basic credentials with the webhook token as password.
+    // Postmark: Basic credentials with the Postmark token as password; the
+    // generic token does not open it.
     use base64::Engine as _;
     let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("postmark:{POSTMARK_TOKEN}"))
+    );
+    let generic_token = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("postmark:{WEBHOOK_TOKEN}"))
     );
@@ -614,7 +662,16 @@ fn webhooks_take_only_authenticated_events_and_each_once(engine: Engine, test: &
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("postmark:nope")
     );
-    let (status, _) = post(&url("postmark"), &[("Authorization", &wrong)], pm);
+    for auth in [&wrong, &generic_token, &bearer] {
+        let (status, text) = post(&url("postmark"), &[("Authorization", auth)], pm);
+        assert_eq!(status, 401, "{auth}: {text}");
+    }
+    // Nor does the Postmark token open the generic endpoint.
+    let (status, _) = post(
+        &url("generic"),
+        &[("Authorization", &format!("Bearer {POSTMARK_TOKEN}"))],
+        generic,
+    );
     assert_eq!(status, 401);
     let (status, text) = post(&url("postmark"), &[("Authorization", &basic)], pm);
     assert_eq!(
@@ -890,4 +947,75 @@ fn a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody(engine: En
         site.kinds(),
         [(EventKind::Complaint, "carol@example.com".to_string())]
     );
+}
+
+fn stale_and_replayed_mailgun_signatures_change_nothing(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let bob = &got["bob@example.com"].message_id;
+    let serve = serve_with_webhooks(&site);
+    let url = serve.url("/webhooks/mailgun");
+    let before = (site.suppressions_text(), site.kinds());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Validly signed, but six minutes old or ahead: stale.
+    for (ts, token) in [
+        (now - 360, "stale-past-token"),
+        (now + 360, "stale-future-token"),
+    ] {
+        let body = mailgun_signed(
+            MAILGUN_KEY,
+            &ts.to_string(),
+            token,
+            "complained",
+            "",
+            "bob@example.com",
+            bob,
+        );
+        let (status, text) = post(&url, &[], &body);
+        assert_eq!(status, 406, "{text}");
+        assert!(text.contains("stale or replayed"), "{text}");
+    }
+    assert_eq!((site.suppressions_text(), site.kinds()), before);
+    // A captured signature reused for another event (its token taken): refused.
+    let token = format!("captured-{now}");
+    let first = mailgun_signed(
+        MAILGUN_KEY,
+        &now.to_string(),
+        &token,
+        "delivered",
+        "",
+        "bob@example.com",
+        bob,
+    );
+    let (status, text) = post(&url, &[], &first);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "0 recorded, 0 already recorded, 1 ignored")
+    );
+    let forged = mailgun_signed(
+        MAILGUN_KEY,
+        &now.to_string(),
+        &token,
+        "complained",
+        "",
+        "bob@example.com",
+        bob,
+    );
+    let (status, text) = post(&url, &[], &forged);
+    assert_eq!(status, 406, "{text}");
+    assert!(text.contains("a replay"), "{text}");
+    assert_eq!((site.suppressions_text(), site.kinds()), before);
+    // A fresh signature for the same complaint is taken.
+    let fresh = mailgun_body(MAILGUN_KEY, "complained", "", "bob@example.com", bob);
+    let (status, text) = post(&url, &[], &fresh);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "1 recorded, 0 already recorded, 0 ignored")
+    );
+    drop(serve);
 }

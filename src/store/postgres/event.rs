@@ -184,6 +184,47 @@ impl PgStore {
         .await
     }
 
+    /// Takes a webhook token once (see `Feedback::take_webhook_token`).
+    pub async fn take_webhook_token(
+        &self,
+        token: &str,
+        seen_at: &str,
+        prune_before: &str,
+    ) -> Result<bool, StoreError> {
+        self.with_retry(|mut c| async move {
+            let err = |x| pg_error(&self.url, x);
+            let tx = c.transaction().await.map_err(err)?;
+            tx.execute(
+                "DELETE FROM webhook_tokens WHERE seen_at < $1",
+                &[&prune_before],
+            )
+            .await
+            .map_err(err)?;
+            let n = tx
+                .execute(
+                    "INSERT INTO webhook_tokens (token, seen_at) VALUES ($1, $2)
+                     ON CONFLICT (token) DO NOTHING",
+                    &[&token, &seen_at],
+                )
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Forgets a webhook token taken by a request that failed.
+    pub async fn give_back_webhook_token(&self, token: &str) -> Result<(), StoreError> {
+        self.with_retry(|c| async move {
+            c.execute("DELETE FROM webhook_tokens WHERE token = $1", &[&token])
+                .await
+                .map(|_| ())
+                .map_err(|e| self.err(e))
+        })
+        .await
+    }
+
     /// The issue and recipient whose copy carried exactly `message_id`.
     pub async fn recipient_by_message_id(
         &self,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_recipients_by_key.sql"),
     include_str!("../migrations/sqlite/0004_failure_detail.sql"),
     include_str!("../migrations/sqlite/0005_recipients_by_message_id.sql"),
+    include_str!("../migrations/sqlite/0006_webhook_tokens.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.

@@ -135,4 +135,35 @@ impl Db {
                 })
             })
     }
+
+    /// Takes a webhook token once (see `Feedback::take_webhook_token`).
+    pub fn take_webhook_token(
+        &self,
+        token: &str,
+        seen_at: &str,
+        prune_before: &str,
+    ) -> Result<bool, LedgerError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM webhook_tokens WHERE seen_at < ?1",
+            [prune_before],
+        )
+        .map_err(|e| self.err(e))?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO webhook_tokens (token, seen_at) VALUES (?1, ?2)",
+                [token, seen_at],
+            )
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Forgets a webhook token taken by a request that failed.
+    pub fn give_back_webhook_token(&self, token: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute("DELETE FROM webhook_tokens WHERE token = ?1", [token])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
 }
