@@ -16,7 +16,7 @@ use super::common::signer;
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::inbound::{Done, Handled, Processor, classify::MAX_BYTES};
+use crate::inbound::{Done, Handled, InboundError, Processor, classify::MAX_BYTES, plan};
 use crate::store::{Engine, EventKind, Store};
 
 /// `inbound` options.
@@ -28,6 +28,13 @@ pub struct InboundArgs {
     /// Process the messages in DIR/new, moving each handled one to DIR/cur.
     #[arg(long, value_name = "DIR")]
     pub maildir: Option<PathBuf>,
+    /// Classify and show what would happen, writing nothing: the store is
+    /// only read, and no Maildir message moves.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With `--dry-run`: one JSON object per message, one per line.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
 }
 
 #[derive(Default)]
@@ -54,73 +61,103 @@ pub(super) async fn run(
         ));
     }
     let signer = signer(config, false)?;
+    if args.dry_run {
+        let Some(store) = crate::plan::read_store(config).await? else {
+            return Err(Error::Usage(format!(
+                "the store at `{}` holds nothing yet: no issue was sent, so no message can be tied to one; send first",
+                crate::store::redact(&crate::plan::store_settings(config)?.url.to_string())
+            )));
+        };
+        return dry_run(&Processor::new(config, &signer, &store, now), args).await;
+    }
     let store = Store::open(&crate::plan::store_settings(config)?).await?;
     read_all(&Processor::new(config, &signer, &store, now), args).await
+}
+
+/// The messages `args` names: how each is shown, and its file (`None`:
+/// standard input).
+fn sources(args: &InboundArgs) -> Result<Vec<(String, Option<PathBuf>)>, Error> {
+    let Some(dir) = &args.maildir else {
+        return Ok(args
+            .files
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    ("standard input".to_string(), None)
+                } else {
+                    (p.display().to_string(), Some(p.clone()))
+                }
+            })
+            .collect());
+    };
+    let new = dir.join("new");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot read `{}`: {e} (is `{}` a Maildir, with new/ and cur/?)",
+                new.display(),
+                dir.display()
+            ))
+        })?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|p| (p.display().to_string(), Some(p)))
+        .collect())
+}
+
+/// One message's bytes, from its file or standard input.
+fn read(path: Option<&Path>) -> Result<Vec<u8>, String> {
+    match path {
+        Some(p) => read_file(p),
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(MAX_BYTES as u64 + 1)
+                .read_to_end(&mut buf)
+                .map(|_| buf)
+                .map_err(|e| format!("cannot read standard input: {e}"))
+        }
+    }
 }
 
 /// Reads the messages `args` names and reports each, then the tally.
 async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
     let mut tally = Tally::default();
-    if let Some(dir) = &args.maildir {
-        let new = dir.join("new");
-        let cur = dir.join("cur");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
-            .map_err(|e| {
-                Error::Usage(format!(
-                    "cannot read `{}`: {e} (is `{}` a Maildir, with new/ and cur/?)",
-                    new.display(),
-                    dir.display()
-                ))
-            })?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .map(|e| e.path())
-            .collect();
-        names.sort();
-        std::fs::create_dir_all(&cur).map_err(|source| Error::Write {
+    let cur = args.maildir.as_ref().map(|d| d.join("cur"));
+    if let Some(cur) = &cur {
+        std::fs::create_dir_all(cur).map_err(|source| Error::Write {
             what: "cannot create",
             path: cur.clone(),
             source,
         })?;
-        for path in names {
-            let shown = path.display().to_string();
-            let handled = one(processor, &shown, read_file(&path), &mut tally).await;
-            if handled {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // Maildir: `:2,` then flags; S = seen. A name already carrying
-                // info keeps it (files in new/ should have none).
-                let target = if name.contains(":2,") {
-                    cur.join(&name)
-                } else {
-                    cur.join(format!("{name}:2,S"))
-                };
-                if let Err(e) = std::fs::rename(&path, &target) {
-                    errln!(
-                        "error: {shown}: handled, but cannot move it to `{}`: {e}; processing it again changes nothing",
-                        target.display()
-                    );
-                    tally.errors += 1;
-                }
-            }
-        }
-    } else {
-        for path in &args.files {
-            if path.as_os_str() == "-" {
-                let mut buf = Vec::new();
-                let read = std::io::stdin()
-                    .lock()
-                    .take(MAX_BYTES as u64 + 1)
-                    .read_to_end(&mut buf)
-                    .map(|_| buf)
-                    .map_err(|e| format!("cannot read standard input: {e}"));
-                one(processor, "standard input", read, &mut tally).await;
+    }
+    for (shown, path) in sources(args)? {
+        let handled = one(processor, &shown, read(path.as_deref()), &mut tally).await;
+        if let (true, Some(cur), Some(path)) = (handled, &cur, &path) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // Maildir: `:2,` then flags; S = seen. A name already carrying
+            // info keeps it (files in new/ should have none).
+            let target = if name.contains(":2,") {
+                cur.join(&name)
             } else {
-                let shown = path.display().to_string();
-                one(processor, &shown, read_file(path), &mut tally).await;
+                cur.join(format!("{name}:2,S"))
+            };
+            if let Err(e) = std::fs::rename(path, &target) {
+                errln!(
+                    "error: {shown}: handled, but cannot move it to `{}`: {e}; processing it again changes nothing",
+                    target.display()
+                );
+                tally.errors += 1;
             }
         }
     }
@@ -135,6 +172,70 @@ async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outco
         t.errors
     );
     Ok(if t.errors > 0 {
+        Outcome::Failures
+    } else {
+        Outcome::Done
+    })
+}
+
+/// `--dry-run`: each message classified and what the real run would do
+/// shown, nothing written (the store only read, no Maildir move).
+async fn dry_run(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
+    let mut unreadable = 0;
+    for (shown, path) in sources(args)? {
+        let source = path
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |p| p.display().to_string());
+        let planned = match read(path.as_deref()) {
+            Ok(raw) => match processor.plan(&raw).await {
+                Ok(plan) => Ok(plan),
+                Err(InboundError::Ledger(e)) => return Err(e.into()),
+                Err(InboundError::Policy(e)) => return Err(e.into()),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        let plan = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                unreadable += 1;
+                if args.json {
+                    outln!("{}", plan::unreadable_json(&source, &e));
+                } else {
+                    outln!("{shown}: unreadable: {e}; the real run changes nothing");
+                }
+                continue;
+            }
+        };
+        if args.json {
+            outln!("{}", plan.json(&source));
+            continue;
+        }
+        let what = match &plan.feedback_type {
+            Some(t) => format!("{} ({t})", plan.kind.as_str()),
+            None => plan.kind.as_str().to_string(),
+        };
+        let verdict = match (plan.reader(), plan.untrusted_because()) {
+            (Some(reader), _) => format!("would act for {reader}"),
+            (None, Some(why)) => format!("would refuse it: {why}"),
+            (None, None) if plan.kind == plan::MessageKind::Unknown => {
+                format!("not recognised ({}); would leave it", plan.note())
+            }
+            (None, None) => format!("would ignore it ({})", plan.note()),
+        };
+        outln!("{shown}: {what}, token {}: {verdict}", plan.token.as_str());
+        for s in &plan.steps {
+            outln!(
+                "  {} {} {} ({}): {}",
+                s.address.as_deref().unwrap_or("-"),
+                s.status.as_deref().unwrap_or("-"),
+                s.reason,
+                s.scope,
+                s.action
+            );
+        }
+    }
+    Ok(if unreadable > 0 {
         Outcome::Failures
     } else {
         Outcome::Done

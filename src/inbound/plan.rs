@@ -120,6 +120,54 @@ impl Plan {
     pub fn trusted(&self) -> bool {
         matches!(self.row, Some(Ok(_)))
     }
+
+    /// Why the real run would not act on it, when it would not.
+    pub fn untrusted_because(&self) -> Option<&str> {
+        match &self.row {
+            Some(Err(why)) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The reader a trusted message is about.
+    pub fn reader(&self) -> Option<&str> {
+        match &self.row {
+            Some(Ok(r)) => Some(&r.email),
+            _ => None,
+        }
+    }
+
+    /// Why it is ignored or not recognised (empty otherwise).
+    pub fn note(&self) -> &str {
+        &self.note
+    }
+
+    /// `inbound --dry-run --json`'s object for this message, read from `source`.
+    pub fn json(&self, source: &str) -> serde_json::Value {
+        let recipients: Vec<serde_json::Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "address": s.address, "status": s.status, "reason": s.reason,
+                    "scope": s.scope.as_str(), "action": s.action.as_str(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "source": source, "kind": self.kind.as_str(),
+            "feedback_type": self.feedback_type, "token": self.token.as_str(),
+            "recipients": recipients, "error": null,
+        })
+    }
+}
+
+/// `inbound --dry-run --json`'s object for a message that could not be read.
+pub fn unreadable_json(source: &str, error: &str) -> serde_json::Value {
+    serde_json::json!({
+        "source": source, "kind": "unreadable", "feedback_type": null,
+        "token": TokenState::Absent.as_str(), "recipients": [], "error": error,
+    })
 }
 
 /// The step of one DSN or plain-text bounce recipient.

@@ -30,6 +30,7 @@ on_both_engines!(
     a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider,
     a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody,
     stale_and_replayed_mailgun_signatures_change_nothing,
+    a_dry_run_writes_nothing_and_says_what_the_real_run_then_does,
 );
 
 /// A site with VERP on, sending to `port`, on `engine`. `None` when
@@ -1018,4 +1019,223 @@ fn stale_and_replayed_mailgun_signatures_change_nothing(engine: Engine, test: &s
         (200, "1 recorded, 0 already recorded, 0 ignored")
     );
     drop(serve);
+}
+
+/// A dry run's line: file name, kind, token, each recipient's (reason, scope, action).
+type DryRunLine = (String, String, String, Vec<(String, String, String)>);
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn a_dry_run_writes_nothing_and_says_what_the_real_run_then_does(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let real = &got["erin@example.com"].message_id;
+    let domain = real.trim_end_matches('>').rsplit_once('@').unwrap().1;
+    let forged_id = old_style_message_id("2026-12-01", "erin@example.com", domain);
+    let messages = [
+        (
+            "1-hard",
+            fixture(
+                "postfix-hard.eml",
+                &got,
+                "ana@example.com",
+                "ana@example.com",
+            ),
+        ),
+        ("2-blocked", blocklisted(&got, "bob@example.com")),
+        (
+            "3-complaint",
+            fixture(
+                "arf-redacted.eml",
+                &got,
+                "carol@example.com",
+                "carol@example.com",
+            ),
+        ),
+        (
+            "4-forged",
+            fixture(
+                "arf-redacted.eml",
+                &got,
+                "carol@example.com",
+                "erin@example.com",
+            )
+            .replace(real.as_str(), &forged_id),
+        ),
+        (
+            "5-reply",
+            fixture(
+                "unknown-reply.eml",
+                &got,
+                "ana@example.com",
+                "ana@example.com",
+            ),
+        ),
+        ("6-junk", "\u{0}\u{1} not a message".to_string()),
+    ];
+    for (name, text) in &messages {
+        site.write(&format!("Maildir/new/{name}"), text);
+    }
+    std::fs::create_dir_all(site.path("Maildir/cur")).unwrap();
+    let before = (tree(&site.path("")), site.suppressions_text(), site.kinds());
+    let r = site.run(&["inbound", "--dry-run", "--json", "--maildir", "Maildir"]);
+    assert_eq!(r.code, 1, "one message is unreadable: {r:?}");
+    let after = (tree(&site.path("")), site.suppressions_text(), site.kinds());
+    // Every file byte for byte, the ledger and the Maildir included. A
+    // SQLite reader of a WAL-mode file may create the shared-memory index
+    // and an empty log beside it (SQLite's own, holding no data): those
+    // two are left out, the log checked empty.
+    let (mut was, mut now) = (before.0.clone(), after.0.clone());
+    for t in [&mut was, &mut now] {
+        t.retain(|p, _| !p.to_string_lossy().ends_with("-shm"));
+    }
+    let wal = site.path("state/tipsheet.sqlite3-wal");
+    if !was.contains_key(&wal) && now.remove(&wal).is_some_and(|b| !b.is_empty()) {
+        panic!("the dry run wrote to the ledger's log");
+    }
+    let changed: Vec<_> = was
+        .iter()
+        .filter(|(p, b)| now.get(*p) != Some(*b))
+        .map(|(p, _)| p.clone())
+        .chain(now.keys().filter(|p| !was.contains_key(*p)).cloned())
+        .collect();
+    assert!(changed.is_empty(), "the dry run wrote {changed:?}");
+    assert!(
+        site.path("state/tipsheet.sqlite3").exists() || engine != Engine::File,
+        "the ledger is there to compare"
+    );
+    assert_eq!((&before.1, &before.2), (&after.1, &after.2));
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{}", r.stdout);
+    let summary: Vec<DryRunLine> = lines
+        .iter()
+        .map(|v| {
+            let source = v["source"].as_str().unwrap();
+            (
+                source.rsplit('/').next().unwrap().to_string(),
+                v["kind"].as_str().unwrap().to_string(),
+                v["token"].as_str().unwrap().to_string(),
+                v["recipients"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["reason"].as_str().unwrap().to_string(),
+                            r["scope"].as_str().unwrap().to_string(),
+                            r["action"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let rc = |a: &str, b: &str, c: &str| vec![(a.to_string(), b.to_string(), c.to_string())];
+    assert_eq!(
+        summary,
+        [
+            (
+                "1-hard".into(),
+                "bounce".into(),
+                "valid".into(),
+                rc("user_unknown", "address", "suppress")
+            ),
+            (
+                "2-blocked".into(),
+                "bounce".into(),
+                "valid".into(),
+                rc("blocked", "sender", "record")
+            ),
+            (
+                "3-complaint".into(),
+                "complaint".into(),
+                "absent".into(),
+                rc("complaint", "address", "suppress")
+            ),
+            (
+                "4-forged".into(),
+                "complaint".into(),
+                "absent".into(),
+                rc("complaint", "address", "suppress")
+            ),
+            ("5-reply".into(), "unknown".into(), "absent".into(), vec![]),
+            (
+                "6-junk".into(),
+                "unreadable".into(),
+                "absent".into(),
+                vec![]
+            ),
+        ]
+    );
+    assert_eq!(lines[0]["recipients"][0]["status"], "5.1.1");
+    assert_eq!(lines[2]["feedback_type"], "abuse");
+    assert!(
+        lines[5]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an email message")
+    );
+    assert!(lines[0]["error"].is_null());
+    // The text form says which would be acted on.
+    let t = site.run(&[
+        "inbound",
+        "--dry-run",
+        "Maildir/new/4-forged",
+        "Maildir/new/1-hard",
+    ]);
+    assert!(
+        t.stdout
+            .contains("4-forged: complaint (abuse), token absent: would refuse it"),
+        "{t:?}"
+    );
+    assert!(t.stdout.contains("1-hard: bounce, token valid: would act for ana@example.com\n  ana@example.com 5.1.1 user_unknown (address): suppress"), "{t:?}");
+    // The real run does what the dry run said for the trusted messages
+    // (1, 2, 3), and nothing for the others.
+    let r = site.run(&["inbound", "--maildir", "Maildir"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let s = site.suppressed();
+    let reason = |who: &str| s.iter().find(|(e, _)| e == who).map(|(_, w)| w.clone());
+    assert!(
+        reason("ana@example.com")
+            .unwrap()
+            .starts_with("bounced: 550 5.1.1")
+    );
+    assert_eq!(reason("bob@example.com"), None);
+    assert!(
+        reason("carol@example.com")
+            .unwrap()
+            .starts_with("complaint")
+    );
+    assert_eq!(reason("erin@example.com"), None);
+    let mut kinds = site.kinds();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::HardBounce, "ana@example.com".to_string()),
+            (EventKind::Complaint, "carol@example.com".to_string()),
+            (EventKind::Failure, "bob@example.com".to_string()),
+        ]
+    );
 }
