@@ -2,8 +2,10 @@
 //! standard input (an MTA pipe) or a Maildir.
 //!
 //! Owns reading the messages (capped) and the Maildir moves (`new` → `cur`
-//! with the `S` flag, never a delete; what is not handled stays in `new`), and
-//! what is printed. What a message means and does is `inbound`'s, carried
+//! with the `S` flag, never a delete; what is not handled stays in `new`),
+//! the exit code a piped message gives the mail system (75 to retry, 0 with
+//! an unrecognised message kept for a person), the dry run (which writes
+//! nothing), and what is printed. What a message means and does is `inbound`'s, carried
 //! out on the configured store.
 
 use std::io::Read;
@@ -48,7 +50,8 @@ struct Tally {
 }
 
 /// Runs `inbound`: 0 when every message was read (handled, ignored, or left
-/// in place as not recognised or not trusted), 1 when any could not be read.
+/// in place as not recognised or not trusted), 1 when any could not be read;
+/// `inbound -` alone answers the mail system instead (see [`pipe`]).
 pub(super) async fn run(
     config: &Config,
     args: &InboundArgs,
@@ -59,6 +62,9 @@ pub(super) async fn run(
             "nothing to read: name message files (`-` for standard input) or `--maildir DIR`"
                 .into(),
         ));
+    }
+    if !args.dry_run && args.files.len() == 1 && args.files[0].as_os_str() == "-" {
+        return pipe(config, now).await;
     }
     let signer = signer(config, false)?;
     if args.dry_run {
@@ -268,7 +274,13 @@ async fn one(
             return false;
         }
     };
-    match processor.process(&raw).await {
+    report(name, processor.process(&raw).await, tally)
+}
+
+/// Reports what processing a message did; true when it was handled
+/// (recorded, repeated or ignored).
+fn report(name: &str, result: Result<Handled, InboundError>, tally: &mut Tally) -> bool {
+    match result {
         Ok(Handled::Events(done)) => {
             for d in &done {
                 report_event(name, d, tally);
@@ -296,6 +308,73 @@ async fn one(
             false
         }
     }
+}
+
+/// `inbound -` alone: one message from the mail system (Postfix pipe(8) and
+/// the like), which reads the exit code. 75 (`EX_TEMPFAIL`) when it cannot be
+/// taken now, so the mail system keeps it and retries; 0 otherwise, a message
+/// not recognised (or not readable as mail) being kept in
+/// `<state.dir>/inbound/unrecognised/` for a person, never bounced back.
+async fn pipe(config: &Config, now: DateTime<Utc>) -> Result<Outcome, Error> {
+    let later = |e: Error| Error::Temporary(Box::new(e));
+    let raw = read(None).map_err(|e| later(Error::Usage(e)))?;
+    let signer = signer(config, false).map_err(later)?;
+    let settings = crate::plan::store_settings(config).map_err(|e| later(e.into()))?;
+    let store = Store::open(&settings).await.map_err(|e| later(e.into()))?;
+    let processor = Processor::new(config, &signer, &store, now);
+    let result = match processor.process(&raw).await {
+        Err(InboundError::Ledger(e)) => return Err(later(e.into())),
+        Err(InboundError::Policy(e)) => return Err(later(e.into())),
+        other => other,
+    };
+    let unrecognised = matches!(result, Ok(Handled::Unknown(_)) | Err(_));
+    let mut tally = Tally::default();
+    report("standard input", result, &mut tally);
+    if unrecognised {
+        let kept = keep(config, &raw, now).map_err(later)?;
+        errln!(
+            "standard input: kept in `{}` for a person to read",
+            kept.display()
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// Writes `raw` under `<state.dir>/inbound/unrecognised/`, readable by its
+/// owner only (it is someone's mail); the path written.
+fn keep(config: &Config, raw: &[u8], now: DateTime<Utc>) -> Result<PathBuf, Error> {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+    let dir = config.state.dir.join("inbound").join("unrecognised");
+    let failed = |what: &'static str, path: &Path, source| Error::Write {
+        what,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| failed("cannot create", &dir, e))?;
+    let hash = hex::encode(Sha256::digest(raw));
+    let path = dir.join(format!(
+        "{}-{}.eml",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        &hash[..16]
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .map_err(|e| failed("cannot write", &path, e))?;
+    file.write_all(raw)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| failed("cannot write", &path, e))?;
+    Ok(path)
 }
 
 /// Prints what one event did, and counts it.

@@ -150,8 +150,12 @@ fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &s
 }
 
 fn inbound_stdin(site: &Site, message: &str) -> Run {
-    let mut child = site
-        .command(&["inbound", "-"])
+    pipe_to(site.command(&["inbound", "-"]), message)
+}
+
+/// Runs `command` with `message` on its standard input.
+fn pipe_to(mut command: std::process::Command, message: &str) -> Run {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1238,4 +1242,68 @@ fn a_dry_run_writes_nothing_and_says_what_the_real_run_then_does(engine: Engine,
             (EventKind::Failure, "bob@example.com".to_string()),
         ]
     );
+}
+
+#[test]
+fn a_piped_message_with_the_store_out_of_reach_exits_75_for_the_mail_system_to_retry() {
+    let site = bounce_site(1);
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dsn =
+        std::fs::read_to_string(repo().join("tests/fixtures/inbound/postfix-hard.eml")).unwrap();
+    let mut c = site.command(&["inbound", "-"]);
+    c.env(
+        "TIPSHEET_DATABASE_URL",
+        format!("postgres://postgres@127.0.0.1:{port}/tipsheet"),
+    );
+    let r = pipe_to(c, &dsn);
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(r.stderr.contains("cannot be reached"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("exit 75 asks the mail system to retry it later"),
+        "{r:?}"
+    );
+    assert!(!site.path("state/inbound/unrecognised").exists());
+}
+
+#[test]
+fn a_piped_message_not_recognised_exits_0_and_is_kept_for_a_person() {
+    let site = bounce_site(1);
+    let reply = "From: Ana <ana@example.net>\nTo: tips@example.com\nSubject: Re: Career Tips #1\n\nThanks!\n";
+    let junk = "\u{1}\u{2} not mail at all";
+    for (message, why) in [(reply, "not recognised"), (junk, "not an email message")] {
+        let r = inbound_stdin(&site, message);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains(why), "{r:?}");
+        assert!(r.stderr.contains("for a person to read"), "{r:?}");
+    }
+    let dir = site.path("state/inbound/unrecognised");
+    let mut kept: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    kept.sort();
+    let mut want = vec![reply.to_string(), junk.to_string()];
+    want.sort();
+    assert_eq!(kept, want);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let mode = e.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+    // A message it handles is not kept.
+    let r = inbound_stdin(
+        &site,
+        "From: a@example.net\nAuto-Submitted: auto-replied\nSubject: Out of office\n\naway\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }
