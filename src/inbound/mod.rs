@@ -65,14 +65,6 @@ pub struct Done {
     pub applied: Applied,
 }
 
-impl InboundError {
-    /// True when the store failed (the message itself may be fine): a
-    /// later try may succeed.
-    pub fn is_store(&self) -> bool {
-        matches!(self, Self::Ledger(_) | Self::Policy(_))
-    }
-}
-
 /// What processing one message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {

@@ -181,6 +181,8 @@ struct Reported {
     at: DateTime<Utc>,
     /// `at` as the relay gave it (part of the generic event's natural key).
     at_given: Option<String>,
+    /// The classified cause of a failure, when the relay gave its words.
+    failure: Option<crate::store::FailureDetail>,
 }
 
 /// Records every event; the answer counts them.
@@ -222,7 +224,7 @@ async fn apply(
                 status: r.status,
                 reason: r.reason,
                 at: policy::timestamp(r.at),
-                failure: None,
+                failure: r.failure,
             };
             let applied = hooks
                 .policy
@@ -399,6 +401,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
                 .collect(),
             at: when,
             at_given: text("at").map(str::to_string),
+            failure: None,
         });
     }
     apply(hooks, "generic", events, 0).await
@@ -515,19 +518,42 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
 async fn mailgun_event(hooks: Arc<Hooks>, json: &Value) -> Response {
     const E: &str = "mailgun";
     let d = &json["event-data"];
-    let kind = match (d["event"].as_str(), d["severity"].as_str()) {
-        (Some("failed"), Some("permanent")) => EventKind::HardBounce,
-        (Some("failed"), _) => EventKind::SoftBounce,
-        (Some("complained"), _) => EventKind::Complaint,
-        (Some("unsubscribed"), _) => EventKind::Unsubscribe,
-        (Some(_), _) => return apply(hooks, "mailgun", Vec::new(), 1).await,
-        (None, _) => return bad(&hooks, E, "`event-data.event` is missing".into()),
+    let ds = &d["delivery-status"];
+    // A failure is classified as a DSN's recipient is, from the enhanced code
+    // and the words together: only an address-level reason suppresses, a
+    // sender-level one (a blocklist, DMARC) is recorded and never counts.
+    let failure = (d["event"].as_str() == Some("failed")).then(|| {
+        let text = [
+            ds["message"].as_str(),
+            ds["description"].as_str(),
+            d["reason"].as_str(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+        let code = ds["code"].as_u64().and_then(|c| u16::try_from(c).ok());
+        crate::inbound::reason::classify_failure(ds["enhanced-code"].as_str(), code, &text)
+    });
+    let kind = match (d["event"].as_str(), d["severity"].as_str(), failure) {
+        (Some("failed"), severity, Some(f)) => {
+            use crate::inbound::reason::Treatment;
+            match (f.treatment(), severity) {
+                (Treatment::Suppress, Some("permanent")) => EventKind::HardBounce,
+                (Treatment::Suppress | Treatment::CountSoft, _) => EventKind::SoftBounce,
+                (Treatment::Record | Treatment::Ignore, _) => EventKind::Failure,
+            }
+        }
+        (Some("failed"), _, None) => EventKind::SoftBounce,
+        (Some("complained"), _, _) => EventKind::Complaint,
+        (Some("unsubscribed"), _, _) => EventKind::Unsubscribe,
+        (Some(_), _, _) => return apply(hooks, "mailgun", Vec::new(), 1).await,
+        (None, _, _) => return bad(&hooks, E, "`event-data.event` is missing".into()),
     };
     let email = match checked_email(&hooks, E, d["recipient"].as_str(), "event-data.recipient") {
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let ds = &d["delivery-status"];
     let reason: String = [
         ds["code"].as_u64().map(|c| c.to_string()),
         ds["message"].as_str().map(str::to_string),
@@ -555,10 +581,15 @@ async fn mailgun_event(hooks: Arc<Hooks>, json: &Value) -> Response {
             .as_str()
             .map(str::to_string),
         id: d["id"].as_str().map(str::to_string),
-        status: None,
+        status: ds["enhanced-code"].as_str().map(str::to_string),
         reason,
         at,
         at_given: None,
+        failure: failure.map(|f| crate::store::FailureDetail {
+            reason: f.reason.as_str().to_string(),
+            scope: f.scope.as_str().to_string(),
+            provider: crate::inbound::plan::provider_of(d["recipient"].as_str().unwrap_or("")),
+        }),
     };
     apply(hooks, "mailgun", vec![event], 0).await
 }
@@ -633,6 +664,7 @@ async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byt
         reason,
         at,
         at_given: None,
+        failure: None,
     };
     apply(hooks, "postmark", vec![event], 0).await
 }

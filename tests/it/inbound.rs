@@ -1022,6 +1022,23 @@ fn stale_and_replayed_mailgun_signatures_change_nothing(engine: Engine, test: &s
         (status, text.trim()),
         (200, "1 recorded, 0 already recorded, 0 ignored")
     );
+    // A permanent failure for a sender-level reason (a blocklist) is
+    // recorded as a failure and suppresses nobody, as in a DSN.
+    let blocked = mailgun_body(MAILGUN_KEY, "failed", "permanent", "erin@example.com", bob)
+        .replace(
+            "5.1.1 The email account that you tried to reach does not exist",
+            "5.7.1 Service unavailable; client host blocked using zen.spamhaus.org",
+        );
+    let (status, text) = post(&url, &[], &blocked);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "1 recorded, 0 already recorded, 0 ignored")
+    );
+    assert!(!site.suppressions_text().contains("erin@"));
+    assert!(
+        site.kinds()
+            .contains(&(EventKind::Failure, "erin@example.com".to_string()))
+    );
     drop(serve);
 }
 
