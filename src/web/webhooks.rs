@@ -409,7 +409,8 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
 
 /// `POST /webhooks/mailgun`: Mailgun's JSON event webhook, signed with the
 /// account's HTTP webhook signing key: `signature.signature` is the hex
-/// HMAC-SHA256 of `timestamp` + `token`.
+/// HMAC-SHA256 of `timestamp` + `token`, the timestamp within `[bounces]
+/// mailgun_max_skew_seconds` of now, the token never taken before.
 async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
     const E: &str = "mailgun";
     let Some(key) = &hooks.mailgun_key else {
@@ -595,7 +596,8 @@ async fn mailgun_event(hooks: Arc<Hooks>, json: &Value) -> Response {
 }
 
 /// `POST /webhooks/postmark`: Postmark's bounce, spam complaint and
-/// subscription change webhooks, with the webhook token as the Basic password
+/// subscription change webhooks, with the Postmark token (`[bounces]
+/// postmark_token_env`, not the generic one) as the Basic password
 /// (`https://postmark:<token>@host/webhooks/postmark`) or a bearer header.
 async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Bytes) -> Response {
     const E: &str = "postmark";
