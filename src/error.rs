@@ -28,6 +28,10 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 4;
     /// The shared store (PostgreSQL) was lost: what could be recorded was; rerun to resume.
     pub const STORE: u8 = 5;
+    /// A message piped to `inbound -` could not be taken now (the store out
+    /// of reach or busy): `EX_TEMPFAIL` (sysexits.h), so the mail system
+    /// keeps it and retries.
+    pub const TEMPFAIL: u8 = 75;
 }
 
 /// How a command that ran to its end came out.
@@ -126,6 +130,10 @@ pub enum Error {
     /// `fetch` cannot set up its HTTP client.
     #[error(transparent)]
     Fetch(crate::feeds::HttpError),
+    /// Mail piped in could not be taken now (the store out of reach or busy,
+    /// the state folder not writable): the mail system should keep it and retry.
+    #[error("{0}; the message is not lost: exit 75 asks the mail system to retry it later")]
+    Temporary(Box<Error>),
 }
 
 impl From<crate::feeds::FetchError> for Error {
@@ -141,6 +149,7 @@ impl Error {
     /// The exit code for this error: the only mapping there is.
     pub fn code(&self) -> u8 {
         match self {
+            Error::Temporary(_) => exit::TEMPFAIL,
             Error::Session(SessionError::Locked(_))
             | Error::Store(StoreError::Locked(_))
             | Error::Session(SessionError::Store(StoreError::Locked(_))) => exit::LOCKED,

@@ -305,12 +305,20 @@ pub struct Bounces {
     /// How far back soft bounces count, in days.
     #[serde(default = "default_soft_window_days")]
     pub soft_window_days: u32,
-    /// Env var holding the bearer token of `POST /webhooks/generic` (and Postmark's).
+    /// Env var holding the bearer token of `POST /webhooks/generic`.
     #[serde(default = "default_webhook_token_env")]
     pub webhook_token_env: String,
+    /// Env var holding the password of `POST /webhooks/postmark` (a
+    /// credential of its own: the generic token does not open it).
+    #[serde(default = "default_postmark_token_env")]
+    pub postmark_token_env: String,
     /// Env var holding Mailgun's HTTP webhook signing key.
     #[serde(default = "default_mailgun_key_env")]
     pub mailgun_signing_key_env: String,
+    /// How far a Mailgun signature's timestamp may be from now, in seconds,
+    /// either way; an event signed outside it is refused as stale.
+    #[serde(default = "default_mailgun_max_skew_seconds")]
+    pub mailgun_max_skew_seconds: u64,
 }
 
 impl Bounces {
@@ -322,7 +330,9 @@ impl Bounces {
             soft_limit: default_soft_limit(),
             soft_window_days: default_soft_window_days(),
             webhook_token_env: default_webhook_token_env(),
+            postmark_token_env: default_postmark_token_env(),
             mailgun_signing_key_env: default_mailgun_key_env(),
+            mailgun_max_skew_seconds: default_mailgun_max_skew_seconds(),
         }
     }
 }
@@ -338,6 +348,12 @@ fn default_webhook_token_env() -> String {
 }
 fn default_mailgun_key_env() -> String {
     "TIPSHEET_MAILGUN_SIGNING_KEY".into()
+}
+fn default_postmark_token_env() -> String {
+    "TIPSHEET_POSTMARK_TOKEN".into()
+}
+fn default_mailgun_max_skew_seconds() -> u64 {
+    300
 }
 
 fn default_why() -> String {

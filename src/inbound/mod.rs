@@ -10,6 +10,7 @@
 pub mod classify;
 mod feedback;
 mod plain;
+pub mod plan;
 pub mod policy;
 pub mod reason;
 pub mod report;
@@ -18,11 +19,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::mail::token::Signer;
-use crate::mail::verp::{self, Check, Purpose};
 use crate::store::{Event, EventKind, LedgerError, Store};
-use classify::{Action, Classified, Kind};
+use plan::MessageKind;
 use policy::{Applied, Policy, PolicyError};
-use reason::Treatment;
 
 /// Why a message could not be read. None of these changes anything.
 #[derive(Debug, thiserror::Error)]
@@ -57,16 +56,21 @@ pub enum InboundError {
     Policy(#[from] PolicyError),
 }
 
+/// One event a message gave, and what it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// The event.
+    pub event: Event,
+    /// What it changed.
+    pub applied: Applied,
+}
+
 /// What processing one message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
-    /// An event for one row was recorded (or had been before).
-    Event {
-        /// The event.
-        event: Event,
-        /// What it changed.
-        applied: Applied,
-    },
+    /// Events for one row (one per recipient the report names) were
+    /// recorded (or had been before). Never empty.
+    Events(Vec<Done>),
     /// Recognised, and deliberately ignored (an automatic reply, a success DSN).
     Ignored(String),
     /// Recognised as a bounce, complaint or unsubscribe, but not trusted or not
@@ -77,7 +81,8 @@ pub enum Handled {
 }
 
 /// The row a message is about.
-struct Row {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
     slot: chrono::NaiveDate,
     email: String,
 }
@@ -110,189 +115,56 @@ impl<'a> Processor<'a> {
         }
     }
 
-    /// Reads, classifies and applies one raw message.
+    /// Reads, classifies and applies one raw message: every recipient a
+    /// trusted report names gets its event, for the row its token (or, for
+    /// a report, its quoted Message-ID) names.
     pub async fn process(&self, raw: &[u8]) -> Result<Handled, InboundError> {
-        let c = classify::classify(raw, &self.config.unsubscribe.mailto)?;
-        let (kind, source, status, reason) = match &c.kind {
-            Kind::Dsn(all) | Kind::TextBounce(all) => {
-                let source = if matches!(c.kind, Kind::Dsn(_)) {
-                    "dsn"
-                } else {
-                    "bounce-text"
-                };
-                // Each of our messages has one recipient: the first one named.
-                let Some(r) = all.first() else {
-                    return Ok(Handled::Unknown("a bounce naming no recipient".into()));
-                };
-                let kind = match (r.action, r.failure.treatment()) {
-                    (Action::Delivered, _) => {
-                        return Ok(Handled::Ignored(
-                            "a DSN reporting delivery, not a failure".into(),
-                        ));
-                    }
-                    (Action::Delayed, _) => EventKind::Delayed,
-                    (Action::Failed, Treatment::Suppress) => EventKind::HardBounce,
-                    (Action::Failed, Treatment::CountSoft) => EventKind::SoftBounce,
-                    (Action::Failed, Treatment::Record | Treatment::Ignore) => {
-                        return Ok(Handled::Ignored(format!(
-                            "a failure of scope {} ({}), which never counts against the reader",
-                            r.failure.scope, r.failure.reason
-                        )));
-                    }
-                };
-                let reason = r.diagnostic.clone().unwrap_or_default();
-                (kind, source, r.status.clone(), reason)
+        let plan = self.plan(raw).await?;
+        let row = match plan.row {
+            None if plan.kind == MessageKind::Unknown => return Ok(Handled::Unknown(plan.note)),
+            None => return Ok(Handled::Ignored(plan.note)),
+            Some(Err(why)) => {
+                let kind = plan
+                    .steps
+                    .iter()
+                    .find_map(|s| s.event)
+                    .map_or("message", EventKind::as_str);
+                return Ok(Handled::Refused(format!("{kind}: {why}")));
             }
-            Kind::Complaint(t) => (
-                EventKind::Complaint,
-                "arf",
-                None,
-                format!("feedback type {t}"),
-            ),
-            Kind::FeedbackReport(t) => {
-                return Ok(Handled::Ignored(format!(
-                    "a feedback report of type `{t}`, about the sender, not a complaint"
-                )));
-            }
-            Kind::Unsubscribe => (
-                EventKind::Unsubscribe,
-                "mailto",
-                None,
-                "mailed unsubscribe".into(),
-            ),
-            Kind::AutoReply(why) => {
-                return Ok(Handled::Ignored(format!("an automatic reply ({why})")));
-            }
-            Kind::Unknown(why) => return Ok(Handled::Unknown(why.clone())),
+            Some(Ok(row)) => row,
         };
-        let row = match kind {
-            EventKind::Unsubscribe => self.row(&c, Purpose::Unsubscribe, false).await?,
-            // Feedback loops often write to another address and redact the
-            // recipient: our own Message-ID, known to the ledger, names the row.
-            EventKind::Complaint => self.row(&c, Purpose::Bounce, true).await?,
-            _ => self.row(&c, Purpose::Bounce, false).await?,
-        };
-        let row = match row {
-            Ok(r) => r,
-            Err(why) => return Ok(Handled::Refused(format!("{kind}: {why}"))),
-        };
-        let event = Event {
-            key: format!("msg:{}:{kind}", &c.hash[..32]),
-            kind,
-            email: row.email,
-            slot: Some(row.slot),
-            source: source.into(),
-            status,
-            reason,
-            at: policy::timestamp(self.now),
-        };
-        let applied = self.policy.apply(&**self.store, &event, self.now).await?;
-        Ok(Handled::Event { event, applied })
-    }
-
-    /// The ledger row `c` is about, through its token for `purpose` (checked),
-    /// cross-checked against the quoted Message-ID; or, when `by_message_id`,
-    /// through the quoted Message-ID alone. `Err` says why it is not trusted.
-    async fn row(
-        &self,
-        c: &Classified,
-        purpose: Purpose,
-        by_message_id: bool,
-    ) -> Result<Result<Row, String>, InboundError> {
-        let base = match purpose {
-            Purpose::Bounce => self.config.bounces.as_ref().map(|b| b.address.as_str()),
-            Purpose::Unsubscribe => Some(self.config.unsubscribe.mailto.as_str()),
-        };
-        let quoted: Vec<(chrono::NaiveDate, String)> = c
-            .quoted_ids
-            .iter()
-            .filter_map(|id| verp::rid_of_message_id(id))
-            .collect();
-        let mut forged = None;
-        for token in c
-            .addresses
-            .iter()
-            .filter_map(|a| base.and_then(|b| verp::token_in(b, a)))
-        {
-            match verp::check(self.signer, purpose, token) {
-                Check::Valid(t) => {
-                    let Some(issue) = self
-                        .store
-                        .issue_by_number(t.number)
-                        .await
-                        .map_err(PolicyError::from)?
-                    else {
-                        return Ok(Err(format!(
-                            "the token names issue #{}, which the ledger does not have",
-                            t.number
-                        )));
-                    };
-                    if !quoted.is_empty()
-                        && !quoted.iter().any(|(s, r)| *s == issue.slot && *r == t.rid)
-                    {
-                        return Ok(Err(format!(
-                            "the token names issue #{} but the quoted Message-ID `{}` is another message: forged or misrouted",
-                            t.number, c.quoted_ids[0]
-                        )));
-                    }
-                    return Ok(
-                        match self
-                            .store
-                            .recipient_by_rid(issue.slot, &t.rid)
-                            .await
-                            .map_err(PolicyError::from)?
-                        {
-                            Some(r) => Ok(Row {
-                                slot: issue.slot,
-                                email: r.key,
-                            }),
-                            None => Err(format!(
-                                "the token names no recipient of issue #{} (a test send?)",
-                                t.number
-                            )),
-                        },
-                    );
-                }
-                Check::Forged(t) => forged = Some(t),
-                Check::Malformed(_) => {}
-            }
+        let mut done = Vec::new();
+        for (i, step) in plan.steps.iter().enumerate() {
+            let Some(kind) = step.event else { continue };
+            // The first recipient keeps the key a message always had, so a
+            // message processed before is still recognised.
+            let key = match i {
+                0 => format!("msg:{}:{kind}", &plan.hash[..32]),
+                i => format!("msg:{}:{kind}:{i}", &plan.hash[..32]),
+            };
+            let event = Event {
+                key,
+                kind,
+                email: row.email.clone(),
+                slot: Some(row.slot),
+                source: plan.source.into(),
+                status: step.status.clone(),
+                reason: step.diagnostic.clone(),
+                at: policy::timestamp(self.now),
+                failure: Some(step.detail(&row.email))
+                    .filter(|_| !matches!(kind, EventKind::Unsubscribe | EventKind::Complaint)),
+            };
+            let applied = self.policy.apply(&**self.store, &event, self.now).await?;
+            done.push(Done { event, applied });
         }
-        if let Some(t) = forged {
-            return Ok(Err(format!(
-                "the token `{t}` does not verify: forged, altered, or made under another secret"
-            )));
-        }
-        if by_message_id {
-            for (slot, rid) in &quoted {
-                if let Some(r) = self
-                    .store
-                    .recipient_by_rid(*slot, rid)
-                    .await
-                    .map_err(PolicyError::from)?
-                {
-                    return Ok(Ok(Row {
-                        slot: *slot,
-                        email: r.key,
-                    }));
-                }
-            }
-        }
-        Ok(Err(match (purpose, base) {
-            (Purpose::Bounce, None) => {
-                "VERP is off (no `[bounces]` in config.toml), so a bounce cannot be tied to a recipient".into()
-            }
-            (Purpose::Bounce, Some(b)) => format!("no valid `{}` token in its addresses", verp::address(b, "…")),
-            (Purpose::Unsubscribe, Some(b)) => format!(
-                "sent to `{b}` without a token; the reader must use the address in the List-Unsubscribe header or the link"
-            ),
-            (Purpose::Unsubscribe, None) => "no unsubscribe address".into(),
-        }))
+        Ok(Handled::Events(done))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mail::verp::{self, Purpose};
     use crate::store::{Outcome, RecipientStatus, embedded_for_test};
     use sha2::{Digest, Sha256};
     use std::path::Path;
@@ -407,7 +279,11 @@ address = "bounces@example.com"
 
     fn label(r: &Result<Handled, InboundError>) -> String {
         match r {
-            Ok(Handled::Event { event, .. }) => format!("{} {}", event.kind, event.email),
+            Ok(Handled::Events(done)) => done
+                .iter()
+                .map(|d| format!("{} {}", d.event.kind, d.event.email))
+                .collect::<Vec<_>>()
+                .join(", "),
             Ok(Handled::Ignored(_)) => "ignored".into(),
             Ok(Handled::Refused(why)) => format!("refused: {why}"),
             Ok(Handled::Unknown(_)) => "unknown".into(),
@@ -508,9 +384,140 @@ address = "bounces@example.com"
         // The same message again changes nothing.
         let raw = std::fs::read(fixtures.join("postfix-hard.eml")).unwrap();
         match p.process(&fill(&raw, &signer)).await.unwrap() {
-            Handled::Event { applied, .. } => assert!(!applied.new),
+            Handled::Events(done) => assert!(done.iter().all(|d| !d.applied.new)),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A Postfix-shaped DSN to `{{BOUNCE who}}` quoting `{{MSGID who}}`, with
+    /// `blocks` as its per-recipient fields.
+    fn dsn(who: &str, blocks: &str) -> Vec<u8> {
+        format!(
+            "From: MAILER-DAEMON@mail.example.com\nTo: {{{{BOUNCE {who}}}}}\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mail.example.com\n\n{blocks}\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {{{{MSGID {who}}}}}\n\n--b--\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn every_recipient_is_handled_and_sender_side_failures_never_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let signer = Signer::new(b"test-secret");
+        let ledger = ledger(dir.path(), &config, &signer).await;
+        let now = "2026-12-01T16:00:00Z".parse().unwrap();
+        let p = Processor::new(&config, &signer, &ledger, now);
+        let raw = dsn(
+            "ana@example.com",
+            "Final-Recipient: rfc822; ana@example.com\nAction: failed\nStatus: 5.7.1\nDiagnostic-Code: smtp; 554 5.7.1 Service unavailable; Client host [203.0.113.25] blocked using zen.spamhaus.org\n\nFinal-Recipient: rfc822; ana@Example.NET\nAction: failed\nStatus: 5.2.2\nDiagnostic-Code: smtp; 552 5.2.2 mailbox full\n\nFinal-Recipient: rfc822; ana@example.org\nAction: failed\nStatus: 5.7.26\nDiagnostic-Code: smtp; 550 5.7.26 unauthenticated email from example.com is not accepted due to DMARC policy\n",
+        );
+        let got = label(&p.process(&fill(&raw, &signer)).await);
+        assert_eq!(
+            got,
+            "failure ana@example.com, soft_bounce ana@example.com, failure ana@example.com"
+        );
+        // Nobody suppressed, the row still `sent`, the causes kept by provider.
+        assert!(!config.subscribers.suppressed_path.exists());
+        let sent = ledger
+            .recipients(slot(), &[RecipientStatus::Sent])
+            .await
+            .unwrap();
+        assert!(sent.iter().any(|r| r.key == "ana@example.com"));
+        let fb = report::issue(&*ledger, slot()).await.unwrap();
+        let counts: Vec<(String, String, String, u64)> = fb
+            .failures
+            .iter()
+            .map(|f| {
+                (
+                    f.reason.clone(),
+                    f.scope.clone(),
+                    f.provider.clone(),
+                    f.count,
+                )
+            })
+            .collect();
+        let mut want = vec![
+            (
+                "auth_failure".into(),
+                "sender".into(),
+                "example.org".into(),
+                1,
+            ),
+            ("blocked".into(), "sender".into(), "example.com".into(), 1),
+        ];
+        want.sort();
+        let mut counts = counts;
+        counts.sort();
+        assert_eq!(counts, want);
+        assert_eq!(fb.soft_bounces, 1);
+        assert!(
+            fb.failures_line()
+                .unwrap()
+                .contains("blocked (sender) at example.com 1"),
+            "{:?}",
+            fb.failures_line()
+        );
+        // Again: recorded once, by its natural key.
+        match p.process(&fill(&raw, &signer)).await.unwrap() {
+            Handled::Events(done) => {
+                assert_eq!(done.len(), 3);
+                assert!(done.iter().all(|d| !d.applied.new));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ledger.events(Some(slot())).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn reports_about_the_sender_are_recorded_never_complaints() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let signer = Signer::new(b"test-secret");
+        let ledger = ledger(dir.path(), &config, &signer).await;
+        let p = Processor::new(&config, &signer, &ledger, chrono::Utc::now());
+        for t in ["auth-failure", "dkim", "not-spam"] {
+            let raw = format!(
+                "From: reports@fbl.example.net\nTo: abuse@example.com\nSubject: report\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nreport\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: {t}\nUser-Agent: x/1\nVersion: 1\n\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {{{{MSGID bob@example.com}}}}\n\n--b--\n"
+            );
+            let got = label(&p.process(&fill(raw.as_bytes(), &signer)).await);
+            assert_eq!(got, "sender_report bob@example.com", "{t}");
+        }
+        assert!(!config.subscribers.suppressed_path.exists());
+        assert!(!ledger.complained("bob@example.com").await.unwrap());
+        let fb = report::issue(&*ledger, slot()).await.unwrap();
+        assert_eq!((fb.sender_reports, fb.complaints), (3, 0));
+    }
+
+    /// An ARF complaint with no token whose quoted headers carry `ids`.
+    fn complaint_quoting(ids: &[String]) -> Vec<u8> {
+        let mut quoted = String::new();
+        for id in ids {
+            quoted.push_str(&format!("Message-ID: {id}\n"));
+        }
+        format!(
+            "From: reports@fbl.example.net\nTo: abuse@example.com\nSubject: report\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nspam\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\n\n--b\nContent-Type: text/rfc822-headers\n\n{quoted}\n--b--\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn only_the_first_quoted_message_ids_are_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let signer = Signer::new(b"test-secret");
+        let ledger = ledger(dir.path(), &config, &signer).await;
+        let p = Processor::new(&config, &signer, &ledger, chrono::Utc::now());
+        let foreign = |i: usize| format!("<{SLOT}.{i:020x}@example.com>");
+        // 100,000 IDs, ours after the first few: none of it is looked up.
+        let mut ids: Vec<String> = (0..classify::MAX_QUOTED_IDS).map(foreign).collect();
+        ids.push(message_id("bob@example.com"));
+        ids.extend((0..100_000).map(|i| foreign(i + 100)));
+        let got = label(&p.process(&complaint_quoting(&ids)).await);
+        assert!(got.starts_with("refused: complaint:"), "{got}");
+        // Ours among the first ones: her complaint.
+        let mut ids: Vec<String> = (0..classify::MAX_QUOTED_IDS - 1).map(foreign).collect();
+        ids.push(message_id("bob@example.com"));
+        let got = label(&p.process(&complaint_quoting(&ids)).await);
+        assert_eq!(got, "complaint bob@example.com");
     }
 
     #[tokio::test]

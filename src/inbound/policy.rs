@@ -108,6 +108,7 @@ impl Policy {
             status: None,
             reason: "one-click unsubscribe".into(),
             at,
+            failure: None,
         };
         self.apply_with(store, &event, now, true).await
     }
@@ -165,7 +166,8 @@ impl Policy {
                     )
                 })
             }
-            EventKind::Delayed => None,
+            // Never counts against the reader: recorded only.
+            EventKind::Delayed | EventKind::Failure | EventKind::SenderReport => None,
             EventKind::Complaint => Some(COMPLAINT.to_string()),
             EventKind::Unsubscribe => Some(UNSUBSCRIBED.to_string()),
         }
@@ -236,6 +238,7 @@ mod tests {
             status: Some("4.2.2".into()),
             reason: "mailbox full".into(),
             at: timestamp(at),
+            failure: None,
         }
     }
 

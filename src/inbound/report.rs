@@ -34,10 +34,49 @@ pub struct IssueFeedback {
     pub bounce_rate: f64,
     /// Complaints over delivered plus bounced afterwards.
     pub complaint_rate: f64,
+    /// Failures that never count against a reader (scope message, sender,
+    /// transport or unknown), by reason and provider, most first.
+    pub failures: Vec<FailureCount>,
+    /// Reports about the sender (ARF `auth-failure`, `dkim`, `not-spam`, …).
+    pub sender_reports: u64,
     /// Thresholds passed, as sentences.
     pub warnings: Vec<String>,
     /// The events themselves, oldest first.
     pub events: Vec<EventRecord>,
+}
+
+/// How many failures of one reason one provider gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureCount {
+    /// The reason's name (`blocked`).
+    pub reason: String,
+    /// Its scope's name (`sender`).
+    pub scope: String,
+    /// The receiving domain.
+    pub provider: String,
+    /// How many recipients.
+    pub count: u64,
+}
+
+/// The `failure` events grouped by (reason, provider), most first.
+fn failures(events: &[EventRecord]) -> Vec<FailureCount> {
+    let mut by: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
+    for e in events.iter().filter(|e| e.event.kind == EventKind::Failure) {
+        if let Some(f) = &e.event.failure {
+            *by.entry((&f.reason, &f.scope, &f.provider)).or_default() += 1;
+        }
+    }
+    let mut out: Vec<FailureCount> = by
+        .into_iter()
+        .map(|((reason, scope, provider), count)| FailureCount {
+            reason: reason.into(),
+            scope: scope.into(),
+            provider: provider.into(),
+            count,
+        })
+        .collect();
+    out.sort_by_key(|f| std::cmp::Reverse(f.count));
+    out
 }
 
 fn distinct(events: &[EventRecord], kind: EventKind) -> BTreeSet<&str> {
@@ -93,6 +132,11 @@ pub async fn issue(
         unsubscribes: distinct(&events, EventKind::Unsubscribe).len() as u64,
         bounce_rate,
         complaint_rate,
+        failures: failures(&events),
+        sender_reports: events
+            .iter()
+            .filter(|e| e.event.kind == EventKind::SenderReport)
+            .count() as u64,
         warnings,
         events,
     })
@@ -110,6 +154,10 @@ impl IssueFeedback {
             "unsubscribes": self.unsubscribes,
             "bounce_rate": self.bounce_rate,
             "complaint_rate": self.complaint_rate,
+            "failures": self.failures.iter().map(|f| serde_json::json!({
+                "reason": f.reason, "scope": f.scope, "provider": f.provider, "count": f.count,
+            })).collect::<Vec<_>>(),
+            "sender_reports": self.sender_reports,
             "warnings": self.warnings,
         });
         if with_events {
@@ -121,11 +169,45 @@ impl IssueFeedback {
                         "type": e.event.kind.as_str(), "email": e.event.email,
                         "source": e.event.source, "status": e.event.status,
                         "reason": e.event.reason, "at": e.event.at,
+                        "failure": e.event.failure.as_ref().map(|f| serde_json::json!({
+                            "reason": f.reason, "scope": f.scope, "provider": f.provider,
+                        })),
                     })
                 })
                 .collect();
         }
         v
+    }
+
+    /// The failures that never count against a reader, one line, or `None`
+    /// when there were none: `failures not counted against readers: blocked
+    /// (sender) at example.net 3, …`.
+    pub fn failures_line(&self) -> Option<String> {
+        if self.failures.is_empty() && self.sender_reports == 0 {
+            return None;
+        }
+        let mut parts: Vec<String> = self
+            .failures
+            .iter()
+            .map(|f| {
+                let at = if f.provider.is_empty() {
+                    "?"
+                } else {
+                    &f.provider
+                };
+                format!("{} ({}) at {at} {}", f.reason, f.scope, f.count)
+            })
+            .collect();
+        if self.sender_reports > 0 {
+            parts.push(format!(
+                "{} report(s) about the sender",
+                self.sender_reports
+            ));
+        }
+        Some(format!(
+            "failures not counted against readers: {}",
+            parts.join(", ")
+        ))
     }
 
     /// One line: `feedback: 3 delivered, bounced 0 in session + 1 after (25.00%), …`.

@@ -27,6 +27,12 @@ use crate::mail::dkim::DkimSigner;
 use crate::mail::token::Signer;
 use crate::mail::verp;
 
+/// The HMAC purpose of a Message-ID's tag (no other token verifies as one).
+const MESSAGE_ID_PURPOSE: &str = "message-id";
+/// Hex digits of the tag kept in a Message-ID (80 bits; the first
+/// [`verp::RID_LEN`] of them name the row in VERP tokens).
+const MESSAGE_ID_TAG: usize = 20;
+
 /// The shared part of a rendered issue, as frozen in the store (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Frozen {
@@ -240,16 +246,16 @@ impl Prepared {
 
     /// The Message-ID for a recipient: stable per (issue, address), so a resend
     /// after a crash carries the same ID and receivers can fold duplicates.
+    /// Its tag is an HMAC under the unsubscribe secret, not a hash of the
+    /// slot and the address: nobody can compute a reader's Message-ID (and
+    /// forge a report that quotes it) from the address and a public slot date.
     pub fn message_id(&self, key: &str) -> String {
-        let mut d = Sha256::new();
-        d.update(self.slot.as_bytes());
-        d.update(b"\0");
-        d.update(key.as_bytes());
+        let mut signed = format!("{}\0{key}", self.slot);
         if self.subject_prefix.is_some() {
-            d.update(b"\0test");
+            signed.push_str("\0test");
         }
-        let h = hex::encode(d.finalize());
-        format!("<{}.{}@{}>", self.slot, &h[..20], self.domain)
+        let tag = self.signer.sign(MESSAGE_ID_PURPOSE, &signed);
+        format!("<{}.{}@{}>", self.slot, &tag[..MESSAGE_ID_TAG], self.domain)
     }
 
     /// The whole message for one recipient, ready for SMTP DATA.

@@ -20,16 +20,25 @@ pub enum EventKind {
     Complaint,
     /// A mailed (or relayed) unsubscribe request.
     Unsubscribe,
+    /// A failure that never counts against the reader (its scope is the
+    /// message, the sender, the transport, or unknown): recorded per issue
+    /// with its reason and provider, changing nothing else.
+    Failure,
+    /// An ARF report about the sender (`auth-failure`, `dkim`, `not-spam`, or
+    /// a type not known here), never a complaint: recorded only.
+    SenderReport,
 }
 
 impl EventKind {
     /// All kinds.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         Self::HardBounce,
         Self::SoftBounce,
         Self::Delayed,
         Self::Complaint,
         Self::Unsubscribe,
+        Self::Failure,
+        Self::SenderReport,
     ];
 
     /// The stored name (also the generic webhook's `type`).
@@ -40,6 +49,8 @@ impl EventKind {
             Self::Delayed => "delayed",
             Self::Complaint => "complaint",
             Self::Unsubscribe => "unsubscribe",
+            Self::Failure => "failure",
+            Self::SenderReport => "sender_report",
         }
     }
 }
@@ -81,6 +92,23 @@ pub struct Event {
     pub reason: String,
     /// When it happened, RFC 3339.
     pub at: String,
+    /// Why it failed, whose problem that is and where, when a mail system
+    /// said so (bounces, failures and reports about the sender).
+    pub failure: Option<FailureDetail>,
+}
+
+/// The classified cause of a failure, as the `events` table keeps it
+/// (`failure_reason`, `scope`, `provider`): the names `inbound::reason`
+/// gives its reasons and scopes (the store keeps them, it does not judge them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureDetail {
+    /// The reason's stable name (`user_unknown`, `blocked`; for a report
+    /// about the sender, its feedback type).
+    pub reason: String,
+    /// The scope's name (`address`, `mailbox`, `message`, `sender`, `transport`, `unknown`).
+    pub scope: String,
+    /// The receiving domain (the failed recipient's), lowercase; empty when unknown.
+    pub provider: String,
 }
 
 /// An event as recorded.

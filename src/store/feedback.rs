@@ -23,6 +23,28 @@ pub trait Feedback: Send + Sync {
         rid: &str,
     ) -> Result<Option<RecipientRecord>, StoreError>;
 
+    /// The issue and recipient whose copy carried exactly `message_id`
+    /// (`<…@…>`, as sent): one indexed probe, never a prefix or a scan.
+    async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError>;
+
+    /// Takes a relay webhook's one-time signature `token` at `seen_at` (RFC
+    /// 3339): true when it was not taken before (false: a replay). Tokens
+    /// taken before `prune_before` are forgotten first (they are outside the
+    /// accepted clock skew, so their requests are refused anyway).
+    async fn take_webhook_token(
+        &self,
+        token: &str,
+        seen_at: &str,
+        prune_before: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives back a token taken by a request that then failed, so the
+    /// relay's retry of the same request is not taken for a replay.
+    async fn give_back_webhook_token(&self, token: &str) -> Result<(), StoreError>;
+
     /// The latest issue whose copy went out to `email`.
     async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError>;
 

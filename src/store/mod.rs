@@ -39,7 +39,7 @@ mod sqlite;
 mod url;
 
 pub use error::StoreError;
-pub use event::{Consequence, Event, EventKind, EventRecord, Recorded};
+pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
 pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Ledger, Snapshot};

@@ -41,8 +41,10 @@ struct Hooks {
     /// Where log lines go.
     events: Arc<dyn Events>,
     policy: Policy,
-    /// `[bounces] webhook_token_env`'s value; `None` turns generic and Postmark off.
+    /// `[bounces] webhook_token_env`'s value; `None` turns generic off.
     token: Option<String>,
+    /// `[bounces] postmark_token_env`'s value; `None` turns Postmark off.
+    postmark_token: Option<String>,
     /// `[bounces] mailgun_signing_key_env`'s value; `None` turns Mailgun off.
     mailgun_key: Option<String>,
     /// Where events are recorded, with what they change.
@@ -65,6 +67,7 @@ pub fn router(config: &Config, events: Arc<dyn Events>, store: Store, keyer: Key
         events,
         policy: Policy::new(&b, keyer),
         token: env_secret(&b.webhook_token_env),
+        postmark_token: env_secret(&b.postmark_token_env),
         mailgun_key: env_secret(&b.mailgun_signing_key_env),
         store,
     });
@@ -124,14 +127,18 @@ fn credential(headers: &HeaderMap) -> Option<String> {
 }
 
 fn check_token(hooks: &Hooks, endpoint: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let Some(expected) = &hooks.token else {
+    // Each endpoint has its own credential: one leaked token opens one door.
+    let b = hooks.config.bounce_settings();
+    let (expected, env) = if endpoint == "postmark" {
+        (&hooks.postmark_token, b.postmark_token_env)
+    } else {
+        (&hooks.token, b.webhook_token_env)
+    };
+    let Some(expected) = expected else {
         return Err(Box::new(unauthorized(
             hooks,
             endpoint,
-            &format!(
-                "webhooks are off: `{}` is not set",
-                hooks.config.bounce_settings().webhook_token_env
-            ),
+            &format!("the {endpoint} webhook is off: `{env}` is not set"),
         )));
     };
     match credential(headers) {
@@ -140,7 +147,7 @@ fn check_token(hooks: &Hooks, endpoint: &str, headers: &HeaderMap) -> Result<(),
         None => Err(Box::new(unauthorized(
             hooks,
             endpoint,
-            "no `Authorization` header with the webhook token",
+            &format!("no `Authorization` header with the token in `{env}`"),
         ))),
     }
 }
@@ -170,6 +177,8 @@ struct Reported {
     at: DateTime<Utc>,
     /// `at` as the relay gave it (part of the generic event's natural key).
     at_given: Option<String>,
+    /// The classified cause of a failure, when the relay gave its words.
+    failure: Option<crate::store::FailureDetail>,
 }
 
 /// Records every event; the answer counts them.
@@ -211,6 +220,7 @@ async fn apply(
                 status: r.status,
                 reason: r.reason,
                 at: policy::timestamp(r.at),
+                failure: r.failure,
             };
             let applied = hooks
                 .policy
@@ -261,19 +271,23 @@ async fn linked_slot(
     store: &Store,
     r: &Reported,
 ) -> Result<Option<chrono::NaiveDate>, PolicyError> {
-    let ours = r.message_id.as_deref().and_then(|id| {
-        let id = if id.starts_with('<') {
-            id.to_string()
-        } else {
-            format!("<{id}>")
-        };
-        verp::rid_of_message_id(&id)
-    });
-    let Some((slot, rid)) = ours else {
+    let Some(id) = r.message_id.as_deref() else {
         return Ok(None);
     };
-    let row = store.recipient_by_rid(slot, &rid).await?;
-    Ok(row.filter(|row| row.key == r.email).map(|_| slot))
+    let id = if id.starts_with('<') {
+        id.to_string()
+    } else {
+        format!("<{id}>")
+    };
+    // Shaped like ours, then exactly as sent: a Message-ID is ours when the
+    // ledger has it, never because its shape could be.
+    if verp::rid_of_message_id(&id).is_none() {
+        return Ok(None);
+    }
+    let row = store.recipient_by_message_id(&id).await?;
+    Ok(row
+        .filter(|(_, row)| row.key == r.email)
+        .map(|(slot, _)| slot))
 }
 
 fn checked_email(
@@ -334,7 +348,12 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
         };
         let text = |k: &str| o.get(k).and_then(Value::as_str);
         let kind = match text("type").map(str::parse::<EventKind>) {
-            Some(Ok(k)) if k != EventKind::Delayed => k,
+            Some(Ok(
+                k @ (EventKind::HardBounce
+                | EventKind::SoftBounce
+                | EventKind::Complaint
+                | EventKind::Unsubscribe),
+            )) => k,
             Some(_) | None => {
                 return bad(
                     &hooks,
@@ -378,6 +397,7 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
                 .collect(),
             at: when,
             at_given: text("at").map(str::to_string),
+            failure: None,
         });
     }
     apply(hooks, "generic", events, 0).await
@@ -385,7 +405,8 @@ async fn generic(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byte
 
 /// `POST /webhooks/mailgun`: Mailgun's JSON event webhook, signed with the
 /// account's HTTP webhook signing key: `signature.signature` is the hex
-/// HMAC-SHA256 of `timestamp` + `token`.
+/// HMAC-SHA256 of `timestamp` + `token`, the timestamp within `[bounces]
+/// mailgun_max_skew_seconds` of now, the token never taken before.
 async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
     const E: &str = "mailgun";
     let Some(key) = &hooks.mailgun_key else {
@@ -430,20 +451,106 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
     if mac.verify_slice(&given).is_err() {
         return unauthorized(&hooks, E, "bad signature");
     }
+    // The signature covers the timestamp and the token only: an old one, or
+    // one already taken, could carry any event. 406 (Mailgun does not retry
+    // it); nothing changes.
+    let refuse = |why: String| {
+        hooks
+            .events
+            .note(&format!("webhook {E}: refused (406): {why}"));
+        answer(
+            StatusCode::NOT_ACCEPTABLE,
+            format!("406 not acceptable: {why}; nothing changed"),
+        )
+    };
+    let skew = hooks.config.bounce_settings().mailgun_max_skew_seconds;
+    let now = Utc::now();
+    let Some(signed) = ts.trim().parse::<f64>().ok().filter(|t| t.is_finite()) else {
+        return refuse(format!("the signature's timestamp `{ts}` is not a number"));
+    };
+    let off = (now.timestamp() as f64 - signed).abs();
+    if off > skew as f64 {
+        return refuse(format!(
+            "the signature's timestamp `{ts}` is {off:.0} s from now, more than the {skew} s accepted (`[bounces] mailgun_max_skew_seconds`): stale or replayed"
+        ));
+    }
+    let key = format!("mailgun:{token}");
+    let window = chrono::TimeDelta::seconds(
+        i64::try_from(skew)
+            .unwrap_or(i64::MAX / 2)
+            .saturating_mul(2),
+    );
+    let prune_before = policy::timestamp(now.checked_sub_signed(window).unwrap_or(now));
+    match hooks
+        .store
+        .take_webhook_token(&key, &policy::timestamp(now), &prune_before)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(format!(
+                "the signature token `{token}` was taken before: a replay"
+            ));
+        }
+        Err(e) => {
+            hooks
+                .events
+                .note(&format!("webhook {E}: cannot record its token: {e}"));
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500: could not record the events; retry later".into(),
+            );
+        }
+    }
+    let store = hooks.store.clone();
+    let response = mailgun_event(hooks, &json).await;
+    if response.status().is_server_error() {
+        // Not taken after all: the relay's retry is no replay.
+        let _ = store.give_back_webhook_token(&key).await;
+    }
+    response
+}
+
+/// The event of a Mailgun request whose signature was checked and taken.
+async fn mailgun_event(hooks: Arc<Hooks>, json: &Value) -> Response {
+    const E: &str = "mailgun";
     let d = &json["event-data"];
-    let kind = match (d["event"].as_str(), d["severity"].as_str()) {
-        (Some("failed"), Some("permanent")) => EventKind::HardBounce,
-        (Some("failed"), _) => EventKind::SoftBounce,
-        (Some("complained"), _) => EventKind::Complaint,
-        (Some("unsubscribed"), _) => EventKind::Unsubscribe,
-        (Some(_), _) => return apply(hooks, "mailgun", Vec::new(), 1).await,
-        (None, _) => return bad(&hooks, E, "`event-data.event` is missing".into()),
+    let ds = &d["delivery-status"];
+    // A failure is classified as a DSN's recipient is, from the enhanced code
+    // and the words together: only an address-level reason suppresses, a
+    // sender-level one (a blocklist, DMARC) is recorded and never counts.
+    let failure = (d["event"].as_str() == Some("failed")).then(|| {
+        let text = [
+            ds["message"].as_str(),
+            ds["description"].as_str(),
+            d["reason"].as_str(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+        let code = ds["code"].as_u64().and_then(|c| u16::try_from(c).ok());
+        crate::inbound::reason::classify_failure(ds["enhanced-code"].as_str(), code, &text)
+    });
+    let kind = match (d["event"].as_str(), d["severity"].as_str(), failure) {
+        (Some("failed"), severity, Some(f)) => {
+            use crate::inbound::reason::Treatment;
+            match (f.treatment(), severity) {
+                (Treatment::Suppress, Some("permanent")) => EventKind::HardBounce,
+                (Treatment::Suppress | Treatment::CountSoft, _) => EventKind::SoftBounce,
+                (Treatment::Record | Treatment::Ignore, _) => EventKind::Failure,
+            }
+        }
+        (Some("failed"), _, None) => EventKind::SoftBounce,
+        (Some("complained"), _, _) => EventKind::Complaint,
+        (Some("unsubscribed"), _, _) => EventKind::Unsubscribe,
+        (Some(_), _, _) => return apply(hooks, "mailgun", Vec::new(), 1).await,
+        (None, _, _) => return bad(&hooks, E, "`event-data.event` is missing".into()),
     };
     let email = match checked_email(&hooks, E, d["recipient"].as_str(), "event-data.recipient") {
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let ds = &d["delivery-status"];
     let reason: String = [
         ds["code"].as_u64().map(|c| c.to_string()),
         ds["message"].as_str().map(str::to_string),
@@ -471,16 +578,22 @@ async fn mailgun(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
             .as_str()
             .map(str::to_string),
         id: d["id"].as_str().map(str::to_string),
-        status: None,
+        status: ds["enhanced-code"].as_str().map(str::to_string),
         reason,
         at,
         at_given: None,
+        failure: failure.map(|f| crate::store::FailureDetail {
+            reason: f.reason.as_str().to_string(),
+            scope: f.scope.as_str().to_string(),
+            provider: crate::inbound::plan::provider_of(d["recipient"].as_str().unwrap_or("")),
+        }),
     };
     apply(hooks, "mailgun", vec![event], 0).await
 }
 
 /// `POST /webhooks/postmark`: Postmark's bounce, spam complaint and
-/// subscription change webhooks, with the webhook token as the Basic password
+/// subscription change webhooks, with the Postmark token (`[bounces]
+/// postmark_token_env`, not the generic one) as the Basic password
 /// (`https://postmark:<token>@host/webhooks/postmark`) or a bearer header.
 async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Bytes) -> Response {
     const E: &str = "postmark";
@@ -549,6 +662,7 @@ async fn postmark(State(hooks): State<Arc<Hooks>>, headers: HeaderMap, body: Byt
         reason,
         at,
         at_given: None,
+        failure: None,
     };
     apply(hooks, "postmark", vec![event], 0).await
 }

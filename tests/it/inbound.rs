@@ -27,6 +27,10 @@ on_both_engines!(
     webhooks_take_only_authenticated_events_and_each_once,
     a_bounce_for_an_erased_address_does_not_write_it_back,
     a_one_click_unsubscribe_is_counted_once_in_status,
+    a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider,
+    a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody,
+    stale_and_replayed_mailgun_signatures_change_nothing,
+    a_dry_run_writes_nothing_and_says_what_the_real_run_then_does,
 );
 
 /// A site with VERP on, sending to `port`, on `engine`. `None` when
@@ -85,6 +89,7 @@ impl Bench {
 }
 
 const WEBHOOK_TOKEN: &str = "test-webhook-token";
+const POSTMARK_TOKEN: &str = "test-postmark-token";
 const MAILGUN_KEY: &str = "test-mailgun-signing-key";
 
 /// What one recipient's copy carried: envelope sender, Message-ID, mailto.
@@ -145,8 +150,12 @@ fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &s
 }
 
 fn inbound_stdin(site: &Site, message: &str) -> Run {
-    let mut child = site
-        .command(&["inbound", "-"])
+    pipe_to(site.command(&["inbound", "-"]), message)
+}
+
+/// Runs `command` with `message` on its standard input.
+fn pipe_to(mut command: std::process::Command, message: &str) -> Run {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -488,6 +497,7 @@ fn serve_with_webhooks(site: &Site) -> Serve {
     Serve::spawn(
         site.command(&["serve", "--listen", "127.0.0.1:0"])
             .env("TIPSHEET_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+            .env("TIPSHEET_POSTMARK_TOKEN", POSTMARK_TOKEN)
             .env("TIPSHEET_MAILGUN_SIGNING_KEY", MAILGUN_KEY),
     )
 }
@@ -506,6 +516,7 @@ fn post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
+/// A Mailgun event signed now, with a signature token of its own.
 fn mailgun_body(
     key: &str,
     event: &str,
@@ -513,10 +524,37 @@ fn mailgun_body(
     recipient: &str,
     message_id: &str,
 ) -> String {
-    let (ts, token) = (
-        "1796133912",
-        "d1f5e0c2a7b94e6f8c3a2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e",
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let token = format!(
+        "{:x}{:08x}",
+        now.as_nanos(),
+        N.fetch_add(1, Ordering::Relaxed)
     );
+    mailgun_signed(
+        key,
+        &now.as_secs().to_string(),
+        &token,
+        event,
+        severity,
+        recipient,
+        message_id,
+    )
+}
+
+/// A Mailgun event signed with timestamp `ts` and token `token`.
+fn mailgun_signed(
+    key: &str,
+    ts: &str,
+    token: &str,
+    event: &str,
+    severity: &str,
+    recipient: &str,
+    message_id: &str,
+) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(ts.as_bytes());
     mac.update(token.as_bytes());
@@ -599,11 +637,28 @@ fn webhooks_take_only_authenticated_events_and_each_once(engine: Engine, test: &
         (status, text.trim()),
         (200, "1 recorded, 0 already recorded, 0 ignored")
     );
-    let (_, text) = post(&url("mailgun"), &[], &body);
+    // The same signed request again is a replay: refused, nothing changes.
+    let (status, text) = post(&url("mailgun"), &[], &body);
+    assert_eq!(status, 406, "{text}");
+    assert!(text.contains("was taken before: a replay"), "{text}");
+    // The same event freshly signed (Mailgun's own retry) is recorded once.
+    let again = mailgun_body(
+        MAILGUN_KEY,
+        "failed",
+        "permanent",
+        "carol@example.com",
+        carol,
+    );
+    let (_, text) = post(&url("mailgun"), &[], &again);
     assert_eq!(text.trim(), "0 recorded, 1 already recorded, 0 ignored");
-    // Postmark: Basic credentials with the webhook token as password.
+    // Postmark: Basic credentials with the Postmark token as password; the
+    // generic token does not open it.
     use base64::Engine as _;
     let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("postmark:{POSTMARK_TOKEN}"))
+    );
+    let generic_token = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("postmark:{WEBHOOK_TOKEN}"))
     );
@@ -612,7 +667,16 @@ fn webhooks_take_only_authenticated_events_and_each_once(engine: Engine, test: &
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("postmark:nope")
     );
-    let (status, _) = post(&url("postmark"), &[("Authorization", &wrong)], pm);
+    for auth in [&wrong, &generic_token, &bearer] {
+        let (status, text) = post(&url("postmark"), &[("Authorization", auth)], pm);
+        assert_eq!(status, 401, "{auth}: {text}");
+    }
+    // Nor does the Postmark token open the generic endpoint.
+    let (status, _) = post(
+        &url("generic"),
+        &[("Authorization", &format!("Bearer {POSTMARK_TOKEN}"))],
+        generic,
+    );
     assert_eq!(status, 401);
     let (status, text) = post(&url("postmark"), &[("Authorization", &basic)], pm);
     assert_eq!(
@@ -783,4 +847,480 @@ fn a_one_click_unsubscribe_is_counted_once_in_status(engine: Engine, test: &str)
         st.stdout.contains("0 complaints (0.00%), 1 unsubscribed"),
         "{st:?}"
     );
+}
+
+/// postfix-hard.eml for `whom`, refused for a sender-level reason (a blocklist).
+fn blocklisted(got: &HashMap<String, Copy>, whom: &str) -> String {
+    fixture("postfix-hard.eml", got, "ana@example.com", whom)
+        .replace("Status: 5.1.1", "Status: 5.7.1")
+        .replace(
+            "550 5.1.1 <ana@example.com>: Recipient address rejected:\n    User unknown in virtual mailbox table",
+            "554 5.7.1 Service unavailable; Client host [203.0.113.25] blocked using\n    zen.spamhaus.org",
+        )
+        .replace(
+            &format!("550 5.1.1 <{whom}>: Recipient address rejected:\n    User unknown in virtual mailbox table"),
+            "554 5.7.1 Service unavailable; Client host [203.0.113.25] blocked using\n    zen.spamhaus.org",
+        )
+}
+
+fn a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider(
+    engine: Engine,
+    test: &str,
+) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let before = site.suppressions_text();
+    for whom in ["ana@example.com", "bob@example.com"] {
+        let r = inbound_stdin(&site, &blocklisted(&got, whom));
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.contains(&format!(
+                "standard input: failure for {whom} (issue 2026-12-01) [5.7.1]: recorded (blocked at `example.com`, scope sender"
+            )),
+            "{r:?}"
+        );
+    }
+    assert_eq!(site.suppressions_text(), before);
+    let s = site.run(&["status"]);
+    assert!(s.stdout.contains("4 sent"), "{s:?}");
+    assert!(
+        s.stdout
+            .contains("  failures not counted against readers: blocked (sender) at example.com 2"),
+        "{s:?}"
+    );
+    let s = site.run(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let f = &v[0]["feedback"]["failures"];
+    assert_eq!(
+        f,
+        &serde_json::json!([{"reason": "blocked", "scope": "sender", "provider": "example.com", "count": 2}]),
+        "{v}"
+    );
+    assert_eq!(v[0]["feedback"]["bounced_after"], 0);
+}
+
+/// The Message-ID tipsheet gave `key` before its IDs were keyed: an unkeyed
+/// hash of the public slot date and the address, which anyone can compute.
+fn old_style_message_id(slot: &str, key: &str, domain: &str) -> String {
+    use sha2::Digest;
+    let h = hex::encode(Sha256::digest(format!("{slot}\0{key}").as_bytes()));
+    format!("<{slot}.{}@{domain}>", &h[..20])
+}
+
+fn a_forged_complaint_quoting_a_computed_message_id_suppresses_nobody(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let real = &got["carol@example.com"].message_id;
+    let domain = real.trim_end_matches('>').rsplit_once('@').unwrap().1;
+    let forged_id = old_style_message_id("2026-12-01", "carol@example.com", domain);
+    assert_ne!(real, &forged_id, "the Message-ID is keyed, not computable");
+    assert!(real.starts_with("<2026-12-01."), "{real}");
+    let before = (site.suppressions_text(), site.kinds());
+    let arf = fixture(
+        "arf-redacted.eml",
+        &got,
+        "carol@example.com",
+        "carol@example.com",
+    );
+    let forged = arf.replace(real.as_str(), &forged_id);
+    assert!(forged.contains(&forged_id));
+    site.write("forged.eml", &forged);
+    let r = site.run(&["inbound", "forged.eml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("forged.eml: refused, nothing changed: complaint:"),
+        "{r:?}"
+    );
+    assert_eq!((site.suppressions_text(), site.kinds()), before);
+    // The same report quoting the ID carol's copy really carried is hers.
+    site.write("real.eml", &arf);
+    let r = site.run(&["inbound", "real.eml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        site.suppressed()
+            .iter()
+            .any(|(e, why)| e == "carol@example.com" && why.starts_with("complaint")),
+        "{:?}",
+        site.suppressed()
+    );
+    assert_eq!(
+        site.kinds(),
+        [(EventKind::Complaint, "carol@example.com".to_string())]
+    );
+}
+
+fn stale_and_replayed_mailgun_signatures_change_nothing(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let bob = &got["bob@example.com"].message_id;
+    let serve = serve_with_webhooks(&site);
+    let url = serve.url("/webhooks/mailgun");
+    let before = (site.suppressions_text(), site.kinds());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Validly signed, but six minutes old or ahead: stale.
+    for (ts, token) in [
+        (now - 360, "stale-past-token"),
+        (now + 360, "stale-future-token"),
+    ] {
+        let body = mailgun_signed(
+            MAILGUN_KEY,
+            &ts.to_string(),
+            token,
+            "complained",
+            "",
+            "bob@example.com",
+            bob,
+        );
+        let (status, text) = post(&url, &[], &body);
+        assert_eq!(status, 406, "{text}");
+        assert!(text.contains("stale or replayed"), "{text}");
+    }
+    assert_eq!((site.suppressions_text(), site.kinds()), before);
+    // A captured signature reused for another event (its token taken): refused.
+    let token = format!("captured-{now}");
+    let first = mailgun_signed(
+        MAILGUN_KEY,
+        &now.to_string(),
+        &token,
+        "delivered",
+        "",
+        "bob@example.com",
+        bob,
+    );
+    let (status, text) = post(&url, &[], &first);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "0 recorded, 0 already recorded, 1 ignored")
+    );
+    let forged = mailgun_signed(
+        MAILGUN_KEY,
+        &now.to_string(),
+        &token,
+        "complained",
+        "",
+        "bob@example.com",
+        bob,
+    );
+    let (status, text) = post(&url, &[], &forged);
+    assert_eq!(status, 406, "{text}");
+    assert!(text.contains("a replay"), "{text}");
+    assert_eq!((site.suppressions_text(), site.kinds()), before);
+    // A fresh signature for the same complaint is taken.
+    let fresh = mailgun_body(MAILGUN_KEY, "complained", "", "bob@example.com", bob);
+    let (status, text) = post(&url, &[], &fresh);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "1 recorded, 0 already recorded, 0 ignored")
+    );
+    // A permanent failure for a sender-level reason (a blocklist) is
+    // recorded as a failure and suppresses nobody, as in a DSN.
+    let blocked = mailgun_body(MAILGUN_KEY, "failed", "permanent", "erin@example.com", bob)
+        .replace(
+            "5.1.1 The email account that you tried to reach does not exist",
+            "5.7.1 Service unavailable; client host blocked using zen.spamhaus.org",
+        );
+    let (status, text) = post(&url, &[], &blocked);
+    assert_eq!(
+        (status, text.trim()),
+        (200, "1 recorded, 0 already recorded, 0 ignored")
+    );
+    assert!(!site.suppressions_text().contains("erin@"));
+    assert!(
+        site.kinds()
+            .contains(&(EventKind::Failure, "erin@example.com".to_string()))
+    );
+    drop(serve);
+}
+
+/// A dry run's line: file name, kind, token, each recipient's (reason, scope, action).
+type DryRunLine = (String, String, String, Vec<(String, String, String)>);
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn a_dry_run_writes_nothing_and_says_what_the_real_run_then_does(engine: Engine, test: &str) {
+    let Some((server, site)) = sent(engine, test) else {
+        return;
+    };
+    let got = copies(&server, 0);
+    let real = &got["erin@example.com"].message_id;
+    let domain = real.trim_end_matches('>').rsplit_once('@').unwrap().1;
+    let forged_id = old_style_message_id("2026-12-01", "erin@example.com", domain);
+    let messages = [
+        (
+            "1-hard",
+            fixture(
+                "postfix-hard.eml",
+                &got,
+                "ana@example.com",
+                "ana@example.com",
+            ),
+        ),
+        ("2-blocked", blocklisted(&got, "bob@example.com")),
+        (
+            "3-complaint",
+            fixture(
+                "arf-redacted.eml",
+                &got,
+                "carol@example.com",
+                "carol@example.com",
+            ),
+        ),
+        (
+            "4-forged",
+            fixture(
+                "arf-redacted.eml",
+                &got,
+                "carol@example.com",
+                "erin@example.com",
+            )
+            .replace(real.as_str(), &forged_id),
+        ),
+        (
+            "5-reply",
+            fixture(
+                "unknown-reply.eml",
+                &got,
+                "ana@example.com",
+                "ana@example.com",
+            ),
+        ),
+        ("6-junk", "\u{0}\u{1} not a message".to_string()),
+    ];
+    for (name, text) in &messages {
+        site.write(&format!("Maildir/new/{name}"), text);
+    }
+    std::fs::create_dir_all(site.path("Maildir/cur")).unwrap();
+    let before = (tree(&site.path("")), site.suppressions_text(), site.kinds());
+    let r = site.run(&["inbound", "--dry-run", "--json", "--maildir", "Maildir"]);
+    assert_eq!(r.code, 1, "one message is unreadable: {r:?}");
+    let after = (tree(&site.path("")), site.suppressions_text(), site.kinds());
+    // Every file byte for byte, the ledger and the Maildir included. A
+    // SQLite reader of a WAL-mode file may create the shared-memory index
+    // and an empty log beside it (SQLite's own, holding no data): those
+    // two are left out, the log checked empty.
+    let (mut was, mut now) = (before.0.clone(), after.0.clone());
+    for t in [&mut was, &mut now] {
+        t.retain(|p, _| !p.to_string_lossy().ends_with("-shm"));
+    }
+    let wal = site.path("state/tipsheet.sqlite3-wal");
+    if !was.contains_key(&wal) && now.remove(&wal).is_some_and(|b| !b.is_empty()) {
+        panic!("the dry run wrote to the ledger's log");
+    }
+    let changed: Vec<_> = was
+        .iter()
+        .filter(|(p, b)| now.get(*p) != Some(*b))
+        .map(|(p, _)| p.clone())
+        .chain(now.keys().filter(|p| !was.contains_key(*p)).cloned())
+        .collect();
+    assert!(changed.is_empty(), "the dry run wrote {changed:?}");
+    assert!(
+        site.path("state/tipsheet.sqlite3").exists() || engine != Engine::File,
+        "the ledger is there to compare"
+    );
+    assert_eq!((&before.1, &before.2), (&after.1, &after.2));
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{}", r.stdout);
+    let summary: Vec<DryRunLine> = lines
+        .iter()
+        .map(|v| {
+            let source = v["source"].as_str().unwrap();
+            (
+                source.rsplit('/').next().unwrap().to_string(),
+                v["kind"].as_str().unwrap().to_string(),
+                v["token"].as_str().unwrap().to_string(),
+                v["recipients"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["reason"].as_str().unwrap().to_string(),
+                            r["scope"].as_str().unwrap().to_string(),
+                            r["action"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let rc = |a: &str, b: &str, c: &str| vec![(a.to_string(), b.to_string(), c.to_string())];
+    assert_eq!(
+        summary,
+        [
+            (
+                "1-hard".into(),
+                "bounce".into(),
+                "valid".into(),
+                rc("user_unknown", "address", "suppress")
+            ),
+            (
+                "2-blocked".into(),
+                "bounce".into(),
+                "valid".into(),
+                rc("blocked", "sender", "record")
+            ),
+            (
+                "3-complaint".into(),
+                "complaint".into(),
+                "absent".into(),
+                rc("complaint", "address", "suppress")
+            ),
+            (
+                "4-forged".into(),
+                "complaint".into(),
+                "absent".into(),
+                rc("complaint", "address", "suppress")
+            ),
+            ("5-reply".into(), "unknown".into(), "absent".into(), vec![]),
+            (
+                "6-junk".into(),
+                "unreadable".into(),
+                "absent".into(),
+                vec![]
+            ),
+        ]
+    );
+    assert_eq!(lines[0]["recipients"][0]["status"], "5.1.1");
+    assert_eq!(lines[2]["feedback_type"], "abuse");
+    assert!(
+        lines[5]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an email message")
+    );
+    assert!(lines[0]["error"].is_null());
+    // The text form says which would be acted on.
+    let t = site.run(&[
+        "inbound",
+        "--dry-run",
+        "Maildir/new/4-forged",
+        "Maildir/new/1-hard",
+    ]);
+    assert!(
+        t.stdout
+            .contains("4-forged: complaint (abuse), token absent: would refuse it"),
+        "{t:?}"
+    );
+    assert!(t.stdout.contains("1-hard: bounce, token valid: would act for ana@example.com\n  ana@example.com 5.1.1 user_unknown (address): suppress"), "{t:?}");
+    // The real run does what the dry run said for the trusted messages
+    // (1, 2, 3), and nothing for the others.
+    let r = site.run(&["inbound", "--maildir", "Maildir"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let s = site.suppressed();
+    let reason = |who: &str| s.iter().find(|(e, _)| e == who).map(|(_, w)| w.clone());
+    assert!(
+        reason("ana@example.com")
+            .unwrap()
+            .starts_with("bounced: 550 5.1.1")
+    );
+    assert_eq!(reason("bob@example.com"), None);
+    assert!(
+        reason("carol@example.com")
+            .unwrap()
+            .starts_with("complaint")
+    );
+    assert_eq!(reason("erin@example.com"), None);
+    let mut kinds = site.kinds();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::HardBounce, "ana@example.com".to_string()),
+            (EventKind::Complaint, "carol@example.com".to_string()),
+            (EventKind::Failure, "bob@example.com".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_piped_message_with_the_store_out_of_reach_exits_75_for_the_mail_system_to_retry() {
+    let site = bounce_site(1);
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dsn =
+        std::fs::read_to_string(repo().join("tests/fixtures/inbound/postfix-hard.eml")).unwrap();
+    let mut c = site.command(&["inbound", "-"]);
+    c.env(
+        "TIPSHEET_DATABASE_URL",
+        format!("postgres://postgres@127.0.0.1:{port}/tipsheet"),
+    );
+    let r = pipe_to(c, &dsn);
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(r.stderr.contains("cannot be reached"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("exit 75 asks the mail system to retry it later"),
+        "{r:?}"
+    );
+    assert!(!site.path("state/inbound/unrecognised").exists());
+}
+
+#[test]
+fn a_piped_message_not_recognised_exits_0_and_is_kept_for_a_person() {
+    let site = bounce_site(1);
+    let reply = "From: Ana <ana@example.net>\nTo: tips@example.com\nSubject: Re: Career Tips #1\n\nThanks!\n";
+    let junk = "\u{1}\u{2} not mail at all";
+    for (message, why) in [(reply, "not recognised"), (junk, "not an email message")] {
+        let r = inbound_stdin(&site, message);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains(why), "{r:?}");
+        assert!(r.stderr.contains("for a person to read"), "{r:?}");
+    }
+    let dir = site.path("state/inbound/unrecognised");
+    let mut kept: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    kept.sort();
+    let mut want = vec![reply.to_string(), junk.to_string()];
+    want.sort();
+    assert_eq!(kept, want);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let mode = e.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+    // A message it handles is not kept.
+    let r = inbound_stdin(
+        &site,
+        "From: a@example.net\nAuto-Submitted: auto-replied\nSubject: Out of office\n\naway\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }

@@ -284,10 +284,13 @@ fn sqlite_ledgers_written_before_the_store_open_unchanged() {
         let r = st.recipients(SLOT, &[RecipientStatus::Sent]).await.unwrap();
         assert_eq!(r[0].address, "A@x.com");
     });
-    // Migration 3 dropped the index on status; the table is its primary key
-    // (WITHOUT ROWID), so recipients has no index left.
+    // Migration 3 dropped the index on status (the table is its primary key,
+    // WITHOUT ROWID); migration 5 indexes the Message-ID for exact lookups.
     let c = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(sqlite_indexes_of_recipients(&c), Vec::<String>::new());
+    assert_eq!(
+        sqlite_indexes_of_recipients(&c),
+        ["recipients_by_message_id"]
+    );
 }
 
 fn sqlite_indexes_of_recipients(c: &rusqlite::Connection) -> Vec<String> {
@@ -393,6 +396,7 @@ fn both_engines_record_an_event_once_with_its_consequence() {
                 status: Some("5.1.1".into()),
                 reason: "user unknown".into(),
                 at: "2026-12-01T10:00:00Z".into(),
+                failure: None,
             };
             let decide = |_: Option<u64>| Consequence {
                 suppress: Some("bounced: 5.1.1 user unknown".into()),
@@ -767,4 +771,4 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
 /// PostgreSQL so that a recipient's writes are heap-only updates).
-const KNOWN: i64 = 4;
+pub(crate) const KNOWN: i64 = 7;

@@ -378,6 +378,26 @@ impl Feedback for PgStore {
         PgStore::recipient_by_rid(self, slot, rid).await
     }
 
+    async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError> {
+        PgStore::recipient_by_message_id(self, message_id).await
+    }
+
+    async fn take_webhook_token(
+        &self,
+        token: &str,
+        seen_at: &str,
+        prune_before: &str,
+    ) -> Result<bool, StoreError> {
+        PgStore::take_webhook_token(self, token, seen_at, prune_before).await
+    }
+
+    async fn give_back_webhook_token(&self, token: &str) -> Result<(), StoreError> {
+        PgStore::give_back_webhook_token(self, token).await
+    }
+
     async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
         PgStore::latest_issue_of(self, email).await
     }

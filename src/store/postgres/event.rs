@@ -11,15 +11,21 @@ use super::pool::{PgStore, pg_error};
 use super::rows::{RECIPIENT_COLUMNS, recipient_row, slot_key};
 use crate::store::columns::now;
 use crate::store::error::StoreError;
-use crate::store::event::{Consequence, Event, EventKind, EventRecord, Recorded};
+use crate::store::event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 use crate::store::records::RecipientRecord;
 
 const EVENT_COLUMNS: &str =
-    "natural_key, kind, email, slot, source, status, reason, at, recorded_at";
+    "natural_key, kind, email, slot, source, status, reason, at, recorded_at,
+     failure_reason, scope, provider";
 
 fn event_row(r: &Row) -> Option<EventRecord> {
     let kind: String = r.get(1);
     let slot: Option<String> = r.get(3);
+    let failure = r.get::<_, Option<String>>(9).map(|reason| FailureDetail {
+        reason,
+        scope: r.get::<_, Option<String>>(10).unwrap_or_default(),
+        provider: r.get::<_, Option<String>>(11).unwrap_or_default(),
+    });
     Some(EventRecord {
         event: Event {
             key: r.get(0),
@@ -30,6 +36,7 @@ fn event_row(r: &Row) -> Option<EventRecord> {
             status: r.get(5),
             reason: r.get(6),
             at: r.get(7),
+            failure,
         },
         recorded_at: r.get(8),
     })
@@ -53,6 +60,13 @@ impl PgStore {
     ) -> Result<Recorded, StoreError> {
         let slot = e.slot.map(slot_key);
         let slot = &slot;
+        let f = e.failure.as_ref();
+        let cause = (
+            f.map(|f| f.reason.as_str()),
+            f.map(|f| f.scope.as_str()),
+            f.map(|f| f.provider.as_str()),
+        );
+        let cause = &cause;
         self.with_retry(|mut c| async move {
             let err = |x| pg_error(&self.url, x);
             let at = now();
@@ -60,8 +74,8 @@ impl PgStore {
             let n = tx
                 .execute(
                     "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
-                        recorded_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                        recorded_at, failure_reason, scope, provider)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT (natural_key) DO NOTHING",
                     &[
                         &e.key,
@@ -73,6 +87,9 @@ impl PgStore {
                         &e.reason,
                         &e.at,
                         &at,
+                        &cause.0,
+                        &cause.1,
+                        &cause.2,
                     ],
                 )
                 .await
@@ -171,6 +188,71 @@ impl PgStore {
                 .await
                 .map_err(|e| self.err(e))?;
             Ok(row.as_ref().map(recipient_row))
+        })
+        .await
+    }
+
+    /// Takes a webhook token once (see `Feedback::take_webhook_token`).
+    pub async fn take_webhook_token(
+        &self,
+        token: &str,
+        seen_at: &str,
+        prune_before: &str,
+    ) -> Result<bool, StoreError> {
+        self.with_retry(|mut c| async move {
+            let err = |x| pg_error(&self.url, x);
+            let tx = c.transaction().await.map_err(err)?;
+            tx.execute(
+                "DELETE FROM webhook_tokens WHERE seen_at < $1",
+                &[&prune_before],
+            )
+            .await
+            .map_err(err)?;
+            let n = tx
+                .execute(
+                    "INSERT INTO webhook_tokens (token, seen_at) VALUES ($1, $2)
+                     ON CONFLICT (token) DO NOTHING",
+                    &[&token, &seen_at],
+                )
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Forgets a webhook token taken by a request that failed.
+    pub async fn give_back_webhook_token(&self, token: &str) -> Result<(), StoreError> {
+        self.with_retry(|c| async move {
+            c.execute("DELETE FROM webhook_tokens WHERE token = $1", &[&token])
+                .await
+                .map(|_| ())
+                .map_err(|e| self.err(e))
+        })
+        .await
+    }
+
+    /// The issue and recipient whose copy carried exactly `message_id`.
+    pub async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError> {
+        let sql = format!(
+            "SELECT {RECIPIENT_COLUMNS}, slot FROM recipients WHERE message_id = $1 LIMIT 1"
+        );
+        let sql = &sql;
+        self.with_retry(|c| async move {
+            let row = c
+                .query_opt(sql.as_str(), &[&message_id])
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(row.and_then(|r| {
+                let slot: String = r.get(RECIPIENT_COLUMNS.split(',').count());
+                NaiveDate::parse_from_str(&slot, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| (d, recipient_row(&r)))
+            }))
         })
         .await
     }

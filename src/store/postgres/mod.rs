@@ -38,7 +38,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_shared_store.sql"),
     include_str!("../migrations/postgres/0002_events.sql"),
     include_str!("../migrations/postgres/0003_recipients_hot_updates.sql"),
-    include_str!("../migrations/postgres/0004_feeds.sql"),
+    include_str!("../migrations/postgres/0004_failure_detail.sql"),
+    include_str!("../migrations/postgres/0005_recipients_by_message_id.sql"),
+    include_str!("../migrations/postgres/0006_webhook_tokens.sql"),
+    include_str!("../migrations/postgres/0007_feeds.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

@@ -7,7 +7,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::content::issue::Selection;
 use crate::store::columns::{now, stored_selection};
-use crate::store::event::{Event, EventRecord};
 use crate::store::records::{
     Counts, IssueRecord, IssueStatus, LedgerError, Outcome, ReaderEvent, ReaderRow,
     RecipientRecord, RecipientStatus,
@@ -19,7 +18,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_issues_and_recipients.sql"),
     include_str!("../migrations/sqlite/0002_events.sql"),
     include_str!("../migrations/sqlite/0003_recipients_by_key.sql"),
-    include_str!("../migrations/sqlite/0004_feeds.sql"),
+    include_str!("../migrations/sqlite/0004_failure_detail.sql"),
+    include_str!("../migrations/sqlite/0005_recipients_by_message_id.sql"),
+    include_str!("../migrations/sqlite/0006_webhook_tokens.sql"),
+    include_str!("../migrations/sqlite/0007_feeds.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -40,7 +42,7 @@ pub(crate) fn version_of(path: &Path) -> Result<i64, LedgerError> {
 
 /// An open ledger.
 pub struct Db {
-    conn: Connection,
+    pub(super) conn: Connection,
     path: PathBuf,
 }
 
@@ -417,41 +419,6 @@ impl Db {
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
 
-    /// Records an event unless one with the same natural key exists, and only
-    /// for a new one runs `on_new` (which may read and write this ledger and
-    /// the list files) before the record commits: if `on_new` fails, the event
-    /// is not recorded, so a retry does it all again. True when new.
-    pub fn record_event<E: From<LedgerError>>(
-        &self,
-        e: &Event,
-        on_new: impl FnOnce() -> Result<(), E>,
-    ) -> Result<bool, E> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let n = tx
-            .execute(
-                "INSERT OR IGNORE INTO events
-                    (natural_key, kind, email, slot, source, status, reason, at, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    e.key,
-                    e.kind.as_str(),
-                    e.email,
-                    e.slot.map(slot_key),
-                    e.source,
-                    e.status,
-                    e.reason,
-                    e.at,
-                    now()
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        if n == 1 {
-            on_new()?; // Dropping `tx` on failure rolls the record back.
-        }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(n == 1)
-    }
-
     /// Soft bounces of `email` at or after `since` (RFC 3339), counting one per
     /// issue (a relay that reports one message twice counts once).
     pub fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, LedgerError> {
@@ -538,68 +505,7 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    /// Recorded events, oldest first: of one issue, or all.
-    pub fn events(&self, slot: Option<NaiveDate>) -> Result<Vec<EventRecord>, LedgerError> {
-        let exists: bool = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))?;
-        if !exists {
-            return Ok(Vec::new()); // A ledger from before events (read only).
-        }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT natural_key, kind, email, slot, source, status, reason, at, recorded_at
-                 FROM events WHERE ?1 IS NULL OR slot = ?1 ORDER BY at, id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([slot.map(slot_key)], |r| {
-                let kind: String = r.get(1)?;
-                Ok((
-                    kind,
-                    r.get::<_, String>(0)?,
-                    r.get(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(
-                |(kind, key, email, slot, source, status, reason, at, recorded_at)| {
-                    Some(EventRecord {
-                        event: Event {
-                            key,
-                            kind: kind.parse().ok()?,
-                            email,
-                            slot: slot.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
-                            source,
-                            status,
-                            reason,
-                            at,
-                        },
-                        recorded_at,
-                    })
-                },
-            )
-            .collect())
-    }
-
-    fn has_table(&self, name: &str) -> Result<bool, LedgerError> {
+    pub(super) fn has_table(&self, name: &str) -> Result<bool, LedgerError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
@@ -762,7 +668,7 @@ fn sql(path: &Path, source: rusqlite::Error) -> LedgerError {
 }
 
 /// A slot date as the ledger stores it: TEXT, `YYYY-MM-DD`.
-fn slot_key(date: NaiveDate) -> String {
+pub(super) fn slot_key(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
@@ -783,7 +689,7 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRecord> {
     })
 }
 
-fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientRecord> {
+pub(super) fn recipient_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecipientRecord> {
     let status: String = r.get(3)?;
     Ok(RecipientRecord {
         key: r.get(0)?,

@@ -43,6 +43,26 @@ impl Feedback for SqliteStore {
         self.query(None, |db| db.recipient_by_rid(slot, rid))
     }
 
+    async fn recipient_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(NaiveDate, RecipientRecord)>, StoreError> {
+        self.query(None, |db| db.recipient_by_message_id(message_id))
+    }
+
+    async fn take_webhook_token(
+        &self,
+        token: &str,
+        seen_at: &str,
+        prune_before: &str,
+    ) -> Result<bool, StoreError> {
+        self.write(|db| db.take_webhook_token(token, seen_at, prune_before))
+    }
+
+    async fn give_back_webhook_token(&self, token: &str) -> Result<(), StoreError> {
+        self.write(|db| db.give_back_webhook_token(token))
+    }
+
     async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
         self.query(None, |db| db.latest_issue_of(email))
     }

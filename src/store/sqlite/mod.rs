@@ -22,6 +22,7 @@ use crate::store::records::{
 };
 
 mod db;
+mod events;
 mod feedback;
 mod feeds;
 mod files;
