@@ -15,6 +15,7 @@ pub mod content;
 pub mod delivery;
 pub mod diagnostic;
 pub mod error;
+pub(crate) mod fsperm;
 pub mod import;
 pub mod inbound;
 pub mod list;

@@ -7,6 +7,7 @@ mod delivery;
 mod dkim;
 mod engine;
 mod faults;
+mod files;
 mod hostile;
 mod hosts;
 mod import;
