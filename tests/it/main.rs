@@ -19,6 +19,7 @@ mod privacy;
 mod props;
 mod render;
 mod schedule;
+mod secrets;
 mod security;
 mod send;
 mod server;
