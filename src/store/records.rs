@@ -396,6 +396,9 @@ pub struct Held {
     pub issues: Vec<ReaderRow>,
     /// Inbound events, oldest first.
     pub events: Vec<ReaderEvent>,
+    /// When the sign-up form last sent it a confirmation mail, while the
+    /// store keeps that (one confirmation period).
+    pub confirmation: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Where one engine keeps a reader's rows, as `subscribers show|forget` name them.

@@ -23,6 +23,7 @@ mod secrets;
 mod security;
 mod send;
 mod server;
+mod signup_state;
 mod smtp;
 mod smtp_server;
 mod store;

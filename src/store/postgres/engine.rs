@@ -336,6 +336,7 @@ impl Roster for PgStore {
             suppression,
             issues: held.issues,
             events: held.events,
+            confirmation: self.confirmation_of(key).await?,
         })
     }
 

@@ -32,10 +32,14 @@ const SUPPRESSION_LIST: &str = "the suppression list";
 const MAX_REMEMBERED: usize = 100_000;
 
 /// One confirmation mail per address per period, in this process's memory:
-/// a restart forgets it, and each process has its own.
+/// a restart forgets it, and each process has its own. Entries older than a
+/// period are dropped at the first claim a period after the last sweep, so
+/// an address is remembered two periods at most.
 pub(super) struct Confirmations {
     max: usize,
     last: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// When expired entries were last dropped (taken inside `last`'s lock).
+    swept: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Default for Confirmations {
@@ -43,6 +47,7 @@ impl Default for Confirmations {
         Self {
             max: MAX_REMEMBERED,
             last: Mutex::default(),
+            swept: Mutex::default(),
         }
     }
 }
@@ -50,6 +55,12 @@ impl Default for Confirmations {
 impl Confirmations {
     fn claim(&self, key: &str, now: DateTime<Utc>, every: TimeDelta) -> bool {
         let mut map = lock(&self.last);
+        let mut swept = lock(&self.swept);
+        if swept.is_none_or(|at| now - at >= every) {
+            map.retain(|_, at| now - *at < every);
+            *swept = Some(now);
+        }
+        drop(swept);
         if map.get(key).is_some_and(|at| now - *at < every) {
             return false;
         }
@@ -61,6 +72,11 @@ impl Confirmations {
         }
         map.insert(key.to_string(), now);
         true
+    }
+
+    /// When `key` was last sent a confirmation mail, while it is remembered.
+    fn sent_at(&self, key: &str) -> Option<DateTime<Utc>> {
+        lock(&self.last).get(key).copied()
     }
 
     fn release(&self, key: &str, at: DateTime<Utc>) {
@@ -268,6 +284,7 @@ impl Roster for SqliteStore {
             suppression: files::suppression_rows(&self.suppressed, key, keyer)?,
             issues,
             events,
+            confirmation: self.confirmations.sent_at(key),
         })
     }
 
@@ -357,7 +374,7 @@ mod tests {
         let hour = TimeDelta::minutes(60);
         let limit = Confirmations {
             max: 2,
-            last: Mutex::default(),
+            ..Confirmations::default()
         };
         assert!(limit.claim("a", t0, hour));
         assert!(!limit.claim("a", t0 + TimeDelta::minutes(59), hour));
@@ -370,5 +387,22 @@ mod tests {
         assert!(limit.claim("a", t0 + TimeDelta::minutes(61), hour));
         limit.release("a", t0);
         assert!(!limit.claim("a", t0 + TimeDelta::minutes(62), hour));
+    }
+
+    #[test]
+    fn expired_addresses_are_dropped_within_two_periods() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+        let hour = TimeDelta::minutes(60);
+        let limit = Confirmations::default();
+        assert!(limit.claim("a", t0, hour));
+        assert!(limit.claim("b", t0 + TimeDelta::minutes(30), hour));
+        assert_eq!(limit.sent_at("a"), Some(t0));
+        // The first claim an hour after the last sweep drops `a`, keeps `b`.
+        assert!(limit.claim("c", t0 + TimeDelta::minutes(61), hour));
+        assert_eq!(limit.sent_at("a"), None);
+        assert_eq!(limit.sent_at("b"), Some(t0 + TimeDelta::minutes(30)));
+        assert!(limit.claim("d", t0 + TimeDelta::minutes(122), hour));
+        assert_eq!(limit.sent_at("b"), None);
+        assert_eq!(limit.sent_at("c"), None);
     }
 }
