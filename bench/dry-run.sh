@@ -22,7 +22,7 @@ printf 'email,reason,at\n' > "$W/suppressed.csv"
 sed -e 's#^path = "subscribers/subscribers.csv"#path = "subscribers.csv"#' \
     -e 's#^suppressed_path = "subscribers/suppressed.csv"#suppressed_path = "suppressed.csv"#' \
     "$repo/config.toml" > "$W/config.toml"
-export TIPSHEET_SECRET=bench-secret
+export TIPSHEET_SECRET=bench-secret-at-least-32-bytes-long
 rates=(); rss=0
 for run in $(seq "$RUNS"); do
   out=$( { /usr/bin/time -v "$BIN" --config "$W/config.toml" send --dry-run 2>&1; } )

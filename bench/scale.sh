@@ -27,7 +27,7 @@ sed -e 's/^transport = "outbox"/transport = "smtp"/' \
     -e 's#^path = "subscribers/subscribers.csv"#path = "subscribers.csv"#' \
     -e 's#^suppressed_path = "subscribers/suppressed.csv"#suppressed_path = "suppressed.csv"#' \
     "$repo/config.toml" > "$W/config.toml"
-export TIPSHEET_SECRET=bench-secret
+export TIPSHEET_SECRET=bench-secret-at-least-32-bytes-long
 measure() { # prints "seconds rss_mb", the command's output to $W/out
   /usr/bin/time -v "$BIN" --config "$W/config.toml" --now 2026-12-01T14:00:00Z "$@" > "$W/out" 2> "$W/err" || { cat "$W/err" >&2; exit 1; }
   local wall rss

@@ -49,7 +49,7 @@ sed -e 's/^transport = "outbox"/transport = "smtp"/' \
     "$repo/config.toml" > "$W/base.toml"
 openssl genrsa -traditional -out "$W/rsa.pem" 2048 2>/dev/null
 openssl genpkey -algorithm ed25519 -out "$W/ed25519.pem" 2>/dev/null
-export TIPSHEET_SECRET=bench-secret
+export TIPSHEET_SECRET=bench-secret-at-least-32-bytes-long
 "$BIN" --config "$W/base.toml" preview --out "$W/preview" >/dev/null 2>&1
 size=$(wc -c < "$W"/preview/*.eml)
 declare -A MED

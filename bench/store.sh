@@ -30,7 +30,7 @@ W=$(mktemp -d); PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
 trap cleanup EXIT
 PIDS+=("$("$shared/sink.sh" "$PORT")")
-export TIPSHEET_SECRET=bench-secret
+export TIPSHEET_SECRET=bench-secret-at-least-32-bytes-long
 db_url() { echo "${ADMIN%/*}/$1"; }
 fresh_db() { psql "$ADMIN" -qAtc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; psql "$ADMIN" -qAtc "CREATE DATABASE $1" >/dev/null; }
 drop_db() { psql "$ADMIN" -qAtc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }

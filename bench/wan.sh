@@ -26,7 +26,7 @@ trap cleanup EXIT
 SINK=$("$shared/sink.sh" "$PORT")
 cp -r "$repo/content" "$W/content"
 printf 'email,reason,at\n' > "$W/suppressed.csv"
-export TIPSHEET_SECRET=bench-secret
+export TIPSHEET_SECRET=bench-secret-at-least-32-bytes-long
 config() { # config.toml for sending to port $1 over $2 connections
   sed -e 's/^transport = "outbox"/transport = "smtp"/' \
       -e "s/^port = 2525/port = $1/" \

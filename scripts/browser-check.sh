@@ -48,7 +48,7 @@ ana@example.com,Ana Lima,2026-09-14T10:22:00Z
 bob@example.com,Bob,2026-09-15
 CSV
 printf 'email,reason,at\n' >"$site/subscribers/suppressed.csv"
-export TIPSHEET_SECRET=browser-check-secret
+export TIPSHEET_SECRET=browser-check-secret-at-least-32-bytes
 export TIPSHEET_CONFIG=$site/config.toml
 now=2026-11-26T12:00:00Z
 

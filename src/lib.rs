@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod diagnostic;
 pub mod error;
 pub mod feeds;
+pub(crate) mod fsperm;
 pub mod import;
 pub mod inbound;
 pub mod list;

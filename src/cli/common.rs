@@ -22,7 +22,16 @@ pub(super) fn parse_date(s: &str) -> Result<NaiveDate, String> {
 
 /// The unsubscribe signer, printing the development-secret warning unless `quiet`.
 pub(super) fn signer(config: &Config, quiet: bool) -> Result<Signer, Error> {
-    let (signer, warning) = plan::signer(config)?;
+    signer_for(config, plan::Signing::Preview, quiet)
+}
+
+/// [`signer`] for `signing`: refused when the secret is too weak for it.
+pub(super) fn signer_for(
+    config: &Config,
+    signing: plan::Signing<'_>,
+    quiet: bool,
+) -> Result<Signer, Error> {
+    let (signer, warning) = plan::signer_for(config, signing)?;
     if let Some(w) = warning
         && !quiet
     {

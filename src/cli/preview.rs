@@ -68,7 +68,7 @@ pub(super) async fn run(
         .out
         .clone()
         .unwrap_or_else(|| config.state.dir.join("preview"));
-    std::fs::create_dir_all(&out).map_err(|source| Error::Write {
+    crate::fsperm::create_private_dir(&out).map_err(|source| Error::Write {
         what: "cannot create",
         path: out.clone(),
         source,
@@ -81,7 +81,7 @@ pub(super) async fn run(
     ];
     for (ext, bytes) in &files {
         let path = out.join(format!("issue-{n}.{ext}"));
-        std::fs::write(&path, bytes).map_err(|source| Error::Write {
+        crate::fsperm::write_private(&path, bytes).map_err(|source| Error::Write {
             what: "cannot write",
             path: path.clone(),
             source,

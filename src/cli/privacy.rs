@@ -171,6 +171,12 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             );
         }
     }
+    if let Some(at) = record.confirmation {
+        outln!(
+            "sign-up: a confirmation mail was sent at {} (kept one hour, as the sign-up limit)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
     let copies = privacy::copies(config, &record.key);
     if !copies.is_empty() {
         outln!(

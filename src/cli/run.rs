@@ -17,6 +17,8 @@ use crate::schedule::daemon::{self, SlotOutcome};
 
 pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome, Error> {
     let schedule = config.schedule()?;
+    // A secret too weak to send with stops the daemon now, not at the slot.
+    plan::signer_for(config, plan::Signing::Send)?;
     // With `--now`, the daemon's clock starts there and runs at normal speed.
     let clock = WallClock::starting_at(now);
     let stop = Arc::new(AtomicBool::new(false));
@@ -98,7 +100,7 @@ async fn send_slot(
     let (number, date) = (slot.number, slot.date);
     let result: Result<Outcome, Error> = async {
         let (library, _) = plan::load_content(config)?;
-        let signer = super::common::signer(config, true)?;
+        let signer = super::common::signer_for(config, plan::Signing::Send, true)?;
         let session = Session {
             config,
             schedule,

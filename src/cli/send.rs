@@ -43,7 +43,7 @@ pub(super) async fn run(
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
     if args.dry_run || args.to.is_some() {
-        let signer = super::common::signer(config, false)?;
+        let signer = super::common::signer_for(config, plan::Signing::Send, false)?;
         let ledger = plan::snapshot(config, None).await?;
         let slot = match args.date {
             Some(d) => plan::slot_for(&schedule, d)?,
@@ -93,7 +93,7 @@ pub(super) async fn run(
             None => plan::current_slot(&schedule, now)?,
         }
     };
-    let signer = super::common::signer(config, false)?;
+    let signer = super::common::signer_for(config, plan::Signing::Send, false)?;
     let stop = Arc::new(AtomicBool::new(false));
     let session = Session {
         config,

@@ -1,11 +1,12 @@
 //! Where messages go: the file outbox or an SMTP relay, and one worker's
-//! channel to it.
+//! channel to it. Outbox files carry unsubscribe tokens: they are written
+//! owner-only (0600) in owner-only folders (`crate::fsperm`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use lettre::address::Envelope;
-use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 
 use super::error::{Failure, SendError};
 use super::smtp::{SmtpChannel, SmtpSettings};
@@ -33,11 +34,11 @@ impl Transport {
     pub fn channel(&self) -> Result<Channel, SendError> {
         Ok(match self {
             Transport::Outbox(dir) => {
-                std::fs::create_dir_all(dir).map_err(|source| SendError::Outbox {
+                crate::fsperm::create_private_dir(dir).map_err(|source| SendError::Outbox {
                     path: dir.clone(),
                     source,
                 })?;
-                Channel::Outbox(AsyncFileTransport::<Tokio1Executor>::new(dir))
+                Channel::Outbox(dir.clone())
             }
             Transport::Smtp(settings) => Channel::Smtp(SmtpChannel::new(settings.clone())),
         })
@@ -46,8 +47,8 @@ impl Transport {
 
 /// One worker's way out: a file writer, or one long-lived SMTP connection.
 pub enum Channel {
-    /// The outbox.
-    Outbox(AsyncFileTransport<Tokio1Executor>),
+    /// The outbox folder.
+    Outbox(PathBuf),
     /// An SMTP connection, opened on first use and after errors.
     Smtp(SmtpChannel),
 }
@@ -65,8 +66,7 @@ impl Channel {
         next: Option<&Envelope>,
     ) -> Result<(u16, String), Failure> {
         match self {
-            Channel::Outbox(t) => t
-                .send_raw(envelope, message)
+            Channel::Outbox(dir) => write_eml(dir, message)
                 .await
                 .map(|id| (250, format!("written to outbox as {id}.eml")))
                 .map_err(|e| Failure::Fatal(format!("cannot write to the outbox: {e}"))),
@@ -85,6 +85,28 @@ impl Channel {
             smtp.close().await;
         }
     }
+}
+
+/// Writes `message` as a new owner-only `<id>.eml` in `dir`; returns the id.
+/// The id is unique across processes (time, process id and a counter) and the
+/// file is created new, so a clash fails rather than overwriting.
+async fn write_eml(dir: &Path, message: &[u8]) -> std::io::Result<String> {
+    use tokio::io::AsyncWriteExt;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{nanos}-{}-{n}", std::process::id());
+    let mut options = tokio::fs::OpenOptions::from(crate::fsperm::private_file());
+    let mut file = options
+        .write(true)
+        .create_new(true)
+        .open(dir.join(format!("{id}.eml")))
+        .await?;
+    file.write_all(message).await?;
+    file.flush().await?;
+    Ok(id)
 }
 
 /// Sends one message outside the ledger (test sends, confirmations).

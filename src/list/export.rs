@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::cell::{write_record, writer};
-use super::perms::{create_private_dir, private_file};
+use crate::fsperm::{create_private_dir, private_file};
 
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]

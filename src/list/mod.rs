@@ -51,7 +51,7 @@
 //! spreadsheets show it as text (OWASP CSV injection); every field it reads
 //! loses one `'` that stands before such a character. The rule is in
 //! `cell.rs` alone. Files it creates are owner-only (0600), folders
-//! 0700; existing ones keep their mode (`perms.rs`).
+//! 0700; existing ones keep their mode (`crate::fsperm`).
 
 mod active;
 pub mod address;
@@ -61,7 +61,6 @@ mod dedupe;
 pub mod export;
 pub mod import;
 mod model;
-mod perms;
 pub mod privacy;
 mod reader;
 mod suppression;

@@ -19,8 +19,8 @@ use super::address::normalize;
 use super::append::{open_locked, write_csv_line};
 use super::cell::unprotect;
 use super::model::{MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError};
-use super::perms::private_file;
 use super::table::{Table, text};
+use crate::fsperm::private_file;
 use std::sync::Arc;
 
 /// How a pseudonym starts; never a valid address (it has no `@`).

@@ -8,9 +8,10 @@
 use chrono::{DateTime, Utc};
 
 use super::content::excerpt_rule;
+use super::secrets::check_secret;
 use super::slot::{choose, next_slot};
 use super::store::{read_store, snapshot};
-use crate::config::{Config, TransportKind};
+use crate::config::Config;
 use crate::content;
 use crate::diagnostic::Diagnostic;
 use crate::mail::view::View;
@@ -101,20 +102,7 @@ pub async fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
             e.to_string(),
         )),
     }
-    let secret = &config.unsubscribe.secret_env;
-    if std::env::var(secret).map_or(true, |v| v.trim().is_empty()) {
-        let msg =
-            format!("`{secret}` is not set: unsubscribe links would use the development secret");
-        diags.push(if config.delivery.transport == TransportKind::Smtp {
-            Diagnostic::error(
-                &config.path,
-                config.line_of_key("unsubscribe.secret_env"),
-                format!("{msg}; `send` refuses to start"),
-            )
-        } else {
-            cfg("unsubscribe.secret_env", msg)
-        });
-    }
+    diags.extend(check_secret(config));
     // The next issue must assemble and be short enough.
     if let Ok(schedule) = config.schedule() {
         let ledger = snapshot(config, None).await.ok().flatten();

@@ -27,7 +27,9 @@ mod store;
 pub use check::{CheckReport, DkimRecord, check, dkim_aligned};
 pub use content::{excerpt_rule, load_content};
 pub use preview::{Preview, Sample, preview};
-pub use secrets::{keyer, keyer_of, signer, with_previous_key};
+pub use secrets::{
+    MIN_SECRET_BYTES, Signing, check_secret, keyer, keyer_of, signer, signer_for, with_previous_key,
+};
 pub use slot::{choose, current_slot, is_sent, next_slot, slot_for, slot_state};
 pub use store::{read_store, snapshot, store_settings, walk_list};
 
@@ -75,4 +77,24 @@ pub enum PlanError {
         "`{0}` is not set: refusing to send over SMTP with forgeable unsubscribe links; set `{0}` to a long random secret (named by `unsubscribe.secret_env`)"
     )]
     NoSecret(String),
+    /// A secret too short to send or serve with.
+    #[error(
+        "`{name}` is {len} bytes long; `send`, `run` and `serve` need at least 32: set it to a long random secret, e.g. the output of `openssl rand -hex 32` or `head -c 32 /dev/urandom | base64` (keep the old one in `unsubscribe.previous_secret_env` so links already sent keep working)"
+    )]
+    ShortSecret {
+        /// The variable (`unsubscribe.secret_env`).
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// `serve` beyond loopback with the development secret.
+    #[error(
+        "`{name}` is not set and `serve` would listen on `{listen}`, beyond loopback: anyone can forge links signed with the development secret; set `{name}` to a long random secret (`openssl rand -hex 32`), or listen on 127.0.0.1"
+    )]
+    PublicDevelopmentSecret {
+        /// The variable (`unsubscribe.secret_env`).
+        name: String,
+        /// The address `serve` would listen on.
+        listen: String,
+    },
 }

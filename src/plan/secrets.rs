@@ -1,16 +1,39 @@
 //! Which secret signs a command's links and keys its erasure hashes: the one
 //! named by `unsubscribe.secret_env`, the development secret only with the
 //! outbox, and the previous secret (`unsubscribe.previous_secret_env`)
-//! accepted but never used to sign.
+//! accepted but never used to sign. Commands that mail readers or face the
+//! network ([`Signing::Send`], [`Signing::Serve`]) also refuse a secret
+//! shorter than [`MIN_SECRET_BYTES`], and `serve` refuses the development
+//! secret beyond loopback; [`check_secret`] reports the same rules.
 //!
 //! Owns these rules and the only reads of those variables for signing. Must
 //! not open the store or print: the development secret's warning goes back
 //! to the caller.
 
+use std::net::{IpAddr, SocketAddr};
+
 use super::PlanError;
 use crate::config::{Config, TransportKind};
+use crate::diagnostic::Diagnostic;
 use crate::list;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
+
+/// The fewest bytes `TIPSHEET_SECRET` may have for `send`, `run` and `serve`:
+/// 256 bits, the HMAC-SHA256 key size.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// What a command signs for, which decides how strict the secret rules are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing<'a> {
+    /// Nothing reaches a reader (`preview`): any secret, or the development
+    /// one with the outbox.
+    Preview,
+    /// `send` and `run`: a secret of at least [`MIN_SECRET_BYTES`].
+    Send,
+    /// `serve` listening on this address: as `Send`, and the development
+    /// secret only on loopback.
+    Serve(&'a str),
+}
 
 /// Where the secrets' variables are read: the process environment, or a
 /// table in tests. A blank value counts as unset.
@@ -30,6 +53,94 @@ fn secret(env: Env<'_>, name: &str) -> Option<String> {
 /// `unsubscribe.previous_secret_env`, when set, is accepted but never signs.
 pub fn signer(config: &Config) -> Result<(Signer, Option<String>), PlanError> {
     signer_in(config, &process_env)
+}
+
+/// [`signer`] for a command that signs for `signing`: refused when the
+/// secret is too weak for it ([`weakness`]).
+pub fn signer_for(
+    config: &Config,
+    signing: Signing<'_>,
+) -> Result<(Signer, Option<String>), PlanError> {
+    signer_for_in(config, signing, &process_env)
+}
+
+fn signer_for_in(
+    config: &Config,
+    signing: Signing<'_>,
+    env: Env<'_>,
+) -> Result<(Signer, Option<String>), PlanError> {
+    match weakness(config, signing, env) {
+        Some(e) => Err(e),
+        None => signer_in(config, env),
+    }
+}
+
+/// Why the current secret is too weak for `signing`, if it is: shorter than
+/// [`MIN_SECRET_BYTES`] for sending or serving, or unset (the development
+/// secret) for a `serve` beyond loopback.
+fn weakness(config: &Config, signing: Signing<'_>, env: Env<'_>) -> Option<PlanError> {
+    let name = &config.unsubscribe.secret_env;
+    match (secret(env, name), signing) {
+        (_, Signing::Preview) => None,
+        (Some(v), _) if v.len() < MIN_SECRET_BYTES => Some(PlanError::ShortSecret {
+            name: name.clone(),
+            len: v.len(),
+        }),
+        (None, Signing::Serve(listen)) if !is_loopback(listen) => {
+            Some(PlanError::PublicDevelopmentSecret {
+                name: name.clone(),
+                listen: listen.to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether `listen` (`host:port`) is a loopback address: 127.0.0.0/8, `::1`
+/// or `localhost`. Anything else, a host name included, may be reachable.
+pub(crate) fn is_loopback(listen: &str) -> bool {
+    if let Ok(addr) = listen.parse::<SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    let host = listen.rsplit_once(':').map_or(listen, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What `tipsheet check` says about the secret: unset (an error with SMTP,
+/// else a warning), too short for `send`, `run` and `serve`, or unset while
+/// `server.listen` is beyond loopback; each on its config line.
+pub fn check_secret(config: &Config) -> Vec<Diagnostic> {
+    check_secret_in(config, &process_env)
+}
+
+fn check_secret_in(config: &Config, env: Env<'_>) -> Vec<Diagnostic> {
+    let name = &config.unsubscribe.secret_env;
+    let at = |key: &str| config.line_of_key(key);
+    let mut diags = Vec::new();
+    if secret(env, name).is_none() {
+        let msg =
+            format!("`{name}` is not set: unsubscribe links would use the development secret");
+        diags.push(if config.delivery.transport == TransportKind::Smtp {
+            Diagnostic::error(
+                &config.path,
+                at("unsubscribe.secret_env"),
+                format!("{msg}; `send` refuses to start"),
+            )
+        } else {
+            Diagnostic::warning(&config.path, at("unsubscribe.secret_env"), msg)
+        });
+    }
+    let serving = Signing::Serve(&config.server.listen);
+    if let Some(e) = weakness(config, serving, env) {
+        let key = match e {
+            PlanError::PublicDevelopmentSecret { .. } => "server.listen",
+            _ => "unsubscribe.secret_env",
+        };
+        diags.push(Diagnostic::error(&config.path, at(key), e.to_string()));
+    }
+    diags
 }
 
 fn signer_in(config: &Config, env: Env<'_>) -> Result<(Signer, Option<String>), PlanError> {
@@ -208,5 +319,118 @@ mod tests {
         let old = keyer_of(Signer::new(b"old")).pseudonym(KEY);
         assert_eq!(keyer.pseudonym(KEY), new);
         assert_eq!(keyer.pseudonyms(KEY).collect::<Vec<_>>(), [new, old]);
+    }
+
+    #[test]
+    fn loopback_is_127_8_ipv6_one_and_localhost_only() {
+        for (listen, loopback) in [
+            ("127.0.0.1:8080", true),
+            ("127.1.2.3:0", true),
+            ("[::1]:8080", true),
+            ("localhost:8080", true),
+            ("LocalHost:80", true),
+            ("0.0.0.0:0", false),
+            ("[::]:8080", false),
+            ("192.168.1.5:8080", false),
+            ("news.example.com:8080", false),
+            ("localhost.example.com:80", false),
+        ] {
+            assert_eq!(is_loopback(listen), loopback, "{listen}");
+        }
+    }
+
+    #[test]
+    fn sending_and_serving_refuse_short_secrets_and_serving_the_development_secret_in_public() {
+        use Signing::{Preview, Send, Serve};
+        use TransportKind::{Outbox, Smtp};
+        let short = "x".repeat(MIN_SECRET_BYTES - 1);
+        let long = "x".repeat(MIN_SECRET_BYTES);
+        // (transport, secret, signing, refused with)
+        let cases: [(TransportKind, Option<&str>, Signing<'_>, Option<&str>); 12] = [
+            (Outbox, Some(&short), Preview, None),
+            (Outbox, Some(&short), Send, Some("short")),
+            (Smtp, Some(&short), Send, Some("short")),
+            (Outbox, Some(&short), Serve("127.0.0.1:0"), Some("short")),
+            (Outbox, Some(&long), Send, None),
+            (Outbox, Some(&long), Serve("0.0.0.0:0"), None),
+            (Outbox, None, Send, None),
+            (Outbox, None, Serve("127.0.0.1:0"), None),
+            (Outbox, None, Serve("[::1]:0"), None),
+            (Outbox, None, Serve("0.0.0.0:0"), Some("public")),
+            (Smtp, None, Serve("0.0.0.0:0"), Some("public")),
+            (Smtp, None, Send, Some("unset")),
+        ];
+        for (transport, value, signing, refused) in cases {
+            let c = config(transport, false);
+            let vars: Vec<(&str, &str)> = value.map(|v| ("SECRET", v)).into_iter().collect();
+            let what = format!("{transport:?} {signing:?} {:?}", value.map(str::len));
+            match (signer_for_in(&c, signing, &env(&vars)), refused) {
+                (Ok(_), None) => {}
+                (Err(PlanError::ShortSecret { name, len }), Some("short")) => {
+                    assert_eq!((name.as_str(), len), ("SECRET", MIN_SECRET_BYTES - 1));
+                }
+                (Err(e @ PlanError::PublicDevelopmentSecret { .. }), Some("public")) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains("`SECRET` is not set"), "{msg}");
+                    assert!(msg.contains("`0.0.0.0:0`"), "{msg}");
+                }
+                (Err(PlanError::NoSecret(_)), Some("unset")) => {}
+                (got, _) => panic!("{what}: {:?}", got.map(|(_, w)| w)),
+            }
+        }
+        let e = weakness(
+            &config(Outbox, false),
+            Send,
+            &env(&[("SECRET", "0123456789abcdef")]),
+        );
+        let msg = e.unwrap().to_string();
+        for part in [
+            "`SECRET` is 16 bytes long",
+            "at least 32",
+            "openssl rand -hex 32",
+        ] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+    }
+
+    #[test]
+    fn check_reports_each_weakness_on_its_line() {
+        let long = "x".repeat(MIN_SECRET_BYTES);
+        let mut public = config(TransportKind::Outbox, false);
+        public.server.listen = "0.0.0.0:8080".into();
+        // (config, environment, (severity, text) of each line expected)
+        let cases: [(&Config, Vars<'_>, Vars<'_>); 5] = [
+            (
+                &config(TransportKind::Outbox, false),
+                &[],
+                &[("warning", "is not set")],
+            ),
+            (
+                &config(TransportKind::Smtp, false),
+                &[],
+                &[("error", "`send` refuses")],
+            ),
+            (
+                &config(TransportKind::Outbox, false),
+                &[("SECRET", "short")],
+                &[("error", "is 5 bytes long")],
+            ),
+            (
+                &public,
+                &[],
+                &[("warning", "is not set"), ("error", "beyond loopback")],
+            ),
+            (&public, &[("SECRET", &long)], &[]),
+        ];
+        for (c, vars, want) in cases {
+            let got: Vec<String> = check_secret_in(c, &env(vars))
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            assert_eq!(got.len(), want.len(), "{vars:?}: {got:?}");
+            for (line, (severity, part)) in got.iter().zip(want) {
+                assert!(line.contains(severity) && line.contains(part), "{line}");
+            }
+        }
     }
 }

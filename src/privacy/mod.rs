@@ -118,6 +118,9 @@ pub struct Record {
     pub issues: Vec<ReaderRow>,
     /// Inbound events about it (bounces, complaints), where the ledger has them.
     pub events: Vec<ReaderEvent>,
+    /// When the sign-up form last sent it a confirmation mail, while the
+    /// store keeps that (one hour).
+    pub confirmation: Option<DateTime<Utc>>,
 }
 
 impl Record {
@@ -169,6 +172,9 @@ impl Record {
             "suppression": rows(&self.suppression),
             "issues": issues,
             "events": events,
+            "confirmation_sent_at": self
+                .confirmation
+                .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
         })
     }
 }
@@ -199,6 +205,7 @@ pub async fn gather(
         suppression: held.suppression,
         issues: held.issues,
         events: held.events,
+        confirmation: held.confirmation,
         forgotten,
         pseudonym: keyer.pseudonym(&key),
         key,

@@ -28,6 +28,14 @@ pub enum LedgerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The ledger file cannot be created.
+    #[error("cannot create ledger `{path}`: {source} (check `state.dir` in config.toml)")]
+    Create {
+        /// The ledger file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The file was written by a newer tipsheet.
     #[error(
         "ledger `{path}` has schema version {found}, newer than this tipsheet understands ({known}); upgrade tipsheet"
@@ -388,6 +396,9 @@ pub struct Held {
     pub issues: Vec<ReaderRow>,
     /// Inbound events, oldest first.
     pub events: Vec<ReaderEvent>,
+    /// When the sign-up form last sent it a confirmation mail, while the
+    /// store keeps that (one confirmation period).
+    pub confirmation: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Where one engine keeps a reader's rows, as `subscribers show|forget` name them.

@@ -38,7 +38,8 @@ pub async fn run(
     events: Arc<dyn Events>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let (signer, warning) = plan::signer(config)?;
+    let listening = listen.unwrap_or(&config.server.listen);
+    let (signer, warning) = plan::signer_for(config, plan::Signing::Serve(listening))?;
     if let Some(w) = warning {
         events.note(&w);
     }

@@ -861,7 +861,7 @@ fn an_erased_address_stays_suppressed_across_a_secret_rotation() {
     );
     let dry = |previous: Option<&str>| {
         let mut c = site.command(&["send", "--dry-run"]);
-        c.env("TIPSHEET_SECRET", "a-new-secret-after-rotation");
+        c.env("TIPSHEET_SECRET", "a-new-secret-after-the-rotation-0");
         match previous {
             Some(p) => c.env("TIPSHEET_PREVIOUS_SECRET", p),
             None => c.env_remove("TIPSHEET_PREVIOUS_SECRET"),

@@ -5,7 +5,7 @@ use crate::common::{Site, to_run};
 use crate::smtp_server::{FaultServer, Wire};
 
 const CANARIES: &[(&str, &str)] = &[
-    ("TIPSHEET_SECRET", "canary-unsubscribe-secret-4f1d"),
+    ("TIPSHEET_SECRET", "canary-unsubscribe-secret-4f1d-9b2e7c"),
     ("TIPSHEET_SMTP_USERNAME", "canary-user-77a2"),
     ("TIPSHEET_SMTP_PASSWORD", "canary-password-9c3e"),
     ("TIPSHEET_ADMIN_TOKEN", "canary-admin-token-e81b"),

@@ -740,7 +740,7 @@ fn secrets_follow_the_send_rules() {
 // ---------------------------------------------------------------------------
 // Secret rotation (`unsubscribe.previous_secret_env`).
 
-const NEW_SECRET: &str = "the-new-secret-after-rotation";
+const NEW_SECRET: &str = "the-new-secret-after-the-rotation";
 
 /// `tipsheet serve` with the secret rotated: `TIPSHEET_SECRET` is new, and
 /// the old one is accepted when `previous` is set.

@@ -367,6 +367,55 @@ fn both_engines_keep_the_list_suppressions_and_the_confirmation_limit() {
 }
 
 #[test]
+fn both_engines_drop_expired_sign_up_state_and_export_what_remains() {
+    for (engine, s, _db) in engines("store::both_engines_sign_up_state").list {
+        let s = StoreSettings {
+            keyer: Some(keyer()),
+            ..s
+        };
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
+                .unwrap()
+                .to_utc();
+            let hour = chrono::TimeDelta::hours(1);
+            let min = chrono::TimeDelta::minutes;
+            let held = |key: &'static str| {
+                let st = st.clone();
+                async move { st.held(key).await.unwrap().confirmation }
+            };
+            assert!(
+                st.claim_confirmation("a@example.com", t, hour)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                st.claim_confirmation("b@example.com", t + min(30), hour)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(held("a@example.com").await, Some(t), "{engine}");
+            assert_eq!(held("z@example.com").await, None, "{engine}");
+            // A sign-up after a's hour is over: a's row goes, b's stays.
+            assert!(
+                st.claim_confirmation("c@example.com", t + min(61), hour)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(held("a@example.com").await, None, "{engine}");
+            assert_eq!(held("b@example.com").await, Some(t + min(30)), "{engine}");
+            // An address's own expired row is renewed, not lost.
+            assert!(
+                st.claim_confirmation("b@example.com", t + min(95), hour)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(held("b@example.com").await, Some(t + min(95)), "{engine}");
+        });
+    }
+}
+
+#[test]
 fn both_engines_record_an_event_once_with_its_consequence() {
     use tipsheet::store::{Consequence, Event, EventKind};
     for (engine, s, _db) in engines("store::both_engines_events").list {

@@ -17,12 +17,12 @@ use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
 use crate::store::error::StoreError;
 use crate::store::event::{Consequence, Event, EventRecord, Recorded};
 use crate::store::feedback::Feedback;
+use crate::store::feeds::{Feeds, Validators};
 use crate::store::ledger::{Claimed, Exclusive, Frozen, Ledger};
 use crate::store::records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, Outcome, Places,
     RecipientRecord, RecipientStatus, StoredSubscriber, StoredSuppression,
 };
-use crate::store::feeds::{Feeds, Validators};
 use crate::store::roster::Roster;
 
 #[async_trait]
@@ -340,6 +340,7 @@ impl Roster for PgStore {
             suppression,
             issues: held.issues,
             events: held.events,
+            confirmation: self.confirmation_of(key).await?,
         })
     }
 

@@ -190,6 +190,10 @@ impl PgStore {
 
     /// Takes the right to send `key` a confirmation mail at `now` unless one
     /// was sent within `every`: one row per address, shared by every host.
+    /// Rows older than `every` serve no limit any more and are deleted in
+    /// the same statement, so the table keeps addresses one period only (the
+    /// claimed address's own old row is updated instead: one statement may
+    /// not both delete and upsert a row).
     pub async fn claim_confirmation(
         &self,
         key: &str,
@@ -198,13 +202,33 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let since = now - every;
         self.execute(
-            "INSERT INTO confirmations (email, sent_at) VALUES ($1, $2)
+            "WITH expired AS (
+                 DELETE FROM confirmations WHERE sent_at <= $3 AND email <> $1
+             )
+             INSERT INTO confirmations (email, sent_at) VALUES ($1, $2)
              ON CONFLICT (email) DO UPDATE SET sent_at = EXCLUDED.sent_at
              WHERE confirmations.sent_at <= $3",
             &[&key, &now, &since],
         )
         .await
         .map(|n| n > 0)
+    }
+
+    /// When `key` was last sent a confirmation mail, while its row is kept.
+    pub async fn confirmation_of(
+        &self,
+        key: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        self.with_retry(|c| async move {
+            c.query_opt(
+                "SELECT sent_at FROM confirmations WHERE email = $1",
+                &[&key],
+            )
+            .await
+            .map(|r| r.map(|r| r.get(0)))
+            .map_err(|e| self.err(e))
+        })
+        .await
     }
 
     /// Gives back a claim taken at `at` (the mail could not be sent).

@@ -52,11 +52,16 @@ impl Db {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|source| LedgerError::Folder {
+            crate::fsperm::create_private_dir(dir).map_err(|source| LedgerError::Folder {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        // Owner-only before SQLite opens it: its `-wal` and `-shm` get its mode.
+        crate::fsperm::touch_private(path).map_err(|source| LedgerError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path).map_err(|e| sql(path, e))?;
         let mut ledger = Self {
             conn,
@@ -924,5 +929,24 @@ mod tests {
         assert!(!p.exists());
         drop(Db::open(&p).unwrap());
         assert!(Db::open_read_only(&p).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_ledger_and_its_wal_are_created_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/tipsheet.sqlite3");
+        let db = Db::open(&path).unwrap();
+        db.conn
+            .execute_batch("CREATE TABLE probe (x); INSERT INTO probe VALUES (1);")
+            .unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        for suffix in ["-wal", "-shm"] {
+            let side = dir.path().join(format!("state/tipsheet.sqlite3{suffix}"));
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+        }
     }
 }

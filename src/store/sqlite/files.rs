@@ -226,6 +226,7 @@ impl Roster for SqliteStore {
             suppression: files::suppression_rows(&self.suppressed, key, keyer)?,
             issues,
             events,
+            confirmation: self.confirmations.sent_at(key),
         })
     }
 

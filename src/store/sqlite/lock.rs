@@ -19,13 +19,13 @@ fn lock_path(state_dir: &Path) -> PathBuf {
 /// Takes the run lock in `state_dir`, creating the folder if needed;
 /// [`StoreError::Locked`] when another process holds it.
 pub(super) fn take(state_dir: &Path) -> Result<std::fs::File, StoreError> {
-    std::fs::create_dir_all(state_dir).map_err(|source| StoreError::State {
+    crate::fsperm::create_private_dir(state_dir).map_err(|source| StoreError::State {
         what: "cannot create state folder",
         path: state_dir.to_path_buf(),
         source,
     })?;
     let path = lock_path(state_dir);
-    let file = std::fs::OpenOptions::new()
+    let file = crate::fsperm::private_file()
         .create(true)
         .truncate(false)
         .write(true)

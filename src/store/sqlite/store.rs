@@ -148,10 +148,14 @@ pub(super) fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 const MAX_REMEMBERED: usize = 100_000;
 
 /// One confirmation mail per address per period, in this process's memory:
-/// a restart forgets it, and each process has its own.
+/// a restart forgets it, and each process has its own. Entries older than a
+/// period are dropped at the first claim a period after the last sweep, so
+/// an address is remembered two periods at most.
 pub(super) struct Confirmations {
     max: usize,
     last: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// When expired entries were last dropped (taken inside `last`'s lock).
+    swept: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Default for Confirmations {
@@ -159,6 +163,7 @@ impl Default for Confirmations {
         Self {
             max: MAX_REMEMBERED,
             last: Mutex::default(),
+            swept: Mutex::default(),
         }
     }
 }
@@ -166,6 +171,12 @@ impl Default for Confirmations {
 impl Confirmations {
     pub(super) fn claim(&self, key: &str, now: DateTime<Utc>, every: TimeDelta) -> bool {
         let mut map = guard(&self.last);
+        let mut swept = guard(&self.swept);
+        if swept.is_none_or(|at| now - at >= every) {
+            map.retain(|_, at| now - *at < every);
+            *swept = Some(now);
+        }
+        drop(swept);
         if map.get(key).is_some_and(|at| now - *at < every) {
             return false;
         }
@@ -179,6 +190,11 @@ impl Confirmations {
         true
     }
 
+    /// When `key` was last sent a confirmation mail, while it is remembered.
+    pub(super) fn sent_at(&self, key: &str) -> Option<DateTime<Utc>> {
+        guard(&self.last).get(key).copied()
+    }
+
     pub(super) fn release(&self, key: &str, at: DateTime<Utc>) {
         let mut map = guard(&self.last);
         if map.get(key) == Some(&at) {
@@ -189,8 +205,6 @@ impl Confirmations {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use chrono::{TimeDelta, TimeZone, Utc};
 
     use super::Confirmations;
@@ -201,7 +215,7 @@ mod tests {
         let hour = TimeDelta::minutes(60);
         let limit = Confirmations {
             max: 2,
-            last: Mutex::default(),
+            ..Confirmations::default()
         };
         assert!(limit.claim("a", t0, hour));
         assert!(!limit.claim("a", t0 + TimeDelta::minutes(59), hour));
@@ -214,5 +228,22 @@ mod tests {
         assert!(limit.claim("a", t0 + TimeDelta::minutes(61), hour));
         limit.release("a", t0);
         assert!(!limit.claim("a", t0 + TimeDelta::minutes(62), hour));
+    }
+
+    #[test]
+    fn expired_addresses_are_dropped_within_two_periods() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+        let hour = TimeDelta::minutes(60);
+        let limit = Confirmations::default();
+        assert!(limit.claim("a", t0, hour));
+        assert!(limit.claim("b", t0 + TimeDelta::minutes(30), hour));
+        assert_eq!(limit.sent_at("a"), Some(t0));
+        // The first claim an hour after the last sweep drops `a`, keeps `b`.
+        assert!(limit.claim("c", t0 + TimeDelta::minutes(61), hour));
+        assert_eq!(limit.sent_at("a"), None);
+        assert_eq!(limit.sent_at("b"), Some(t0 + TimeDelta::minutes(30)));
+        assert!(limit.claim("d", t0 + TimeDelta::minutes(122), hour));
+        assert_eq!(limit.sent_at("b"), None);
+        assert_eq!(limit.sent_at("c"), None);
     }
 }
