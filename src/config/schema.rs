@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::redact_url;
+use super::redact::redact_url;
 
 /// `[dkim]` in config.toml.
 #[derive(Debug, Clone, Deserialize)]
