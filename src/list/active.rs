@@ -8,8 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::dedupe::Dedupe;
+use super::model::{RowProblem, Subscriber, SubscribersError};
 use super::privacy::Keyer;
-use super::{Dedupe, RowProblem, Subscriber, SubscriberReader, SubscribersError, Suppression};
+use super::reader::SubscriberReader;
+use super::suppression::Suppression;
 use crate::diagnostic::Diagnostic;
 
 /// Why the list cannot be used whole.

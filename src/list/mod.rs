@@ -67,13 +67,16 @@ mod reader;
 mod suppression;
 mod table;
 
-pub use active::*;
+pub use active::{Active, ListCounts, ListError, Walked, active};
 pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
-pub use append::*;
-pub use dedupe::*;
-pub use model::*;
-pub use reader::*;
-pub use suppression::*;
+pub use append::{append_subscriber, append_suppression};
+pub use dedupe::Dedupe;
+pub use model::{
+    MAX_NAME_CHARS, MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUBSCRIBERS_HEADER,
+    SUPPRESSION_HEADER, Subscriber, SubscribersError,
+};
+pub use reader::SubscriberReader;
+pub use suppression::Suppression;
 
 use std::path::Path;
 

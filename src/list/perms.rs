@@ -40,34 +40,3 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
     }
     builder.create(dir)
 }
-
-#[cfg(all(test, unix))]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-    use std::path::Path;
-
-    use chrono::Utc;
-
-    use crate::list::{append_subscriber, append_suppression};
-
-    fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn appends_create_private_files_and_existing_files_keep_their_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let list = dir.path().join("subscribers.csv");
-        append_subscriber(&list, "a@example.com", "A", Utc::now()).unwrap();
-        assert_eq!(mode(&list), 0o600);
-        let suppressed = dir.path().join("suppressed.csv");
-        append_suppression(&suppressed, "a@example.com", "x", Utc::now()).unwrap();
-        assert_eq!(mode(&suppressed), 0o600);
-
-        let shared = dir.path().join("shared.csv");
-        std::fs::write(&shared, "email,name,subscribed_at\n").unwrap();
-        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
-        append_subscriber(&shared, "a@example.com", "A", Utc::now()).unwrap();
-        assert_eq!(mode(&shared), 0o644);
-    }
-}
