@@ -20,7 +20,8 @@ use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Outcome};
 use crate::list::export::{create_folder, write_csv};
 use crate::list::import::{ImportError, read_suppressions, refuse_torn};
-use crate::list::privacy::{FORGOTTEN, Keyer};
+use crate::list::keyer::Keyer;
+use crate::list::privacy::FORGOTTEN;
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader};
 use crate::store::{Store, StoredSubscriber, StoredSuppression};
 

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use super::dedupe::Dedupe;
+use super::keyer::Keyer;
 use super::model::{RowProblem, Subscriber, SubscribersError};
-use super::privacy::Keyer;
 use super::reader::SubscriberReader;
 use super::suppression::Suppression;
 use crate::diagnostic::Diagnostic;

@@ -60,6 +60,7 @@ mod cell;
 mod dedupe;
 pub mod export;
 pub mod import;
+pub mod keyer;
 mod model;
 mod perms;
 pub mod privacy;

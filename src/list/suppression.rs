@@ -9,11 +9,12 @@ use super::address::normalize;
 use super::model::{MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUPPRESSION_HEADER, SubscribersError};
 use super::table::{Table, parse_email, text};
 
-use super::privacy::{FORGOTTEN, Keyer, is_pseudonym};
+use super::keyer::{Keyer, is_pseudonym};
+use super::privacy::FORGOTTEN;
 
 /// Normalized keys currently suppressed, and the keyed hashes of erased ones.
 ///
-/// Rows of a reader erased by `subscribers forget` hold [`super::privacy::Keyer`]
+/// Rows of a reader erased by `subscribers forget` hold [`super::keyer::Keyer`]
 /// pseudonyms instead of addresses. Telling whether a clear address is among
 /// them needs the keyer ([`Suppression::keyed`]); a set that holds such rows
 /// but has no keyer fails closed and calls every address suppressed.

@@ -178,7 +178,7 @@ impl Store {
 pub(crate) async fn embedded_for_test(
     dir: &std::path::Path,
     suppressed: &std::path::Path,
-    keyer: crate::list::privacy::Keyer,
+    keyer: crate::list::keyer::Keyer,
 ) -> Store {
     let settings = StoreSettings {
         url: StoreUrl::Sqlite(dir.join("l.sqlite3")),

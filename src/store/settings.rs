@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::error::StoreError;
 use super::url::{StoreUrl, URL_ENV, redact};
 use crate::config::Config;
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 
 /// What a config says about its store, secrets resolved from the environment.
 #[derive(Clone)]

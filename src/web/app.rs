@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::delivery::Transport;
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 use crate::mail::dkim::DkimSigner;
 use crate::mail::token::Signer;
 use crate::schedule::clock::WallClock;

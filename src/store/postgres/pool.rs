@@ -14,7 +14,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 use crate::store::error::StoreError;
 use crate::store::url::PostgresUrl;
 
