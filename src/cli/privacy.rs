@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::error::{Error, Outcome};
-use crate::list::privacy::Row;
+use crate::list::erase::Row;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::privacy::{self, PrivacyError};
 use crate::store::{Store, StoreSettings};

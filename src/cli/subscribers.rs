@@ -18,10 +18,10 @@ use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Outcome};
+use crate::list::erase::FORGOTTEN;
 use crate::list::export::{create_folder, write_csv};
 use crate::list::import::{ImportError, read_suppressions, refuse_torn};
 use crate::list::keyer::Keyer;
-use crate::list::privacy::FORGOTTEN;
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader};
 use crate::store::{Store, StoredSubscriber, StoredSuppression};
 

@@ -15,8 +15,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::config::Bounces;
+use crate::list::erase::scrub;
 use crate::list::keyer::Keyer;
-use crate::list::privacy::scrub;
 use crate::store::{Consequence, Event, EventKind, Feedback, LedgerError, StoreError};
 
 /// The suppression reason of a complaint (a later sign-up needs double opt-in).

@@ -9,8 +9,8 @@ use super::address::normalize;
 use super::model::{MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUPPRESSION_HEADER, SubscribersError};
 use super::table::{Table, parse_email, text};
 
+use super::erase::FORGOTTEN;
 use super::keyer::{Keyer, is_pseudonym};
-use super::privacy::FORGOTTEN;
 
 /// Normalized keys currently suppressed, and the keyed hashes of erased ones.
 ///

@@ -21,9 +21,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
+use crate::list::erase::{self as files, EraseError, Row};
 use crate::list::keyer::Keyer;
 use crate::list::normalize;
-use crate::list::privacy::{self as files, EraseError, Row};
 use crate::mail::token::{Signer, encode_query};
 use crate::store::{Erasure, Forgotten, LedgerError, ReaderEvent, ReaderRow, Roster, StoreError};
 

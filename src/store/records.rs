@@ -381,9 +381,9 @@ pub enum Forgotten {
 #[derive(Debug, Clone, Default)]
 pub struct Held {
     /// The list rows of the address.
-    pub list: Vec<crate::list::privacy::Row>,
+    pub list: Vec<crate::list::erase::Row>,
     /// Its suppression rows (and its pseudonyms'), oldest first.
-    pub suppression: Vec<crate::list::privacy::Row>,
+    pub suppression: Vec<crate::list::erase::Row>,
     /// Every recipient row, oldest issue first.
     pub issues: Vec<ReaderRow>,
     /// Inbound events, oldest first.

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use super::pool::PgStore;
 use crate::content::issue::Selection;
 use crate::diagnostic::Diagnostic;
-use crate::list::privacy::{FORGOTTEN, Row};
+use crate::list::erase::{FORGOTTEN, Row};
 use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
 use crate::store::error::StoreError;
 use crate::store::event::{Consequence, Event, EventRecord, Recorded};

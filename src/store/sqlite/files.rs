@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::store::{SqliteStore, guard};
 use crate::diagnostic::Diagnostic;
-use crate::list::privacy as files;
+use crate::list::erase as files;
 use crate::list::{
     self, ListError, RESUBSCRIBED, Subscriber, SubscriberReader, SubscribersError, Suppression,
     Walked,
