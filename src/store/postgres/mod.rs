@@ -13,7 +13,7 @@
 //! and the retries, `rows.rs` the column lists and row mappers, and the
 //! queries are split by concern: `ledger.rs` (issues, freeze, commit),
 //! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
-//! (subscribers, suppressions, the confirmation limit), `privacy.rs` (one
+//! (subscribers, suppressions, the confirmation limit), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
 //! inbound events and their consequences); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
@@ -24,7 +24,7 @@ mod event;
 mod ledger;
 mod list;
 mod pool;
-mod privacy;
+mod reader_rows;
 mod rows;
 
 pub(super) use pool::PgStore;
