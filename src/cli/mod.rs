@@ -21,8 +21,8 @@ mod import;
 mod inbound;
 pub mod output;
 mod preview;
-mod privacy;
 mod progress;
+mod reader;
 mod run;
 mod schedule;
 mod send;
@@ -81,7 +81,7 @@ pub enum Command {
     /// Turn an article (Markdown, HTML or plain text) into a comparison file.
     Import(import::ImportArgs),
     /// One reader's data: show it, or forget it (erasure on request).
-    Subscribers(privacy::SubscribersArgs),
+    Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
 }
@@ -111,7 +111,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Run => run::run(&Config::load(&cli.config)?, cli.now).await,
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
-        Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
     }
 }

@@ -29,7 +29,7 @@ use crate::store::{Store, StoredSubscriber, StoredSuppression};
 const BATCH: usize = 1000;
 
 /// The list commands of `tipsheet subscribers` (the group is in
-/// [`super::privacy`], beside `show` and `forget`).
+/// [`super::reader`], beside `show` and `forget`).
 #[derive(Debug, Clone, Copy)]
 pub enum ListCommand<'a> {
     /// `subscribers import`.
