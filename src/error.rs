@@ -9,7 +9,7 @@ use crate::config::ConfigError;
 use crate::delivery::SessionError;
 use crate::mail::PrepareError;
 use crate::plan::PlanError;
-use crate::privacy::PrivacyError;
+use crate::reader_data::PrivacyError;
 use crate::schedule::ScheduleError;
 use crate::store::{LedgerError, StoreError};
 use crate::web::ServerError;

@@ -20,7 +20,7 @@ pub mod inbound;
 pub mod list;
 pub mod mail;
 pub mod plan;
-pub mod privacy;
+pub mod reader_data;
 pub mod schedule;
 pub mod store;
 pub mod web;

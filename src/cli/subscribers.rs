@@ -7,7 +7,7 @@
 //! store's. On the file engine the list *is* the CSV
 //! file, and both commands say so instead of doing anything. An import never
 //! writes an erased reader (`subscribers forget`) back: the store holds only
-//! its keyed hash, which `crate::privacy` recognises.
+//! its keyed hash, which `crate::reader_data` recognises.
 
 use std::path::{Path, PathBuf};
 

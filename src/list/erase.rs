@@ -6,7 +6,7 @@
 //! atomic rewrites of `subscribers.csv` (the reader's rows dropped, every other
 //! byte kept) and `suppressed.csv` (the reader's rows turned into pseudonyms,
 //! then a final `forgotten` row). It must not touch the ledger or the outbox:
-//! `crate::privacy` drives those.
+//! `crate::reader_data` drives those.
 
 use std::collections::HashSet;
 use std::fs::File;

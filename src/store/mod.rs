@@ -9,7 +9,7 @@
 //!
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
-//! (the list's users: planning, the web, privacy, `subscribers`) and
+//! (the list's users: planning, the web, `reader_data`, `subscribers`) and
 //! [`Feedback`] (mail that came back). Two engines implement all three, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file

@@ -10,7 +10,7 @@
 //! It must not write the ledger's issues or recipients (only relay webhooks,
 //! in [`webhooks`], and the one-click unsubscribe record events, through
 //! `inbound::policy`, and a reader's own erasure goes through
-//! `crate::privacy`), send issues, or
+//! `crate::reader_data`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 //!

@@ -5,7 +5,7 @@
 //! transaction that refuses while a host is sending to the address.
 //!
 //! Owns that SQL only. What is matched, what replaces the address and how
-//! free text is scrubbed are `crate::privacy`'s rules, handed in as an
+//! free text is scrubbed are `crate::reader_data`'s rules, handed in as an
 //! [`Erasure`]; this file computes no pseudonym and knows no secret.
 
 use super::pool::{PgStore, pg_error};
