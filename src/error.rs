@@ -30,9 +30,10 @@ pub mod exit {
     pub const STORE: u8 = 5;
 }
 
-/// How a command that ran to its end came out.
+/// How a command that ran to its end came out (its exit code). Not
+/// `store::Outcome`, which is one delivery's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Ending {
     /// Everything done, or nothing to do.
     Done,
     /// Some recipients ended `failed`, or `check` found errors.
@@ -41,13 +42,13 @@ pub enum Outcome {
     Interrupted,
 }
 
-impl Outcome {
+impl Ending {
     /// The exit code.
     pub fn code(self) -> u8 {
         match self {
-            Outcome::Done => exit::OK,
-            Outcome::Failures => exit::FAILED,
-            Outcome::Interrupted => exit::INTERRUPTED,
+            Ending::Done => exit::OK,
+            Ending::Failures => exit::FAILED,
+            Ending::Interrupted => exit::INTERRUPTED,
         }
     }
 }

@@ -15,7 +15,7 @@ use clap::Args;
 use super::common::signer;
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::inbound::{Handled, Processor, classify::MAX_BYTES};
 use crate::store::{Engine, Store};
 
@@ -46,7 +46,7 @@ pub(super) async fn run(
     config: &Config,
     args: &InboundArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     if args.files.is_empty() && args.maildir.is_none() {
         return Err(Error::Usage(
             "nothing to read: name message files (`-` for standard input) or `--maildir DIR`"
@@ -59,7 +59,7 @@ pub(super) async fn run(
 }
 
 /// Reads the messages `args` names and reports each, then the tally.
-async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
+async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Ending, Error> {
     let mut tally = Tally::default();
     if let Some(dir) = &args.maildir {
         let new = dir.join("new");
@@ -135,9 +135,9 @@ async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outco
         t.errors
     );
     Ok(if t.errors > 0 {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     })
 }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::error::{Error, Outcome, exit};
+use crate::error::{Ending, Error, exit};
 
 mod check;
 mod common;
@@ -88,7 +88,7 @@ pub enum Command {
 
 /// Runs the parsed command line on the one runtime the command line owns:
 /// everything below it is async.
-pub fn run(cli: Cli) -> Result<Outcome, Error> {
+pub fn run(cli: Cli) -> Result<Ending, Error> {
     let rt = match cli.command {
         // The server answers many clients at once.
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
@@ -100,7 +100,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     rt.block_on(dispatch(cli))
 }
 
-async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
+async fn dispatch(cli: Cli) -> Result<Ending, Error> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
         Command::Check => check::run(&cli.config, now).await,

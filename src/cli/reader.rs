@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::list::erase::Row;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
 use crate::reader_data::{self, PrivacyError};
@@ -71,7 +71,7 @@ pub async fn run(
     config: &Config,
     args: &SubscribersArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     match &args.command {
         SubscribersCommand::Show(a) => show(config, a).await,
         SubscribersCommand::Forget(a) => forget(config, a, now).await,
@@ -91,7 +91,7 @@ fn no_schema(settings: &StoreSettings) -> Error {
     ))
 }
 
-async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
+async fn show(config: &Config, args: &ShowArgs) -> Result<Ending, Error> {
     // Without a secret, clear rows are still found; pseudonyms cannot be.
     let keyer = reader_data::configured_keyer(config)
         .unwrap_or_else(|| crate::plan::keyer_of(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
@@ -104,7 +104,7 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
     let places = store.places();
     if args.json {
         outln!("{}", record.to_json());
-        return Ok(Outcome::Done);
+        return Ok(Ending::Done);
     }
     outln!(
         "{}{}",
@@ -181,7 +181,7 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             outln!("  {}", p.display());
         }
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -192,7 +192,7 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
+async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Ending, Error> {
     let Some(keyer) = reader_data::configured_keyer(config) else {
         return Err(PrivacyError::NoSecret(config.unsubscribe.secret_env.clone()).into());
     };
@@ -214,7 +214,7 @@ async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Resul
             })?;
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
             outln!("nothing was erased");
-            return Ok(Outcome::Done);
+            return Ok(Ending::Done);
         }
     }
     let copies = if args.outbox {
@@ -252,5 +252,5 @@ async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Resul
             outln!("  {}", p.display());
         }
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }

@@ -17,7 +17,7 @@ use clap::Args;
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::list::erase::FORGOTTEN;
 use crate::list::export::{create_folder, write_csv};
 use crate::list::import::{ImportError, read_suppressions, refuse_torn};
@@ -61,7 +61,7 @@ pub async fn run(
     command: ListCommand<'_>,
     config: &Config,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let settings = crate::plan::store_settings(config)?;
     let store = match Store::open_to_read(&settings).await? {
         Some(s) => s,
@@ -167,7 +167,7 @@ async fn import(
     store: &Store,
     args: &ImportListArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let keyer = erased_keyer(config, store).await?;
     let keyer = keyer.as_ref();
     let mut skipped = 0usize;
@@ -258,10 +258,10 @@ async fn import(
         "the store now lists {listed} subscriber(s), {suppressed} of them suppressed, {} active",
         listed - suppressed
     );
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
-async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> {
+async fn export(store: &Store, args: &ExportListArgs) -> Result<Ending, Error> {
     let subscribers = store.subscribers().await.map_err(Error::Store)?;
     let suppressions = store.suppressions().await.map_err(Error::Store)?;
     create_folder(&args.out)?;
@@ -292,5 +292,5 @@ async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> 
         suppressions.len(),
         supp_path.display()
     );
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
