@@ -10,7 +10,7 @@
 //! `build`: `title`, `chrome`, `end`, `sections`, `salaries` → `write`.
 //! The format itself and section recognition belong to [`content`]: this module
 //! reuses them and checks its output with [`content::parse_comparison`] before
-//! writing. What it cannot find it reports in a typed [`Report`]; it never
+//! writing. What it cannot find it reports in a typed [`ImportReport`]; it never
 //! guesses, never overwrites without `force`, never uses the network, prints
 //! nothing, parses no arguments and loads no config (that is `cli::import`).
 //!
@@ -37,7 +37,7 @@ mod title;
 mod write;
 
 pub use detect::detect_format;
-pub use model::{EXCERPT_RULE, Format, FoundSalary, ImportError, Imported, Report};
+pub use model::{EXCERPT_RULE, Format, FoundSalary, ImportError, ImportReport, Imported};
 pub use salaries::{SalaryMatch, find_salary_ranges};
 pub use title::parse_title;
 
