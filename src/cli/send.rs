@@ -10,7 +10,7 @@ use clap::Args;
 use super::output::{errln, outln};
 use super::progress::Console;
 use crate::config::Config;
-use crate::delivery::session::{self, Delivered, Report, Session, SessionError};
+use crate::delivery::session::{self, Delivered, SendReport, Session, SessionError};
 use crate::error::{Ending, Error};
 use crate::plan;
 
@@ -133,7 +133,7 @@ pub(super) fn print_delivered(delivered: Delivered) -> Ending {
     }
 }
 
-fn print_report(r: &Report) -> Ending {
+fn print_report(r: &SendReport) -> Ending {
     let s = &r.summary;
     outln!(
         "issue #{} ({}): {} delivered, {} failed, {} bounced, {} skipped in {:.2}s; issue is {}",
