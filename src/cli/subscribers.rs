@@ -18,7 +18,7 @@ use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Ending, Error};
-use crate::list::erase::FORGOTTEN;
+use crate::list::SuppressionReason;
 use crate::list::export::{create_folder, write_csv};
 use crate::list::import::{ImportError, read_suppressions, refuse_torn};
 use crate::list::keyer::Keyer;
@@ -105,7 +105,7 @@ async fn erased_keyer(config: &Config, store: &Store) -> Result<Option<Keyer>, E
             .await
             .map_err(Error::Store)?
             .iter()
-            .filter(|s| s.reason == FORGOTTEN)
+            .filter(|s| SuppressionReason::Forgotten.is(&s.reason))
             .count()
         {
             0 => Ok(None),

@@ -21,10 +21,8 @@ use super::cell::unprotect;
 use super::keyer::{Keyer, is_pseudonym};
 use super::model::{MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError};
 use super::perms::private_file;
+use super::reason::SuppressionReason;
 use super::table::{Table, text};
-
-/// The reason of the last suppression row of an erased reader.
-pub const FORGOTTEN: &str = "forgotten";
 
 /// Replaces every case-insensitive occurrence of each non-empty needle in
 /// `text` with `with` (free text such as SMTP replies can quote the address).
@@ -342,11 +340,12 @@ pub fn forget_in_suppression(
             names
         }
     };
+    let forgotten = SuppressionReason::Forgotten.as_str();
     let last: Vec<&str> = columns
         .iter()
         .map(|c| match c.to_ascii_lowercase().as_str() {
             "email" => pseudonym.as_str(),
-            "reason" => FORGOTTEN,
+            "reason" => &forgotten,
             "at" => stamp.as_str(),
             _ => "",
         })

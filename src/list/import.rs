@@ -14,11 +14,9 @@ use super::active::ListError;
 use super::address::normalize;
 use super::model::{MAX_ROW_BYTES, RowProblem, SUPPRESSION_HEADER, SubscribersError};
 use super::reader::SubscriberReader;
+use super::reason::SuppressionReason;
 use super::suppression::Suppression;
 use super::table::{Table, text};
-
-/// The reason of an imported suppression whose row has none.
-pub const IMPORTED: &str = "imported";
 
 /// Why an import stops.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +54,7 @@ pub struct SuppressionRecord {
     pub key: String,
     /// The address as written.
     pub address: String,
-    /// Why; [`IMPORTED`] when the row gives none.
+    /// Why; `imported` ([`SuppressionReason::Imported`]) when the row gives none.
     pub reason: String,
     /// When (RFC 3339); the import's own time when the row gives none.
     pub at: String,
@@ -125,7 +123,7 @@ pub fn read_suppressions(
         };
         let entry = SuppressionRecord {
             address: address.to_string(),
-            reason: field(reason, IMPORTED),
+            reason: field(reason, &SuppressionReason::Imported.as_str()),
             at: field(at, &stamp),
             key: key.clone(),
         };
@@ -195,7 +193,7 @@ mod tests {
                 (
                     "cy@example.com",
                     "cy@example.com",
-                    IMPORTED,
+                    "imported",
                     "2026-12-01T09:00:00Z"
                 ),
             ]

@@ -65,6 +65,7 @@ pub mod keyer;
 mod model;
 mod perms;
 mod reader;
+mod reason;
 mod suppression;
 mod table;
 
@@ -73,10 +74,11 @@ pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
 pub use append::{append_subscriber, append_suppression};
 pub use dedupe::Dedupe;
 pub use model::{
-    MAX_NAME_CHARS, MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUBSCRIBERS_HEADER,
-    SUPPRESSION_HEADER, Subscriber, SubscribersError,
+    MAX_NAME_CHARS, MAX_ROW_BYTES, RowProblem, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber,
+    SubscribersError,
 };
 pub use reader::SubscriberReader;
+pub use reason::SuppressionReason;
 pub use suppression::Suppression;
 
 use std::path::Path;

@@ -6,10 +6,10 @@ use std::io;
 use std::path::Path;
 
 use super::address::normalize;
-use super::model::{MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUPPRESSION_HEADER, SubscribersError};
+use super::model::{MAX_ROW_BYTES, RowProblem, SUPPRESSION_HEADER, SubscribersError};
+use super::reason::SuppressionReason;
 use super::table::{Table, parse_email, text};
 
-use super::erase::FORGOTTEN;
 use super::keyer::{Keyer, is_pseudonym};
 
 /// Normalized keys currently suppressed, and the keyed hashes of erased ones.
@@ -82,14 +82,14 @@ impl Suppression {
                 .and_then(|i| record.get(i))
                 .and_then(text)
                 .map(str::trim);
-            let resubscribe = reason.is_some_and(|r| r.eq_ignore_ascii_case(RESUBSCRIBED));
+            let resubscribe = reason.is_some_and(|r| SuppressionReason::Resubscribed.is(r));
             if is_pseudonym(raw_email.trim()) {
                 let hash = raw_email.trim().to_string();
                 if resubscribe && record.len() == header.names.len() {
                     set.hashed.remove(&hash);
                     set.forgotten.remove(&hash);
                 } else if !resubscribe {
-                    if reason.is_some_and(|r| r.eq_ignore_ascii_case(FORGOTTEN)) {
+                    if reason.is_some_and(|r| SuppressionReason::Forgotten.is(r)) {
                         set.forgotten.insert(hash.clone());
                     }
                     set.hashed.insert(hash);

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::list::erase::{self as files, EraseError, Row};
 use crate::list::keyer::Keyer;
-use crate::list::normalize;
+use crate::list::{SuppressionReason, normalize};
 use crate::mail::token::{Signer, encode_query};
 use crate::store::{Erasure, Forgotten, LedgerError, ReaderEvent, ReaderRow, Roster, StoreError};
 
@@ -194,7 +194,7 @@ pub async fn gather(
     let forgotten = held
         .suppression
         .last()
-        .is_some_and(|r| r.get("reason").trim() == files::FORGOTTEN);
+        .is_some_and(|r| SuppressionReason::Forgotten.is(r.get("reason")));
     Ok(Record {
         list: held.list,
         suppression: held.suppression,
@@ -293,12 +293,13 @@ pub async fn forget(
         files::scrub(text, &needles, &pseudonym)
     };
     let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let forgotten = SuppressionReason::Forgotten.as_str();
     let erasure = Erasure {
         key: &key,
         pseudonym: &pseudonym,
         at: &at,
         now,
-        reason: files::FORGOTTEN,
+        reason: &forgotten,
         names: &names,
         scrub: &scrub,
     };
