@@ -13,6 +13,8 @@ use std::fmt;
 /// How a bounce reason starts; the rest is what the mail server or the
 /// bounce policy said.
 const BOUNCED_PREFIX: &str = "bounced: ";
+/// A bounce reason with nothing more to say.
+const BOUNCED: &str = "bounced";
 
 /// Why an address is suppressed (or, for [`Resubscribed`](Self::Resubscribed),
 /// no longer is).
@@ -28,7 +30,7 @@ pub enum SuppressionReason {
     Resubscribed,
     /// Brought in by `subscribers import` without a reason of its own.
     Imported,
-    /// The mail bounced; the text after `bounced: `.
+    /// The mail bounced; the text after `bounced: ` (empty: just `bounced`).
     Bounced(String),
     /// Any other text, kept as written (trimmed).
     Other(String),
@@ -57,6 +59,9 @@ impl SuppressionReason {
         {
             return known;
         }
+        if text.eq_ignore_ascii_case(BOUNCED) {
+            return Self::Bounced(String::new());
+        }
         match text.get(..BOUNCED_PREFIX.len()) {
             Some(head) if head.eq_ignore_ascii_case(BOUNCED_PREFIX) => {
                 Self::Bounced(text[BOUNCED_PREFIX.len()..].to_string())
@@ -73,6 +78,7 @@ impl SuppressionReason {
             Self::Forgotten => "forgotten".into(),
             Self::Resubscribed => "resubscribed".into(),
             Self::Imported => "imported".into(),
+            Self::Bounced(detail) if detail.is_empty() => BOUNCED.into(),
             Self::Bounced(detail) => format!("{BOUNCED_PREFIX}{detail}").into(),
             Self::Other(text) => text.as_str().into(),
         }
@@ -103,6 +109,7 @@ mod tests {
             (R::Resubscribed, "resubscribed"),
             (R::Imported, "imported"),
             (R::bounced("550 no such user"), "bounced: 550 no such user"),
+            (R::bounced(""), "bounced"),
             (R::Other("manual".into()), "manual"),
         ];
         for (reason, text) in cases {
