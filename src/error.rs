@@ -15,19 +15,19 @@ use crate::store::{LedgerError, StoreError};
 use crate::web::ServerError;
 
 /// Exit codes (documented in the README).
-pub mod exit {
+pub(crate) mod exit {
     /// All delivered, or nothing to do.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// Some recipients ended `failed` (or `check` found errors).
-    pub const FAILED: u8 = 1;
+    pub(crate) const FAILED: u8 = 1;
     /// Usage or config error.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// Another run holds the lock.
-    pub const LOCKED: u8 = 3;
+    pub(crate) const LOCKED: u8 = 3;
     /// Interrupted by a signal; rerun to resume.
-    pub const INTERRUPTED: u8 = 4;
+    pub(crate) const INTERRUPTED: u8 = 4;
     /// The shared store (PostgreSQL) was lost: what could be recorded was; rerun to resume.
-    pub const STORE: u8 = 5;
+    pub(crate) const STORE: u8 = 5;
 }
 
 /// How a command that ran to its end came out (its exit code). Not

@@ -56,7 +56,7 @@ impl From<FormatArg> for Format {
 
 /// Runs `tipsheet import`: 0 when every file was imported (warnings allowed),
 /// 1 when any failed, a usage error (2) for bad arguments or a broken config.
-pub fn run(args: &ImportArgs, config_path: &Path) -> Result<Ending, Error> {
+pub(crate) fn run(args: &ImportArgs, config_path: &Path) -> Result<Ending, Error> {
     let usage = Error::Usage;
     if let Some(url) = &args.url {
         if args.files.len() > 1 {

@@ -19,7 +19,7 @@ mod check;
 mod common;
 mod import;
 mod inbound;
-pub mod output;
+pub(crate) mod output;
 mod preview;
 mod progress;
 mod reader;
@@ -29,11 +29,9 @@ mod send;
 mod serve;
 mod status;
 mod store;
-pub mod subscribers;
+pub(crate) mod subscribers;
 
 use output::errln;
-
-pub use common::shutdown_signal;
 
 /// tipsheet: assemble, preview and send the career-tips newsletter.
 #[derive(Debug, Parser)]

@@ -67,7 +67,7 @@ pub struct ForgetArgs {
 }
 
 /// Runs a `subscribers` command.
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     args: &SubscribersArgs,
     now: DateTime<Utc>,

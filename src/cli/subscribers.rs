@@ -31,7 +31,7 @@ const BATCH: usize = 1000;
 /// The list commands of `tipsheet subscribers` (the group is in
 /// [`super::reader`], beside `show` and `forget`).
 #[derive(Debug, Clone, Copy)]
-pub enum ListCommand<'a> {
+pub(crate) enum ListCommand<'a> {
     /// `subscribers import`.
     Import(&'a ImportListArgs),
     /// `subscribers export`.
@@ -57,7 +57,7 @@ pub struct ExportListArgs {
 }
 
 /// Runs `tipsheet subscribers …`.
-pub async fn run(
+pub(crate) async fn run(
     command: ListCommand<'_>,
     config: &Config,
     now: DateTime<Utc>,

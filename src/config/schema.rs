@@ -264,7 +264,7 @@ pub struct Bounces {
 impl Bounces {
     /// The settings that apply when `[bounces]` is absent (no VERP; webhooks and
     /// `inbound` still work with the default policy).
-    pub fn defaults() -> Self {
+    pub(crate) fn defaults() -> Self {
         Self {
             address: String::new(),
             soft_limit: default_soft_limit(),

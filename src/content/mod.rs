@@ -41,12 +41,12 @@ pub struct Library {
 
 impl Library {
     /// Looks a comparison up by slug.
-    pub fn comparison(&self, slug: &str) -> Option<&Comparison> {
+    pub(crate) fn comparison(&self, slug: &str) -> Option<&Comparison> {
         self.comparisons.iter().find(|c| c.meta.slug == slug)
     }
 
     /// Looks a tip up by slug.
-    pub fn tip(&self, slug: &str) -> Option<&Tip> {
+    pub(crate) fn tip(&self, slug: &str) -> Option<&Tip> {
         self.tips.iter().find(|t| t.slug == slug)
     }
 }

@@ -36,14 +36,14 @@ mod text;
 mod title;
 mod write;
 
-pub use detect::detect_format;
+pub(crate) use detect::detect_format;
 pub use model::{EXCERPT_RULE, Format, FoundSalary, ImportError, ImportReport, Imported};
 pub use salaries::{SalaryMatch, find_salary_ranges};
 pub use title::parse_title;
 
 /// A comparison written to disk.
 #[derive(Debug)]
-pub struct Written {
+pub(crate) struct Written {
     /// The file written, `<out>/<slug>.md`.
     pub path: PathBuf,
     /// What was imported.
@@ -52,7 +52,7 @@ pub struct Written {
 
 /// Imports one article and writes it under `out` as `<slug>.md`. `name` is the
 /// input's path (for format detection), `None` for standard input.
-pub fn write_comparison(
+pub(crate) fn write_comparison(
     name: Option<&Path>,
     bytes: &[u8],
     out: &Path,

@@ -29,7 +29,7 @@ pub enum Format {
 
 impl Format {
     /// How the summary names it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Markdown => "markdown",
             Format::Html => "html",
@@ -135,7 +135,7 @@ pub struct Imported {
 
 impl Imported {
     /// The file name it is written under: `<slug>.md`.
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{}.md", self.meta.slug)
     }
 }

@@ -59,7 +59,7 @@ pub struct ListCounts {
 /// cap) ends the stream with an `Err` item, and a torn multi-line row is an
 /// `Err` item too: whoever consumes the stream sees it, so a partial list is
 /// never taken for the whole.
-pub struct Active {
+pub(crate) struct Active {
     reader: Option<SubscriberReader>,
     dedupe: Dedupe,
     suppression: Suppression,
@@ -72,7 +72,7 @@ pub struct Active {
 
 /// Opens the list `subscribers` and the suppression list `suppressed` for
 /// streaming; erased readers' keyed hashes are recognised through `keyer`.
-pub fn active(
+pub(crate) fn active(
     subscribers: &Path,
     suppressed: &Path,
     keyer: Option<Keyer>,

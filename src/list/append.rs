@@ -160,10 +160,8 @@ fn same_file(_: &File, _: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
-    #![cfg(unix)]
-
     use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 

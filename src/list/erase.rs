@@ -26,7 +26,7 @@ use super::table::{Table, text};
 
 /// Replaces every case-insensitive occurrence of each non-empty needle in
 /// `text` with `with` (free text such as SMTP replies can quote the address).
-pub fn scrub(text: &str, needles: &[&str], with: &str) -> String {
+pub(crate) fn scrub(text: &str, needles: &[&str], with: &str) -> String {
     let mut out = text.to_string();
     for needle in needles.iter().filter(|n| !n.trim().is_empty()) {
         let lower: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
@@ -94,7 +94,7 @@ pub struct Row {
 
 impl Row {
     /// The value of a column (case-insensitive name), or "".
-    pub fn get(&self, column: &str) -> &str {
+    pub(crate) fn get(&self, column: &str) -> &str {
         self.fields
             .iter()
             .find(|(c, _)| c.eq_ignore_ascii_case(column))
@@ -169,7 +169,7 @@ fn walk(
 }
 
 /// Every row of `subscribers.csv` for the normalized `key`.
-pub fn list_rows(path: &Path, key: &str) -> Result<Vec<Row>, EraseError> {
+pub(crate) fn list_rows(path: &Path, key: &str) -> Result<Vec<Row>, EraseError> {
     let mut rows = Vec::new();
     walk(path, SUBSCRIBERS_HEADER, key, &HashSet::new(), |r, _, _| {
         rows.push(r);
@@ -179,7 +179,11 @@ pub fn list_rows(path: &Path, key: &str) -> Result<Vec<Row>, EraseError> {
 }
 
 /// Every row of `suppressed.csv` for `key`, in clear or as a pseudonym.
-pub fn suppression_rows(path: &Path, key: &str, keyer: &Keyer) -> Result<Vec<Row>, EraseError> {
+pub(crate) fn suppression_rows(
+    path: &Path,
+    key: &str,
+    keyer: &Keyer,
+) -> Result<Vec<Row>, EraseError> {
     let pseudonyms: HashSet<String> = keyer.pseudonyms(key).collect();
     let mut rows = Vec::new();
     walk(path, SUPPRESSION_HEADER, key, &pseudonyms, |r, _, _| {
@@ -245,7 +249,7 @@ fn copy_range(old: &mut File, out: &mut impl Write, from: u64, to: u64) -> io::R
 
 /// What an erasure removed from `subscribers.csv`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
+pub(crate) struct Removed {
     /// Rows dropped.
     pub rows: usize,
     /// The names they held (to scrub from free text elsewhere).
@@ -254,7 +258,7 @@ pub struct Removed {
 
 /// Drops every row of `key` from `subscribers.csv`, keeping every other byte
 /// of the file as it was. Nothing is written when the address has no row.
-pub fn remove_from_list(path: &Path, key: &str) -> Result<Removed, EraseError> {
+pub(crate) fn remove_from_list(path: &Path, key: &str) -> Result<Removed, EraseError> {
     let mut spans = Vec::new();
     let mut removed = Removed::default();
     walk(path, SUBSCRIBERS_HEADER, key, &HashSet::new(), |r, s, e| {
@@ -285,7 +289,7 @@ pub fn remove_from_list(path: &Path, key: &str) -> Result<Removed, EraseError> {
 /// (the address and `names` scrubbed from every field), keeps every other
 /// row byte for byte, and appends a final `forgotten` row, in one atomic
 /// replacement. Returns how many earlier rows were rewritten.
-pub fn forget_in_suppression(
+pub(crate) fn forget_in_suppression(
     path: &Path,
     key: &str,
     names: &[String],

@@ -49,7 +49,7 @@ pub enum ImportError {
 
 /// One suppressed reader as the suppression file last states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SuppressionRecord {
+pub(crate) struct SuppressionRecord {
     /// Normalized address (or the pseudonym of an erased reader).
     pub key: String,
     /// The address as written.
@@ -63,7 +63,7 @@ pub struct SuppressionRecord {
 /// Refuses a list that is not whole, before anything is written: a row
 /// spanning lines that is not one good row, or a read that stops early.
 /// The rules a send's freeze follows.
-pub fn refuse_torn(path: &Path) -> Result<(), ImportError> {
+pub(crate) fn refuse_torn(path: &Path) -> Result<(), ImportError> {
     let mut reader = SubscriberReader::open(path)?;
     for row in reader.by_ref() {
         if let Err(p) = row
@@ -82,7 +82,7 @@ pub fn refuse_torn(path: &Path) -> Result<(), ImportError> {
 /// address, reason and time of its last row, sorted by key; and the rows
 /// that were skipped, with file and line. A file that is missing, has no
 /// `email` column or cannot be read to its end is an error.
-pub fn read_suppressions(
+pub(crate) fn read_suppressions(
     path: &Path,
     now: DateTime<Utc>,
 ) -> Result<(Vec<SuppressionRecord>, Vec<RowProblem>), ImportError> {

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 /// How a pseudonym starts; never a valid address (it has no `@`).
-pub const PSEUDONYM_PREFIX: &str = "hmac:";
+pub(crate) const PSEUDONYM_PREFIX: &str = "hmac:";
 /// Token purpose of pseudonyms, so they are never valid unsubscribe tokens.
-pub const PURPOSE: &str = "forget";
+pub(crate) const PURPOSE: &str = "forget";
 /// Hex digits after the prefix (128 bits).
 const HEX_CHARS: usize = 32;
 
@@ -37,14 +37,17 @@ impl std::fmt::Debug for Keyer {
 
 impl Keyer {
     /// A keyer whose pseudonyms are `mac` of the key (hex) under the current secret.
-    pub fn new(mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
         Self {
             macs: vec![Arc::new(mac)],
         }
     }
 
     /// Also recognise pseudonyms made under a previous secret.
-    pub fn with_previous(mut self, mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+    pub(crate) fn with_previous(
+        mut self,
+        mac: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> Self {
         self.macs.push(Arc::new(mac));
         self
     }
@@ -56,7 +59,7 @@ impl Keyer {
     }
 
     /// Every pseudonym the key may have been written as.
-    pub fn pseudonyms<'a>(&'a self, key: &'a str) -> impl Iterator<Item = String> + 'a {
+    pub(crate) fn pseudonyms<'a>(&'a self, key: &'a str) -> impl Iterator<Item = String> + 'a {
         self.macs
             .iter()
             .map(move |m| format!("{PSEUDONYM_PREFIX}{}", m(key)))
@@ -64,7 +67,7 @@ impl Keyer {
 }
 
 /// Whether `value` has the pseudonym form.
-pub fn is_pseudonym(value: &str) -> bool {
+pub(crate) fn is_pseudonym(value: &str) -> bool {
     value.strip_prefix(PSEUDONYM_PREFIX).is_some_and(|h| {
         h.len() == HEX_CHARS
             && h.bytes()

@@ -54,13 +54,13 @@
 //! 0700; existing ones keep their mode (`perms.rs`).
 
 mod active;
-pub mod address;
+pub(crate) mod address;
 mod append;
 mod cell;
 mod dedupe;
-pub mod erase;
-pub mod export;
-pub mod import;
+pub(crate) mod erase;
+pub(crate) mod export;
+pub(crate) mod import;
 pub mod keyer;
 mod model;
 mod perms;
@@ -69,10 +69,10 @@ mod reason;
 mod suppression;
 mod table;
 
-pub use active::{Active, ListCounts, ListError, Walked, active};
+pub(crate) use active::{ListCounts, ListError, Walked, active};
 pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
 pub use append::{append_subscriber, append_suppression};
-pub use dedupe::Dedupe;
+pub(crate) use dedupe::Dedupe;
 pub use model::{
     MAX_NAME_CHARS, MAX_ROW_BYTES, RowProblem, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber,
     SubscribersError,

@@ -38,13 +38,13 @@ pub enum SuppressionReason {
 
 impl SuppressionReason {
     /// A bounce with the given detail (the server's reply, or the policy's summary).
-    pub fn bounced(detail: impl fmt::Display) -> Self {
+    pub(crate) fn bounced(detail: impl fmt::Display) -> Self {
         Self::Bounced(detail.to_string())
     }
 
     /// Reads a stored reason: the fixed words in any case, surrounding
     /// spaces ignored.
-    pub fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         let text = text.trim();
         let fixed = [
             Self::Unsubscribed,
@@ -71,7 +71,7 @@ impl SuppressionReason {
     }
 
     /// The text stored for this reason.
-    pub fn as_str(&self) -> Cow<'_, str> {
+    pub(crate) fn as_str(&self) -> Cow<'_, str> {
         match self {
             Self::Unsubscribed => "unsubscribed".into(),
             Self::Complaint => "complaint".into(),
@@ -85,7 +85,7 @@ impl SuppressionReason {
     }
 
     /// Whether the stored `text` is this reason (a fixed word, any case).
-    pub fn is(&self, text: &str) -> bool {
+    pub(crate) fn is(&self, text: &str) -> bool {
         Self::parse(text) == *self
     }
 }

@@ -123,7 +123,7 @@ impl Suppression {
     }
 
     /// Lets lookups recognise erased readers' rows (their keyed hashes).
-    pub fn keyed(mut self, keyer: Keyer) -> Self {
+    pub(crate) fn keyed(mut self, keyer: Keyer) -> Self {
         self.keyer = Some(keyer);
         self
     }
@@ -138,7 +138,7 @@ impl Suppression {
 
     /// Whether the reader of this key asked to be forgotten (and so must not
     /// be signed up again through the web form).
-    pub fn is_forgotten(&self, key: &str) -> bool {
+    pub(crate) fn is_forgotten(&self, key: &str) -> bool {
         if is_pseudonym(key) {
             return self.forgotten.contains(key);
         }
@@ -155,11 +155,13 @@ impl Suppression {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.keys.len() + self.hashed.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.hashed.is_empty()
     }
 }

@@ -29,7 +29,7 @@ use crate::mail::verp;
 
 /// The shared part of a rendered issue, as frozen in the store (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Frozen {
+pub(crate) struct Frozen {
     /// The subject (without a test prefix).
     pub subject: String,
     /// The HTML body with the stand-ins in place of the personal fields.
@@ -97,7 +97,7 @@ impl Prepared {
     /// inlined), what [`Prepared::from_frozen`] splices: frozen once per issue
     /// on the shared store so that every host and every resumed run sends the
     /// same copy apart from the personal fields.
-    pub fn render(
+    pub(crate) fn render(
         config: &Config,
         issue: &Issue<'_>,
         date: SystemTime,
@@ -131,7 +131,7 @@ impl Prepared {
 
     /// [`Prepared::new`] from an issue rendered before (here or by another
     /// host): the frozen subject, bodies and Date; the rest from `config`.
-    pub fn from_frozen(
+    pub(crate) fn from_frozen(
         config: &Config,
         issue: &Issue<'_>,
         frozen: &Frozen,
@@ -240,7 +240,7 @@ impl Prepared {
 
     /// The Message-ID for a recipient: stable per (issue, address), so a resend
     /// after a crash carries the same ID and receivers can fold duplicates.
-    pub fn message_id(&self, key: &str) -> String {
+    pub(crate) fn message_id(&self, key: &str) -> String {
         let mut d = Sha256::new();
         d.update(self.slot.as_bytes());
         d.update(b"\0");
@@ -329,12 +329,7 @@ impl Prepared {
     }
 
     /// True when messages are DKIM-signed (expensive: sign off the I/O threads).
-    pub fn signs(&self) -> bool {
+    pub(crate) fn signs(&self) -> bool {
         self.dkim.is_some()
-    }
-
-    /// The sender address (envelope MAIL FROM).
-    pub fn from(&self) -> &Address {
-        &self.from
     }
 }

@@ -24,12 +24,12 @@ mod secrets;
 mod slot;
 mod store;
 
-pub use check::{CheckReport, DkimRecord, check, dkim_aligned};
-pub use content::{excerpt_rule, load_content};
-pub use preview::{Preview, Sample, preview};
+pub(crate) use check::check;
+pub(crate) use content::load_content;
+pub(crate) use preview::preview;
 pub use secrets::{keyer, keyer_of, signer, with_previous_key};
-pub use slot::{choose, current_slot, is_sent, next_slot, slot_for, slot_state};
-pub use store::{read_store, snapshot, store_settings, walk_list};
+pub(crate) use slot::{choose, current_slot, is_sent, next_slot, slot_for, slot_state};
+pub(crate) use store::{read_store, snapshot, store_settings, walk_list};
 
 /// Why an action cannot be planned.
 #[derive(Debug, thiserror::Error)]

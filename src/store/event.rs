@@ -24,7 +24,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// All kinds.
-    pub const ALL: [EventKind; 5] = [
+    pub(crate) const ALL: [EventKind; 5] = [
         Self::HardBounce,
         Self::SoftBounce,
         Self::Delayed,
@@ -33,7 +33,7 @@ impl EventKind {
     ];
 
     /// The stored name (also the generic webhook's `type`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::HardBounce => "hard_bounce",
             Self::SoftBounce => "soft_bounce",

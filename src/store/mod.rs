@@ -39,16 +39,16 @@ mod url;
 
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, Recorded};
-pub use feedback::Feedback;
+pub(crate) use feedback::Feedback;
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Ledger, Snapshot};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
     StoredSubscriber, StoredSuppression,
 };
-pub use roster::Roster;
+pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
-pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError, redact};
+pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
 /// Everything a store does: the three sides, on one engine.
 pub trait Engine: Ledger + Roster + Feedback {}

@@ -88,7 +88,7 @@ impl RecipientStatus {
     ];
 
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::InFlight => "in_flight",
@@ -120,7 +120,7 @@ impl FromStr for RecipientStatus {
 
 impl IssueStatus {
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Assembled => "assembled",
             Self::Sending => "sending",
@@ -217,7 +217,7 @@ impl Counts {
             .map_or(0, |(_, n)| *n)
     }
     /// Counts in-flight recipients as uncertain (when no run is active, they are).
-    pub fn fold_in_flight(&mut self) {
+    pub(crate) fn fold_in_flight(&mut self) {
         let n = self.get(RecipientStatus::InFlight);
         if n == 0 {
             return;
@@ -240,7 +240,7 @@ impl Counts {
         self.by_status.iter().map(|(_, n)| n).sum()
     }
     /// Recipients not yet in a final state for this issue.
-    pub fn open(&self) -> u64 {
+    pub(crate) fn open(&self) -> u64 {
         [
             RecipientStatus::Pending,
             RecipientStatus::InFlight,

@@ -29,12 +29,12 @@ mod preview;
 mod router;
 mod signup;
 mod unsubscribe;
-pub mod webhooks;
+pub(crate) mod webhooks;
 mod welcome;
 
-pub use app::{BODY_LIMIT, Events};
+pub(crate) use app::Events;
 pub use confirm::{
     CONFIRM_EVERY_MINUTES, CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm,
 };
-pub use error::ServerError;
-pub use router::run;
+pub(crate) use error::ServerError;
+pub(crate) use router::run;

@@ -31,7 +31,7 @@ use crate::store::Store;
 
 /// Runs `tipsheet serve` until SIGINT or SIGTERM. `listen` overrides
 /// `server.listen`; `now` pins the clock's start (a testing aid).
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     listen: Option<&str>,
     now: Option<DateTime<Utc>>,

@@ -38,14 +38,14 @@ pub(crate) fn version_of(path: &Path) -> Result<i64, LedgerError> {
 }
 
 /// An open ledger.
-pub struct Db {
+pub(crate) struct Db {
     conn: Connection,
     path: PathBuf,
 }
 
 impl Db {
     /// Opens (creating if needed) the ledger at `path`, migrating it to the current schema.
-    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, LedgerError> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -64,7 +64,7 @@ impl Db {
     }
 
     /// Opens an existing ledger without writing to it; `None` if there is none yet.
-    pub fn open_read_only(path: &Path) -> Result<Option<Self>, LedgerError> {
+    pub(crate) fn open_read_only(path: &Path) -> Result<Option<Self>, LedgerError> {
         if !path.exists() {
             return Ok(None);
         }
@@ -132,14 +132,14 @@ impl Db {
 
     /// Every commit waits for the disk (`synchronous = FULL`): a crash of
     /// the machine loses no commit either (`[store] synchronous_commit = true`).
-    pub fn flush_every_commit(&self) -> Result<(), LedgerError> {
+    pub(crate) fn flush_every_commit(&self) -> Result<(), LedgerError> {
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(|e| self.err(e))
     }
 
     /// Whether every commit waits for the disk (`synchronous` is `FULL` or `EXTRA`).
-    pub fn flushes_every_commit(&self) -> Result<bool, LedgerError> {
+    pub(crate) fn flushes_every_commit(&self) -> Result<bool, LedgerError> {
         let level: i64 = self
             .conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))
@@ -148,7 +148,7 @@ impl Db {
     }
 
     /// All issues, oldest first.
-    pub fn issues(&self) -> Result<Vec<IssueRecord>, LedgerError> {
+    pub(crate) fn issues(&self) -> Result<Vec<IssueRecord>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -165,12 +165,12 @@ impl Db {
     }
 
     /// One issue by slot date.
-    pub fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, LedgerError> {
+    pub(crate) fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, LedgerError> {
         self.one_issue("slot", &slot_key(date))
     }
 
     /// One issue by number.
-    pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
+    pub(crate) fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
         self.one_issue("number", &number)
     }
 
@@ -194,7 +194,7 @@ impl Db {
     }
 
     /// Records an issue's frozen selection (no-op if the slot already has one).
-    pub fn assemble(
+    pub(crate) fn assemble(
         &self,
         date: NaiveDate,
         number: u32,
@@ -222,7 +222,7 @@ impl Db {
     /// transaction; does nothing if the issue already left `assembled`.
     /// `recipients` yields (normalized key, address, name). Returns how many rows
     /// were added (duplicates by key are ignored).
-    pub fn freeze<I, E>(
+    pub(crate) fn freeze<I, E>(
         &mut self,
         date: NaiveDate,
         recipients: I,
@@ -274,7 +274,7 @@ impl Db {
     }
 
     /// After a crash: recipients left in flight become `uncertain`. Returns how many.
-    pub fn recover(&self, date: NaiveDate) -> Result<u64, LedgerError> {
+    pub(crate) fn recover(&self, date: NaiveDate) -> Result<u64, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let n = self
@@ -289,7 +289,7 @@ impl Db {
     }
 
     /// The next recipients to try, by key after `after`, at most `limit`.
-    pub fn due(
+    pub(crate) fn due(
         &self,
         date: NaiveDate,
         statuses: &[RecipientStatus],
@@ -320,7 +320,7 @@ impl Db {
     }
 
     /// Marks `keys` in flight, and records `outcomes`, in one transaction.
-    pub fn commit(
+    pub(crate) fn commit(
         &mut self,
         date: NaiveDate,
         in_flight: &[&str],
@@ -372,7 +372,7 @@ impl Db {
     }
 
     /// Counts by status for one issue.
-    pub fn counts(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
+    pub(crate) fn counts(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let mut stmt = self
@@ -394,7 +394,7 @@ impl Db {
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
-    pub fn finish(&self, date: NaiveDate) -> Result<IssueStatus, LedgerError> {
+    pub(crate) fn finish(&self, date: NaiveDate) -> Result<IssueStatus, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         if self.counts(date)?.open() == 0 {
@@ -415,7 +415,7 @@ impl Db {
     /// for a new one runs `on_new` (which may read and write this ledger and
     /// the list files) before the record commits: if `on_new` fails, the event
     /// is not recorded, so a retry does it all again. True when new.
-    pub fn record_event<E: From<LedgerError>>(
+    pub(crate) fn record_event<E: From<LedgerError>>(
         &self,
         e: &Event,
         on_new: impl FnOnce() -> Result<(), E>,
@@ -448,7 +448,7 @@ impl Db {
 
     /// Soft bounces of `email` at or after `since` (RFC 3339), counting one per
     /// issue (a relay that reports one message twice counts once).
-    pub fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, LedgerError> {
+    pub(crate) fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, LedgerError> {
         self.conn
             .query_row(
                 "SELECT COUNT(DISTINCT COALESCE(slot, natural_key)) FROM events
@@ -462,7 +462,7 @@ impl Db {
 
     /// Moves a recipient row to `bounced` (a bounce that came back after the
     /// session); false when there is no such row or it already was.
-    pub fn mark_bounced(
+    pub(crate) fn mark_bounced(
         &self,
         slot: NaiveDate,
         email: &str,
@@ -481,7 +481,7 @@ impl Db {
 
     /// The latest issue whose copy went out to `email` (sent, bounced later,
     /// or uncertain): what an event without our Message-ID is most likely about.
-    pub fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, LedgerError> {
+    pub(crate) fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, LedgerError> {
         let slot: Option<String> = self
             .conn
             .query_row(
@@ -498,7 +498,7 @@ impl Db {
 
     /// Whether `email` ever complained (a later sign-up needs the double
     /// opt-in); false where the ledger has no `events` table.
-    pub fn complained(&self, email: &str) -> Result<bool, LedgerError> {
+    pub(crate) fn complained(&self, email: &str) -> Result<bool, LedgerError> {
         if !self.has_table("events")? {
             return Ok(false);
         }
@@ -514,7 +514,7 @@ impl Db {
 
     /// The recipient of issue `slot` whose Message-ID hash starts with `rid`
     /// (what a VERP token or a quoted Message-ID names).
-    pub fn recipient_by_rid(
+    pub(crate) fn recipient_by_rid(
         &self,
         slot: NaiveDate,
         rid: &str,
@@ -533,7 +533,7 @@ impl Db {
     }
 
     /// Recorded events, oldest first: of one issue, or all.
-    pub fn events(&self, slot: Option<NaiveDate>) -> Result<Vec<EventRecord>, LedgerError> {
+    pub(crate) fn events(&self, slot: Option<NaiveDate>) -> Result<Vec<EventRecord>, LedgerError> {
         let exists: bool = self
             .conn
             .query_row(
@@ -606,7 +606,7 @@ impl Db {
 
     /// Every inbound event whose address is one of `keys`, oldest first;
     /// none where the ledger has no `events` table.
-    pub fn events_of(&self, keys: &[String]) -> Result<Vec<ReaderEvent>, LedgerError> {
+    pub(crate) fn events_of(&self, keys: &[String]) -> Result<Vec<ReaderEvent>, LedgerError> {
         if !self.has_table("events")? {
             return Ok(Vec::new());
         }
@@ -641,7 +641,7 @@ impl Db {
 
     /// Every recipient row whose key is one of `keys` (an address and its
     /// pseudonyms), oldest issue first.
-    pub fn rows_of(&self, keys: &[String]) -> Result<Vec<ReaderRow>, LedgerError> {
+    pub(crate) fn rows_of(&self, keys: &[String]) -> Result<Vec<ReaderRow>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -678,7 +678,7 @@ impl Db {
     /// and exactly-once records are unchanged. Erased bytes are
     /// zeroed (`secure_delete`), the file rebuilt (`VACUUM`) and the WAL
     /// truncated, so no old page keeps the address. Returns the rows changed.
-    pub fn pseudonymize(
+    pub(crate) fn pseudonymize(
         &mut self,
         key: &str,
         pseudonym: &str,
