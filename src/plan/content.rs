@@ -3,7 +3,7 @@
 //!
 //! Must not look at the list, the ledger or the secrets.
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::Config;
 use crate::content::{self, ExcerptRule, Library, SectionKind};
 use crate::diagnostic::Diagnostic;

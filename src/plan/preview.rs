@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::PlanError;
+use super::error::PlanError;
 use super::slot::{choose, next_slot, slot_for};
 use super::store::{snapshot, walk_list};
 use crate::config::Config;

@@ -7,7 +7,7 @@
 //! not open the store or print: the development secret's warning goes back
 //! to the caller.
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::{Config, TransportKind};
 use crate::list;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::Config;
 use crate::content::Library;
 use crate::content::issue::{self, Issue};

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use super::PlanError;
+use super::error::PlanError;
 use super::secrets::keyer;
 use crate::config::Config;
 use crate::list::{Subscriber, Walked};
