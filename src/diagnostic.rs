@@ -29,7 +29,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `path:line`.
-    pub fn error(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn error(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             path: path.into(),
@@ -39,7 +39,11 @@ impl Diagnostic {
     }
 
     /// A warning at `path:line`.
-    pub fn warning(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(
+        path: impl Into<PathBuf>,
+        line: usize,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             severity: Severity::Warning,
             path: path.into(),

@@ -9,34 +9,35 @@ use crate::config::ConfigError;
 use crate::delivery::SessionError;
 use crate::mail::PrepareError;
 use crate::plan::PlanError;
-use crate::privacy::PrivacyError;
+use crate::reader_data::PrivacyError;
 use crate::schedule::ScheduleError;
 use crate::store::{LedgerError, StoreError};
 use crate::web::ServerError;
 
 /// Exit codes (documented in the README).
-pub mod exit {
+pub(crate) mod exit {
     /// All delivered, or nothing to do.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// Some recipients ended `failed` (or `check` found errors).
-    pub const FAILED: u8 = 1;
+    pub(crate) const FAILED: u8 = 1;
     /// Usage or config error.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// Another run holds the lock.
-    pub const LOCKED: u8 = 3;
+    pub(crate) const LOCKED: u8 = 3;
     /// Interrupted by a signal; rerun to resume.
-    pub const INTERRUPTED: u8 = 4;
+    pub(crate) const INTERRUPTED: u8 = 4;
     /// The shared store (PostgreSQL) was lost: what could be recorded was; rerun to resume.
-    pub const STORE: u8 = 5;
+    pub(crate) const STORE: u8 = 5;
     /// A message piped to `inbound -` could not be taken now (the store out
     /// of reach or busy): `EX_TEMPFAIL` (sysexits.h), so the mail system
     /// keeps it and retries.
-    pub const TEMPFAIL: u8 = 75;
+    pub(crate) const TEMPFAIL: u8 = 75;
 }
 
-/// How a command that ran to its end came out.
+/// How a command that ran to its end came out (its exit code). Not
+/// `store::Outcome`, which is one delivery's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Ending {
     /// Everything done, or nothing to do.
     Done,
     /// Some recipients ended `failed`, or `check` found errors.
@@ -45,13 +46,13 @@ pub enum Outcome {
     Interrupted,
 }
 
-impl Outcome {
+impl Ending {
     /// The exit code.
     pub fn code(self) -> u8 {
         match self {
-            Outcome::Done => exit::OK,
-            Outcome::Failures => exit::FAILED,
-            Outcome::Interrupted => exit::INTERRUPTED,
+            Ending::Done => exit::OK,
+            Ending::Failures => exit::FAILED,
+            Ending::Interrupted => exit::INTERRUPTED,
         }
     }
 }

@@ -7,16 +7,16 @@ use chrono::{DateTime, Utc};
 
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::plan;
 
-pub(super) async fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Error> {
+pub(super) async fn run(path: &Path, now: DateTime<Utc>) -> Result<Ending, Error> {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             errln!("error: {e}");
             outln!("check: 1 error, 0 warnings");
-            return Ok(Outcome::Failures);
+            return Ok(Ending::Failures);
         }
     };
     let mut report = plan::check(&config, now).await;
@@ -55,8 +55,8 @@ pub(super) async fn run(path: &Path, now: DateTime<Utc>) -> Result<Outcome, Erro
         );
     }
     Ok(if errors > 0 {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     })
 }

@@ -56,7 +56,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 /// Resolves on SIGINT or SIGTERM: how `send`, `run` and `serve` learn to stop.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

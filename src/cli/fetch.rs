@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::feeds::{self, FeedStatus, Fetched, Status};
 use crate::plan;
 use crate::store::Store;
@@ -21,7 +21,7 @@ pub struct FetchArgs {
     pub dry_run: bool,
 }
 
-pub(super) async fn run(config: &Config, args: &FetchArgs) -> Result<Outcome, Error> {
+pub(super) async fn run(config: &Config, args: &FetchArgs) -> Result<Ending, Error> {
     if config.content.feeds.is_empty() {
         return Err(Error::Usage(format!(
             "{}: no feeds to fetch; add a `[[content.feeds]]` table with a `url` under `[content]`",
@@ -35,9 +35,9 @@ pub(super) async fn run(config: &Config, args: &FetchArgs) -> Result<Outcome, Er
         errln!("fetch: {line}");
     }
     Ok(if fetched.failed() {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     })
 }
 

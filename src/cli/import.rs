@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::import::{self, Format, ImportError, Imported, Written};
 
 /// `import` options.
@@ -56,7 +56,7 @@ impl From<FormatArg> for Format {
 
 /// Runs `tipsheet import`: 0 when every file was imported (warnings allowed),
 /// 1 when any failed, a usage error (2) for bad arguments or a broken config.
-pub fn run(args: &ImportArgs, config_path: &Path) -> Result<Outcome, Error> {
+pub(crate) fn run(args: &ImportArgs, config_path: &Path) -> Result<Ending, Error> {
     let usage = Error::Usage;
     if let Some(url) = &args.url {
         if args.files.len() > 1 {
@@ -111,9 +111,9 @@ pub fn run(args: &ImportArgs, config_path: &Path) -> Result<Outcome, Error> {
         outln!("import: {imported} imported, {failed} failed");
     }
     Ok(if failed > 0 {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     })
 }
 

@@ -17,7 +17,7 @@ use clap::Args;
 use super::common::signer;
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::inbound::{Done, Handled, InboundError, Processor, classify::MAX_BYTES, plan};
 use crate::store::{Engine, EventKind, Store};
 
@@ -56,7 +56,7 @@ pub(super) async fn run(
     config: &Config,
     args: &InboundArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     if args.files.is_empty() && args.maildir.is_none() {
         return Err(Error::Usage(
             "nothing to read: name message files (`-` for standard input) or `--maildir DIR`"
@@ -71,7 +71,7 @@ pub(super) async fn run(
         let Some(store) = crate::plan::read_store(config).await? else {
             return Err(Error::Usage(format!(
                 "the store at `{}` holds nothing yet: no issue was sent, so no message can be tied to one; send first",
-                crate::store::redact(&crate::plan::store_settings(config)?.url.to_string())
+                crate::config::redact_url(&crate::plan::store_settings(config)?.url.to_string())
             )));
         };
         return dry_run(&Processor::new(config, &signer, &store, now), args).await;
@@ -134,7 +134,7 @@ fn read(path: Option<&Path>) -> Result<Vec<u8>, String> {
 }
 
 /// Reads the messages `args` names and reports each, then the tally.
-async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
+async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Ending, Error> {
     let mut tally = Tally::default();
     let cur = args.maildir.as_ref().map(|d| d.join("cur"));
     if let Some(cur) = &cur {
@@ -178,15 +178,15 @@ async fn read_all(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outco
         t.errors
     );
     Ok(if t.errors > 0 {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     })
 }
 
 /// `--dry-run`: each message classified and what the real run would do
 /// shown, nothing written (the store only read, no Maildir move).
-async fn dry_run(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcome, Error> {
+async fn dry_run(processor: &Processor<'_>, args: &InboundArgs) -> Result<Ending, Error> {
     let mut unreadable = 0;
     for (shown, path) in sources(args)? {
         let source = path
@@ -242,9 +242,9 @@ async fn dry_run(processor: &Processor<'_>, args: &InboundArgs) -> Result<Outcom
         }
     }
     Ok(if unreadable > 0 {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     })
 }
 
@@ -315,7 +315,7 @@ fn report(name: &str, result: Result<Handled, InboundError>, tally: &mut Tally) 
 /// taken now, so the mail system keeps it and retries; 0 otherwise, a message
 /// not recognised (or not readable as mail) being kept in
 /// `<state.dir>/inbound/unrecognised/` for a person, never bounced back.
-async fn pipe(config: &Config, now: DateTime<Utc>) -> Result<Outcome, Error> {
+async fn pipe(config: &Config, now: DateTime<Utc>) -> Result<Ending, Error> {
     let later = |e: Error| Error::Temporary(Box::new(e));
     let raw = read(None).map_err(|e| later(Error::Usage(e)))?;
     let signer = signer(config, false).map_err(later)?;
@@ -337,7 +337,7 @@ async fn pipe(config: &Config, now: DateTime<Utc>) -> Result<Outcome, Error> {
             kept.display()
         );
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
 /// Writes `raw` under `<state.dir>/inbound/unrecognised/`, readable by its

@@ -13,28 +13,26 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::error::{Error, Outcome, exit};
+use crate::error::{Ending, Error, exit};
 
 mod check;
 mod common;
 mod fetch;
 mod import;
 mod inbound;
-pub mod output;
+pub(crate) mod output;
 mod preview;
-mod privacy;
 mod progress;
+mod reader;
 mod run;
 mod schedule;
 mod send;
 mod serve;
 mod status;
 mod store;
-pub mod subscribers;
+pub(crate) mod subscribers;
 
 use output::errln;
-
-pub use common::shutdown_signal;
 
 /// tipsheet: assemble, preview and send the career-tips newsletter.
 #[derive(Debug, Parser)]
@@ -84,14 +82,14 @@ pub enum Command {
     /// Import new comparisons from the configured feeds (`[[content.feeds]]`).
     Fetch(fetch::FetchArgs),
     /// One reader's data: show it, or forget it (erasure on request).
-    Subscribers(privacy::SubscribersArgs),
+    Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
 }
 
 /// Runs the parsed command line on the one runtime the command line owns:
 /// everything below it is async.
-pub fn run(cli: Cli) -> Result<Outcome, Error> {
+pub fn run(cli: Cli) -> Result<Ending, Error> {
     let rt = match cli.command {
         // The server answers many clients at once.
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
@@ -103,7 +101,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     rt.block_on(dispatch(cli))
 }
 
-async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
+async fn dispatch(cli: Cli) -> Result<Ending, Error> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
         Command::Check => check::run(&cli.config, now).await,
@@ -115,7 +113,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
         Command::Fetch(a) => fetch::run(&Config::load(&cli.config)?, a).await,
-        Command::Subscribers(a) => privacy::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
     }
 }

@@ -44,7 +44,7 @@ macro_rules! errln {
 pub(crate) use {errln, outln};
 
 /// Writes one line on standard output (use [`outln!`]).
-pub fn out(args: fmt::Arguments<'_>) {
+pub(crate) fn out(args: fmt::Arguments<'_>) {
     if let Err(e) = line(&mut io::stdout().lock(), &STDOUT_CLOSED, args)
         && e.kind() != io::ErrorKind::BrokenPipe
     {
@@ -56,14 +56,14 @@ pub fn out(args: fmt::Arguments<'_>) {
 }
 
 /// Writes one line on standard error (use [`errln!`]).
-pub fn err(args: fmt::Arguments<'_>) {
+pub(crate) fn err(args: fmt::Arguments<'_>) {
     // Nowhere left to report a failure of standard error itself.
     let _ = line(&mut io::stderr().lock(), &STDERR_CLOSED, args);
 }
 
 /// Why standard output stopped taking lines, unless it was a closed pipe
 /// (a reader such as `head` that has seen enough is not an error).
-pub fn stdout_error() -> Option<String> {
+pub(crate) fn stdout_error() -> Option<String> {
     STDOUT_ERROR
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -10,7 +10,7 @@ use super::output::{errln, outln};
 use crate::config::Config;
 use crate::content::issue;
 use crate::delivery::SessionError;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::mail::{self, prepared, view};
 use crate::plan;
 
@@ -32,7 +32,7 @@ pub(super) async fn run(
     config: &Config,
     args: &PreviewArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
     let signer = super::common::signer(config, false)?;
@@ -138,5 +138,5 @@ pub(super) async fn run(
             .join(", ")
     );
     outln!("Nothing was sent.");
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }

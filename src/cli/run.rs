@@ -9,13 +9,13 @@ use super::common::log_line;
 use super::progress::Console;
 use crate::config::Config;
 use crate::delivery::session::Session;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::plan;
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock, WallClock};
 use crate::schedule::daemon::{self, SlotOutcome};
 
-pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Outcome, Error> {
+pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
     // A secret too weak to send with stops the daemon now, not at the slot.
     plan::signer_for(config, plan::Signing::Send)?;
@@ -48,7 +48,7 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<O
         .await;
         log_line("tipsheet run: stopping");
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
 /// The daemon's callback: send `slot` unless the ledger has it sent, and log
@@ -98,7 +98,7 @@ async fn send_slot(
     log_line(&format!("sending issue #{} ({})", slot.number, slot.date));
     // Content is read fresh for every send.
     let (number, date) = (slot.number, slot.date);
-    let result: Result<Outcome, Error> = async {
+    let result: Result<Ending, Error> = async {
         let (library, _) = plan::load_content(config)?;
         let signer = super::common::signer_for(config, plan::Signing::Send, true)?;
         let session = Session {
@@ -119,11 +119,11 @@ async fn send_slot(
     }
     .await;
     match result {
-        Ok(Outcome::Done) => {
+        Ok(Ending::Done) => {
             log_line(&format!("finished issue #{number} ({date})"));
             SlotOutcome::Sent
         }
-        Ok(Outcome::Interrupted) => SlotOutcome::Interrupted,
+        Ok(Ending::Interrupted) => SlotOutcome::Interrupted,
         Ok(o) => {
             log_line(&format!(
                 "issue #{number} ended with exit code {}; retrying while within grace",

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::output::outln;
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::plan::{self, slot_state};
 
 /// `schedule` options.
@@ -27,7 +27,7 @@ pub(super) async fn run(
     config: &Config,
     args: &ScheduleArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
     let ledger = plan::snapshot(config, None).await?;
     let mut slots = schedule.slots_before(now, args.past);
@@ -55,7 +55,7 @@ pub(super) async fn run(
             })
             .collect();
         outln!("{}", serde_json::Value::Array(v));
-        return Ok(Outcome::Done);
+        return Ok(Ending::Done);
     }
     outln!(
         "schedule: `{}` in {}, every {} week(s) from {}, grace {} (cron crate form `{}`)",
@@ -76,5 +76,5 @@ pub(super) async fn run(
             state
         );
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }

@@ -10,8 +10,8 @@ use clap::Args;
 use super::output::{errln, outln};
 use super::progress::Console;
 use crate::config::Config;
-use crate::delivery::session::{self, Delivered, Report, Session, SessionError};
-use crate::error::{Error, Outcome};
+use crate::delivery::session::{self, Delivered, SendReport, Session, SessionError};
+use crate::error::{Ending, Error};
 use crate::plan;
 
 /// `send` options.
@@ -39,7 +39,7 @@ pub(super) async fn run(
     config: &Config,
     args: &SendArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
     if args.dry_run || args.to.is_some() {
@@ -59,7 +59,7 @@ pub(super) async fn run(
                 sent.code,
                 sent.reply
             );
-            return Ok(Outcome::Done);
+            return Ok(Ending::Done);
         }
         let d = session::dry_run(config, &issue, signer).await?;
         for w in &d.skipped {
@@ -75,16 +75,16 @@ pub(super) async fn run(
             d.prepare_seconds * 1000.0
         );
         outln!("recipients: {}", super::common::list_counts(&d.counts));
-        return Ok(Outcome::Done);
+        return Ok(Ending::Done);
     }
     let slot = if args.if_due {
         // For crontab: only the slot whose time has come and is within grace.
         let Some(slot) = schedule.due(now) else {
-            return Ok(Outcome::Done);
+            return Ok(Ending::Done);
         };
         let ledger = plan::snapshot(config, None).await?;
         if plan::is_sent(ledger.as_ref(), slot.date)? {
-            return Ok(Outcome::Done);
+            return Ok(Ending::Done);
         }
         slot
     } else {
@@ -116,7 +116,7 @@ pub(super) async fn run(
 }
 
 /// Prints a session's summary; shared with `run`.
-pub(super) fn print_delivered(delivered: Delivered) -> Outcome {
+pub(super) fn print_delivered(delivered: Delivered) -> Ending {
     match delivered {
         Delivered::AlreadySent { number, date, next } => {
             outln!(
@@ -127,13 +127,13 @@ pub(super) fn print_delivered(delivered: Delivered) -> Outcome {
                 ))
                 .unwrap_or_default()
             );
-            Outcome::Done
+            Ending::Done
         }
         Delivered::Ran(report) => print_report(&report),
     }
 }
 
-fn print_report(r: &Report) -> Outcome {
+fn print_report(r: &SendReport) -> Ending {
     let s = &r.summary;
     outln!(
         "issue #{} ({}): {} delivered, {} failed, {} bounced, {} skipped in {:.2}s; issue is {}",
@@ -175,12 +175,12 @@ fn print_report(r: &Report) -> Outcome {
     }
     if s.interrupted {
         errln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
-        return Outcome::Interrupted;
+        return Ending::Interrupted;
     }
     if r.has_failures() {
-        Outcome::Failures
+        Ending::Failures
     } else {
-        Outcome::Done
+        Ending::Done
     }
 }
 

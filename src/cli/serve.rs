@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::web;
 
 /// `serve` options.
@@ -34,7 +34,7 @@ pub(super) async fn run(
     config: &Config,
     args: &ServeArgs,
     now: Option<DateTime<Utc>>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     web::run(
         config,
         args.listen.as_deref(),
@@ -43,5 +43,5 @@ pub(super) async fn run(
         super::common::shutdown_signal(),
     )
     .await?;
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::output::outln;
 use crate::config::Config;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
 use crate::plan::{slot_for, slot_state};
 use crate::store::{IssueStatus, RecipientStatus};
 
@@ -25,7 +25,7 @@ pub(super) async fn run(
     config: &Config,
     args: &StatusArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
     // What came back (inbound events) is in the same store.
     let store = crate::plan::read_store(config).await?;
@@ -38,7 +38,7 @@ async fn report(
     now: DateTime<Utc>,
     schedule: &crate::schedule::Schedule,
     store: Option<&crate::store::Store>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let ledger = match store {
         Some(s) => Some(s.snapshot(args.date).await?),
         None => None,
@@ -62,7 +62,7 @@ async fn report(
         } else {
             outln!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
         }
-        return Ok(Outcome::Done);
+        return Ok(Ending::Done);
     }
     // Slots past their grace that never went out, so nobody mistakes silence for success.
     let recorded: std::collections::HashSet<NaiveDate> = issues.iter().map(|i| i.slot).collect();
@@ -96,7 +96,7 @@ async fn report(
             );
         }
         print_rows(rows, args.json);
-        return Ok(Outcome::Done);
+        return Ok(Ending::Done);
     };
     for i in issues
         .iter()
@@ -180,7 +180,7 @@ async fn report(
         }
     }
     print_rows(rows, args.json);
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
 fn print_rows(mut rows: Vec<(NaiveDate, serde_json::Value, String)>, json: bool) {

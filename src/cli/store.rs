@@ -9,7 +9,7 @@ use crate::diagnostic::Diagnostic;
 use crate::store::{Store, StoreError, StoreSettings};
 
 /// What `check` learned about the store.
-pub struct StoreCheck {
+pub(crate) struct StoreCheck {
     /// The line to print after the summary.
     pub line: String,
     /// Problems (an unreachable or too-new store is an error).
@@ -19,7 +19,7 @@ pub struct StoreCheck {
 }
 
 /// Reports on the store named by `config`.
-pub async fn check(config: &Config) -> StoreCheck {
+pub(crate) async fn check(config: &Config) -> StoreCheck {
     let key_line = config.line_of_key("store.url");
     let error = |msg: String| StoreCheck {
         line: "store: unusable (see the error above)".into(),

@@ -7,7 +7,7 @@
 //! store's. On the file engine the list *is* the CSV
 //! file, and both commands say so instead of doing anything. An import never
 //! writes an erased reader (`subscribers forget`) back: the store holds only
-//! its keyed hash, which `crate::privacy` recognises.
+//! its keyed hash, which `crate::reader_data` recognises.
 
 use std::path::{Path, PathBuf};
 
@@ -17,10 +17,11 @@ use clap::Args;
 use super::output::{errln, outln};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
-use crate::error::{Error, Outcome};
+use crate::error::{Ending, Error};
+use crate::list::SuppressionReason;
 use crate::list::export::{create_folder, write_csv};
 use crate::list::import::{ImportError, read_suppressions, refuse_torn};
-use crate::list::privacy::{FORGOTTEN, Keyer};
+use crate::list::keyer::Keyer;
 use crate::list::{self, Dedupe, RowProblem, SubscriberReader};
 use crate::store::{Store, StoredSubscriber, StoredSuppression};
 
@@ -28,9 +29,9 @@ use crate::store::{Store, StoredSubscriber, StoredSuppression};
 const BATCH: usize = 1000;
 
 /// The list commands of `tipsheet subscribers` (the group is in
-/// [`super::privacy`], beside `show` and `forget`).
+/// [`super::reader`], beside `show` and `forget`).
 #[derive(Debug, Clone, Copy)]
-pub enum ListCommand<'a> {
+pub(crate) enum ListCommand<'a> {
     /// `subscribers import`.
     Import(&'a ImportListArgs),
     /// `subscribers export`.
@@ -56,11 +57,11 @@ pub struct ExportListArgs {
 }
 
 /// Runs `tipsheet subscribers …`.
-pub async fn run(
+pub(crate) async fn run(
     command: ListCommand<'_>,
     config: &Config,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let settings = crate::plan::store_settings(config)?;
     let store = match Store::open_to_read(&settings).await? {
         Some(s) => s,
@@ -104,7 +105,7 @@ async fn erased_keyer(config: &Config, store: &Store) -> Result<Option<Keyer>, E
             .await
             .map_err(Error::Store)?
             .iter()
-            .filter(|s| s.reason == FORGOTTEN)
+            .filter(|s| SuppressionReason::Forgotten.is(&s.reason))
             .count()
         {
             0 => Ok(None),
@@ -166,7 +167,7 @@ async fn import(
     store: &Store,
     args: &ImportListArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     let keyer = erased_keyer(config, store).await?;
     let keyer = keyer.as_ref();
     let mut skipped = 0usize;
@@ -257,10 +258,10 @@ async fn import(
         "the store now lists {listed} subscriber(s), {suppressed} of them suppressed, {} active",
         listed - suppressed
     );
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
-async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> {
+async fn export(store: &Store, args: &ExportListArgs) -> Result<Ending, Error> {
     let subscribers = store.subscribers().await.map_err(Error::Store)?;
     let suppressions = store.suppressions().await.map_err(Error::Store)?;
     create_folder(&args.out)?;
@@ -291,5 +292,5 @@ async fn export(store: &Store, args: &ExportListArgs) -> Result<Outcome, Error> 
         suppressions.len(),
         supp_path.display()
     );
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }

@@ -156,7 +156,7 @@ impl Config {
     }
 
     /// The folder relative paths resolve against.
-    pub fn base_dir(&self) -> PathBuf {
+    pub(crate) fn base_dir(&self) -> PathBuf {
         self.path
             .parent()
             .map(Path::to_path_buf)
@@ -164,17 +164,18 @@ impl Config {
     }
 
     /// `[bounces]` as written, or its defaults.
-    pub fn bounce_settings(&self) -> Bounces {
+    pub(crate) fn bounce_settings(&self) -> Bounces {
         self.bounces.clone().unwrap_or_else(Bounces::defaults)
     }
 
     /// The ledger's path.
-    pub fn ledger_path(&self) -> PathBuf {
+    pub(crate) fn ledger_path(&self) -> PathBuf {
         self.state.dir.join("tipsheet.sqlite3")
     }
 
     /// The From address's domain (for Message-IDs and EHLO).
-    pub fn from_domain(&self) -> String {
+    #[allow(clippy::wrong_self_convention)] // the From header's domain, not a conversion
+    pub(crate) fn from_domain(&self) -> String {
         self.newsletter
             .from
             .parse::<lettre::message::Mailbox>()
@@ -183,12 +184,12 @@ impl Config {
     }
 
     /// A dotted key's line in the file, 0 when not written there.
-    pub fn line_of_key(&self, dotted: &str) -> usize {
+    pub(crate) fn line_of_key(&self, dotted: &str) -> usize {
         key_line(&self.source, dotted)
     }
 
     /// An `Invalid` error for `dotted`, pointing at its line.
-    pub fn invalid(&self, dotted: &str, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn invalid(&self, dotted: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.clone(),
             line: self.line_of_key(dotted),

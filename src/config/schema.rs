@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::redact_url;
+use super::redact::redact_url;
 
 /// `[dkim]` in config.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -324,7 +324,7 @@ pub struct Bounces {
 impl Bounces {
     /// The settings that apply when `[bounces]` is absent (no VERP; webhooks and
     /// `inbound` still work with the default policy).
-    pub fn defaults() -> Self {
+    pub(crate) fn defaults() -> Self {
         Self {
             address: String::new(),
             soft_limit: default_soft_limit(),

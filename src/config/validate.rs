@@ -5,7 +5,7 @@
 //! (`mod.rs` does both before it validates), nor read content,
 //! subscribers or the ledger.
 
-use super::redact_url;
+use super::redact::redact_url;
 use super::schema::{Tls, TransportKind};
 use super::{Config, ConfigError};
 

@@ -230,12 +230,12 @@ pub fn assemble<'a>(
 
 impl Issue<'_> {
     /// The issue number.
-    pub fn number(&self) -> u32 {
+    pub(crate) fn number(&self) -> u32 {
         self.slot.number
     }
 
     /// "Career Tips #12: Associate Producer vs. Assistant Producer, and 2 more comparisons".
-    pub fn subject(&self, newsletter: &str) -> String {
+    pub(crate) fn subject(&self, newsletter: &str) -> String {
         let lead = self
             .comparisons
             .first()
@@ -250,7 +250,7 @@ impl Issue<'_> {
     }
 
     /// The inbox preview line.
-    pub fn preheader(&self) -> String {
+    pub(crate) fn preheader(&self) -> String {
         let titles: Vec<&str> = self
             .comparisons
             .iter()
@@ -268,12 +268,12 @@ impl Issue<'_> {
     }
 
     /// `issue-<N>`, the utm campaign.
-    pub fn campaign(&self) -> String {
+    pub(crate) fn campaign(&self) -> String {
         format!("issue-{}", self.number())
     }
 
     /// The comparison's full-article link with utm parameters, if it has a url.
-    pub fn article_link(&self, comparison: &Comparison) -> Option<String> {
+    pub(crate) fn article_link(&self, comparison: &Comparison) -> Option<String> {
         let url = comparison.meta.url.as_deref()?;
         let (base, fragment) = match url.split_once('#') {
             Some((b, f)) => (b, Some(f)),

@@ -18,12 +18,17 @@ mod model;
 mod sections;
 mod tips;
 
-pub use comparisons::*;
-pub use excerpts::*;
-pub use front::*;
-pub use model::*;
-pub use sections::*;
-pub use tips::*;
+pub use comparisons::parse_comparison;
+pub(crate) use excerpts::sentence_ends;
+pub use excerpts::{excerpt, markdown_to_html, markdown_to_text};
+pub use front::{Split, split_front_matter};
+pub use model::{
+    Comparison, ComparisonMeta, Excerpt, ExcerptRule, Per, Role, Salary, Section, SectionKind,
+};
+pub use sections::sections;
+pub use tips::{Tip, TipMeta, parse_tip};
+
+use front::key_line;
 
 /// Everything in `content/`, sorted by slug.
 #[derive(Debug, Clone, Default)]
@@ -36,12 +41,12 @@ pub struct Library {
 
 impl Library {
     /// Looks a comparison up by slug.
-    pub fn comparison(&self, slug: &str) -> Option<&Comparison> {
+    pub(crate) fn comparison(&self, slug: &str) -> Option<&Comparison> {
         self.comparisons.iter().find(|c| c.meta.slug == slug)
     }
 
     /// Looks a tip up by slug.
-    pub fn tip(&self, slug: &str) -> Option<&Tip> {
+    pub(crate) fn tip(&self, slug: &str) -> Option<&Tip> {
         self.tips.iter().find(|t| t.slug == slug)
     }
 }

@@ -141,7 +141,7 @@ pub enum SectionKind {
 
 impl SectionKind {
     /// Parses `content.excerpt_section`.
-    pub fn from_config(name: &str) -> Option<Self> {
+    pub(crate) fn from_config(name: &str) -> Option<Self> {
         Some(match name.trim().to_ascii_lowercase().as_str() {
             "duties" | "job duties" => Self::Duties,
             "requirements" | "job requirements" => Self::Requirements,
@@ -153,7 +153,7 @@ impl SectionKind {
     }
 
     /// How a person would name it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::WhatIs(_) => "What is a …?",
             Self::Duties => "Job Duties",
@@ -167,7 +167,7 @@ impl SectionKind {
 
     /// Recognizes a heading by its keywords, not its position; `roles` are the
     /// compared role names, used to tell the two "What is …" sections apart.
-    pub fn classify(heading: &str, roles: &[&str]) -> Self {
+    pub(crate) fn classify(heading: &str, roles: &[&str]) -> Self {
         let h = heading.to_lowercase();
         let h = h.trim();
         // "What is the difference between a … and a …?" is about both roles, not one.
@@ -251,7 +251,7 @@ pub struct Comparison {
 
 impl Comparison {
     /// The slug.
-    pub fn slug(&self) -> &str {
+    pub(crate) fn slug(&self) -> &str {
         &self.meta.slug
     }
 }

@@ -36,6 +36,7 @@ use super::reporter::Reporter;
 use super::throttle::Limiter;
 use super::transport::Transport;
 use super::worker::{Done, Finished, Job, worker};
+use crate::list::SuppressionReason;
 use crate::mail::prepared::Prepared;
 use crate::store::{Outcome, RecipientStatus, Store, StoreError};
 
@@ -454,10 +455,9 @@ impl<'a> Run<'a> {
             }
             RecipientStatus::Bounced => {
                 self.summary.bounced += 1;
-                let reason = format!(
-                    "bounced: {}",
-                    o.reply.as_deref().unwrap_or("permanent failure")
-                );
+                let reason =
+                    SuppressionReason::bounced(o.reply.as_deref().unwrap_or("permanent failure"))
+                        .to_string();
                 // Suppress before the ledger says bounced, so a crash in between loses nothing.
                 if let Err(e) = self
                     .store

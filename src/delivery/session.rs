@@ -128,12 +128,12 @@ pub enum Delivered {
         next: Option<Slot>,
     },
     /// The run went to its end (or was interrupted; see `summary.interrupted`).
-    Ran(Report),
+    Ran(SendReport),
 }
 
 /// The end of a run.
 #[derive(Debug)]
-pub struct Report {
+pub struct SendReport {
     /// The issue number.
     pub number: u32,
     /// Its slot date.
@@ -146,7 +146,7 @@ pub struct Report {
     pub counts: Counts,
 }
 
-impl Report {
+impl SendReport {
     /// True when some recipients ended `failed`, or a paused provider left
     /// some pending (exit 1).
     pub fn has_failures(&self) -> bool {
@@ -234,7 +234,7 @@ impl Session<'_> {
         let status = store.finish(date).await.map_err(after)?;
         let counts = store.counts(date).await.map_err(after)?;
         match result {
-            Ok(summary) => Ok(Delivered::Ran(Report {
+            Ok(summary) => Ok(Delivered::Ran(SendReport {
                 number,
                 date,
                 summary,

@@ -7,14 +7,14 @@
 use std::path::PathBuf;
 
 use super::doc::Doc;
-use super::model::{EXCERPT_RULE, Format, ImportError, Imported, Report};
+use super::model::{EXCERPT_RULE, Format, ImportError, ImportReport, Imported};
 use super::{chrome, end, salaries, sections, title, write};
 use crate::content::{self, ComparisonMeta, Role};
 
 pub(super) fn build(doc: Doc, format: Format, url: Option<&str>) -> Result<Imported, ImportError> {
-    let mut report = Report {
+    let mut report = ImportReport {
         dropped: doc.dropped,
-        ..Report::default()
+        ..ImportReport::default()
     };
     let mut blocks = doc.blocks;
     let (a, b) = title::take_title(

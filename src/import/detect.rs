@@ -10,7 +10,7 @@ use super::model::Format;
 /// with no markup at all is plain text (a page copied from the browser); a `.txt`
 /// file is plain text unless it is Markdown by its look (front matter, `#`
 /// headings).
-pub fn detect_format(path: Option<&Path>, text: &str) -> Format {
+pub(crate) fn detect_format(path: Option<&Path>, text: &str) -> Format {
     let ext = path
         .and_then(Path::extension)
         .and_then(|e| e.to_str())

@@ -10,7 +10,7 @@
 //! `build`: `title`, `chrome`, `end`, `sections`, `salaries` → `write`.
 //! The format itself and section recognition belong to [`content`]: this module
 //! reuses them and checks its output with [`content::parse_comparison`] before
-//! writing. What it cannot find it reports in a typed [`Report`]; it never
+//! writing. What it cannot find it reports in a typed [`ImportReport`]; it never
 //! guesses, never overwrites without `force`, never uses the network (`feeds`
 //! fetches and hands it the bytes), prints
 //! nothing, parses no arguments and loads no config (that is `cli::import`).
@@ -39,14 +39,14 @@ mod text;
 mod title;
 mod write;
 
-pub use detect::detect_format;
-pub use model::{EXCERPT_RULE, Format, FoundSalary, ImportError, Imported, Report};
+pub(crate) use detect::detect_format;
+pub use model::{EXCERPT_RULE, Format, FoundSalary, ImportError, ImportReport, Imported};
 pub use salaries::{SalaryMatch, find_salary_ranges};
 pub use title::parse_title;
 
 /// A comparison written to disk.
 #[derive(Debug)]
-pub struct Written {
+pub(crate) struct Written {
     /// The file written, `<out>/<slug>.md`.
     pub path: PathBuf,
     /// What was imported.
@@ -55,7 +55,7 @@ pub struct Written {
 
 /// Imports one article and writes it under `out` as `<slug>.md`. `name` is the
 /// input's path (for format detection), `None` for standard input.
-pub fn write_comparison(
+pub(crate) fn write_comparison(
     name: Option<&Path>,
     bytes: &[u8],
     out: &Path,
@@ -67,7 +67,11 @@ pub fn write_comparison(
 }
 
 /// Writes an imported article under `out` as `<slug>.md`.
-pub fn write_imported(imported: Imported, out: &Path, force: bool) -> Result<Written, ImportError> {
+pub(crate) fn write_imported(
+    imported: Imported,
+    out: &Path,
+    force: bool,
+) -> Result<Written, ImportError> {
     let path = out.join(imported.file_name());
     write::write_file(&path, &imported.text, force)?;
     Ok(Written { path, imported })

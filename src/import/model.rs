@@ -29,7 +29,7 @@ pub enum Format {
 
 impl Format {
     /// How the summary names it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Markdown => "markdown",
             Format::Html => "html",
@@ -101,7 +101,7 @@ pub struct FoundSalary {
 
 /// What an import found and left out, for the summary.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Report {
+pub struct ImportReport {
     /// The headings of the recognized sections, normalized, in file order.
     pub sections: Vec<String>,
     /// Sections the content format expects but the article lacks.
@@ -128,14 +128,14 @@ pub struct Imported {
     /// The whole comparison file.
     pub text: String,
     /// What was found and dropped.
-    pub report: Report,
+    pub report: ImportReport,
     /// The content loader's warnings for the file, as if it were `<slug>.md`.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl Imported {
     /// The file name it is written under: `<slug>.md`.
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{}.md", self.meta.slug)
     }
 }

@@ -7,7 +7,7 @@
 
 use super::doc::{Block, Kind, section_level};
 use super::escape::escape_text;
-use super::model::{EXCERPT_RULE, ImportError, Report};
+use super::model::{EXCERPT_RULE, ImportError, ImportReport};
 use super::salaries::{Scan, only_role};
 use super::title::article;
 use crate::content::{self, SectionKind};
@@ -26,7 +26,7 @@ pub(super) struct Sections {
 pub(super) fn sections(
     blocks: Vec<Block>,
     roles: &[&str; 2],
-    report: &mut Report,
+    report: &mut ImportReport,
 ) -> Result<Sections, ImportError> {
     let section_level = section_level(&blocks);
     let mut s = Sectioner {
@@ -103,7 +103,7 @@ struct Sectioner<'a> {
 }
 
 impl Sectioner<'_> {
-    fn heading(&mut self, level: u8, text: &str, report: &mut Report) {
+    fn heading(&mut self, level: u8, text: &str, report: &mut ImportReport) {
         let roles = self.roles;
         if Some(level) == self.section_level {
             let kind = SectionKind::classify(text, roles);

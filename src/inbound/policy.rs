@@ -15,13 +15,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::config::Bounces;
-use crate::list::privacy::{Keyer, scrub};
+use crate::list::SuppressionReason;
+use crate::list::erase::scrub;
+use crate::list::keyer::Keyer;
 use crate::store::{Consequence, Event, EventKind, Feedback, LedgerError, StoreError};
-
-/// The suppression reason of a complaint (a later sign-up needs double opt-in).
-pub const COMPLAINT: &str = "complaint";
-/// The suppression reason of an unsubscribe.
-pub const UNSUBSCRIBED: &str = "unsubscribed";
 
 /// Errors applying an event.
 #[derive(Debug, thiserror::Error)]
@@ -159,17 +156,18 @@ impl Policy {
             EventKind::SoftBounce => {
                 let n = soft.unwrap_or(0);
                 (n >= u64::from(self.soft_limit)).then(|| {
-                    format!(
-                        "bounced: {n} soft bounces in {} days, the last: {}",
+                    SuppressionReason::bounced(format!(
+                        "{n} soft bounces in {} days, the last: {}",
                         self.soft_window_days,
                         short(event)
-                    )
+                    ))
+                    .to_string()
                 })
             }
             // Never counts against the reader: recorded only.
             EventKind::Delayed | EventKind::Failure | EventKind::SenderReport => None,
-            EventKind::Complaint => Some(COMPLAINT.to_string()),
-            EventKind::Unsubscribe => Some(UNSUBSCRIBED.to_string()),
+            EventKind::Complaint => Some(SuppressionReason::Complaint.to_string()),
+            EventKind::Unsubscribe => Some(SuppressionReason::Unsubscribed.to_string()),
         }
     }
 }
@@ -195,12 +193,7 @@ fn short(event: &Event) -> String {
 }
 
 fn bounce_reason(event: &Event) -> String {
-    let s = short(event);
-    if s.is_empty() {
-        "bounced".into()
-    } else {
-        format!("bounced: {s}")
-    }
+    SuppressionReason::bounced(short(event)).to_string()
 }
 
 /// True when `key` complained about any issue: a later sign-up must go

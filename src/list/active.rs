@@ -8,8 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::privacy::Keyer;
-use super::{Dedupe, RowProblem, Subscriber, SubscriberReader, SubscribersError, Suppression};
+use super::dedupe::Dedupe;
+use super::keyer::Keyer;
+use super::model::{RowProblem, Subscriber, SubscribersError};
+use super::reader::SubscriberReader;
+use super::suppression::Suppression;
 use crate::diagnostic::Diagnostic;
 
 /// Why the list cannot be used whole.
@@ -56,7 +59,7 @@ pub struct ListCounts {
 /// cap) ends the stream with an `Err` item, and a torn multi-line row is an
 /// `Err` item too: whoever consumes the stream sees it, so a partial list is
 /// never taken for the whole.
-pub struct Active {
+pub(crate) struct Active {
     reader: Option<SubscriberReader>,
     dedupe: Dedupe,
     suppression: Suppression,
@@ -69,7 +72,7 @@ pub struct Active {
 
 /// Opens the list `subscribers` and the suppression list `suppressed` for
 /// streaming; erased readers' keyed hashes are recognised through `keyer`.
-pub fn active(
+pub(crate) fn active(
     subscribers: &Path,
     suppressed: &Path,
     keyer: Option<Keyer>,

@@ -29,7 +29,7 @@ pub fn normalize(address: &str) -> String {
 }
 
 /// Validates a trimmed address.
-pub fn check(raw: &str) -> Result<Address, AddressProblem> {
+pub(crate) fn check(raw: &str) -> Result<Address, AddressProblem> {
     let value = raw.trim();
     if value.is_empty() {
         return Err(AddressProblem::Empty);
@@ -57,7 +57,7 @@ pub fn check(raw: &str) -> Result<Address, AddressProblem> {
 
 /// Characters that would break a line or a header: controls and Unicode
 /// line/paragraph separators.
-pub fn is_breaking(c: char) -> bool {
+pub(crate) fn is_breaking(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{0085}')
 }
 

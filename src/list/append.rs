@@ -167,7 +167,7 @@ mod tests {
 
     use chrono::Utc;
 
-    use super::{append_subscriber, append_suppression};
+    use crate::list::append::{append_subscriber, append_suppression};
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777

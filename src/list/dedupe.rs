@@ -31,7 +31,7 @@ const MIN_RECENT: usize = 1 << 16;
 /// distinct addresses share a fingerprint with probability 2^-88 per pair
 /// (about 10^-15 for a million rows). Lines above 2^40 are clamped.
 #[derive(Debug)]
-pub struct Dedupe {
+pub(crate) struct Dedupe {
     /// `fingerprint << LINE_BITS | line`, sorted, fingerprints distinct.
     sorted: Vec<u128>,
     /// `index[p]`: the first position in `sorted` whose prefix is `>= p`.
@@ -108,13 +108,13 @@ impl Hasher for PassThroughHasher {
 }
 
 impl Dedupe {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// `Ok` the first time a key is seen; later occurrences give a note like
     /// "`Bob@Example.com` duplicates line 3".
-    pub fn check(&mut self, path: &Path, sub: &Subscriber) -> Result<(), RowProblem> {
+    pub(crate) fn check(&mut self, path: &Path, sub: &Subscriber) -> Result<(), RowProblem> {
         let fingerprint = ((u128::from(self.hashers.0.hash_one(&sub.key)) << 64)
             | u128::from(self.hashers.1.hash_one(&sub.key)))
             >> LINE_BITS;
@@ -190,12 +190,9 @@ impl Dedupe {
     }
 
     /// Number of distinct keys seen.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.sorted.len() + self.recent.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

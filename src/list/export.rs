@@ -41,7 +41,7 @@ pub enum ExportError {
 }
 
 /// Creates the export folder (owner-only when new).
-pub fn create_folder(dir: &Path) -> Result<(), ExportError> {
+pub(crate) fn create_folder(dir: &Path) -> Result<(), ExportError> {
     create_private_dir(dir).map_err(|source| ExportError::Folder {
         path: dir.to_path_buf(),
         source,
@@ -51,7 +51,7 @@ pub fn create_folder(dir: &Path) -> Result<(), ExportError> {
 /// Writes `header` and `rows` to `path` atomically: a temporary file next to
 /// it, synced, then renamed into place. A file already at `path` keeps its
 /// mode; a new one is owner-only.
-pub fn write_csv<I, R, S>(path: &Path, header: &[&str], rows: I) -> Result<(), ExportError>
+pub(crate) fn write_csv<I, R, S>(path: &Path, header: &[&str], rows: I) -> Result<(), ExportError>
 where
     I: IntoIterator<Item = R>,
     R: AsRef<[S]>,

@@ -14,11 +14,9 @@ use super::active::ListError;
 use super::address::normalize;
 use super::model::{MAX_ROW_BYTES, RowProblem, SUPPRESSION_HEADER, SubscribersError};
 use super::reader::SubscriberReader;
+use super::reason::SuppressionReason;
 use super::suppression::Suppression;
 use super::table::{Table, text};
-
-/// The reason of an imported suppression whose row has none.
-pub const IMPORTED: &str = "imported";
 
 /// Why an import stops.
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +49,12 @@ pub enum ImportError {
 
 /// One suppressed reader as the suppression file last states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SuppressionRecord {
+pub(crate) struct SuppressionRecord {
     /// Normalized address (or the pseudonym of an erased reader).
     pub key: String,
     /// The address as written.
     pub address: String,
-    /// Why; [`IMPORTED`] when the row gives none.
+    /// Why; `imported` ([`SuppressionReason::Imported`]) when the row gives none.
     pub reason: String,
     /// When (RFC 3339); the import's own time when the row gives none.
     pub at: String,
@@ -65,7 +63,7 @@ pub struct SuppressionRecord {
 /// Refuses a list that is not whole, before anything is written: a row
 /// spanning lines that is not one good row, or a read that stops early.
 /// The rules a send's freeze follows.
-pub fn refuse_torn(path: &Path) -> Result<(), ImportError> {
+pub(crate) fn refuse_torn(path: &Path) -> Result<(), ImportError> {
     let mut reader = SubscriberReader::open(path)?;
     for row in reader.by_ref() {
         if let Err(p) = row
@@ -84,7 +82,7 @@ pub fn refuse_torn(path: &Path) -> Result<(), ImportError> {
 /// address, reason and time of its last row, sorted by key; and the rows
 /// that were skipped, with file and line. A file that is missing, has no
 /// `email` column or cannot be read to its end is an error.
-pub fn read_suppressions(
+pub(crate) fn read_suppressions(
     path: &Path,
     now: DateTime<Utc>,
 ) -> Result<(Vec<SuppressionRecord>, Vec<RowProblem>), ImportError> {
@@ -125,7 +123,7 @@ pub fn read_suppressions(
         };
         let entry = SuppressionRecord {
             address: address.to_string(),
-            reason: field(reason, IMPORTED),
+            reason: field(reason, &SuppressionReason::Imported.as_str()),
             at: field(at, &stamp),
             key: key.clone(),
         };
@@ -195,7 +193,7 @@ mod tests {
                 (
                     "cy@example.com",
                     "cy@example.com",
-                    IMPORTED,
+                    "imported",
                     "2026-12-01T09:00:00Z"
                 ),
             ]

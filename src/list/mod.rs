@@ -54,25 +54,31 @@
 //! 0700; existing ones keep their mode (`crate::fsperm`).
 
 mod active;
-pub mod address;
+pub(crate) mod address;
 mod append;
 mod cell;
 mod dedupe;
-pub mod export;
-pub mod import;
+pub(crate) mod erase;
+pub(crate) mod export;
+pub(crate) mod import;
+pub mod keyer;
 mod model;
-pub mod privacy;
 mod reader;
+mod reason;
 mod suppression;
 mod table;
 
-pub use active::*;
+pub(crate) use active::{ListCounts, ListError, Walked, active};
 pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
-pub use append::*;
-pub use dedupe::*;
-pub use model::*;
-pub use reader::*;
-pub use suppression::*;
+pub use append::{append_subscriber, append_suppression};
+pub(crate) use dedupe::Dedupe;
+pub use model::{
+    MAX_NAME_CHARS, MAX_ROW_BYTES, RowProblem, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber,
+    SubscribersError,
+};
+pub use reader::SubscriberReader;
+pub use reason::SuppressionReason;
+pub use suppression::Suppression;
 
 use std::path::Path;
 

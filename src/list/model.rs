@@ -15,8 +15,6 @@ use lettre::Address;
 pub const SUBSCRIBERS_HEADER: &[&str] = &["email", "name", "subscribed_at"];
 /// Header written to a new `suppressed.csv`.
 pub const SUPPRESSION_HEADER: &[&str] = &["email", "reason", "at"];
-/// The `reason` that lifts an earlier suppression of the same address.
-pub const RESUBSCRIBED: &str = "resubscribed";
 /// Names longer than this many characters are truncated (on a char boundary).
 pub const MAX_NAME_CHARS: usize = 200;
 /// A single row (including any quoted newlines) may not exceed this size.

@@ -56,16 +56,6 @@ impl SubscriberReader {
         })
     }
 
-    /// The file being read.
-    pub fn path(&self) -> &Path {
-        &self.table.path
-    }
-
-    /// Header column names as found in the file (empty for an empty file).
-    pub fn columns(&self) -> &[String] {
-        self.table.header.as_ref().map_or(&[], |h| &h.names)
-    }
-
     /// `Err` if reading stopped early because of a fatal error.
     pub fn finish(self) -> Result<(), SubscribersError> {
         match self.table.fatal {

@@ -6,14 +6,15 @@ use std::io;
 use std::path::Path;
 
 use super::address::normalize;
-use super::model::{MAX_ROW_BYTES, RESUBSCRIBED, RowProblem, SUPPRESSION_HEADER, SubscribersError};
+use super::model::{MAX_ROW_BYTES, RowProblem, SUPPRESSION_HEADER, SubscribersError};
+use super::reason::SuppressionReason;
 use super::table::{Table, parse_email, text};
 
-use super::privacy::{FORGOTTEN, Keyer, is_pseudonym};
+use super::keyer::{Keyer, is_pseudonym};
 
 /// Normalized keys currently suppressed, and the keyed hashes of erased ones.
 ///
-/// Rows of a reader erased by `subscribers forget` hold [`super::privacy::Keyer`]
+/// Rows of a reader erased by `subscribers forget` hold [`super::keyer::Keyer`]
 /// pseudonyms instead of addresses. Telling whether a clear address is among
 /// them needs the keyer ([`Suppression::keyed`]); a set that holds such rows
 /// but has no keyer fails closed and calls every address suppressed.
@@ -81,14 +82,14 @@ impl Suppression {
                 .and_then(|i| record.get(i))
                 .and_then(text)
                 .map(str::trim);
-            let resubscribe = reason.is_some_and(|r| r.eq_ignore_ascii_case(RESUBSCRIBED));
+            let resubscribe = reason.is_some_and(|r| SuppressionReason::Resubscribed.is(r));
             if is_pseudonym(raw_email.trim()) {
                 let hash = raw_email.trim().to_string();
                 if resubscribe && record.len() == header.names.len() {
                     set.hashed.remove(&hash);
                     set.forgotten.remove(&hash);
                 } else if !resubscribe {
-                    if reason.is_some_and(|r| r.eq_ignore_ascii_case(FORGOTTEN)) {
+                    if reason.is_some_and(|r| SuppressionReason::Forgotten.is(r)) {
                         set.forgotten.insert(hash.clone());
                     }
                     set.hashed.insert(hash);
@@ -122,7 +123,7 @@ impl Suppression {
     }
 
     /// Lets lookups recognise erased readers' rows (their keyed hashes).
-    pub fn keyed(mut self, keyer: Keyer) -> Self {
+    pub(crate) fn keyed(mut self, keyer: Keyer) -> Self {
         self.keyer = Some(keyer);
         self
     }
@@ -137,7 +138,7 @@ impl Suppression {
 
     /// Whether the reader of this key asked to be forgotten (and so must not
     /// be signed up again through the web form).
-    pub fn is_forgotten(&self, key: &str) -> bool {
+    pub(crate) fn is_forgotten(&self, key: &str) -> bool {
         if is_pseudonym(key) {
             return self.forgotten.contains(key);
         }
@@ -154,11 +155,13 @@ impl Suppression {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.keys.len() + self.hashed.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.hashed.is_empty()
     }
 }

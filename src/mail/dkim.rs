@@ -57,7 +57,7 @@ pub enum DkimError {
 
 impl DkimError {
     /// The dotted config key the error is about, to point at its line.
-    pub fn config_key(&self) -> &'static str {
+    pub(crate) fn config_key(&self) -> &'static str {
         match self {
             DkimError::Read { key, .. } | DkimError::Key { key, .. } => match *key {
                 "second_private_key_path" => "dkim.second_private_key_path",
@@ -88,7 +88,7 @@ const SIGNED: &[&str] = &[
 
 /// One DNS TXT record to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DnsRecord {
+pub(crate) struct DnsRecord {
     /// `rsa` or `ed25519`.
     pub algorithm: &'static str,
     /// Where to publish it: `<selector>._domainkey.<domain>`.
@@ -186,14 +186,14 @@ impl DkimSigner {
     }
 
     /// The TXT records to publish, one per key.
-    pub fn records(&self) -> impl Iterator<Item = &DnsRecord> {
+    pub(crate) fn records(&self) -> impl Iterator<Item = &DnsRecord> {
         self.keys.iter().map(|k| &k.record)
     }
 
     /// The `DKIM-Signature` header lines (each ending in CRLF) for `message`,
     /// a complete message with CRLF line ends, one per key, to be put in
     /// front of it. Signed at time `now` (`t=`).
-    pub fn signature_headers(&self, message: &[u8], now: SystemTime) -> Vec<u8> {
+    pub(crate) fn signature_headers(&self, message: &[u8], now: SystemTime) -> Vec<u8> {
         let (head, body) = split(message);
         let fields = header_fields(head);
         let bh = base64::engine::general_purpose::STANDARD.encode(relaxed_body_hash(body));
@@ -250,7 +250,7 @@ impl DkimSigner {
     }
 
     /// `message` with its signatures in front.
-    pub fn sign_raw(&self, message: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn sign_raw(&self, message: Vec<u8>) -> Vec<u8> {
         let headers = self.signature_headers(&message, SystemTime::now());
         let mut out = Vec::with_capacity(headers.len() + message.len());
         out.extend_from_slice(&headers);
@@ -259,7 +259,7 @@ impl DkimSigner {
     }
 
     /// Adds the DKIM-Signature header(s) to a lettre `message`.
-    pub fn sign(&self, message: &mut lettre::Message) {
+    pub(crate) fn sign(&self, message: &mut lettre::Message) {
         let raw = message.formatted();
         let headers = self.signature_headers(&raw, SystemTime::now());
         // lettre keeps one header per name, so with two keys the second

@@ -18,7 +18,7 @@ pub(super) fn mailbox(value: &str) -> Result<Mailbox, RenderError> {
 
 /// The `List-Unsubscribe` value (RFC 2369): the one-click link, then mailto.
 /// Every mail to a reader carries it with `List-Unsubscribe-Post` (RFC 8058).
-pub fn list_unsubscribe(url: &str, mailto: &str) -> String {
+pub(crate) fn list_unsubscribe(url: &str, mailto: &str) -> String {
     format!("<{url}>, <mailto:{mailto}?subject=unsubscribe>")
 }
 
@@ -31,7 +31,7 @@ pub(crate) fn raw(name: &'static str, value: String) -> HeaderValue {
 /// encoded word (`=?utf-8?b?DQo=?=`, from a title or the newsletter name)
 /// would reach the reader decoded, line breaks and all; such text is encoded
 /// whole instead, and reads exactly as written.
-pub fn text_header(name: &'static str, text: &str, suffix: &str) -> HeaderValue {
+pub(crate) fn text_header(name: &'static str, text: &str, suffix: &str) -> HeaderValue {
     use base64::Engine as _;
     let name = HeaderName::new_from_ascii_str(name);
     let raw_value = if suffix.is_empty() {

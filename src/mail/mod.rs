@@ -11,7 +11,7 @@ pub mod prepared;
 mod qp;
 mod splice;
 pub mod token;
-pub mod verp;
+pub(crate) mod verp;
 pub mod view;
 
 use std::time::SystemTime;
@@ -33,7 +33,7 @@ pub enum PrepareError {
 }
 
 /// The signer `[dkim]` configures, `None` without a `[dkim]` section.
-pub fn dkim_signer(config: &Config) -> Result<Option<dkim::DkimSigner>, ConfigError> {
+pub(crate) fn dkim_signer(config: &Config) -> Result<Option<dkim::DkimSigner>, ConfigError> {
     let Some(d) = &config.dkim else {
         return Ok(None);
     };
@@ -44,7 +44,7 @@ pub fn dkim_signer(config: &Config) -> Result<Option<dkim::DkimSigner>, ConfigEr
 
 /// The issue ready to splice per recipient from its frozen render (see
 /// [`Prepared::render`]), DKIM-signed when `[dkim]` is configured.
-pub fn prepare_frozen(
+pub(crate) fn prepare_frozen(
     config: &Config,
     issue: &Issue<'_>,
     frozen: &prepared::Frozen,
@@ -58,7 +58,7 @@ pub fn prepare_frozen(
 
 /// The issue rendered once and ready to splice per recipient, DKIM-signed
 /// when `[dkim]` is configured; `test` marks the subject "[TEST]".
-pub fn prepare(
+pub(crate) fn prepare(
     config: &Config,
     issue: &Issue<'_>,
     signer: token::Signer,

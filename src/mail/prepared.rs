@@ -35,7 +35,7 @@ const MESSAGE_ID_TAG: usize = 20;
 
 /// The shared part of a rendered issue, as frozen in the store (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Frozen {
+pub(crate) struct Frozen {
     /// The subject (without a test prefix).
     pub subject: String,
     /// The HTML body with the stand-ins in place of the personal fields.
@@ -103,7 +103,7 @@ impl Prepared {
     /// inlined), what [`Prepared::from_frozen`] splices: frozen once per issue
     /// on the shared store so that every host and every resumed run sends the
     /// same copy apart from the personal fields.
-    pub fn render(
+    pub(crate) fn render(
         config: &Config,
         issue: &Issue<'_>,
         date: SystemTime,
@@ -137,7 +137,7 @@ impl Prepared {
 
     /// [`Prepared::new`] from an issue rendered before (here or by another
     /// host): the frozen subject, bodies and Date; the rest from `config`.
-    pub fn from_frozen(
+    pub(crate) fn from_frozen(
         config: &Config,
         issue: &Issue<'_>,
         frozen: &Frozen,
@@ -249,7 +249,7 @@ impl Prepared {
     /// Its tag is an HMAC under the unsubscribe secret, not a hash of the
     /// slot and the address: nobody can compute a reader's Message-ID (and
     /// forge a report that quotes it) from the address and a public slot date.
-    pub fn message_id(&self, key: &str) -> String {
+    pub(crate) fn message_id(&self, key: &str) -> String {
         let mut signed = format!("{}\0{key}", self.slot);
         if self.subject_prefix.is_some() {
             signed.push_str("\0test");
@@ -335,12 +335,7 @@ impl Prepared {
     }
 
     /// True when messages are DKIM-signed (expensive: sign off the I/O threads).
-    pub fn signs(&self) -> bool {
+    pub(crate) fn signs(&self) -> bool {
         self.dkim.is_some()
-    }
-
-    /// The sender address (envelope MAIL FROM).
-    pub fn from(&self) -> &Address {
-        &self.from
     }
 }

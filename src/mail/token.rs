@@ -45,13 +45,14 @@ impl Signer {
 
     /// The same signer, also accepting tokens made under `previous` (the
     /// secret before a rotation). Nothing is ever signed with it.
-    pub fn with_previous(mut self, previous: &[u8]) -> Self {
+    pub(crate) fn with_previous(mut self, previous: &[u8]) -> Self {
         self.previous = Some(keyed(previous));
         self
     }
 
     /// True when a previous secret is accepted.
-    pub fn accepts_previous(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn accepts_previous(&self) -> bool {
         self.previous.is_some()
     }
 
@@ -63,7 +64,7 @@ impl Signer {
 
     /// Checks a token in constant time, under the current secret or the
     /// previous one. Both are always tried, so timing does not tell which matched.
-    pub fn verify(&self, purpose: &str, message: &str, token: &str) -> bool {
+    pub(crate) fn verify(&self, purpose: &str, message: &str, token: &str) -> bool {
         let Ok(bytes) = hex::decode(token.trim()) else {
             return false;
         };

@@ -12,11 +12,11 @@
 use crate::mail::token::Signer;
 
 /// Hex digits of the Message-ID hash kept in a token.
-pub const RID_LEN: usize = 12;
+pub(crate) const RID_LEN: usize = 12;
 
 /// What a token is for; each has its own HMAC purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// The envelope sender (bounces come back to it).
     Bounce,
     /// The List-Unsubscribe `mailto:` address.
@@ -34,7 +34,7 @@ impl Purpose {
 
 /// A token whose tag verified: the row it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+pub(crate) struct Token {
     /// The issue number.
     pub number: u32,
     /// The first [`RID_LEN`] hex digits of the Message-ID hash.
@@ -43,7 +43,7 @@ pub struct Token {
 
 /// What checking a token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     /// Made by us, for this purpose.
     Valid(Token),
     /// Shaped like a token, but its tag does not verify (forged, altered, or
@@ -54,7 +54,7 @@ pub enum Check {
 }
 
 /// The slot date and row id of a Message-ID we made (`<slot.hash@domain>`), or `None`.
-pub fn rid_of_message_id(message_id: &str) -> Option<(chrono::NaiveDate, String)> {
+pub(crate) fn rid_of_message_id(message_id: &str) -> Option<(chrono::NaiveDate, String)> {
     let inner = message_id
         .trim()
         .trim_start_matches('<')
@@ -71,14 +71,14 @@ fn signed_part(number: u32, rid: &str) -> String {
 }
 
 /// The token for row `rid` of issue `number`.
-pub fn make(signer: &Signer, purpose: Purpose, number: u32, rid: &str) -> String {
+pub(crate) fn make(signer: &Signer, purpose: Purpose, number: u32, rid: &str) -> String {
     let body = signed_part(number, rid);
     let tag = signer.sign(purpose.as_str(), &body);
     format!("{body}-{tag}")
 }
 
 /// `local+<token>@domain` for a plain `local@domain`.
-pub fn address(base: &str, token: &str) -> String {
+pub(crate) fn address(base: &str, token: &str) -> String {
     match base.rsplit_once('@') {
         Some((local, domain)) => format!("{local}+{token}@{domain}"),
         None => format!("{base}+{token}"),
@@ -87,7 +87,7 @@ pub fn address(base: &str, token: &str) -> String {
 
 /// The token in `candidate` when it is `local+<token>@domain` of `base`
 /// (compared case-insensitively, as mail systems do), else `None`.
-pub fn token_in<'a>(base: &str, candidate: &'a str) -> Option<&'a str> {
+pub(crate) fn token_in<'a>(base: &str, candidate: &'a str) -> Option<&'a str> {
     let (local, domain) = base.rsplit_once('@')?;
     let c = candidate
         .trim()
@@ -103,7 +103,7 @@ pub fn token_in<'a>(base: &str, candidate: &'a str) -> Option<&'a str> {
 
 /// Checks a token (case-insensitively: some relays lowercase local parts, and
 /// the token is lowercase hex anyway).
-pub fn check(signer: &Signer, purpose: Purpose, token: &str) -> Check {
+pub(crate) fn check(signer: &Signer, purpose: Purpose, token: &str) -> Check {
     let token = token.trim().to_ascii_lowercase();
     let mut parts = token.splitn(3, '-');
     let (Some(number), Some(rid), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {

@@ -34,7 +34,7 @@ pub enum RenderError {
 }
 
 /// Words per minute for the reading-time estimate.
-pub const WORDS_PER_MINUTE: usize = 230;
+pub(crate) const WORDS_PER_MINUTE: usize = 230;
 
 /// One role's column in a comparison card.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ impl std::ops::Deref for TextTemplate<'_> {
 
 impl View {
     /// The view of `issue` with the given personal values.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         issue: &Issue<'_>,
         name: &str,

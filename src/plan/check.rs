@@ -18,7 +18,7 @@ use crate::mail::view::View;
 
 /// What `check` found: every problem, and the DKIM record to publish.
 #[derive(Debug, Default)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     /// Errors and warnings, in the order found.
     pub diags: Vec<Diagnostic>,
     /// The DNS TXT record for the DKIM key, when `[dkim]` is configured.
@@ -32,7 +32,7 @@ pub struct CheckReport {
 
 /// Where to publish a DKIM key and what.
 #[derive(Debug, Clone)]
-pub struct DkimRecord {
+pub(crate) struct DkimRecord {
     /// `<selector>._domainkey.<domain>`.
     pub dns_name: String,
     /// The TXT record's value.
@@ -41,7 +41,7 @@ pub struct DkimRecord {
 
 /// Checks config, content and subscribers as a send would use them, and the
 /// next issue's length. Reads only.
-pub async fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
+pub(crate) async fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
     let mut report = CheckReport::default();
     let diags = &mut report.diags;
     let cfg =
@@ -132,7 +132,7 @@ pub async fn check(config: &Config, now: DateTime<Utc>) -> CheckReport {
 }
 
 /// DMARC's relaxed alignment: the DKIM domain is the From domain or a parent of it.
-pub fn dkim_aligned(from_domain: &str, dkim_domain: &str) -> bool {
+pub(crate) fn dkim_aligned(from_domain: &str, dkim_domain: &str) -> bool {
     let from = from_domain.to_ascii_lowercase();
     let dkim = dkim_domain.to_ascii_lowercase();
     from == dkim || from.ends_with(&format!(".{dkim}"))

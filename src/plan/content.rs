@@ -3,13 +3,13 @@
 //!
 //! Must not look at the list, the ledger or the secrets.
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::Config;
 use crate::content::{self, ExcerptRule, Library, SectionKind};
 use crate::diagnostic::Diagnostic;
 
 /// How excerpts are cut, from config.
-pub fn excerpt_rule(config: &Config) -> ExcerptRule {
+pub(crate) fn excerpt_rule(config: &Config) -> ExcerptRule {
     ExcerptRule {
         section: SectionKind::from_config(&config.content.excerpt_section)
             .unwrap_or(SectionKind::Duties),
@@ -18,7 +18,7 @@ pub fn excerpt_rule(config: &Config) -> ExcerptRule {
 }
 
 /// Loads content; errors stop everything but `check`.
-pub fn load_content(config: &Config) -> Result<(Library, Vec<Diagnostic>), PlanError> {
+pub(crate) fn load_content(config: &Config) -> Result<(Library, Vec<Diagnostic>), PlanError> {
     let (library, diags) = content::load(&config.content.dir, excerpt_rule(config));
     let errors: Vec<String> = diags
         .iter()

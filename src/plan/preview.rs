@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::PlanError;
+use super::error::PlanError;
 use super::slot::{choose, next_slot, slot_for};
 use super::store::{snapshot, walk_list};
 use crate::config::Config;
@@ -19,7 +19,7 @@ use crate::schedule::Schedule;
 
 /// The reader a preview renders for.
 #[derive(Debug, Clone)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Their address as written (or as asked for).
     pub email: String,
     /// The normalized key.
@@ -31,7 +31,7 @@ pub struct Sample {
 }
 
 /// The next issue rendered for one reader, with what it would go to.
-pub struct Preview<'a> {
+pub(crate) struct Preview<'a> {
     /// The issue.
     pub issue: Issue<'a>,
     /// True when its selection is frozen in the ledger.
@@ -50,12 +50,12 @@ pub struct Preview<'a> {
 
 impl Preview<'_> {
     /// True when the issue reads longer than `newsletter.max_reading_minutes`.
-    pub fn too_long(&self, config: &Config) -> bool {
+    pub(crate) fn too_long(&self, config: &Config) -> bool {
         self.view.reading_minutes > config.newsletter.max_reading_minutes as usize
     }
 
     /// "Tue 2026-12-01 09:00 Europe/London (2026-12-01 09:00 UTC)".
-    pub fn sends_at(&self, schedule: &Schedule) -> String {
+    pub(crate) fn sends_at(&self, schedule: &Schedule) -> String {
         format!(
             "{} {} ({} UTC)",
             self.issue.slot.local.format("%a %Y-%m-%d %H:%M"),
@@ -68,7 +68,7 @@ impl Preview<'_> {
 /// The issue of `date` (else the next one) rendered for `to` (else the first
 /// active subscriber, else a stand-in reader): what `preview` and the
 /// server's `/preview` show.
-pub async fn preview<'a>(
+pub(crate) async fn preview<'a>(
     config: &Config,
     schedule: &Schedule,
     library: &'a Library,

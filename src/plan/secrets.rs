@@ -12,7 +12,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::{Config, TransportKind};
 use crate::diagnostic::Diagnostic;
 use crate::list;
@@ -178,11 +178,11 @@ fn current_signer(config: &Config, env: Env<'_>) -> Result<(Signer, Option<Strin
 /// keyed like [`signer`] (the development secret with the outbox and no
 /// secret set); hashes made under `unsubscribe.previous_secret_env` are
 /// recognised too, so a rotation does not forget who was erased.
-pub fn keyer(config: &Config) -> Result<list::privacy::Keyer, PlanError> {
+pub fn keyer(config: &Config) -> Result<list::keyer::Keyer, PlanError> {
     keyer_in(config, &process_env)
 }
 
-fn keyer_in(config: &Config, env: Env<'_>) -> Result<list::privacy::Keyer, PlanError> {
+fn keyer_in(config: &Config, env: Env<'_>) -> Result<list::keyer::Keyer, PlanError> {
     let (signer, _) = current_signer(config, env)?;
     Ok(add_previous_key(
         keyer_of(signer),
@@ -191,23 +191,23 @@ fn keyer_in(config: &Config, env: Env<'_>) -> Result<list::privacy::Keyer, PlanE
 }
 
 /// `keyer`, also recognising hashes made under the previous secret, if set.
-pub fn with_previous_key(config: &Config, keyer: list::privacy::Keyer) -> list::privacy::Keyer {
+pub fn with_previous_key(config: &Config, keyer: list::keyer::Keyer) -> list::keyer::Keyer {
     add_previous_key(keyer, previous_secret(config, &process_env))
 }
 
-fn add_previous_key(keyer: list::privacy::Keyer, previous: Option<String>) -> list::privacy::Keyer {
+fn add_previous_key(keyer: list::keyer::Keyer, previous: Option<String>) -> list::keyer::Keyer {
     match previous {
         Some(p) => {
             let old = Signer::new(p.as_bytes());
-            keyer.with_previous(move |key| old.sign(list::privacy::PURPOSE, key))
+            keyer.with_previous(move |key| old.sign(list::keyer::PURPOSE, key))
         }
         None => keyer,
     }
 }
 
 /// The keyer of one signer: its HMAC with the purpose `forget`.
-pub fn keyer_of(signer: Signer) -> list::privacy::Keyer {
-    list::privacy::Keyer::new(move |key| signer.sign(list::privacy::PURPOSE, key))
+pub fn keyer_of(signer: Signer) -> list::keyer::Keyer {
+    list::keyer::Keyer::new(move |key| signer.sign(list::keyer::PURPOSE, key))
 }
 
 #[cfg(test)]

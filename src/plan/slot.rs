@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::Config;
 use crate::content::Library;
 use crate::content::issue::{self, Issue};
@@ -14,7 +14,7 @@ use crate::schedule::{Schedule, Slot};
 use crate::store::{IssueStatus, Snapshot, StoreError};
 
 /// The slot of `date`, or an error naming the next slots.
-pub fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, PlanError> {
+pub(crate) fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, PlanError> {
     schedule.slot_on(date).ok_or_else(|| {
         let from = date
             .and_hms_opt(0, 0, 0)
@@ -35,7 +35,7 @@ pub fn slot_for(schedule: &Schedule, date: NaiveDate) -> Result<Slot, PlanError>
 /// The next issue: the earliest slot not fully sent whose time is at most
 /// `grace` ago (so a slot being sent, or still due, comes first). What
 /// `preview` shows.
-pub fn next_slot(
+pub(crate) fn next_slot(
     schedule: &Schedule,
     ledger: Option<&Snapshot>,
     now: DateTime<Utc>,
@@ -51,7 +51,7 @@ pub fn next_slot(
 /// The current slot: the earliest whose time is at most `grace` ago, sent or
 /// not. What `send` without `--date` delivers, so that repeating `send` never
 /// runs ahead to later issues.
-pub fn current_slot(schedule: &Schedule, now: DateTime<Utc>) -> Result<Slot, PlanError> {
+pub(crate) fn current_slot(schedule: &Schedule, now: DateTime<Utc>) -> Result<Slot, PlanError> {
     schedule
         .slots_from(now - schedule.grace())
         .next()
@@ -60,7 +60,7 @@ pub fn current_slot(schedule: &Schedule, now: DateTime<Utc>) -> Result<Slot, Pla
 
 /// The issue for `slot`: its frozen selection if the ledger has one (`true`),
 /// else the rotation given the ledger's history (`false`).
-pub fn choose<'a>(
+pub(crate) fn choose<'a>(
     config: &Config,
     library: &'a Library,
     ledger: Option<&Snapshot>,
@@ -85,7 +85,7 @@ pub fn choose<'a>(
 }
 
 /// True when the ledger records the issue of `date` as sent to everyone.
-pub fn is_sent(ledger: Option<&Snapshot>, date: NaiveDate) -> Result<bool, StoreError> {
+pub(crate) fn is_sent(ledger: Option<&Snapshot>, date: NaiveDate) -> Result<bool, StoreError> {
     Ok(match ledger {
         Some(l) => l
             .issue(date)?
@@ -95,7 +95,7 @@ pub fn is_sent(ledger: Option<&Snapshot>, date: NaiveDate) -> Result<bool, Store
 }
 
 /// A slot's state for `status` and `schedule`: sent / partial / due / missed / upcoming.
-pub fn slot_state(
+pub(crate) fn slot_state(
     schedule: &Schedule,
     slot: &Slot,
     status: Option<IssueStatus>,

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use super::PlanError;
+use super::error::PlanError;
 use super::secrets::keyer;
 use crate::config::Config;
 use crate::list::{Subscriber, Walked};
@@ -14,7 +14,7 @@ use crate::store::{Snapshot, Store, StoreSettings};
 
 /// The store's settings for `config`, erased readers recognised through
 /// the configured secret.
-pub fn store_settings(config: &Config) -> Result<StoreSettings, PlanError> {
+pub(crate) fn store_settings(config: &Config) -> Result<StoreSettings, PlanError> {
     let mut settings = StoreSettings::from_config(config)?;
     settings.keyer = keyer(config).ok();
     Ok(settings)
@@ -22,13 +22,13 @@ pub fn store_settings(config: &Config) -> Result<StoreSettings, PlanError> {
 
 /// The store opened to read, creating nothing; `None` when nothing was
 /// ever stored there.
-pub async fn read_store(config: &Config) -> Result<Option<Store>, PlanError> {
+pub(crate) async fn read_store(config: &Config) -> Result<Option<Store>, PlanError> {
     Ok(Store::open_to_read(&store_settings(config)?).await?)
 }
 
 /// A [`Snapshot`] of the store, with the open recipients of `detail` if
 /// given; `None` when nothing was ever stored.
-pub async fn snapshot(
+pub(crate) async fn snapshot(
     config: &Config,
     detail: Option<NaiveDate>,
 ) -> Result<Option<Snapshot>, PlanError> {
@@ -40,7 +40,7 @@ pub async fn snapshot(
 
 /// Streams the list of record: `visit` gets each active subscriber once;
 /// skipped rows come back as warnings. A list that stops early is an error.
-pub async fn walk_list(
+pub(crate) async fn walk_list(
     config: &Config,
     visit: &mut (dyn FnMut(Subscriber) + Send),
 ) -> Result<Walked, PlanError> {

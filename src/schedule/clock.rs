@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// What the scheduler loop reads and sleeps on; tests inject their own.
-pub trait Clock {
+pub(crate) trait Clock {
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;
     /// Waits `d` of this clock's time.
@@ -19,14 +19,14 @@ pub trait Clock {
 
 /// The wall clock, shifted to start at `--now` when given.
 #[derive(Debug, Clone, Copy)]
-pub struct WallClock {
+pub(crate) struct WallClock {
     base: Option<DateTime<Utc>>,
     started: Instant,
 }
 
 impl WallClock {
     /// Starts at `now` (`--now`), or is the plain wall clock for `None`.
-    pub fn starting_at(now: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn starting_at(now: Option<DateTime<Utc>>) -> Self {
         Self {
             base: now,
             started: Instant::now(),

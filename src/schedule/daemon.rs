@@ -16,7 +16,7 @@ use super::{Schedule, Slot};
 
 /// What the callback made of a due slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotOutcome {
+pub(crate) enum SlotOutcome {
     /// The ledger already has it sent to everyone: wait for the next slot.
     AlreadySent,
     /// Sent now, to everyone.
@@ -33,13 +33,13 @@ const MAX_NAP: Duration = Duration::from_secs(30);
 const MIN_NAP: Duration = Duration::from_millis(50);
 
 /// The backoff after the `failures`-th failed try in a row: 60 s, doubling to 8 min.
-pub fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_secs(30u64 << failures.clamp(1, 4))
 }
 
 /// Runs until `stop` is set (and `wake` notified): each due slot goes to
 /// `send_slot`, as often as it takes while it is within grace.
-pub async fn run<C, F, Fut>(
+pub(crate) async fn run<C, F, Fut>(
     schedule: &Schedule,
     clock: &C,
     stop: &AtomicBool,

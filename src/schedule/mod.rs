@@ -40,14 +40,14 @@
 //! The `cron` crate only knows the years 1970 to 2100, and searches stop 100
 //! years after the anchor, so slot iterators end at whichever comes first.
 
-pub mod clock;
+pub(crate) mod clock;
 mod crontab;
-pub mod daemon;
+pub(crate) mod daemon;
 mod error;
 
 pub use crontab::{parse_duration, translate_crontab};
 use crontab::{parse_duration_inner, translate};
-pub use error::ScheduleError;
+pub(crate) use error::ScheduleError;
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -143,32 +143,33 @@ impl Schedule {
     }
 
     /// The timezone the cron expression is evaluated in.
-    pub fn timezone(&self) -> Tz {
+    pub(crate) fn timezone(&self) -> Tz {
         self.tz
     }
 
     /// How long after its slot an issue may still be sent.
-    pub fn grace(&self) -> Duration {
+    pub(crate) fn grace(&self) -> Duration {
         self.grace
     }
 
     /// The local date of slot #1.
-    pub fn anchor(&self) -> NaiveDate {
+    pub(crate) fn anchor(&self) -> NaiveDate {
         self.anchor
     }
 
     /// The cadence in weeks (1..=52).
-    pub fn every_weeks(&self) -> u32 {
+    pub(crate) fn every_weeks(&self) -> u32 {
         self.every_weeks
     }
 
     /// The 5-field crontab expression as configured (trimmed).
-    pub fn crontab(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn crontab(&self) -> &str {
         &self.crontab
     }
 
     /// The 6-field expression handed to the cron crate (for display/tests).
-    pub fn cron_expression(&self) -> &str {
+    pub(crate) fn cron_expression(&self) -> &str {
         &self.expression
     }
 
@@ -191,7 +192,7 @@ impl Schedule {
     }
 
     /// Up to `n` most recent slots with utc < `before`, oldest first.
-    pub fn slots_before(&self, before: DateTime<Utc>, n: usize) -> Vec<Slot> {
+    pub(crate) fn slots_before(&self, before: DateTime<Utc>, n: usize) -> Vec<Slot> {
         if n == 0 {
             return Vec::new();
         }
@@ -206,7 +207,7 @@ impl Schedule {
     }
 
     /// The slot that is due at `now`: slot.utc <= now < slot.utc + grace (the latest such), if any.
-    pub fn due(&self, now: DateTime<Utc>) -> Option<Slot> {
+    pub(crate) fn due(&self, now: DateTime<Utc>) -> Option<Slot> {
         let latest = self.all_slots().take_while(|slot| slot.utc <= now).last()?;
         match latest.utc.checked_add_signed(self.grace) {
             Some(deadline) if now >= deadline => None,

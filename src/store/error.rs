@@ -70,7 +70,7 @@ pub enum StoreError {
     List(#[from] crate::list::ListError),
     /// A list file cannot be rewritten (an erasure).
     #[error(transparent)]
-    Erase(#[from] crate::list::privacy::EraseError),
+    Erase(#[from] crate::list::erase::EraseError),
     /// A list file cannot be appended to.
     #[error("cannot update {what} `{}`: {source} (check `subscribers.path`, `subscribers.suppressed_path` and the folder's permissions)", path.display())]
     Write {

@@ -42,7 +42,7 @@ impl EventKind {
     ];
 
     /// The stored name (also the generic webhook's `type`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::HardBounce => "hard_bounce",
             Self::SoftBounce => "soft_bounce",

@@ -230,33 +230,33 @@ pub const DETAIL_STATUSES: [RecipientStatus; 4] = [
 
 impl Snapshot {
     /// All issues, oldest first.
-    pub fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
+    pub(crate) fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
         Ok(self.issues.clone())
     }
     /// One issue by slot date.
-    pub fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
+    pub(crate) fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
         Ok(self.issues.iter().find(|i| i.slot == slot).cloned())
     }
     /// One issue by number.
-    pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
+    pub(crate) fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
         Ok(self.issues.iter().find(|i| i.number == number).cloned())
     }
     /// Every recorded issue's selection, for rotation.
-    pub fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
+    pub(crate) fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
         Ok(self.issues.iter().map(past).collect())
     }
     /// Counts by status for one issue.
-    pub fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
+    pub(crate) fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
         Ok(self.counts.get(&slot).cloned().unwrap_or_default())
     }
     /// Whether a send is running right now, so that in-flight recipients
     /// are really in flight.
-    pub fn sending(&self) -> bool {
+    pub(crate) fn sending(&self) -> bool {
         self.sending
     }
     /// The detail issue's recipients with one of `statuses` (a subset of
     /// [`DETAIL_STATUSES`]); empty for any other issue.
-    pub fn recipients(
+    pub(crate) fn recipients(
         &self,
         slot: NaiveDate,
         statuses: &[RecipientStatus],

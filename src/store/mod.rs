@@ -9,8 +9,8 @@
 //!
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
-//! (the list's users: planning, the web, privacy, `subscribers`),
-//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all three, and
+//! (the list's users: planning, the web, `reader_data`, `subscribers`),
+//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all four, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -48,9 +48,9 @@ pub use records::{
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
     StoredSubscriber, StoredSuppression,
 };
-pub use roster::Roster;
+pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
-pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError, redact};
+pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
 /// Everything a store does: the four sides, on one engine.
 pub trait Engine: Ledger + Roster + Feedback + Feeds {}
@@ -180,7 +180,7 @@ impl Store {
 pub(crate) async fn embedded_for_test(
     dir: &std::path::Path,
     suppressed: &std::path::Path,
-    keyer: crate::list::privacy::Keyer,
+    keyer: crate::list::keyer::Keyer,
 ) -> Store {
     let settings = StoreSettings {
         url: StoreUrl::Sqlite(dir.join("l.sqlite3")),

@@ -96,7 +96,7 @@ impl RecipientStatus {
     ];
 
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::InFlight => "in_flight",
@@ -128,7 +128,7 @@ impl FromStr for RecipientStatus {
 
 impl IssueStatus {
     /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Assembled => "assembled",
             Self::Sending => "sending",
@@ -225,7 +225,7 @@ impl Counts {
             .map_or(0, |(_, n)| *n)
     }
     /// Counts in-flight recipients as uncertain (when no run is active, they are).
-    pub fn fold_in_flight(&mut self) {
+    pub(crate) fn fold_in_flight(&mut self) {
         let n = self.get(RecipientStatus::InFlight);
         if n == 0 {
             return;
@@ -248,7 +248,7 @@ impl Counts {
         self.by_status.iter().map(|(_, n)| n).sum()
     }
     /// Recipients not yet in a final state for this issue.
-    pub fn open(&self) -> u64 {
+    pub(crate) fn open(&self) -> u64 {
         [
             RecipientStatus::Pending,
             RecipientStatus::InFlight,
@@ -389,9 +389,9 @@ pub enum Forgotten {
 #[derive(Debug, Clone, Default)]
 pub struct Held {
     /// The list rows of the address.
-    pub list: Vec<crate::list::privacy::Row>,
+    pub list: Vec<crate::list::erase::Row>,
     /// Its suppression rows (and its pseudonyms'), oldest first.
-    pub suppression: Vec<crate::list::privacy::Row>,
+    pub suppression: Vec<crate::list::erase::Row>,
     /// Every recipient row, oldest issue first.
     pub issues: Vec<ReaderRow>,
     /// Inbound events, oldest first.

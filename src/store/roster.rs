@@ -1,7 +1,7 @@
 //! What the list's users ask of the store: who is on the list, who is
 //! suppressed, sign-ups and their limit, and one reader's data (gathered and
 //! erased). Declared for `plan` (preview, dry run, check), `web` (one-click
-//! unsubscribe, sign-up, privacy), `privacy` and the `subscribers` commands;
+//! unsubscribe, sign-up, my data), `reader_data` and the `subscribers` commands;
 //! implemented by both engines (the list files, or the stored list).
 //!
 //! Owns the [`Roster`] trait only; no SQL and no file format lives here.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::error::StoreError;
 use super::url::{StoreUrl, URL_ENV, redact};
 use crate::config::Config;
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 
 /// What a config says about its store, secrets resolved from the environment.
 #[derive(Clone)]
@@ -50,7 +50,7 @@ impl StoreSettings {
     /// Reads `[store]`, with `TIPSHEET_DATABASE_URL` overriding `url` whole and
     /// the password from the variable `password_env` names.
     /// Erased readers are recognised through `keyer`.
-    pub fn from_config(config: &Config) -> Result<Self, StoreError> {
+    pub(crate) fn from_config(config: &Config) -> Result<Self, StoreError> {
         let env_url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
         let raw = env_url.or_else(|| config.store.url.clone());
         let url =

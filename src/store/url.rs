@@ -64,7 +64,8 @@ impl StoreUrl {
     }
 
     /// Whether several hosts can share this store.
-    pub fn is_shared(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_shared(&self) -> bool {
         matches!(self, Self::Postgres(_))
     }
 }
@@ -76,8 +77,8 @@ impl PostgresUrl {
     }
 }
 
-/// The URL with any password replaced by `***` (config owns the one redaction).
-pub use crate::config::redact_url as redact;
+// The URL with any password replaced by `***` (config owns the one redaction).
+pub(crate) use crate::config::redact_url as redact;
 
 impl fmt::Display for PostgresUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::delivery::Transport;
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 use crate::mail::dkim::DkimSigner;
 use crate::mail::token::Signer;
 use crate::schedule::clock::WallClock;
 use crate::store::Store;
 
 /// Largest request body accepted (forms are a few hundred bytes).
-pub const BODY_LIMIT: usize = 16 * 1024;
+pub(crate) const BODY_LIMIT: usize = 16 * 1024;
 
 /// What the server tells its operator; the command line prints it.
-pub trait Events: Send + Sync {
+pub(crate) trait Events: Send + Sync {
     /// The server is up at `url` (`http://127.0.0.1:8080`).
     fn listening(&self, url: &str);
     /// One line worth logging: an unsubscribe, an error behind a 500 page.

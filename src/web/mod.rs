@@ -10,7 +10,7 @@
 //! It must not write the ledger's issues or recipients (only relay webhooks,
 //! in [`webhooks`], and the one-click unsubscribe record events, through
 //! `inbound::policy`, and a reader's own erasure goes through
-//! `crate::privacy`), send issues, or
+//! `crate::reader_data`), send issues, or
 //! keep state that matters across restarts: the one thing held in memory is
 //! when each address was last sent a confirmation mail.
 //!
@@ -23,18 +23,18 @@ mod archive;
 mod confirm;
 mod error;
 mod forms;
+mod my_data;
 mod pages;
 mod preview;
-mod privacy;
 mod router;
 mod signup;
 mod unsubscribe;
-pub mod webhooks;
+pub(crate) mod webhooks;
 mod welcome;
 
-pub use app::{BODY_LIMIT, Events};
+pub(crate) use app::Events;
 pub use confirm::{
     CONFIRM_EVERY_MINUTES, CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm,
 };
-pub use error::ServerError;
-pub use router::run;
+pub(crate) use error::ServerError;
+pub(crate) use router::run;

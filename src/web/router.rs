@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use super::app::{App, BODY_LIMIT, Brand, Events};
 use super::archive::{archive, archived_issue};
 use super::error::ServerError;
+use super::my_data::privacy_routes;
 use super::pages::not_found;
 use super::preview::preview;
-use super::privacy::privacy_routes;
 use super::signup::{confirm, confirm_page, subscribe, subscribe_form};
 use super::unsubscribe::{resubscribe, unsubscribe, unsubscribe_page};
 use super::webhooks;
@@ -31,7 +31,7 @@ use crate::store::Store;
 
 /// Runs `tipsheet serve` until SIGINT or SIGTERM. `listen` overrides
 /// `server.listen`; `now` pins the clock's start (a testing aid).
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     listen: Option<&str>,
     now: Option<DateTime<Utc>>,

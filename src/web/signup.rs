@@ -25,8 +25,8 @@ use super::confirm::{
     CONFIRM_EVERY_MINUTES, CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm,
 };
 use super::error::{WebError, answer};
+use super::my_data::forgotten_page;
 use super::pages::{bad_request, html, message, message_with_link, server_error, unreadable};
-use super::privacy::forgotten_page;
 use super::welcome;
 use crate::delivery;
 use crate::list::{self, AddressProblem, MAX_EMAIL_CHARS, normalize};

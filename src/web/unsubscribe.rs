@@ -19,15 +19,13 @@ use axum::response::{IntoResponse, Response};
 use super::app::{App, Brand};
 use super::error::{WebError, answer};
 use super::forms::{PostedLink, TokenParams};
+use super::my_data::forgotten_page;
 use super::pages::{bad_request, html, message, message_with_link};
-use super::privacy::forgotten_page;
 use crate::inbound::policy::{self, Policy};
+use crate::list::SuppressionReason;
 use crate::mail::token::encode_query;
 use crate::schedule::clock::Clock as _;
 use crate::store::StoreError;
-
-/// Reason written for an unsubscribe.
-const UNSUBSCRIBED: &str = "unsubscribed";
 
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
@@ -78,7 +76,10 @@ impl App {
                 self.note(format!(
                     "warning: the unsubscribe of `{key}` is not counted in `status`: {e}"
                 ));
-                let new = self.store.suppress(key, UNSUBSCRIBED, now).await?;
+                let new = self
+                    .store
+                    .suppress(key, &SuppressionReason::Unsubscribed.as_str(), now)
+                    .await?;
                 if new {
                     self.note(format!("unsubscribed `{key}`"));
                 }

@@ -13,7 +13,7 @@ use tipsheet::content::{
     self, ComparisonMeta, ExcerptRule, Per, Role, Salary, SectionKind, TipMeta,
 };
 use tipsheet::diagnostic::Diagnostic;
-use tipsheet::list::{self, MAX_NAME_CHARS, RESUBSCRIBED, SubscriberReader, Suppression};
+use tipsheet::list::{self, MAX_NAME_CHARS, SubscriberReader, Suppression, SuppressionReason};
 use tipsheet::schedule::{self, Schedule};
 
 const RULE: ExcerptRule = ExcerptRule {
@@ -633,7 +633,7 @@ proptest! {
         let mut want: HashMap<String, bool> = HashMap::new();
         for (who, resubscribe, reason) in &events {
             let email = &emails[*who];
-            let reason = if *resubscribe { RESUBSCRIBED.to_string() } else { format!("bounced: {reason}") };
+            let reason = if *resubscribe { SuppressionReason::Resubscribed.to_string() } else { format!("bounced: {reason}") };
             list::append_suppression(&path, email, &reason, at()).unwrap();
             want.insert(list::normalize(email), !*resubscribe);
         }

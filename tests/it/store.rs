@@ -303,7 +303,7 @@ fn sqlite_indexes_of_recipients(c: &rusqlite::Connection) -> Vec<String> {
 }
 
 /// The keyer of a test secret, as the binary makes it.
-fn keyer() -> tipsheet::list::privacy::Keyer {
+fn keyer() -> tipsheet::list::keyer::Keyer {
     let signer = tipsheet::mail::token::Signer::new(b"store-story-secret");
     tipsheet::plan::keyer_of(signer)
 }

@@ -14,7 +14,7 @@ impl PgStore {
     /// Recipients whose host's lease expired while they were in flight
     /// become `uncertain`; claims that expired before a row was handed out
     /// are simply released. Returns how many became uncertain.
-    pub async fn recover(&self, date: NaiveDate) -> Result<u64, StoreError> {
+    pub(crate) async fn recover(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
@@ -43,7 +43,7 @@ impl PgStore {
 
     /// The next recipients with one of `statuses`, by key after `after`, at
     /// most `limit`: read only, claims ignored.
-    pub async fn due(
+    pub(crate) async fn due(
         &self,
         date: NaiveDate,
         statuses: &[RecipientStatus],
@@ -73,7 +73,7 @@ impl PgStore {
     /// Claims the next page of recipients with one of `statuses` (by key after
     /// `after`) that no other host holds a live lease on, under this host's
     /// lease. Rows locked by another host's claim in progress are skipped.
-    pub async fn claim(
+    pub(crate) async fn claim(
         &self,
         date: NaiveDate,
         statuses: &[RecipientStatus],
@@ -121,7 +121,7 @@ impl PgStore {
     }
 
     /// Extends this host's leases on `slot`; returns how many rows it holds.
-    pub async fn renew(&self, date: NaiveDate) -> Result<u64, StoreError> {
+    pub(crate) async fn renew(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let lease = self.lease_interval();
@@ -134,7 +134,7 @@ impl PgStore {
     }
 
     /// Gives back this host's claims on rows not in flight (a clean stop).
-    pub async fn release(&self, date: NaiveDate) -> Result<u64, StoreError> {
+    pub(crate) async fn release(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.execute(
@@ -147,7 +147,7 @@ impl PgStore {
 
     /// Open recipients (pending, uncertain or in flight) that another host
     /// holds a live lease on: work that may still come back to us.
-    pub async fn held_by_others(&self, date: NaiveDate) -> Result<u64, StoreError> {
+    pub(crate) async fn held_by_others(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.count(
@@ -160,7 +160,7 @@ impl PgStore {
     }
 
     /// Recipients of `slot` some host holds a live lease on (a send is running).
-    pub async fn live_leases(&self, date: NaiveDate) -> Result<u64, StoreError> {
+    pub(crate) async fn live_leases(&self, date: NaiveDate) -> Result<u64, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.count(

@@ -12,7 +12,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use super::pool::PgStore;
 use crate::content::issue::Selection;
 use crate::diagnostic::Diagnostic;
-use crate::list::privacy::{FORGOTTEN, Row};
+use crate::list::SuppressionReason;
+use crate::list::erase::Row;
 use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
 use crate::store::error::StoreError;
 use crate::store::event::{Consequence, Event, EventRecord, Recorded};
@@ -313,7 +314,9 @@ impl Roster for PgStore {
             }
         }
         let pseudonyms: Vec<String> = of.keys().cloned().collect();
-        let found = self.suppressed_for(&pseudonyms, FORGOTTEN).await?;
+        let found = self
+            .suppressed_for(&pseudonyms, &SuppressionReason::Forgotten.as_str())
+            .await?;
         Ok(found.iter().filter_map(|p| of.get(p).cloned()).collect())
     }
 

@@ -51,7 +51,7 @@ impl PgStore {
     /// nothing, so a retry does it all again. `decide` may run more than once
     /// (a dropped connection is retried): it must only compute. A new
     /// suppression's time is `suppressed_at` (RFC 3339).
-    pub async fn record_event(
+    pub(crate) async fn record_event(
         &self,
         e: &Event,
         soft_since: &str,
@@ -139,7 +139,10 @@ impl PgStore {
     }
 
     /// Recorded events, oldest first: of one issue, or all.
-    pub async fn events(&self, date: Option<NaiveDate>) -> Result<Vec<EventRecord>, StoreError> {
+    pub(crate) async fn events(
+        &self,
+        date: Option<NaiveDate>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let slot = date.map(slot_key);
         let slot = &slot;
         let sql = format!(
@@ -158,7 +161,7 @@ impl PgStore {
     }
 
     /// Whether `email` ever complained (a later sign-up needs the double opt-in).
-    pub async fn complained(&self, email: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn complained(&self, email: &str) -> Result<bool, StoreError> {
         self.count(
             "SELECT COUNT(*) FROM events WHERE email = $1 AND kind = 'complaint'",
             &[&email],
@@ -169,7 +172,7 @@ impl PgStore {
 
     /// The recipient of issue `date` whose Message-ID hash starts with `rid`
     /// (what a VERP token or a quoted Message-ID names).
-    pub async fn recipient_by_rid(
+    pub(crate) async fn recipient_by_rid(
         &self,
         date: NaiveDate,
         rid: &str,
@@ -259,7 +262,10 @@ impl PgStore {
 
     /// The latest issue whose copy went out to `email` (sent, bounced later,
     /// or uncertain): what an event without our Message-ID is most likely about.
-    pub async fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, StoreError> {
+    pub(crate) async fn latest_issue_of(
+        &self,
+        email: &str,
+    ) -> Result<Option<NaiveDate>, StoreError> {
         self.with_retry(|c| async move {
             let row = c
                 .query_opt(LATEST_ISSUE, &[&email])
@@ -276,7 +282,10 @@ impl PgStore {
 
     /// Which of `pseudonyms` (an address's keyed hashes) the suppressions hold:
     /// only `subscribers forget` writes them, so the address was erased.
-    pub async fn erased_as(&self, pseudonyms: &[String]) -> Result<Option<String>, StoreError> {
+    pub(crate) async fn erased_as(
+        &self,
+        pseudonyms: &[String],
+    ) -> Result<Option<String>, StoreError> {
         if pseudonyms.is_empty() {
             return Ok(None);
         }

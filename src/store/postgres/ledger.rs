@@ -18,7 +18,7 @@ impl PgStore {
     // -- The ledger ---------------------------------------------------------
 
     /// All issues, oldest first.
-    pub async fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
+    pub(crate) async fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
         let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues ORDER BY slot");
         let sql = &sql;
         self.with_retry(|c| async move {
@@ -29,7 +29,7 @@ impl PgStore {
     }
 
     /// One issue by slot date.
-    pub async fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
+    pub(crate) async fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE slot = $1");
@@ -45,7 +45,10 @@ impl PgStore {
     }
 
     /// One issue by number.
-    pub async fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
+    pub(crate) async fn issue_by_number(
+        &self,
+        number: u32,
+    ) -> Result<Option<IssueRecord>, StoreError> {
         let sql =
             format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE number = $1 ORDER BY slot LIMIT 1");
         let n = number as i32;
@@ -61,7 +64,7 @@ impl PgStore {
     }
 
     /// The rendered issue frozen with `slot`, if any.
-    pub async fn rendered(&self, date: NaiveDate) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn rendered(&self, date: NaiveDate) -> Result<Option<Vec<u8>>, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
@@ -75,7 +78,7 @@ impl PgStore {
     }
 
     /// Records an issue's selection (and rendered issue); no-op if the slot has one.
-    pub async fn assemble(
+    pub(crate) async fn assemble(
         &self,
         date: NaiveDate,
         number: u32,
@@ -95,7 +98,7 @@ impl PgStore {
 
     /// Freezes the given recipient set and marks the issue `sending`, in one
     /// transaction; does nothing if the issue already left `assembled`.
-    pub async fn freeze(
+    pub(crate) async fn freeze(
         &self,
         date: NaiveDate,
         recipients: &[(String, String, String)],
@@ -135,7 +138,7 @@ impl PgStore {
     /// selection, the rendered issue, and every subscriber not suppressed.
     /// Every host, first or not, gets back what was frozen; `added` is `None`
     /// when another host (or an earlier run) froze it.
-    pub async fn freeze_issue(
+    pub(crate) async fn freeze_issue(
         &self,
         date: NaiveDate,
         number: u32,
@@ -187,7 +190,7 @@ impl PgStore {
     }
 
     /// Which of `keys` are suppressed now.
-    pub async fn suppressed_among(
+    pub(crate) async fn suppressed_among(
         &self,
         keys: &[&str],
     ) -> Result<std::collections::HashSet<String>, StoreError> {
@@ -229,7 +232,7 @@ impl PgStore {
     /// the store (imports, sign-ups, unsubscribes, suppressions, erasure, the
     /// freeze, claims) always waits for the flush. `true` makes these commits
     /// wait too, so exactly once survives a crash of the server as well.
-    pub async fn commit(
+    pub(crate) async fn commit(
         &self,
         date: NaiveDate,
         in_flight: &[&str],
@@ -266,7 +269,7 @@ impl PgStore {
     }
 
     /// Whether the group commits' connection waits for the WAL flush.
-    pub async fn group_commits_wait_for_disk(&self) -> Result<bool, StoreError> {
+    pub(crate) async fn group_commits_wait_for_disk(&self) -> Result<bool, StoreError> {
         self.with_writer(|c| async move {
             let row = c
                 .query_one("SHOW synchronous_commit", &[])
@@ -278,7 +281,7 @@ impl PgStore {
     }
 
     /// Counts by status for one issue.
-    pub async fn counts(&self, date: NaiveDate) -> Result<Counts, StoreError> {
+    pub(crate) async fn counts(&self, date: NaiveDate) -> Result<Counts, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
@@ -304,7 +307,7 @@ impl PgStore {
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
-    pub async fn finish(&self, date: NaiveDate) -> Result<IssueStatus, StoreError> {
+    pub(crate) async fn finish(&self, date: NaiveDate) -> Result<IssueStatus, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         if self.counts(date).await?.open() == 0 {

@@ -12,7 +12,7 @@ impl PgStore {
     /// Adds a subscriber, or refreshes the name and address of one already
     /// there (keeping the earliest known `subscribed_at`). Returns whether the
     /// row is new. Never touches suppressions.
-    pub async fn add_subscriber(&self, s: &StoredSubscriber) -> Result<bool, StoreError> {
+    pub(crate) async fn add_subscriber(&self, s: &StoredSubscriber) -> Result<bool, StoreError> {
         self.with_retry(|c| async move {
             let row = c
                 .query_one(
@@ -33,7 +33,10 @@ impl PgStore {
 
     /// [`PgStore::add_subscriber`] for many rows in one statement (keys must
     /// be distinct). Returns how many rows are new.
-    pub async fn add_subscribers(&self, rows: &[StoredSubscriber]) -> Result<u64, StoreError> {
+    pub(crate) async fn add_subscribers(
+        &self,
+        rows: &[StoredSubscriber],
+    ) -> Result<u64, StoreError> {
         if rows.is_empty() {
             return Ok(0);
         }
@@ -61,7 +64,7 @@ impl PgStore {
     }
 
     /// [`PgStore::suppress`] for many rows; returns how many are new.
-    pub async fn suppress_all(&self, rows: &[StoredSuppression]) -> Result<u64, StoreError> {
+    pub(crate) async fn suppress_all(&self, rows: &[StoredSuppression]) -> Result<u64, StoreError> {
         if rows.is_empty() {
             return Ok(0);
         }
@@ -80,7 +83,7 @@ impl PgStore {
     }
 
     /// Every subscriber (suppressed ones included), by key.
-    pub async fn subscribers(&self) -> Result<Vec<StoredSubscriber>, StoreError> {
+    pub(crate) async fn subscribers(&self) -> Result<Vec<StoredSubscriber>, StoreError> {
         self.with_retry(|c| async move {
             let rows = c
                 .query(
@@ -98,7 +101,7 @@ impl PgStore {
     /// suppressed: one query read row by row, so a million readers never sit
     /// in memory at once. Not retried (a retry would visit rows twice): a
     /// dropped connection is an error, and the caller's walk is incomplete.
-    pub async fn walk_subscribers(
+    pub(crate) async fn walk_subscribers(
         &self,
         mut visit: impl FnMut(StoredSubscriber, bool),
     ) -> Result<(), StoreError> {
@@ -121,7 +124,7 @@ impl PgStore {
     }
 
     /// (subscribers, of whom suppressed).
-    pub async fn list_counts(&self) -> Result<(u64, u64), StoreError> {
+    pub(crate) async fn list_counts(&self) -> Result<(u64, u64), StoreError> {
         self.with_retry(|c| async move {
             let r = c
                 .query_one(
@@ -139,7 +142,7 @@ impl PgStore {
 
     /// Suppresses an address; an existing suppression keeps its reason and
     /// time. Returns whether it is new.
-    pub async fn suppress(&self, s: &StoredSuppression) -> Result<bool, StoreError> {
+    pub(crate) async fn suppress(&self, s: &StoredSuppression) -> Result<bool, StoreError> {
         self.execute(
             "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (email) DO NOTHING",
@@ -150,7 +153,7 @@ impl PgStore {
     }
 
     /// Lifts a suppression (the person asked to resubscribe). Returns whether there was one.
-    pub async fn resubscribe(&self, key: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn resubscribe(&self, key: &str) -> Result<bool, StoreError> {
         self.with_retry(|c| async move {
             c.execute("DELETE FROM suppressions WHERE email = $1", &[&key])
                 .await
@@ -161,7 +164,7 @@ impl PgStore {
     }
 
     /// Whether a normalized address is suppressed.
-    pub async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
         self.with_retry(|c| async move {
             c.query_opt("SELECT 1 FROM suppressions WHERE email = $1", &[&key])
                 .await
@@ -172,7 +175,7 @@ impl PgStore {
     }
 
     /// Every suppression, by key.
-    pub async fn suppressions(&self) -> Result<Vec<StoredSuppression>, StoreError> {
+    pub(crate) async fn suppressions(&self) -> Result<Vec<StoredSuppression>, StoreError> {
         self.with_retry(|c| async move {
             let rows = c
                 .query(
@@ -232,7 +235,7 @@ impl PgStore {
     }
 
     /// Gives back a claim taken at `at` (the mail could not be sent).
-    pub async fn release_confirmation(
+    pub(crate) async fn release_confirmation(
         &self,
         key: &str,
         at: chrono::DateTime<chrono::Utc>,

@@ -13,7 +13,7 @@
 //! and the retries, `rows.rs` the column lists and row mappers, and the
 //! queries are split by concern: `ledger.rs` (issues, freeze, commit),
 //! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
-//! (subscribers, suppressions, the confirmation limit), `privacy.rs` (one
+//! (subscribers, suppressions, the confirmation limit), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
 //! inbound events and their consequences); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
@@ -25,7 +25,7 @@ mod feeds;
 mod ledger;
 mod list;
 mod pool;
-mod privacy;
+mod reader_rows;
 mod rows;
 
 pub(super) use pool::PgStore;
@@ -49,7 +49,7 @@ const MIGRATION_LOCK: i64 = 0x7469_7073_6865_6574; // "tipsheet"
 
 impl PgStore {
     /// The schema version recorded in the database; 0 when it has none. Creates nothing.
-    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+    pub(crate) async fn schema_version(&self) -> Result<i64, StoreError> {
         self.with_retry(|c| async move {
             let url = &self.url;
             let exists: bool = c
@@ -71,13 +71,13 @@ impl PgStore {
     }
 
     /// The newest schema version this tipsheet knows.
-    pub fn known_version() -> i64 {
+    pub(crate) fn known_version() -> i64 {
         MIGRATIONS.len() as i64
     }
 
     /// Applies the missing migrations, each with its `schema_version` row, in
     /// one transaction under an advisory lock (hosts starting together wait).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         self.with_retry(|mut c| async move {
             let url = &self.url;
             let e = |e| pg_error(url, e);

@@ -14,7 +14,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 use crate::store::error::StoreError;
 use crate::store::url::PostgresUrl;
 
@@ -23,7 +23,7 @@ const RETRIES: [u64; 5] = [100, 300, 700, 1500, 3000];
 
 /// An open connection pool to the shared store (a clone shares the pool).
 #[derive(Clone)]
-pub struct PgStore {
+pub(crate) struct PgStore {
     pub(super) pool: Pool,
     /// One connection for the send loop's group commits (see [`PgStore::new`]).
     pub(super) writer: Pool,
@@ -39,7 +39,7 @@ impl PgStore {
     /// `password` fills in a URL that has none; `synchronous_commit` is
     /// `[store] synchronous_commit`: whether the group commits wait for the
     /// server's WAL flush (see [`PgStore::commit`]).
-    pub fn new(
+    pub(crate) fn new(
         url: &PostgresUrl,
         password: Option<&str>,
         lease: Duration,
@@ -99,7 +99,7 @@ impl PgStore {
     }
 
     /// The URL, password redacted.
-    pub fn url(&self) -> &PostgresUrl {
+    pub(crate) fn url(&self) -> &PostgresUrl {
         &self.url
     }
 
@@ -109,7 +109,7 @@ impl PgStore {
     }
 
     /// The lease a claim holds.
-    pub fn lease(&self) -> Duration {
+    pub(crate) fn lease(&self) -> Duration {
         self.lease
     }
 

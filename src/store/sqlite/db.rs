@@ -48,7 +48,7 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) the ledger at `path`, migrating it to the current schema.
-    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, LedgerError> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -72,7 +72,7 @@ impl Db {
     }
 
     /// Opens an existing ledger without writing to it; `None` if there is none yet.
-    pub fn open_read_only(path: &Path) -> Result<Option<Self>, LedgerError> {
+    pub(crate) fn open_read_only(path: &Path) -> Result<Option<Self>, LedgerError> {
         if !path.exists() {
             return Ok(None);
         }
@@ -145,14 +145,14 @@ impl Db {
 
     /// Every commit waits for the disk (`synchronous = FULL`): a crash of
     /// the machine loses no commit either (`[store] synchronous_commit = true`).
-    pub fn flush_every_commit(&self) -> Result<(), LedgerError> {
+    pub(crate) fn flush_every_commit(&self) -> Result<(), LedgerError> {
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(|e| self.err(e))
     }
 
     /// Whether every commit waits for the disk (`synchronous` is `FULL` or `EXTRA`).
-    pub fn flushes_every_commit(&self) -> Result<bool, LedgerError> {
+    pub(crate) fn flushes_every_commit(&self) -> Result<bool, LedgerError> {
         let level: i64 = self
             .conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))
@@ -161,7 +161,7 @@ impl Db {
     }
 
     /// All issues, oldest first.
-    pub fn issues(&self) -> Result<Vec<IssueRecord>, LedgerError> {
+    pub(crate) fn issues(&self) -> Result<Vec<IssueRecord>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -178,12 +178,12 @@ impl Db {
     }
 
     /// One issue by slot date.
-    pub fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, LedgerError> {
+    pub(crate) fn issue(&self, date: NaiveDate) -> Result<Option<IssueRecord>, LedgerError> {
         self.one_issue("slot", &slot_key(date))
     }
 
     /// One issue by number.
-    pub fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
+    pub(crate) fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, LedgerError> {
         self.one_issue("number", &number)
     }
 
@@ -207,7 +207,7 @@ impl Db {
     }
 
     /// Records an issue's frozen selection (no-op if the slot already has one).
-    pub fn assemble(
+    pub(crate) fn assemble(
         &self,
         date: NaiveDate,
         number: u32,
@@ -235,7 +235,7 @@ impl Db {
     /// transaction; does nothing if the issue already left `assembled`.
     /// `recipients` yields (normalized key, address, name). Returns how many rows
     /// were added (duplicates by key are ignored).
-    pub fn freeze<I, E>(
+    pub(crate) fn freeze<I, E>(
         &mut self,
         date: NaiveDate,
         recipients: I,
@@ -287,7 +287,7 @@ impl Db {
     }
 
     /// After a crash: recipients left in flight become `uncertain`. Returns how many.
-    pub fn recover(&self, date: NaiveDate) -> Result<u64, LedgerError> {
+    pub(crate) fn recover(&self, date: NaiveDate) -> Result<u64, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let n = self
@@ -302,7 +302,7 @@ impl Db {
     }
 
     /// The next recipients to try, by key after `after`, at most `limit`.
-    pub fn due(
+    pub(crate) fn due(
         &self,
         date: NaiveDate,
         statuses: &[RecipientStatus],
@@ -333,7 +333,7 @@ impl Db {
     }
 
     /// Marks `keys` in flight, and records `outcomes`, in one transaction.
-    pub fn commit(
+    pub(crate) fn commit(
         &mut self,
         date: NaiveDate,
         in_flight: &[&str],
@@ -385,7 +385,7 @@ impl Db {
     }
 
     /// Counts by status for one issue.
-    pub fn counts(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
+    pub(crate) fn counts(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let mut stmt = self
@@ -407,7 +407,7 @@ impl Db {
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
-    pub fn finish(&self, date: NaiveDate) -> Result<IssueStatus, LedgerError> {
+    pub(crate) fn finish(&self, date: NaiveDate) -> Result<IssueStatus, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         if self.counts(date)?.open() == 0 {
@@ -426,7 +426,7 @@ impl Db {
 
     /// Soft bounces of `email` at or after `since` (RFC 3339), counting one per
     /// issue (a relay that reports one message twice counts once).
-    pub fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, LedgerError> {
+    pub(crate) fn soft_bounces_since(&self, email: &str, since: &str) -> Result<u64, LedgerError> {
         self.conn
             .query_row(
                 "SELECT COUNT(DISTINCT COALESCE(slot, natural_key)) FROM events
@@ -440,7 +440,7 @@ impl Db {
 
     /// Moves a recipient row to `bounced` (a bounce that came back after the
     /// session); false when there is no such row or it already was.
-    pub fn mark_bounced(
+    pub(crate) fn mark_bounced(
         &self,
         slot: NaiveDate,
         email: &str,
@@ -459,7 +459,7 @@ impl Db {
 
     /// The latest issue whose copy went out to `email` (sent, bounced later,
     /// or uncertain): what an event without our Message-ID is most likely about.
-    pub fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, LedgerError> {
+    pub(crate) fn latest_issue_of(&self, email: &str) -> Result<Option<NaiveDate>, LedgerError> {
         let slot: Option<String> = self
             .conn
             .query_row(
@@ -476,7 +476,7 @@ impl Db {
 
     /// Whether `email` ever complained (a later sign-up needs the double
     /// opt-in); false where the ledger has no `events` table.
-    pub fn complained(&self, email: &str) -> Result<bool, LedgerError> {
+    pub(crate) fn complained(&self, email: &str) -> Result<bool, LedgerError> {
         if !self.has_table("events")? {
             return Ok(false);
         }
@@ -492,7 +492,7 @@ impl Db {
 
     /// The recipient of issue `slot` whose Message-ID hash starts with `rid`
     /// (what a VERP token or a quoted Message-ID names).
-    pub fn recipient_by_rid(
+    pub(crate) fn recipient_by_rid(
         &self,
         slot: NaiveDate,
         rid: &str,
@@ -523,7 +523,7 @@ impl Db {
 
     /// Every inbound event whose address is one of `keys`, oldest first;
     /// none where the ledger has no `events` table.
-    pub fn events_of(&self, keys: &[String]) -> Result<Vec<ReaderEvent>, LedgerError> {
+    pub(crate) fn events_of(&self, keys: &[String]) -> Result<Vec<ReaderEvent>, LedgerError> {
         if !self.has_table("events")? {
             return Ok(Vec::new());
         }
@@ -558,7 +558,7 @@ impl Db {
 
     /// Every recipient row whose key is one of `keys` (an address and its
     /// pseudonyms), oldest issue first.
-    pub fn rows_of(&self, keys: &[String]) -> Result<Vec<ReaderRow>, LedgerError> {
+    pub(crate) fn rows_of(&self, keys: &[String]) -> Result<Vec<ReaderRow>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -595,7 +595,7 @@ impl Db {
     /// and exactly-once records are unchanged. Erased bytes are
     /// zeroed (`secure_delete`), the file rebuilt (`VACUUM`) and the WAL
     /// truncated, so no old page keeps the address. Returns the rows changed.
-    pub fn pseudonymize(
+    pub(crate) fn pseudonymize(
         &mut self,
         key: &str,
         pseudonym: &str,

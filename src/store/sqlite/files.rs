@@ -15,10 +15,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::store::{SqliteStore, guard};
 use crate::diagnostic::Diagnostic;
-use crate::list::privacy as files;
+use crate::list::erase as files;
 use crate::list::{
-    self, ListError, RESUBSCRIBED, Subscriber, SubscriberReader, SubscribersError, Suppression,
-    Walked,
+    self, ListError, Subscriber, SubscriberReader, SubscribersError, Suppression,
+    SuppressionReason, Walked,
 };
 use crate::store::error::StoreError;
 use crate::store::ledger::Ledger;
@@ -150,8 +150,13 @@ impl Roster for SqliteStore {
         if !self.suppression()?.contains(key) {
             return Ok(false);
         }
-        list::append_suppression(&self.suppressed, key, RESUBSCRIBED, at)
-            .map_err(|e| write_error(SUPPRESSION_LIST, &self.suppressed, e))?;
+        list::append_suppression(
+            &self.suppressed,
+            key,
+            &SuppressionReason::Resubscribed.as_str(),
+            at,
+        )
+        .map_err(|e| write_error(SUPPRESSION_LIST, &self.suppressed, e))?;
         Ok(true)
     }
 

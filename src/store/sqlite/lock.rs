@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::list::Suppression;
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 use crate::store::error::StoreError;
 
 /// The lock file in `state_dir`.

@@ -7,7 +7,7 @@
 //! events, `lock.rs` the run lock and the suppression file watched during a
 //! run, `store.rs` [`SqliteStore`] itself and reaching its ledger. This
 //! file carries out [`Ledger`]; no file here imports it. Decides nothing: the rules come in from `inbound::policy`,
-//! `privacy` and the run loop.
+//! `reader_data` and the run loop.
 
 use std::time::Duration;
 

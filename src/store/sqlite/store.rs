@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::db::Db;
 use super::lock::Watched;
-use crate::list::privacy::Keyer;
+use crate::list::keyer::Keyer;
 use crate::store::error::StoreError;
 use crate::store::ledger::Ledger;
 use crate::store::records::LedgerError;

@@ -5,7 +5,7 @@
 //! transaction that refuses while a host is sending to the address.
 //!
 //! Owns that SQL only. What is matched, what replaces the address and how
-//! free text is scrubbed are `crate::privacy`'s rules, handed in as an
+//! free text is scrubbed are `crate::reader_data`'s rules, handed in as an
 //! [`Erasure`]; this file computes no pseudonym and knows no secret.
 
 use super::pool::{PgStore, pg_error};
@@ -18,7 +18,7 @@ use crate::store::records::{
 impl PgStore {
     /// Every row of the reader held under one of `keys` (the normalized
     /// address and its pseudonyms), read in one snapshot.
-    pub async fn reader(&self, keys: &[String]) -> Result<StoredReader, StoreError> {
+    pub(crate) async fn reader(&self, keys: &[String]) -> Result<StoredReader, StoreError> {
         let key = keys.first().map_or("", String::as_str);
         self.with_retry(|mut c| async move {
             let e = |e| pg_error(&self.url, e);
@@ -99,7 +99,7 @@ impl PgStore {
     }
 
     /// Whether any of `keys` (an address, its pseudonyms) has a suppression row.
-    pub async fn suppressed_as(&self, keys: &[String]) -> Result<bool, StoreError> {
+    pub(crate) async fn suppressed_as(&self, keys: &[String]) -> Result<bool, StoreError> {
         Ok(self
             .count(
                 "SELECT COUNT(*) FROM suppressions WHERE email = ANY($1)",
@@ -111,7 +111,7 @@ impl PgStore {
 
     /// Which of `pseudonyms` have a suppression row whose reason is `reason`
     /// (the `forgotten` rows of erased readers).
-    pub async fn suppressed_for(
+    pub(crate) async fn suppressed_for(
         &self,
         pseudonyms: &[String],
         reason: &str,
@@ -141,7 +141,10 @@ impl PgStore {
     /// replaces the address's suppression by a final row holding only the
     /// pseudonym. The recipient rows are locked first, so a host claiming
     /// them waits or skips them, and after the commit only sees the pseudonym.
-    pub async fn forget_reader(&self, erasure: &Erasure<'_>) -> Result<Forgotten, StoreError> {
+    pub(crate) async fn forget_reader(
+        &self,
+        erasure: &Erasure<'_>,
+    ) -> Result<Forgotten, StoreError> {
         let Erasure {
             key,
             pseudonym,

@@ -4,7 +4,7 @@
 //!
 //! Owns these routes and their pages. Both take the unsubscribe link's
 //! address and token and check them as unsubscribing does, so a reader only
-//! ever reaches their own address. The erasure itself is `crate::privacy`'s,
+//! ever reaches their own address. The erasure itself is `crate::reader_data`'s,
 //! on the configured store (the files or PostgreSQL); it is the one write
 //! this server makes to the ledger.
 
@@ -22,7 +22,7 @@ use super::app::{App, Brand};
 use super::error::{WebError, answer};
 use super::forms::{PostedLink, TokenParams};
 use super::pages::{bad_request, html, message};
-use crate::privacy::{self, PrivacyError};
+use crate::reader_data::{self, PrivacyError};
 use crate::schedule::clock::Clock as _;
 
 /// The routes, merged into the server's router.
@@ -46,7 +46,7 @@ impl App {
     /// count as not forgotten here: the suppression check or the store write
     /// that follows fails on them anyway.
     pub(super) async fn forgotten(&self, key: &str) -> bool {
-        privacy::is_forgotten(&*self.store, key)
+        reader_data::is_forgotten(&*self.store, key)
             .await
             .unwrap_or(false)
     }
@@ -85,7 +85,7 @@ async fn download(
         &app,
         "gather your data",
         log,
-        privacy::gather(&*app.store, &app.keyer(), &key).await,
+        reader_data::gather(&*app.store, &app.keyer(), &key).await,
     )?;
     Ok((
         StatusCode::OK,
@@ -130,12 +130,12 @@ async fn delete(
 ) -> Result<Response, WebError> {
     let log = "cannot erase a reader".to_string();
     // A running send is an answer, not a failure: `Ok(Err(..))`.
-    let erased = match privacy::forget(
+    let erased = match reader_data::forget(
         &app.config,
         &*app.store,
         &app.keyer(),
         &key,
-        privacy::Copies::Skip,
+        reader_data::Copies::Skip,
         app.clock.now(),
     )
     .await

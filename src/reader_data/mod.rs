@@ -21,8 +21,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::list::normalize;
-use crate::list::privacy::{self as files, EraseError, Keyer, Row};
+use crate::list::erase::{self as files, EraseError, Row};
+use crate::list::keyer::Keyer;
+use crate::list::{SuppressionReason, normalize};
 use crate::mail::token::{Signer, encode_query};
 use crate::store::{Erasure, Forgotten, LedgerError, ReaderEvent, ReaderRow, Roster, StoreError};
 
@@ -92,7 +93,7 @@ pub enum PrivacyError {
 }
 
 /// The keyer of the configured unsubscribe secret; `None` when it is unset.
-pub fn configured_keyer(config: &Config) -> Option<Keyer> {
+pub(crate) fn configured_keyer(config: &Config) -> Option<Keyer> {
     std::env::var(&config.unsubscribe.secret_env)
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -103,7 +104,7 @@ pub fn configured_keyer(config: &Config) -> Option<Keyer> {
 
 /// Everything tipsheet holds about one address.
 #[derive(Debug, Clone)]
-pub struct Record {
+pub(crate) struct Record {
     /// The normalized address.
     pub key: String,
     /// Its pseudonym under the current secret.
@@ -126,7 +127,7 @@ pub struct Record {
 impl Record {
     /// The JSON given to the reader and printed by `show --json`: the
     /// reader's own data only (no server paths).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let rows = |rows: &[Row]| -> Value {
             rows.iter()
                 .map(|r| {
@@ -189,7 +190,7 @@ fn key_of(address: &str) -> Result<String, PrivacyError> {
 }
 
 /// Gathers the record of `address` (normalized here) from `store`.
-pub async fn gather(
+pub(crate) async fn gather(
     store: &dyn Roster,
     keyer: &Keyer,
     address: &str,
@@ -199,7 +200,7 @@ pub async fn gather(
     let forgotten = held
         .suppression
         .last()
-        .is_some_and(|r| r.get("reason").trim() == files::FORGOTTEN);
+        .is_some_and(|r| SuppressionReason::Forgotten.is(r.get("reason")));
     Ok(Record {
         list: held.list,
         suppression: held.suppression,
@@ -214,7 +215,7 @@ pub async fn gather(
 
 /// What an erasure did.
 #[derive(Debug, Clone, Default)]
-pub struct Erased {
+pub(crate) struct Erased {
     /// The normalized address.
     pub key: String,
     /// What replaced it.
@@ -234,7 +235,7 @@ pub struct Erased {
 
 /// What an erasure does with the operator's copies (outbox, previews).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Copies {
+pub(crate) enum Copies {
     /// Leave them unread (the web: a scan of a large outbox per request is
     /// not for anyone holding a link to trigger).
     Skip,
@@ -272,7 +273,7 @@ fn names_of<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// Erases `address` (see the module doc).
-pub async fn forget(
+pub(crate) async fn forget(
     config: &Config,
     store: &dyn Roster,
     keyer: &Keyer,
@@ -299,12 +300,13 @@ pub async fn forget(
         files::scrub(text, &needles, &pseudonym)
     };
     let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let forgotten = SuppressionReason::Forgotten.as_str();
     let erasure = Erasure {
         key: &key,
         pseudonym: &pseudonym,
         at: &at,
         now,
-        reason: files::FORGOTTEN,
+        reason: &forgotten,
         names: &names,
         scrub: &scrub,
     };
@@ -356,13 +358,13 @@ pub async fn forget(
 }
 
 /// Whether an address must not be signed up again: its reader asked to be forgotten.
-pub async fn is_forgotten(store: &dyn Roster, key: &str) -> Result<bool, PrivacyError> {
+pub(crate) async fn is_forgotten(store: &dyn Roster, key: &str) -> Result<bool, PrivacyError> {
     Ok(!store.forgotten_among(&[key]).await?.is_empty())
 }
 
 /// Outbox and preview files holding the normalized address (as written, or
 /// percent-encoded in a link), sorted. Reads every file there.
-pub fn copies(config: &Config, key: &str) -> Vec<PathBuf> {
+pub(crate) fn copies(config: &Config, key: &str) -> Vec<PathBuf> {
     let needles = [key.to_lowercase(), encode_query(key).to_lowercase()];
     let mut found = Vec::new();
     let preview = config.state.dir.join("preview");

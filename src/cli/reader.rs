@@ -2,7 +2,7 @@
 //! and erasing it on their request.
 //!
 //! Owns these subcommands' arguments, the confirmation prompt and what they
-//! print. What is gathered and how it is erased is `crate::privacy`'s, on
+//! print. What is gathered and how it is erased is `crate::reader_data`'s, on
 //! whichever store the config names (the files or PostgreSQL).
 
 use std::io::{BufRead, IsTerminal};
@@ -12,10 +12,10 @@ use clap::{Args, Subcommand};
 
 use super::output::{errln, outln};
 use crate::config::Config;
-use crate::error::{Error, Outcome};
-use crate::list::privacy::Row;
+use crate::error::{Ending, Error};
+use crate::list::erase::Row;
 use crate::mail::token::{DEVELOPMENT_SECRET, Signer};
-use crate::privacy::{self, PrivacyError};
+use crate::reader_data::{self, PrivacyError};
 use crate::store::{Store, StoreSettings};
 
 /// `subscribers` commands.
@@ -67,11 +67,11 @@ pub struct ForgetArgs {
 }
 
 /// Runs a `subscribers` command.
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     args: &SubscribersArgs,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<Ending, Error> {
     match &args.command {
         SubscribersCommand::Show(a) => show(config, a).await,
         SubscribersCommand::Forget(a) => forget(config, a, now).await,
@@ -91,20 +91,20 @@ fn no_schema(settings: &StoreSettings) -> Error {
     ))
 }
 
-async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
+async fn show(config: &Config, args: &ShowArgs) -> Result<Ending, Error> {
     // Without a secret, clear rows are still found; pseudonyms cannot be.
-    let keyer = privacy::configured_keyer(config)
+    let keyer = reader_data::configured_keyer(config)
         .unwrap_or_else(|| crate::plan::keyer_of(Signer::new(DEVELOPMENT_SECRET.as_bytes())));
     let mut settings = crate::plan::store_settings(config)?;
     settings.keyer = Some(keyer.clone());
     let Some(store) = Store::open_to_read(&settings).await? else {
         return Err(no_schema(&settings));
     };
-    let record = privacy::gather(&*store, &keyer, &args.email).await?;
+    let record = reader_data::gather(&*store, &keyer, &args.email).await?;
     let places = store.places();
     if args.json {
         outln!("{}", record.to_json());
-        return Ok(Outcome::Done);
+        return Ok(Ending::Done);
     }
     outln!(
         "{}{}",
@@ -177,7 +177,7 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
     }
-    let copies = privacy::copies(config, &record.key);
+    let copies = reader_data::copies(config, &record.key);
     if !copies.is_empty() {
         outln!(
             "copies outside tipsheet's records (outbox and previews; the operator's): {}",
@@ -187,7 +187,7 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Outcome, Error> {
             outln!("  {}", p.display());
         }
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -198,8 +198,8 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Outcome, Error> {
-    let Some(keyer) = privacy::configured_keyer(config) else {
+async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Result<Ending, Error> {
+    let Some(keyer) = reader_data::configured_keyer(config) else {
         return Err(PrivacyError::NoSecret(config.unsubscribe.secret_env.clone()).into());
     };
     let key = crate::list::normalize(&args.email);
@@ -220,16 +220,16 @@ async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Resul
             })?;
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
             outln!("nothing was erased");
-            return Ok(Outcome::Done);
+            return Ok(Ending::Done);
         }
     }
     let copies = if args.outbox {
-        privacy::Copies::DeleteOutbox
+        reader_data::Copies::DeleteOutbox
     } else {
-        privacy::Copies::List
+        reader_data::Copies::List
     };
     let store = Store::open(&crate::plan::store_settings(config)?).await?;
-    let erased = privacy::forget(config, &*store, &keyer, &args.email, copies, now).await?;
+    let erased = reader_data::forget(config, &*store, &keyer, &args.email, copies, now).await?;
     let places = store.places();
     outln!("forgot `{}`; it is now `{}`", erased.key, erased.pseudonym);
     let (list, suppressed, ledger, suppression) = (
@@ -258,5 +258,5 @@ async fn forget(config: &Config, args: &ForgetArgs, now: DateTime<Utc>) -> Resul
             outln!("  {}", p.display());
         }
     }
-    Ok(Outcome::Done)
+    Ok(Ending::Done)
 }

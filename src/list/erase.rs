@@ -6,7 +6,7 @@
 //! atomic rewrites of `subscribers.csv` (the reader's rows dropped, every other
 //! byte kept) and `suppressed.csv` (the reader's rows turned into pseudonyms,
 //! then a final `forgotten` row). It must not touch the ledger or the outbox:
-//! `crate::privacy` drives those.
+//! `crate::reader_data` drives those.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -18,80 +18,15 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::address::normalize;
 use super::append::{open_locked, write_csv_line};
 use super::cell::unprotect;
+use super::keyer::{Keyer, is_pseudonym};
 use super::model::{MAX_ROW_BYTES, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, SubscribersError};
+use super::reason::SuppressionReason;
 use super::table::{Table, text};
 use crate::fsperm::private_file;
-use std::sync::Arc;
-
-/// How a pseudonym starts; never a valid address (it has no `@`).
-pub const PSEUDONYM_PREFIX: &str = "hmac:";
-/// The reason of the last suppression row of an erased reader.
-pub const FORGOTTEN: &str = "forgotten";
-/// Token purpose of pseudonyms, so they are never valid unsubscribe tokens.
-pub const PURPOSE: &str = "forget";
-/// Hex digits after the prefix (128 bits).
-const HEX_CHARS: usize = 32;
-
-/// One secret's keyed hash of a normalized key, as hex.
-type Mac = Arc<dyn Fn(&str) -> String + Send + Sync>;
-
-/// Makes pseudonyms: HMAC-SHA256 of the normalized address under the
-/// unsubscribe secret (`plan::keyer` hands in `mail::token::Signer::sign`
-/// with [`PURPOSE`]; this module knows no secret and no mail). Extra
-/// (previous) secrets are tried on lookup, so a rotated secret still
-/// recognises readers erased under the old one.
-#[derive(Clone)]
-pub struct Keyer {
-    /// The current secret first.
-    macs: Vec<Mac>,
-}
-
-impl std::fmt::Debug for Keyer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Keyer(..)") // holds a secret
-    }
-}
-
-impl Keyer {
-    /// A keyer whose pseudonyms are `mac` of the key (hex) under the current secret.
-    pub fn new(mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
-        Self {
-            macs: vec![Arc::new(mac)],
-        }
-    }
-
-    /// Also recognise pseudonyms made under a previous secret.
-    pub fn with_previous(mut self, mac: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
-        self.macs.push(Arc::new(mac));
-        self
-    }
-
-    /// The pseudonym written for a normalized key (under the current secret).
-    pub fn pseudonym(&self, key: &str) -> String {
-        let mac = &self.macs[0]; // `new` puts one there; never removed
-        format!("{PSEUDONYM_PREFIX}{}", mac(key))
-    }
-
-    /// Every pseudonym the key may have been written as.
-    pub fn pseudonyms<'a>(&'a self, key: &'a str) -> impl Iterator<Item = String> + 'a {
-        self.macs
-            .iter()
-            .map(move |m| format!("{PSEUDONYM_PREFIX}{}", m(key)))
-    }
-}
-
-/// Whether `value` has the pseudonym form.
-pub fn is_pseudonym(value: &str) -> bool {
-    value.strip_prefix(PSEUDONYM_PREFIX).is_some_and(|h| {
-        h.len() == HEX_CHARS
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
 
 /// Replaces every case-insensitive occurrence of each non-empty needle in
 /// `text` with `with` (free text such as SMTP replies can quote the address).
-pub fn scrub(text: &str, needles: &[&str], with: &str) -> String {
+pub(crate) fn scrub(text: &str, needles: &[&str], with: &str) -> String {
     let mut out = text.to_string();
     for needle in needles.iter().filter(|n| !n.trim().is_empty()) {
         let lower: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
@@ -159,7 +94,7 @@ pub struct Row {
 
 impl Row {
     /// The value of a column (case-insensitive name), or "".
-    pub fn get(&self, column: &str) -> &str {
+    pub(crate) fn get(&self, column: &str) -> &str {
         self.fields
             .iter()
             .find(|(c, _)| c.eq_ignore_ascii_case(column))
@@ -234,7 +169,7 @@ fn walk(
 }
 
 /// Every row of `subscribers.csv` for the normalized `key`.
-pub fn list_rows(path: &Path, key: &str) -> Result<Vec<Row>, EraseError> {
+pub(crate) fn list_rows(path: &Path, key: &str) -> Result<Vec<Row>, EraseError> {
     let mut rows = Vec::new();
     walk(path, SUBSCRIBERS_HEADER, key, &HashSet::new(), |r, _, _| {
         rows.push(r);
@@ -244,7 +179,11 @@ pub fn list_rows(path: &Path, key: &str) -> Result<Vec<Row>, EraseError> {
 }
 
 /// Every row of `suppressed.csv` for `key`, in clear or as a pseudonym.
-pub fn suppression_rows(path: &Path, key: &str, keyer: &Keyer) -> Result<Vec<Row>, EraseError> {
+pub(crate) fn suppression_rows(
+    path: &Path,
+    key: &str,
+    keyer: &Keyer,
+) -> Result<Vec<Row>, EraseError> {
     let pseudonyms: HashSet<String> = keyer.pseudonyms(key).collect();
     let mut rows = Vec::new();
     walk(path, SUPPRESSION_HEADER, key, &pseudonyms, |r, _, _| {
@@ -310,7 +249,7 @@ fn copy_range(old: &mut File, out: &mut impl Write, from: u64, to: u64) -> io::R
 
 /// What an erasure removed from `subscribers.csv`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
+pub(crate) struct Removed {
     /// Rows dropped.
     pub rows: usize,
     /// The names they held (to scrub from free text elsewhere).
@@ -319,7 +258,7 @@ pub struct Removed {
 
 /// Drops every row of `key` from `subscribers.csv`, keeping every other byte
 /// of the file as it was. Nothing is written when the address has no row.
-pub fn remove_from_list(path: &Path, key: &str) -> Result<Removed, EraseError> {
+pub(crate) fn remove_from_list(path: &Path, key: &str) -> Result<Removed, EraseError> {
     let mut spans = Vec::new();
     let mut removed = Removed::default();
     walk(path, SUBSCRIBERS_HEADER, key, &HashSet::new(), |r, s, e| {
@@ -350,7 +289,7 @@ pub fn remove_from_list(path: &Path, key: &str) -> Result<Removed, EraseError> {
 /// (the address and `names` scrubbed from every field), keeps every other
 /// row byte for byte, and appends a final `forgotten` row, in one atomic
 /// replacement. Returns how many earlier rows were rewritten.
-pub fn forget_in_suppression(
+pub(crate) fn forget_in_suppression(
     path: &Path,
     key: &str,
     names: &[String],
@@ -405,11 +344,12 @@ pub fn forget_in_suppression(
             names
         }
     };
+    let forgotten = SuppressionReason::Forgotten.as_str();
     let last: Vec<&str> = columns
         .iter()
         .map(|c| match c.to_ascii_lowercase().as_str() {
             "email" => pseudonym.as_str(),
-            "reason" => FORGOTTEN,
+            "reason" => &forgotten,
             "at" => stamp.as_str(),
             _ => "",
         })
@@ -469,7 +409,8 @@ fn header_of(path: &Path) -> Result<Option<Vec<String>>, EraseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::Suppression;
+    use crate::list::keyer::PURPOSE;
+    use crate::list::suppression::Suppression;
     use crate::mail::token::Signer;
     use chrono::TimeZone;
 
@@ -484,22 +425,6 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap()
-    }
-
-    #[test]
-    fn pseudonyms_are_keyed_and_recognised() {
-        let k = keyer();
-        let p = k.pseudonym("ana@example.com");
-        assert!(is_pseudonym(&p), "{p}");
-        assert_eq!(p.len(), PSEUDONYM_PREFIX.len() + HEX_CHARS);
-        assert_ne!(p, keyer_for(b"other").pseudonym("ana@example.com"));
-        assert_ne!(p, k.pseudonym("bob@example.com"));
-        for bad in ["hmac:", "hmac:XYZ", "ana@example.com", &p[..p.len() - 1]] {
-            assert!(!is_pseudonym(bad), "{bad}");
-        }
-        let old = Signer::new(b"secret");
-        let rotated = keyer_for(b"new").with_previous(move |k| old.sign(PURPOSE, k));
-        assert!(rotated.pseudonyms("ana@example.com").any(|q| q == p));
     }
 
     #[test]
