@@ -288,3 +288,30 @@ fn print_rows(mut rows: Vec<(NaiveDate, serde_json::Value, String)>, json: bool)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(reason: &str, scope: &str, provider: &str, n: u64) -> (String, String, String, u64) {
+        (reason.into(), scope.into(), provider.into(), n)
+    }
+
+    #[test]
+    fn only_a_provider_whose_failures_are_mostly_sender_level_is_warned_of_while_readers_wait() {
+        let failures = [
+            f("blocked", "sender", "a.example", 3),
+            f("user_unknown", "address", "a.example", 2),
+            f("auth_failure", "sender", "b.example", 1),
+            f("user_unknown", "address", "b.example", 1),
+            f("mailbox_full", "address", "c.example", 4),
+        ];
+        let got = sender_warnings(&failures, 7);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("`a.example` (3 of 5 failures; 7 recipient(s)"),
+            "{got:?}"
+        );
+        assert!(sender_warnings(&failures, 0).is_empty());
+    }
+}
