@@ -442,7 +442,7 @@ pub(super) async fn feedback(
     detailed: bool,
     json: &mut serde_json::Value,
     text: &mut String,
-) -> Result<(), Error> {
+) -> Result<crate::inbound::report::IssueFeedback, Error> {
     let fb = crate::inbound::report::issue(store, slot).await?;
     json["feedback"] = fb.json(detailed);
     text.push_str("\n  ");
@@ -471,5 +471,5 @@ pub(super) async fn feedback(
             ));
         }
     }
-    Ok(())
+    Ok(fb)
 }

@@ -1,5 +1,9 @@
 //! `tipsheet status`: what the ledger recorded, issue by issue, with slots
-//! that were missed.
+//! that were missed, and each issue's failures by reason and provider from
+//! both sources (the SMTP session's refusals and the inbound `failure`
+//! events). It only reads.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
@@ -167,7 +171,7 @@ async fn report(
                 ));
             }
             if let Some(store) = store {
-                super::inbound::feedback(
+                let fb = super::inbound::feedback(
                     &**store,
                     i.slot,
                     args.date.is_some(),
@@ -175,12 +179,102 @@ async fn report(
                     &mut text,
                 )
                 .await?;
+                let refused = store
+                    .recipients(i.slot, &[RecipientStatus::Failed, RecipientStatus::Bounced])
+                    .await?;
+                let failures = merged_failures(&fb.failures, &refused);
+                let pending = if running {
+                    0
+                } else {
+                    counts.get(RecipientStatus::Pending)
+                };
+                let warnings = sender_warnings(&failures, pending);
+                failures_out(&failures, &warnings, &mut json, &mut text);
             }
             rows.push((i.slot, json, text));
         }
     }
     print_rows(rows, args.json);
     Ok(Ending::Done)
+}
+
+/// One issue's failures from both sources, by (reason, scope, provider):
+/// the inbound `failure` events and the SMTP session's refusals stored on
+/// the `failed` and `bounced` rows, classified again. Most first, then by
+/// reason and provider.
+fn merged_failures(
+    inbound: &[crate::inbound::report::FailureCount],
+    refused: &[crate::store::RecipientRecord],
+) -> Vec<(String, String, String, u64)> {
+    let mut by: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for f in inbound {
+        *by.entry((f.reason.clone(), f.scope.clone(), f.provider.clone()))
+            .or_default() += f.count;
+    }
+    for f in crate::delivery::failures_by_reason(refused) {
+        *by.entry((f.reason.to_string(), f.scope.to_string(), f.provider))
+            .or_default() += f.count;
+    }
+    let mut out: Vec<_> = by.into_iter().map(|((r, s, p), n)| (r, s, p, n)).collect();
+    out.sort_by_key(|f| std::cmp::Reverse(f.3));
+    out
+}
+
+/// A warning for each provider whose failures are mostly sender-level,
+/// when some recipients are still `pending` (a paused provider): retrying
+/// changes nothing until the sending side is fixed.
+fn sender_warnings(failures: &[(String, String, String, u64)], pending: u64) -> Vec<String> {
+    if pending == 0 {
+        return Vec::new();
+    }
+    let mut by: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (_, scope, provider, n) in failures {
+        let e = by.entry(provider.as_str()).or_default();
+        e.1 += n;
+        if scope == "sender" {
+            e.0 += n;
+        }
+    }
+    by.into_iter()
+        .filter(|(_, (sender, all))| sender * 2 > *all)
+        .map(|(p, (sender, all))| {
+            format!(
+                "`{p}` ({sender} of {all} failures; {pending} recipient(s) of this issue still pending) refused for sender-level reasons: fix the sending side (blocklist, SPF/DKIM/DMARC, PTR) before the next run; nobody was suppressed"
+            )
+        })
+        .collect()
+}
+
+/// Adds the failures (`failures` array, `failure_warnings`) to the issue's
+/// JSON and one `failures:` line plus its warnings to its text.
+fn failures_out(
+    failures: &[(String, String, String, u64)],
+    warnings: &[String],
+    json: &mut serde_json::Value,
+    text: &mut String,
+) {
+    json["failures"] = failures
+        .iter()
+        .map(|(reason, scope, provider, count)| {
+            serde_json::json!({"reason": reason, "scope": scope, "provider": provider, "count": count})
+        })
+        .collect();
+    json["failure_warnings"] = serde_json::json!(warnings);
+    if !failures.is_empty() {
+        let parts: Vec<String> = failures
+            .iter()
+            .map(|(r, s, p, n)| {
+                let at = if p.is_empty() { "?" } else { p };
+                format!("{r} ({s}) at {at} {n}")
+            })
+            .collect();
+        text.push_str("\n  failures: ");
+        text.push_str(&parts.join(", "));
+    }
+    for w in warnings {
+        text.push_str("\n  warning: ");
+        text.push_str(w);
+    }
 }
 
 fn print_rows(mut rows: Vec<(NaiveDate, serde_json::Value, String)>, json: bool) {
@@ -192,5 +286,32 @@ fn print_rows(mut rows: Vec<(NaiveDate, serde_json::Value, String)>, json: bool)
         for r in rows {
             outln!("{}", r.2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(reason: &str, scope: &str, provider: &str, n: u64) -> (String, String, String, u64) {
+        (reason.into(), scope.into(), provider.into(), n)
+    }
+
+    #[test]
+    fn only_a_provider_whose_failures_are_mostly_sender_level_is_warned_of_while_readers_wait() {
+        let failures = [
+            f("blocked", "sender", "a.example", 3),
+            f("user_unknown", "address", "a.example", 2),
+            f("auth_failure", "sender", "b.example", 1),
+            f("user_unknown", "address", "b.example", 1),
+            f("mailbox_full", "address", "c.example", 4),
+        ];
+        let got = sender_warnings(&failures, 7);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("`a.example` (3 of 5 failures; 7 recipient(s)"),
+            "{got:?}"
+        );
+        assert!(sender_warnings(&failures, 0).is_empty());
     }
 }

@@ -898,6 +898,8 @@ fn a_blocklisted_sender_suppresses_nobody_and_status_counts_it_by_provider(
         &serde_json::json!([{"reason": "blocked", "scope": "sender", "provider": "example.com", "count": 2}]),
         "{v}"
     );
+    // The failures from both sources hold the inbound ones too.
+    assert_eq!(&v[0]["failures"], f, "{v}");
     assert_eq!(v[0]["feedback"]["bounced_after"], 0);
 }
 

@@ -24,6 +24,7 @@ on_both_engines!(
     only_a_refusal_of_the_address_bounces_and_suppresses,
     a_provider_refusing_the_sender_is_paused_and_its_readers_wait_for_the_next_run,
     refusals_from_every_domain_pause_the_relay,
+    status_shows_refusals_by_reason_and_provider_and_warns_of_a_sender_problem,
 );
 
 /// A site sending to `port` with `concurrency` connections, on `engine`.
@@ -741,4 +742,97 @@ fn refusals_from_every_domain_pause_the_relay(engine: Engine, test: &str) {
             .iter()
             .all(|(e, _)| !e.ends_with(".example"))
     );
+}
+
+/// Refuses `blocked.example` with a blocklisting and `unknown@example.com`
+/// as a user unknown.
+fn refuse_blocked_and_unknown(to: &str, attempt: u32) -> Option<Response> {
+    if to == "unknown@example.com" {
+        return Some(Response::custom(550, "5.1.1 user unknown".into()));
+    }
+    refuse_blocked_example(to, attempt)
+}
+
+fn status_shows_refusals_by_reason_and_provider_and_warns_of_a_sender_problem(
+    engine: Engine,
+    test: &str,
+) {
+    let server = FaultServer::start(Wire {
+        rcpt: Some(refuse_blocked_and_unknown),
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    let mut list = String::from("email,name\nunknown@example.com,Unknown\n");
+    for i in 0..30 {
+        list.push_str(&format!("r{i:02}@blocked.example,Reader {i}\n"));
+    }
+    for i in 0..5 {
+        list.push_str(&format!("r{i:02}@example.com,Fine {i}\n"));
+    }
+    site.write("subscribers/subscribers.csv", &list);
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("PAUSED: `blocked.example`"), "{r:?}");
+    let outcome = site.outcome();
+    assert_eq!(outcome["unknown@example.com"], "bounced 550");
+    let failed = outcome
+        .iter()
+        .filter(|(k, v)| k.ends_with("@blocked.example") && v.starts_with("failed"))
+        .count() as u64;
+    let pending = outcome
+        .values()
+        .filter(|v| v.starts_with("pending"))
+        .count();
+    assert!((20..=23).contains(&failed), "{outcome:?}");
+    assert!(pending > 0, "{outcome:?}");
+
+    let s = site.run(&["status", "--date", SLOT, "--json"]);
+    assert_eq!(s.code, 0, "{s:?}");
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(
+        v[0]["failures"],
+        serde_json::json!([
+            {"reason": "blocked", "scope": "sender", "provider": "blocked.example", "count": failed},
+            {"reason": "user_unknown", "scope": "address", "provider": "example.com", "count": 1},
+        ]),
+        "{v}"
+    );
+    let warnings = v[0]["failure_warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{v}");
+    assert!(
+        warnings[0].as_str().unwrap().starts_with(&format!(
+            "`blocked.example` ({failed} of {failed} failures; {pending} recipient(s) of this issue still pending) refused for sender-level reasons"
+        )),
+        "{v}"
+    );
+
+    let s = site.run(&["status"]);
+    assert!(
+        s.stdout.contains(&format!(
+            "\n  failures: blocked (sender) at blocked.example {failed}, user_unknown (address) at example.com 1\n"
+        )),
+        "{s:?}"
+    );
+    assert!(
+        s.stdout.contains(
+            "refused for sender-level reasons: fix the sending side (blocklist, SPF/DKIM/DMARC, PTR) before the next run; nobody was suppressed"
+        ),
+        "{s:?}"
+    );
+    // The next run delivers the failed and pending readers: the sender-level
+    // failures and the warning go, the address-level refusal stays.
+    server.heal();
+    let r = site.run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = site.run(&["status"]);
+    assert!(
+        s.stdout
+            .contains("\n  failures: user_unknown (address) at example.com 1"),
+        "{s:?}"
+    );
+    assert!(!s.stdout.contains("sender-level"), "{s:?}");
 }
