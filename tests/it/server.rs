@@ -1003,3 +1003,48 @@ fn confirming_sends_one_signed_welcome_mail_with_the_next_and_latest_issue() {
     );
     crate::preview::assert_no_spam_rule("the welcome mail", &raw);
 }
+
+#[test]
+fn sign_up_mail_comes_from_the_transactional_sender_and_issues_from_the_newsletter() {
+    let smtp = SmtpServer::start();
+    let site = Site::new();
+    site.use_smtp(smtp.port, 1);
+    site.config(
+        "reply_to = ",
+        "transactional_from = \"Career Tips <hello@example.com>\"\nreply_to = ",
+    );
+    let serve = Serve::start(&site);
+    let r = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "nia@example.com"), ("name", "Nia")],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let confirmation = wait_for("the confirmation mail", || smtp.mails().into_iter().next());
+    let q = query(&confirm_link(&confirmation.data));
+    let fields: Vec<(&str, &str)> = ["e", "n", "x", "t"]
+        .iter()
+        .map(|k| (*k, q[*k].as_str()))
+        .collect();
+    assert_eq!(post_form(&serve.url("/confirm"), &fields).status, 200);
+    let welcome = wait_for("the welcome mail", || smtp.mails().into_iter().nth(1));
+    for (what, mail) in [("confirmation", &confirmation), ("welcome", &welcome)] {
+        assert_eq!(mail.from, "hello@example.com", "{what}");
+        assert_eq!(
+            parse(&mail.data).header("From").as_deref(),
+            Some("\"Career Tips\" <hello@example.com>"),
+            "{what}"
+        );
+    }
+    // The newsletter itself keeps `newsletter.from`.
+    let sent = site.run(&["send"]);
+    assert_eq!(sent.code, 0, "{sent:?}");
+    let issues: Vec<_> = smtp.mails().into_iter().skip(2).collect();
+    assert!(!issues.is_empty());
+    for m in &issues {
+        assert_eq!(m.from, "tips@example.com");
+        assert_eq!(
+            parse(&m.data).header("From").as_deref(),
+            Some("\"Career Tips\" <tips@example.com>")
+        );
+    }
+}
