@@ -1048,3 +1048,68 @@ fn sign_up_mail_comes_from_the_transactional_sender_and_issues_from_the_newslett
         );
     }
 }
+
+#[test]
+fn the_archive_feed_is_atom_and_names_no_reader() {
+    let site = Site::new();
+    let serve = Serve::start(&site);
+    let feed = |serve: &Serve| {
+        let r = get(&serve.url("/issues/feed.xml"));
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.headers.get("content-type").map(String::as_str),
+            Some("application/atom+xml; charset=utf-8"),
+            "{r:?}"
+        );
+        let parsed =
+            feed_rs::parser::parse(r.body.as_bytes()).unwrap_or_else(|e| panic!("{e}: {}", r.body));
+        (r.body, parsed)
+    };
+    let (_, before) = feed(&serve);
+    assert!(before.entries.is_empty());
+
+    assert_eq!(site.run(&["send"]).code, 0);
+    let (body, parsed) = feed(&serve);
+    assert_eq!(parsed.feed_type, feed_rs::model::FeedType::Atom);
+    assert_eq!(parsed.title.as_ref().unwrap().content, "Career Tips");
+    assert_eq!(parsed.entries.len(), 1, "{body}");
+    let entry = &parsed.entries[0];
+    assert!(
+        entry
+            .title
+            .as_ref()
+            .unwrap()
+            .content
+            .starts_with("Career Tips #1: "),
+        "{body}"
+    );
+    assert_eq!(entry.id, "https://news.example.com/issues/1");
+    assert_eq!(entry.links[0].href, "https://news.example.com/issues/1");
+    let updated = entry.updated.expect("an updated time");
+    assert!(updated.timestamp() > 0, "{body}");
+    assert!(parsed.updated.is_some_and(|t| t >= updated), "{body}");
+    let lower = body.to_lowercase();
+    for private in [
+        "ana@",
+        "ana lima",
+        "bob@",
+        "carol@",
+        "erin@",
+        "sam@",
+        "unsubscribe?e=",
+    ] {
+        assert!(!lower.contains(private), "{private}: {body}");
+    }
+
+    // Both archive pages point feed readers at it.
+    let link = "<link rel=\"alternate\" type=\"application/atom+xml\"";
+    let href = "href=\"https://news.example.com/issues/feed.xml\"";
+    for page in ["/issues/", "/issues/1"] {
+        let r = get(&serve.url(page));
+        assert_eq!(r.status, 200, "{page}: {r:?}");
+        let at = r.body.find(link).unwrap_or_else(|| panic!("{page}: {r:?}"));
+        let tag = &r.body[at..at + r.body[at..].find('>').unwrap()];
+        assert!(tag.contains(href), "{page}: {tag}");
+        assert!(at < r.body.find("</head>").unwrap(), "{page}");
+    }
+}
