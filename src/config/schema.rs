@@ -39,6 +39,10 @@ pub struct Newsletter {
     pub from: String,
     /// The Reply-To mailbox.
     pub reply_to: Option<String>,
+    /// The From mailbox of mail that is not the newsletter (sign-up
+    /// confirmations, welcome mails); `from` when unset.
+    #[serde(default)]
+    pub transactional_from: Option<String>,
     /// Public base URL of `tipsheet serve` (unsubscribe, archive).
     pub base_url: String,
     /// The List-Id identifier, e.g. `career-tips.example.com`.
@@ -58,6 +62,13 @@ pub struct Newsletter {
     /// Who signs the tip, e.g. "Dana Whitfield, Chief Career Coach".
     #[serde(default = "default_coach")]
     pub coach: String,
+}
+
+impl Newsletter {
+    /// The From of mail that is not the newsletter: `transactional_from`, else `from`.
+    pub fn transactional_from(&self) -> &str {
+        self.transactional_from.as_deref().unwrap_or(&self.from)
+    }
 }
 
 /// `[schedule]`

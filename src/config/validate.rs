@@ -37,6 +37,16 @@ impl Config {
                 ),
             ));
         }
+        if let Some(t) = &n.transactional_from
+            && let Err(e) = t.parse::<lettre::message::Mailbox>()
+        {
+            return Err(self.invalid(
+                "newsletter.transactional_from",
+                format!(
+                    "`{t}` is not a mailbox ({e}); write it like `Career Tips <hello@example.com>`, or remove it to use `newsletter.from`"
+                ),
+            ));
+        }
         if let Some(r) = &n.reply_to
             && let Err(e) = r.parse::<lettre::message::Mailbox>()
         {

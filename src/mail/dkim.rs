@@ -71,7 +71,8 @@ impl DkimError {
 /// The headers every signature covers, in `h=` order. RFC 8058 requires
 /// List-Unsubscribe and List-Unsubscribe-Post to be signed for one-click
 /// unsubscribe. A name absent from a message is still listed, so that nobody
-/// can add that header later without breaking the signature.
+/// can add that header later without breaking the signature. Feedback-ID is
+/// signed so that Gmail trusts it for Postmaster Tools' per-issue spam rates.
 const SIGNED: &[&str] = &[
     "From",
     "To",
@@ -82,6 +83,7 @@ const SIGNED: &[&str] = &[
     "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "Feedback-ID",
     "MIME-Version",
     "Content-Type",
 ];

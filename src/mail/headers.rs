@@ -22,6 +22,38 @@ pub(crate) fn list_unsubscribe(url: &str, mailto: &str) -> String {
     format!("<{url}>, <mailto:{mailto}?subject=unsubscribe>")
 }
 
+/// Gmail's `Feedback-ID` value (Postmaster Tools' spam rate per issue):
+/// `<issue>:<list>:tipsheet:<sending domain>`. Gmail takes at most four
+/// colon-separated fields and no spaces, so the list (the first label of
+/// `list_id`) and the domain keep only letters, digits, `.`, `-` and `_`.
+pub(crate) fn feedback_id(issue: u32, list_id: &str, domain: &str) -> String {
+    fn field(text: &str, fallback: &str) -> String {
+        let kept: String = text
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | '0'..='9' | '.' | '-' | '_' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '-',
+            })
+            .collect();
+        let kept = kept.trim_matches(['-', '.']);
+        if kept.is_empty() {
+            fallback.to_string()
+        } else {
+            kept.to_string()
+        }
+    }
+    let list = list_id
+        .split('.')
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    format!(
+        "{issue}:{}:tipsheet:{}",
+        field(list, "newsletter"),
+        field(domain, "localhost")
+    )
+}
+
 pub(crate) fn raw(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
@@ -72,6 +104,24 @@ mod tests {
     use lettre::message::header::Headers;
 
     use super::*;
+
+    #[test]
+    fn feedback_id_keeps_to_gmails_format() {
+        assert_eq!(
+            feedback_id(12, "career-tips.example.com", "example.com"),
+            "12:career-tips:tipsheet:example.com"
+        );
+        for (list, domain) in [("Tips: Weekly", "Ex ample.COM"), (":::", ""), ("", "a:b")] {
+            let v = feedback_id(3, list, domain);
+            assert_eq!(v.split(':').count(), 4, "{v}");
+            assert!(!v.contains(' '), "{v}");
+            assert!(v.split(':').all(|f| !f.is_empty()), "{v}");
+        }
+        assert_eq!(
+            feedback_id(3, "Tips: Weekly", "Ex ample.COM"),
+            "3:tips--weekly:tipsheet:ex-ample.com"
+        );
+    }
 
     #[test]
     fn text_shaped_like_encoded_words_is_encoded_whole() {

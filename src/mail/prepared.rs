@@ -18,7 +18,7 @@ use lettre::message::{Mailbox, Mailboxes};
 use sha2::{Digest, Sha256};
 
 use super::escape::{escape_attribute, escape_html};
-use super::headers::{list_unsubscribe, mailbox, raw, text_header};
+use super::headers::{feedback_id, list_unsubscribe, mailbox, raw, text_header};
 use super::splice::{Part, StandIns, Values};
 use super::view::{HtmlTemplate, RenderError, TextTemplate, View};
 use crate::config::Config;
@@ -176,6 +176,10 @@ impl Prepared {
             "List-Unsubscribe=One-Click".into(),
         ));
         headers.insert_raw(raw("X-Tipsheet-Issue", issue.number().to_string()));
+        headers.insert_raw(raw(
+            "Feedback-ID",
+            feedback_id(issue.number(), &n.list_id, from.email.domain()),
+        ));
         let mut digest = Sha256::new();
         digest.update(issue.slot.date.to_string());
         digest.update(text.as_bytes());

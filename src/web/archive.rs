@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::app::{App, Brand};
 use super::error::{PageError, WebError, answer, off_thread};
+use super::feed::feed_url;
 use super::pages::{html, not_found_page};
 use crate::config::Config;
 use crate::content::issue;
@@ -28,6 +29,23 @@ pub(super) struct ArchiveEntry {
     pub(super) number: u32,
     date: String,
     pub(super) title: String,
+    /// When its slot was (the feed's `published`).
+    pub(super) published: chrono::DateTime<chrono::Utc>,
+    /// When it last changed: sent, else started, else assembled.
+    pub(super) updated: chrono::DateTime<chrono::Utc>,
+}
+
+#[cfg(test)]
+impl ArchiveEntry {
+    pub(super) fn for_test(number: u32, title: &str, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            number,
+            date: String::new(),
+            title: title.into(),
+            published: at,
+            updated: at,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -35,6 +53,7 @@ pub(super) struct ArchiveEntry {
 pub(super) struct ArchivePage<'a> {
     brand: &'a Brand,
     issues: Vec<ArchiveEntry>,
+    feed_url: String,
 }
 
 #[derive(Template)]
@@ -79,6 +98,7 @@ impl App {
         for record in ledger.issues()?.into_iter().rev() {
             let slot = recorded_slot(&self.config, record.slot, record.number)?;
             let date = slot.date.format("%B %-d, %Y").to_string();
+            let published = slot.utc;
             // An issue whose content is gone is still listed, by number.
             let title = match &library {
                 Some(lib) => issue::assemble(lib, slot, record.selection.clone())
@@ -86,8 +106,19 @@ impl App {
                     .ok(),
                 None => None,
             };
+            let updated = [
+                &record.finished_at,
+                &record.started_at,
+                &Some(record.assembled_at),
+            ]
+            .into_iter()
+            .flatten()
+            .find_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(published, |t| t.to_utc());
             out.push(ArchiveEntry {
                 number: record.number,
+                published,
+                updated,
                 title: title.unwrap_or_else(|| {
                     format!("{} #{}", self.config.newsletter.name, record.number)
                 }),
@@ -116,8 +147,23 @@ impl App {
         // The footer's link leads to a page explaining where the real one is.
         view.unsubscribe_url = format!("{}/unsubscribe", n.base_url.trim_end_matches('/'));
         let page = view.html()?;
+        let page = in_head(&page, &feed_link(&n.base_url));
         Ok(Some(after_body(&page, &ArchiveNav.render()?)))
     }
+}
+
+/// The `<link rel="alternate">` that points feed readers to the archive feed.
+fn feed_link(base_url: &str) -> String {
+    format!(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" href=\"{}\">",
+        quick_xml::escape::escape(feed_url(base_url))
+    )
+}
+
+/// `doc` with `fragment` inserted right before its `</head>` (or in front).
+fn in_head(doc: &str, fragment: &str) -> String {
+    let at = doc.find("</head>").unwrap_or(0);
+    format!("{}{fragment}\n{}", &doc[..at], &doc[at..])
 }
 
 /// `doc` with `fragment` inserted right after its `<body …>` tag (or in front).
@@ -160,6 +206,7 @@ pub(super) async fn archive(State(app): State<Arc<App>>) -> Result<Response, Web
         &ArchivePage {
             brand: &app.brand,
             issues,
+            feed_url: feed_url(&app.config.newsletter.base_url),
         },
     )))
 }

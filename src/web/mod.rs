@@ -22,6 +22,7 @@ mod app;
 mod archive;
 mod confirm;
 mod error;
+mod feed;
 mod forms;
 mod my_data;
 mod pages;

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use super::app::{App, BODY_LIMIT, Brand, Events};
 use super::archive::{archive, archived_issue};
 use super::error::ServerError;
+use super::feed::archive_feed;
 use super::my_data::privacy_routes;
 use super::pages::not_found;
 use super::preview::preview;
@@ -186,6 +187,7 @@ fn router(app: Arc<App>, limits: &Limits) -> Router {
             }),
         )
         .route("/issues/", get(archive))
+        .route("/issues/feed.xml", get(archive_feed))
         .route("/issues/{number}", get(archived_issue))
         .route("/preview", get(preview))
         .merge(privacy_routes())

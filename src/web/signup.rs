@@ -174,8 +174,9 @@ impl App {
         )
     }
 
-    /// A mail from the newsletter to one reader (confirmation, welcome):
-    /// text and HTML alternatives, the newsletter's From and Reply-To, a
+    /// A mail from the newsletter to one reader that is not an issue
+    /// (confirmation, welcome): text and HTML alternatives, the transactional
+    /// From (`newsletter.transactional_from`, else `from`) and Reply-To, a
     /// Message-ID in the From domain.
     pub(super) fn mail(
         &self,
@@ -186,9 +187,9 @@ impl App {
     ) -> Result<Message, String> {
         let n = &self.config.newsletter;
         let from: Mailbox = n
-            .from
+            .transactional_from()
             .parse()
-            .map_err(|e| format!("`newsletter.from`: {e}"))?;
+            .map_err(|e| format!("`newsletter.transactional_from`: {e}"))?;
         // An explicit envelope: lettre cannot derive one from a `To:` whose
         // local part is quoted (`"a b"@example.com` is a valid address).
         let envelope =

@@ -75,7 +75,7 @@ fn bad_config_names_file_line_and_key() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
-            .starts_with("error: config.toml:38: unknown field `colour`"),
+            .starts_with("error: config.toml:40: unknown field `colour`"),
         "{r:?}"
     );
     // Every other command refuses a bad config with the usage exit code.

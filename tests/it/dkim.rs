@@ -233,8 +233,30 @@ fn rsa_signatures_verify_and_cover_the_unsubscribe_headers() {
             sig_line.contains("list-unsubscribe:list-unsubscribe-post"),
             "{sig_line}"
         );
-        // Tampering breaks it.
+        // Gmail's Feedback-ID is signed, and names the issue, list and domain.
+        let h = tags(&sig_line)
+            .into_iter()
+            .find(|(k, _)| k == "h")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        assert!(h.split(':').any(|n| n == "feedback-id"), "{h}");
+        let header = |name: &str| {
+            headers(raw.split("\r\n\r\n").next().unwrap())
+                .into_iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let issue = header("X-Tipsheet-Issue").unwrap();
+        assert_eq!(
+            header("Feedback-ID"),
+            Some(format!("{issue}:career-tips:tipsheet:example.com")),
+            "{raw}"
+        );
+        // Tampering breaks it, in the body or in the Feedback-ID.
         let tampered = raw.replacen("Hi ", "Hey ", 1);
+        assert!(verify(tampered.as_bytes(), &key).is_err());
+        let tampered = raw.replacen(":career-tips:", ":other-list:", 1);
+        assert_ne!(tampered, raw);
         assert!(verify(tampered.as_bytes(), &key).is_err());
     }
 }

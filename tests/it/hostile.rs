@@ -22,6 +22,7 @@ const HEADERS: &[&str] = &[
     "List-Id",
     "List-Unsubscribe-Post",
     "X-Tipsheet-Issue",
+    "Feedback-ID",
     "Content-Type",
 ];
 

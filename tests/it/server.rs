@@ -1003,3 +1003,113 @@ fn confirming_sends_one_signed_welcome_mail_with_the_next_and_latest_issue() {
     );
     crate::preview::assert_no_spam_rule("the welcome mail", &raw);
 }
+
+#[test]
+fn sign_up_mail_comes_from_the_transactional_sender_and_issues_from_the_newsletter() {
+    let smtp = SmtpServer::start();
+    let site = Site::new();
+    site.use_smtp(smtp.port, 1);
+    site.config(
+        "reply_to = ",
+        "transactional_from = \"Career Tips <hello@example.com>\"\nreply_to = ",
+    );
+    let serve = Serve::start(&site);
+    let r = post_form(
+        &serve.url("/subscribe"),
+        &[("email", "nia@example.com"), ("name", "Nia")],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let confirmation = wait_for("the confirmation mail", || smtp.mails().into_iter().next());
+    let q = query(&confirm_link(&confirmation.data));
+    let fields: Vec<(&str, &str)> = ["e", "n", "x", "t"]
+        .iter()
+        .map(|k| (*k, q[*k].as_str()))
+        .collect();
+    assert_eq!(post_form(&serve.url("/confirm"), &fields).status, 200);
+    let welcome = wait_for("the welcome mail", || smtp.mails().into_iter().nth(1));
+    for (what, mail) in [("confirmation", &confirmation), ("welcome", &welcome)] {
+        assert_eq!(mail.from, "hello@example.com", "{what}");
+        assert_eq!(
+            parse(&mail.data).header("From").as_deref(),
+            Some("\"Career Tips\" <hello@example.com>"),
+            "{what}"
+        );
+    }
+    // The newsletter itself keeps `newsletter.from`.
+    let sent = site.run(&["send"]);
+    assert_eq!(sent.code, 0, "{sent:?}");
+    let issues: Vec<_> = smtp.mails().into_iter().skip(2).collect();
+    assert!(!issues.is_empty());
+    for m in &issues {
+        assert_eq!(m.from, "tips@example.com");
+        assert_eq!(
+            parse(&m.data).header("From").as_deref(),
+            Some("\"Career Tips\" <tips@example.com>")
+        );
+    }
+}
+
+#[test]
+fn the_archive_feed_is_atom_and_names_no_reader() {
+    let site = Site::new();
+    let serve = Serve::start(&site);
+    let feed = |serve: &Serve| {
+        let r = get(&serve.url("/issues/feed.xml"));
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.headers.get("content-type").map(String::as_str),
+            Some("application/atom+xml; charset=utf-8"),
+            "{r:?}"
+        );
+        let parsed =
+            feed_rs::parser::parse(r.body.as_bytes()).unwrap_or_else(|e| panic!("{e}: {}", r.body));
+        (r.body, parsed)
+    };
+    let (_, before) = feed(&serve);
+    assert!(before.entries.is_empty());
+
+    assert_eq!(site.run(&["send"]).code, 0);
+    let (body, parsed) = feed(&serve);
+    assert_eq!(parsed.feed_type, feed_rs::model::FeedType::Atom);
+    assert_eq!(parsed.title.as_ref().unwrap().content, "Career Tips");
+    assert_eq!(parsed.entries.len(), 1, "{body}");
+    let entry = &parsed.entries[0];
+    assert!(
+        entry
+            .title
+            .as_ref()
+            .unwrap()
+            .content
+            .starts_with("Career Tips #1: "),
+        "{body}"
+    );
+    assert_eq!(entry.id, "https://news.example.com/issues/1");
+    assert_eq!(entry.links[0].href, "https://news.example.com/issues/1");
+    let updated = entry.updated.expect("an updated time");
+    assert!(updated.timestamp() > 0, "{body}");
+    assert!(parsed.updated.is_some_and(|t| t >= updated), "{body}");
+    let lower = body.to_lowercase();
+    for private in [
+        "ana@",
+        "ana lima",
+        "bob@",
+        "carol@",
+        "erin@",
+        "sam@",
+        "unsubscribe?e=",
+    ] {
+        assert!(!lower.contains(private), "{private}: {body}");
+    }
+
+    // Both archive pages point feed readers at it.
+    let link = "<link rel=\"alternate\" type=\"application/atom+xml\"";
+    let href = "href=\"https://news.example.com/issues/feed.xml\"";
+    for page in ["/issues/", "/issues/1"] {
+        let r = get(&serve.url(page));
+        assert_eq!(r.status, 200, "{page}: {r:?}");
+        let at = r.body.find(link).unwrap_or_else(|| panic!("{page}: {r:?}"));
+        let tag = &r.body[at..at + r.body[at..].find('>').unwrap()];
+        assert!(tag.contains(href), "{page}: {tag}");
+        assert!(at < r.body.find("</head>").unwrap(), "{page}");
+    }
+}
