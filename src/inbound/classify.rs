@@ -10,7 +10,7 @@
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use super::InboundError;
+use super::error::InboundError;
 pub use super::feedback::FeedbackType;
 use super::plain;
 use super::reason::{Failure, classify_failure};

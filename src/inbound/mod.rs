@@ -8,53 +8,21 @@
 //! reads no Maildir (the CLI does), sends nothing, and never prints.
 
 pub mod classify;
+mod error;
 mod feedback;
 mod plain;
 pub mod plan;
 pub mod policy;
+mod processor;
 pub mod reason;
 pub mod report;
 
-use chrono::{DateTime, Utc};
-
-use crate::config::Config;
-use crate::mail::token::Signer;
-use crate::store::{Event, EventKind, LedgerError, Store};
+use crate::store::{Event, EventKind};
 use plan::MessageKind;
-use policy::{Applied, Policy, PolicyError};
 
-/// Why a message could not be read. None of these changes anything.
-#[derive(Debug, thiserror::Error)]
-pub enum InboundError {
-    /// Over the size cap.
-    #[error(
-        "{size} bytes, more than the {limit} read; a bounce or report is far smaller, so this is not one"
-    )]
-    TooLarge {
-        /// Its size.
-        size: usize,
-        /// The cap.
-        limit: usize,
-    },
-    /// Not a message at all.
-    #[error("not an email message: {0}")]
-    Malformed(String),
-    /// Nested or split beyond the caps.
-    #[error("too complex to read: {0}")]
-    TooComplex(String),
-    /// A report missing what it must carry.
-    #[error("truncated or incomplete: {0}")]
-    Truncated(String),
-    /// Undecodable content.
-    #[error("wrong charset or encoding: {0}")]
-    Encoding(String),
-    /// The ledger failed.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// Applying the event failed.
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-}
+pub use error::InboundError;
+use policy::Applied;
+pub use processor::Processor;
 
 /// One event a message gave, and what it changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,41 +48,7 @@ pub enum Handled {
     Unknown(String),
 }
 
-/// The row a message is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Row {
-    slot: chrono::NaiveDate,
-    email: String,
-}
-
-/// Processes raw messages against one store.
-pub struct Processor<'a> {
-    config: &'a Config,
-    signer: &'a Signer,
-    store: &'a Store,
-    policy: Policy,
-    now: DateTime<Utc>,
-}
-
-impl<'a> Processor<'a> {
-    /// A processor for `config`'s list and policy, checking tokens with
-    /// `signer` (whose secret also keys erased readers' pseudonyms).
-    pub fn new(
-        config: &'a Config,
-        signer: &'a Signer,
-        store: &'a Store,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let keyer = crate::plan::with_previous_key(config, crate::plan::keyer_of(signer.clone()));
-        Self {
-            config,
-            signer,
-            store,
-            policy: Policy::new(&config.bounce_settings(), keyer),
-            now,
-        }
-    }
-
+impl Processor<'_> {
     /// Reads, classifies and applies one raw message: every recipient a
     /// trusted report names gets its event, for the row its token (or, for
     /// a report, its quoted Message-ID) names.
@@ -164,7 +98,10 @@ impl<'a> Processor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::mail::token::Signer;
     use crate::mail::verp::{self, Purpose};
+    use crate::store::Store;
     use crate::store::{Outcome, RecipientStatus, embedded_for_test};
     use sha2::{Digest, Sha256};
     use std::path::Path;

@@ -8,9 +8,10 @@
 //! It never writes to the store.
 
 use super::classify::{Action, Classified, DsnRecipient, Kind, MAX_QUOTED_IDS};
+use super::error::InboundError;
 use super::policy::PolicyError;
+use super::processor::{Processor, Row};
 use super::reason::{Scope, Treatment};
-use super::{InboundError, Processor, Row};
 use crate::mail::verp::{self, Check, Purpose};
 use crate::store::{EventKind, FailureDetail, StoreError};
 
