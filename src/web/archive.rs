@@ -15,7 +15,6 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::app::{App, Brand};
 use super::error::{PageError, WebError, answer, off_thread};
-use super::feed::feed_url;
 use super::pages::{html, not_found_page};
 use crate::config::Config;
 use crate::content::issue;
@@ -231,6 +230,11 @@ pub(super) async fn archived_issue(
         Some(page) => archive_headers((StatusCode::OK, Html(page)).into_response()),
         None => not_found_page(&app),
     })
+}
+
+/// The archive's Atom feed address under `base_url`, as its pages link it.
+pub(super) fn feed_url(base_url: &str) -> String {
+    format!("{}/issues/feed.xml", base_url.trim_end_matches('/'))
 }
 
 #[cfg(test)]

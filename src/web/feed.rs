@@ -14,7 +14,7 @@ use quick_xml::Writer;
 use quick_xml::events::BytesText;
 
 use super::app::App;
-use super::archive::{ArchiveEntry, archive_headers};
+use super::archive::{ArchiveEntry, archive_headers, feed_url};
 use super::error::{PageError, WebError, answer, off_thread};
 
 /// How many issues the feed lists, newest first.
@@ -27,11 +27,6 @@ enum FeedError {
     Page(#[from] PageError),
     #[error("writing the feed failed: {0}")]
     Write(#[from] std::io::Error),
-}
-
-/// The feed's address under `base_url`, as linked from the archive pages.
-pub(super) fn feed_url(base_url: &str) -> String {
-    format!("{}/issues/feed.xml", base_url.trim_end_matches('/'))
 }
 
 /// The Atom document for `entries` (newest first; the first
