@@ -124,3 +124,27 @@ fn a_hold_during_a_send_stops_it_and_the_rerun_mails_nobody_twice(engine: Engine
     assert_eq!(got.len(), READERS, "nobody lost: {got:?}");
     assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
 }
+
+#[test]
+fn run_sends_no_held_issue_and_keeps_running() {
+    let site = Site::new();
+    let h = site.run(&["hold", "--date", SLOT]);
+    assert_eq!(h.code, 0, "{h:?}");
+    let (mut child, log, _lines) =
+        site.spawn_until(&["run", "--now", "2026-12-01T13:59:57Z"], "on hold");
+    assert!(
+        log.iter().any(|l| l.contains("on hold: nothing was sent")),
+        "{log:?}"
+    );
+    assert!(!site.path("state/outbox").exists() || site.emls("state/outbox").is_empty());
+    // Still up: a release within grace lets a later try send it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "{log:?}");
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!site.path("state/outbox").exists() || site.emls("state/outbox").is_empty());
+}
