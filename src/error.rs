@@ -28,6 +28,8 @@ pub(crate) mod exit {
     pub(crate) const INTERRUPTED: u8 = 4;
     /// The shared store (PostgreSQL) was lost: what could be recorded was; rerun to resume.
     pub(crate) const STORE: u8 = 5;
+    /// The issue awaits approval or is on hold: nothing was sent.
+    pub(crate) const HELD: u8 = 6;
     /// A message piped to `inbound -` could not be taken now (the store out
     /// of reach or busy): `EX_TEMPFAIL` (sysexits.h), so the mail system
     /// keeps it and retries.
@@ -155,6 +157,7 @@ impl Error {
             | Error::Store(StoreError::Locked(_))
             | Error::Session(SessionError::Store(StoreError::Locked(_))) => exit::LOCKED,
             e if e.store_lost() => exit::STORE,
+            Error::Session(SessionError::Held { .. }) => exit::HELD,
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }

@@ -18,6 +18,7 @@ use crate::error::{Ending, Error, exit};
 mod check;
 mod common;
 mod fetch;
+mod hold;
 mod import;
 mod inbound;
 pub(crate) mod output;
@@ -81,6 +82,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Import new comparisons from the configured feeds (`[[content.feeds]]`).
     Fetch(fetch::FetchArgs),
+    /// Put an issue on hold: no command on any host sends it until `release`.
+    Hold(hold::HoldArgs),
+    /// Release an issue put on hold.
+    Release(hold::ReleaseArgs),
     /// One reader's data: show it, or forget it (erasure on request).
     Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
@@ -113,6 +118,8 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
         Command::Fetch(a) => fetch::run(&Config::load(&cli.config)?, a).await,
+        Command::Hold(a) => hold::hold(&Config::load(&cli.config)?, a, now).await,
+        Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
     }

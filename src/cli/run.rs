@@ -98,6 +98,7 @@ async fn send_slot(
     log_line(&format!("sending issue #{} ({})", slot.number, slot.date));
     // Content is read fresh for every send.
     let (number, date) = (slot.number, slot.date);
+    let signalled = stop.clone();
     let result: Result<Ending, Error> = async {
         let (library, _) = plan::load_content(config)?;
         let signer = super::common::signer_for(config, plan::Signing::Send, true)?;
@@ -122,6 +123,14 @@ async fn send_slot(
         Ok(Ending::Done) => {
             log_line(&format!("finished issue #{number} ({date})"));
             SlotOutcome::Sent
+        }
+        // Not a signal: the issue was put on hold mid-send. The daemon keeps
+        // running, and a release within grace lets the next try resume it.
+        Ok(Ending::Interrupted) if !signalled.load(std::sync::atomic::Ordering::SeqCst) => {
+            log_line(&format!(
+                "issue #{number} ({date}) was put on hold while sending; in-flight messages were recorded; trying again while within grace (`tipsheet release --date {date}` lets it go)"
+            ));
+            SlotOutcome::Retry
         }
         Ok(Ending::Interrupted) => SlotOutcome::Interrupted,
         Ok(o) => {

@@ -173,6 +173,13 @@ fn print_report(r: &SendReport) -> Ending {
             p.last_reply
         );
     }
+    if s.held {
+        errln!(
+            "on hold: this send stopped taking recipients; in-flight messages finished and were recorded; `tipsheet release --date {}` then rerun to resume",
+            r.date
+        );
+        return Ending::Interrupted;
+    }
     if s.interrupted {
         errln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
         return Ending::Interrupted;

@@ -58,13 +58,15 @@ async fn report(
     {
         let slot = slot_for(schedule, d)?;
         let state = slot_state(schedule, &slot, None, now);
+        let mut json = serde_json::json!({"slot": d.to_string(), "number": slot.number, "status": state, "counts": {}, "recipients": []});
+        let mut text = format!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
+        if let Some(store) = store {
+            show_hold(store, d, &mut json, &mut text).await?;
+        }
         if args.json {
-            outln!(
-                "{}",
-                serde_json::json!([{"slot": d.to_string(), "number": slot.number, "status": state, "counts": {}, "recipients": []}])
-            );
+            outln!("{}", serde_json::Value::Array(vec![json]));
         } else {
-            outln!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
+            outln!("{text}");
         }
         return Ok(Ending::Done);
     }
@@ -194,8 +196,65 @@ async fn report(
             rows.push((i.slot, json, text));
         }
     }
+    if let Some(store) = store {
+        held_rows(store, schedule, args.date, now, &mut rows).await?;
+    }
     print_rows(rows, args.json);
     Ok(Ending::Done)
+}
+
+/// Shows the hold on the slot `status` is about (`--date`'s, or the one
+/// `send` would send now) on its row, or as a row of its own when the issue
+/// is not recorded yet.
+async fn held_rows(
+    store: &crate::store::Store,
+    schedule: &crate::schedule::Schedule,
+    date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+    rows: &mut Vec<(NaiveDate, serde_json::Value, String)>,
+) -> Result<(), Error> {
+    let slot = match date {
+        Some(d) => slot_for(schedule, d)?,
+        // No slot ahead (the schedule ended): nothing to be held.
+        None => match crate::plan::current_slot(schedule, now) {
+            Ok(s) => s,
+            Err(_) => return Ok(()),
+        },
+    };
+    if let Some((_, json, text)) = rows.iter_mut().find(|r| r.0 == slot.date) {
+        return show_hold(store, slot.date, json, text).await.map(drop);
+    }
+    let mut json = serde_json::json!({"slot": slot.date.to_string(), "number": slot.number, "status": "on hold", "counts": {}, "recipients": []});
+    let mut text = format!(
+        "#{:<4} {}  {:<9}  nothing recorded",
+        slot.number, slot.date, "on hold"
+    );
+    if show_hold(store, slot.date, &mut json, &mut text).await? {
+        rows.push((slot.date, json, text));
+    }
+    Ok(())
+}
+
+/// Adds the hold on `date`, if any, to its row; whether there was one.
+async fn show_hold(
+    store: &crate::store::Store,
+    date: NaiveDate,
+    json: &mut serde_json::Value,
+    text: &mut String,
+) -> Result<bool, Error> {
+    let Some(hold) = store.hold_of(date).await? else {
+        return Ok(false);
+    };
+    text.push_str(&format!(
+        "\n  ON HOLD since {}{}: nothing is sent; `tipsheet release --date {date}` lets it go",
+        hold.at,
+        hold.reason
+            .as_deref()
+            .map(|r| format!(" (reason: {r})"))
+            .unwrap_or_default()
+    ));
+    json["hold"] = serde_json::json!({"reason": hold.reason, "at": hold.at});
+    Ok(true)
 }
 
 /// One issue's failures from both sources, by (reason, scope, provider):

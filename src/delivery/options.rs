@@ -45,8 +45,10 @@ pub struct Summary {
     /// Providers (or the relay) paused after consecutive sender-level
     /// refusals: their recipients were left pending for the next run.
     pub paused: Vec<Pause>,
-    /// Stopped by a signal.
+    /// Stopped by a signal or a hold.
     pub interrupted: bool,
+    /// Stopped because the issue was put on hold while it was being sent.
+    pub held: bool,
     /// Seconds spent.
     pub seconds: f64,
 }

@@ -110,8 +110,13 @@ struct Run<'a> {
     /// Set when the store went out of reach: claim nothing more, collect what
     /// is in flight, and try to record it at the end.
     lost: Option<StoreError>,
+    /// When the hold (`tipsheet hold`) was last looked at.
+    hold_checked: Instant,
     summary: Summary,
 }
+
+/// How often a run looks for a hold on its issue (one cheap read).
+const HOLD_EVERY: Duration = Duration::from_secs(2);
 
 impl<'a> Run<'a> {
     /// Counts the open recipients, starts the workers, tells `started`.
@@ -207,6 +212,7 @@ impl<'a> Run<'a> {
             fatal: None,
             pauses,
             lost: None,
+            hold_checked: Instant::now(),
             summary: Summary::default(),
         })
     }
@@ -215,7 +221,8 @@ impl<'a> Run<'a> {
     /// (or the run stops).
     async fn drive(&mut self) {
         loop {
-            let halted = self.stop.load(Ordering::SeqCst)
+            self.check_hold().await;
+            let halted = self.stopping()
                 || self.fatal.is_some()
                 || self.lost.is_some()
                 || self.pauses.relay_paused();
@@ -249,6 +256,24 @@ impl<'a> Run<'a> {
                 Wait::Closed => break,
             }
         }
+    }
+
+    /// Every [`HOLD_EVERY`]: an issue put on hold meanwhile (from any host)
+    /// stops the run as a signal does (without stopping `run`'s daemon): nothing new is taken, what is in
+    /// flight finishes and is recorded. A failed read is left to the claims.
+    async fn check_hold(&mut self) {
+        if self.stopping() || self.hold_checked.elapsed() < HOLD_EVERY {
+            return;
+        }
+        self.hold_checked = Instant::now();
+        if let Ok(Some(_)) = self.store.hold_of(self.slot).await {
+            self.summary.held = true;
+        }
+    }
+
+    /// Stopped by a signal or a hold: take nothing new.
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.summary.held
     }
 
     /// Tops up the window: jobs handed back first, then recipients from the
@@ -533,8 +558,9 @@ impl<'a> Run<'a> {
             .release(self.slot)
             .await
             .map_err(SendError::Store)?;
+        let interrupted = self.stopping();
         let mut summary = self.summary;
-        summary.interrupted = self.stop.load(Ordering::SeqCst);
+        summary.interrupted = interrupted;
         summary.seconds = self.started.elapsed().as_secs_f64();
         let counts = self
             .store

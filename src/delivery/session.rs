@@ -35,6 +35,18 @@ use crate::store::{Counts, IssueStatus, LedgerError, RecipientStatus, Store, Sto
 /// Why a session did not run to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
+    /// The issue is on hold (`tipsheet hold`).
+    #[error(
+        "on hold: nothing was sent (issue of `{date}`, held since `{at}`{why}); `tipsheet release --date {date}` lets it go"
+    )]
+    Held {
+        /// The slot.
+        date: NaiveDate,
+        /// When the hold was set.
+        at: String,
+        /// `, reason: `...`` or nothing.
+        why: String,
+    },
     /// Another run holds the lock.
     #[error(
         "another tipsheet run holds `{}`; nothing was sent (wait for it to finish, or check it with `tipsheet status`)",
@@ -171,6 +183,16 @@ impl Session<'_> {
             e => SessionError::Store(e),
         })?;
         let date = slot.date;
+        if let Some(hold) = store.hold_of(date).await? {
+            return Err(SessionError::Held {
+                date,
+                at: hold.at,
+                why: hold
+                    .reason
+                    .map(|r| format!(", reason: `{r}`"))
+                    .unwrap_or_default(),
+            });
+        }
         let snapshot = store.snapshot(None).await?;
         let (mut issue, _) = plan::choose(config, self.library, Some(&snapshot), slot.clone())?;
         let number = issue.number();

@@ -29,6 +29,15 @@ pub struct Claimed {
     pub suppressed: HashSet<String>,
 }
 
+/// An issue on hold: why, and when the hold was set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Hold {
+    /// What `hold --reason` said.
+    pub reason: Option<String>,
+    /// When the hold was set (RFC 3339).
+    pub at: String,
+}
+
 /// Keeps other sends out while alive (what [`Ledger::exclusive`] returns).
 pub struct Exclusive(#[allow(dead_code)] pub(crate) Option<std::fs::File>);
 
@@ -176,6 +185,18 @@ pub trait Ledger: Send + Sync {
 
     /// Counts by status for one issue.
     async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError>;
+
+    /// Puts the issue of `slot` on hold (replacing an earlier hold's reason
+    /// and time): no command on any host sends it until [`Ledger::unhold`].
+    async fn hold(&self, slot: NaiveDate, reason: Option<&str>, at: &str)
+    -> Result<(), StoreError>;
+
+    /// Lifts the hold on the issue of `slot`; whether there was one.
+    async fn unhold(&self, slot: NaiveDate) -> Result<bool, StoreError>;
+
+    /// The hold on the issue of `slot`, if any (none on a ledger from before
+    /// holds, opened to read).
+    async fn hold_of(&self, slot: NaiveDate) -> Result<Option<Hold>, StoreError>;
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError>;

@@ -9,6 +9,7 @@ mod engine;
 mod faults;
 mod feeds;
 mod files;
+mod hold;
 mod hostile;
 mod hosts;
 mod import;

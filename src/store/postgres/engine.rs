@@ -19,7 +19,7 @@ use crate::store::error::StoreError;
 use crate::store::event::{Consequence, Event, EventRecord, Recorded};
 use crate::store::feedback::Feedback;
 use crate::store::feeds::{Feeds, Validators};
-use crate::store::ledger::{Claimed, Exclusive, Frozen, Ledger};
+use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger};
 use crate::store::records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, Outcome, Places,
     RecipientRecord, RecipientStatus, StoredSubscriber, StoredSuppression,
@@ -165,6 +165,23 @@ impl Ledger for PgStore {
 
     async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
         PgStore::counts(self, slot).await
+    }
+
+    async fn hold(
+        &self,
+        slot: NaiveDate,
+        reason: Option<&str>,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.put_hold(slot, reason, at).await
+    }
+
+    async fn unhold(&self, slot: NaiveDate) -> Result<bool, StoreError> {
+        self.lift_hold(slot).await
+    }
+
+    async fn hold_of(&self, slot: NaiveDate) -> Result<Option<Hold>, StoreError> {
+        self.read_hold(slot).await
     }
 
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {

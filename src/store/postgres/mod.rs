@@ -22,6 +22,7 @@ mod claim;
 mod engine;
 mod event;
 mod feeds;
+mod hold;
 mod ledger;
 mod list;
 mod pool;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_recipients_by_message_id.sql"),
     include_str!("../migrations/postgres/0006_webhook_tokens.sql"),
     include_str!("../migrations/postgres/0007_feeds.sql"),
+    include_str!("../migrations/postgres/0009_holds.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

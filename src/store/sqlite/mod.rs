@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use crate::content::issue::Selection;
 use crate::store::error::StoreError;
-use crate::store::ledger::{Claimed, Exclusive, Frozen, Ledger};
+use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger};
 use crate::store::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
 };
@@ -26,6 +26,7 @@ mod events;
 mod feedback;
 mod feeds;
 mod files;
+mod hold;
 mod lock;
 mod store;
 
@@ -199,6 +200,23 @@ impl Ledger for SqliteStore {
 
     async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
         self.query(Counts::default(), |db| db.counts(slot))
+    }
+
+    async fn hold(
+        &self,
+        slot: NaiveDate,
+        reason: Option<&str>,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.put_hold(slot, reason, at)
+    }
+
+    async fn unhold(&self, slot: NaiveDate) -> Result<bool, StoreError> {
+        self.lift_hold(slot)
+    }
+
+    async fn hold_of(&self, slot: NaiveDate) -> Result<Option<Hold>, StoreError> {
+        self.read_hold(slot)
     }
 
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {
