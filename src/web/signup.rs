@@ -463,8 +463,8 @@ pub(super) async fn confirm(
             ));
         }
     };
-    let (email, name) = match checked_confirm(&app, &p) {
-        Ok((e, n, _, _)) => (e.to_string(), clean_name(n)),
+    let (email, name, expires, token) = match checked_confirm(&app, &p) {
+        Ok((e, n, x, t)) => (e.to_string(), clean_name(n), x, t),
         Err(page) => return Ok(*page),
     };
     if check_email(&email).is_err() {
@@ -475,6 +475,25 @@ pub(super) async fn confirm(
     }
     if app.forgotten(&normalize(&email)).await {
         return Ok(forgotten_page(&app));
+    }
+    // A link works once: a replay must not lift a later unsubscribe,
+    // bounce or complaint.
+    let digest = hex::encode(Sha256::digest(token.as_bytes()));
+    let expires = expires.parse::<i64>().unwrap_or(0);
+    let now = app.clock.now().timestamp();
+    let spent = answer(
+        &app,
+        "record your subscription",
+        format!("cannot spend the confirmation link of `{email}`"),
+        app.store.spend_confirmation(&digest, expires, now).await,
+    )?;
+    if !spent {
+        return Ok(message(
+            &app,
+            StatusCode::OK,
+            "This link was used already",
+            "This confirmation link has been used already, so nothing changed. To subscribe again, sign up again.".into(),
+        ));
     }
     let log = format!("cannot subscribe `{email}`");
     let added = answer(

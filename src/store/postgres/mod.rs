@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_recipients_by_message_id.sql"),
     include_str!("../migrations/postgres/0006_webhook_tokens.sql"),
     include_str!("../migrations/postgres/0007_feeds.sql"),
+    include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).
