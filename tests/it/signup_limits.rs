@@ -1,6 +1,7 @@
 //! The sign-up surface holds up against replay and mail-bombing, over real
 //! sockets: a confirmation link works once (a replay never lifts a later
-//! unsubscribe), on both engines.
+//! unsubscribe), and the sign-up limit counts mailboxes, not spellings (50
+//! Gmail variants of one address get one mail), on both engines.
 
 use tipsheet::mail::token::Signer;
 
@@ -55,3 +56,63 @@ fn a_replayed_confirmation_does_not_lift_a_later_unsubscribe(engine: Engine, tes
 }
 
 on_both_engines!(a_replayed_confirmation_does_not_lift_a_later_unsubscribe);
+
+/// Fifty sign-ups for spellings of one Gmail mailbox (dots, `+tags`, case,
+/// googlemail.com): one confirmation mail, and "try later" (429) for the rest.
+fn gmail_variants_of_one_mailbox_get_one_mail_and_429s(engine: Engine, test: &str) {
+    let Some(site) = Bench::on(engine, test, Site::new()) else {
+        return;
+    };
+    let serve = Serve::start(&site);
+    let mut statuses = Vec::new();
+    for i in 0..50 {
+        let local: String = "victim"
+            .chars()
+            .enumerate()
+            .flat_map(|(at, c)| {
+                let c = if (i >> at) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                };
+                if at > 0 && (i + at) % 3 == 0 {
+                    vec!['.', c]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
+        let domain = if i % 4 == 0 {
+            "googlemail.com"
+        } else {
+            "Gmail.com"
+        };
+        let email = if i % 2 == 0 {
+            format!("{local}@{domain}")
+        } else {
+            format!("{local}+{i}@{domain}")
+        };
+        let r = post_form(
+            &serve.url("/subscribe"),
+            &[("email", email.as_str()), ("name", "Victim")],
+        );
+        statuses.push(r.status);
+        if r.status == 429 {
+            assert!(r.body.contains("try again later"), "{r:?}");
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        49,
+        "{statuses:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(site.emls("state/outbox/confirmations").len(), 1);
+}
+
+on_both_engines!(gmail_variants_of_one_mailbox_get_one_mail_and_429s);
