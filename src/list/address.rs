@@ -28,6 +28,26 @@ pub fn normalize(address: &str) -> String {
     address.trim().to_lowercase()
 }
 
+/// The mailbox an address reaches, as the sign-up limit counts it: lowercase,
+/// a `+tag` removed from the local part, and for Gmail (`gmail.com`, and
+/// `googlemail.com` as `gmail.com`) the dots of the local part removed. Only
+/// a limit's key: mail still goes to the address as typed.
+pub(crate) fn canonical_mailbox(address: &str) -> String {
+    let key = normalize(address);
+    let Some((local, domain)) = key.rsplit_once('@') else {
+        return key;
+    };
+    let local = match local.split_once('+') {
+        Some((base, _)) if !base.is_empty() => base,
+        _ => local,
+    };
+    if matches!(domain, "gmail.com" | "googlemail.com") {
+        let local: String = local.chars().filter(|&c| c != '.').collect();
+        return format!("{local}@gmail.com");
+    }
+    format!("{local}@{domain}")
+}
+
 /// Validates a trimmed address.
 pub(crate) fn check(raw: &str) -> Result<Address, AddressProblem> {
     let value = raw.trim();
@@ -78,4 +98,34 @@ pub fn clean_text(value: &str, max_chars: usize) -> String {
         count += 1;
     }
     out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_mailbox;
+
+    #[test]
+    fn gmail_variants_share_one_canonical_mailbox_and_others_keep_their_dots() {
+        for variant in [
+            "victim@gmail.com",
+            "Victim@Gmail.com",
+            "v.i.c.t.i.m@gmail.com",
+            "victim+1@gmail.com",
+            "V.ictim+news+2@googlemail.com",
+            "  victim@GOOGLEMAIL.COM ",
+        ] {
+            assert_eq!(canonical_mailbox(variant), "victim@gmail.com", "{variant}");
+        }
+        assert_eq!(
+            canonical_mailbox("Ana.Lee+tips@Example.com"),
+            "ana.lee@example.com"
+        );
+        assert_ne!(
+            canonical_mailbox("ana.lee@example.com"),
+            canonical_mailbox("analee@example.com")
+        );
+        // A local part that is only a tag is kept whole.
+        assert_eq!(canonical_mailbox("+x@example.com"), "+x@example.com");
+        assert_eq!(canonical_mailbox("no-at-sign"), "no-at-sign");
+    }
 }

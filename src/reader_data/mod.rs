@@ -310,22 +310,12 @@ pub(crate) async fn forget(
         names: &names,
         scrub: &scrub,
     };
-    let (list_rows, suppression_rows, ledger_rows) = match store.forget(&erasure).await {
-        Err(StoreError::Locked(path)) => return Err(PrivacyError::Busy(path)),
-        Err(e) => return Err(e.into()),
-        Ok(Forgotten::Busy { sending, in_flight }) => {
-            let live = !sending.is_empty();
-            let slots: Vec<&str> = if live { &sending } else { &in_flight }
-                .iter()
-                .map(String::as_str)
-                .collect();
-            return Err(busy(&key, &slots, live));
-        }
-        Ok(Forgotten::Done {
-            list_rows,
-            suppression_rows,
-            ledger_rows,
-        }) => (list_rows as usize, suppression_rows as usize, ledger_rows),
+    // Erased before: nothing is left in clear, so nothing is written and no
+    // lock is taken (a repeated erasure must not collide with a send).
+    let (list_rows, suppression_rows, ledger_rows) = if is_forgotten(store, &key).await? {
+        (0, 0, 0)
+    } else {
+        erase(store, &erasure, &key).await?
     };
     let mut copies = match handle {
         Copies::Skip => Vec::new(),
@@ -354,6 +344,31 @@ pub(crate) async fn forget(
         ledger_rows,
         copies,
         deleted,
+    })
+}
+
+/// Carries out `erasure` in the store: (list, suppression, ledger) rows changed.
+async fn erase(
+    store: &dyn Roster,
+    erasure: &Erasure<'_>,
+    key: &str,
+) -> Result<(usize, usize, u64), PrivacyError> {
+    Ok(match store.forget(erasure).await {
+        Err(StoreError::Locked(path)) => return Err(PrivacyError::Busy(path)),
+        Err(e) => return Err(e.into()),
+        Ok(Forgotten::Busy { sending, in_flight }) => {
+            let live = !sending.is_empty();
+            let slots: Vec<&str> = if live { &sending } else { &in_flight }
+                .iter()
+                .map(String::as_str)
+                .collect();
+            return Err(busy(key, &slots, live));
+        }
+        Ok(Forgotten::Done {
+            list_rows,
+            suppression_rows,
+            ledger_rows,
+        }) => (list_rows as usize, suppression_rows as usize, ledger_rows),
     })
 }
 

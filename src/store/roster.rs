@@ -63,6 +63,17 @@ pub trait Roster: Send + Sync {
     /// Gives back a claim taken at `at` (the mail could not be sent).
     async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Spends the confirmation link whose token has SHA-256 `digest` (hex)
+    /// and which works until `expires` (unix seconds): false, changing
+    /// nothing, when it was spent before. Rows of links expired by `now`
+    /// (unix seconds) are deleted on the way.
+    async fn spend_confirmation(
+        &self,
+        digest: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Which of the normalized `keys` were erased: an import or a sign-up of
     /// them must not write them back in clear.
     async fn forgotten_among(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError>;

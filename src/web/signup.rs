@@ -138,18 +138,11 @@ pub(super) fn check_email(raw: &str) -> Result<Address, String> {
 }
 
 impl App {
-    pub(super) fn confirmation_mail(
-        &self,
-        to: &Address,
-        name: &str,
-        link: &str,
-    ) -> Result<Message, String> {
+    pub(super) fn confirmation_mail(&self, to: &Address, link: &str) -> Result<Message, String> {
         let n = &self.config.newsletter;
-        let greeting = if name.is_empty() {
-            n.greeting_fallback.as_str()
-        } else {
-            name
-        };
+        // Never the typed name: anyone can type one (a URL, an insult) and
+        // have it mailed, signed, from the publisher's domain.
+        let greeting = n.greeting_fallback.as_str();
         let email = to.to_string();
         let hours = CONFIRM_VALID_HOURS;
         let mail = ConfirmMail {
@@ -278,55 +271,76 @@ pub(super) async fn subscribe(
     };
     let email = address.to_string();
     let key = normalize(&email);
+    // The limit counts mailboxes, not spellings: `a+1@gmail.com` and
+    // `a.b@gmail.com` reach the same reader.
+    let mailbox = list::address::canonical_mailbox(&email);
     let now = app.clock.now();
     // An erased address gets the usual answer (no probing) and no mail.
-    let claimed = !app.forgotten(&key).await
-        && match app
-            .store
-            .claim_confirmation(&key, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                app.note(format!(
-                    "error: cannot record the confirmation mail to `{email}`: {e}"
-                ));
-                return server_error(&app, "send the confirmation email");
-            }
-        };
-    if claimed {
-        let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
-        let link = confirm_url(
-            &app.signer,
-            &app.config.newsletter.base_url,
-            &email,
-            &name,
-            expires,
-        );
-        let sent = match app.confirmation_mail(&address, &name, &link) {
-            Ok(message) => app.send_mail(message).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = sent {
-            let _ = app.store.release_confirmation(&key, now).await;
-            app.note(format!(
-                "error: cannot send the confirmation mail to `{email}`: {e}"
-            ));
-            return message(
-                &app,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Please try again later",
-                "We could not send the confirmation email just now. Please try again in a few minutes.".into(),
-            );
-        }
-        app.note(format!("confirmation mail sent to `{email}`"));
+    if app.forgotten(&key).await {
+        return sent_page(&app, &email);
     }
+    let claimed = match app
+        .store
+        .claim_confirmation(&mailbox, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            app.note(format!(
+                "error: cannot record the confirmation mail to `{email}`: {e}"
+            ));
+            return server_error(&app, "send the confirmation email");
+        }
+    };
+    if !claimed {
+        // Said whether or not the address is on the list: it tells only that
+        // someone asked for this mailbox within the hour.
+        return message(
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Please try again later",
+            format!(
+                "A confirmation email went to this mailbox in the last {CONFIRM_EVERY_MINUTES} minutes. Please look for it, or try again later."
+            ),
+        );
+    }
+    let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
+    let link = confirm_url(
+        &app.signer,
+        &app.config.newsletter.base_url,
+        &email,
+        &name,
+        expires,
+    );
+    let sent = match app.confirmation_mail(&address, &link) {
+        Ok(message) => app.send_mail(message).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        let _ = app.store.release_confirmation(&mailbox, now).await;
+        app.note(format!(
+            "error: cannot send the confirmation mail to `{email}`: {e}"
+        ));
+        return message(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again later",
+            "We could not send the confirmation email just now. Please try again in a few minutes."
+                .into(),
+        );
+    }
+    app.note(format!("confirmation mail sent to `{email}`"));
+    sent_page(&app, &email)
+}
+
+/// "Check your mail": the answer to a sign-up, known address or not.
+fn sent_page(app: &App, email: &str) -> Response {
     html(
-        &app,
+        app,
         StatusCode::OK,
         &SentPage {
             brand: &app.brand,
-            email: &email,
+            email,
             hours: CONFIRM_VALID_HOURS,
         },
     )
@@ -463,8 +477,8 @@ pub(super) async fn confirm(
             ));
         }
     };
-    let (email, name) = match checked_confirm(&app, &p) {
-        Ok((e, n, _, _)) => (e.to_string(), clean_name(n)),
+    let (email, name, expires, token) = match checked_confirm(&app, &p) {
+        Ok((e, n, x, t)) => (e.to_string(), clean_name(n), x, t),
         Err(page) => return Ok(*page),
     };
     if check_email(&email).is_err() {
@@ -475,6 +489,25 @@ pub(super) async fn confirm(
     }
     if app.forgotten(&normalize(&email)).await {
         return Ok(forgotten_page(&app));
+    }
+    // A link works once: a replay must not lift a later unsubscribe,
+    // bounce or complaint.
+    let digest = hex::encode(Sha256::digest(token.as_bytes()));
+    let expires = expires.parse::<i64>().unwrap_or(0);
+    let now = app.clock.now().timestamp();
+    let spent = answer(
+        &app,
+        "record your subscription",
+        format!("cannot spend the confirmation link of `{email}`"),
+        app.store.spend_confirmation(&digest, expires, now).await,
+    )?;
+    if !spent {
+        return Ok(message(
+            &app,
+            StatusCode::OK,
+            "This link was used already",
+            "This confirmation link has been used already, so nothing changed. To subscribe again, sign up again.".into(),
+        ));
     }
     let log = format!("cannot subscribe `{email}`");
     let added = answer(

@@ -25,6 +25,7 @@ mod secrets;
 mod security;
 mod send;
 mod server;
+mod signup_limits;
 mod signup_state;
 mod smtp;
 mod smtp_server;

@@ -763,22 +763,7 @@ fn forget_during_a_running_send_is_refused() {
     site.use_smtp(server.port, 1);
     site.write("subscribers/subscribers.csv", LIST);
     let mut send = crate::hosts::spawn(&site, &["send"]);
-    let ledger = site.path("state/tipsheet.sqlite3");
-    wait_for("ana in flight", || {
-        let c = rusqlite::Connection::open_with_flags(
-            &ledger,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .ok()?;
-        let n: i64 = c
-            .query_row(
-                "SELECT COUNT(*) FROM recipients WHERE email = 'ana@example.com' AND status = 'in_flight'",
-                [],
-                |r| r.get(0),
-            )
-            .ok()?;
-        (n == 1).then_some(())
-    });
+    ana_in_flight(&site);
     let list = site.read("subscribers/subscribers.csv");
     let r = site.run(&["subscribers", "forget", "ana@example.com", "--yes"]);
     assert_eq!(r.code, 3, "{r:?}");
@@ -800,6 +785,69 @@ fn forget_during_a_running_send_is_refused() {
     );
     assert_eq!(site.read("subscribers/subscribers.csv"), list);
     assert!(!site.read("subscribers/suppressed.csv").contains("hmac:"));
+}
+
+/// Waits until a send (holding the run lock) is mailing ana.
+fn ana_in_flight(site: &Site) {
+    let ledger = site.path("state/tipsheet.sqlite3");
+    wait_for("ana in flight", || {
+        let c = rusqlite::Connection::open_with_flags(
+            &ledger,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        let n: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM recipients WHERE email = 'ana@example.com' AND status = 'in_flight'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (n == 1).then_some(())
+    });
+}
+
+/// Erasing an already-erased address changes nothing and takes no lock: it
+/// answers while a send holds the run lock, and the list files keep every byte.
+#[test]
+fn erasing_again_changes_nothing_and_takes_no_lock() {
+    let server = FaultServer::start(Wire {
+        delay_ms: 4000,
+        ..Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(server.port, 1);
+    site.write("subscribers/subscribers.csv", LIST);
+    let r = site.run(&["subscribers", "forget", "bob@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut send = crate::hosts::spawn(&site, &["send"]);
+    ana_in_flight(&site);
+    let list = std::fs::read(site.path("subscribers/subscribers.csv")).unwrap();
+    let suppressed = std::fs::read(site.path("subscribers/suppressed.csv")).unwrap();
+    let modified = std::fs::metadata(site.path("subscribers/suppressed.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    for _ in 0..3 {
+        let r = site.run(&["subscribers", "forget", "bob@example.com", "--yes"]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    assert!(send.try_wait().unwrap().is_none(), "the send ended early");
+    assert_eq!(
+        std::fs::read(site.path("subscribers/subscribers.csv")).unwrap(),
+        list
+    );
+    assert_eq!(
+        std::fs::read(site.path("subscribers/suppressed.csv")).unwrap(),
+        suppressed
+    );
+    let now = std::fs::metadata(site.path("subscribers/suppressed.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(now, modified, "suppressed.csv was rewritten");
+    send.kill().unwrap();
+    send.wait().unwrap();
 }
 
 /// `forget` on a terminal (`script` gives it one): asks, and only "y" erases.

@@ -320,6 +320,15 @@ impl Roster for PgStore {
         PgStore::release_confirmation(self, key, at).await
     }
 
+    async fn spend_confirmation(
+        &self,
+        digest: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        PgStore::spend_confirmation(self, digest, expires, now).await
+    }
+
     async fn forgotten_among(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
         let Some(keyer) = self.keyer() else {
             return Ok(HashSet::new());

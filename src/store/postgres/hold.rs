@@ -1,4 +1,4 @@
-//! Holds on PostgreSQL, seen by every host (migration 8). The same semantics
+//! Holds on PostgreSQL, seen by every host (migration 9). The same semantics
 //! as the SQLite engine's `hold.rs`.
 
 use chrono::NaiveDate;

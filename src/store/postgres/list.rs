@@ -217,6 +217,28 @@ impl PgStore {
         .map(|n| n > 0)
     }
 
+    /// Spends a confirmation link (see `Roster::spend_confirmation`): one
+    /// statement, so two hosts cannot both spend it. Expired rows go in the
+    /// same statement (the spent link's own row is never expired: its link
+    /// still works).
+    pub async fn spend_confirmation(
+        &self,
+        digest: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.execute(
+            "WITH expired AS (
+                 DELETE FROM spent_confirmations WHERE expires_at < $3 AND digest <> $1
+             )
+             INSERT INTO spent_confirmations (digest, expires_at) VALUES ($1, $2)
+             ON CONFLICT (digest) DO NOTHING",
+            &[&digest, &expires, &now],
+        )
+        .await
+        .map(|n| n > 0)
+    }
+
     /// When `key` was last sent a confirmation mail, while its row is kept.
     pub async fn confirmation_of(
         &self,

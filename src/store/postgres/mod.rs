@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_recipients_by_message_id.sql"),
     include_str!("../migrations/postgres/0006_webhook_tokens.sql"),
     include_str!("../migrations/postgres/0007_feeds.sql"),
+    include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
 ];
 

@@ -1,8 +1,8 @@
 //! The embedded engine's list side: the list and the suppressions are the
 //! CSV files `subscribers.path` and `subscribers.suppressed_path` (read and
 //! appended through `crate::list`), erasures rewrite them with the ledger,
-//! and the confirmation limit is this process's memory (`Confirmations`, in
-//! `store.rs`).
+//! the confirmation limit is this process's memory (`Confirmations`, in
+//! `store.rs`), and spent confirmation links are a table of the ledger.
 //!
 //! Owns carrying out [`Roster`] on those files; it decides nothing.
 
@@ -206,6 +206,31 @@ impl Roster for SqliteStore {
     async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.confirmations.release(key, at);
         Ok(())
+    }
+
+    async fn spend_confirmation(
+        &self,
+        digest: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(|db| {
+            let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
+            tx.execute(
+                "DELETE FROM spent_confirmations WHERE expires_at < ?1 AND digest <> ?2",
+                rusqlite::params![now, digest],
+            )
+            .map_err(|e| db.err(e))?;
+            let spent = tx
+                .execute(
+                    "INSERT INTO spent_confirmations (digest, expires_at) VALUES (?1, ?2)
+                     ON CONFLICT (digest) DO NOTHING",
+                    rusqlite::params![digest, expires],
+                )
+                .map_err(|e| db.err(e))?;
+            tx.commit().map_err(|e| db.err(e))?;
+            Ok(spent > 0)
+        })
     }
 
     async fn forgotten_among(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError> {

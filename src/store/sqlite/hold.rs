@@ -1,8 +1,8 @@
-//! The embedded engine's holds, in the SQLite ledger (migration 8).
+//! The embedded engine's holds, in the SQLite ledger (migration 9).
 //!
 //! Owns the SQL behind [`Ledger::hold`](crate::store::Ledger::hold) and its
 //! siblings; which issue is held and what a hold stops is the caller's. A
-//! ledger from before migration 8, opened to read, holds nothing.
+//! ledger from before migration 9, opened to read, holds nothing.
 
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, params};

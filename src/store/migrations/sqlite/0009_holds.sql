@@ -1,4 +1,4 @@
--- 8: holds. An issue on hold is sent by no command on any host until it is
+-- 9: holds. An issue on hold is sent by no command on any host until it is
 -- released; a send in progress sees the hold between pages and stops. One
 -- row per held slot (`YYYY-MM-DD`), with why and when it was set.
 CREATE TABLE holds (
