@@ -20,6 +20,7 @@ pub use schema::{
     Bounces, ContentConfig, Delivery, DkimSettings, Newsletter, ScheduleConfig, Server, Smtp,
     State, StoreConfig, SubscribersConfig, Tls, TransportKind, Unsubscribe,
 };
+pub(crate) use validate::{host_of, is_loopback};
 
 use crate::schedule::{Schedule, ScheduleError};
 

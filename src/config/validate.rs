@@ -307,6 +307,19 @@ impl Config {
 }
 
 /// True for `localhost` and loopback IP literals.
+/// The host of `host[:port]`, `[v6]:port`, or a bare address (IPv6 too).
+pub(crate) fn host_of(authority: &str) -> &str {
+    let a = authority.trim();
+    if let Some(rest) = a.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    if a.parse::<std::net::IpAddr>().is_ok() {
+        return a;
+    }
+    a.rsplit_once(':').map_or(a, |(host, _)| host)
+}
+
+/// Whether `host` (no port) is a loopback address or `localhost`.
 pub(crate) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -10,8 +10,6 @@
 //! not open the store or print: the development secret's warning goes back
 //! to the caller.
 
-use std::net::{IpAddr, SocketAddr};
-
 use super::error::PlanError;
 use crate::config::{Config, TransportKind};
 use crate::diagnostic::Diagnostic;
@@ -99,13 +97,7 @@ fn weakness(config: &Config, signing: Signing<'_>, env: Env<'_>) -> Option<PlanE
 /// Whether `listen` (`host:port`) is a loopback address: 127.0.0.0/8, `::1`
 /// or `localhost`. Anything else, a host name included, may be reachable.
 pub(crate) fn is_loopback(listen: &str) -> bool {
-    if let Ok(addr) = listen.parse::<SocketAddr>() {
-        return addr.ip().is_loopback();
-    }
-    let host = listen.rsplit_once(':').map_or(listen, |(host, _)| host);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    crate::config::is_loopback(crate::config::host_of(listen))
 }
 
 /// What `tipsheet check` says about the secret: unset (an error with SMTP,
@@ -327,6 +319,7 @@ mod tests {
             ("127.0.0.1:8080", true),
             ("127.1.2.3:0", true),
             ("[::1]:8080", true),
+            ("::1", true),
             ("localhost:8080", true),
             ("LocalHost:80", true),
             ("0.0.0.0:0", false),

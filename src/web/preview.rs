@@ -79,13 +79,7 @@ impl App {
         let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
             return false;
         };
-        let name = |h: &str| -> String {
-            let h = h.trim().to_ascii_lowercase();
-            match h.strip_prefix('[') {
-                Some(rest) => rest.split(']').next().unwrap_or("").to_string(),
-                None => h.rsplit_once(':').map_or(h.clone(), |(n, _)| n.to_string()),
-            }
-        };
+        let name = |h: &str| crate::config::host_of(h).to_ascii_lowercase();
         let base = self
             .config
             .newsletter
