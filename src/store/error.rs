@@ -82,7 +82,9 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// Erased readers' pseudonyms need the unsubscribe secret.
-    #[error("the unsubscribe secret is not set: erased readers cannot be recognised without it")]
+    #[error(
+        "the unsubscribe secret is not set: erased readers cannot be recognised without it; set the variable `unsubscribe.secret_env` names (the secret `send` uses) and run the command again"
+    )]
     NoKeyer,
     /// A list operation on the file engine, whose list is the CSV file.
     #[error(
