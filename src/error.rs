@@ -133,10 +133,22 @@ pub enum Error {
     /// `fetch` cannot set up its HTTP client.
     #[error(transparent)]
     Fetch(crate::feeds::HttpError),
+    /// `admin` cannot add or remove an account as asked.
+    #[error(transparent)]
+    Account(crate::accounts::AccountError),
     /// Mail piped in could not be taken now (the store out of reach or busy,
     /// the state folder not writable): the mail system should keep it and retry.
     #[error("{0}; the message is not lost: exit 75 asks the mail system to retry it later")]
     Temporary(Box<Error>),
+}
+
+impl From<crate::accounts::AccountError> for Error {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        match e {
+            crate::accounts::AccountError::Store(e) => Error::Store(e),
+            e => Error::Account(e),
+        }
+    }
 }
 
 impl From<crate::feeds::FetchError> for Error {
@@ -183,6 +195,7 @@ impl Error {
             | Error::Runtime(_)
             | Error::Import(_)
             | Error::Export(_)
+            | Error::Account(_)
             | Error::Usage(_) => exit::USAGE,
         }
     }

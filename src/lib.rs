@@ -9,6 +9,7 @@
 // Printing goes through `cli::output` (a closed pipe must not panic a command).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod content;

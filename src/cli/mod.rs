@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::{Ending, Error, exit};
 
+mod admin;
 mod check;
 mod common;
 mod fetch;
@@ -90,6 +91,8 @@ pub enum Command {
     Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
+    /// The console's accounts: add, list, remove.
+    Admin(admin::AdminArgs),
 }
 
 /// Runs the parsed command line on the one runtime the command line owns:
@@ -122,6 +125,7 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Admin(a) => admin::run(&Config::load(&cli.config)?, a).await,
     }
 }
 

@@ -91,6 +91,34 @@ fn rate(n: u64, of: u64) -> f64 {
     if of == 0 { 0.0 } else { n as f64 / of as f64 }
 }
 
+/// An issue's rates from the store's tallies (its counts by status, and
+/// how many addresses each kind of event came from): what the console's
+/// dashboard charts for many issues at once, with [`issue`]'s arithmetic
+/// (a bounce found later has moved its row to `bounced`, so bounced rows
+/// are the session's and the later ones together).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Rates {
+    /// Bounced over delivered plus bounced.
+    pub bounce: f64,
+    /// Complaints over delivered plus bounced afterwards.
+    pub complaint: f64,
+    /// Unsubscribes over delivered.
+    pub unsubscribe: f64,
+}
+
+/// [`Rates`] from `counts` and `kinds` (distinct addresses per event kind).
+pub fn rates(counts: &crate::store::Counts, kinds: &[(EventKind, u64)]) -> Rates {
+    let kind = |k: EventKind| kinds.iter().find(|(x, _)| *x == k).map_or(0, |(_, n)| *n);
+    let delivered = counts.get(RecipientStatus::Sent);
+    let bounced = counts.get(RecipientStatus::Bounced);
+    let after = kind(EventKind::HardBounce).min(bounced);
+    Rates {
+        bounce: rate(bounced, delivered + bounced),
+        complaint: rate(kind(EventKind::Complaint), delivered + after),
+        unsubscribe: rate(kind(EventKind::Unsubscribe), delivered),
+    }
+}
+
 /// The feedback of issue `slot`.
 pub async fn issue(
     store: &dyn Engine,

@@ -250,6 +250,15 @@ pub const DETAIL_STATUSES: [RecipientStatus; 4] = [
 ];
 
 impl Snapshot {
+    /// A snapshot of `issues` alone (no counts, no detail, nobody sending):
+    /// what choosing the next issue needs, without counting anyone.
+    pub(crate) fn of_issues(issues: Vec<IssueRecord>) -> Self {
+        Self {
+            issues,
+            ..Self::default()
+        }
+    }
+
     /// All issues, oldest first.
     pub(crate) fn issues(&self) -> Result<Vec<IssueRecord>, StoreError> {
         Ok(self.issues.clone())

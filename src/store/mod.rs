@@ -10,7 +10,9 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all four, and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
+//! [`Accounts`] (the console: accounts, sessions, the audit log) and
+//! [`Tallies`] (the dashboard's counts). Two engines implement all six, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -25,6 +27,7 @@
 
 use std::sync::Arc;
 
+mod accounts;
 mod columns;
 mod error;
 mod event;
@@ -36,8 +39,10 @@ mod records;
 mod roster;
 mod settings;
 mod sqlite;
+mod tallies;
 mod url;
 
+pub use accounts::{Account, Accounts, AuditEntry, Removal, Role, SessionRecord};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
@@ -50,11 +55,12 @@ pub use records::{
 };
 pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
+pub use tallies::Tallies;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the four sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds {}
-impl<T: Ledger + Roster + Feedback + Feeds> Engine for T {}
+/// Everything a store does: the six sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Accounts + Tallies {}
+impl<T: Ledger + Roster + Feedback + Feeds + Accounts + Tallies> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

@@ -21,6 +21,7 @@
 mod app;
 mod archive;
 mod confirm;
+mod console;
 mod error;
 mod feed;
 mod forms;

@@ -75,7 +75,7 @@ impl App {
     /// Whether the request's `Host` names this server: the host of
     /// `newsletter.base_url` or the address it listens on (a rebound DNS
     /// name does not).
-    fn own_host(&self, headers: &HeaderMap) -> bool {
+    pub(super) fn own_host(&self, headers: &HeaderMap) -> bool {
         let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
             return false;
         };
@@ -148,7 +148,13 @@ pub(super) async fn preview(
     headers: HeaderMap,
     params: Result<Query<PreviewParams>, QueryRejection>,
 ) -> Response {
-    if !app.admin(&headers) {
+    // The admin token, or a console session from this site.
+    let session = app.own_host(&headers)
+        && matches!(
+            super::console::guard::signed_in(&app, &headers).await,
+            Ok(Some(_))
+        );
+    if !app.admin(&headers) && !session {
         return not_found_page(&app);
     }
     let to = params

@@ -190,6 +190,7 @@ fn router(app: Arc<App>, limits: &Limits) -> Router {
         .route("/issues/feed.xml", get(archive_feed))
         .route("/issues/{number}", get(archived_issue))
         .route("/preview", get(preview))
+        .nest_service("/admin", super::console::router(app.clone()))
         .merge(privacy_routes())
         .nest_service(
             "/webhooks",
@@ -217,8 +218,8 @@ fn router(app: Arc<App>, limits: &Limits) -> Router {
 /// tokens in `Referer`, no caching of personal pages unless a handler says so.
 async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
+    // The console sets its own (it runs its one same-origin script).
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(
         HeaderValue::from_static(
             "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),

@@ -3,6 +3,7 @@
 
 mod check;
 mod common;
+mod console;
 mod delivery;
 mod dkim;
 mod engine;

@@ -145,7 +145,7 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -155,7 +155,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+pub(crate) fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
     let mut r = r.unwrap();
     let headers = r
         .headers()

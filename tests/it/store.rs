@@ -820,4 +820,150 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
 /// PostgreSQL so that a recipient's writes are heap-only updates).
-pub(crate) const KNOWN: i64 = 9;
+pub(crate) const KNOWN: i64 = 10;
+
+#[test]
+fn both_engines_keep_accounts_sessions_the_throttle_and_the_audit_log() {
+    use tipsheet::store::{Account, AuditEntry, Removal, Role};
+    let account = |name: &str, role: Role| Account {
+        name: name.into(),
+        role,
+        password_hash: "$argon2id$stand-in".into(),
+        created_at: "2026-12-01T00:00:00Z".into(),
+    };
+    for (engine, s, _db) in engines("store::both_engines_accounts").list {
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            assert!(
+                st.add_account(&account("ana", Role::Publisher))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !st.add_account(&account("ana", Role::Viewer)).await.unwrap(),
+                "{engine}"
+            );
+            assert!(st.add_account(&account("bob", Role::Viewer)).await.unwrap());
+            let names: Vec<_> = st
+                .accounts()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| (a.name, a.role))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    ("ana".into(), Role::Publisher),
+                    ("bob".into(), Role::Viewer)
+                ],
+                "{engine}"
+            );
+            assert_eq!(
+                st.remove_account("ana").await.unwrap(),
+                Removal::LastPublisher,
+                "{engine}"
+            );
+            assert_eq!(
+                st.remove_account("zed").await.unwrap(),
+                Removal::Unknown,
+                "{engine}"
+            );
+
+            // A session is found by its digest while open and not idle too long.
+            st.open_session("d1", "bob", "csrf1", 1000, 2000)
+                .await
+                .unwrap();
+            let found = st.session("d1", 1500, 600).await.unwrap().unwrap();
+            assert_eq!(
+                (found.account.as_str(), found.role, found.csrf.as_str()),
+                ("bob", Role::Viewer, "csrf1"),
+                "{engine}"
+            );
+            assert!(
+                st.session("d1", 2000, 10_000).await.unwrap().is_none(),
+                "{engine}: past its end"
+            );
+            assert!(
+                st.session("d1", 1999, 100).await.unwrap().is_none(),
+                "{engine}: idle"
+            );
+            assert!(st.session("nope", 1500, 600).await.unwrap().is_none());
+            st.close_session("d1").await.unwrap();
+            assert!(
+                st.session("d1", 1500, 600).await.unwrap().is_none(),
+                "{engine}: closed"
+            );
+            // Removing an account ends its sessions.
+            st.open_session("d2", "bob", "csrf2", 1000, 2000)
+                .await
+                .unwrap();
+            assert_eq!(st.remove_account("bob").await.unwrap(), Removal::Removed);
+            assert!(
+                st.session("d2", 1500, 600).await.unwrap().is_none(),
+                "{engine}"
+            );
+
+            // Failed sign-ins count per scope within the window, and are forgotten.
+            st.note_failed_sign_in(&["account:ana", "client:1.2.3.4"], 100, 0)
+                .await
+                .unwrap();
+            st.note_failed_sign_in(&["account:ana"], 200, 0)
+                .await
+                .unwrap();
+            assert_eq!(
+                st.failed_sign_ins("account:ana", 0).await.unwrap(),
+                2,
+                "{engine}"
+            );
+            assert_eq!(
+                st.failed_sign_ins("account:ana", 150).await.unwrap(),
+                1,
+                "{engine}"
+            );
+            assert_eq!(
+                st.failed_sign_ins("client:1.2.3.4", 0).await.unwrap(),
+                1,
+                "{engine}"
+            );
+            st.clear_failed_sign_ins("account:ana").await.unwrap();
+            assert_eq!(
+                st.failed_sign_ins("account:ana", 0).await.unwrap(),
+                0,
+                "{engine}"
+            );
+            st.note_failed_sign_in(&["account:x"], 1000, 500)
+                .await
+                .unwrap();
+            assert_eq!(
+                st.failed_sign_ins("client:1.2.3.4", 0).await.unwrap(),
+                0,
+                "{engine}: pruned"
+            );
+
+            // The audit log reads newest first, in pages.
+            for action in ["hold", "release", "approve"] {
+                st.audit(&AuditEntry {
+                    id: 0,
+                    at: "2026-12-01T10:00:00Z".into(),
+                    actor: "ana".into(),
+                    action: action.into(),
+                    subject: "2026-12-01".into(),
+                    detail: String::new(),
+                    client: "127.0.0.1".into(),
+                })
+                .await
+                .unwrap();
+            }
+            let log = st.audit_log(2, None, None).await.unwrap();
+            let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(actions, ["approve", "release"], "{engine}");
+            let older = st
+                .audit_log(10, Some(log[1].id), Some("2026-12-01"))
+                .await
+                .unwrap();
+            assert_eq!(older.len(), 1, "{engine}");
+            assert_eq!(older[0].action, "hold");
+        });
+    }
+}

@@ -18,6 +18,7 @@
 //! inbound events and their consequences); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
+mod accounts;
 mod claim;
 mod engine;
 mod event;
@@ -28,6 +29,7 @@ mod list;
 mod pool;
 mod reader_rows;
 mod rows;
+mod tallies;
 
 pub(super) use pool::PgStore;
 use pool::pg_error;
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_feeds.sql"),
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
+    include_str!("../migrations/postgres/0010_console.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

@@ -21,6 +21,7 @@ use crate::store::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
 };
 
+mod accounts;
 mod db;
 mod events;
 mod feedback;
@@ -29,6 +30,7 @@ mod files;
 mod hold;
 mod lock;
 mod store;
+mod tallies;
 
 pub(crate) use db::Db;
 pub(super) use db::{known_version, version_of};

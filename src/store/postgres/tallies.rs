@@ -1,0 +1,99 @@
+//! The dashboard's tallies on PostgreSQL (migration 10), shared by every
+//! host. The same semantics as the SQLite engine's `tallies.rs`.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+use super::pool::PgStore;
+use super::rows::slot_key;
+use crate::store::error::StoreError;
+use crate::store::event::EventKind;
+use crate::store::records::Counts;
+use crate::store::tallies::{Tallies, tally_of, tally_text};
+
+#[async_trait]
+impl Tallies for PgStore {
+    async fn tallies(&self, slots: &[NaiveDate]) -> Result<Vec<Counts>, StoreError> {
+        let mut out = Vec::with_capacity(slots.len());
+        for &date in slots {
+            let slot = slot_key(date);
+            let slot = slot.as_str();
+            let found = self
+                .with_retry(|c| async move {
+                    let row = c
+                        .query_opt(
+                            "SELECT i.status, i.finished_at,
+                                (SELECT COUNT(*) FROM events e WHERE e.slot = i.slot),
+                                t.finished_at, t.events, t.counts
+                             FROM issues i LEFT JOIN tallies t ON t.slot = i.slot
+                             WHERE i.slot = $1",
+                            &[&slot],
+                        )
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    Ok(row.map(|r| {
+                        let status: String = r.get(0);
+                        let finished: Option<String> = r.get(1);
+                        let events: i64 = r.get(2);
+                        let kept_finished: Option<String> = r.get(3);
+                        let kept_events: Option<i64> = r.get(4);
+                        let kept: Option<String> = r.get(5);
+                        let fresh = status == "sent"
+                            && kept_events == Some(events)
+                            && kept_finished == finished;
+                        (status, finished, events, kept.filter(|_| fresh))
+                    }))
+                })
+                .await?;
+            let Some((status, finished, events, kept)) = found else {
+                out.push(Counts::default());
+                continue;
+            };
+            if let Some(text) = kept {
+                out.push(tally_of(&text));
+                continue;
+            }
+            let counts = self.counts(date).await?;
+            if status == "sent" {
+                self.execute(
+                    "INSERT INTO tallies (slot, finished_at, events, counts) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (slot) DO UPDATE SET finished_at = EXCLUDED.finished_at,
+                        events = EXCLUDED.events, counts = EXCLUDED.counts",
+                    &[&slot, &finished, &events, &tally_text(&counts)],
+                )
+                .await?;
+            }
+            out.push(counts);
+        }
+        Ok(out)
+    }
+
+    async fn event_tallies(
+        &self,
+        slots: &[NaiveDate],
+    ) -> Result<Vec<Vec<(EventKind, u64)>>, StoreError> {
+        let keys: Vec<String> = slots.iter().map(|d| slot_key(*d)).collect();
+        let keys = &keys;
+        let rows = self
+            .with_retry(|c| async move {
+                c.query(
+                    "SELECT slot, kind, COUNT(DISTINCT email) FROM events
+                     WHERE slot = ANY($1) GROUP BY slot, kind",
+                    &[keys],
+                )
+                .await
+                .map_err(|e| self.err(e))
+            })
+            .await?;
+        let mut out = vec![Vec::new(); slots.len()];
+        for r in rows {
+            let slot: String = r.get(0);
+            let kind: String = r.get(1);
+            let n: i64 = r.get(2);
+            if let (Some(i), Ok(kind)) = (keys.iter().position(|k| *k == slot), kind.parse()) {
+                out[i].push((kind, n as u64));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,110 @@
+//! The embedded engine's tallies for the dashboard (migration 10): a sent
+//! issue's counts kept with the number of its events, counted again when
+//! that number moved; events counted by kind with `events_by_slot`.
+//!
+//! Owns carrying out [`Tallies`] on the ledger.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteStore;
+use super::db::slot_key;
+use crate::store::error::StoreError;
+use crate::store::event::EventKind;
+use crate::store::records::Counts;
+use crate::store::tallies::{Tallies, tally_of, tally_text};
+
+#[async_trait]
+impl Tallies for SqliteStore {
+    async fn tallies(&self, slots: &[NaiveDate]) -> Result<Vec<Counts>, StoreError> {
+        if !self.has_ledger() {
+            return Ok(vec![Counts::default(); slots.len()]);
+        }
+        self.write(|db| {
+            let mut out = Vec::with_capacity(slots.len());
+            for &date in slots {
+                let slot = slot_key(date);
+                let issue: Option<(String, Option<String>)> = db
+                    .conn()
+                    .query_row(
+                        "SELECT status, finished_at FROM issues WHERE slot = ?1",
+                        [&slot],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(|e| db.err(e))?;
+                let Some((status, finished)) = issue else {
+                    out.push(Counts::default());
+                    continue;
+                };
+                if status != "sent" {
+                    out.push(db.counts(date)?);
+                    continue;
+                }
+                let events: i64 = db
+                    .conn()
+                    .query_row("SELECT COUNT(*) FROM events WHERE slot = ?1", [&slot], |r| {
+                        r.get(0)
+                    })
+                    .map_err(|e| db.err(e))?;
+                let kept: Option<(Option<String>, i64, String)> = db
+                    .conn()
+                    .query_row(
+                        "SELECT finished_at, events, counts FROM tallies WHERE slot = ?1",
+                        [&slot],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(|e| db.err(e))?;
+                match kept {
+                    Some((f, n, text)) if f == finished && n == events => out.push(tally_of(&text)),
+                    _ => {
+                        let counts = db.counts(date)?;
+                        db.conn()
+                            .execute(
+                                "INSERT INTO tallies (slot, finished_at, events, counts)
+                                 VALUES (?1, ?2, ?3, ?4)
+                                 ON CONFLICT (slot) DO UPDATE SET finished_at = excluded.finished_at,
+                                    events = excluded.events, counts = excluded.counts",
+                                params![slot, finished, events, tally_text(&counts)],
+                            )
+                            .map_err(|e| db.err(e))?;
+                        out.push(counts);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn event_tallies(
+        &self,
+        slots: &[NaiveDate],
+    ) -> Result<Vec<Vec<(EventKind, u64)>>, StoreError> {
+        self.query(vec![Vec::new(); slots.len()], |db| {
+            let mut stmt = db
+                .conn()
+                .prepare_cached(
+                    "SELECT kind, COUNT(DISTINCT email) FROM events WHERE slot = ?1 GROUP BY kind",
+                )
+                .map_err(|e| db.err(e))?;
+            let mut out = Vec::with_capacity(slots.len());
+            for &date in slots {
+                let rows = stmt
+                    .query_map([slot_key(date)], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(|e| db.err(e))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| db.err(e))?;
+                out.push(
+                    rows.into_iter()
+                        .filter_map(|(k, n)| Some((k.parse().ok()?, n as u64)))
+                        .collect(),
+                );
+            }
+            Ok(out)
+        })
+    }
+}

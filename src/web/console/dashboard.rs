@@ -1,0 +1,301 @@
+//! `GET /admin`: the next issue (its number, slot, state, what it features
+//! and why, the buttons the role allows), the send in progress, the last
+//! twelve issues as a table and as charts, and the warnings worth acting on.
+//!
+//! Owns gathering and showing these. Counts come from the store's tallies
+//! (aggregates, kept for sent issues); the next issue's choice and its
+//! reasons are `plan`'s and `content`'s, as `preview` shows them.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::Console;
+use super::charts::{self, Point};
+use super::guard::admit;
+use super::live::{Progress, progress, rate_since_start};
+use super::pages::{Frame, problem, render};
+use crate::content::issue::why;
+use crate::inbound::report::{BOUNCE_WARN, COMPLAINT_WARN, rates};
+use crate::plan;
+use crate::schedule::clock::Clock as _;
+use crate::store::{
+    EventKind, IssueRecord, IssueStatus, RecipientStatus, Role, Snapshot, StoreError,
+};
+
+/// How many past issues the table and the charts show.
+const RECENT: usize = 12;
+
+/// The next issue, as shown.
+pub(crate) struct NextIssue {
+    pub(crate) number: u32,
+    pub(crate) date: String,
+    pub(crate) local: String,
+    pub(crate) utc: String,
+    /// The state's words, and its style.
+    pub(crate) state: String,
+    pub(crate) class: &'static str,
+    pub(crate) held: bool,
+    pub(crate) hold_detail: String,
+    /// (title, slug, why).
+    pub(crate) featured: Vec<(String, String, String)>,
+    pub(crate) tip: String,
+    pub(crate) frozen: bool,
+}
+
+/// One row of the recent issues' table.
+pub(crate) struct Row {
+    pub(crate) number: u32,
+    pub(crate) date: String,
+    pub(crate) state: &'static str,
+    pub(crate) recipients: u64,
+    pub(crate) delivered: u64,
+    pub(crate) bounced: u64,
+    pub(crate) failed: u64,
+    pub(crate) complaints: u64,
+    pub(crate) unsubscribes: u64,
+    pub(crate) bounce_rate: String,
+    pub(crate) complaint_rate: String,
+    pub(crate) unsubscribe_rate: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    frame: Frame,
+    next: Option<NextIssue>,
+    next_error: String,
+    sending: Option<Progress>,
+    rows: Vec<Row>,
+    delivered_svg: String,
+    rates_svg: String,
+    warnings: Vec<String>,
+}
+
+fn percent(r: f64) -> String {
+    format!("{:.2}%", r * 100.0)
+}
+
+/// The next issue: the slot `preview` would show, its state and selection.
+async fn next_issue(
+    c: &Console,
+    issues: &[IssueRecord],
+    now: DateTime<Utc>,
+) -> Result<NextIssue, String> {
+    let config = &c.app.config;
+    let schedule = config.schedule().map_err(|e| e.to_string())?;
+    let snapshot = Snapshot::of_issues(issues.to_vec());
+    let slot = plan::next_slot(&schedule, Some(&snapshot), now).map_err(|e| e.to_string())?;
+    let (library, _) = plan::load_content(config).map_err(|e| e.to_string())?;
+    let (issue, frozen) =
+        plan::choose(config, &library, Some(&snapshot), slot.clone()).map_err(|e| e.to_string())?;
+    let history: Vec<_> = snapshot
+        .history()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|p| p.number != issue.number())
+        .collect();
+    let reasons = why(&library, &history, issue.number(), &issue.selection);
+    let hold = c
+        .app
+        .store
+        .hold_of(slot.date)
+        .await
+        .map_err(|e| e.to_string())?;
+    let record = issues.iter().find(|i| i.slot == slot.date);
+    let (state, class) = match (&hold, record.map(|r| r.status)) {
+        (Some(_), _) => ("on hold".to_string(), "hold"),
+        (None, None) => ("not yet assembled".into(), "assembled"),
+        (None, Some(IssueStatus::Assembled)) => ("assembled, not sent yet".into(), "assembled"),
+        (None, Some(IssueStatus::Sending)) => ("sending".into(), "sending"),
+        (None, Some(IssueStatus::Sent)) => ("sent".into(), "sent"),
+    };
+    Ok(NextIssue {
+        number: issue.number(),
+        date: slot.date.to_string(),
+        local: format!(
+            "{} {}",
+            slot.local.format("%a %Y-%m-%d %H:%M"),
+            schedule.timezone()
+        ),
+        utc: slot.utc.format("%Y-%m-%d %H:%M UTC").to_string(),
+        state,
+        class,
+        held: hold.is_some(),
+        hold_detail: hold
+            .map(|h| {
+                format!(
+                    "since {}{}",
+                    h.at,
+                    h.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                )
+            })
+            .unwrap_or_default(),
+        featured: issue
+            .comparisons
+            .iter()
+            .zip(reasons)
+            .map(|(c, w)| (c.meta.title.clone(), c.meta.slug.clone(), w.to_string()))
+            .collect(),
+        tip: issue.tip.meta.title.clone(),
+        frozen,
+    })
+}
+
+/// The last twelve issues' rows and chart points, counted by the store.
+async fn recent(c: &Console, issues: &[IssueRecord]) -> Result<(Vec<Row>, Vec<Point>), StoreError> {
+    let last: Vec<&IssueRecord> = issues.iter().rev().take(RECENT).rev().collect();
+    let slots: Vec<NaiveDate> = last.iter().map(|i| i.slot).collect();
+    let tallies = c.app.store.tallies(&slots).await?;
+    let kinds = c.app.store.event_tallies(&slots).await?;
+    let mut rows = Vec::new();
+    let mut points = Vec::new();
+    for ((issue, counts), kinds) in last.iter().zip(&tallies).zip(&kinds) {
+        let r = rates(counts, kinds);
+        let kind = |k| kinds.iter().find(|(x, _)| *x == k).map_or(0, |(_, n)| *n);
+        rows.push(Row {
+            number: issue.number,
+            date: issue.slot.to_string(),
+            state: match issue.status {
+                IssueStatus::Assembled => "assembled",
+                IssueStatus::Sending => "sending",
+                IssueStatus::Sent => "sent",
+            },
+            recipients: counts.total(),
+            delivered: counts.get(RecipientStatus::Sent),
+            bounced: counts.get(RecipientStatus::Bounced),
+            failed: counts.get(RecipientStatus::Failed),
+            complaints: kind(EventKind::Complaint),
+            unsubscribes: kind(EventKind::Unsubscribe),
+            bounce_rate: percent(r.bounce),
+            complaint_rate: percent(r.complaint),
+            unsubscribe_rate: percent(r.unsubscribe),
+        });
+        if issue.status != IssueStatus::Assembled {
+            points.push(Point {
+                number: issue.number,
+                delivered: counts.get(RecipientStatus::Sent),
+                bounce: r.bounce,
+                complaint: r.complaint,
+                unsubscribe: r.unsubscribe,
+            });
+        }
+    }
+    Ok((rows, points))
+}
+
+/// What is worth acting on: missed slots, sends that stopped with readers
+/// left, rates over their thresholds.
+async fn warnings(
+    c: &Console,
+    issues: &[IssueRecord],
+    rows: &[Row],
+    points: &[Point],
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(schedule) = c.app.config.schedule() {
+        for s in schedule.slots_before(now, RECENT) {
+            if !issues.iter().any(|i| i.slot == s.date)
+                && plan::slot_state(&schedule, &s, None, now) == "missed"
+            {
+                out.push(format!(
+                    "Issue #{} of {} missed its slot: it was never sent (`tipsheet send --date {}` sends it on purpose).",
+                    s.number, s.date, s.date
+                ));
+            }
+        }
+    }
+    for i in issues.iter().filter(|i| i.status == IssueStatus::Sending) {
+        let running = c.app.store.sending(Some(i.slot)).await.unwrap_or(false);
+        if running {
+            continue;
+        }
+        if let Some(row) = rows.iter().find(|r| r.number == i.number) {
+            let open = row.recipients - row.delivered - row.bounced - row.failed;
+            if open > 0 {
+                out.push(format!(
+                    "Issue #{} of {} stopped with {open} readers not mailed yet (a provider paused, a hold, or the run was stopped); `tipsheet send --date {}` resumes it.",
+                    i.number, i.slot, i.slot
+                ));
+            }
+        }
+    }
+    for (p, row) in points
+        .iter()
+        .zip(rows.iter().filter(|r| r.state != "assembled"))
+    {
+        if p.complaint > COMPLAINT_WARN {
+            out.push(format!(
+                "Issue #{}: complaint rate {} is over Gmail's 0.1% line (Gmail and Yahoo block bulk senders near 0.3%).",
+                row.number, row.complaint_rate
+            ));
+        }
+        if p.bounce > BOUNCE_WARN {
+            out.push(format!(
+                "Issue #{}: bounce rate {} is over 2% (relays suspend senders whose bounces climb).",
+                row.number, row.bounce_rate
+            ));
+        }
+    }
+    out
+}
+
+/// GET `/admin`.
+pub(super) async fn page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let p = match admit(&c, &headers, Role::Viewer).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let now = c.app.clock.now();
+    let issues = match c.app.store.issues().await {
+        Ok(i) => i,
+        Err(e) => return failed(&c, &e),
+    };
+    let (next, next_error) = match next_issue(&c, &issues, now).await {
+        Ok(n) => (Some(n), String::new()),
+        Err(e) => (None, e),
+    };
+    let (rows, points) = match recent(&c, &issues).await {
+        Ok(r) => r,
+        Err(e) => return failed(&c, &e),
+    };
+    let sending = match issues.iter().find(|i| i.status == IssueStatus::Sending) {
+        Some(i) => {
+            let counts = c.app.store.counts(i.slot).await.unwrap_or_default();
+            let first = progress(i, &counts, None);
+            Some(progress(
+                i,
+                &counts,
+                rate_since_start(i, first.done, Utc::now()),
+            ))
+        }
+        None => None,
+    };
+    let warnings = warnings(&c, &issues, &rows, &points, now).await;
+    let page = DashboardPage {
+        frame: Frame::of(&c, &p, "dashboard"),
+        next,
+        next_error,
+        sending,
+        delivered_svg: charts::delivered(&points),
+        rates_svg: charts::rates(&points),
+        rows,
+        warnings,
+    };
+    render(&c, StatusCode::OK, &page)
+}
+
+fn failed(c: &Console, e: &StoreError) -> Response {
+    c.app.note(format!("error: console dashboard: {e}"));
+    problem(
+        c,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The store is out of reach",
+        "The dashboard cannot be read right now; try again in a minute.".into(),
+    )
+}

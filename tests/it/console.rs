@@ -1,0 +1,569 @@
+//! The publisher's console under `/admin`, over real sockets: no page or
+//! action without a session (303 to the sign-in page for a browser, 401 for
+//! a script), roles, CSRF and `Origin` on every form, the cookie's flags, the
+//! sign-in throttle with one answer for unknown names, the audit log, and a
+//! hold and release made in the console seen by `status` and honoured by
+//! `send --if-due`, on both engines.
+
+use std::collections::HashMap;
+
+use crate::common::Site;
+use crate::engine::{Bench, Engine, SLOT, on_both_engines};
+use crate::server::{ADMIN_TOKEN, Reply, Serve, agent, reply};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Adds an account with `tipsheet admin add`.
+fn add(site: &Site, name: &str, role: &str) {
+    use std::io::Write;
+    let mut child = site
+        .command(&["admin", "add", name, "--role", role, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A browser's request: it accepts HTML, and its forms come from the site.
+struct Browser<'a> {
+    serve: &'a Serve,
+    cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(serve: &'a Serve) -> Self {
+        Browser {
+            serve,
+            cookie: None,
+        }
+    }
+
+    fn origin(&self) -> String {
+        self.serve.url("")
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        let mut req = agent()
+            .get(&self.serve.url(path))
+            .header("Accept", "text/html,application/xhtml+xml");
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", &format!("__Host-tipsheet_session={c}"));
+        }
+        reply(req.call())
+    }
+
+    /// A form POST with these extra headers (`Origin` is this site's unless given).
+    fn post_with(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+        let mut req = agent()
+            .post(&self.serve.url(path))
+            .header("Accept", "text/html");
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("origin"))
+        {
+            req = req.header("Origin", &self.origin());
+        }
+        for (k, v) in headers {
+            if !v.is_empty() {
+                req = req.header(*k, *v);
+            }
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", &format!("__Host-tipsheet_session={c}"));
+        }
+        reply(req.send_form(fields.iter().copied()))
+    }
+
+    /// A POST of a page's form: its CSRF token added.
+    fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.csrf();
+        let mut all = fields.to_vec();
+        all.push(("csrf", &csrf));
+        self.post_with(path, &all, &[])
+    }
+
+    /// Signs in; the reply of the sign-in POST.
+    fn sign_in(&mut self, name: &str, password: &str) -> Reply {
+        let r = self.post_with(
+            "/admin/login",
+            &[("name", name), ("password", password)],
+            &[],
+        );
+        if let Some(set) = r.headers.get("set-cookie") {
+            self.cookie = set
+                .split(';')
+                .next()
+                .and_then(|kv| kv.strip_prefix("__Host-tipsheet_session="))
+                .map(str::to_string);
+        }
+        r
+    }
+
+    /// The CSRF token of the dashboard's forms.
+    fn csrf(&self) -> String {
+        let page = self.get("/admin");
+        assert_eq!(page.status, 200, "{page:?}");
+        let at = page
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a token")
+            + 19;
+        page.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+fn script_get(serve: &Serve, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = agent().get(&serve.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    reply(req.call())
+}
+
+fn script_post(serve: &Serve, path: &str, fields: &[(&str, &str)], token: Option<&str>) -> Reply {
+    let mut req = agent().post(&serve.url(path));
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    reply(req.send_form(fields.iter().copied()))
+}
+
+fn hold_of(site: &Site) -> Option<serde_json::Value> {
+    let s = site.run(&["status", "--json"]);
+    assert_eq!(s.code, 0, "{s:?}");
+    let rows: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slot"] == SLOT)
+        .and_then(|r| r.get("hold").cloned())
+        .filter(|h| !h.is_null())
+}
+
+const PAGES: [&str; 6] = [
+    "/admin",
+    "/admin/issues/2026-12-01",
+    "/admin/readers",
+    "/admin/content",
+    "/admin/audit",
+    "/admin/events",
+];
+const ACTIONS: [&str; 6] = [
+    "/admin/issues/2026-12-01/hold",
+    "/admin/issues/2026-12-01/release",
+    "/admin/issues/2026-12-01/approve",
+    "/admin/issues/2026-12-01/proof",
+    "/admin/readers/forget",
+    "/admin/logout",
+];
+
+#[test]
+fn no_page_or_action_without_a_session_browsers_sign_in_and_scripts_get_401() {
+    let site = Site::new();
+    add(&site, "ana", "publisher");
+    let serve = Serve::start(&site);
+    let browser = Browser::new(&serve);
+    for path in PAGES {
+        let r = browser.get(path);
+        assert_eq!(r.status, 303, "{path}: {r:?}");
+        assert_eq!(r.headers["location"], "/admin/login", "{path}");
+        let r = script_get(&serve, path, &[]);
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+        assert!(
+            r.headers["www-authenticate"].starts_with("Bearer"),
+            "{path}"
+        );
+        let r = script_get(&serve, path, &[("Authorization", "Bearer wrong")]);
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+        // A wrong bearer token is a script's mistake, even from a browser.
+        let r = script_get(
+            &serve,
+            path,
+            &[("Authorization", "Bearer wrong"), ("Accept", "text/html")],
+        );
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+    }
+    for path in ACTIONS {
+        let r = browser.post_with(
+            path,
+            &[("email", "ana@example.com"), ("confirm", "yes")],
+            &[],
+        );
+        assert_eq!(r.status, 303, "{path}: {r:?}");
+        assert_eq!(r.headers["location"], "/admin/login", "{path}");
+        let r = script_post(&serve, path, &[("email", "ana@example.com")], None);
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+        let r = script_post(&serve, path, &[("email", "ana@example.com")], Some("wrong"));
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+    }
+    // Nothing was held, erased or recorded.
+    assert_eq!(hold_of(&site), None);
+    assert!(
+        site.read("subscribers/subscribers.csv")
+            .contains("ana@example.com")
+    );
+    // The admin bearer token reads and acts as a publisher, audited as `token`.
+    let r = script_get(
+        &serve,
+        "/admin",
+        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = script_post(
+        &serve,
+        "/admin/issues/2026-12-01/hold",
+        &[("reason", "by script")],
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(hold_of(&site).unwrap()["reason"], "by script");
+    let log = script_get(
+        &serve,
+        "/admin/audit",
+        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+    );
+    assert!(
+        log.body
+            .contains("<td>token</td><td>hold</td><td>2026-12-01</td><td>by script</td>"),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn the_session_cookie_is_host_only_secure_httponly_strict_and_rotated_at_sign_in() {
+    let site = Site::new();
+    add(&site, "ana", "publisher");
+    let serve = Serve::start(&site);
+    let mut browser = Browser::new(&serve);
+    let r = browser.sign_in("ana", PASSWORD);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.headers["location"], "/admin");
+    let cookie = &r.headers["set-cookie"];
+    let attrs: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert!(attrs[0].starts_with("__Host-tipsheet_session="), "{cookie}");
+    assert!(
+        attrs[0].len() > "__Host-tipsheet_session=".len() + 40,
+        "{cookie}"
+    );
+    for flag in [
+        "Path=/",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Max-Age=43200",
+    ] {
+        assert!(attrs.contains(&flag), "{flag} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let first = browser.cookie.clone().unwrap();
+    let page = browser.get("/admin");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("ana (publisher)"), "{page:?}");
+    let csp = &page.headers["content-security-policy"];
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline'; script") && !csp.contains("script-src 'unsafe"),
+        "{csp}"
+    );
+    // Signing in again gets a new id, and the old one stops working.
+    let r = browser.sign_in("ana", PASSWORD);
+    assert_eq!(r.status, 303, "{r:?}");
+    let second = browser.cookie.clone().unwrap();
+    assert_ne!(first, second);
+    let old = Browser {
+        serve: &serve,
+        cookie: Some(first),
+    };
+    assert_eq!(old.get("/admin").status, 303);
+    // The public pages keep the no-script policy.
+    let public = crate::server::get(&serve.url("/subscribe"));
+    assert!(
+        !public.headers["content-security-policy"].contains("script-src"),
+        "{public:?}"
+    );
+    // /preview takes a session too.
+    assert_eq!(browser.get("/preview").status, 200);
+    assert_eq!(Browser::new(&serve).get("/preview").status, 404);
+    // Signing out ends the session.
+    let r = browser.submit("/admin/logout", &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(r.headers["set-cookie"].contains("Max-Age=0"), "{r:?}");
+    assert_eq!(browser.get("/admin").status, 303);
+}
+
+#[test]
+fn roles_decide_who_may_hold_release_approve_and_erase() {
+    let site = Site::new();
+    add(&site, "vera", "viewer");
+    add(&site, "ed", "editor");
+    add(&site, "pat", "publisher");
+    let serve = Serve::start(&site);
+    let mut viewer = Browser::new(&serve);
+    viewer.sign_in("vera", PASSWORD);
+    let mut editor = Browser::new(&serve);
+    editor.sign_in("ed", PASSWORD);
+    let mut publisher = Browser::new(&serve);
+    publisher.sign_in("pat", PASSWORD);
+    let hold = "/admin/issues/2026-12-01/hold";
+    let release = "/admin/issues/2026-12-01/release";
+
+    assert_eq!(viewer.get("/admin").status, 200);
+    for path in [
+        hold,
+        release,
+        "/admin/issues/2026-12-01/approve",
+        "/admin/issues/2026-12-01/proof",
+    ] {
+        let r = viewer.submit(path, &[]);
+        assert_eq!(r.status, 403, "{path}: {r:?}");
+    }
+    assert_eq!(viewer.get("/admin/readers").status, 403);
+    assert_eq!(hold_of(&site), None);
+
+    let r = editor.submit(hold, &[("reason", "check the links")]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(hold_of(&site).unwrap()["reason"], "check the links");
+    assert_eq!(editor.submit(release, &[]).status, 403);
+    assert_eq!(
+        editor
+            .submit("/admin/issues/2026-12-01/approve", &[])
+            .status,
+        403
+    );
+    let r = editor.submit(
+        "/admin/readers/forget",
+        &[("email", "ana@example.com"), ("confirm", "yes")],
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(
+        site.read("subscribers/subscribers.csv")
+            .contains("ana@example.com")
+    );
+
+    let r = publisher.submit(release, &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(hold_of(&site), None);
+    // Approvals are not in this build: refused, and nothing pretends.
+    let r = publisher.submit("/admin/issues/2026-12-01/approve", &[]);
+    assert_eq!(r.status, 503, "{r:?}");
+
+    // A publisher looks a reader up, is asked to confirm, then erases.
+    let page = publisher.get("/admin/readers?email=ana%40example.com");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("Ana Lima"), "{page:?}");
+    let ask = publisher.submit("/admin/readers/forget", &[("email", "ana@example.com")]);
+    assert_eq!(ask.status, 200, "{ask:?}");
+    assert!(ask.body.contains("Erase for good"), "{ask:?}");
+    assert!(
+        site.read("subscribers/subscribers.csv")
+            .contains("ana@example.com")
+    );
+    let done = publisher.submit(
+        "/admin/readers/forget",
+        &[("email", "ana@example.com"), ("confirm", "yes")],
+    );
+    assert_eq!(done.status, 200, "{done:?}");
+    assert!(done.body.contains("hmac:"), "{done:?}");
+    assert!(
+        !site
+            .read("subscribers/subscribers.csv")
+            .contains("ana@example.com")
+    );
+
+    // The audit log has each action with its account; the erasure by pseudonym only.
+    let log = publisher.get("/admin/audit");
+    assert_eq!(log.status, 200);
+    for (who, what) in [
+        ("vera", "sign-in"),
+        ("ed", "sign-in"),
+        ("pat", "sign-in"),
+        ("ed", "hold"),
+        ("pat", "release"),
+        ("pat", "erase"),
+    ] {
+        assert!(
+            log.body.contains(&format!("<td>{who}</td><td>{what}</td>")),
+            "{who} {what}: {log:?}"
+        );
+    }
+    assert!(!log.body.contains("ana@example.com"), "{log:?}");
+    let issue = publisher.get("/admin/issues/2026-12-01");
+    assert_eq!(issue.status, 404, "nothing recorded for the slot yet");
+}
+
+#[test]
+fn forged_posts_are_refused_and_change_nothing() {
+    let site = Site::new();
+    add(&site, "pat", "publisher");
+    let serve = Serve::start(&site);
+    let mut b = Browser::new(&serve);
+    b.sign_in("pat", PASSWORD);
+    let csrf = b.csrf();
+    let hold = "/admin/issues/2026-12-01/hold";
+    type Pairs<'a> = Vec<(&'a str, &'a str)>;
+    let cases: [(&str, Pairs, Pairs); 5] = [
+        ("no token", vec![], vec![]),
+        (
+            "a wrong token",
+            vec![("csrf", "0123456789abcdef0123456789abcdef0123456789a")],
+            vec![],
+        ),
+        (
+            "a foreign origin",
+            vec![("csrf", &csrf)],
+            vec![("Origin", "https://evil.example")],
+        ),
+        (
+            "a foreign referer",
+            vec![("csrf", &csrf)],
+            vec![("Origin", ""), ("Referer", "https://evil.example/page")],
+        ),
+        (
+            "neither origin nor referer",
+            vec![("csrf", &csrf)],
+            vec![("Origin", "")],
+        ),
+    ];
+    for (what, fields, headers) in cases {
+        let r = b.post_with(hold, &fields, &headers);
+        assert_eq!(r.status, 403, "{what}: {r:?}");
+        assert_eq!(hold_of(&site), None, "{what}");
+    }
+    // Erasure is refused the same way.
+    let r = b.post_with(
+        "/admin/readers/forget",
+        &[
+            ("email", "ana@example.com"),
+            ("confirm", "yes"),
+            ("csrf", &csrf),
+        ],
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(
+        site.read("subscribers/subscribers.csv")
+            .contains("ana@example.com")
+    );
+    // The same form from this site goes through.
+    let r = b.post_with(hold, &[("csrf", &csrf)], &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(hold_of(&site).is_some());
+    // A sign-in posted from another site is refused too.
+    let r = Browser::new(&serve).post_with(
+        "/admin/login",
+        &[("name", "pat"), ("password", PASSWORD)],
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(!r.headers.contains_key("set-cookie"));
+}
+
+#[test]
+fn wrong_passwords_are_throttled_and_an_unknown_name_gets_the_same_answer() {
+    let site = Site::new();
+    add(&site, "pat", "publisher");
+    let serve = Serve::start(&site);
+    let mut b = Browser::new(&serve);
+    let same = |r: &Reply, name: &str| {
+        r.body
+            .replace(&format!("value=\"{name}\""), "value=\"NAME\"")
+    };
+    let wrong = b.sign_in("pat", "not the password at all");
+    let unknown = b.sign_in("nobody", "not the password at all");
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(same(&wrong, "pat"), same(&unknown, "nobody"));
+    assert!(!wrong.headers.contains_key("set-cookie"));
+    for _ in 0..4 {
+        assert_eq!(b.sign_in("pat", "still not it").status, 401);
+    }
+    // Five failures: the account is throttled, even with the right password.
+    let r = b.sign_in("pat", PASSWORD);
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(r.headers.contains_key("retry-after"), "{r:?}");
+    assert!(b.cookie.is_none());
+    // The client is throttled after twenty failures (six so far), whatever the name.
+    for i in 0..14 {
+        let r = b.sign_in(&format!("guess{i}"), "nope nope nope nope");
+        assert_eq!(r.status, 401, "failure {}: {r:?}", 7 + i);
+    }
+    let r = b.sign_in("fresh-name", "nope nope nope nope");
+    assert_eq!(r.status, 429, "{r:?}");
+    let log = crate::common::embedded_store(&site.path(""));
+    let entries = crate::common::block_on(log.audit_log(100, None, None)).unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.actor == "pat" && e.action == "sign-in-failed" && e.client == "127.0.0.1")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.actor == "nobody" && e.action == "sign-in-failed")
+    );
+}
+
+on_both_engines!(a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_send);
+
+fn a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_send(
+    engine: Engine,
+    test: &str,
+) {
+    let site = Site::new();
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
+    add(&site, "pat", "publisher");
+    let serve = Serve::start(&site);
+    let mut b = Browser::new(&serve);
+    assert_eq!(b.sign_in("pat", PASSWORD).status, 303);
+    let dashboard = b.get("/admin");
+    assert!(
+        dashboard.body.contains("not yet assembled"),
+        "{dashboard:?}"
+    );
+    let r = b.submit(
+        "/admin/issues/2026-12-01/hold",
+        &[("reason", "legal review")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(hold_of(&site).unwrap()["reason"], "legal review");
+    assert!(b.get("/admin").body.contains("on hold"));
+    let due = ["send", "--if-due", "--now", "2026-12-01T14:05:00Z"];
+    let r = site.run(&due);
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(r.stderr.contains("legal review"), "{r:?}");
+    let r = b.submit("/admin/issues/2026-12-01/release", &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(hold_of(&site), None);
+    let r = site.run(&due);
+    assert_eq!(r.code, 0, "{r:?}");
+    // The dashboard and the issue page show what was sent.
+    let page = b.get("/admin");
+    assert!(page.body.contains("<svg"), "charts: {page:?}");
+    assert!(page.body.contains("Gmail complaint line 0.3%"), "{page:?}");
+    let issue = b.get("/admin/issues/2026-12-01");
+    assert_eq!(issue.status, 200, "{issue:?}");
+    assert!(
+        issue
+            .body
+            .contains("<td>pat</td><td>hold</td><td>legal review</td>"),
+        "{issue:?}"
+    );
+    assert!(
+        issue.body.contains("<td>pat</td><td>release</td>"),
+        "{issue:?}"
+    );
+    let counts: HashMap<&str, &str> = [("sent", "4")].into_iter().collect();
+    for (status, n) in counts {
+        assert!(
+            issue
+                .body
+                .contains(&format!("<dt>{status}</dt><dd>{n}</dd>")),
+            "{issue:?}"
+        );
+    }
+}
