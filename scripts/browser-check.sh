@@ -2,7 +2,9 @@
 # A person's check of `tipsheet serve` in a real browser (headless Chromium):
 # open an issue's unsubscribe link, click the button, check that the address
 # is suppressed, and screenshot the pages and `/preview` to PNG files; then the
-# issue email as sent at 600 and 380 px (salaries side by side, then stacked).
+# issue email as sent at 600 and 380 px (salaries side by side, then stacked);
+# then the console (scripts/console_check.py: sign-in, dashboard and charts,
+# hold and release, a send's live progress, a reader, axe-core in each page).
 #
 #   scripts/browser-check.sh [OUT_DIR]     (default: target/browser-check)
 #
@@ -220,6 +222,30 @@ finally:
         chrome.kill()
         chrome.wait()
 PY
+
+# The console (/admin): a publisher, and a list long enough, sent slowly
+# enough, to watch a send's progress move. axe-core (the npm package) is
+# installed once into a cache folder outside the repository.
+axe_dir=${XDG_CACHE_HOME:-$HOME/.cache}/tipsheet-axe
+axe_js=$axe_dir/node_modules/axe-core/axe.min.js
+if [ ! -f "$axe_js" ]; then
+    command -v npm >/dev/null || {
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    }
+    npm install --silent --no-audit --no-fund --prefix "$axe_dir" axe-core@4
+fi
+console_password="a console password for the browser check"
+echo "$console_password" | "$bin" admin add pat --role publisher --password-stdin >/dev/null
+python3 - "$site/subscribers/subscribers.csv" <<'PY'
+import sys
+with open(sys.argv[1], "a") as f:
+    for i in range(400):
+        f.write(f"reader{i:03}@example.com,Reader {i},2026-10-01\n")
+PY
+sed -i 's/^rate_per_second = 0/rate_per_second = 40/' "$site/config.toml"
+python3 scripts/console_check.py "$base" "$out" "$site/chrome-console" "$axe_js" \
+    pat "$console_password" "$bin" --now 2026-12-15T14:01:00Z send
 
 if grep -q '^ana@example.com,unsubscribed,' "$site/subscribers/suppressed.csv"; then
     echo "suppressed: ana@example.com"

@@ -269,6 +269,8 @@ fn the_session_cookie_is_host_only_secure_httponly_strict_and_rotated_at_sign_in
         !csp.contains("unsafe-inline'; script") && !csp.contains("script-src 'unsafe"),
         "{csp}"
     );
+    // Same-origin referrers: under `no-referrer` a browser's forms say `Origin: null`.
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
     // Signing in again gets a new id, and the old one stops working.
     let r = browser.sign_in("ana", PASSWORD);
     assert_eq!(r.status, 303, "{r:?}");

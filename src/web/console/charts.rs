@@ -65,6 +65,7 @@ pub(crate) fn delivered(points: &[Point]) -> String {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_desc("issue")
             .y_desc("delivered")
             .label_style(("sans-serif", 13).into_font().color(&GRAY))
@@ -103,6 +104,7 @@ pub(crate) fn rates(points: &[Point]) -> String {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_labels((hi - lo + 1).min(12) as usize)
             .x_label_formatter(&|x| format!("{:.0}", x))
             .y_label_formatter(&|y| format!("{y:.2}%"))

@@ -40,10 +40,19 @@ pub(crate) struct Console {
 /// stream, nothing from elsewhere.
 const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The console's policy and referrer rule. `same-origin`, not the public
+/// pages' `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+/// with a form, and the console could not tell its own forms from a
+/// foreign page's.
 async fn console_headers(mut res: Response) -> Response {
-    res.headers_mut().insert(
+    let h = res.headers_mut();
+    h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
     );
     res
 }
