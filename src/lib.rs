@@ -14,6 +14,7 @@ pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod diagnostic;
+pub mod editorial;
 pub(crate) mod error;
 pub mod feeds;
 pub(crate) mod fsperm;
