@@ -4,7 +4,7 @@
 //! A proof is the issue as it will be sent: the copy frozen in the store when
 //! there is one (an approved issue), else the issue as `send` would assemble
 //! and render it now; the same templates, headers and DKIM signature, the
-//! subject prefixed with "[PROOF] ". It is personalised for the proof address
+//! subject prefixed with `[PROOF] `. It is personalised for the proof address
 //! itself (greeting fallback for the name, that address's own unsubscribe
 //! link), so a click on its unsubscribe link unsubscribes only the proof
 //! address. Nothing is recorded: no ledger row, no ledger file.
@@ -33,7 +33,7 @@ pub struct Proofs {
     pub number: u32,
     /// Its slot date.
     pub date: NaiveDate,
-    /// The subject as sent, "[PROOF] " included.
+    /// The subject as sent, `[PROOF] ` included.
     pub subject: String,
     /// Whether the copy came from the store (frozen, e.g. approved) rather
     /// than rendered now.

@@ -55,9 +55,9 @@ pub(crate) struct Frozen {
 pub enum CopyKind {
     /// The issue as readers get it.
     Issue,
-    /// A test copy: "[TEST] " before the subject.
+    /// A test copy: `[TEST] ` before the subject.
     Test,
-    /// An editor's proof: "[PROOF] " before the subject.
+    /// An editor's proof: `[PROOF] ` before the subject.
     Proof,
 }
 
