@@ -65,8 +65,8 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate config, content and subscribers.
-    Check,
+    /// Validate config, content and subscribers (and, with `--dns`, the domain's DNS).
+    Check(check::CheckArgs),
     /// Dry run: render the next issue for one subscriber and write it to files.
     Preview(preview::PreviewArgs),
     /// Deliver an issue to every active subscriber.
@@ -112,7 +112,7 @@ pub fn run(cli: Cli) -> Result<Ending, Error> {
 async fn dispatch(cli: Cli) -> Result<Ending, Error> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Check => check::run(&cli.config, now).await,
+        Command::Check(a) => check::run(&cli.config, a, now).await,
         Command::Preview(a) => preview::run(&Config::load(&cli.config)?, a, now).await,
         Command::Send(a) => send::run(&Config::load(&cli.config)?, a, now).await,
         Command::Status(a) => status::run(&Config::load(&cli.config)?, a, now).await,

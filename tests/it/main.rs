@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod dns;
 mod engine;
 mod faults;
 mod feeds;
