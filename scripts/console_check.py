@@ -1,7 +1,7 @@
 """The console's part of the browser check (run by scripts/browser-check.sh).
 
 A person at headless Chromium: signs in at /admin/login, sees the dashboard
-with its charts, holds and releases the next issue, watches a send's progress
+with its charts, holds, releases and approves the next issue, watches a send's progress
 move on the dashboard (server-sent events), looks a reader up; screenshots at
 desktop (1280 px) and phone (390 px) widths; axe-core run in each page, and
 any serious or critical violation fails the check.
@@ -178,10 +178,12 @@ try:
     p.click("form[action$='/release'] button")
     assert "on hold" not in p.text()
     print("hold and release: done")
-    # Approve: this build answers 503 "not available yet" (see the README).
+    # Approve: the dashboard then says who approved it.
     p.click("form[action$='/approve'] button")
-    print("approve:", p.text().split("\n")[1:3])
-    p.goto(base + "/admin")
+    text = p.text()
+    assert f"approved by {name}" in text, text[:800]
+    p.shot("console-approved-1280.png")
+    print("approve: done")
 
     # A send starts: the dashboard's progress moves without a reload.
     log = open(os.path.join(out, "console-send.log"), "w")

@@ -11,8 +11,9 @@
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
 //! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
-//! [`Accounts`] (the console: accounts, sessions, the audit log) and
-//! [`Tallies`] (the dashboard's counts). Two engines implement all six, and
+//! [`Approvals`] (the editorial loop), [`Accounts`] (the console: accounts,
+//! sessions, the audit log) and [`Tallies`] (the dashboard's counts). Two
+//! engines implement all seven, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -28,6 +29,7 @@
 use std::sync::Arc;
 
 mod accounts;
+mod approvals;
 mod columns;
 mod error;
 mod event;
@@ -43,6 +45,7 @@ mod tallies;
 mod url;
 
 pub use accounts::{Account, Accounts, AuditEntry, Removal, Role, SessionRecord};
+pub use approvals::{Approval, Approvals, Staged};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
@@ -58,9 +61,9 @@ pub use settings::StoreSettings;
 pub use tallies::Tallies;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the six sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds + Accounts + Tallies {}
-impl<T: Ledger + Roster + Feedback + Feeds + Accounts + Tallies> Engine for T {}
+/// Everything a store does: the seven sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Accounts + Tallies {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Accounts + Tallies> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

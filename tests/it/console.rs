@@ -132,7 +132,8 @@ fn script_post(serve: &Serve, path: &str, fields: &[(&str, &str)], token: Option
     reply(req.send_form(fields.iter().copied()))
 }
 
-fn hold_of(site: &Site) -> Option<serde_json::Value> {
+/// `field` of the first issue's row in `status --json`, if set.
+fn status_of(site: &Site, field: &str) -> Option<serde_json::Value> {
     let s = site.run(&["status", "--json"]);
     assert_eq!(s.code, 0, "{s:?}");
     let rows: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
@@ -140,8 +141,12 @@ fn hold_of(site: &Site) -> Option<serde_json::Value> {
         .unwrap()
         .iter()
         .find(|r| r["slot"] == SLOT)
-        .and_then(|r| r.get("hold").cloned())
+        .and_then(|r| r.get(field).cloned())
         .filter(|h| !h.is_null())
+}
+
+fn hold_of(site: &Site) -> Option<serde_json::Value> {
+    status_of(site, "hold")
 }
 
 const PAGES: [&str; 6] = [
@@ -298,8 +303,12 @@ fn the_session_cookie_is_host_only_secure_httponly_strict_and_rotated_at_sign_in
 }
 
 #[test]
-fn roles_decide_who_may_hold_release_approve_and_erase() {
+fn roles_decide_who_may_hold_release_approve_proof_and_erase() {
     let site = Site::new();
+    site.config(
+        "# proof_to = [\"editor@example.com\", \"coach@example.com\"]",
+        "proof_to = [\"editor@example.com\"]",
+    );
     add(&site, "vera", "viewer");
     add(&site, "ed", "editor");
     add(&site, "pat", "publisher");
@@ -349,9 +358,13 @@ fn roles_decide_who_may_hold_release_approve_and_erase() {
     let r = publisher.submit(release, &[]);
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(hold_of(&site), None);
-    // Approvals are not in this build: refused, and nothing pretends.
+    // An editor sends a proof (outside the ledger); a publisher approves.
+    let r = editor.submit("/admin/issues/2026-12-01/proof", &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(site.emls("state/outbox/proof-2026-12-01").len(), 1);
     let r = publisher.submit("/admin/issues/2026-12-01/approve", &[]);
-    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(status_of(&site, "approval").unwrap()["by"], "pat");
 
     // A publisher looks a reader up, is asked to confirm, then erases.
     let page = publisher.get("/admin/readers?email=ana%40example.com");
@@ -385,6 +398,8 @@ fn roles_decide_who_may_hold_release_approve_and_erase() {
         ("pat", "sign-in"),
         ("ed", "hold"),
         ("pat", "release"),
+        ("ed", "proof"),
+        ("pat", "approve"),
         ("pat", "erase"),
     ] {
         assert!(
@@ -394,7 +409,8 @@ fn roles_decide_who_may_hold_release_approve_and_erase() {
     }
     assert!(!log.body.contains("ana@example.com"), "{log:?}");
     let issue = publisher.get("/admin/issues/2026-12-01");
-    assert_eq!(issue.status, 404, "nothing recorded for the slot yet");
+    assert_eq!(issue.status, 200, "the approval froze the issue: {issue:?}");
+    assert!(issue.body.contains("approved by pat"), "{issue:?}");
 }
 
 #[test]
@@ -508,13 +524,16 @@ fn wrong_passwords_are_throttled_and_an_unknown_name_gets_the_same_answer() {
     );
 }
 
-on_both_engines!(a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_send);
+on_both_engines!(
+    an_approval_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_send
+);
 
-fn a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_send(
+fn an_approval_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_send(
     engine: Engine,
     test: &str,
 ) {
     let site = Site::new();
+    site.config("approval = \"off\"", "approval = \"required\"");
     let Some(site) = Bench::on(engine, test, site) else {
         return;
     };
@@ -524,9 +543,19 @@ fn a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_sen
     assert_eq!(b.sign_in("pat", PASSWORD).status, 303);
     let dashboard = b.get("/admin");
     assert!(
-        dashboard.body.contains("not yet assembled"),
+        dashboard.body.contains("awaiting approval"),
         "{dashboard:?}"
     );
+    let due = ["send", "--if-due", "--now", "2026-12-01T14:05:00Z"];
+    let r = site.run(&due);
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(r.stderr.contains("awaiting approval"), "{r:?}");
+    let r = b.submit("/admin/issues/2026-12-01/approve", &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    let approval = status_of(&site, "approval").unwrap();
+    assert_eq!(approval["state"], "approved", "{approval}");
+    assert_eq!(approval["by"], "pat", "{approval}");
+    assert!(b.get("/admin").body.contains("approved by pat"));
     let r = b.submit(
         "/admin/issues/2026-12-01/hold",
         &[("reason", "legal review")],
@@ -534,7 +563,6 @@ fn a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_sen
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(hold_of(&site).unwrap()["reason"], "legal review");
     assert!(b.get("/admin").body.contains("on hold"));
-    let due = ["send", "--if-due", "--now", "2026-12-01T14:05:00Z"];
     let r = site.run(&due);
     assert_eq!(r.code, 6, "{r:?}");
     assert!(r.stderr.contains("legal review"), "{r:?}");
@@ -559,6 +587,7 @@ fn a_hold_and_release_made_in_the_console_are_seen_by_status_and_honoured_by_sen
         issue.body.contains("<td>pat</td><td>release</td>"),
         "{issue:?}"
     );
+    assert!(issue.body.contains("approved by pat (sha256"), "{issue:?}");
     let counts: HashMap<&str, &str> = [("sent", "4")].into_iter().collect();
     for (status, n) in counts {
         assert!(

@@ -1,4 +1,4 @@
-//! The console's state on PostgreSQL, shared by every host (migration 10):
+//! The console's state on PostgreSQL, shared by every host (the console's migration):
 //! accounts, sessions, failed sign-ins and the audit log. The same semantics
 //! as the SQLite engine's `accounts.rs`; removing a publisher locks the
 //! publishers' rows, so two hosts removing the last two at once cannot both

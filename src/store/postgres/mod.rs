@@ -19,6 +19,7 @@
 //! traits onto them. No file here imports this one.
 
 mod accounts;
+mod approvals;
 mod claim;
 mod engine;
 mod event;
@@ -47,7 +48,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_feeds.sql"),
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
-    include_str!("../migrations/postgres/0010_console.sql"),
+    include_str!("../migrations/postgres/0010_approvals.sql"),
+    include_str!("../migrations/postgres/0011_console.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

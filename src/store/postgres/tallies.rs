@@ -1,4 +1,4 @@
-//! The dashboard's tallies on PostgreSQL (migration 10), shared by every
+//! The dashboard's tallies on PostgreSQL (the console's migration), shared by every
 //! host. The same semantics as the SQLite engine's `tallies.rs`.
 
 use async_trait::async_trait;

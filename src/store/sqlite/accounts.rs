@@ -1,4 +1,4 @@
-//! The embedded engine's console state in the SQLite ledger (migration 10):
+//! The embedded engine's console state in the SQLite ledger (the console's migration):
 //! accounts, sessions, failed sign-ins and the audit log.
 //!
 //! Owns carrying out [`Accounts`] on the ledger. Every call goes through

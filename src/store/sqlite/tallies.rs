@@ -1,4 +1,4 @@
-//! The embedded engine's tallies for the dashboard (migration 10): a sent
+//! The embedded engine's tallies for the dashboard (the console's migration): a sent
 //! issue's counts kept with the number of its events, counted again when
 //! that number moved; events counted by kind with `events_by_slot`.
 //!

@@ -14,17 +14,17 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, SecondsFormat, Utc};
+use chrono::NaiveDate;
 
 use super::Console;
 use super::guard::{Peer, admit_post, wants_html};
 use super::pages::problem;
 use crate::accounts::audit::{Action, record};
+use crate::delivery::{SessionError, send_proofs};
+use crate::editorial::{self, EditorialError};
 use crate::plan;
+use crate::schedule::Slot;
 use crate::store::Role;
-
-/// The longest hold reason kept.
-const MAX_REASON: usize = 500;
 
 fn done(headers: &HeaderMap, back: &str, line: String) -> Response {
     if wants_html(headers) {
@@ -75,103 +75,146 @@ pub(super) async fn act(
         _ => "/admin".to_string(),
     };
     let client = peer.client();
-    let store = &*app.store;
-    let failed = |e: &dyn std::fmt::Display| {
-        app.note(format!("error: console {action} of {date}: {e}"));
-        problem(
-            &c,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Nothing was changed",
-            format!("The store did not take the {action} ({e}); try again in a minute."),
-        )
-    };
-    match action.as_str() {
+    let store = &app.store;
+    let subject = date.to_string();
+    let outcome: Result<(Action, String, String), ActionError> = match action.as_str() {
         "hold" => {
-            let reason: String = fields
-                .get("reason")
-                .map(|r| r.trim())
-                .unwrap_or("")
-                .chars()
-                .filter(|ch| !ch.is_control())
-                .take(MAX_REASON)
-                .collect();
-            let reason = Some(reason).filter(|r| !r.is_empty());
-            let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-            if let Err(e) = store.hold(date, reason.as_deref(), &at).await {
-                return failed(&e);
-            }
-            let detail = reason.clone().unwrap_or_default();
-            if let Err(e) = record(
-                store,
-                &p.name,
-                Action::Hold,
-                &date.to_string(),
-                &detail,
-                &client,
-            )
-            .await
-            {
-                return failed(&e);
-            }
-            app.note(format!("console: `{}` held the issue of {date}", p.name));
-            done(&headers, &back, format!("issue of {date} is on hold"))
+            let reason = fields.get("reason").map(String::as_str);
+            editorial::hold(store, date, reason)
+                .await
+                .map(|h| {
+                    let why = h.reason.unwrap_or_default();
+                    (Action::Hold, why, format!("issue of {date} is on hold"))
+                })
+                .map_err(ActionError::Editorial)
         }
-        "release" => {
-            let was = match store.unhold(date).await {
-                Ok(w) => w,
-                Err(e) => return failed(&e),
-            };
-            let detail = if was { "" } else { "was not on hold" };
-            if let Err(e) = record(
-                store,
-                &p.name,
-                Action::Release,
-                &date.to_string(),
-                detail,
-                &client,
-            )
+        "release" => editorial::release(store, date)
             .await
-            {
-                return failed(&e);
-            }
-            app.note(format!(
-                "console: `{}` released the issue of {date}",
-                p.name
-            ));
-            done(
-                &headers,
-                &back,
+            .map(|was| {
                 if was {
-                    format!("issue of {date} is released")
+                    (
+                        Action::Release,
+                        String::new(),
+                        format!("issue of {date} is released"),
+                    )
                 } else {
-                    format!("issue of {date} was not on hold")
-                },
-            )
+                    (
+                        Action::Release,
+                        "was not on hold".into(),
+                        format!("issue of {date} was not on hold"),
+                    )
+                }
+            })
+            .map_err(ActionError::Editorial),
+        "approve" => {
+            let again = fields.get("reassemble").map(String::as_str) == Some("yes");
+            editorial::approve(store, &app.config, date, &p.name, again)
+                .await
+                .map(|a| {
+                    (
+                        Action::Approve,
+                        format!(
+                            "sha256 {}{}",
+                            a.digest,
+                            if again { ", reassembled" } else { "" }
+                        ),
+                        format!("issue #{} ({date}) approved by {}", a.number, a.by),
+                    )
+                })
+                .map_err(ActionError::Editorial)
         }
-        // Approvals and proofs are the editorial commands' library calls;
-        // until this build has them, nothing is pretended.
-        _ => {
-            let what = if action == "approve" {
-                "Approval"
-            } else {
-                "Proofs"
-            };
-            if wants_html(&headers) {
-                problem(
-                    &c,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Not available yet",
-                    format!(
-                        "{what} are not available in this version of tipsheet; nothing was changed."
-                    ),
-                )
-            } else {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("{action}: not available yet; nothing was changed\n"),
-                )
-                    .into_response()
-            }
-        }
+        _ => proofs(&c, slot).await,
+    };
+    let (what, detail, line) = match outcome {
+        Ok(o) => o,
+        Err(e) => return refused(&c, &headers, &action, date, e),
+    };
+    if let Err(e) = record(&**store, &p.name, what, &subject, &detail, &client).await {
+        app.note(format!(
+            "error: console: the audit line of {action} of {date}: {e}"
+        ));
     }
+    app.note(format!("console: `{}`: {line}", p.name));
+    done(&headers, &back, line)
+}
+
+/// Why an action did not happen.
+enum ActionError {
+    Editorial(EditorialError),
+    Proof(SessionError),
+}
+
+/// The answer to an action that did not happen: the rule it broke (409 or
+/// 400), or the store out of reach (503); nothing was changed.
+fn refused(
+    c: &Console,
+    headers: &HeaderMap,
+    action: &str,
+    date: NaiveDate,
+    e: ActionError,
+) -> Response {
+    let (status, text) = match &e {
+        ActionError::Editorial(EditorialError::Store(s))
+        | ActionError::Proof(SessionError::Store(s)) => {
+            c.app
+                .note(format!("error: console {action} of {date}: {s}"));
+            (StatusCode::SERVICE_UNAVAILABLE, s.to_string())
+        }
+        ActionError::Editorial(e @ EditorialError::BadText { .. }) => {
+            (StatusCode::BAD_REQUEST, e.to_string())
+        }
+        ActionError::Editorial(e) => (StatusCode::CONFLICT, e.to_string()),
+        ActionError::Proof(e @ SessionError::NoProofAddress) => {
+            (StatusCode::CONFLICT, e.to_string())
+        }
+        ActionError::Proof(e) => {
+            c.app.note(format!("error: console proof of {date}: {e}"));
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+    };
+    if wants_html(headers) {
+        problem(c, status, "Nothing was changed", text)
+    } else {
+        (status, format!("{action}: {text}; nothing was changed\n")).into_response()
+    }
+}
+
+/// Sends the proofs of `slot` to `[editorial] proof_to`, as `send --proof`.
+async fn proofs(c: &Console, slot: Slot) -> Result<(Action, String, String), ActionError> {
+    let app = &c.app;
+    let (library, _) =
+        plan::load_content(&app.config).map_err(|e| ActionError::Proof(SessionError::from(e)))?;
+    let sent = send_proofs(
+        &app.config,
+        Some(&app.store),
+        &library,
+        slot,
+        app.signer.clone(),
+    )
+    .await
+    .map_err(ActionError::Proof)?;
+    let to: Vec<String> = sent.sent.iter().map(|(a, _, _)| a.to_string()).collect();
+    let failed: Vec<String> = sent
+        .failed
+        .iter()
+        .map(|(a, why)| format!("{a} ({why})"))
+        .collect();
+    let detail = format!(
+        "to {}{}",
+        if to.is_empty() {
+            "nobody".into()
+        } else {
+            to.join(", ")
+        },
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!("; failed: {}", failed.join(", "))
+        }
+    );
+    let line = format!(
+        "proof of issue #{} ({}) sent {detail}",
+        sent.number, sent.date
+    );
+    Ok((Action::Proof, detail, line))
 }

@@ -20,6 +20,7 @@ use super::guard::admit;
 use super::live::{Progress, progress, rate_since_start};
 use super::pages::{Frame, problem, render};
 use crate::content::issue::why;
+use crate::editorial::{self, ApprovalState};
 use crate::inbound::report::{BOUNCE_WARN, COMPLAINT_WARN, rates};
 use crate::plan;
 use crate::schedule::clock::Clock as _;
@@ -100,19 +101,32 @@ async fn next_issue(
         .filter(|p| p.number != issue.number())
         .collect();
     let reasons = why(&library, &history, issue.number(), &issue.selection);
-    let hold = c
-        .app
-        .store
-        .hold_of(slot.date)
+    let store = &c.app.store;
+    let hold = editorial::hold_of(store, slot.date)
+        .await
+        .map_err(|e| e.to_string())?;
+    let approval = editorial::approval_state(store, config, slot.date)
         .await
         .map_err(|e| e.to_string())?;
     let record = issues.iter().find(|i| i.slot == slot.date);
-    let (state, class) = match (&hold, record.map(|r| r.status)) {
-        (Some(_), _) => ("on hold".to_string(), "hold"),
-        (None, None) => ("not yet assembled".into(), "assembled"),
-        (None, Some(IssueStatus::Assembled)) => ("assembled, not sent yet".into(), "assembled"),
-        (None, Some(IssueStatus::Sending)) => ("sending".into(), "sending"),
-        (None, Some(IssueStatus::Sent)) => ("sent".into(), "sent"),
+    let (state, class) = match (&hold, record.map(|r| r.status), approval) {
+        (Some(_), _, _) => ("on hold".to_string(), "hold"),
+        (None, Some(IssueStatus::Sending), _) => ("sending".into(), "sending"),
+        (None, Some(IssueStatus::Sent), _) => ("sent".into(), "sent"),
+        (None, _, ApprovalState::Approved(a)) => {
+            (format!("approved by {} at {}", a.by, a.at), "approved")
+        }
+        (None, _, ApprovalState::Awaiting { last: None }) => {
+            ("awaiting approval".into(), "awaiting")
+        }
+        (None, _, ApprovalState::Awaiting { last: Some(a) }) => (
+            format!("awaiting approval (changed since {} approved it)", a.by),
+            "awaiting",
+        ),
+        (None, None, ApprovalState::NotRequired) => ("not yet assembled".into(), "assembled"),
+        (None, Some(_), ApprovalState::NotRequired) => {
+            ("assembled, not sent yet".into(), "assembled")
+        }
     };
     Ok(NextIssue {
         number: issue.number(),

@@ -42,6 +42,9 @@ struct IssuePage {
     /// (at, kind, address, reason)
     events: Vec<(String, String, String, String)>,
     history: Vec<AuditEntry>,
+    /// Every approval recorded (by the console or `tipsheet approve`):
+    /// (at, by, digest, reassembled).
+    approvals: Vec<(String, String, String, bool)>,
 }
 
 /// GET `/admin/issues/<date>`.
@@ -87,9 +90,10 @@ pub(super) async fn page(
         let events = store.events(Some(slot)).await?;
         let hold = store.hold_of(slot).await?;
         let history = store.audit_log(100, None, Some(&slot.to_string())).await?;
-        Ok::<_, crate::store::StoreError>((counts, page, refused, events, hold, history))
+        let approvals = store.approvals(slot).await?;
+        Ok::<_, crate::store::StoreError>((counts, page, refused, events, hold, history, approvals))
     };
-    let (counts, mut rows, refused, events, hold, history) = match gathered.await {
+    let (counts, mut rows, refused, events, hold, history, approvals) = match gathered.await {
         Ok(g) => g,
         Err(e) => return fail(&c, &e),
     };
@@ -159,6 +163,10 @@ pub(super) async fn page(
             })
             .collect(),
         history,
+        approvals: approvals
+            .into_iter()
+            .map(|a| (a.at, a.by, a.digest, a.reassembled))
+            .collect(),
     };
     render(&c, StatusCode::OK, &page)
 }
