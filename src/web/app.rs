@@ -1,6 +1,7 @@
 //! What every request shares: the server's state ([`App`]), the brand every
-//! page shows, where log lines go ([`Events`]), the body limit, and running
-//! file or database work off the async threads.
+//! page shows, where log lines go ([`Events`]), the body limit, what the
+//! archive keeps between requests ([`Kept`]), and running file or database
+//! work off the async threads.
 //!
 //! Owns the state built once at start. It is the leaf of `web/`: it must not
 //! import any other file of this folder, and holds no routes or pages.
