@@ -4,15 +4,18 @@
 //!
 //! Owns routes, request parsing, who may see what, the signed confirmation
 //! links and the pages (askama templates styled like the newsletter, usable
-//! without JavaScript). The files stay the source of truth: every request
-//! reads the suppression list and the list afresh and writes only through
-//! the store (`crate::store::Roster`).
+//! without JavaScript). The files stay the source of truth: the store keeps
+//! the suppression list in memory only while the file is unchanged, and
+//! every write goes through the store (`crate::store::Roster`); one-click
+//! unsubscribes are group-committed (`crate::inbound::unsubscribes`), and
+//! archive pages are made once and kept (`archive`).
 //! It must not write the ledger's issues or recipients (only relay webhooks,
 //! in [`webhooks`], and the one-click unsubscribe record events, through
 //! `inbound::policy`, and a reader's own erasure goes through
 //! `crate::reader_data`), send issues, or
-//! keep state that matters across restarts: the one thing held in memory is
-//! when each address was last sent a confirmation mail.
+//! keep state that matters across restarts: what is held in memory is when
+//! each address was last sent a confirmation mail, and copies (the archive's
+//! pages, the content library) that are made again when their source changes.
 //!
 //! This file only declares the modules and re-exports the public interface:
 //! the shared state is in `app`, the errors in `error`, the link checks in

@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 
-use super::app::{App, BODY_LIMIT, Brand, Events};
+use super::app::{App, BODY_LIMIT, Brand, Events, Kept, keyer};
 use super::archive::{archive, archived_issue};
 use super::error::ServerError;
 use super::feed::archive_feed;
@@ -26,6 +26,8 @@ use super::unsubscribe::{resubscribe, unsubscribe, unsubscribe_page};
 use super::webhooks;
 use crate::config::Config;
 use crate::delivery::Transport;
+use crate::inbound::policy::Policy;
+use crate::inbound::unsubscribes::Unsubscribes;
 use crate::plan;
 use crate::schedule::clock::WallClock;
 use crate::store::Store;
@@ -61,7 +63,11 @@ pub(crate) async fn run(
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
+    let policy = Policy::new(&config.bounce_settings(), keyer(config, &signer));
+    let unsubscribes = Unsubscribes::start(policy, store.clone());
     let app = Arc::new(App {
+        kept: Kept::default(),
+        unsubscribes,
         signer,
         brand: Brand {
             name: config.newsletter.name.clone(),

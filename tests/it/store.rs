@@ -481,6 +481,16 @@ fn both_engines_drop_expired_sign_up_state_and_export_what_remains() {
     }
 }
 
+/// A store whose issue of [`SLOT`] was sent to `emails`.
+async fn sent_to(s: &StoreSettings, emails: &[&str]) -> Store {
+    let st = Store::open(s).await.unwrap();
+    st.assemble(SLOT, 1, &sel("t")).await.unwrap();
+    st.freeze(SLOT, &mut people(emails)).await.unwrap();
+    let outcomes: Vec<_> = emails.iter().map(|e| sent(e)).collect();
+    st.commit(SLOT, &[], &outcomes).await.unwrap();
+    st
+}
+
 #[test]
 fn both_engines_record_an_event_once_with_its_consequence() {
     use tipsheet::store::{Consequence, Event, EventKind};
@@ -490,14 +500,7 @@ fn both_engines_record_an_event_once_with_its_consequence() {
             ..s
         };
         rt().block_on(async {
-            let st = Store::open(&s).await.unwrap();
-            st.assemble(SLOT, 1, &sel("t")).await.unwrap();
-            st.freeze(SLOT, &mut people(&["bo@example.com"]))
-                .await
-                .unwrap();
-            st.commit(SLOT, &[], &[sent("bo@example.com")])
-                .await
-                .unwrap();
+            let st = sent_to(&s, &["bo@example.com"]).await;
             assert_eq!(
                 st.latest_issue_of("bo@example.com").await.unwrap(),
                 Some(SLOT)
@@ -543,6 +546,73 @@ fn both_engines_record_an_event_once_with_its_consequence() {
             assert_eq!(bounced.len(), 1, "{engine}");
             assert!(!st.complained("bo@example.com").await.unwrap(), "{engine}");
             assert_eq!(st.erased_as("bo@example.com").await.unwrap(), None);
+        });
+    }
+}
+
+#[test]
+fn both_engines_record_a_batch_in_one_commit_each_address_once() {
+    use tipsheet::store::{Consequence, Event, EventKind};
+    for (engine, s, _db) in engines("store::both_engines_batch").list {
+        let s = StoreSettings {
+            keyer: Some(keyer()),
+            ..s
+        };
+        rt().block_on(async {
+            let st = sent_to(&s, &["a@example.com", "b@example.com"]).await;
+            let click = |key: &str, email: &str| Event {
+                key: key.into(),
+                kind: EventKind::Unsubscribe,
+                email: email.into(),
+                slot: Some(SLOT),
+                source: "web".into(),
+                status: None,
+                reason: "one-click unsubscribe".into(),
+                at: "2026-12-01T10:00:00Z".into(),
+                failure: None,
+            };
+            // Two clicks of one reader, another reader, a repeated event.
+            let batch = [
+                click("web:1", "a@example.com"),
+                click("web:2", "a@example.com"),
+                click("web:3", "b@example.com"),
+                click("web:1", "a@example.com"),
+            ];
+            let decide = |_: usize, _: Option<u64>| Consequence {
+                suppress: Some("unsubscribed".into()),
+                bounce_row: None,
+                only_if_suppressing: true,
+            };
+            let now = chrono::Utc::now();
+            let done = st
+                .record_all(&batch, now, "2026-11-01T00:00:00Z", &decide)
+                .await
+                .unwrap();
+            let new: Vec<(bool, bool)> = done.iter().map(|d| (d.new, d.suppressed)).collect();
+            assert_eq!(
+                new,
+                [(true, true), (false, false), (true, true), (false, false)],
+                "{engine}"
+            );
+            assert_eq!(st.events(None).await.unwrap().len(), 2, "{engine}");
+            for email in ["a@example.com", "b@example.com"] {
+                assert!(st.is_suppressed(email).await.unwrap(), "{engine}");
+                let held = st.held(email).await.unwrap();
+                assert_eq!(held.suppression.len(), 1, "{engine}: {email}");
+            }
+            // The same clicks again: nothing new.
+            let again = st
+                .record_all(&batch[1..3], now, "2026-11-01T00:00:00Z", &decide)
+                .await
+                .unwrap();
+            assert!(again.iter().all(|d| !d.new && !d.suppressed), "{engine}");
+            assert_eq!(st.events(None).await.unwrap().len(), 2, "{engine}");
+            assert_eq!(
+                st.latest_issue_of("b@example.com").await.unwrap(),
+                Some(SLOT),
+                "{engine}"
+            );
+            assert_eq!(st.latest_issue_of("c@example.com").await.unwrap(), None);
         });
     }
 }

@@ -448,15 +448,15 @@ impl Feedback for PgStore {
         PgStore::erased_as(self, &all).await
     }
 
-    async fn record(
+    async fn record_all(
         &self,
-        event: &Event,
+        events: &[Event],
         now: DateTime<Utc>,
         soft_since: &str,
-        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
-    ) -> Result<Recorded, StoreError> {
+        decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
+    ) -> Result<Vec<Recorded>, StoreError> {
         let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        self.record_event(event, soft_since, &at, decide).await
+        self.record_events(events, soft_since, &at, decide).await
     }
 }
 

@@ -497,9 +497,13 @@ impl Db {
         let slot: Option<String> = self
             .conn
             .query_row(
-                "SELECT slot FROM recipients
-                 WHERE email = ?1 AND status IN ('sent', 'bounced', 'uncertain')
-                 ORDER BY slot DESC LIMIT 1",
+                // Newest issue first, each probed by the primary key (slot,
+                // email): a few lookups, never a scan of the recipients.
+                "SELECT i.slot FROM issues i
+                 WHERE EXISTS (SELECT 1 FROM recipients r
+                     WHERE r.slot = i.slot AND r.email = ?1
+                       AND r.status IN ('sent', 'bounced', 'uncertain'))
+                 ORDER BY i.slot DESC LIMIT 1",
                 [email],
                 |r| r.get(0),
             )

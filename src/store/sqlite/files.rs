@@ -13,6 +13,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::index::Pending;
 use super::store::{SqliteStore, guard};
 use crate::diagnostic::Diagnostic;
 use crate::list::erase as files;
@@ -38,19 +39,22 @@ fn write_error(what: &'static str, path: &Path, source: io::Error) -> StoreError
 }
 
 impl SqliteStore {
-    /// The suppression list as it stands, erased readers recognised.
-    pub(super) fn suppression(&self) -> Result<Suppression, StoreError> {
-        let (set, _) = Suppression::load(&self.suppressed).map_err(ListError::from)?;
-        Ok(match &self.keyer {
-            Some(k) => set.keyed(k.clone()),
-            None => set,
-        })
+    /// Runs `f` on the suppression list as it stands, erased readers
+    /// recognised (read again only when the file changed).
+    pub(super) fn with_suppression<T>(
+        &self,
+        f: impl FnOnce(&Suppression) -> T,
+    ) -> Result<T, StoreError> {
+        self.index.with(f)
     }
 
-    /// The suppression list read before an update: a list that cannot be
-    /// read is one that cannot be updated.
-    pub(super) fn suppression_to_update(&self) -> Result<Suppression, StoreError> {
-        self.suppression().map_err(|e| {
+    /// Like [`SqliteStore::with_suppression`], before an update: a list that
+    /// cannot be read is one that cannot be updated.
+    pub(super) fn with_suppression_to_update<T>(
+        &self,
+        f: impl FnOnce(&Suppression) -> T,
+    ) -> Result<T, StoreError> {
+        self.with_suppression(f).map_err(|e| {
             write_error(
                 SUPPRESSION_LIST,
                 &self.suppressed,
@@ -66,12 +70,10 @@ impl SqliteStore {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        if self.suppression_to_update()?.contains(key) {
-            return Ok(false);
-        }
-        list::append_suppression(&self.suppressed, key, reason, at)
-            .map_err(|e| write_error(SUPPRESSION_LIST, &self.suppressed, e))?;
-        Ok(true)
+        let mut batch = Pending::new(&self.index);
+        let new = batch.add(key, reason, at)?;
+        batch.commit()?;
+        Ok(new)
     }
 
     fn list_is_file(&self) -> StoreError {
@@ -132,7 +134,7 @@ impl Roster for SqliteStore {
     }
 
     async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.suppression()?.contains(key))
+        self.with_suppression(|s| s.contains(key))
     }
 
     async fn suppress(
@@ -147,7 +149,7 @@ impl Roster for SqliteStore {
 
     async fn resubscribe(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let _files = guard(&self.files);
-        if !self.suppression()?.contains(key) {
+        if !self.with_suppression(|s| s.contains(key))? {
             return Ok(false);
         }
         list::append_suppression(
@@ -234,12 +236,12 @@ impl Roster for SqliteStore {
     }
 
     async fn forgotten_among(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
-        let set = self.suppression()?;
-        Ok(keys
-            .iter()
-            .filter(|k| set.is_forgotten(k))
-            .map(|k| (*k).to_string())
-            .collect())
+        self.with_suppression(|set| {
+            keys.iter()
+                .filter(|k| set.is_forgotten(k))
+                .map(|k| (*k).to_string())
+                .collect()
+        })
     }
 
     async fn held(&self, key: &str) -> Result<Held, StoreError> {

@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::db::Db;
+use super::index::SuppressionIndex;
 use super::lock::Watched;
 use crate::list::keyer::Keyer;
 use crate::store::error::StoreError;
@@ -40,6 +41,8 @@ pub(crate) struct SqliteStore {
     pub(super) files: Mutex<()>,
     /// The suppression file as a run last read it.
     pub(super) watched: Mutex<Option<Watched>>,
+    /// The suppression file as lookups last read it (again when it changes).
+    pub(super) index: SuppressionIndex,
     /// One confirmation mail per address per hour (this process's memory).
     pub(super) confirmations: Confirmations,
 }
@@ -79,6 +82,7 @@ impl SqliteStore {
             subscribers: settings.subscribers_path.clone(),
             suppressed: settings.suppressed_path.clone(),
             keyer: settings.keyer.clone(),
+            index: SuppressionIndex::new(&settings.suppressed_path, settings.keyer.clone()),
             files: Mutex::new(()),
             watched: Mutex::new(None),
             confirmations: Confirmations::default(),
