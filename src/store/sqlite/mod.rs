@@ -27,6 +27,7 @@ mod feedback;
 mod feeds;
 mod files;
 mod hold;
+mod limits;
 mod lock;
 mod store;
 
