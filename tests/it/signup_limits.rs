@@ -249,3 +249,47 @@ fn posting_too_fast_is_refused_and_changes_nothing(engine: Engine, test: &str) {
 }
 
 on_both_engines!(posting_too_fast_is_refused_and_changes_nothing);
+
+/// A relay that takes two seconds a mail and a queue of one: a sign-up that
+/// finds the queue full is told to try later (503), never "sent", and its
+/// counts are given back, so the same address is accepted once there is room.
+#[test]
+fn a_full_mail_queue_answers_try_later_and_gives_the_limits_back() {
+    let relay = crate::smtp_server::FaultServer::start(crate::smtp_server::Wire {
+        delay_ms: 2000,
+        ..crate::smtp_server::Wire::default()
+    });
+    let site = Site::new();
+    site.use_smtp(relay.port, 1);
+    server_config(&site, "mail_queue = 1");
+    let serve = Serve::start(&site);
+    let mut refused = None;
+    for i in 0..4 {
+        let email = format!("q{i}@example.org");
+        let r = sign_up(&serve, &email, None);
+        match r.status {
+            200 => assert!(r.body.contains("Check your inbox"), "{r:?}"),
+            503 => {
+                assert!(r.body.contains("try again"), "{r:?}");
+                refused.get_or_insert(email);
+            }
+            _ => panic!("{r:?}"),
+        }
+    }
+    let refused = refused.expect("a sign-up finds the queue full");
+    assert!(serve.stderr().contains("the mail queue is full"));
+    // Once the relay has taken the queued mails, the refused address is
+    // taken: its mailbox hour was given back.
+    wait_for("the queued mails", || {
+        (relay.mails().len() >= 2).then_some(())
+    });
+    let r = sign_up(&serve, &refused, None);
+    assert_eq!(r.status, 200, "{r:?}");
+    wait_for("the refused address's mail", || {
+        relay
+            .mails()
+            .iter()
+            .any(|m| m.to.contains(&refused))
+            .then_some(())
+    });
+}
