@@ -1,4 +1,4 @@
--- 10: the sign-up limits, kept in the ledger so that a restart forgets none.
+-- 11: the sign-up limits, kept in the ledger so that a restart forgets none.
 -- One row per (scope, key): `confirm` and `privacy` count the mails sent to
 -- one canonical mailbox, `client` the link mails a client address asked for,
 -- `all` every such mail. A row counts `hits` within [since, until) (unix

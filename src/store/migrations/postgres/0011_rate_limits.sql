@@ -1,4 +1,4 @@
--- 10: the same table as the SQLite engine's migration 10, shared by every
+-- 11: the same table as the SQLite engine's migration 11, shared by every
 -- host, so that the sign-up limits hold across hosts and restarts. One row
 -- per (scope, key): `confirm` and `privacy` count the mails sent to one
 -- canonical mailbox, `client` the link mails a client address asked for,
