@@ -11,7 +11,8 @@
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
 //! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
-//! [`Approvals`] (the editorial loop). Two engines implement all five, and
+//! [`Approvals`] (the editorial loop) and [`Limits`] (the public forms'
+//! limits). Two engines implement all six, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -33,6 +34,7 @@ mod event;
 mod feedback;
 mod feeds;
 mod ledger;
+mod limits;
 mod postgres;
 mod records;
 mod roster;
@@ -46,6 +48,8 @@ pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recor
 pub use feedback::Feedback;
 pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
+pub(crate) use limits::mailbox_key;
+pub use limits::{Counted, Hit, LimitScope, Limits};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
@@ -56,8 +60,8 @@ pub use settings::StoreSettings;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
 /// Everything a store does: the five sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals {}
-impl<T: Ledger + Roster + Feedback + Feeds + Approvals> Engine for T {}
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Limits {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Limits> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

@@ -22,6 +22,7 @@ mod pipes;
 mod preview;
 mod privacy;
 mod props;
+mod reader_links;
 mod render;
 mod schedule;
 mod secrets;

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_spent_confirmations.sql"),
     include_str!("../migrations/sqlite/0009_holds.sql"),
     include_str!("../migrations/sqlite/0010_approvals.sql"),
+    include_str!("../migrations/sqlite/0011_rate_limits.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.

@@ -29,6 +29,7 @@ mod feeds;
 mod files;
 mod hold;
 mod index;
+mod limits;
 mod lock;
 mod store;
 
