@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::{Ending, Error, exit};
 
+mod backup;
 mod check;
 mod common;
 mod fetch;
@@ -90,6 +91,10 @@ pub enum Command {
     Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
+    /// Copy the ledger and the list files to a new folder (safe while a send runs).
+    Backup(backup::BackupArgs),
+    /// Write a backup folder back (refused while a send runs).
+    Restore(backup::RestoreArgs),
 }
 
 /// Runs the parsed command line on the one runtime the command line owns:
@@ -122,6 +127,8 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Backup(a) => backup::backup(&Config::load(&cli.config)?, a),
+        Command::Restore(a) => backup::restore(&Config::load(&cli.config)?, a),
     }
 }
 

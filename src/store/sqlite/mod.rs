@@ -21,6 +21,7 @@ use crate::store::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
 };
 
+pub(crate) mod backup;
 mod db;
 mod events;
 mod feedback;
