@@ -23,6 +23,15 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
     let clock = WallClock::starting_at(now);
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(addr) = &config.server.metrics_listen {
+        let listener = crate::web::bind_metrics(config, addr, now).await?;
+        log_line(&format!("tipsheet run: metrics on {}", listener.url));
+        tokio::spawn(async move {
+            if let Err(e) = listener.serve(super::common::shutdown_signal()).await {
+                log_line(&format!("metrics listener stopped: {e}"));
+            }
+        });
+    }
     {
         super::common::watch_signals(stop.clone(), Some(wake.clone()));
         let first = schedule.slots_from(clock.now()).next();

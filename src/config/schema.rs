@@ -289,6 +289,12 @@ pub struct Server {
     /// Requests handled at once at most; more wait their turn.
     #[serde(default = "default_max_requests")]
     pub max_requests: usize,
+    /// Where `tipsheet run` serves `/metrics` and `/healthz` (unset: it
+    /// serves none; `serve` always has them).
+    pub metrics_listen: Option<String>,
+    /// Env var holding the bearer token of `/metrics` (the admin token
+    /// opens it too).
+    pub metrics_token_env: String,
 }
 
 fn default_header_timeout() -> u64 {
@@ -452,6 +458,8 @@ impl Default for Server {
             request_timeout_seconds: default_request_timeout(),
             max_connections: default_max_connections(),
             max_requests: default_max_requests(),
+            metrics_listen: None,
+            metrics_token_env: "TIPSHEET_METRICS_TOKEN".into(),
         }
     }
 }

@@ -41,7 +41,7 @@ mod worker;
 pub use error::{Failure, SendError};
 pub use options::{Retry, RunOptions, Summary};
 pub use pause::Pause;
-pub use refusal::{FailureCount, failures_by_reason};
+pub use refusal::{FailureCount, failures_by_reason, merged_failures};
 pub use reporter::{Reporter, Silent};
 pub use run::run;
 pub use session::{Delivered, Session, SessionError};

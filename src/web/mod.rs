@@ -24,6 +24,8 @@ mod confirm;
 mod error;
 mod feed;
 mod forms;
+mod health;
+mod metrics;
 mod my_data;
 mod pages;
 mod preview;
@@ -38,4 +40,4 @@ pub use confirm::{
     CONFIRM_EVERY_MINUTES, CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm,
 };
 pub(crate) use error::ServerError;
-pub(crate) use router::run;
+pub(crate) use router::{bind_metrics, run};

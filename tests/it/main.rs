@@ -16,6 +16,7 @@ mod hostile;
 mod hosts;
 mod import;
 mod inbound;
+mod metrics;
 mod pg;
 mod pipes;
 mod preview;

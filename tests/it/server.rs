@@ -173,7 +173,7 @@ pub fn get(url: &str) -> Reply {
     reply(agent().get(url).call())
 }
 
-fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     let mut req = agent().get(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
