@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::{Ending, Error, exit};
 
+mod approve;
 mod backup;
 mod check;
 mod common;
@@ -83,6 +84,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Import new comparisons from the configured feeds (`[[content.feeds]]`).
     Fetch(fetch::FetchArgs),
+    /// Approve an issue: freeze it as it stands and sign it off for sending.
+    Approve(approve::ApproveArgs),
     /// Put an issue on hold: no command on any host sends it until `release`.
     Hold(hold::HoldArgs),
     /// Release an issue put on hold.
@@ -123,6 +126,7 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
         Command::Fetch(a) => fetch::run(&Config::load(&cli.config)?, a).await,
+        Command::Approve(a) => approve::run(&Config::load(&cli.config)?, a, now).await,
         Command::Hold(a) => hold::hold(&Config::load(&cli.config)?, a, now).await,
         Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,

@@ -28,5 +28,5 @@ pub(crate) use preview::preview;
 pub use secrets::{
     MIN_SECRET_BYTES, Signing, check_secret, keyer, keyer_of, signer, signer_for, with_previous_key,
 };
-pub(crate) use slot::{choose, current_slot, is_sent, next_slot, slot_for, slot_state};
+pub(crate) use slot::{choose, current_slot, is_sent, next_slot, rotate, slot_for, slot_state};
 pub(crate) use store::{read_store, snapshot, store_settings, walk_list};

@@ -10,7 +10,8 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all four, and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
+//! [`Approvals`] (the editorial loop). Two engines implement all five, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -25,6 +26,7 @@
 
 use std::sync::Arc;
 
+mod approvals;
 mod columns;
 mod error;
 mod event;
@@ -38,6 +40,7 @@ mod settings;
 mod sqlite;
 mod url;
 
+pub use approvals::{Approval, Approvals, Staged};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
@@ -53,9 +56,9 @@ pub use settings::StoreSettings;
 pub use sqlite::backup::Copied;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the four sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds {}
-impl<T: Ledger + Roster + Feedback + Feeds> Engine for T {}
+/// Everything a store does: the five sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

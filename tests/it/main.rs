@@ -1,6 +1,7 @@
 //! Integration tests: drive the real `tipsheet` binary against real files and a
 //! real SMTP server running in this process. One test binary for build speed.
 
+mod approval;
 mod backup;
 mod check;
 mod common;

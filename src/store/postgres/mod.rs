@@ -18,6 +18,7 @@
 //! inbound events and their consequences); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
+mod approvals;
 mod claim;
 mod engine;
 mod event;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_feeds.sql"),
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
+    include_str!("../migrations/postgres/0010_approvals.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).
