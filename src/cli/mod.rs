@@ -23,6 +23,7 @@ mod fetch;
 mod hold;
 mod import;
 mod inbound;
+mod log;
 pub(crate) mod output;
 mod preview;
 mod progress;
@@ -52,6 +53,18 @@ pub struct Cli {
     /// Evaluate as if it were this instant (RFC 3339); a testing aid.
     #[arg(long, global = true, value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
+    /// How standard error is written: `text`, or `json` (one object per event).
+    #[arg(
+        long,
+        global = true,
+        env = "TIPSHEET_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: log::LogFormat,
+    /// In JSON logs, write readers' addresses instead of `<address>`.
+    #[arg(long, global = true)]
+    pub log_personal: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -103,6 +116,7 @@ pub enum Command {
 /// Runs the parsed command line on the one runtime the command line owns:
 /// everything below it is async.
 pub fn run(cli: Cli) -> Result<Ending, Error> {
+    log::init(cli.log_format, cli.log_personal);
     let rt = match cli.command {
         // The server answers many clients at once.
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()

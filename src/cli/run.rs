@@ -52,7 +52,7 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
                 ))
                 .unwrap_or_else(|| "none".into())
         ));
-        let reporter = Console::new();
+        let reporter = Console::new(super::common::relay(config));
         // With approval required, each issue is announced a day ahead (new
         // articles fetched first, so the editor approves them too).
         let ahead = Ahead {
@@ -177,7 +177,10 @@ async fn send_slot(
             stop,
         };
         match session.deliver(slot, reporter).await {
-            Ok(d) => Ok(super::send::print_delivered(d)),
+            Ok(d) => Ok(super::send::print_delivered(
+                d,
+                &super::common::relay(config),
+            )),
             Err(e) => {
                 super::send::print_stopped(&e);
                 Err(e.into())

@@ -74,12 +74,7 @@ impl Metrics {
     }
 
     fn allowed(&self, headers: &HeaderMap) -> bool {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
+        let given = super::app::bearer(headers);
         given.is_some_and(|g| self.tokens.iter().any(|t| same_secret(g, t)))
     }
 }

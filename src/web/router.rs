@@ -89,11 +89,7 @@ pub(crate) async fn run(
     })?;
     events.listening(&format!("http://{bound}"));
     let limits = Limits::of(config);
-    let metrics = Arc::new(Metrics::new(
-        config,
-        Some(app.store.clone()),
-        app.clock,
-    ));
+    let metrics = Arc::new(Metrics::new(config, Some(app.store.clone()), app.clock));
     serve(listener, router(app, metrics, &limits), limits, shutdown).await
 }
 

@@ -17,6 +17,7 @@ mod hostile;
 mod hosts;
 mod import;
 mod inbound;
+mod logs;
 mod metrics;
 mod pg;
 mod pipes;
