@@ -345,6 +345,12 @@ pub struct Server {
     /// Such POSTs per minute and client after the burst; 0: no limit.
     #[serde(default = "default_posts_per_minute")]
     pub posts_per_minute: u32,
+    /// Where `tipsheet run` serves `/metrics` and `/healthz` (unset: it
+    /// serves none; `serve` always has them).
+    pub metrics_listen: Option<String>,
+    /// Env var holding the bearer token of `/metrics` (the admin token
+    /// opens it too).
+    pub metrics_token_env: String,
 }
 
 fn default_proxy_header() -> String {
@@ -553,6 +559,8 @@ impl Default for Server {
             mail_queue: default_mail_queue(),
             post_burst: default_post_burst(),
             posts_per_minute: default_posts_per_minute(),
+            metrics_listen: None,
+            metrics_token_env: "TIPSHEET_METRICS_TOKEN".into(),
         }
     }
 }

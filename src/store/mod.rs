@@ -57,6 +57,7 @@ pub use records::{
 };
 pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
+pub use sqlite::backup::Copied;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
 /// Everything a store does: the five sides, on one engine.
@@ -178,6 +179,39 @@ impl Store {
                 })
             }
         }
+    }
+}
+
+/// `tipsheet backup`: the embedded engine's ledger (SQLite's online backup,
+/// while a send may run) and list files into the new folder `out`; on
+/// PostgreSQL, [`StoreError::Backup`] with the `pg_dump` command to run.
+pub fn backup(settings: &StoreSettings, out: &std::path::Path) -> Result<Copied, StoreError> {
+    match &settings.url {
+        StoreUrl::Sqlite(path) => sqlite::backup::backup(&live(settings, path), out),
+        StoreUrl::Postgres(url) => Err(StoreError::Backup(format!(
+            "the store is PostgreSQL, which `tipsheet backup` does not copy; take a consistent dump (hosts may keep running) with (the password in PGPASSWORD, from the variable `[store] password_env` names):\n  pg_dump --format=custom --file=tipsheet.dump '{url}'"
+        ))),
+    }
+}
+
+/// `tipsheet restore`: a backup folder written back, under the run lock
+/// ([`StoreError::Locked`] while a send runs), refused when its schema is
+/// newer than this tipsheet's; on PostgreSQL, the `pg_restore` command.
+pub fn restore(settings: &StoreSettings, from: &std::path::Path) -> Result<Copied, StoreError> {
+    match &settings.url {
+        StoreUrl::Sqlite(path) => sqlite::backup::restore(&live(settings, path), from),
+        StoreUrl::Postgres(url) => Err(StoreError::Backup(format!(
+            "the store is PostgreSQL, which `tipsheet restore` does not write; stop every tipsheet host, then (the password in PGPASSWORD):\n  pg_restore --clean --if-exists --dbname='{url}' tipsheet.dump"
+        ))),
+    }
+}
+
+fn live<'a>(settings: &'a StoreSettings, ledger: &'a std::path::Path) -> sqlite::backup::Live<'a> {
+    sqlite::backup::Live {
+        ledger,
+        state_dir: &settings.state_dir,
+        list: &settings.subscribers_path,
+        suppressed: &settings.suppressed_path,
     }
 }
 

@@ -166,6 +166,16 @@ pub(super) fn keyer(config: &Config, signer: &Signer) -> Keyer {
     crate::plan::keyer(config).unwrap_or_else(|_| crate::plan::keyer_of(signer.clone()))
 }
 
+/// The token of an `Authorization: Bearer …` header, if the request has one.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
 /// Runs file or database work off the async threads. `None` only if `f` panicked.
 pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,

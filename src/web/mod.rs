@@ -30,8 +30,10 @@ mod confirm;
 mod error;
 mod feed;
 mod forms;
+mod health;
 mod limits;
 mod mailer;
+mod metrics;
 mod my_data;
 mod pages;
 mod preview;
@@ -48,4 +50,4 @@ pub use confirm::{
 };
 pub(crate) use error::ServerError;
 pub use privacy_link::{PRIVACY_VALID_MINUTES, privacy_url, verify_privacy};
-pub(crate) use router::run;
+pub(crate) use router::{bind_metrics, run};

@@ -2,6 +2,7 @@
 //! real SMTP server running in this process. One test binary for build speed.
 
 mod approval;
+mod backup;
 mod check;
 mod common;
 mod delivery;
@@ -17,6 +18,8 @@ mod hosts;
 mod import;
 mod inbound;
 mod kept;
+mod logs;
+mod metrics;
 mod pg;
 mod pipes;
 mod preview;

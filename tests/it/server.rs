@@ -187,7 +187,7 @@ pub fn post_form_with(url: &str, fields: &[(&str, &str)], headers: &[(&str, &str
     reply(req.send_form(fields.iter().copied()))
 }
 
-fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     let mut req = agent().get(url);
     for (k, v) in headers {
         req = req.header(*k, *v);

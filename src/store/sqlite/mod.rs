@@ -22,6 +22,7 @@ use crate::store::records::{
 };
 
 mod approvals;
+pub(crate) mod backup;
 mod db;
 mod events;
 mod feedback;
