@@ -211,10 +211,10 @@ try:
 
     # A reader looked up.
     p.goto(base + "/admin/readers")
-    p.type_into("#email", "bob@example.com")
+    p.type_into("#email", "reader007@example.com")
     p.click("form[role=search] button")
     text = p.text()
-    assert "bob@example.com" in text and "Issues (" in text, text[:800]
+    assert "Reader 7" in text and "Issues (1)" in text, text[:800]
     p.shot("console-reader-1280.png")
     p.axe("reader")
     for path, label in (("/admin/content", "content"), ("/admin/audit", "audit")):
@@ -227,7 +227,7 @@ try:
 
     # The phone: the same pages at 390 px.
     p.resize(390)
-    for path, label in (("/admin", "dashboard"), ("/admin/readers?email=bob%40example.com", "reader")):
+    for path, label in (("/admin", "dashboard"), ("/admin/readers?email=reader007%40example.com", "reader")):
         p.goto(base + path)
         wide = p.eval("document.documentElement.scrollWidth")
         assert wide <= 390 + 1, f"{label} is {wide} px wide at 390 px"

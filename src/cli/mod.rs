@@ -17,12 +17,14 @@ use crate::error::{Ending, Error, exit};
 
 mod admin;
 mod approve;
+mod backup;
 mod check;
 mod common;
 mod fetch;
 mod hold;
 mod import;
 mod inbound;
+mod log;
 pub(crate) mod output;
 mod preview;
 mod progress;
@@ -52,6 +54,18 @@ pub struct Cli {
     /// Evaluate as if it were this instant (RFC 3339); a testing aid.
     #[arg(long, global = true, value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
+    /// How standard error is written: `text`, or `json` (one object per event).
+    #[arg(
+        long,
+        global = true,
+        env = "TIPSHEET_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: log::LogFormat,
+    /// In JSON logs, write readers' addresses instead of `<address>`.
+    #[arg(long, global = true)]
+    pub log_personal: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -94,6 +108,10 @@ pub enum Command {
     Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
+    /// Copy the ledger and the list files to a new folder (safe while a send runs).
+    Backup(backup::BackupArgs),
+    /// Write a backup folder back (refused while a send runs).
+    Restore(backup::RestoreArgs),
     /// The console's accounts: add, list, remove.
     Admin(admin::AdminArgs),
 }
@@ -101,6 +119,7 @@ pub enum Command {
 /// Runs the parsed command line on the one runtime the command line owns:
 /// everything below it is async.
 pub fn run(cli: Cli) -> Result<Ending, Error> {
+    log::init(cli.log_format, cli.log_personal);
     let rt = match cli.command {
         // The server answers many clients at once.
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
@@ -129,6 +148,8 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Backup(a) => backup::backup(&Config::load(&cli.config)?, a),
+        Command::Restore(a) => backup::restore(&Config::load(&cli.config)?, a),
         Command::Admin(a) => admin::run(&Config::load(&cli.config)?, a).await,
     }
 }

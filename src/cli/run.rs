@@ -25,6 +25,15 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
     let clock = WallClock::starting_at(now);
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(addr) = &config.server.metrics_listen {
+        let listener = crate::web::bind_metrics(config, addr, now).await?;
+        log_line(&format!("tipsheet run: metrics on {}", listener.url));
+        tokio::spawn(async move {
+            if let Err(e) = listener.serve(super::common::shutdown_signal()).await {
+                log_line(&format!("metrics listener stopped: {e}"));
+            }
+        });
+    }
     {
         super::common::watch_signals(stop.clone(), Some(wake.clone()));
         let first = schedule.slots_from(clock.now()).next();
@@ -43,7 +52,7 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
                 ))
                 .unwrap_or_else(|| "none".into())
         ));
-        let reporter = Console::new();
+        let reporter = Console::new(super::common::relay(config));
         // With approval required, each issue is announced a day ahead (new
         // articles fetched first, so the editor approves them too).
         let ahead = Ahead {
@@ -168,7 +177,10 @@ async fn send_slot(
             stop,
         };
         match session.deliver(slot, reporter).await {
-            Ok(d) => Ok(super::send::print_delivered(d)),
+            Ok(d) => Ok(super::send::print_delivered(
+                d,
+                &super::common::relay(config),
+            )),
             Err(e) => {
                 super::send::print_stopped(&e);
                 Err(e.into())

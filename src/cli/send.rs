@@ -111,11 +111,11 @@ pub(super) async fn run(
         resend_uncertain: !args.no_resend_uncertain,
         stop: stop.clone(),
     };
-    let reporter = Console::new();
+    let reporter = Console::new(super::common::relay(config));
     super::common::watch_signals(stop, None);
     let delivered = session.deliver(slot, &reporter).await;
     match delivered {
-        Ok(d) => Ok(print_delivered(d)),
+        Ok(d) => Ok(print_delivered(d, &super::common::relay(config))),
         Err(e) => {
             print_stopped(&e);
             Err(e.into())
@@ -171,7 +171,7 @@ async fn proofs(
 }
 
 /// Prints a session's summary; shared with `run`.
-pub(super) fn print_delivered(delivered: Delivered) -> Ending {
+pub(super) fn print_delivered(delivered: Delivered, relay: &str) -> Ending {
     match delivered {
         Delivered::AlreadySent { number, date, next } => {
             outln!(
@@ -184,12 +184,31 @@ pub(super) fn print_delivered(delivered: Delivered) -> Ending {
             );
             Ending::Done
         }
-        Delivered::Ran(report) => print_report(&report),
+        Delivered::Ran(report) => print_report(&report, relay),
     }
 }
 
-fn print_report(r: &SendReport) -> Ending {
+fn print_report(r: &SendReport, relay: &str) -> Ending {
     let s = &r.summary;
+    if super::log::json() {
+        tracing::info!(
+            target: "tipsheet",
+            issue = r.number,
+            slot = %r.date,
+            relay,
+            delivered = s.delivered,
+            failed = s.failed,
+            bounced = s.bounced,
+            skipped = s.skipped,
+            uncertain = s.uncertain_left,
+            seconds = s.seconds,
+            status = %r.status,
+            "issue #{} ({}) {}",
+            r.number,
+            r.date,
+            r.status
+        );
+    }
     outln!(
         "issue #{} ({}): {} delivered, {} failed, {} bounced, {} skipped in {:.2}s; issue is {}",
         r.number,

@@ -185,7 +185,7 @@ async fn report(
                 let refused = store
                     .recipients(i.slot, &[RecipientStatus::Failed, RecipientStatus::Bounced])
                     .await?;
-                let failures = merged_failures(&fb.failures, &refused);
+                let failures = crate::delivery::merged_failures(&fb.failures, &refused);
                 let pending = if running {
                     0
                 } else {
@@ -305,28 +305,6 @@ async fn show_hold(
     ));
     json["hold"] = serde_json::json!({"reason": hold.reason, "at": hold.at});
     Ok(true)
-}
-
-/// One issue's failures from both sources, by (reason, scope, provider):
-/// the inbound `failure` events and the SMTP session's refusals stored on
-/// the `failed` and `bounced` rows, classified again. Most first, then by
-/// reason and provider.
-fn merged_failures(
-    inbound: &[crate::inbound::report::FailureCount],
-    refused: &[crate::store::RecipientRecord],
-) -> Vec<(String, String, String, u64)> {
-    let mut by: BTreeMap<(String, String, String), u64> = BTreeMap::new();
-    for f in inbound {
-        *by.entry((f.reason.clone(), f.scope.clone(), f.provider.clone()))
-            .or_default() += f.count;
-    }
-    for f in crate::delivery::failures_by_reason(refused) {
-        *by.entry((f.reason.to_string(), f.scope.to_string(), f.provider))
-            .or_default() += f.count;
-    }
-    let mut out: Vec<_> = by.into_iter().map(|((r, s, p), n)| (r, s, p, n)).collect();
-    out.sort_by_key(|f| std::cmp::Reverse(f.3));
-    out
 }
 
 /// A warning for each provider whose failures are mostly sender-level,

@@ -44,7 +44,7 @@ pub use error::{Failure, SendError};
 pub use options::{Retry, RunOptions, Summary};
 pub use pause::Pause;
 pub use proof::{Proofs, send_proofs};
-pub use refusal::{FailureCount, failures_by_reason};
+pub use refusal::{FailureCount, failures_by_reason, merged_failures};
 pub use reporter::{Reporter, Silent};
 pub use run::run;
 pub use session::{Delivered, Session, SessionError};

@@ -2,6 +2,7 @@
 //! real SMTP server running in this process. One test binary for build speed.
 
 mod approval;
+mod backup;
 mod check;
 mod common;
 mod console;
@@ -17,11 +18,15 @@ mod hostile;
 mod hosts;
 mod import;
 mod inbound;
+mod kept;
+mod logs;
+mod metrics;
 mod pg;
 mod pipes;
 mod preview;
 mod privacy;
 mod props;
+mod reader_links;
 mod render;
 mod schedule;
 mod secrets;

@@ -5,7 +5,7 @@
 //! Owns carrying out the store traits on those files: `db.rs` the SQLite
 //! ledger, `files.rs` the list side ([`Roster`]), `feedback.rs` the inbound
 //! events, `lock.rs` the run lock and the suppression file watched during a
-//! run, `store.rs` [`SqliteStore`] itself and reaching its ledger. This
+//! run, `index.rs` the suppression file kept for lookups and appended in batches, `store.rs` [`SqliteStore`] itself and reaching its ledger. This
 //! file carries out [`Ledger`]; no file here imports it. Decides nothing: the rules come in from `inbound::policy`,
 //! `reader_data` and the run loop.
 
@@ -23,12 +23,15 @@ use crate::store::records::{
 
 mod accounts;
 mod approvals;
+pub(crate) mod backup;
 mod db;
 mod events;
 mod feedback;
 mod feeds;
 mod files;
 mod hold;
+mod index;
+mod limits;
 mod lock;
 mod store;
 mod tallies;

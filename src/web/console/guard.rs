@@ -250,28 +250,31 @@ pub(crate) async fn admit_post(
     Ok(p)
 }
 
-/// The client's socket address, when the server recorded it.
-pub(crate) struct Peer(pub(crate) Option<std::net::SocketAddr>);
+/// The client's address: the peer's, or the one a trusted proxy wrote
+/// (`server.trusted_proxies`, as every per-client limit reads it).
+pub(crate) struct Peer(pub(crate) std::net::IpAddr);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+impl axum::extract::FromRequestParts<std::sync::Arc<Console>> for Peer {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        c: &std::sync::Arc<Console>,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Peer(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0),
-        ))
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.ip());
+        Ok(Peer(crate::web::client::client_of(
+            peer,
+            &parts.headers,
+            &c.app.proxies,
+        )))
     }
 }
 
 impl Peer {
-    /// The client's address, as the server saw it (behind a proxy: the
-    /// proxy's).
+    /// The client's address, as the limits and the audit log name it.
     pub(crate) fn client(&self) -> String {
-        self.0.map(|p| p.ip().to_string()).unwrap_or_default()
+        self.0.to_string()
     }
 }

@@ -1,4 +1,4 @@
--- 11: the console. Accounts with their role and Argon2id password hash; the
+-- 12: the console. Accounts with their role and Argon2id password hash; the
 -- signed-in sessions, found by the SHA-256 of their id (the id itself is only
 -- in the browser's cookie); failed sign-ins by scope (`account:NAME`,
 -- `client:ADDR`) for the throttle; the audit log of who did what; and the
