@@ -96,7 +96,7 @@ pub(crate) fn progress(issue: &IssueRecord, counts: &Counts, per_second: Option<
 pub(crate) fn rate_since_start(issue: &IssueRecord, done: u64, now: DateTime<Utc>) -> Option<f64> {
     let started = DateTime::parse_from_rfc3339(issue.started_at.as_deref()?).ok()?;
     let seconds = (now - started.with_timezone(&Utc)).num_milliseconds() as f64 / 1000.0;
-    (seconds > 1.0).then(|| done as f64 / seconds)
+    (seconds > 0.2).then(|| done as f64 / seconds)
 }
 
 /// The issue being sent (the oldest in `sending`), if any.
