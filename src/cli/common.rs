@@ -89,9 +89,22 @@ pub(super) fn watch_signals(stop: Arc<AtomicBool>, wake: Option<Arc<tokio::sync:
     });
 }
 
-/// A timestamped line on standard output, flushed (the daemon's log).
+/// A timestamped line on standard output, flushed (the daemon's log); with
+/// `--log-format json`, an event on standard error instead.
 pub(super) fn log_line(msg: &str) {
+    if super::log::json() {
+        tracing::info!(target: "tipsheet", "{}", super::log::mask(msg));
+        return;
+    }
     outln!("{} {msg}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+}
+
+/// Where messages go, as logs name it: `outbox`, or the relay's `host:port`.
+pub(super) fn relay(config: &Config) -> String {
+    match config.delivery.transport {
+        crate::config::TransportKind::Outbox => "outbox".into(),
+        crate::config::TransportKind::Smtp => format!("{}:{}", config.smtp.host, config.smtp.port),
+    }
 }
 
 /// "3 sent, 1 failed" for the ledger's counts, or "no recipients".

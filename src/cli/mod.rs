@@ -15,12 +15,15 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::{Ending, Error, exit};
 
+mod approve;
+mod backup;
 mod check;
 mod common;
 mod fetch;
 mod hold;
 mod import;
 mod inbound;
+mod log;
 pub(crate) mod output;
 mod preview;
 mod progress;
@@ -50,6 +53,18 @@ pub struct Cli {
     /// Evaluate as if it were this instant (RFC 3339); a testing aid.
     #[arg(long, global = true, value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
+    /// How standard error is written: `text`, or `json` (one object per event).
+    #[arg(
+        long,
+        global = true,
+        env = "TIPSHEET_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: log::LogFormat,
+    /// In JSON logs, write readers' addresses instead of `<address>`.
+    #[arg(long, global = true)]
+    pub log_personal: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -64,8 +79,8 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate config, content and subscribers.
-    Check,
+    /// Validate config, content and subscribers (and, with `--dns`, the domain's DNS).
+    Check(check::CheckArgs),
     /// Dry run: render the next issue for one subscriber and write it to files.
     Preview(preview::PreviewArgs),
     /// Deliver an issue to every active subscriber.
@@ -82,6 +97,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Import new comparisons from the configured feeds (`[[content.feeds]]`).
     Fetch(fetch::FetchArgs),
+    /// Approve an issue: freeze it as it stands and sign it off for sending.
+    Approve(approve::ApproveArgs),
     /// Put an issue on hold: no command on any host sends it until `release`.
     Hold(hold::HoldArgs),
     /// Release an issue put on hold.
@@ -90,11 +107,16 @@ pub enum Command {
     Subscribers(reader::SubscribersArgs),
     /// Read bounces, complaints and mailed unsubscribes (files, `-`, or `--maildir`).
     Inbound(inbound::InboundArgs),
+    /// Copy the ledger and the list files to a new folder (safe while a send runs).
+    Backup(backup::BackupArgs),
+    /// Write a backup folder back (refused while a send runs).
+    Restore(backup::RestoreArgs),
 }
 
 /// Runs the parsed command line on the one runtime the command line owns:
 /// everything below it is async.
 pub fn run(cli: Cli) -> Result<Ending, Error> {
+    log::init(cli.log_format, cli.log_personal);
     let rt = match cli.command {
         // The server answers many clients at once.
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
@@ -109,7 +131,7 @@ pub fn run(cli: Cli) -> Result<Ending, Error> {
 async fn dispatch(cli: Cli) -> Result<Ending, Error> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Check => check::run(&cli.config, now).await,
+        Command::Check(a) => check::run(&cli.config, a, now).await,
         Command::Preview(a) => preview::run(&Config::load(&cli.config)?, a, now).await,
         Command::Send(a) => send::run(&Config::load(&cli.config)?, a, now).await,
         Command::Status(a) => status::run(&Config::load(&cli.config)?, a, now).await,
@@ -118,10 +140,13 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
         Command::Fetch(a) => fetch::run(&Config::load(&cli.config)?, a).await,
+        Command::Approve(a) => approve::run(&Config::load(&cli.config)?, a, now).await,
         Command::Hold(a) => hold::hold(&Config::load(&cli.config)?, a, now).await,
         Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,
         Command::Inbound(a) => inbound::run(&Config::load(&cli.config)?, a, now).await,
+        Command::Backup(a) => backup::backup(&Config::load(&cli.config)?, a),
+        Command::Restore(a) => backup::restore(&Config::load(&cli.config)?, a),
     }
 }
 

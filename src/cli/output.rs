@@ -57,6 +57,12 @@ pub(crate) fn out(args: fmt::Arguments<'_>) {
 
 /// Writes one line on standard error (use [`errln!`]).
 pub(crate) fn err(args: fmt::Arguments<'_>) {
+    if super::log::json() {
+        for l in args.to_string().lines() {
+            super::log::line(l);
+        }
+        return;
+    }
     // Nowhere left to report a failure of standard error itself.
     let _ = line(&mut io::stderr().lock(), &STDERR_CLOSED, args);
 }

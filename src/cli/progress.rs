@@ -15,6 +15,8 @@ use crate::store::{Outcome, RecipientStatus};
 /// The console reporter for `send` and `run`.
 pub(super) struct Console {
     tty: bool,
+    /// Where messages go (`outbox`, or the relay's `host:port`), for JSON logs.
+    relay: String,
     state: Mutex<State>,
 }
 
@@ -28,10 +30,12 @@ struct State {
 }
 
 impl Console {
-    /// A bar when standard error is a terminal, log lines otherwise.
-    pub(super) fn new() -> Self {
+    /// A bar when standard error is a terminal, log lines otherwise (JSON
+    /// events with `--log-format json`).
+    pub(super) fn new(relay: String) -> Self {
         Self {
-            tty: std::io::stderr().is_terminal(),
+            tty: std::io::stderr().is_terminal() && !super::log::json(),
+            relay,
             state: Mutex::new(State {
                 bar: None,
                 total: 0,
@@ -54,6 +58,10 @@ impl Reporter for Console {
     fn frozen(&self, number: u32, date: NaiveDate, added: u64, skipped: &[Diagnostic]) {
         for d in skipped {
             errln!("{d}");
+        }
+        if super::log::json() {
+            tracing::info!(target: "tipsheet", issue = number, slot = %date, relay = %self.relay, recipients = added, skipped = skipped.len(), "issue #{number} ({date}): {added} recipients frozen");
+            return;
         }
         errln!("issue #{number} ({date}): {added} recipients frozen");
     }
@@ -103,6 +111,10 @@ impl Reporter for Console {
         } else if s.last_log.elapsed() >= Duration::from_secs(10) {
             s.last_log = Instant::now();
             let rate = s.done as f64 / s.started.elapsed().as_secs_f64().max(0.001);
+            if super::log::json() {
+                tracing::info!(target: "tipsheet", relay = %self.relay, done = s.done, total = s.total, failed = s.failed, rate = rate.round(), "progress");
+                return;
+            }
             errln!(
                 "progress: {}/{} done, {} failed, {:.0} msgs/s",
                 s.done,

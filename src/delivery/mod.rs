@@ -20,7 +20,8 @@
 //! - `worker`: one connection's loop;
 //! - `run`: the run loop, [`run()`];
 //! - [`session`]: one session (lock, freeze, recover, run, finish), the dry
-//!   run and the test send.
+//!   run and the test send;
+//! - [`proof`]: `[PROOF]` copies to the editors, outside the ledger.
 //!
 //! This file only declares and re-exports: it uses nothing of its children,
 //! and they never import from it.
@@ -29,6 +30,7 @@ mod error;
 mod options;
 mod pages;
 mod pause;
+pub mod proof;
 mod refusal;
 mod reporter;
 mod run;
@@ -41,7 +43,8 @@ mod worker;
 pub use error::{Failure, SendError};
 pub use options::{Retry, RunOptions, Summary};
 pub use pause::Pause;
-pub use refusal::{FailureCount, failures_by_reason};
+pub use proof::{Proofs, send_proofs};
+pub use refusal::{FailureCount, failures_by_reason, merged_failures};
 pub use reporter::{Reporter, Silent};
 pub use run::run;
 pub use session::{Delivered, Session, SessionError};

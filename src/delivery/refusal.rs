@@ -97,6 +97,28 @@ pub fn failures_by_reason(recipients: &[RecipientRecord]) -> Vec<FailureCount> {
     out
 }
 
+/// One issue's failures from both sources, by (reason, scope, provider):
+/// the inbound `failure` events and the SMTP session's refusals stored on
+/// the `failed` and `bounced` rows, classified again. Most first, then by
+/// reason and provider.
+pub fn merged_failures(
+    inbound: &[crate::inbound::report::FailureCount],
+    refused: &[RecipientRecord],
+) -> Vec<(String, String, String, u64)> {
+    let mut by: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for f in inbound {
+        *by.entry((f.reason.clone(), f.scope.clone(), f.provider.clone()))
+            .or_default() += f.count;
+    }
+    for f in failures_by_reason(refused) {
+        *by.entry((f.reason.to_string(), f.scope.to_string(), f.provider))
+            .or_default() += f.count;
+    }
+    let mut out: Vec<_> = by.into_iter().map(|((r, s, p), n)| (r, s, p, n)).collect();
+    out.sort_by_key(|f| std::cmp::Reverse(f.3));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,10 @@ pub enum StoreError {
         "the unsubscribe secret is not set: erased readers cannot be recognised without it; set the variable `unsubscribe.secret_env` names (the secret `send` uses) and run the command again"
     )]
     NoKeyer,
+    /// A backup or restore that cannot be made as asked (the message says
+    /// why and what to do instead).
+    #[error("{0}")]
+    Backup(String),
     /// A list operation on the file engine, whose list is the CSV file.
     #[error(
         "the list is the file `{path}` (the store is the embedded SQLite ledger): edit that file; set `[store] url` to a `postgres://` URL to keep the list in PostgreSQL"

@@ -10,7 +10,9 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all four, and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
+//! [`Approvals`] (the editorial loop) and [`Limits`] (the public forms'
+//! limits). Two engines implement all six, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -25,12 +27,14 @@
 
 use std::sync::Arc;
 
+mod approvals;
 mod columns;
 mod error;
 mod event;
 mod feedback;
 mod feeds;
 mod ledger;
+mod limits;
 mod postgres;
 mod records;
 mod roster;
@@ -38,11 +42,14 @@ mod settings;
 mod sqlite;
 mod url;
 
+pub use approvals::{Approval, Approvals, Staged};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
 pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
+pub(crate) use limits::mailbox_key;
+pub use limits::{Counted, Hit, LimitScope, Limits};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
@@ -50,11 +57,12 @@ pub use records::{
 };
 pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
+pub use sqlite::backup::Copied;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the four sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds {}
-impl<T: Ledger + Roster + Feedback + Feeds> Engine for T {}
+/// Everything a store does: the five sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Limits {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Limits> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.
@@ -171,6 +179,39 @@ impl Store {
                 })
             }
         }
+    }
+}
+
+/// `tipsheet backup`: the embedded engine's ledger (SQLite's online backup,
+/// while a send may run) and list files into the new folder `out`; on
+/// PostgreSQL, [`StoreError::Backup`] with the `pg_dump` command to run.
+pub fn backup(settings: &StoreSettings, out: &std::path::Path) -> Result<Copied, StoreError> {
+    match &settings.url {
+        StoreUrl::Sqlite(path) => sqlite::backup::backup(&live(settings, path), out),
+        StoreUrl::Postgres(url) => Err(StoreError::Backup(format!(
+            "the store is PostgreSQL, which `tipsheet backup` does not copy; take a consistent dump (hosts may keep running) with (the password in PGPASSWORD, from the variable `[store] password_env` names):\n  pg_dump --format=custom --file=tipsheet.dump '{url}'"
+        ))),
+    }
+}
+
+/// `tipsheet restore`: a backup folder written back, under the run lock
+/// ([`StoreError::Locked`] while a send runs), refused when its schema is
+/// newer than this tipsheet's; on PostgreSQL, the `pg_restore` command.
+pub fn restore(settings: &StoreSettings, from: &std::path::Path) -> Result<Copied, StoreError> {
+    match &settings.url {
+        StoreUrl::Sqlite(path) => sqlite::backup::restore(&live(settings, path), from),
+        StoreUrl::Postgres(url) => Err(StoreError::Backup(format!(
+            "the store is PostgreSQL, which `tipsheet restore` does not write; stop every tipsheet host, then (the password in PGPASSWORD):\n  pg_restore --clean --if-exists --dbname='{url}' tipsheet.dump"
+        ))),
+    }
+}
+
+fn live<'a>(settings: &'a StoreSettings, ledger: &'a std::path::Path) -> sqlite::backup::Live<'a> {
+    sqlite::backup::Live {
+        ledger,
+        state_dir: &settings.state_dir,
+        list: &settings.subscribers_path,
+        suppressed: &settings.suppressed_path,
     }
 }
 

@@ -1,7 +1,8 @@
 //! What every request shares: the server's state ([`App`]), the brand every
 //! page shows, where log lines go ([`Events`]), the body limit, what the
-//! archive keeps between requests ([`Kept`]), and running file or database
-//! work off the async threads.
+//! archive keeps between requests ([`Kept`]), the shapes of the link-mail
+//! queue and the per-client POST limiter, and running file or database work
+//! off the async threads.
 //!
 //! Owns the state built once at start. It is the leaf of `web/`: it must not
 //! import any other file of this folder, and holds no routes or pages.
@@ -22,7 +23,7 @@ use crate::list::keyer::Keyer;
 use crate::mail::dkim::DkimSigner;
 use crate::mail::token::Signer;
 use crate::schedule::clock::WallClock;
-use crate::store::Store;
+use crate::store::{Hit, Store};
 
 /// Largest request body accepted (forms are a few hundred bytes).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
@@ -42,6 +43,36 @@ pub(super) struct Brand {
     pub(super) postal: String,
 }
 
+/// Who the proxies in front of `serve` are, and the header they set.
+pub(super) struct Proxies {
+    /// `server.trusted_proxies`.
+    pub(super) nets: Vec<ipnet::IpNet>,
+    /// `server.proxy_header`, lowercase.
+    pub(super) header: String,
+}
+
+/// A link mail waiting in the queue (`mailer.rs` sends it).
+pub(super) enum LinkMail {
+    /// A sign-up confirmation, built by the request.
+    Confirm {
+        message: Box<lettre::Message>,
+        /// The address, for the log.
+        email: String,
+        /// What the request counted, given back if the mail fails.
+        hits: Vec<Hit>,
+    },
+    /// A privacy link for the normalized `key`, mailed only if the store
+    /// holds something about it (the request cannot tell, nor can its timing).
+    Privacy {
+        address: lettre::Address,
+        key: String,
+        hits: Vec<Hit>,
+    },
+}
+
+/// The per-client limit on state-changing POSTs (GCRA, this process's memory).
+pub(super) type PostLimiter = governor::DefaultKeyedRateLimiter<String>;
+
 /// Shared by all requests.
 pub(super) struct App {
     pub(super) config: Config,
@@ -58,8 +89,14 @@ pub(super) struct App {
     pub(super) transport: Transport,
     /// Signs confirmation mails, like issues, when `[dkim]` is set.
     pub(super) dkim: Option<DkimSigner>,
-    /// The list, the suppressions, the sign-up limit and the ledger.
+    /// The list, the suppressions, the sign-up limits and the ledger.
     pub(super) store: Store,
+    /// Where a proxied request's client address is read.
+    pub(super) proxies: Proxies,
+    /// The bounded queue of link mails (full: the request says "try later").
+    pub(super) mailer: tokio::sync::mpsc::Sender<LinkMail>,
+    /// `None` when `server.posts_per_minute` is 0.
+    pub(super) posts: Option<PostLimiter>,
     /// One-click unsubscribes, recorded in group commits.
     pub(super) unsubscribes: Unsubscribes,
     /// The archive's pages and the content they are made from, kept.
@@ -127,6 +164,16 @@ impl App {
 /// The keyer of `config`'s secret, else of the signer `serve` started with.
 pub(super) fn keyer(config: &Config, signer: &Signer) -> Keyer {
     crate::plan::keyer(config).unwrap_or_else(|_| crate::plan::keyer_of(signer.clone()))
+}
+
+/// The token of an `Authorization: Bearer …` header, if the request has one.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// Runs file or database work off the async threads. `None` only if `f` panicked.

@@ -63,12 +63,7 @@ impl App {
         if !self.own_host(headers) {
             return false;
         }
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
+        let given = super::app::bearer(headers);
         given.is_some_and(|g| same_secret(g, expected))
     }
 

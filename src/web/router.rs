@@ -1,4 +1,5 @@
-//! The router: routes, security headers, and starting the server.
+//! The router: routes, security headers, the per-client POST limit, and
+//! starting the server with its link-mail worker and sweeper.
 //!
 //! Owns which path goes to which handler and the headers every answer gets.
 //! It must not hold handlers or pages itself; nothing else in `web/`
@@ -14,10 +15,13 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 
-use super::app::{App, BODY_LIMIT, Brand, Events, Kept, keyer};
+use super::app::{App, BODY_LIMIT, Brand, Events, Kept, Proxies, keyer};
 use super::archive::{archive, archived_issue};
 use super::error::ServerError;
 use super::feed::archive_feed;
+use super::limits::{limit_posts, post_limiter, spawn_sweeper};
+use super::mailer;
+use super::metrics::{Metrics, routes};
 use super::my_data::privacy_routes;
 use super::pages::not_found;
 use super::preview::preview;
@@ -65,6 +69,9 @@ pub(crate) async fn run(
         .filter(|t| !t.is_empty());
     let policy = Policy::new(&config.bounce_settings(), keyer(config, &signer));
     let unsubscribes = Unsubscribes::start(policy, store.clone());
+    // Validated with the config: an entry that does not parse stopped `load`.
+    let nets = config.server.proxies().unwrap_or_default();
+    let (mailer, queue) = mailer::channel(config.server.mail_queue);
     let app = Arc::new(App {
         kept: Kept::default(),
         unsubscribes,
@@ -79,8 +86,19 @@ pub(crate) async fn run(
         transport: Transport::from_config(config, "confirmations"),
         dkim,
         store,
+        proxies: Proxies {
+            nets,
+            header: config.server.proxy_header.to_ascii_lowercase(),
+        },
+        mailer,
+        posts: post_limiter(config),
         config: config.clone(),
     });
+    // What outlived its window while no server ran goes before the first request.
+    app.sweep().await;
+    let stop_mailer = Arc::new(tokio::sync::Notify::new());
+    let worker = mailer::spawn(app.clone(), queue, stop_mailer.clone());
+    let sweeper = spawn_sweeper(app.clone());
     let addr = listen.unwrap_or(&config.server.listen).to_string();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -94,7 +112,70 @@ pub(crate) async fn run(
     })?;
     events.listening(&format!("http://{bound}"));
     let limits = Limits::of(config);
-    serve(listener, router(app, &limits), limits, shutdown).await
+    let metrics = Arc::new(Metrics::new(config, Some(app.store.clone()), app.clock));
+    let served = serve(listener, router(app, metrics, &limits), limits, shutdown).await;
+    sweeper.abort();
+    // Mails already queued still go (their pages said "sent"), for a while.
+    stop_mailer.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    served
+}
+
+/// `tipsheet run`'s listener (`[server] metrics_listen`), bound: only
+/// `/metrics` and `/healthz`, with the server's limits.
+pub(crate) struct MetricsListener {
+    listener: tokio::net::TcpListener,
+    config: Config,
+    now: Option<DateTime<Utc>>,
+    /// Where it listens: `http://127.0.0.1:9187/metrics`.
+    pub(crate) url: String,
+}
+
+/// Binds `addr` for [`MetricsListener::serve`] (a bind error stops `run` at start).
+pub(crate) async fn bind_metrics(
+    config: &Config,
+    addr: &str,
+    now: Option<DateTime<Utc>>,
+) -> Result<MetricsListener, ServerError> {
+    let bind = |source| ServerError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let bound = listener.local_addr().map_err(bind)?;
+    Ok(MetricsListener {
+        listener,
+        config: config.clone(),
+        now,
+        url: format!("http://{bound}/metrics"),
+    })
+}
+
+impl MetricsListener {
+    /// Serves until `shutdown`.
+    pub(crate) async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let limits = Limits::of(&self.config);
+        let clock = WallClock::starting_at(self.now);
+        let metrics = Arc::new(Metrics::new(&self.config, None, clock));
+        let app = routes(metrics)
+            .fallback(not_found_plain)
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                limits.request,
+            ))
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                limits.requests,
+            ))
+            .layer(axum::middleware::map_response(security_headers));
+        serve(self.listener, app, limits, shutdown).await
+    }
+}
+
+async fn not_found_plain() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "not found\n")
 }
 
 /// The server's limits, from `[server]`.
@@ -175,10 +256,12 @@ async fn serve(
     Ok(())
 }
 
-fn router(app: Arc<App>, limits: &Limits) -> Router {
+fn router(app: Arc<App>, metrics: Arc<Metrics>, limits: &Limits) -> Router {
+    let metrics = routes(metrics);
     Router::new()
         .route("/", get(subscribe_form))
-        .route("/healthz", get(|| async { "ok" }))
+        .route_service("/healthz", metrics.clone())
+        .route_service("/metrics", metrics)
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .route("/resubscribe", post(resubscribe))
         .route("/subscribe", get(subscribe_form).post(subscribe))
@@ -214,6 +297,10 @@ fn router(app: Arc<App>, limits: &Limits) -> Router {
         ))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limit_posts,
         ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)

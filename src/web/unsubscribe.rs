@@ -32,7 +32,6 @@ use crate::store::StoreError;
 pub(super) struct UnsubscribePage<'a> {
     brand: &'a Brand,
     email: &'a str,
-    token: &'a str,
     action: String,
 }
 
@@ -167,7 +166,6 @@ pub(super) async fn unsubscribe_page(
             &UnsubscribePage {
                 brand: &app.brand,
                 email: &key,
-                token: &token,
                 action: format!(
                     "unsubscribe?e={}&t={}",
                     encode_query(&key),

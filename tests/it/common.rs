@@ -140,9 +140,24 @@ impl Site {
         Vec<String>,
         std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     ) {
+        self.spawn_until_with(args, until, &[])
+    }
+
+    /// [`Site::spawn_until`] with extra environment variables.
+    pub fn spawn_until_with(
+        &self,
+        args: &[&str],
+        until: &str,
+        env: &[(&str, &str)],
+    ) -> (
+        std::process::Child,
+        Vec<String>,
+        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    ) {
         use std::io::BufRead;
         let mut child = self
             .command(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -195,6 +210,16 @@ impl Site {
         }
         out
     }
+}
+
+/// Stops a long-running child (such as `run`) with SIGTERM; its exit code.
+pub fn terminate(mut child: std::process::Child) -> Option<i32> {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait().unwrap().code()
 }
 
 pub fn to_run(o: Output) -> Run {

@@ -1,10 +1,13 @@
 //! Integration tests: drive the real `tipsheet` binary against real files and a
 //! real SMTP server running in this process. One test binary for build speed.
 
+mod approval;
+mod backup;
 mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod dns;
 mod engine;
 mod faults;
 mod feeds;
@@ -15,11 +18,14 @@ mod hosts;
 mod import;
 mod inbound;
 mod kept;
+mod logs;
+mod metrics;
 mod pg;
 mod pipes;
 mod preview;
 mod privacy;
 mod props;
+mod reader_links;
 mod render;
 mod schedule;
 mod secrets;

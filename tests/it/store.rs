@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tipsheet::content::issue::Selection;
 use tipsheet::store::{
-    Frozen, IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings, StoreUrl,
-    StoredSubscriber, StoredSuppression,
+    Approval, Frozen, Hit, IssueStatus, LimitScope, Outcome, RecipientStatus, Store, StoreError,
+    StoreSettings, StoreUrl, StoredSubscriber, StoredSuppression,
 };
 
 use crate::pg::{self, FreshDb};
@@ -168,6 +168,72 @@ fn both_engines_lifecycle_freeze_recover_commit_finish() {
             assert_eq!(a[0].message_id.as_deref(), Some("<a@x.com>"));
             assert_eq!(st.history().await.unwrap().len(), 1);
             assert_eq!(st.schema_version().await.unwrap(), KNOWN, "{engine}");
+        });
+    }
+}
+
+/// An issue staged before any recipient is frozen keeps its rendered copy:
+/// a second stage changes nothing, a replacement only while `assembled`, the
+/// freeze sends the staged copy, and every approval stays, in order.
+#[test]
+fn both_engines_stage_an_issue_and_keep_every_approval() {
+    for (engine, s, _db) in engines("store::both_engines_approvals").list {
+        if engine == "sqlite" {
+            // An empty list of record: the file engine's is a file.
+            std::fs::write(&s.subscribers_path, "email,name\n").unwrap();
+        }
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            assert_eq!(st.rendered(SLOT).await.unwrap(), None, "{engine}");
+            assert!(st.approvals(SLOT).await.unwrap().is_empty(), "{engine}");
+            let first = st.stage(SLOT, 1, &sel("t"), b"r1", false).await.unwrap();
+            assert!(first.written, "{engine}");
+            assert_eq!(first.rendered.as_deref(), Some(&b"r1"[..]), "{engine}");
+            assert_eq!(first.record.status, IssueStatus::Assembled, "{engine}");
+            let kept = st.stage(SLOT, 1, &sel("u"), b"r2", false).await.unwrap();
+            assert!(!kept.written, "{engine}");
+            assert_eq!(kept.rendered.as_deref(), Some(&b"r1"[..]), "{engine}");
+            assert_eq!(kept.record.selection, sel("t"), "{engine}");
+            let replaced = st.stage(SLOT, 1, &sel("u"), b"r2", true).await.unwrap();
+            assert!(replaced.written, "{engine}");
+            assert_eq!(replaced.record.selection, sel("u"), "{engine}");
+            assert_eq!(
+                st.rendered(SLOT).await.unwrap().as_deref(),
+                Some(&b"r2"[..])
+            );
+            for (by, digest) in [("ana", "d1"), ("bob", "d2")] {
+                st.record_approval(&Approval {
+                    slot: SLOT,
+                    number: 1,
+                    by: by.into(),
+                    at: "2026-11-30T09:00:00Z".into(),
+                    digest: digest.into(),
+                    reassembled: by == "bob",
+                })
+                .await
+                .unwrap();
+            }
+            let all = st.approvals(SLOT).await.unwrap();
+            assert_eq!(
+                all.iter()
+                    .map(|a| (a.by.as_str(), a.digest.as_str(), a.reassembled))
+                    .collect::<Vec<_>>(),
+                [("ana", "d1", false), ("bob", "d2", true)],
+                "{engine}"
+            );
+            // The freeze keeps the staged selection and copy, whatever it is given.
+            let frozen = st
+                .freeze_issue(SLOT, 1, &sel("x"), Some(b"r3"))
+                .await
+                .unwrap();
+            assert_eq!(frozen.record.selection, sel("u"), "{engine}");
+            assert_eq!(frozen.rendered.as_deref(), Some(&b"r2"[..]), "{engine}");
+            assert_eq!(frozen.record.status, IssueStatus::Sending, "{engine}");
+            // Frozen: no replacement any more.
+            let late = st.stage(SLOT, 1, &sel("y"), b"r4", true).await.unwrap();
+            assert!(!late.written, "{engine}");
+            assert_eq!(late.rendered.as_deref(), Some(&b"r2"[..]), "{engine}");
+            assert_eq!(late.record.selection, sel("u"), "{engine}");
         });
     }
 }
@@ -353,21 +419,28 @@ fn both_engines_keep_the_list_suppressions_and_the_confirmation_limit() {
                 !st.is_suppressed("ana@example.com").await.unwrap(),
                 "{engine}"
             );
-            let hour = chrono::TimeDelta::hours(1);
-            assert!(st.claim_confirmation("x@y.z", t, hour).await.unwrap());
+            let once = [mailbox_hit("x@y.z")];
+            assert_eq!(st.take(&once, t).await.unwrap(), None);
             let later = t + chrono::TimeDelta::minutes(59);
-            assert!(!st.claim_confirmation("x@y.z", later, hour).await.unwrap());
-            st.release_confirmation("x@y.z", t).await.unwrap();
-            assert!(
-                st.claim_confirmation("x@y.z", later, hour).await.unwrap(),
-                "{engine}"
-            );
+            assert_eq!(st.take(&once, later).await.unwrap(), Some(0));
+            st.give_back(&once, later).await.unwrap();
+            assert_eq!(st.take(&once, later).await.unwrap(), None, "{engine}");
         });
     }
 }
 
+/// A sign-up's mailbox counter: one per hour.
+fn mailbox_hit(key: &str) -> Hit {
+    Hit {
+        scope: LimitScope::Confirm,
+        key: key.into(),
+        max: 1,
+        window: chrono::TimeDelta::hours(1),
+    }
+}
+
 #[test]
-fn both_engines_drop_expired_sign_up_state_and_export_what_remains() {
+fn both_engines_count_limits_all_or_none_and_drop_them_after_their_window() {
     for (engine, s, _db) in engines("store::both_engines_sign_up_state").list {
         let s = StoreSettings {
             keyer: Some(keyer()),
@@ -378,39 +451,49 @@ fn both_engines_drop_expired_sign_up_state_and_export_what_remains() {
             let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
                 .unwrap()
                 .to_utc();
-            let hour = chrono::TimeDelta::hours(1);
             let min = chrono::TimeDelta::minutes;
+            let client = |max| Hit {
+                scope: LimitScope::Client,
+                key: "192.0.2.1".into(),
+                max,
+                window: chrono::TimeDelta::hours(1),
+            };
             let held = |key: &'static str| {
                 let st = st.clone();
-                async move { st.held(key).await.unwrap().confirmation }
+                async move { st.held(key).await.unwrap().counted }
             };
-            assert!(
-                st.claim_confirmation("a@example.com", t, hour)
-                    .await
-                    .unwrap()
+            // Two per client: the third is refused, and refusing the
+            // mailbox counts nothing against the client.
+            // Mailbox counters are kept under the mailbox's keyed hash.
+            let mailbox = |a: &str| mailbox_hit(&keyer().pseudonym(a));
+            let a = [client(2), mailbox("a@example.com")];
+            assert_eq!(st.take(&a, t).await.unwrap(), None, "{engine}");
+            assert_eq!(st.take(&a, t).await.unwrap(), Some(1), "{engine}");
+            let b = [client(2), mailbox("b@example.com")];
+            assert_eq!(st.take(&b, t + min(30)).await.unwrap(), None);
+            let c = [client(2), mailbox("c@example.com")];
+            assert_eq!(st.take(&c, t + min(31)).await.unwrap(), Some(0));
+            let counted = held("a@example.com").await;
+            assert_eq!(counted.len(), 1, "{engine}");
+            assert_eq!(
+                (counted[0].scope, counted[0].since),
+                (LimitScope::Confirm, t)
             );
-            assert!(
-                st.claim_confirmation("b@example.com", t + min(30), hour)
-                    .await
-                    .unwrap()
-            );
-            assert_eq!(held("a@example.com").await, Some(t), "{engine}");
-            assert_eq!(held("z@example.com").await, None, "{engine}");
-            // A sign-up after a's hour is over: a's row goes, b's stays.
-            assert!(
-                st.claim_confirmation("c@example.com", t + min(61), hour)
-                    .await
-                    .unwrap()
-            );
-            assert_eq!(held("a@example.com").await, None, "{engine}");
-            assert_eq!(held("b@example.com").await, Some(t + min(30)), "{engine}");
-            // An address's own expired row is renewed, not lost.
-            assert!(
-                st.claim_confirmation("b@example.com", t + min(95), hour)
-                    .await
-                    .unwrap()
-            );
-            assert_eq!(held("b@example.com").await, Some(t + min(95)), "{engine}");
+            assert!(held("c@example.com").await.is_empty(), "{engine}");
+            // The sweep deletes what its window left behind, and only that.
+            assert_eq!(st.sweep(t + min(59)).await.unwrap(), 0, "{engine}");
+            assert_eq!(st.sweep(t + min(60)).await.unwrap(), 2, "{engine}");
+            assert!(held("a@example.com").await.is_empty(), "{engine}");
+            assert_eq!(held("b@example.com").await.len(), 1, "{engine}");
+            // A window that ended starts again at the next hit.
+            assert_eq!(st.take(&c, t + min(61)).await.unwrap(), None);
+            // Spent links go once they expire.
+            let x = (t + min(90)).timestamp();
+            assert!(st.spend_confirmation("d1", x, t.timestamp()).await.unwrap());
+            assert!(st.is_spent("d1").await.unwrap(), "{engine}");
+            assert!(!st.is_spent("d2").await.unwrap(), "{engine}");
+            st.sweep(t + min(91)).await.unwrap();
+            assert!(!st.is_spent("d1").await.unwrap(), "{engine}");
         });
     }
 }
@@ -830,7 +913,7 @@ fn postgres_import_twice_changes_nothing_and_never_lifts_a_suppression() {
 }
 
 #[test]
-fn postgres_confirmation_limit_is_shared_by_every_host() {
+fn postgres_limits_are_shared_by_every_host() {
     let Some(db) = pg::fresh("store::postgres_confirmations") else {
         return;
     };
@@ -845,21 +928,38 @@ fn postgres_confirmation_limit_is_shared_by_every_host() {
             .unwrap()
             .to_utc();
         let hour = chrono::TimeDelta::hours(1);
-        assert!(a.claim_confirmation("x@y.z", t0, hour).await.unwrap());
-        assert!(
-            !b.claim_confirmation("x@y.z", t0 + chrono::TimeDelta::minutes(59), hour)
+        let x = [mailbox_hit("x@y.z")];
+        let other = [mailbox_hit("other@y.z")];
+        assert_eq!(a.take(&x, t0).await.unwrap(), None);
+        assert_eq!(
+            b.take(&x, t0 + chrono::TimeDelta::minutes(59))
                 .await
-                .unwrap()
+                .unwrap(),
+            Some(0)
         );
-        assert!(b.claim_confirmation("other@y.z", t0, hour).await.unwrap());
-        // A mail that could not be sent gives its claim back.
-        b.release_confirmation("other@y.z", t0).await.unwrap();
-        assert!(a.claim_confirmation("other@y.z", t0, hour).await.unwrap());
-        assert!(
-            b.claim_confirmation("x@y.z", t0 + hour, hour)
-                .await
-                .unwrap()
-        );
+        assert_eq!(b.take(&other, t0).await.unwrap(), None);
+        // A mail that could not be sent gives its count back.
+        b.give_back(&other, t0).await.unwrap();
+        assert_eq!(a.take(&other, t0).await.unwrap(), None);
+        assert_eq!(b.take(&x, t0 + hour).await.unwrap(), None);
+        // Twenty hosts racing for a cap of five: five win.
+        let all = Hit {
+            scope: LimitScope::All,
+            key: String::new(),
+            max: 5,
+            window: hour,
+        };
+        let races = (0..20).map(|i| {
+            let st = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let hit = [all.clone()];
+            async move { st.take(&hit, t0).await.unwrap() }
+        });
+        let won = futures_util::future::join_all(races)
+            .await
+            .into_iter()
+            .filter(Option::is_none)
+            .count();
+        assert_eq!(won, 5);
     });
 }
 
@@ -889,5 +989,6 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
-/// PostgreSQL so that a recipient's writes are heap-only updates).
-pub(crate) const KNOWN: i64 = 9;
+/// PostgreSQL so that a recipient's writes are heap-only updates); the
+/// sign-up limits' table is 11.
+pub(crate) const KNOWN: i64 = 11;

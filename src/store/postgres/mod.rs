@@ -13,17 +13,20 @@
 //! and the retries, `rows.rs` the column lists and row mappers, and the
 //! queries are split by concern: `ledger.rs` (issues, freeze, commit),
 //! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
-//! (subscribers, suppressions, the confirmation limit), `reader_rows.rs` (one
+//! (subscribers, suppressions, spent links), `limits.rs` (the sign-up
+//! limits), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
 //! inbound events and their consequences); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
+mod approvals;
 mod claim;
 mod engine;
 mod event;
 mod feeds;
 mod hold;
 mod ledger;
+mod limits;
 mod list;
 mod pool;
 mod reader_rows;
@@ -45,6 +48,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_feeds.sql"),
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
+    include_str!("../migrations/postgres/0010_approvals.sql"),
+    include_str!("../migrations/postgres/0011_rate_limits.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

@@ -24,6 +24,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_feeds.sql"),
     include_str!("../migrations/sqlite/0008_spent_confirmations.sql"),
     include_str!("../migrations/sqlite/0009_holds.sql"),
+    include_str!("../migrations/sqlite/0010_approvals.sql"),
+    include_str!("../migrations/sqlite/0011_rate_limits.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -109,6 +111,17 @@ impl Db {
 
     pub(super) fn err(&self, e: rusqlite::Error) -> LedgerError {
         sql(&self.path, e)
+    }
+
+    /// The connection for a transaction, and how to name its errors.
+    pub(super) fn transact(
+        &mut self,
+    ) -> (
+        &mut Connection,
+        impl Fn(rusqlite::Error) -> LedgerError + use<>,
+    ) {
+        let path = self.path.clone();
+        (&mut self.conn, move |e| sql(&path, e))
     }
 
     fn setup(&mut self) -> Result<(), LedgerError> {
@@ -208,29 +221,49 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    /// Records an issue's frozen selection (no-op if the slot already has one).
+    /// Records an issue's frozen selection and, when given, its rendered
+    /// copy (no-op if the slot already has an issue).
     pub(crate) fn assemble(
         &self,
         date: NaiveDate,
         number: u32,
         selection: &Selection,
+        rendered: Option<&[u8]>,
     ) -> Result<(), LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO issues (slot, number, comparisons, tip, status, assembled_at)
-                 VALUES (?1, ?2, ?3, ?4, 'assembled', ?5)",
+                "INSERT OR IGNORE INTO issues (slot, number, comparisons, tip, status, assembled_at, rendered)
+                 VALUES (?1, ?2, ?3, ?4, 'assembled', ?5, ?6)",
                 params![
                     slot,
                     number,
                     selection.comparisons.join(","),
                     selection.tip,
-                    now()
+                    now(),
+                    rendered
                 ],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The rendered issue recorded with `date`, if any (none on a ledger
+    /// from before migration 10, opened to read).
+    pub(crate) fn rendered(&self, date: NaiveDate) -> Result<Option<Vec<u8>>, LedgerError> {
+        if !self.has_table("approvals")? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT rendered FROM issues WHERE slot = ?1",
+                [slot_key(date)],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
     }
 
     /// Freezes the recipient set and marks the issue `sending`, in one
@@ -738,7 +771,7 @@ mod tests {
     fn a_list_that_stops_early_freezes_nobody() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Db::open(&dir.path().join("l.sqlite3")).unwrap();
-        l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
+        l.assemble(d("2026-12-01"), 1, &sel(), None).unwrap();
         let rows = [
             Ok(("a@x.com".to_string(), "a@x.com".to_string(), String::new())),
             Err("cut off"),
@@ -756,7 +789,7 @@ mod tests {
     fn lifecycle_freeze_recover_commit_finish() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Db::open(&dir.path().join("state/l.sqlite3")).unwrap();
-        l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
+        l.assemble(d("2026-12-01"), 1, &sel(), None).unwrap();
         l.assemble(
             d("2026-12-01"),
             1,
@@ -764,6 +797,7 @@ mod tests {
                 comparisons: vec![],
                 tip: "x".into(),
             },
+            None,
         )
         .unwrap();
         assert_eq!(l.issue(d("2026-12-01")).unwrap().unwrap().selection, sel());
@@ -851,7 +885,7 @@ mod tests {
         let path = dir.path().join("l.sqlite3");
         let mut l = Db::open(&path).unwrap();
         for (slot, n) in [("2026-12-01", 1), ("2026-12-15", 2)] {
-            l.assemble(d(slot), n, &sel()).unwrap();
+            l.assemble(d(slot), n, &sel(), None).unwrap();
             let people = [("ann@x.com", "Ann Other"), ("bob@x.com", "Bob")]
                 .map(|(k, n)| (k.to_string(), k.to_string(), n.to_string()));
             l.freeze(d(slot), people.map(Ok::<_, ()>)).unwrap().unwrap();

@@ -1,8 +1,8 @@
 //! The embedded engine's list side: the list and the suppressions are the
 //! CSV files `subscribers.path` and `subscribers.suppressed_path` (read and
 //! appended through `crate::list`), erasures rewrite them with the ledger,
-//! the confirmation limit is this process's memory (`Confirmations`, in
-//! `store.rs`), and spent confirmation links are a table of the ledger.
+//! and the sign-up limits and spent links are tables of the ledger
+//! (`limits.rs`).
 //!
 //! Owns carrying out [`Roster`] on those files; it decides nothing.
 
@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::index::Pending;
 use super::store::{SqliteStore, guard};
@@ -23,6 +23,7 @@ use crate::list::{
 };
 use crate::store::error::StoreError;
 use crate::store::ledger::Ledger;
+use crate::store::limits::mailbox_keys;
 use crate::store::records::{
     Erasure, Forgotten, Held, Places, RecipientStatus, StoredSubscriber, StoredSuppression,
 };
@@ -196,20 +197,6 @@ impl Roster for SqliteStore {
         Ok(true)
     }
 
-    async fn claim_confirmation(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        every: TimeDelta,
-    ) -> Result<bool, StoreError> {
-        Ok(self.confirmations.claim(key, now, every))
-    }
-
-    async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.confirmations.release(key, at);
-        Ok(())
-    }
-
     async fn spend_confirmation(
         &self,
         digest: &str,
@@ -250,15 +237,20 @@ impl Roster for SqliteStore {
         };
         let mut keys = vec![key.to_string()];
         keys.extend(keyer.pseudonyms(key));
-        let (issues, events) = self.query((Vec::new(), Vec::new()), |db| {
-            Ok((db.rows_of(&keys)?, db.events_of(&keys)?))
+        let mailbox = mailbox_keys(keyer, key);
+        let (issues, events, counted) = self.query((Vec::new(), Vec::new(), Vec::new()), |db| {
+            Ok((
+                db.rows_of(&keys)?,
+                db.events_of(&keys)?,
+                db.counted(&mailbox)?,
+            ))
         })?;
         Ok(Held {
             list: files::list_rows(&self.subscribers, key)?,
             suppression: files::suppression_rows(&self.suppressed, key, keyer)?,
             issues,
             events,
-            confirmation: self.confirmations.sent_at(key),
+            counted,
         })
     }
 
@@ -290,7 +282,10 @@ impl Roster for SqliteStore {
         // A ledger is rewritten only where one exists (erasing creates none).
         let has_ledger = self.has_ledger();
         let ledger_rows = match has_ledger {
-            true => self.write(|db| db.pseudonymize(key, erasure.pseudonym, &scrub))?,
+            true => self.write(|db| {
+                db.forget_counted(&mailbox_keys(keyer, key))?;
+                db.pseudonymize(key, erasure.pseudonym, &scrub)
+            })?,
             false => 0,
         };
         Ok(Forgotten::Done {
