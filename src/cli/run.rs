@@ -43,7 +43,14 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
         ));
         let reporter = Console::new();
         daemon::run(&schedule, &clock, &stop, &wake, |slot| {
-            send_slot(config, &schedule, slot, stop.clone(), &reporter)
+            send_slot(
+                config,
+                &schedule,
+                slot,
+                clock.now(),
+                stop.clone(),
+                &reporter,
+            )
         })
         .await;
         log_line("tipsheet run: stopping");
@@ -57,6 +64,7 @@ async fn send_slot(
     config: &Config,
     schedule: &crate::schedule::Schedule,
     slot: Slot,
+    now: DateTime<Utc>,
     stop: Arc<AtomicBool>,
     reporter: &Console,
 ) -> SlotOutcome {
@@ -109,6 +117,7 @@ async fn send_slot(
             signer,
             resend_uncertain: true,
             stop,
+            now,
         };
         match session.deliver(slot, reporter).await {
             Ok(d) => Ok(super::send::print_delivered(d)),
@@ -133,6 +142,13 @@ async fn send_slot(
             SlotOutcome::Retry
         }
         Ok(Ending::Interrupted) => SlotOutcome::Interrupted,
+        Ok(Ending::Quota { until }) => {
+            log_line(&format!(
+                "issue #{number} ({date}) stopped at a cap with recipients pending; continuing it at {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ));
+            SlotOutcome::Later(until)
+        }
         Ok(o) => {
             log_line(&format!(
                 "issue #{number} ended with exit code {}; retrying while within grace",

@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 pub use redact::redact_url;
 pub use schema::{
-    Bounces, ContentConfig, Delivery, DkimSettings, Newsletter, ScheduleConfig, Server, Smtp,
-    State, StoreConfig, SubscribersConfig, Tls, TransportKind, Unsubscribe,
+    Bounces, ContentConfig, Delivery, DkimSettings, Newsletter, RelayConfig, ScheduleConfig,
+    Server, Smtp, State, StoreConfig, SubscribersConfig, Tls, TransportKind, Unsubscribe,
 };
 pub(crate) use validate::{host_of, is_loopback};
 

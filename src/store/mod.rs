@@ -10,7 +10,8 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back) and [`Feeds`] (`fetch`'s memory). Two engines implement all four, and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
+//! [`Quotas`] (the run loop's send counts for `[delivery]`'s caps). Two engines implement all five, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -32,6 +33,7 @@ mod feedback;
 mod feeds;
 mod ledger;
 mod postgres;
+mod quota;
 mod records;
 mod roster;
 mod settings;
@@ -43,6 +45,7 @@ pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recor
 pub use feedback::Feedback;
 pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
+pub use quota::{Quotas, Reserved, Window};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
@@ -52,9 +55,9 @@ pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the four sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds {}
-impl<T: Ledger + Roster + Feedback + Feeds> Engine for T {}
+/// Everything a store does: the five sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Quotas {}
+impl<T: Ledger + Roster + Feedback + Feeds + Quotas> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

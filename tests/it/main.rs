@@ -19,6 +19,8 @@ mod pipes;
 mod preview;
 mod privacy;
 mod props;
+mod quotas;
+mod relays;
 mod render;
 mod schedule;
 mod secrets;

@@ -15,7 +15,8 @@
 //! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
 //! (subscribers, suppressions, the confirmation limit), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
-//! inbound events and their consequences); `engine.rs` maps the store
+//! inbound events and their consequences), `quota.rs` (the caps' send
+//! counts, reserved under an advisory lock); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
 mod claim;
@@ -26,6 +27,7 @@ mod hold;
 mod ledger;
 mod list;
 mod pool;
+mod quota;
 mod reader_rows;
 mod rows;
 
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_feeds.sql"),
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
+    include_str!("../migrations/postgres/0010_quotas_and_relays.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).
