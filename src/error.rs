@@ -7,6 +7,7 @@
 
 use crate::config::ConfigError;
 use crate::delivery::SessionError;
+use crate::editorial::EditorialError;
 use crate::mail::PrepareError;
 use crate::plan::PlanError;
 use crate::reader_data::PrivacyError;
@@ -79,7 +80,7 @@ macro_rules! via_session {
         }
     )*};
 }
-via_session!(PlanError, LedgerError, PrepareError);
+via_session!(PlanError, LedgerError, PrepareError, EditorialError);
 
 /// What came back could not be applied: the ledger and the store as
 /// themselves, a suppression list file as a write that failed.
@@ -166,7 +167,7 @@ impl Error {
             | Error::Store(StoreError::Locked(_))
             | Error::Session(SessionError::Store(StoreError::Locked(_))) => exit::LOCKED,
             e if e.store_lost() => exit::STORE,
-            Error::Session(SessionError::Held { .. }) => exit::HELD,
+            Error::Session(SessionError::Editorial(e)) if e.stops_send() => exit::HELD,
             Error::Session(SessionError::Delivery { .. } | SessionError::TestSend { .. }) => {
                 exit::FAILED
             }
@@ -206,6 +207,8 @@ impl Error {
             | Error::Privacy(PrivacyError::Store(e))
             | Error::Session(SessionError::Store(e))
             | Error::Session(SessionError::Plan(PlanError::Store(e)))
+            | Error::Session(SessionError::Editorial(EditorialError::Store(e)))
+            | Error::Session(SessionError::Editorial(EditorialError::Plan(PlanError::Store(e))))
             | Error::Session(SessionError::Delivery {
                 source: SendError::Store(e),
                 ..

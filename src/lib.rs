@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: [`config`] → [`content`] + [`list`] → [`mail`] →
 //! [`delivery`] (→ [`store`]). [`plan`] ties them together for one command,
+//! [`editorial`] decides whether an issue may go (approval, hold),
 //! [`schedule`] says when, [`web`] serves readers, [`error`] maps failures to
 //! exit codes, and [`cli`] is clap and printing. ARCHITECTURE.md has the map.
 //! The library never prints and never exits.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod diagnostic;
+pub mod editorial;
 pub(crate) mod error;
 pub mod feeds;
 pub(crate) mod fsperm;

@@ -2,14 +2,16 @@
 //! D]`: put an issue on hold so that no command on any host sends it, and let
 //! it go again.
 //!
-//! Owns the command lines only: the hold is kept by the store, and what a hold
+//! Owns the command lines only: the rules are `editorial`'s (the same calls
+//! the web console makes), the hold is kept by the store, and what a hold
 //! stops is the delivery session's and the run loop's business.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
 use super::output::outln;
 use crate::config::Config;
+use crate::editorial;
 use crate::error::{Ending, Error};
 use crate::plan;
 use crate::store::Store;
@@ -34,7 +36,11 @@ pub struct ReleaseArgs {
 }
 
 /// The slot `send` would pick: `--date`'s, or the current one.
-fn slot(config: &Config, date: Option<NaiveDate>, now: DateTime<Utc>) -> Result<NaiveDate, Error> {
+pub(super) fn slot(
+    config: &Config,
+    date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, Error> {
     let schedule = config.schedule()?;
     let slot = match date {
         Some(d) => plan::slot_for(&schedule, d)?,
@@ -50,11 +56,10 @@ pub(super) async fn hold(
 ) -> Result<Ending, Error> {
     let date = slot(config, args.date, now)?;
     let store = Store::open(&plan::store_settings(config)?).await?;
-    let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-    store.hold(date, args.reason.as_deref(), &at).await?;
+    let hold = editorial::hold(&store, date, args.reason.as_deref()).await?;
     outln!(
         "issue of {date} is on hold{}: no command sends it (a send in progress stops within seconds); `tipsheet release --date {date}` lets it go",
-        args.reason
+        hold.reason
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
@@ -69,7 +74,7 @@ pub(super) async fn release(
 ) -> Result<Ending, Error> {
     let date = slot(config, args.date, now)?;
     let store = Store::open(&plan::store_settings(config)?).await?;
-    if store.unhold(date).await? {
+    if editorial::release(&store, date).await? {
         outln!("issue of {date} is released: the next `send` (or `run`) sends it");
     } else {
         outln!("issue of {date} was not on hold; nothing to do");

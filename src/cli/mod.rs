@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::{Ending, Error, exit};
 
+mod approve;
 mod check;
 mod common;
 mod fetch;
@@ -64,8 +65,8 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate config, content and subscribers.
-    Check,
+    /// Validate config, content and subscribers (and, with `--dns`, the domain's DNS).
+    Check(check::CheckArgs),
     /// Dry run: render the next issue for one subscriber and write it to files.
     Preview(preview::PreviewArgs),
     /// Deliver an issue to every active subscriber.
@@ -82,6 +83,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Import new comparisons from the configured feeds (`[[content.feeds]]`).
     Fetch(fetch::FetchArgs),
+    /// Approve an issue: freeze it as it stands and sign it off for sending.
+    Approve(approve::ApproveArgs),
     /// Put an issue on hold: no command on any host sends it until `release`.
     Hold(hold::HoldArgs),
     /// Release an issue put on hold.
@@ -109,7 +112,7 @@ pub fn run(cli: Cli) -> Result<Ending, Error> {
 async fn dispatch(cli: Cli) -> Result<Ending, Error> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Check => check::run(&cli.config, now).await,
+        Command::Check(a) => check::run(&cli.config, a, now).await,
         Command::Preview(a) => preview::run(&Config::load(&cli.config)?, a, now).await,
         Command::Send(a) => send::run(&Config::load(&cli.config)?, a, now).await,
         Command::Status(a) => status::run(&Config::load(&cli.config)?, a, now).await,
@@ -118,6 +121,7 @@ async fn dispatch(cli: Cli) -> Result<Ending, Error> {
         Command::Serve(a) => serve::run(&Config::load(&cli.config)?, a, cli.now).await,
         Command::Import(a) => import::run(a, &cli.config),
         Command::Fetch(a) => fetch::run(&Config::load(&cli.config)?, a).await,
+        Command::Approve(a) => approve::run(&Config::load(&cli.config)?, a, now).await,
         Command::Hold(a) => hold::hold(&Config::load(&cli.config)?, a, now).await,
         Command::Release(a) => hold::release(&Config::load(&cli.config)?, a, now).await,
         Command::Subscribers(a) => reader::run(&Config::load(&cli.config)?, a, now).await,

@@ -2,18 +2,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::common::log_line;
 use super::progress::Console;
 use crate::config::Config;
-use crate::delivery::session::Session;
+use crate::delivery::session::{Session, SessionError};
+use crate::editorial::{self, ApprovalState};
 use crate::error::{Ending, Error};
 use crate::plan;
 use crate::schedule::Slot;
 use crate::schedule::clock::{Clock, WallClock};
-use crate::schedule::daemon::{self, SlotOutcome};
+use crate::schedule::daemon::{self, Ahead, SlotOutcome};
 
 pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
@@ -42,7 +44,17 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
                 .unwrap_or_else(|| "none".into())
         ));
         let reporter = Console::new();
-        daemon::run(&schedule, &clock, &stop, &wake, |slot| {
+        // With approval required, each issue is announced a day ahead (new
+        // articles fetched first, so the editor approves them too).
+        let ahead = Ahead {
+            lead: if config.editorial.approval_required() {
+                APPROVAL_NOTICE
+            } else {
+                Duration::ZERO
+            },
+            call: |slot| announce(config, slot),
+        };
+        daemon::run(&schedule, &clock, &stop, &wake, ahead, |slot| {
             send_slot(
                 config,
                 &schedule,
@@ -56,6 +68,66 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
         log_line("tipsheet run: stopping");
     }
     Ok(Ending::Done)
+}
+
+/// How long before a slot `run` warns that its issue awaits approval.
+const APPROVAL_NOTICE: Duration = Duration::from_secs(24 * 3600);
+
+/// A day before `slot` (approval required): fetch, then warn if the issue
+/// is not approved as it stands.
+async fn announce(config: &Config, slot: Slot) {
+    if config.content.fetches_before_issue() {
+        fetch_before(config, &slot).await;
+    }
+    let state = match plan::read_store(config).await {
+        Ok(Some(store)) => editorial::approval_state(&store, config, slot.date)
+            .await
+            .map_err(Error::from),
+        Ok(None) => Ok(ApprovalState::Awaiting { last: None }),
+        Err(e) => Err(Error::from(e)),
+    };
+    match state {
+        Ok(ApprovalState::Approved(a)) => log_line(&format!(
+            "issue #{} ({}) goes out at {} UTC, approved by {} at {}",
+            slot.number,
+            slot.date,
+            slot.utc.format("%Y-%m-%d %H:%M"),
+            a.by,
+            a.at
+        )),
+        Ok(_) => log_line(&format!(
+            "warning: issue #{} ({}) goes out at {} UTC and is awaiting approval: nothing will be sent until `tipsheet approve --date {}`",
+            slot.number,
+            slot.date,
+            slot.utc.format("%Y-%m-%d %H:%M"),
+            slot.date
+        )),
+        Err(e) => log_line(&format!(
+            "warning: cannot tell whether issue #{} ({}) is approved: {e}",
+            slot.number, slot.date
+        )),
+    }
+}
+
+/// New articles first, so that they can be in this issue; a failed fetch
+/// is logged and the issue goes out with what is there.
+async fn fetch_before(config: &Config, slot: &Slot) {
+    match super::fetch::fetch(config, false).await {
+        Ok(f) => {
+            log_line(&format!(
+                "fetched before issue #{}: {}",
+                slot.number,
+                super::fetch::summary(&f)
+            ));
+            for line in super::fetch::failures(&f) {
+                log_line(&format!("fetch: {line}"));
+            }
+        }
+        Err(e) => log_line(&format!(
+            "fetch before issue #{} failed: {e}; sending with the content there is",
+            slot.number
+        )),
+    }
 }
 
 /// The daemon's callback: send `slot` unless the ledger has it sent, and log
@@ -83,25 +155,10 @@ async fn send_slot(
             return SlotOutcome::Retry;
         }
     }
-    if config.content.fetches_before_issue() {
-        // New articles first, so that they can be in this issue; a failed
-        // fetch is logged and the issue goes out with what is there.
-        match super::fetch::fetch(config, false).await {
-            Ok(f) => {
-                log_line(&format!(
-                    "fetched before issue #{}: {}",
-                    slot.number,
-                    super::fetch::summary(&f)
-                ));
-                for line in super::fetch::failures(&f) {
-                    log_line(&format!("fetch: {line}"));
-                }
-            }
-            Err(e) => log_line(&format!(
-                "fetch before issue #{} failed: {e}; sending with the content there is",
-                slot.number
-            )),
-        }
+    // With approval required, the issue sent is the one approved: the fetch
+    // came a day ahead, before the editor approved it.
+    if config.content.fetches_before_issue() && !config.editorial.approval_required() {
+        fetch_before(config, &slot).await;
     }
     log_line(&format!("sending issue #{} ({})", slot.number, slot.date));
     // Content is read fresh for every send.
@@ -154,6 +211,10 @@ async fn send_slot(
                 "issue #{number} ended with exit code {}; retrying while within grace",
                 o.code()
             ));
+            SlotOutcome::Retry
+        }
+        Err(Error::Session(SessionError::Editorial(e))) if e.stops_send() => {
+            log_line(&format!("warning: {e}; trying again while within grace"));
             SlotOutcome::Retry
         }
         Err(e) => {

@@ -29,7 +29,11 @@ pub(super) async fn run(
     now: DateTime<Utc>,
 ) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
-    let ledger = plan::snapshot(config, None).await?;
+    let store = plan::read_store(config).await?;
+    let ledger = match &store {
+        Some(s) => Some(s.snapshot(None).await?),
+        None => None,
+    };
     let mut slots = schedule.slots_before(now, args.past);
     slots.extend(schedule.slots_from(now).take(args.count));
     let mut rows = Vec::new();
@@ -39,18 +43,23 @@ pub(super) async fn run(
             None => None,
         };
         let state = slot_state(&schedule, slot, record.as_ref().map(|r| r.status), now);
-        rows.push((slot, state));
+        let approval = match state {
+            "sent" | "missed" => None,
+            _ => approval(config, store.as_ref(), slot.date).await?,
+        };
+        rows.push((slot, state, approval));
     }
     if args.json {
         let v: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(s, state)| {
+            .map(|(s, state, approval)| {
                 serde_json::json!({
                     "number": s.number,
                     "date": s.date.to_string(),
                     "local": s.local.to_rfc3339(),
                     "utc": s.utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     "status": state,
+                    "approval": approval,
                 })
             })
             .collect();
@@ -66,15 +75,36 @@ pub(super) async fn run(
         config.schedule.grace,
         schedule.cron_expression()
     );
-    for (s, state) in rows {
+    for (s, state, approval) in rows {
         outln!(
-            "#{:<4} {}  {}  {} UTC  {}",
+            "#{:<4} {}  {}  {} UTC  {}{}",
             s.number,
             s.date,
             s.local.format("%a %H:%M %Z"),
             s.utc.format("%Y-%m-%d %H:%M"),
-            state
+            state,
+            approval.map(|a| format!("  {a}")).unwrap_or_default()
         );
     }
     Ok(Ending::Done)
+}
+
+/// "awaiting approval" or "approved by X at T" for a slot not sent yet;
+/// nothing when approval is off and nobody approved it.
+async fn approval(
+    config: &Config,
+    store: Option<&crate::store::Store>,
+    date: chrono::NaiveDate,
+) -> Result<Option<String>, Error> {
+    use crate::editorial::ApprovalState;
+    let state = match store {
+        Some(s) => crate::editorial::approval_state(s, config, date).await?,
+        None if config.editorial.approval_required() => ApprovalState::Awaiting { last: None },
+        None => ApprovalState::NotRequired,
+    };
+    Ok(match state {
+        ApprovalState::NotRequired => None,
+        ApprovalState::Awaiting { .. } => Some("awaiting approval".into()),
+        ApprovalState::Approved(a) => Some(format!("approved by {} at {}", a.by, a.at)),
+    })
 }

@@ -10,6 +10,7 @@ use clap::Args;
 use super::output::{errln, outln};
 use super::progress::Console;
 use crate::config::Config;
+use crate::delivery::send_proofs;
 use crate::delivery::session::{self, Delivered, SendReport, Session, SessionError};
 use crate::error::{Ending, Error};
 use crate::plan;
@@ -26,12 +27,16 @@ pub struct SendArgs {
     /// Send a test copy to this address only ("[TEST]" subject, not recorded).
     #[arg(long)]
     pub to: Option<String>,
+    /// Send a "[PROOF]" copy to each `[editorial] proof_to` address only
+    /// (rendered and signed like the issue, not recorded).
+    #[arg(long, conflicts_with_all = ["dry_run", "to"])]
+    pub proof: bool,
     /// Do not resend recipients left uncertain by a crash.
     #[arg(long)]
     pub no_resend_uncertain: bool,
     /// For crontab: send only if a slot is due now (its time has come and is
     /// within grace) and not fully sent; otherwise exit 0 quietly.
-    #[arg(long, conflicts_with_all = ["date", "dry_run", "to"])]
+    #[arg(long, conflicts_with_all = ["date", "dry_run", "to", "proof"])]
     pub if_due: bool,
 }
 
@@ -42,6 +47,9 @@ pub(super) async fn run(
 ) -> Result<Ending, Error> {
     let schedule = config.schedule()?;
     let (library, _) = plan::load_content(config)?;
+    if args.proof {
+        return proofs(config, args, now, &schedule, &library).await;
+    }
     if args.dry_run || args.to.is_some() {
         let signer = super::common::signer_for(config, plan::Signing::Send, false)?;
         let ledger = plan::snapshot(config, None).await?;
@@ -114,6 +122,53 @@ pub(super) async fn run(
             Err(e.into())
         }
     }
+}
+
+/// `send --proof`: the issue `send --date`/`send --dry-run` would pick,
+/// to each proof address.
+async fn proofs(
+    config: &Config,
+    args: &SendArgs,
+    now: DateTime<Utc>,
+    schedule: &crate::schedule::Schedule,
+    library: &crate::content::Library,
+) -> Result<Ending, Error> {
+    let signer = super::common::signer_for(config, plan::Signing::Send, false)?;
+    let store = plan::read_store(config).await?;
+    let slot = match args.date {
+        Some(d) => plan::slot_for(schedule, d)?,
+        None => {
+            let ledger = match &store {
+                Some(s) => Some(s.snapshot(None).await?),
+                None => None,
+            };
+            plan::next_slot(schedule, ledger.as_ref(), now)?
+        }
+    };
+    let p = send_proofs(config, store.as_ref(), library, slot, signer).await?;
+    outln!(
+        "proof of issue #{} ({}), {}: {}",
+        p.number,
+        p.date,
+        if p.frozen {
+            "the copy frozen in the store"
+        } else {
+            "rendered now (not frozen yet)"
+        },
+        p.subject
+    );
+    for (address, code, reply) in &p.sent {
+        outln!("  sent to {address}: {code} {reply}");
+    }
+    for (address, why) in &p.failed {
+        errln!("proof to `{address}` failed: {why}");
+    }
+    outln!("proofs are not recorded: the ledger is unchanged");
+    Ok(if p.failed.is_empty() {
+        Ending::Done
+    } else {
+        Ending::Failures
+    })
 }
 
 /// Prints a session's summary; shared with `run`.

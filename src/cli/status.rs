@@ -62,6 +62,7 @@ async fn report(
         let mut text = format!("#{:<4} {}  {:<9}  nothing recorded", slot.number, d, state);
         if let Some(store) = store {
             show_hold(store, d, &mut json, &mut text).await?;
+            show_approval(store, config, d, &mut json, &mut text).await?;
         }
         if args.json {
             outln!("{}", serde_json::Value::Array(vec![json]));
@@ -208,17 +209,18 @@ async fn report(
         }
     }
     if let Some(store) = store {
-        held_rows(store, schedule, args.date, now, &mut rows).await?;
+        editorial_rows(store, config, schedule, args.date, now, &mut rows).await?;
     }
     print_rows(rows, args.json);
     Ok(Ending::Done)
 }
 
-/// Shows the hold on the slot `status` is about (`--date`'s, or the one
-/// `send` would send now) on its row, or as a row of its own when the issue
-/// is not recorded yet.
-async fn held_rows(
+/// Shows the hold and the approval of the slot `status` is about
+/// (`--date`'s, or the one `send` would send now) on its row, or as a row of
+/// its own when the issue is not recorded yet.
+async fn editorial_rows(
     store: &crate::store::Store,
+    config: &Config,
     schedule: &crate::schedule::Schedule,
     date: Option<NaiveDate>,
     now: DateTime<Utc>,
@@ -233,17 +235,65 @@ async fn held_rows(
         },
     };
     if let Some((_, json, text)) = rows.iter_mut().find(|r| r.0 == slot.date) {
-        return show_hold(store, slot.date, json, text).await.map(drop);
+        show_hold(store, slot.date, json, text).await?;
+        show_approval(store, config, slot.date, json, text).await?;
+        return Ok(());
     }
-    let mut json = serde_json::json!({"slot": slot.date.to_string(), "number": slot.number, "status": "on hold", "counts": {}, "recipients": []});
+    let held = store.hold_of(slot.date).await?.is_some();
+    let state = if held {
+        "on hold"
+    } else {
+        slot_state(schedule, &slot, None, now)
+    };
+    let mut json = serde_json::json!({"slot": slot.date.to_string(), "number": slot.number, "status": state, "counts": {}, "recipients": []});
     let mut text = format!(
         "#{:<4} {}  {:<9}  nothing recorded",
-        slot.number, slot.date, "on hold"
+        slot.number, slot.date, state
     );
-    if show_hold(store, slot.date, &mut json, &mut text).await? {
+    let held = show_hold(store, slot.date, &mut json, &mut text).await?;
+    if show_approval(store, config, slot.date, &mut json, &mut text).await? || held {
         rows.push((slot.date, json, text));
     }
     Ok(())
+}
+
+/// Adds the approval state of `date` to its row (none for an issue sent
+/// without one, or when approval is off and nobody approved); whether it did.
+async fn show_approval(
+    store: &crate::store::Store,
+    config: &Config,
+    date: NaiveDate,
+    json: &mut serde_json::Value,
+    text: &mut String,
+) -> Result<bool, Error> {
+    use crate::editorial::ApprovalState;
+    let state = crate::editorial::approval_state(store, config, date).await?;
+    match &state {
+        ApprovalState::NotRequired => return Ok(false),
+        ApprovalState::Awaiting { .. }
+            if store
+                .issue(date)
+                .await?
+                .is_some_and(|i| i.status == IssueStatus::Sent) =>
+        {
+            return Ok(false);
+        }
+        ApprovalState::Awaiting { last } => text.push_str(&format!(
+            "\n  AWAITING APPROVAL{}: nothing is sent until `tipsheet approve --date {date}`",
+            last.as_ref()
+                .map(|a| format!(" (changed since approved by {} at {})", a.by, a.at))
+                .unwrap_or_default()
+        )),
+        ApprovalState::Approved(a) => text.push_str(&format!(
+            "\n  approved by {} at {} (sha256 {}){}",
+            a.by,
+            a.at,
+            &a.digest[..16],
+            if a.reassembled { ", reassembled" } else { "" }
+        )),
+    }
+    json["approval"] = serde_json::to_value(&state).unwrap_or_default();
+    Ok(true)
 }
 
 /// Adds the hold on `date`, if any, to its row; whether there was one.

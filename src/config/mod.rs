@@ -17,8 +17,9 @@ use serde::Deserialize;
 
 pub use redact::redact_url;
 pub use schema::{
-    Bounces, ContentConfig, Delivery, DkimSettings, Newsletter, RelayConfig, ScheduleConfig,
-    Server, Smtp, State, StoreConfig, SubscribersConfig, Tls, TransportKind, Unsubscribe,
+    ApprovalMode, Bounces, ContentConfig, Delivery, DkimSettings, Editorial, Newsletter,
+    RelayConfig, ScheduleConfig, Server, Smtp, State, StoreConfig, SubscribersConfig, Tls,
+    TransportKind, Unsubscribe,
 };
 pub(crate) use validate::{host_of, is_loopback};
 
@@ -72,6 +73,9 @@ pub struct Config {
     /// `[content]`: where articles and tips live and how an issue is cut.
     #[serde(default)]
     pub content: ContentConfig,
+    /// `[editorial]`: approval before sending, proof addresses.
+    #[serde(default)]
+    pub editorial: Editorial,
     /// `[subscribers]`: the list and the suppression list.
     #[serde(default)]
     pub subscribers: SubscribersConfig,

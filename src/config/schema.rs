@@ -125,6 +125,35 @@ pub struct FeedConfig {
     pub url: String,
 }
 
+/// `[editorial]`: who signs an issue off before it goes out, and where proofs go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Editorial {
+    /// Whether an issue must be approved (`tipsheet approve`) before any
+    /// command sends it.
+    pub approval: ApprovalMode,
+    /// Where `tipsheet send --proof` sends a `[PROOF]` copy of the issue.
+    pub proof_to: Vec<String>,
+}
+
+impl Editorial {
+    /// Whether an issue must be approved before it is sent.
+    pub fn approval_required(&self) -> bool {
+        self.approval == ApprovalMode::Required
+    }
+}
+
+/// `editorial.approval`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalMode {
+    /// Issues go out on schedule without a sign-off.
+    #[default]
+    Off,
+    /// Nothing is sent until the issue is approved as it stands.
+    Required,
+}
+
 /// `[subscribers]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

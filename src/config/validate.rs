@@ -15,6 +15,7 @@ impl Config {
         self.validate_newsletter()?;
         self.schedule()?;
         self.validate_content()?;
+        self.validate_editorial()?;
         self.validate_delivery()?;
         self.validate_store()?;
         self.validate_unsubscribe()?;
@@ -138,6 +139,21 @@ impl Config {
                         feed.url
                     ),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// `[editorial]`: every proof address is an address.
+    fn validate_editorial(&self) -> Result<(), ConfigError> {
+        for to in &self.editorial.proof_to {
+            if let Err(e) = to.trim().parse::<lettre::Address>() {
+                return Err(self.invalid(
+                    "editorial.proof_to",
+                    format!(
+                        "`{to}` is not an email address ({e}); write each like `editor@example.com`"
+                    ),
+                ));
             }
         }
         Ok(())

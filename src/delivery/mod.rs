@@ -22,7 +22,8 @@
 //! - `worker`: one connection's loop;
 //! - `run`: the run loop, [`run()`];
 //! - [`session`]: one session (lock, freeze, recover, run, finish), the dry
-//!   run and the test send.
+//!   run and the test send;
+//! - [`proof`]: `[PROOF]` copies to the editors, outside the ledger.
 //!
 //! This file only declares and re-exports: it uses nothing of its children,
 //! and they never import from it.
@@ -31,6 +32,7 @@ mod error;
 mod options;
 mod pages;
 mod pause;
+pub mod proof;
 mod quota;
 mod refusal;
 mod relays;
@@ -45,6 +47,7 @@ mod worker;
 pub use error::{Failure, SendError};
 pub use options::{QuotaLimits, QuotaStop, RelayUse, Retry, RunOptions, Summary};
 pub use pause::Pause;
+pub use proof::{Proofs, send_proofs};
 pub use refusal::{FailureCount, failures_by_reason};
 pub use relays::{RelayChannel, Relays};
 pub use reporter::{Reporter, Silent};

@@ -23,6 +23,7 @@ use crate::config::{Config, TransportKind};
 use crate::content::Library;
 use crate::content::issue::Issue;
 use crate::diagnostic::Diagnostic;
+use crate::editorial::{self, EditorialError};
 use crate::list;
 use crate::list::ListCounts;
 use crate::mail::prepared::Recipient;
@@ -35,18 +36,9 @@ use crate::store::{Counts, IssueStatus, LedgerError, RecipientStatus, Store, Sto
 /// Why a session did not run to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    /// The issue is on hold (`tipsheet hold`).
-    #[error(
-        "on hold: nothing was sent (issue of `{date}`, held since `{at}`{why}); `tipsheet release --date {date}` lets it go"
-    )]
-    Held {
-        /// The slot.
-        date: NaiveDate,
-        /// When the hold was set.
-        at: String,
-        /// `, reason: `...`` or nothing.
-        why: String,
-    },
+    /// The issue is on hold or awaits approval (or cannot be approved).
+    #[error(transparent)]
+    Editorial(#[from] EditorialError),
     /// Another run holds the lock.
     #[error(
         "another tipsheet run holds `{}`; nothing was sent (wait for it to finish, or check it with `tipsheet status`)",
@@ -98,6 +90,11 @@ pub enum SessionError {
         /// Why it stopped.
         source: SendError,
     },
+    /// `send --proof` with no `[editorial] proof_to`.
+    #[error(
+        "`editorial.proof_to` lists no address, so there is nowhere to send a proof: add them to `[editorial]` in config.toml, e.g. `proof_to = [\"editor@example.com\"]`"
+    )]
+    NoProofAddress,
     /// `--to` is not an address.
     #[error("`{0}` is not a valid email address ({1})")]
     BadAddress(String, String),
@@ -186,16 +183,9 @@ impl Session<'_> {
             e => SessionError::Store(e),
         })?;
         let date = slot.date;
-        if let Some(hold) = store.hold_of(date).await? {
-            return Err(SessionError::Held {
-                date,
-                at: hold.at,
-                why: hold
-                    .reason
-                    .map(|r| format!(", reason: `{r}`"))
-                    .unwrap_or_default(),
-            });
-        }
+        // On hold, or (with approval required) not approved as it stands:
+        // nothing is frozen, nothing is sent.
+        editorial::may_send(&store, config, date, slot.number).await?;
         let snapshot = store.snapshot(None).await?;
         let (mut issue, _) = plan::choose(config, self.library, Some(&snapshot), slot.clone())?;
         let number = issue.number();
@@ -216,6 +206,11 @@ impl Session<'_> {
             })?,
             None => fresh,
         };
+        if config.editorial.approval_required() {
+            // Once more now that the issue is frozen: an issue reassembled
+            // between the check above and the freeze is not sent unapproved.
+            editorial::may_send(&store, config, date, number).await?;
+        }
         if frozen.record.selection != issue.selection {
             issue = crate::content::issue::assemble(self.library, slot, frozen.record.selection)
                 .map_err(PlanError::from)?;
@@ -231,7 +226,13 @@ impl Session<'_> {
         if uncertain > 0 {
             reporter.recovered(uncertain, self.resend_uncertain);
         }
-        let prepared = Arc::new(mail::prepare_frozen(config, &issue, &render, self.signer)?);
+        let prepared = Arc::new(mail::prepare_frozen(
+            config,
+            &issue,
+            &render,
+            self.signer,
+            crate::mail::prepared::CopyKind::Issue,
+        )?);
         let transport = Transport::from_config(config, &date.to_string());
         let mut opts = run_options(config, self.schedule, self.resend_uncertain);
         opts.now = self.now;

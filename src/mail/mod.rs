@@ -43,17 +43,16 @@ pub(crate) fn dkim_signer(config: &Config) -> Result<Option<dkim::DkimSigner>, C
 }
 
 /// The issue ready to splice per recipient from its frozen render (see
-/// [`Prepared::render`]), DKIM-signed when `[dkim]` is configured.
+/// [`Prepared::render`]), DKIM-signed when `[dkim]` is configured; `kind`
+/// says which copy (the issue, or a proof of it).
 pub(crate) fn prepare_frozen(
     config: &Config,
     issue: &Issue<'_>,
     frozen: &prepared::Frozen,
     signer: token::Signer,
+    kind: prepared::CopyKind,
 ) -> Result<Prepared, PrepareError> {
-    Ok(
-        Prepared::from_frozen(config, issue, frozen, signer, false)?
-            .with_dkim(dkim_signer(config)?),
-    )
+    Ok(Prepared::from_frozen(config, issue, frozen, signer, kind)?.with_dkim(dkim_signer(config)?))
 }
 
 /// The issue rendered once and ready to splice per recipient, DKIM-signed

@@ -48,6 +48,30 @@ pub(crate) struct Frozen {
     pub date: u64,
 }
 
+/// Which copy of an issue a [`Prepared`] makes: the issue itself, a test
+/// copy (`send --to`) or a proof (`send --proof`). The copies outside the
+/// ledger carry a subject prefix and Message-IDs of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    /// The issue as readers get it.
+    Issue,
+    /// A test copy: `[TEST] ` before the subject.
+    Test,
+    /// An editor's proof: `[PROOF] ` before the subject.
+    Proof,
+}
+
+impl CopyKind {
+    /// The subject prefix, and the word that keeps its Message-IDs apart.
+    fn prefix(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            CopyKind::Issue => None,
+            CopyKind::Test => Some(("[TEST] ", "test")),
+            CopyKind::Proof => Some(("[PROOF] ", "proof")),
+        }
+    }
+}
+
 /// One recipient's personal values.
 #[derive(Debug, Clone)]
 pub struct Recipient<'a> {
@@ -82,7 +106,7 @@ pub struct Prepared {
     bounce_address: Option<String>,
     fallback_name: String,
     signer: Signer,
-    subject_prefix: Option<String>,
+    kind: CopyKind,
 }
 
 impl Prepared {
@@ -96,7 +120,12 @@ impl Prepared {
         test: bool,
     ) -> Result<Self, RenderError> {
         let frozen = Self::render(config, issue, date)?;
-        Self::from_frozen(config, issue, &frozen, signer, test)
+        let kind = if test {
+            CopyKind::Test
+        } else {
+            CopyKind::Issue
+        };
+        Self::from_frozen(config, issue, &frozen, signer, kind)
     }
 
     /// The issue's shared bytes (templates rendered with stand-ins, CSS
@@ -142,7 +171,7 @@ impl Prepared {
         issue: &Issue<'_>,
         frozen: &Frozen,
         signer: Signer,
-        test: bool,
+        kind: CopyKind,
     ) -> Result<Self, RenderError> {
         let [name, email, unsubscribe] = frozen.stand_ins.clone();
         let stand_ins = StandIns {
@@ -158,8 +187,7 @@ impl Prepared {
         let n = &config.newsletter;
         let from = mailbox(&n.from)?;
         let mut subject = frozen.subject.clone();
-        let subject_prefix = test.then(|| "[TEST] ".to_string());
-        if let Some(p) = &subject_prefix {
+        if let Some((p, _)) = kind.prefix() {
             subject.insert_str(0, p);
         }
         let mut headers = Headers::new();
@@ -208,7 +236,7 @@ impl Prepared {
             bounce_address: config.bounces.as_ref().map(|b| b.address.clone()),
             fallback_name: n.greeting_fallback.clone(),
             signer,
-            subject_prefix,
+            kind,
             view,
         })
     }
@@ -255,8 +283,9 @@ impl Prepared {
     /// forge a report that quotes it) from the address and a public slot date.
     pub(crate) fn message_id(&self, key: &str) -> String {
         let mut signed = format!("{}\0{key}", self.slot);
-        if self.subject_prefix.is_some() {
-            signed.push_str("\0test");
+        if let Some((_, word)) = self.kind.prefix() {
+            signed.push('\0');
+            signed.push_str(word);
         }
         let tag = self.signer.sign(MESSAGE_ID_PURPOSE, &signed);
         format!("<{}.{}@{}>", self.slot, &tag[..MESSAGE_ID_TAG], self.domain)

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::error::PlanError;
 use crate::config::Config;
 use crate::content::Library;
-use crate::content::issue::{self, Issue};
+use crate::content::issue::{self, Issue, PastIssue};
 use crate::schedule::{Schedule, Slot};
 use crate::store::{IssueStatus, Snapshot, StoreError};
 
@@ -75,13 +75,25 @@ pub(crate) fn choose<'a>(
         Some(l) => l.history()?,
         None => Vec::new(),
     };
+    Ok((rotate(config, library, &history, slot)?, false))
+}
+
+/// The issue the rotation picks for `slot` given `history` (what `choose`
+/// does for a slot the ledger has not recorded, and what `approve
+/// --reassemble` does again, leaving the slot's own record out).
+pub(crate) fn rotate<'a>(
+    config: &Config,
+    library: &'a Library,
+    history: &[PastIssue],
+    slot: Slot,
+) -> Result<Issue<'a>, PlanError> {
     let selection = issue::select(
         library,
-        &history,
+        history,
         slot.number,
         config.content.comparisons_per_issue,
     )?;
-    Ok((issue::assemble(library, slot, selection)?, false))
+    Ok(issue::assemble(library, slot, selection)?)
 }
 
 /// True when the ledger records the issue of `date` as sent to everyone.

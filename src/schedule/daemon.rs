@@ -46,20 +46,34 @@ pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_secs(30u64 << failures.clamp(1, 4))
 }
 
+/// Calls `ahead` once for each slot, `lead` before its time (or at once, if
+/// the loop starts later than that); a zero `lead` never calls it.
+pub(crate) struct Ahead<G> {
+    /// How long before a slot.
+    pub lead: Duration,
+    /// What to do then (the caller warns, fetches, …).
+    pub call: G,
+}
+
 /// Runs until `stop` is set (and `wake` notified): each due slot goes to
-/// `send_slot`, as often as it takes while it is within grace.
-pub(crate) async fn run<C, F, Fut>(
+/// `send_slot`, as often as it takes while it is within grace; `ahead` hears
+/// of each slot `ahead.lead` before it.
+pub(crate) async fn run<C, F, Fut, G, GFut>(
     schedule: &Schedule,
     clock: &C,
     stop: &AtomicBool,
     wake: &Notify,
+    mut ahead: Ahead<G>,
     mut send_slot: F,
 ) where
     C: Clock,
     F: FnMut(Slot) -> Fut,
     Fut: Future<Output = SlotOutcome>,
+    G: FnMut(Slot) -> GFut,
+    GFut: Future<Output = ()>,
 {
     let mut failures = 0u32;
+    let mut told: Option<u32> = None;
     // Sends stopped at a cap: the slot, when to continue it, failed tries.
     let mut later: Vec<(Slot, DateTime<Utc>, u32)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
@@ -76,6 +90,15 @@ pub(crate) async fn run<C, F, Fut>(
                 }
                 SlotOutcome::Retry | SlotOutcome::Sent | SlotOutcome::AlreadySent => {}
             }
+            continue;
+        }
+        if !ahead.lead.is_zero()
+            && let Some(next) = schedule.slots_from(now).find(|s| s.utc > now)
+            && told != Some(next.number)
+            && (next.utc - now).to_std().unwrap_or_default() <= ahead.lead
+        {
+            told = Some(next.number);
+            (ahead.call)(next).await;
             continue;
         }
         let waiting = |date| later.iter().any(|(s, _, _)| s.date == date);
@@ -150,6 +173,15 @@ mod tests {
         }
     }
 
+    type NoCall = fn(Slot) -> std::future::Ready<()>;
+
+    fn never() -> Ahead<NoCall> {
+        Ahead {
+            lead: Duration::ZERO,
+            call: |_| std::future::ready(()),
+        }
+    }
+
     fn weekly() -> Schedule {
         // Tuesdays 09:00 UTC from 2026-12-01, grace 6h.
         Schedule::new("0 9 * * TUE", "UTC", 1, "2026-12-01", "6h").unwrap()
@@ -173,7 +205,7 @@ mod tests {
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let sent: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
-        run(&schedule, &clock, &stop, &wake, |slot| {
+        run(&schedule, &clock, &stop, &wake, never(), |slot| {
             let now = clock.now();
             let already = sent.borrow().iter().any(|(n, _)| *n == slot.number);
             let outcome = if already {
@@ -226,7 +258,7 @@ mod tests {
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let tries: RefCell<Vec<DateTime<Utc>>> = RefCell::new(Vec::new());
-        run(&schedule, &clock, &stop, &wake, |slot| {
+        run(&schedule, &clock, &stop, &wake, never(), |slot| {
             if slot.number == 1 {
                 tries.borrow_mut().push(clock.now());
             } else {
@@ -258,13 +290,57 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn each_slot_is_announced_once_a_lead_before_it() {
+        let schedule = weekly();
+        let clock = clock(at(2026, 11, 28, 12, 0));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let told: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
+        let ahead = Ahead {
+            lead: Duration::from_secs(24 * 3600),
+            call: |slot: Slot| {
+                told.borrow_mut().push((slot.number, clock.now()));
+                std::future::ready(())
+            },
+        };
+        let sent = RefCell::new(0);
+        run(&schedule, &clock, &stop, &wake, ahead, |slot| {
+            if slot.number == 2 {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let outcome = if *sent.borrow() == slot.number {
+                SlotOutcome::AlreadySent
+            } else {
+                *sent.borrow_mut() = slot.number;
+                SlotOutcome::Sent
+            };
+            async move { outcome }
+        })
+        .await;
+        let told = told.into_inner();
+        assert_eq!(
+            told.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![1, 2],
+            "each slot once: {told:?}"
+        );
+        for ((_, when), slot_day) in told.iter().zip([1, 8]) {
+            let lead = at(2026, 12, slot_day, 9, 0) - *when;
+            assert!(
+                lead <= TimeDelta::hours(24)
+                    && lead > TimeDelta::hours(24) - TimeDelta::seconds(31),
+                "told at {when}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_send_stopped_at_a_cap_is_continued_when_it_says_even_past_grace() {
         let schedule = weekly();
         let clock = clock(at(2026, 12, 1, 9, 0));
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let calls: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
-        run(&schedule, &clock, &stop, &wake, |slot| {
+        run(&schedule, &clock, &stop, &wake, never(), |slot| {
             let now = clock.now();
             calls.borrow_mut().push((slot.number, now));
             let n = calls.borrow().len();
@@ -296,7 +372,7 @@ mod tests {
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let calls = RefCell::new(0);
-        run(&schedule, &clock, &stop, &wake, |_| {
+        run(&schedule, &clock, &stop, &wake, never(), |_| {
             *calls.borrow_mut() += 1;
             async { SlotOutcome::Interrupted }
         })

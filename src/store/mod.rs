@@ -10,8 +10,9 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
-//! [`Quotas`] (the run loop's send counts for `[delivery]`'s caps). Two engines implement all five, and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory),
+//! [`Approvals`] (the editorial loop) and [`Quotas`] (the run loop's send
+//! counts for `[delivery]`'s caps). Two engines implement all six, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -26,6 +27,7 @@
 
 use std::sync::Arc;
 
+mod approvals;
 mod columns;
 mod error;
 mod event;
@@ -40,6 +42,7 @@ mod settings;
 mod sqlite;
 mod url;
 
+pub use approvals::{Approval, Approvals, Staged};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
@@ -55,9 +58,9 @@ pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the five sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds + Quotas {}
-impl<T: Ledger + Roster + Feedback + Feeds + Quotas> Engine for T {}
+/// Everything a store does: the six sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Quotas {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Quotas> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

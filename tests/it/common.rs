@@ -197,6 +197,16 @@ impl Site {
     }
 }
 
+/// Stops a long-running child (such as `run`) with SIGTERM; its exit code.
+pub fn terminate(mut child: std::process::Child) -> Option<i32> {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait().unwrap().code()
+}
+
 pub fn to_run(o: Output) -> Run {
     Run {
         code: o.status.code().unwrap_or(-1),

@@ -181,7 +181,7 @@ fn verify_one(raw: &[u8], sig: &str, key: &Public) -> Result<(), String> {
     }
 }
 
-fn site_with_dkim(key: &str) -> (Site, SmtpServer) {
+pub(crate) fn site_with_dkim(key: &str) -> (Site, SmtpServer) {
     let server = SmtpServer::start();
     let site = Site::new();
     site.use_smtp(server.port, 2);

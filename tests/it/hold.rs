@@ -140,11 +140,64 @@ fn run_sends_no_held_issue_and_keeps_running() {
     // Still up: a release within grace lets a later try send it.
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "{log:?}");
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(crate::common::terminate(child), Some(0));
     assert!(!site.path("state/outbox").exists() || site.emls("state/outbox").is_empty());
+}
+
+/// On the shared store a hold set on one host stops the sends of the others:
+/// each stops taking recipients (exit 4, or 6 if it had not begun), and after
+/// a release from that host a rerun on it mails everyone left, nobody twice.
+#[test]
+fn a_hold_from_another_host_stops_every_host_and_nobody_is_mailed_twice() {
+    let Some(db) = crate::pg::fresh("hold::from_another_host") else {
+        return;
+    };
+    const READERS: usize = 300;
+    let server = FaultServer::start(Wire {
+        delay_ms: 100,
+        ..Wire::default()
+    });
+    let sites = crate::hosts::hosts(&db, 3, READERS, server.port, 2);
+    let a = crate::hosts::spawn(&sites[0], &["send"]);
+    let started = Instant::now();
+    while server.count() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "host A never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let b = crate::hosts::spawn(&sites[1], &["send"]);
+    let before_b = server.count();
+    while server.count() < before_b + 4 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Host C, which sends nothing itself, holds the issue.
+    let h = sites[2].run(&["hold", "--date", SLOT, "--reason", "from host C"]);
+    assert_eq!(h.code, 0, "{h:?}");
+    let (ra, rb) = (crate::hosts::wait(a), crate::hosts::wait(b));
+    assert_eq!(ra.code, 4, "{ra:?}");
+    assert!(matches!(rb.code, 4 | 6), "{rb:?}");
+    assert!(ra.stderr.contains("on hold"), "{ra:?}");
+    let stopped_at = server.count();
+    assert!(
+        stopped_at < READERS,
+        "the hold stopped nothing: {stopped_at}"
+    );
+    // Every host sees the hold.
+    for site in &sites {
+        let r = site.run(&["send"]);
+        assert_eq!(r.code, 6, "{r:?}");
+        assert!(r.stderr.contains("from host C"), "{r:?}");
+    }
+    assert_eq!(server.count(), stopped_at);
+
+    let r = sites[2].run(&["release", "--date", SLOT]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = sites[2].run(&["send"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = server.received_by();
+    assert_eq!(got.len(), READERS, "nobody lost: {}", got.len());
+    assert!(got.values().all(|n| *n == 1), "nobody twice");
 }

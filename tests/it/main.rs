@@ -1,10 +1,12 @@
 //! Integration tests: drive the real `tipsheet` binary against real files and a
 //! real SMTP server running in this process. One test binary for build speed.
 
+mod approval;
 mod check;
 mod common;
 mod delivery;
 mod dkim;
+mod dns;
 mod engine;
 mod faults;
 mod feeds;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tipsheet::content::issue::Selection;
 use tipsheet::store::{
-    Frozen, IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings, StoreUrl,
-    StoredSubscriber, StoredSuppression,
+    Approval, Frozen, IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings,
+    StoreUrl, StoredSubscriber, StoredSuppression,
 };
 
 use crate::pg::{self, FreshDb};
@@ -169,6 +169,72 @@ fn both_engines_lifecycle_freeze_recover_commit_finish() {
             assert_eq!(a[0].message_id.as_deref(), Some("<a@x.com>"));
             assert_eq!(st.history().await.unwrap().len(), 1);
             assert_eq!(st.schema_version().await.unwrap(), KNOWN, "{engine}");
+        });
+    }
+}
+
+/// An issue staged before any recipient is frozen keeps its rendered copy:
+/// a second stage changes nothing, a replacement only while `assembled`, the
+/// freeze sends the staged copy, and every approval stays, in order.
+#[test]
+fn both_engines_stage_an_issue_and_keep_every_approval() {
+    for (engine, s, _db) in engines("store::both_engines_approvals").list {
+        if engine == "sqlite" {
+            // An empty list of record: the file engine's is a file.
+            std::fs::write(&s.subscribers_path, "email,name\n").unwrap();
+        }
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            assert_eq!(st.rendered(SLOT).await.unwrap(), None, "{engine}");
+            assert!(st.approvals(SLOT).await.unwrap().is_empty(), "{engine}");
+            let first = st.stage(SLOT, 1, &sel("t"), b"r1", false).await.unwrap();
+            assert!(first.written, "{engine}");
+            assert_eq!(first.rendered.as_deref(), Some(&b"r1"[..]), "{engine}");
+            assert_eq!(first.record.status, IssueStatus::Assembled, "{engine}");
+            let kept = st.stage(SLOT, 1, &sel("u"), b"r2", false).await.unwrap();
+            assert!(!kept.written, "{engine}");
+            assert_eq!(kept.rendered.as_deref(), Some(&b"r1"[..]), "{engine}");
+            assert_eq!(kept.record.selection, sel("t"), "{engine}");
+            let replaced = st.stage(SLOT, 1, &sel("u"), b"r2", true).await.unwrap();
+            assert!(replaced.written, "{engine}");
+            assert_eq!(replaced.record.selection, sel("u"), "{engine}");
+            assert_eq!(
+                st.rendered(SLOT).await.unwrap().as_deref(),
+                Some(&b"r2"[..])
+            );
+            for (by, digest) in [("ana", "d1"), ("bob", "d2")] {
+                st.record_approval(&Approval {
+                    slot: SLOT,
+                    number: 1,
+                    by: by.into(),
+                    at: "2026-11-30T09:00:00Z".into(),
+                    digest: digest.into(),
+                    reassembled: by == "bob",
+                })
+                .await
+                .unwrap();
+            }
+            let all = st.approvals(SLOT).await.unwrap();
+            assert_eq!(
+                all.iter()
+                    .map(|a| (a.by.as_str(), a.digest.as_str(), a.reassembled))
+                    .collect::<Vec<_>>(),
+                [("ana", "d1", false), ("bob", "d2", true)],
+                "{engine}"
+            );
+            // The freeze keeps the staged selection and copy, whatever it is given.
+            let frozen = st
+                .freeze_issue(SLOT, 1, &sel("x"), Some(b"r3"))
+                .await
+                .unwrap();
+            assert_eq!(frozen.record.selection, sel("u"), "{engine}");
+            assert_eq!(frozen.rendered.as_deref(), Some(&b"r2"[..]), "{engine}");
+            assert_eq!(frozen.record.status, IssueStatus::Sending, "{engine}");
+            // Frozen: no replacement any more.
+            let late = st.stage(SLOT, 1, &sel("y"), b"r4", true).await.unwrap();
+            assert!(!late.written, "{engine}");
+            assert_eq!(late.rendered.as_deref(), Some(&b"r2"[..]), "{engine}");
+            assert_eq!(late.record.selection, sel("u"), "{engine}");
         });
     }
 }
@@ -821,7 +887,7 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
 /// PostgreSQL so that a recipient's writes are heap-only updates).
-pub(crate) const KNOWN: i64 = 10;
+pub(crate) const KNOWN: i64 = 11;
 
 #[test]
 fn both_engines_count_reserved_sends_and_the_relay_of_each_message() {

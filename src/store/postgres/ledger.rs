@@ -77,6 +77,23 @@ impl PgStore {
         .await
     }
 
+    /// The issue of `date` and its rendered copy, right after it was
+    /// `done` ("frozen", "staged"): an error if it is not there.
+    pub(super) async fn stored(
+        &self,
+        date: NaiveDate,
+        done: &str,
+    ) -> Result<(IssueRecord, Option<Vec<u8>>), StoreError> {
+        let record = self
+            .issue(date)
+            .await?
+            .ok_or_else(|| StoreError::Database {
+                store: self.url.to_string(),
+                detail: format!("issue `{date}` vanished right after it was {done}"),
+            })?;
+        Ok((record, self.rendered(date).await?))
+    }
+
     /// Records an issue's selection (and rendered issue); no-op if the slot has one.
     pub(crate) async fn assemble(
         &self,
@@ -173,14 +190,7 @@ impl PgStore {
                 Ok(Some(added))
             })
             .await?;
-        let record = self
-            .issue(date)
-            .await?
-            .ok_or_else(|| StoreError::Database {
-                store: self.url.to_string(),
-                detail: format!("issue `{slot}` vanished right after it was frozen"),
-            })?;
-        let rendered = self.rendered(date).await?;
+        let (record, rendered) = self.stored(date, "frozen").await?;
         Ok(FrozenIssue {
             record,
             rendered,
@@ -457,7 +467,7 @@ impl<'a> CommitRows<'a> {
     }
 }
 
-async fn insert_issue<C: GenericClient>(
+pub(super) async fn insert_issue<C: GenericClient>(
     c: &C,
     slot: &str,
     number: u32,

@@ -19,6 +19,7 @@
 //! counts, reserved under an advisory lock); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
+mod approvals;
 mod claim;
 mod engine;
 mod event;
@@ -47,7 +48,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_feeds.sql"),
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
-    include_str!("../migrations/postgres/0010_quotas_and_relays.sql"),
+    include_str!("../migrations/postgres/0010_approvals.sql"),
+    include_str!("../migrations/postgres/0011_quotas_and_relays.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

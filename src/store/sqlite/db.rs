@@ -24,7 +24,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_feeds.sql"),
     include_str!("../migrations/sqlite/0008_spent_confirmations.sql"),
     include_str!("../migrations/sqlite/0009_holds.sql"),
-    include_str!("../migrations/sqlite/0010_quotas_and_relays.sql"),
+    include_str!("../migrations/sqlite/0010_approvals.sql"),
+    include_str!("../migrations/sqlite/0011_quotas_and_relays.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -112,14 +113,15 @@ impl Db {
         sql(&self.path, e)
     }
 
-    /// A write transaction taken at once (`BEGIN IMMEDIATE`: no other
-    /// process writes until it ends), with the ledger's path for errors.
-    pub(super) fn immediate(&mut self) -> Result<(rusqlite::Transaction<'_>, &Path), LedgerError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| sql(&self.path, e))?;
-        Ok((tx, &self.path))
+    /// The connection for a transaction, and how to name its errors.
+    pub(super) fn transact(
+        &mut self,
+    ) -> (
+        &mut Connection,
+        impl Fn(rusqlite::Error) -> LedgerError + use<>,
+    ) {
+        let path = self.path.clone();
+        (&mut self.conn, move |e| sql(&path, e))
     }
 
     fn setup(&mut self) -> Result<(), LedgerError> {
@@ -219,29 +221,49 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    /// Records an issue's frozen selection (no-op if the slot already has one).
+    /// Records an issue's frozen selection and, when given, its rendered
+    /// copy (no-op if the slot already has an issue).
     pub(crate) fn assemble(
         &self,
         date: NaiveDate,
         number: u32,
         selection: &Selection,
+        rendered: Option<&[u8]>,
     ) -> Result<(), LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO issues (slot, number, comparisons, tip, status, assembled_at)
-                 VALUES (?1, ?2, ?3, ?4, 'assembled', ?5)",
+                "INSERT OR IGNORE INTO issues (slot, number, comparisons, tip, status, assembled_at, rendered)
+                 VALUES (?1, ?2, ?3, ?4, 'assembled', ?5, ?6)",
                 params![
                     slot,
                     number,
                     selection.comparisons.join(","),
                     selection.tip,
-                    now()
+                    now(),
+                    rendered
                 ],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The rendered issue recorded with `date`, if any (none on a ledger
+    /// from before migration 10, opened to read).
+    pub(crate) fn rendered(&self, date: NaiveDate) -> Result<Option<Vec<u8>>, LedgerError> {
+        if !self.has_table("approvals")? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT rendered FROM issues WHERE slot = ?1",
+                [slot_key(date)],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
     }
 
     /// Freezes the recipient set and marks the issue `sending`, in one
@@ -709,7 +731,7 @@ fn has_events(tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<bool, Ledge
     .map_err(|e| sql(path, e))
 }
 
-pub(super) fn sql(path: &Path, source: rusqlite::Error) -> LedgerError {
+fn sql(path: &Path, source: rusqlite::Error) -> LedgerError {
     LedgerError::Sqlite {
         path: path.to_path_buf(),
         source,
@@ -776,7 +798,7 @@ mod tests {
     fn a_list_that_stops_early_freezes_nobody() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Db::open(&dir.path().join("l.sqlite3")).unwrap();
-        l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
+        l.assemble(d("2026-12-01"), 1, &sel(), None).unwrap();
         let rows = [
             Ok(("a@x.com".to_string(), "a@x.com".to_string(), String::new())),
             Err("cut off"),
@@ -794,7 +816,7 @@ mod tests {
     fn lifecycle_freeze_recover_commit_finish() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Db::open(&dir.path().join("state/l.sqlite3")).unwrap();
-        l.assemble(d("2026-12-01"), 1, &sel()).unwrap();
+        l.assemble(d("2026-12-01"), 1, &sel(), None).unwrap();
         l.assemble(
             d("2026-12-01"),
             1,
@@ -802,6 +824,7 @@ mod tests {
                 comparisons: vec![],
                 tip: "x".into(),
             },
+            None,
         )
         .unwrap();
         assert_eq!(l.issue(d("2026-12-01")).unwrap().unwrap().selection, sel());
@@ -891,7 +914,7 @@ mod tests {
         let path = dir.path().join("l.sqlite3");
         let mut l = Db::open(&path).unwrap();
         for (slot, n) in [("2026-12-01", 1), ("2026-12-15", 2)] {
-            l.assemble(d(slot), n, &sel()).unwrap();
+            l.assemble(d(slot), n, &sel(), None).unwrap();
             let people = [("ann@x.com", "Ann Other"), ("bob@x.com", "Bob")]
                 .map(|(k, n)| (k.to_string(), k.to_string(), n.to_string()));
             l.freeze(d(slot), people.map(Ok::<_, ()>)).unwrap().unwrap();

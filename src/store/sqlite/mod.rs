@@ -21,6 +21,7 @@ use crate::store::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
 };
 
+mod approvals;
 mod db;
 mod events;
 mod feedback;
@@ -77,7 +78,7 @@ impl Ledger for SqliteStore {
         number: u32,
         selection: &Selection,
     ) -> Result<(), StoreError> {
-        self.write(|db| db.assemble(slot, number, selection))
+        self.write(|db| db.assemble(slot, number, selection, None))
     }
 
     async fn freeze(
@@ -93,9 +94,9 @@ impl Ledger for SqliteStore {
         slot: NaiveDate,
         number: u32,
         selection: &Selection,
-        _rendered: Option<&[u8]>,
+        rendered: Option<&[u8]>,
     ) -> Result<FrozenIssue, StoreError> {
-        self.write(|db| db.assemble(slot, number, selection))?;
+        self.write(|db| db.assemble(slot, number, selection, rendered))?;
         let assembled = self
             .query(None, |db| db.issue(slot))?
             .is_some_and(|i| i.status == IssueStatus::Assembled);
@@ -118,9 +119,10 @@ impl Ledger for SqliteStore {
                     store: self.describe(),
                     detail: format!("issue `{slot}` vanished right after it was assembled"),
                 })?;
+        let rendered = self.query(None, |db| db.rendered(slot))?;
         Ok(FrozenIssue {
             record,
-            rendered: None,
+            rendered,
             added,
             diags,
         })

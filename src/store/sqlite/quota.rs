@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::SqliteStore;
-use super::db::sql;
 use super::feeds::has_table;
 use crate::store::error::StoreError;
 use crate::store::quota::{KEEP_MINUTES, Quotas, Reserved, Window, grant};
@@ -26,21 +25,23 @@ impl Quotas for SqliteStore {
         let widest = windows.iter().map(|w| w.minutes).max().unwrap_or(0);
         let first = minute - i64::from(widest);
         self.write(|db| {
-            let (tx, path) = db.immediate()?;
-            let e = |e| sql(path, e);
+            let (conn, e) = db.transact();
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(&e)?;
             let buckets = {
                 let mut stmt = tx
                     .prepare_cached(
                         "SELECT minute, sent FROM quota_minutes
                          WHERE minute >= ?1 AND minute <= ?2 ORDER BY minute",
                     )
-                    .map_err(e)?;
+                    .map_err(&e)?;
                 stmt.query_map(params![first, minute], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
                 })
-                .map_err(e)?
+                .map_err(&e)?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(e)?
+                .map_err(&e)?
             };
             let reserved = grant(minute, want, windows, &buckets);
             if reserved.granted > 0 {
@@ -49,14 +50,14 @@ impl Quotas for SqliteStore {
                      ON CONFLICT (minute) DO UPDATE SET sent = sent + excluded.sent",
                     params![minute, reserved.granted as i64],
                 )
-                .map_err(e)?;
+                .map_err(&e)?;
             }
             tx.execute(
                 "DELETE FROM quota_minutes WHERE minute < ?1",
                 [minute - KEEP_MINUTES],
             )
-            .map_err(e)?;
-            tx.commit().map_err(e)?;
+            .map_err(&e)?;
+            tx.commit().map_err(&e)?;
             Ok(reserved)
         })
     }
