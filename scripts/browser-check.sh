@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A person's check of `tipsheet serve` in a real browser (headless Chromium):
 # open an issue's unsubscribe link, click the button, check that the address
-# is suppressed, and screenshot the pages and `/preview` to PNG files; then the
+# is suppressed; follow "Manage your data" to /privacy, ask for a link, open
+# the mailed link from the outbox, see its two buttons, download the data and
+# delete it (once); screenshot the pages and `/preview` to PNG files; then the
 # issue email as sent at 600 and 380 px (salaries side by side, then stacked).
 #
 #   scripts/browser-check.sh [OUT_DIR]     (default: target/browser-check)
@@ -79,10 +81,10 @@ case $base in http://*) ;; *) echo "error: serve said: $first" >&2; cat "$site/s
 url=${link/https:\/\/news.example.com/$base}
 echo "serve: $base"
 
-python3 - "$url" "$base" "$out" "$site/chrome" "$site/email.html" <<'PY'
-import base64, json, os, subprocess, sys, time
+python3 - "$url" "$base" "$out" "$site/chrome" "$site/email.html" "$site/state/outbox/confirmations" <<'PY'
+import base64, email, email.policy, json, os, pathlib, subprocess, sys, time
 
-url, base, out, profile, email_html = sys.argv[1:6]
+url, base, out, profile, email_html, mailed = sys.argv[1:7]
 
 # Chromium reads commands from fd 3 and writes replies to fd 4, NUL-separated.
 cmd_r, cmd_w = os.pipe()
@@ -155,6 +157,29 @@ def goto(session, target):
     call("Page.navigate", session, url=target)
     wait_event("Page.loadEventFired", session)
 
+def click(session, selector, index=0, load=True):
+    """A real mouse click in the middle of the index-th element matching selector."""
+    box = evaluate(session, f"(() => {{ const r = document.querySelectorAll({json.dumps(selector)})[{index}]"
+                            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    events.clear()
+    for kind in ("mousePressed", "mouseReleased"):
+        call("Input.dispatchMouseEvent", session, type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+    if load:
+        wait_event("Page.loadEventFired", session)
+
+def privacy_link(to, timeout=10):
+    """The privacy link mailed to `to`, from the outbox, pointed at this server."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for p in sorted(pathlib.Path(mailed).glob("*.eml")):
+            m = email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            text = m.get_body(("plain",)).get_content()
+            if email.utils.parseaddr(m["To"])[1].lower() == to and "/privacy/link?" in text:
+                at = text.index("https://news.example.com/privacy/link?")
+                return text[at:].split()[0].replace("https://news.example.com", base, 1)
+        time.sleep(0.1)
+    raise SystemExit(f"error: no privacy link for {to} in {mailed}")
+
 try:
     target = call("Target.createTarget", url="about:blank")["targetId"]
     s = call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
@@ -166,16 +191,52 @@ try:
     text = evaluate(s, "document.body.innerText")
     assert "Unsubscribe from" in text, text
     shot(s, "unsubscribe.png")
-    # A real mouse click in the middle of the button.
-    box = evaluate(s, "(() => { const r = document.querySelector('form button').getBoundingClientRect();"
-                      " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-    events.clear()
-    for kind in ("mousePressed", "mouseReleased"):
-        call("Input.dispatchMouseEvent", s, type=kind, x=box[0], y=box[1], button="left", clickCount=1)
-    wait_event("Page.loadEventFired", s)
+    click(s, "form button")
     text = evaluate(s, "document.body.innerText")
     assert "You are unsubscribed" in text, text
+    assert "Download my data" not in text, text  # the unsubscribe token opens no data
     shot(s, "unsubscribed.png")
+
+    # "Manage your data": ask for a link, as bob, by typing into the form.
+    click(s, "a[href='privacy']")
+    text = evaluate(s, "document.body.innerText")
+    assert "Email me a link" in text, text
+    shot(s, "privacy.png")
+    evaluate(s, "document.querySelector('#email').focus()")
+    call("Input.insertText", s, text="bob@example.com")
+    click(s, "form button")
+    text = evaluate(s, "document.body.innerText")
+    assert "Check your inbox" in text, text
+    shot(s, "privacy-sent.png")
+    # The mailed link: two buttons, and opening it changes nothing.
+    link = privacy_link("bob@example.com")
+    goto(s, link)
+    text = evaluate(s, "document.body.innerText")
+    assert "Download my data" in text and "Delete my data" in text, text
+    shot(s, "privacy-link.png")
+    # Download: a JSON file, the link still there to use.
+    call("Browser.setDownloadBehavior", behavior="allow", downloadPath=out, eventsEnabled=True)
+    click(s, "form button", 0, load=False)
+    deadline = time.time() + 30
+    while True:
+        e = wait_event("Browser.downloadProgress", None)
+        if e["params"]["state"] == "completed":
+            break
+        assert e["params"]["state"] != "canceled", e
+        assert time.time() < deadline, "download did not complete"
+    data = json.loads(pathlib.Path(out, "my-data.json").read_text())
+    assert data["email"] == "bob@example.com" and data["list"], data
+    print(f"download: {os.path.join(out, 'my-data.json')}")
+    # Delete: erased, and the link works once.
+    goto(s, link)
+    click(s, "form button", 1)
+    text = evaluate(s, "document.body.innerText")
+    assert "Your data is deleted" in text, text
+    shot(s, "privacy-deleted.png")
+    goto(s, link)
+    text = evaluate(s, "document.body.innerText")
+    assert "This link was already used" in text, text
+    shot(s, "privacy-used.png")
 
     # The admin page needs the admin token, from loopback too.
     call("Network.enable", s)
@@ -223,6 +284,11 @@ PY
 
 if grep -q '^ana@example.com,unsubscribed,' "$site/subscribers/suppressed.csv"; then
     echo "suppressed: ana@example.com"
+    if grep -qi 'bob@example.com' "$site/subscribers/subscribers.csv"; then
+        echo "error: bob@example.com is still on the list after \"Delete my data\"" >&2
+        exit 1
+    fi
+    echo "erased: bob@example.com"
 else
     echo "error: ana@example.com is not in suppressed.csv:" >&2
     cat "$site/subscribers/suppressed.csv" >&2

@@ -177,6 +177,12 @@ async fn show(config: &Config, args: &ShowArgs) -> Result<Ending, Error> {
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
     }
+    if let Some(at) = record.privacy_link {
+        outln!(
+            "privacy: a link to this data was mailed at {} (kept one hour, as the request limit)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
     let copies = reader_data::copies(config, &record.key);
     if !copies.is_empty() {
         outln!(

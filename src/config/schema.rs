@@ -407,6 +407,71 @@ pub struct Server {
     /// Requests handled at once at most; more wait their turn.
     #[serde(default = "default_max_requests")]
     pub max_requests: usize,
+    /// The reverse proxies in front of `serve` (IP addresses or CIDR
+    /// blocks): only a request from one of them has its client address read
+    /// from `proxy_header`; any other is its peer's address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Which header the trusted proxies set: `x-forwarded-for`,
+    /// `forwarded` (RFC 7239) or `x-real-ip`.
+    #[serde(default = "default_proxy_header")]
+    pub proxy_header: String,
+    /// Link mails (sign-up confirmations and privacy links together) sent
+    /// per hour at most, whoever asks; 0: no cap.
+    #[serde(default = "default_signups_per_hour")]
+    pub signups_per_hour: u32,
+    /// Link mails one client address may ask for per hour; 0: no cap.
+    #[serde(default = "default_signups_per_client_per_hour")]
+    pub signups_per_client_per_hour: u32,
+    /// Link mails waiting to be sent at most; a request finding the queue
+    /// full is told to try later.
+    #[serde(default = "default_mail_queue")]
+    pub mail_queue: usize,
+    /// State-changing POSTs (sign-up, confirm, unsubscribe, resubscribe,
+    /// privacy) one client may make at once before the rate below applies.
+    #[serde(default = "default_post_burst")]
+    pub post_burst: u32,
+    /// Such POSTs per minute and client after the burst; 0: no limit.
+    #[serde(default = "default_posts_per_minute")]
+    pub posts_per_minute: u32,
+}
+
+fn default_proxy_header() -> String {
+    "x-forwarded-for".into()
+}
+fn default_signups_per_hour() -> u32 {
+    1000
+}
+fn default_signups_per_client_per_hour() -> u32 {
+    20
+}
+fn default_mail_queue() -> usize {
+    256
+}
+fn default_post_burst() -> u32 {
+    30
+}
+fn default_posts_per_minute() -> u32 {
+    60
+}
+
+/// The proxy headers `server.proxy_header` may name.
+pub const PROXY_HEADERS: [&str; 3] = ["x-forwarded-for", "forwarded", "x-real-ip"];
+
+impl Server {
+    /// `trusted_proxies` parsed: a bare address is its own block (`/32`,
+    /// `/128`); the first entry that is neither, as written.
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| p.to_string())
+            })
+            .collect()
+    }
 }
 
 fn default_header_timeout() -> u64 {
@@ -576,6 +641,13 @@ impl Default for Server {
             request_timeout_seconds: default_request_timeout(),
             max_connections: default_max_connections(),
             max_requests: default_max_requests(),
+            trusted_proxies: Vec::new(),
+            proxy_header: default_proxy_header(),
+            signups_per_hour: default_signups_per_hour(),
+            signups_per_client_per_hour: default_signups_per_client_per_hour(),
+            mail_queue: default_mail_queue(),
+            post_burst: default_post_burst(),
+            posts_per_minute: default_posts_per_minute(),
         }
     }
 }

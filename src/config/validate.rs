@@ -6,7 +6,7 @@
 //! subscribers or the ledger.
 
 use super::redact::redact_url;
-use super::schema::{Tls, TransportKind};
+use super::schema::{PROXY_HEADERS, Tls, TransportKind};
 use super::{Config, ConfigError};
 
 impl Config {
@@ -19,8 +19,45 @@ impl Config {
         self.validate_delivery()?;
         self.validate_store()?;
         self.validate_unsubscribe()?;
+        self.validate_server()?;
         self.validate_bounces()?;
         self.validate_smtp()
+    }
+
+    /// `[server]`: the trusted proxies, their header, the queue and rates.
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if let Err(bad) = s.proxies() {
+            return Err(self.invalid(
+                "server.trusted_proxies",
+                format!(
+                    "`{bad}` is neither an IP address nor a CIDR block; write it like `10.0.0.1` or `10.0.0.0/8`"
+                ),
+            ));
+        }
+        if !PROXY_HEADERS.contains(&s.proxy_header.as_str()) {
+            return Err(self.invalid(
+                "server.proxy_header",
+                format!(
+                    "`{}` is not one of {}; name the header your proxy sets",
+                    s.proxy_header,
+                    PROXY_HEADERS.map(|h| format!("`{h}`")).join(", ")
+                ),
+            ));
+        }
+        if s.mail_queue == 0 {
+            return Err(self.invalid(
+                "server.mail_queue",
+                "must be at least 1 (mails waiting to be sent)",
+            ));
+        }
+        if s.post_burst == 0 {
+            return Err(self.invalid(
+                "server.post_burst",
+                "must be at least 1; set `posts_per_minute = 0` to turn the limit off",
+            ));
+        }
+        Ok(())
     }
 
     /// `[newsletter]`: the sender, the base URL, the List-Id, one-line texts.

@@ -94,6 +94,39 @@ pub fn load(dir: &Path, rule: ExcerptRule) -> (Library, Vec<Diagnostic>) {
     (library, diags)
 }
 
+/// What [`load`] would read from `dir`, told apart cheaply (names, sizes
+/// and modification times; no file is read): equal stamps mean an equal
+/// library, so a copy loaded at one stamp can be kept while it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    hash: u64,
+    /// The newest modification time among the files (and their folders).
+    pub newest: Option<std::time::SystemTime>,
+}
+
+/// The [`Stamp`] of the content in `dir` now.
+pub fn stamp(dir: &Path) -> Stamp {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut newest = None;
+    for sub in ["comparisons", "tips"] {
+        let folder = dir.join(sub);
+        let mut paths = vec![folder.clone()];
+        paths.extend(markdown_files(&folder, &mut Vec::new()));
+        for path in paths {
+            path.hash(&mut h);
+            let meta = std::fs::metadata(&path).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            (meta.map(|m| m.len()), modified).hash(&mut h);
+            newest = newest.max(modified);
+        }
+    }
+    Stamp {
+        hash: h.finish(),
+        newest,
+    }
+}
+
 fn markdown_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,

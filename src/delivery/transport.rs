@@ -97,7 +97,9 @@ impl Channel {
 
 /// Writes `message` as a new owner-only `<id>.eml` in `dir`; returns the id.
 /// The id is unique across processes (time, process id and a counter) and the
-/// file is created new, so a clash fails rather than overwriting.
+/// file is created new, so a clash fails rather than overwriting. It is
+/// written as `<id>.eml.tmp` and renamed, so whoever watches the folder (a
+/// pickup script, the server's queue read by a test) never reads half a mail.
 async fn write_eml(dir: &Path, message: &[u8]) -> std::io::Result<String> {
     use tokio::io::AsyncWriteExt;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -107,13 +109,12 @@ async fn write_eml(dir: &Path, message: &[u8]) -> std::io::Result<String> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let id = format!("{nanos}-{}-{n}", std::process::id());
     let mut options = tokio::fs::OpenOptions::from(crate::fsperm::private_file());
-    let mut file = options
-        .write(true)
-        .create_new(true)
-        .open(dir.join(format!("{id}.eml")))
-        .await?;
+    let partial = dir.join(format!("{id}.eml.tmp"));
+    let mut file = options.write(true).create_new(true).open(&partial).await?;
     file.write_all(message).await?;
     file.flush().await?;
+    drop(file);
+    tokio::fs::rename(&partial, dir.join(format!("{id}.eml"))).await?;
     Ok(id)
 }
 

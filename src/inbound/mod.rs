@@ -16,6 +16,7 @@ pub mod policy;
 mod processor;
 pub mod reason;
 pub mod report;
+pub(crate) mod unsubscribes;
 
 use crate::store::{Event, EventKind};
 use plan::MessageKind;

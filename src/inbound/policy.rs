@@ -44,7 +44,7 @@ pub struct Policy {
 }
 
 /// What applying one event did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     /// False when the event was recorded before (nothing changed).
     pub new: bool,
@@ -56,6 +56,22 @@ pub struct Applied {
     pub soft_count: Option<u64>,
     /// The pseudonym it was recorded under, when the address had been erased.
     pub erased_as: Option<String>,
+}
+
+/// An event ready to be recorded (see [`Policy::prepare_unsubscribe`]):
+/// under the reader's pseudonym if it was erased, linked to an issue.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    event: Event,
+    erased_as: Option<String>,
+    only_if_suppressing: bool,
+}
+
+impl Prepared {
+    /// The address (or pseudonym) the event is about.
+    pub fn email(&self) -> &str {
+        &self.event.email
+    }
 }
 
 /// RFC 3339 as the ledger stores times (so they compare as strings).
@@ -81,7 +97,8 @@ impl Policy {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
-        self.apply_with(store, event, now, false).await
+        let prepared = self.prepare(store, event, false).await?;
+        self.apply_one(store, prepared, now).await
     }
 
     /// A one-click (web) unsubscribe of `email`: suppresses it and records an
@@ -94,6 +111,19 @@ impl Policy {
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
+        let prepared = self.prepare_unsubscribe(store, email, now).await?;
+        self.apply_one(store, prepared, now).await
+    }
+
+    /// The reads [`Policy::unsubscribe`] makes before it records (whether
+    /// the address was erased, the issue it is linked to), so that many can
+    /// then be recorded at once by [`Policy::apply_all`].
+    pub async fn prepare_unsubscribe(
+        &self,
+        store: &dyn Feedback,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, PolicyError> {
         let at = timestamp(now);
         let digest = Sha256::digest(format!("{email}\0{at}").as_bytes());
         let event = Event {
@@ -107,16 +137,15 @@ impl Policy {
             at,
             failure: None,
         };
-        self.apply_with(store, &event, now, true).await
+        self.prepare(store, &event, true).await
     }
 
-    async fn apply_with(
+    async fn prepare(
         &self,
         store: &dyn Feedback,
         event: &Event,
-        now: DateTime<Utc>,
         only_if_suppressing: bool,
-    ) -> Result<Applied, PolicyError> {
+    ) -> Result<Prepared, PolicyError> {
         let erased_as = store.erased_as(&event.email).await?;
         let mut event = match &erased_as {
             Some(p) => pseudonymous(event, p),
@@ -126,27 +155,67 @@ impl Policy {
             // By the stored address: an erased reader's rows carry the pseudonym.
             event.slot = store.latest_issue_of(&event.email).await?;
         }
-        let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
-        let erased = erased_as.is_some();
-        let decide = |soft: Option<u64>| {
-            let reason = self.reason(&event, soft);
-            Consequence {
-                bounce_row: reason
-                    .clone()
-                    .filter(|_| event.kind == EventKind::HardBounce),
-                // An erased reader's pseudonym already suppresses the address.
-                suppress: reason.filter(|_| !erased),
-                only_if_suppressing,
-            }
-        };
-        let done = store.record(&event, now, &since, &decide).await?;
-        Ok(Applied {
-            new: done.new,
-            suppressed: decide(done.soft_count).suppress.filter(|_| done.suppressed),
-            row_bounced: done.row_bounced,
-            soft_count: done.soft_count,
-            erased_as: erased_as.filter(|_| done.new),
+        Ok(Prepared {
+            event,
+            erased_as,
+            only_if_suppressing,
         })
+    }
+
+    async fn apply_one(
+        &self,
+        store: &dyn Feedback,
+        prepared: Prepared,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, PolicyError> {
+        let mut all = self.apply_all(store, &[prepared], now).await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Records prepared events in one transaction of the store (a group
+    /// commit: one flush for all of them), in order, each with the
+    /// consequences it calls for; one [`Applied`] per event. A failure
+    /// records none of them.
+    pub async fn apply_all(
+        &self,
+        store: &dyn Feedback,
+        prepared: &[Prepared],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Applied>, PolicyError> {
+        let since = timestamp(now - TimeDelta::days(i64::from(self.soft_window_days)));
+        let events: Vec<Event> = prepared.iter().map(|p| p.event.clone()).collect();
+        let decide = |i: usize, soft: Option<u64>| match prepared.get(i) {
+            Some(p) => self.consequence(p, soft),
+            None => Consequence::default(),
+        };
+        let done = store.record_all(&events, now, &since, &decide).await?;
+        Ok(prepared
+            .iter()
+            .zip(done)
+            .map(|(p, done)| Applied {
+                new: done.new,
+                suppressed: self
+                    .consequence(p, done.soft_count)
+                    .suppress
+                    .filter(|_| done.suppressed),
+                row_bounced: done.row_bounced,
+                soft_count: done.soft_count,
+                erased_as: p.erased_as.clone().filter(|_| done.new),
+            })
+            .collect())
+    }
+
+    /// What recording `p` must also change, given the soft-bounce count.
+    fn consequence(&self, p: &Prepared, soft: Option<u64>) -> Consequence {
+        let reason = self.reason(&p.event, soft);
+        Consequence {
+            bounce_row: reason
+                .clone()
+                .filter(|_| p.event.kind == EventKind::HardBounce),
+            // An erased reader's pseudonym already suppresses the address.
+            suppress: reason.filter(|_| p.erased_as.is_none()),
+            only_if_suppressing: p.only_if_suppressing,
+        }
     }
 
     /// The suppression reason `event` calls for, given the soft-bounce count.

@@ -27,13 +27,9 @@ pub fn append_suppression(
     at: DateTime<Utc>,
 ) -> io::Result<()> {
     let email = checked_email(email)?;
-    let reason = clean_text(reason, usize::MAX);
-    let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    append_row(
-        path,
-        SUPPRESSION_HEADER,
-        &[("email", email.as_ref()), ("reason", &reason), ("at", &at)],
-    )
+    let mut batch = Appender::open(path, SUPPRESSION_HEADER)?;
+    batch.suppression(email.as_ref(), reason, at)?;
+    batch.finish().map(drop)
 }
 
 /// Append one subscriber row (`email,name,subscribed_at`), adding the header
@@ -67,43 +63,135 @@ pub(super) fn checked_email(email: &str) -> io::Result<Address> {
 /// Lock, inspect, and append `values` in the order of the file's header
 /// (or `header` for a new file) with one `write_all`.
 pub(super) fn append_row(path: &Path, header: &[&str], values: &[(&str, &str)]) -> io::Result<()> {
-    // Reopened if an erasure replaced the file while this waited for the lock.
-    let mut file = open_locked(path)?;
-    let mut buf = Vec::new();
-    let len = file.metadata()?.len();
-    let mut columns = None;
-    if len > 0 {
-        file.seek(SeekFrom::End(-1))?;
-        let mut last = [0u8; 1];
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            buf.push(b'\n');
+    let mut batch = Appender::open(path, header)?;
+    batch.row(values)?;
+    batch.finish().map(drop)
+}
+
+/// A list file's identity, size and modification time when looked at:
+/// every append changes the size and every rewrite (an erasure replaces the
+/// file) the inode, so a copy read at one stamp is current while the file
+/// shows the same stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of an open file.
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        Self {
+            dev,
+            ino,
+            len: meta.len(),
+            modified: meta.modified().ok(),
         }
-        file.seek(SeekFrom::Start(0))?;
-        columns = existing_header(path, &mut file, header)?;
     }
-    let columns = match columns {
-        Some(c) => c,
-        None => {
-            let names: Vec<String> = header.iter().map(|s| (*s).to_string()).collect();
-            write_csv_line(&mut buf, &names)?;
-            names
+
+    /// The stamp of the file at `path`; `None` when there is no file.
+    pub fn at(path: &Path) -> io::Result<Option<Self>> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(Self::of(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
-    };
-    let row: Vec<&str> = columns
-        .iter()
-        .map(|c| {
-            values
-                .iter()
-                .find(|(name, _)| c.eq_ignore_ascii_case(name))
-                .map_or("", |(_, v)| *v)
+    }
+}
+
+/// Rows appended to a list file as one write under its exclusive lock: the
+/// lock is taken at [`Appender::open`] and held until [`Appender::finish`]
+/// has written and flushed every row (one `write_all`, one `fsync`), so a
+/// reader of the file sees all of them or none, and whatever was checked
+/// while it was held still holds when they land.
+pub struct Appender {
+    file: File,
+    buf: Vec<u8>,
+    columns: Vec<String>,
+    before: FileStamp,
+}
+
+impl Appender {
+    /// Opens `path` (creating it, owner-only) and locks it; a new or blank
+    /// file gets `header`.
+    pub fn open(path: &Path, header: &[&str]) -> io::Result<Self> {
+        // Reopened if an erasure replaced the file while this waited for the lock.
+        let mut file = open_locked(path)?;
+        let meta = file.metadata()?;
+        let before = FileStamp::of(&meta);
+        let mut buf = Vec::new();
+        let mut columns = None;
+        if meta.len() > 0 {
+            file.seek(SeekFrom::End(-1))?;
+            let mut last = [0u8; 1];
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                buf.push(b'\n');
+            }
+            file.seek(SeekFrom::Start(0))?;
+            columns = existing_header(path, &mut file, header)?;
+        }
+        let columns = match columns {
+            Some(c) => c,
+            None => {
+                let names: Vec<String> = header.iter().map(|s| (*s).to_string()).collect();
+                write_csv_line(&mut buf, &names)?;
+                names
+            }
+        };
+        Ok(Self {
+            file,
+            buf,
+            columns,
+            before,
         })
-        .collect();
-    write_csv_line(&mut buf, &row)?;
-    file.write_all(&buf)?;
-    file.flush()?;
-    file.sync_data()
-    // The lock is released when `file` is dropped.
+    }
+
+    /// The file as it was when the lock was taken (before any row of this batch).
+    pub fn before(&self) -> FileStamp {
+        self.before
+    }
+
+    /// Adds a suppression row (see [`append_suppression`]) to the batch.
+    pub fn suppression(&mut self, email: &str, reason: &str, at: DateTime<Utc>) -> io::Result<()> {
+        let email = checked_email(email)?;
+        let reason = clean_text(reason, usize::MAX);
+        let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        self.row(&[("email", email.as_ref()), ("reason", &reason), ("at", &at)])
+    }
+
+    /// Adds `values`, in the order of the file's columns, to the batch.
+    fn row(&mut self, values: &[(&str, &str)]) -> io::Result<()> {
+        let row: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|c| {
+                values
+                    .iter()
+                    .find(|(name, _)| c.eq_ignore_ascii_case(name))
+                    .map_or("", |(_, v)| *v)
+            })
+            .collect();
+        write_csv_line(&mut self.buf, &row)
+    }
+
+    /// Writes the batch with one `write_all`, waits for the disk, and gives
+    /// the file's stamp after it; the lock is released on return.
+    pub fn finish(mut self) -> io::Result<FileStamp> {
+        self.file.write_all(&self.buf)?;
+        self.file.flush()?;
+        self.file.sync_data()?;
+        Ok(FileStamp::of(&self.file.metadata()?))
+    }
 }
 
 /// Header of an existing file; `None` if it has none (blank content).

@@ -70,7 +70,7 @@ mod table;
 
 pub(crate) use active::{ListCounts, ListError, Walked, active};
 pub use address::{AddressProblem, MAX_EMAIL_CHARS, clean_text, normalize};
-pub use append::{append_subscriber, append_suppression};
+pub use append::{Appender, FileStamp, append_subscriber, append_suppression};
 pub(crate) use dedupe::Dedupe;
 pub use model::{
     MAX_NAME_CHARS, MAX_ROW_BYTES, RowProblem, SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber,

@@ -128,6 +128,16 @@ impl Suppression {
         self
     }
 
+    /// Counts `key` (normalized, or a pseudonym) as suppressed from now on,
+    /// as a row appended for it would when the file is read again.
+    pub(crate) fn insert(&mut self, key: &str) {
+        if is_pseudonym(key) {
+            self.hashed.insert(key.to_string());
+        } else {
+            self.keys.insert(key.to_string());
+        }
+    }
+
     /// Whether an already-normalized key (or a pseudonym) is suppressed.
     pub fn contains(&self, key: &str) -> bool {
         if is_pseudonym(key) {

@@ -122,6 +122,8 @@ pub struct View {
     pub view_url: String,
     /// Unsubscribe link (or a stand-in).
     pub unsubscribe_url: String,
+    /// `<base_url>/privacy`: "Manage your data" (the unsubscribe link opens no data).
+    pub privacy_url: String,
     /// Estimated minutes to read.
     pub reading_minutes: usize,
 }
@@ -198,6 +200,7 @@ impl View {
                 issue.number()
             ),
             unsubscribe_url: unsubscribe_url.to_string(),
+            privacy_url: format!("{}/privacy", n.base_url.trim_end_matches('/')),
             reading_minutes: 1,
         };
         // Reading time from the text the reader actually gets.

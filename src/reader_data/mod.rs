@@ -25,7 +25,10 @@ use crate::list::erase::{self as files, EraseError, Row};
 use crate::list::keyer::Keyer;
 use crate::list::{SuppressionReason, normalize};
 use crate::mail::token::{Signer, encode_query};
-use crate::store::{Erasure, Forgotten, LedgerError, ReaderEvent, ReaderRow, Roster, StoreError};
+use crate::store::{
+    Counted, Erasure, Forgotten, LedgerError, LimitScope, ReaderEvent, ReaderRow, Roster,
+    StoreError,
+};
 
 /// Why a record cannot be gathered or erased.
 #[derive(Debug, thiserror::Error)]
@@ -119,9 +122,12 @@ pub(crate) struct Record {
     pub issues: Vec<ReaderRow>,
     /// Inbound events about it (bounces, complaints), where the ledger has them.
     pub events: Vec<ReaderEvent>,
-    /// When the sign-up form last sent it a confirmation mail, while the
-    /// store keeps that (one hour).
+    /// When the sign-up form last sent its mailbox a confirmation mail,
+    /// while the store keeps that (the limit's hour).
     pub confirmation: Option<DateTime<Utc>>,
+    /// When `/privacy` last mailed its mailbox a link, while the store keeps
+    /// that (the limit's hour).
+    pub privacy_link: Option<DateTime<Utc>>,
 }
 
 impl Record {
@@ -176,6 +182,9 @@ impl Record {
             "confirmation_sent_at": self
                 .confirmation
                 .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            "privacy_link_sent_at": self
+                .privacy_link
+                .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
         })
     }
 }
@@ -206,11 +215,17 @@ pub(crate) async fn gather(
         suppression: held.suppression,
         issues: held.issues,
         events: held.events,
-        confirmation: held.confirmation,
+        confirmation: since(&held.counted, LimitScope::Confirm),
+        privacy_link: since(&held.counted, LimitScope::Privacy),
         forgotten,
         pseudonym: keyer.pseudonym(&key),
         key,
     })
+}
+
+/// When the counter of `scope` among `counted` started.
+fn since(counted: &[Counted], scope: LimitScope) -> Option<DateTime<Utc>> {
+    counted.iter().find(|c| c.scope == scope).map(|c| c.since)
 }
 
 /// What an erasure did.

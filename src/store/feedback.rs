@@ -67,5 +67,26 @@ pub trait Feedback: Send + Sync {
         now: DateTime<Utc>,
         soft_since: &str,
         decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
-    ) -> Result<Recorded, StoreError>;
+    ) -> Result<Recorded, StoreError> {
+        let each = |_: usize, soft: Option<u64>| decide(soft);
+        let mut done = self
+            .record_all(std::slice::from_ref(event), now, soft_since, &each)
+            .await?;
+        Ok(done.pop().unwrap_or_default())
+    }
+
+    /// Records each of `events` as [`Feedback::record`] does, in order, in
+    /// one transaction (on the embedded engine with their suppressions in one
+    /// append and one flush): a group commit, one [`Recorded`] per event;
+    /// `decide` gets the event's index in `events`. An
+    /// event's consequences see the events before it (a second unsubscribe
+    /// of one address in the batch suppresses nothing). A failure records
+    /// none of them.
+    async fn record_all(
+        &self,
+        events: &[Event],
+        now: DateTime<Utc>,
+        soft_since: &str,
+        decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
+    ) -> Result<Vec<Recorded>, StoreError>;
 }

@@ -262,10 +262,6 @@ impl Snapshot {
     pub(crate) fn issue(&self, slot: NaiveDate) -> Result<Option<IssueRecord>, StoreError> {
         Ok(self.issues.iter().find(|i| i.slot == slot).cloned())
     }
-    /// One issue by number.
-    pub(crate) fn issue_by_number(&self, number: u32) -> Result<Option<IssueRecord>, StoreError> {
-        Ok(self.issues.iter().find(|i| i.number == number).cloned())
-    }
     /// Every recorded issue's selection, for rotation.
     pub(crate) fn history(&self) -> Result<Vec<PastIssue>, StoreError> {
         Ok(self.issues.iter().map(past).collect())

@@ -11,8 +11,9 @@
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
 //! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory),
-//! [`Approvals`] (the editorial loop) and [`Quotas`] (the run loop's send
-//! counts for `[delivery]`'s caps). Two engines implement all six, and
+//! [`Approvals`] (the editorial loop), [`Limits`] (the public forms'
+//! limits) and [`Quotas`] (the run loop's send counts for `[delivery]`'s
+//! caps). Two engines implement all seven, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -34,6 +35,7 @@ mod event;
 mod feedback;
 mod feeds;
 mod ledger;
+mod limits;
 mod postgres;
 mod quota;
 mod records;
@@ -48,6 +50,8 @@ pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recor
 pub use feedback::Feedback;
 pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
+pub(crate) use limits::mailbox_key;
+pub use limits::{Counted, Hit, LimitScope, Limits};
 pub use quota::{Quotas, Reserved, Window};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
@@ -58,9 +62,9 @@ pub(crate) use roster::Roster;
 pub use settings::StoreSettings;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the six sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Quotas {}
-impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Quotas> Engine for T {}
+/// Everything a store does: the seven sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Limits + Quotas {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Limits + Quotas> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

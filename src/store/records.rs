@@ -399,9 +399,9 @@ pub struct Held {
     pub issues: Vec<ReaderRow>,
     /// Inbound events, oldest first.
     pub events: Vec<ReaderEvent>,
-    /// When the sign-up form last sent it a confirmation mail, while the
-    /// store keeps that (one confirmation period).
-    pub confirmation: Option<chrono::DateTime<chrono::Utc>>,
+    /// The counters of its canonical mailbox (a confirmation or privacy
+    /// link mailed to it), while the store keeps them (their window).
+    pub counted: Vec<super::limits::Counted>,
 }
 
 /// Where one engine keeps a reader's rows, as `subscribers show|forget` name them.

@@ -1,5 +1,5 @@
 //! What the list's users ask of the store: who is on the list, who is
-//! suppressed, sign-ups and their limit, and one reader's data (gathered and
+//! suppressed, sign-ups and their spent links, and one reader's data (gathered and
 //! erased). Declared for `plan` (preview, dry run, check), `web` (one-click
 //! unsubscribe, sign-up, my data), `reader_data` and the `subscribers` commands;
 //! implemented by both engines (the list files, or the stored list).
@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
 use super::records::{Erasure, Forgotten, Held, Places, StoredSubscriber, StoredSuppression};
@@ -51,19 +51,7 @@ pub trait Roster: Send + Sync {
     /// Adds a confirmed reader unless the address is on the list; true when added.
     async fn subscribe(&self, reader: &StoredSubscriber) -> Result<bool, StoreError>;
 
-    /// Takes the right to send `key` a confirmation mail at `now` unless one
-    /// went out within `every`.
-    async fn claim_confirmation(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        every: TimeDelta,
-    ) -> Result<bool, StoreError>;
-
-    /// Gives back a claim taken at `at` (the mail could not be sent).
-    async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Spends the confirmation link whose token has SHA-256 `digest` (hex)
+    /// Spends the single-use link (a confirmation or a privacy link) whose token has SHA-256 `digest` (hex)
     /// and which works until `expires` (unix seconds): false, changing
     /// nothing, when it was spent before. Rows of links expired by `now`
     /// (unix seconds) are deleted on the way.

@@ -56,11 +56,7 @@ pub fn verify_confirm(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), LinkProblem> {
-    let digits =
-        !expires.is_empty() && expires.len() <= 19 && expires.bytes().all(|b| b.is_ascii_digit());
-    let Some(x) = digits.then(|| expires.parse::<i64>().ok()).flatten() else {
-        return Err(LinkProblem::Invalid);
-    };
+    let x = expiry(expires)?;
     if !signer.verify(CONFIRM, &confirm_message(email, name, x), token) {
         return Err(LinkProblem::Invalid);
     }
@@ -68,6 +64,16 @@ pub fn verify_confirm(
         return Err(LinkProblem::Expired);
     }
     Ok(())
+}
+
+/// A link's `x` (unix seconds, digits only), or [`LinkProblem::Invalid`].
+pub(super) fn expiry(expires: &str) -> Result<i64, LinkProblem> {
+    let digits =
+        !expires.is_empty() && expires.len() <= 19 && expires.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| expires.parse::<i64>().ok())
+        .flatten()
+        .ok_or(LinkProblem::Invalid)
 }
 
 #[cfg(test)]

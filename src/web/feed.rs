@@ -8,14 +8,14 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use quick_xml::Writer;
 use quick_xml::events::BytesText;
 
 use super::app::App;
-use super::archive::{ArchiveEntry, archive_headers, feed_url};
-use super::error::{PageError, WebError, answer, off_thread};
+use super::archive::{ArchiveEntry, feed_url, issues, validated_now};
+use super::error::{PageError, WebError, off_thread};
 
 /// How many issues the feed lists, newest first.
 const FEED_ENTRIES: usize = 20;
@@ -102,21 +102,25 @@ fn atom(name: &str, base_url: &str, entries: &[ArchiveEntry]) -> std::io::Result
 }
 
 /// `GET /issues/feed.xml`.
-pub(super) async fn archive_feed(State(app): State<Arc<App>>) -> Result<Response, WebError> {
+pub(super) async fn archive_feed(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let log = "the archive feed".to_string();
-    let ledger = answer(&app, "show the feed", log.clone(), app.ledger().await)?;
-    let body = off_thread(&app, "show the feed", log, move |a| {
-        let entries = a.archive_entries(&ledger)?;
+    let records = issues(&app, "show the feed").await?;
+    let (body, modified) = off_thread(&app, "show the feed", log, move |a| {
+        let entries = a.entries(&records)?;
         let n = &a.config.newsletter;
-        Ok::<_, FeedError>(atom(&n.name, &n.base_url, &entries)?)
+        let modified = entries.iter().map(|e| e.updated).max().unwrap_or_default();
+        Ok::<_, FeedError>((atom(&n.name, &n.base_url, &entries)?, modified))
     })
     .await?;
-    let mut res = (StatusCode::OK, body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/atom+xml; charset=utf-8"),
-    );
-    Ok(archive_headers(res))
+    Ok(validated_now(
+        &headers,
+        "application/atom+xml; charset=utf-8",
+        body,
+        modified,
+    ))
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The router: routes, security headers, and starting the server.
+//! The router: routes, security headers, the per-client POST limit, and
+//! starting the server with its link-mail worker and sweeper.
 //!
 //! Owns which path goes to which handler and the headers every answer gets.
 //! It must not hold handlers or pages itself; nothing else in `web/`
@@ -14,10 +15,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 
-use super::app::{App, BODY_LIMIT, Brand, Events};
+use super::app::{App, BODY_LIMIT, Brand, Events, Kept, Proxies, keyer};
 use super::archive::{archive, archived_issue};
 use super::error::ServerError;
 use super::feed::archive_feed;
+use super::limits::{limit_posts, post_limiter, spawn_sweeper};
+use super::mailer;
 use super::my_data::privacy_routes;
 use super::pages::not_found;
 use super::preview::preview;
@@ -26,6 +29,8 @@ use super::unsubscribe::{resubscribe, unsubscribe, unsubscribe_page};
 use super::webhooks;
 use crate::config::Config;
 use crate::delivery::Transport;
+use crate::inbound::policy::Policy;
+use crate::inbound::unsubscribes::Unsubscribes;
 use crate::plan;
 use crate::schedule::clock::WallClock;
 use crate::store::Store;
@@ -61,7 +66,14 @@ pub(crate) async fn run(
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
+    let policy = Policy::new(&config.bounce_settings(), keyer(config, &signer));
+    let unsubscribes = Unsubscribes::start(policy, store.clone());
+    // Validated with the config: an entry that does not parse stopped `load`.
+    let nets = config.server.proxies().unwrap_or_default();
+    let (mailer, queue) = mailer::channel(config.server.mail_queue);
     let app = Arc::new(App {
+        kept: Kept::default(),
+        unsubscribes,
         signer,
         brand: Brand {
             name: config.newsletter.name.clone(),
@@ -73,8 +85,19 @@ pub(crate) async fn run(
         transport: Transport::from_config(config, "confirmations"),
         dkim,
         store,
+        proxies: Proxies {
+            nets,
+            header: config.server.proxy_header.to_ascii_lowercase(),
+        },
+        mailer,
+        posts: post_limiter(config),
         config: config.clone(),
     });
+    // What outlived its window while no server ran goes before the first request.
+    app.sweep().await;
+    let stop_mailer = Arc::new(tokio::sync::Notify::new());
+    let worker = mailer::spawn(app.clone(), queue, stop_mailer.clone());
+    let sweeper = spawn_sweeper(app.clone());
     let addr = listen.unwrap_or(&config.server.listen).to_string();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -88,7 +111,12 @@ pub(crate) async fn run(
     })?;
     events.listening(&format!("http://{bound}"));
     let limits = Limits::of(config);
-    serve(listener, router(app, &limits), limits, shutdown).await
+    let served = serve(listener, router(app, &limits), limits, shutdown).await;
+    sweeper.abort();
+    // Mails already queued still go (their pages said "sent"), for a while.
+    stop_mailer.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    served
 }
 
 /// The server's limits, from `[server]`.
@@ -208,6 +236,10 @@ fn router(app: Arc<App>, limits: &Limits) -> Router {
         ))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limit_posts,
         ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)

@@ -1,5 +1,6 @@
-//! Sign-up with double opt-in: the form, the rate-limited confirmation mail,
-//! the signed confirmation link, and the welcome page.
+//! Sign-up with double opt-in: the form, the rate-limited confirmation mail
+//! (queued, see `mailer.rs`), the signed confirmation link, and the welcome
+//! page.
 
 //!
 //! Owns the sign-up and confirm routes, the confirmation mail and how a
@@ -12,7 +13,7 @@ use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use lettre::Address;
 use lettre::address::Envelope;
@@ -20,18 +21,17 @@ use lettre::message::{Mailbox, Message, MultiPart};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::app::{App, Brand, blocking};
-use super::confirm::{
-    CONFIRM_EVERY_MINUTES, CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm,
-};
+use super::app::{App, Brand, LinkMail, blocking};
+use super::client::Client;
+use super::confirm::{CONFIRM_VALID_HOURS, LinkProblem, confirm_url, verify_confirm};
 use super::error::{WebError, answer};
 use super::my_data::forgotten_page;
-use super::pages::{bad_request, html, message, message_with_link, server_error, unreadable};
+use super::pages::{bad_request, html, message, message_with_link, unreadable};
 use super::welcome;
 use crate::delivery;
 use crate::list::{self, AddressProblem, MAX_EMAIL_CHARS, normalize};
 use crate::schedule::clock::Clock as _;
-use crate::store::{StoreError, StoredSubscriber};
+use crate::store::{LimitScope, StoreError, StoredSubscriber};
 
 /// Names are cut to this many characters (as in the list).
 const MAX_NAME_CHARS: usize = list::MAX_NAME_CHARS;
@@ -231,10 +231,12 @@ impl App {
     }
 }
 
-/// POST (email, name): mails a confirmation link. The answer is the same
-/// page whether or not the address is already on the list.
+/// POST (email, name): counts the sign-up against the limits and queues a
+/// confirmation link (`mailer.rs` sends it). The answer is the same page
+/// whether or not the address is already on the list.
 pub(super) async fn subscribe(
     State(app): State<Arc<App>>,
+    client: Client,
     form: Result<Form<SignUp>, FormRejection>,
 ) -> Response {
     let form = match form {
@@ -271,40 +273,23 @@ pub(super) async fn subscribe(
     };
     let email = address.to_string();
     let key = normalize(&email);
-    // The limit counts mailboxes, not spellings: `a+1@gmail.com` and
-    // `a.b@gmail.com` reach the same reader.
-    let mailbox = list::address::canonical_mailbox(&email);
-    let now = app.clock.now();
     // An erased address gets the usual answer (no probing) and no mail.
     if app.forgotten(&key).await {
         return sent_page(&app, &email);
     }
-    let claimed = match app
-        .store
-        .claim_confirmation(&mailbox, now, TimeDelta::minutes(CONFIRM_EVERY_MINUTES))
+    let hits = match app
+        // Counted by mailbox, not spelling: `a+1@gmail.com` and
+        // `a.b@gmail.com` reach the same reader.
+        .take_link_limits(LimitScope::Confirm, &key, client)
         .await
     {
-        Ok(c) => c,
-        Err(e) => {
-            app.note(format!(
-                "error: cannot record the confirmation mail to `{email}`: {e}"
-            ));
-            return server_error(&app, "send the confirmation email");
-        }
-    };
-    if !claimed {
+        Ok(Ok(h)) => h,
         // Said whether or not the address is on the list: it tells only that
         // someone asked for this mailbox within the hour.
-        return message(
-            &app,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Please try again later",
-            format!(
-                "A confirmation email went to this mailbox in the last {CONFIRM_EVERY_MINUTES} minutes. Please look for it, or try again later."
-            ),
-        );
-    }
-    let expires = (now + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
+        Ok(Err(page)) => return page,
+        Err(e) => return e.into_response(),
+    };
+    let expires = (app.clock.now() + TimeDelta::hours(CONFIRM_VALID_HOURS)).timestamp();
     let link = confirm_url(
         &app.signer,
         &app.config.newsletter.base_url,
@@ -312,25 +297,27 @@ pub(super) async fn subscribe(
         &name,
         expires,
     );
-    let sent = match app.confirmation_mail(&address, &link) {
-        Ok(message) => app.send_mail(message).await,
-        Err(e) => Err(e),
+    let message = match app.confirmation_mail(&address, &link) {
+        Ok(m) => m,
+        Err(e) => {
+            app.give_back(&hits).await;
+            app.note(format!(
+                "error: cannot build the confirmation mail to `{email}`: {e}"
+            ));
+            return app.queue_full();
+        }
     };
-    if let Err(e) = sent {
-        let _ = app.store.release_confirmation(&mailbox, now).await;
-        app.note(format!(
-            "error: cannot send the confirmation mail to `{email}`: {e}"
-        ));
-        return message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again later",
-            "We could not send the confirmation email just now. Please try again in a few minutes."
-                .into(),
-        );
+    let queued = app
+        .queue(LinkMail::Confirm {
+            message: Box::new(message),
+            email: email.clone(),
+            hits,
+        })
+        .await;
+    match queued {
+        Ok(()) => sent_page(&app, &email),
+        Err(page) => page,
     }
-    app.note(format!("confirmation mail sent to `{email}`"));
-    sent_page(&app, &email)
 }
 
 /// "Check your mail": the answer to a sign-up, known address or not.

@@ -21,7 +21,7 @@ use super::error::{WebError, answer};
 use super::forms::{PostedLink, TokenParams};
 use super::my_data::forgotten_page;
 use super::pages::{bad_request, html, message, message_with_link};
-use crate::inbound::policy::{self, Policy};
+use crate::inbound::policy;
 use crate::list::SuppressionReason;
 use crate::mail::token::encode_query;
 use crate::schedule::clock::Clock as _;
@@ -32,7 +32,6 @@ use crate::store::StoreError;
 pub(super) struct UnsubscribePage<'a> {
     brand: &'a Brand,
     email: &'a str,
-    token: &'a str,
     action: String,
 }
 
@@ -59,16 +58,15 @@ impl App {
     }
 
     /// Suppresses `key` unless it already is, recording the unsubscribe
-    /// event with it; `Ok(false)` when it already was.
+    /// event with it in the next group commit; `Ok(false)` when it already was.
     pub(super) async fn suppress(&self, key: &str) -> Result<bool, StoreError> {
-        let policy = Policy::new(&self.config.bounce_settings(), self.keyer());
         let now = self.clock.now();
         // Already suppressed, or erased (suppressed under its pseudonym):
         // never write the address back in clear.
         if self.suppressed(key).await? {
             return Ok(false);
         }
-        let applied = match policy.unsubscribe(&*self.store, key, now).await {
+        let applied = match self.unsubscribes.unsubscribe(key, now).await {
             Ok(a) => a,
             // The unsubscribe must hold even when its event cannot be
             // recorded: suppress, and say what was not counted.
@@ -168,7 +166,6 @@ pub(super) async fn unsubscribe_page(
             &UnsubscribePage {
                 brand: &app.brand,
                 email: &key,
-                token: &token,
                 action: format!(
                     "unsubscribe?e={}&t={}",
                     encode_query(&key),

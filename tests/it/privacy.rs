@@ -10,6 +10,7 @@ use tipsheet::mail::token::{Signer, encode_query};
 
 use crate::common::{SECRET, Site};
 use crate::pg::{self, FreshDb};
+use crate::reader_links::{act, made_link, request_link, shown};
 use crate::server::{Serve, get, one_click, post_form, wait_for};
 use crate::smtp_server::{FaultServer, Faults, SmtpServer, Wire};
 
@@ -526,17 +527,12 @@ fn forget_everywhere(engine: &Engine) {
     // A web sign-up of that address is refused: the usual answer (nobody can
     // probe who was erased) but no confirmation mail; erin's goes out.
     let serve = Serve::start(&site);
-    // "Download my data" gives what show --json does: the hashed history.
-    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("ana@example.com");
-    let data = get(&serve.url(&format!(
-        "/privacy/data?e={}&t={}",
-        encode_query("ana@example.com"),
-        encode_query(&token)
-    )));
-    assert_eq!(data.status, 200, "{data:?}");
-    let shown = site.run(&["subscribers", "show", "ana@example.com", "--json"]);
-    assert_eq!(json(&data.body), json(&shown.stdout));
+    // "Manage your data" mails an erased address no link (nothing of it is
+    // left in clear), with the page every address gets.
     let mails = bouncer.mails().len();
+    let asked = post_form(&serve.url("/privacy"), &[("email", "ana@example.com")]);
+    assert_eq!(asked.status, 200, "{asked:?}");
+    assert!(asked.body.contains("Check your inbox"), "{asked:?}");
     let page = post_form(
         &serve.url("/subscribe"),
         &[("email", "Ana@Example.com"), ("name", "Ana")],
@@ -551,6 +547,10 @@ fn forget_everywhere(engine: &Engine) {
         page.body.replace("Ana@Example.com", "X"),
         ok.body.replace("erin@example.com", "X")
     );
+    // The queue sends in order: once erin's mail is out, ana's turns are over.
+    wait_for("erin's confirmation", || {
+        (bouncer.mails().len() > mails).then_some(())
+    });
     let sent: Vec<Vec<String>> = bouncer.mails()[mails..]
         .iter()
         .map(|m| m.to.clone())
@@ -612,9 +612,9 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
         let r = site.run(&["send", "--date", slot]);
         assert_eq!(r.code, 0, "{r:?}");
     }
-    let shown = site.run(&["subscribers", "show", "carol@example.com", "--json"]);
-    assert_eq!(shown.code, 0, "{shown:?}");
-    let v = json(&shown.stdout);
+    let show = site.run(&["subscribers", "show", "carol@example.com", "--json"]);
+    assert_eq!(show.code, 0, "{show:?}");
+    let v = json(&show.stdout);
     let numbers: Vec<u64> = v["issues"]
         .as_array()
         .unwrap()
@@ -632,62 +632,51 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
 
     let serve = Serve::start(&site);
     let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("carol@example.com");
-    let q = |e: &str, t: &str| format!("e={}&t={}", encode_query(e), encode_query(t));
-    // The unsubscribe pages offer both.
-    let page = get(&serve.url(&format!("/unsubscribe?{}", q("carol@example.com", &token))));
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(
-        page.body.contains("action=\"privacy/data\"") && page.body.contains("Download my data"),
-        "{page:?}"
-    );
-    assert!(
-        page.body.contains("action=\"privacy/delete\"") && page.body.contains("Delete my data"),
-        "{page:?}"
-    );
-
-    // Download: the same as show --json for a valid token.
-    let data = get(&serve.url(&format!("/privacy/data?{}", q("Carol@Example.com", &token))));
+    // Download, through the link mailed on request: what show --json gives
+    // (which now also says when the link was mailed).
+    let link = request_link(&serve, &site, "carol@example.com");
+    let data = act(&serve, &link, "download");
     assert_eq!(data.status, 200, "{data:?}");
-    assert!(data.headers["content-type"].starts_with("application/json"));
-    assert!(data.headers["content-disposition"].starts_with("attachment"));
-    assert_eq!(json(&data.body), v);
+    assert_eq!(json(&data.body), shown(&site, "carol@example.com"));
+    assert_eq!(json(&data.body)["issues"], v["issues"]);
     // A forged or borrowed token: 4xx, and no data.
-    let forged = format!("{}0", &token[..31]);
+    let forged = format!("{}0", &link["t"][..31]);
     for (e, t) in [
         ("carol@example.com", forged.as_str()),
-        ("bob@example.com", token.as_str()),
+        ("bob@example.com", link["t"].as_str()),
+        ("carol@example.com", token.as_str()),
         ("carol@example.com", ""),
     ] {
-        let r = get(&serve.url(&format!("/privacy/data?{}", q(e, t))));
+        let mut other = link.clone();
+        other.insert("e".into(), e.into());
+        other.insert("t".into(), t.into());
+        let r = act(&serve, &other, "download");
         assert!((400..500).contains(&r.status), "{e} {t}: {r:?}");
         assert!(!r.body.contains("Reyes"), "{r:?}");
     }
 
-    // GET of delete shows a button and erases nothing.
+    // GET of the link shows the buttons and erases nothing.
     let list = site.read("subscribers/subscribers.csv");
     let page = get(&serve.url(&format!(
-        "/privacy/delete?{}",
-        q("carol@example.com", &token)
+        "/privacy/link?e={}&x={}&t={}",
+        encode_query(&link["e"]),
+        link["x"],
+        link["t"]
     )));
     assert_eq!(page.status, 200, "{page:?}");
     assert!(
-        page.body
-            .contains("<form method=\"post\" action=\"delete\""),
+        page.body.contains("<form method=\"post\" action=\"link\""),
         "{page:?}"
     );
     assert_eq!(site.read("subscribers/subscribers.csv"), list);
     // A forged POST erases nothing either.
-    let r = post_form(
-        &serve.url("/privacy/delete"),
-        &[("e", "carol@example.com"), ("t", &forged)],
-    );
+    let mut other = link.clone();
+    other.insert("t".into(), forged.clone());
+    let r = act(&serve, &other, "delete");
     assert_eq!(r.status, 400, "{r:?}");
     assert_eq!(site.read("subscribers/subscribers.csv"), list);
     // The POST erases.
-    let r = post_form(
-        &serve.url("/privacy/delete"),
-        &[("e", "carol@example.com"), ("t", &token)],
-    );
+    let r = act(&serve, &link, "delete");
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("Your data is deleted"), "{r:?}");
     // A resubscribe through the old link is refused and writes nothing.
@@ -715,7 +704,8 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
     for row in ledger_rows(&site.path("state/tipsheet.sqlite3")) {
         assert!(!row.to_lowercase().contains("carol"), "{row}");
     }
-    // The operator's outbox copies are listed by forget, and deleted with --outbox.
+    // The operator's outbox copies (three issues and the privacy link's
+    // mail) are listed by forget, and deleted with --outbox.
     let copies = site.emls("state/outbox").len();
     let r = site.run(&["subscribers", "forget", "carol@example.com", "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -725,7 +715,7 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
         .lines()
         .filter(|l| l.contains("state/outbox/"))
         .count();
-    assert_eq!(listed, 3, "{r:?}");
+    assert_eq!(listed, 4, "{r:?}");
     let r = site.run(&[
         "subscribers",
         "forget",
@@ -739,10 +729,10 @@ fn show_json_equals_the_web_download_and_only_a_post_deletes() {
             .lines()
             .filter(|l| l.contains("deleted state/outbox/"))
             .count(),
-        3,
+        4,
         "{r:?}"
     );
-    assert_eq!(site.emls("state/outbox").len(), copies - 3);
+    assert_eq!(site.emls("state/outbox").len(), copies - 4);
     for m in site.emls("state/outbox") {
         assert!(
             !String::from_utf8_lossy(&m)
@@ -971,11 +961,7 @@ fn forget_on_postgres_is_refused_while_a_host_sends_to_the_reader() {
     untouched();
     // The web's "Delete my data" gets the same answer: try again later.
     let serve = Serve::start(&site);
-    let token = Signer::new(SECRET.as_bytes()).unsubscribe_token("ana@example.com");
-    let r = post_form(
-        &serve.url("/privacy/delete"),
-        &[("e", "ana@example.com"), ("t", &token)],
-    );
+    let r = act(&serve, &made_link("ana@example.com"), "delete");
     assert_eq!(r.status, 503, "{r:?}");
     assert!(r.body.contains("Please try again later"), "{r:?}");
     drop(serve);

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tipsheet::content::issue::Selection;
 use tipsheet::store::{
-    Approval, Frozen, IssueStatus, Outcome, RecipientStatus, Store, StoreError, StoreSettings,
-    StoreUrl, StoredSubscriber, StoredSuppression,
+    Approval, Frozen, Hit, IssueStatus, LimitScope, Outcome, RecipientStatus, Store, StoreError,
+    StoreSettings, StoreUrl, StoredSubscriber, StoredSuppression,
 };
 
 use crate::pg::{self, FreshDb};
@@ -420,21 +420,28 @@ fn both_engines_keep_the_list_suppressions_and_the_confirmation_limit() {
                 !st.is_suppressed("ana@example.com").await.unwrap(),
                 "{engine}"
             );
-            let hour = chrono::TimeDelta::hours(1);
-            assert!(st.claim_confirmation("x@y.z", t, hour).await.unwrap());
+            let once = [mailbox_hit("x@y.z")];
+            assert_eq!(st.take(&once, t).await.unwrap(), None);
             let later = t + chrono::TimeDelta::minutes(59);
-            assert!(!st.claim_confirmation("x@y.z", later, hour).await.unwrap());
-            st.release_confirmation("x@y.z", t).await.unwrap();
-            assert!(
-                st.claim_confirmation("x@y.z", later, hour).await.unwrap(),
-                "{engine}"
-            );
+            assert_eq!(st.take(&once, later).await.unwrap(), Some(0));
+            st.give_back(&once, later).await.unwrap();
+            assert_eq!(st.take(&once, later).await.unwrap(), None, "{engine}");
         });
     }
 }
 
+/// A sign-up's mailbox counter: one per hour.
+fn mailbox_hit(key: &str) -> Hit {
+    Hit {
+        scope: LimitScope::Confirm,
+        key: key.into(),
+        max: 1,
+        window: chrono::TimeDelta::hours(1),
+    }
+}
+
 #[test]
-fn both_engines_drop_expired_sign_up_state_and_export_what_remains() {
+fn both_engines_count_limits_all_or_none_and_drop_them_after_their_window() {
     for (engine, s, _db) in engines("store::both_engines_sign_up_state").list {
         let s = StoreSettings {
             keyer: Some(keyer()),
@@ -445,41 +452,61 @@ fn both_engines_drop_expired_sign_up_state_and_export_what_remains() {
             let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
                 .unwrap()
                 .to_utc();
-            let hour = chrono::TimeDelta::hours(1);
             let min = chrono::TimeDelta::minutes;
+            let client = |max| Hit {
+                scope: LimitScope::Client,
+                key: "192.0.2.1".into(),
+                max,
+                window: chrono::TimeDelta::hours(1),
+            };
             let held = |key: &'static str| {
                 let st = st.clone();
-                async move { st.held(key).await.unwrap().confirmation }
+                async move { st.held(key).await.unwrap().counted }
             };
-            assert!(
-                st.claim_confirmation("a@example.com", t, hour)
-                    .await
-                    .unwrap()
+            // Two per client: the third is refused, and refusing the
+            // mailbox counts nothing against the client.
+            // Mailbox counters are kept under the mailbox's keyed hash.
+            let mailbox = |a: &str| mailbox_hit(&keyer().pseudonym(a));
+            let a = [client(2), mailbox("a@example.com")];
+            assert_eq!(st.take(&a, t).await.unwrap(), None, "{engine}");
+            assert_eq!(st.take(&a, t).await.unwrap(), Some(1), "{engine}");
+            let b = [client(2), mailbox("b@example.com")];
+            assert_eq!(st.take(&b, t + min(30)).await.unwrap(), None);
+            let c = [client(2), mailbox("c@example.com")];
+            assert_eq!(st.take(&c, t + min(31)).await.unwrap(), Some(0));
+            let counted = held("a@example.com").await;
+            assert_eq!(counted.len(), 1, "{engine}");
+            assert_eq!(
+                (counted[0].scope, counted[0].since),
+                (LimitScope::Confirm, t)
             );
-            assert!(
-                st.claim_confirmation("b@example.com", t + min(30), hour)
-                    .await
-                    .unwrap()
-            );
-            assert_eq!(held("a@example.com").await, Some(t), "{engine}");
-            assert_eq!(held("z@example.com").await, None, "{engine}");
-            // A sign-up after a's hour is over: a's row goes, b's stays.
-            assert!(
-                st.claim_confirmation("c@example.com", t + min(61), hour)
-                    .await
-                    .unwrap()
-            );
-            assert_eq!(held("a@example.com").await, None, "{engine}");
-            assert_eq!(held("b@example.com").await, Some(t + min(30)), "{engine}");
-            // An address's own expired row is renewed, not lost.
-            assert!(
-                st.claim_confirmation("b@example.com", t + min(95), hour)
-                    .await
-                    .unwrap()
-            );
-            assert_eq!(held("b@example.com").await, Some(t + min(95)), "{engine}");
+            assert!(held("c@example.com").await.is_empty(), "{engine}");
+            // The sweep deletes what its window left behind, and only that.
+            assert_eq!(st.sweep(t + min(59)).await.unwrap(), 0, "{engine}");
+            assert_eq!(st.sweep(t + min(60)).await.unwrap(), 2, "{engine}");
+            assert!(held("a@example.com").await.is_empty(), "{engine}");
+            assert_eq!(held("b@example.com").await.len(), 1, "{engine}");
+            // A window that ended starts again at the next hit.
+            assert_eq!(st.take(&c, t + min(61)).await.unwrap(), None);
+            // Spent links go once they expire.
+            let x = (t + min(90)).timestamp();
+            assert!(st.spend_confirmation("d1", x, t.timestamp()).await.unwrap());
+            assert!(st.is_spent("d1").await.unwrap(), "{engine}");
+            assert!(!st.is_spent("d2").await.unwrap(), "{engine}");
+            st.sweep(t + min(91)).await.unwrap();
+            assert!(!st.is_spent("d1").await.unwrap(), "{engine}");
         });
     }
+}
+
+/// A store whose issue of [`SLOT`] was sent to `emails`.
+async fn sent_to(s: &StoreSettings, emails: &[&str]) -> Store {
+    let st = Store::open(s).await.unwrap();
+    st.assemble(SLOT, 1, &sel("t")).await.unwrap();
+    st.freeze(SLOT, &mut people(emails)).await.unwrap();
+    let outcomes: Vec<_> = emails.iter().map(|e| sent(e)).collect();
+    st.commit(SLOT, &[], &outcomes).await.unwrap();
+    st
 }
 
 #[test]
@@ -491,14 +518,7 @@ fn both_engines_record_an_event_once_with_its_consequence() {
             ..s
         };
         rt().block_on(async {
-            let st = Store::open(&s).await.unwrap();
-            st.assemble(SLOT, 1, &sel("t")).await.unwrap();
-            st.freeze(SLOT, &mut people(&["bo@example.com"]))
-                .await
-                .unwrap();
-            st.commit(SLOT, &[], &[sent("bo@example.com")])
-                .await
-                .unwrap();
+            let st = sent_to(&s, &["bo@example.com"]).await;
             assert_eq!(
                 st.latest_issue_of("bo@example.com").await.unwrap(),
                 Some(SLOT)
@@ -544,6 +564,73 @@ fn both_engines_record_an_event_once_with_its_consequence() {
             assert_eq!(bounced.len(), 1, "{engine}");
             assert!(!st.complained("bo@example.com").await.unwrap(), "{engine}");
             assert_eq!(st.erased_as("bo@example.com").await.unwrap(), None);
+        });
+    }
+}
+
+#[test]
+fn both_engines_record_a_batch_in_one_commit_each_address_once() {
+    use tipsheet::store::{Consequence, Event, EventKind};
+    for (engine, s, _db) in engines("store::both_engines_batch").list {
+        let s = StoreSettings {
+            keyer: Some(keyer()),
+            ..s
+        };
+        rt().block_on(async {
+            let st = sent_to(&s, &["a@example.com", "b@example.com"]).await;
+            let click = |key: &str, email: &str| Event {
+                key: key.into(),
+                kind: EventKind::Unsubscribe,
+                email: email.into(),
+                slot: Some(SLOT),
+                source: "web".into(),
+                status: None,
+                reason: "one-click unsubscribe".into(),
+                at: "2026-12-01T10:00:00Z".into(),
+                failure: None,
+            };
+            // Two clicks of one reader, another reader, a repeated event.
+            let batch = [
+                click("web:1", "a@example.com"),
+                click("web:2", "a@example.com"),
+                click("web:3", "b@example.com"),
+                click("web:1", "a@example.com"),
+            ];
+            let decide = |_: usize, _: Option<u64>| Consequence {
+                suppress: Some("unsubscribed".into()),
+                bounce_row: None,
+                only_if_suppressing: true,
+            };
+            let now = chrono::Utc::now();
+            let done = st
+                .record_all(&batch, now, "2026-11-01T00:00:00Z", &decide)
+                .await
+                .unwrap();
+            let new: Vec<(bool, bool)> = done.iter().map(|d| (d.new, d.suppressed)).collect();
+            assert_eq!(
+                new,
+                [(true, true), (false, false), (true, true), (false, false)],
+                "{engine}"
+            );
+            assert_eq!(st.events(None).await.unwrap().len(), 2, "{engine}");
+            for email in ["a@example.com", "b@example.com"] {
+                assert!(st.is_suppressed(email).await.unwrap(), "{engine}");
+                let held = st.held(email).await.unwrap();
+                assert_eq!(held.suppression.len(), 1, "{engine}: {email}");
+            }
+            // The same clicks again: nothing new.
+            let again = st
+                .record_all(&batch[1..3], now, "2026-11-01T00:00:00Z", &decide)
+                .await
+                .unwrap();
+            assert!(again.iter().all(|d| !d.new && !d.suppressed), "{engine}");
+            assert_eq!(st.events(None).await.unwrap().len(), 2, "{engine}");
+            assert_eq!(
+                st.latest_issue_of("b@example.com").await.unwrap(),
+                Some(SLOT),
+                "{engine}"
+            );
+            assert_eq!(st.latest_issue_of("c@example.com").await.unwrap(), None);
         });
     }
 }
@@ -827,7 +914,7 @@ fn postgres_import_twice_changes_nothing_and_never_lifts_a_suppression() {
 }
 
 #[test]
-fn postgres_confirmation_limit_is_shared_by_every_host() {
+fn postgres_limits_are_shared_by_every_host() {
     let Some(db) = pg::fresh("store::postgres_confirmations") else {
         return;
     };
@@ -842,21 +929,38 @@ fn postgres_confirmation_limit_is_shared_by_every_host() {
             .unwrap()
             .to_utc();
         let hour = chrono::TimeDelta::hours(1);
-        assert!(a.claim_confirmation("x@y.z", t0, hour).await.unwrap());
-        assert!(
-            !b.claim_confirmation("x@y.z", t0 + chrono::TimeDelta::minutes(59), hour)
+        let x = [mailbox_hit("x@y.z")];
+        let other = [mailbox_hit("other@y.z")];
+        assert_eq!(a.take(&x, t0).await.unwrap(), None);
+        assert_eq!(
+            b.take(&x, t0 + chrono::TimeDelta::minutes(59))
                 .await
-                .unwrap()
+                .unwrap(),
+            Some(0)
         );
-        assert!(b.claim_confirmation("other@y.z", t0, hour).await.unwrap());
-        // A mail that could not be sent gives its claim back.
-        b.release_confirmation("other@y.z", t0).await.unwrap();
-        assert!(a.claim_confirmation("other@y.z", t0, hour).await.unwrap());
-        assert!(
-            b.claim_confirmation("x@y.z", t0 + hour, hour)
-                .await
-                .unwrap()
-        );
+        assert_eq!(b.take(&other, t0).await.unwrap(), None);
+        // A mail that could not be sent gives its count back.
+        b.give_back(&other, t0).await.unwrap();
+        assert_eq!(a.take(&other, t0).await.unwrap(), None);
+        assert_eq!(b.take(&x, t0 + hour).await.unwrap(), None);
+        // Twenty hosts racing for a cap of five: five win.
+        let all = Hit {
+            scope: LimitScope::All,
+            key: String::new(),
+            max: 5,
+            window: hour,
+        };
+        let races = (0..20).map(|i| {
+            let st = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let hit = [all.clone()];
+            async move { st.take(&hit, t0).await.unwrap() }
+        });
+        let won = futures_util::future::join_all(races)
+            .await
+            .into_iter()
+            .filter(Option::is_none)
+            .count();
+        assert_eq!(won, 5);
     });
 }
 
@@ -887,7 +991,7 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
 /// PostgreSQL so that a recipient's writes are heap-only updates).
-pub(crate) const KNOWN: i64 = 11;
+pub(crate) const KNOWN: i64 = 12;
 
 #[test]
 fn both_engines_count_reserved_sends_and_the_relay_of_each_message() {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::pool::PgStore;
 use crate::content::issue::Selection;
@@ -20,6 +20,7 @@ use crate::store::event::{Consequence, Event, EventRecord, Recorded};
 use crate::store::feedback::Feedback;
 use crate::store::feeds::{Feeds, Validators};
 use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger};
+use crate::store::limits::mailbox_keys;
 use crate::store::quota::{Quotas, Reserved, Window};
 use crate::store::records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, Outcome, Places,
@@ -312,19 +313,6 @@ impl Roster for PgStore {
         self.add_subscriber(reader).await
     }
 
-    async fn claim_confirmation(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        every: TimeDelta,
-    ) -> Result<bool, StoreError> {
-        PgStore::claim_confirmation(self, key, now, every).await
-    }
-
-    async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        PgStore::release_confirmation(self, key, at).await
-    }
-
     async fn spend_confirmation(
         &self,
         digest: &str,
@@ -352,9 +340,10 @@ impl Roster for PgStore {
     }
 
     async fn held(&self, key: &str) -> Result<Held, StoreError> {
-        if self.keyer().is_none() {
+        let Some(keyer) = self.keyer() else {
             return Err(StoreError::NoKeyer);
-        }
+        };
+        let mailbox = mailbox_keys(keyer, key);
         let held = self.reader(&self.keys_of(key)).await?;
         let list = held
             .subscriber
@@ -374,12 +363,16 @@ impl Roster for PgStore {
             suppression,
             issues: held.issues,
             events: held.events,
-            confirmation: self.confirmation_of(key).await?,
+            counted: self.counted(&mailbox).await?,
         })
     }
 
     async fn forget(&self, erasure: &Erasure<'_>) -> Result<Forgotten, StoreError> {
-        self.forget_reader(erasure).await
+        let Some(keyer) = self.keyer() else {
+            return Err(StoreError::NoKeyer);
+        };
+        let mailboxes = mailbox_keys(keyer, erasure.key);
+        self.forget_reader(erasure, &mailboxes).await
     }
 
     async fn list_counts(&self) -> Result<(u64, u64), StoreError> {
@@ -453,15 +446,15 @@ impl Feedback for PgStore {
         PgStore::erased_as(self, &all).await
     }
 
-    async fn record(
+    async fn record_all(
         &self,
-        event: &Event,
+        events: &[Event],
         now: DateTime<Utc>,
         soft_since: &str,
-        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
-    ) -> Result<Recorded, StoreError> {
+        decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
+    ) -> Result<Vec<Recorded>, StoreError> {
         let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        self.record_event(event, soft_since, &at, decide).await
+        self.record_events(events, soft_since, &at, decide).await
     }
 }
 

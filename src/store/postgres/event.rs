@@ -43,97 +43,108 @@ fn event_row(r: &Row) -> Option<EventRecord> {
 }
 
 impl PgStore {
-    /// Records `e` unless an event with the same natural key exists, and for
+    /// Records each of `events` unless an event with the same natural key
+    /// exists, all in one transaction (one commit: a group commit), and for
     /// a new one carries out what `decide` says (given the soft-bounce count
-    /// at or after `soft_since`, this event included, for a soft bounce) in
-    /// the same transaction: the suppression (`ON CONFLICT DO NOTHING`, so an
-    /// existing one keeps its reason) and the ledger row. A failure records
-    /// nothing, so a retry does it all again. `decide` may run more than once
-    /// (a dropped connection is retried): it must only compute. A new
-    /// suppression's time is `suppressed_at` (RFC 3339).
-    pub(crate) async fn record_event(
+    /// at or after `soft_since`, this event included, for a soft bounce): the
+    /// suppression (`ON CONFLICT DO NOTHING`, so an existing one keeps its
+    /// reason) and the ledger row. An event that must only be recorded if it
+    /// suppresses, and does not, is undone alone (a savepoint). A failure
+    /// records nothing, so a retry does it all again. `decide` may run more
+    /// than once (a dropped connection is retried): it must only compute. A
+    /// new suppression's time is `suppressed_at` (RFC 3339).
+    pub(crate) async fn record_events(
         &self,
-        e: &Event,
+        events: &[Event],
         soft_since: &str,
         suppressed_at: &str,
-        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
-    ) -> Result<Recorded, StoreError> {
-        let slot = e.slot.map(slot_key);
-        let slot = &slot;
-        let f = e.failure.as_ref();
-        let cause = (
-            f.map(|f| f.reason.as_str()),
-            f.map(|f| f.scope.as_str()),
-            f.map(|f| f.provider.as_str()),
-        );
-        let cause = &cause;
+        decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
+    ) -> Result<Vec<Recorded>, StoreError> {
         self.with_retry(|mut c| async move {
             let err = |x| pg_error(&self.url, x);
             let at = now();
-            let tx = c.transaction().await.map_err(err)?;
-            let n = tx
-                .execute(
-                    "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
-                        recorded_at, failure_reason, scope, provider)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (natural_key) DO NOTHING",
-                    &[
-                        &e.key,
-                        &e.kind.as_str(),
-                        &e.email,
-                        slot,
-                        &e.source,
-                        &e.status,
-                        &e.reason,
-                        &e.at,
-                        &at,
-                        &cause.0,
-                        &cause.1,
-                        &cause.2,
-                    ],
-                )
-                .await
-                .map_err(err)?;
-            let mut done = Recorded::default();
-            if n == 0 {
-                return Ok(done); // Dropping `tx` rolls back (there is nothing to undo).
-            }
-            if e.kind == EventKind::SoftBounce {
-                let r = tx
-                    .query_one(SOFT_BOUNCES, &[&e.email, &soft_since])
+            let mut tx = c.transaction().await.map_err(err)?;
+            let mut all = Vec::with_capacity(events.len());
+            for (i, e) in events.iter().enumerate() {
+                let slot = e.slot.map(slot_key);
+                let f = e.failure.as_ref();
+                let cause = (
+                    f.map(|f| f.reason.as_str()),
+                    f.map(|f| f.scope.as_str()),
+                    f.map(|f| f.provider.as_str()),
+                );
+                let sp = tx.savepoint("event").await.map_err(err)?;
+                let n = sp
+                    .execute(
+                        "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+                            recorded_at, failure_reason, scope, provider)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                         ON CONFLICT (natural_key) DO NOTHING",
+                        &[
+                            &e.key,
+                            &e.kind.as_str(),
+                            &e.email,
+                            &slot,
+                            &e.source,
+                            &e.status,
+                            &e.reason,
+                            &e.at,
+                            &at,
+                            &cause.0,
+                            &cause.1,
+                            &cause.2,
+                        ],
+                    )
                     .await
                     .map_err(err)?;
-                done.soft_count = Some(r.get::<_, i64>(0) as u64);
-            }
-            let then = decide(done.soft_count);
-            if let (Some(reply), Some(slot)) = (&then.bounce_row, slot) {
-                done.row_bounced = tx
-                    .execute(
-                        "UPDATE recipients SET status = 'bounced', last_reply = $3, updated_at = $4
-                         WHERE slot = $1 AND email = $2 AND status <> 'bounced'",
-                        &[slot, &e.email, reply, &at],
-                    )
-                    .await
-                    .map_err(err)?
-                    == 1;
-            }
-            if let Some(reason) = &then.suppress {
-                done.suppressed = tx
-                    .execute(
-                        "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $1, $2, $3)
-                         ON CONFLICT (email) DO NOTHING",
-                        &[&e.email, reason, &suppressed_at],
-                    )
-                    .await
-                    .map_err(err)?
-                    == 1;
-            }
-            if then.only_if_suppressing && !done.suppressed {
-                return Ok(Recorded::default()); // Rolled back: already suppressed.
+                let mut done = Recorded::default();
+                if n == 0 {
+                    sp.commit().await.map_err(err)?; // Nothing was written.
+                    all.push(done);
+                    continue;
+                }
+                if e.kind == EventKind::SoftBounce {
+                    let r = sp
+                        .query_one(SOFT_BOUNCES, &[&e.email, &soft_since])
+                        .await
+                        .map_err(err)?;
+                    done.soft_count = Some(r.get::<_, i64>(0) as u64);
+                }
+                let then = decide(i, done.soft_count);
+                if let (Some(reply), Some(slot)) = (&then.bounce_row, &slot) {
+                    done.row_bounced = sp
+                        .execute(
+                            "UPDATE recipients SET status = 'bounced', last_reply = $3, updated_at = $4
+                             WHERE slot = $1 AND email = $2 AND status <> 'bounced'",
+                            &[slot, &e.email, reply, &at],
+                        )
+                        .await
+                        .map_err(err)?
+                        == 1;
+                }
+                if let Some(reason) = &then.suppress {
+                    done.suppressed = sp
+                        .execute(
+                            "INSERT INTO suppressions (email, address, reason, at) VALUES ($1, $1, $2, $3)
+                             ON CONFLICT (email) DO NOTHING",
+                            &[&e.email, reason, &suppressed_at],
+                        )
+                        .await
+                        .map_err(err)?
+                        == 1;
+                }
+                if then.only_if_suppressing && !done.suppressed {
+                    // Already suppressed: this event is no new one.
+                    sp.rollback().await.map_err(err)?;
+                    all.push(Recorded::default());
+                    continue;
+                }
+                sp.commit().await.map_err(err)?;
+                done.new = true;
+                all.push(done);
             }
             tx.commit().await.map_err(err)?;
-            done.new = true;
-            Ok(done)
+            Ok(all)
         })
         .await
     }
@@ -307,7 +318,10 @@ impl PgStore {
 const SOFT_BOUNCES: &str = "SELECT COUNT(DISTINCT COALESCE(slot, natural_key)) FROM events
      WHERE email = $1 AND kind = 'soft_bounce' AND at >= $2";
 
-/// The latest issue whose copy went out to $1.
-const LATEST_ISSUE: &str = "SELECT slot FROM recipients
-     WHERE email = $1 AND status IN ('sent', 'bounced', 'uncertain')
-     ORDER BY slot DESC LIMIT 1";
+/// The latest issue whose copy went out to $1: newest issue first, each
+/// probed by the primary key (slot, email), never a scan of the recipients.
+const LATEST_ISSUE: &str = "SELECT i.slot FROM issues i
+     WHERE EXISTS (SELECT 1 FROM recipients r
+         WHERE r.slot = i.slot AND r.email = $1
+           AND r.status IN ('sent', 'bounced', 'uncertain'))
+     ORDER BY i.slot DESC LIMIT 1";

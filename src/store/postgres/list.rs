@@ -1,5 +1,5 @@
 //! The list on PostgreSQL: subscribers, suppressions and the sign-up state
-//! (the confirmation limit). Must not touch the ledger.
+//! (spent links). Must not touch the ledger.
 
 use super::pool::PgStore;
 use super::rows::{subscriber_row, suppression_row};
@@ -191,32 +191,6 @@ impl PgStore {
 
     // -- Sign-up state --------------------------------------------------------
 
-    /// Takes the right to send `key` a confirmation mail at `now` unless one
-    /// was sent within `every`: one row per address, shared by every host.
-    /// Rows older than `every` serve no limit any more and are deleted in
-    /// the same statement, so the table keeps addresses one period only (the
-    /// claimed address's own old row is updated instead: one statement may
-    /// not both delete and upsert a row).
-    pub async fn claim_confirmation(
-        &self,
-        key: &str,
-        now: chrono::DateTime<chrono::Utc>,
-        every: chrono::TimeDelta,
-    ) -> Result<bool, StoreError> {
-        let since = now - every;
-        self.execute(
-            "WITH expired AS (
-                 DELETE FROM confirmations WHERE sent_at <= $3 AND email <> $1
-             )
-             INSERT INTO confirmations (email, sent_at) VALUES ($1, $2)
-             ON CONFLICT (email) DO UPDATE SET sent_at = EXCLUDED.sent_at
-             WHERE confirmations.sent_at <= $3",
-            &[&key, &now, &since],
-        )
-        .await
-        .map(|n| n > 0)
-    }
-
     /// Spends a confirmation link (see `Roster::spend_confirmation`): one
     /// statement, so two hosts cannot both spend it. Expired rows go in the
     /// same statement (the spent link's own row is never expired: its link
@@ -237,36 +211,5 @@ impl PgStore {
         )
         .await
         .map(|n| n > 0)
-    }
-
-    /// When `key` was last sent a confirmation mail, while its row is kept.
-    pub async fn confirmation_of(
-        &self,
-        key: &str,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
-        self.with_retry(|c| async move {
-            c.query_opt(
-                "SELECT sent_at FROM confirmations WHERE email = $1",
-                &[&key],
-            )
-            .await
-            .map(|r| r.map(|r| r.get(0)))
-            .map_err(|e| self.err(e))
-        })
-        .await
-    }
-
-    /// Gives back a claim taken at `at` (the mail could not be sent).
-    pub(crate) async fn release_confirmation(
-        &self,
-        key: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError> {
-        self.execute(
-            "DELETE FROM confirmations WHERE email = $1 AND sent_at = $2",
-            &[&key, &at],
-        )
-        .await
-        .map(drop)
     }
 }

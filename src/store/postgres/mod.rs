@@ -13,7 +13,8 @@
 //! and the retries, `rows.rs` the column lists and row mappers, and the
 //! queries are split by concern: `ledger.rs` (issues, freeze, commit),
 //! `claim.rs` (leases, claiming, renew/release/recover), `list.rs`
-//! (subscribers, suppressions, the confirmation limit), `reader_rows.rs` (one
+//! (subscribers, suppressions, spent links), `limits.rs` (the sign-up
+//! limits), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
 //! inbound events and their consequences), `quota.rs` (the caps' send
 //! counts, reserved under an advisory lock); `engine.rs` maps the store
@@ -26,6 +27,7 @@ mod event;
 mod feeds;
 mod hold;
 mod ledger;
+mod limits;
 mod list;
 mod pool;
 mod quota;
@@ -49,7 +51,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0008_spent_confirmations.sql"),
     include_str!("../migrations/postgres/0009_holds.sql"),
     include_str!("../migrations/postgres/0010_approvals.sql"),
-    include_str!("../migrations/postgres/0011_quotas_and_relays.sql"),
+    include_str!("../migrations/postgres/0011_rate_limits.sql"),
+    include_str!("../migrations/postgres/0012_quotas_and_relays.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

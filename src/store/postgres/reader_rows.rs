@@ -11,6 +11,7 @@
 use super::pool::{PgStore, pg_error};
 use super::rows::{RECIPIENT_COLUMNS, recipient_row, subscriber_row, suppression_row};
 use crate::store::error::StoreError;
+use crate::store::limits::LimitScope;
 use crate::store::records::{
     Erasure, Forgotten, ReaderEvent, ReaderRow, RecipientStatus, StoredReader,
 };
@@ -144,6 +145,7 @@ impl PgStore {
     pub(crate) async fn forget_reader(
         &self,
         erasure: &Erasure<'_>,
+        mailboxes: &[String],
     ) -> Result<Forgotten, StoreError> {
         let Erasure {
             key,
@@ -207,9 +209,16 @@ impl PgStore {
             )
             .await
             .map_err(e)?;
-            tx.execute("DELETE FROM confirmations WHERE email = $1", &[&key])
-                .await
-                .map_err(e)?;
+            tx.execute(
+                "DELETE FROM rate_limits WHERE key = ANY($1) AND scope IN ($2, $3)",
+                &[
+                    &mailboxes,
+                    &LimitScope::Confirm.as_str(),
+                    &LimitScope::Privacy.as_str(),
+                ],
+            )
+            .await
+            .map_err(e)?;
             let update = tx
                 .prepare(
                     "UPDATE recipients SET email = $3, address = $3, name = '', last_reply = $4,

@@ -25,7 +25,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_spent_confirmations.sql"),
     include_str!("../migrations/sqlite/0009_holds.sql"),
     include_str!("../migrations/sqlite/0010_approvals.sql"),
-    include_str!("../migrations/sqlite/0011_quotas_and_relays.sql"),
+    include_str!("../migrations/sqlite/0011_rate_limits.sql"),
+    include_str!("../migrations/sqlite/0012_quotas_and_relays.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -529,9 +530,13 @@ impl Db {
         let slot: Option<String> = self
             .conn
             .query_row(
-                "SELECT slot FROM recipients
-                 WHERE email = ?1 AND status IN ('sent', 'bounced', 'uncertain')
-                 ORDER BY slot DESC LIMIT 1",
+                // Newest issue first, each probed by the primary key (slot,
+                // email): a few lookups, never a scan of the recipients.
+                "SELECT i.slot FROM issues i
+                 WHERE EXISTS (SELECT 1 FROM recipients r
+                     WHERE r.slot = i.slot AND r.email = ?1
+                       AND r.status IN ('sent', 'bounced', 'uncertain'))
+                 ORDER BY i.slot DESC LIMIT 1",
                 [email],
                 |r| r.get(0),
             )

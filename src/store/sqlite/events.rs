@@ -3,7 +3,7 @@
 //! reading the events of an issue back.
 //!
 //! Owns the SQL of those two only; what an event changes is carried out by
-//! the caller's `on_new` inside the record's transaction (see `feedback.rs`).
+//! the caller's `on_new` inside the records' transaction (see `feedback.rs`).
 
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, params};
@@ -13,44 +13,58 @@ use crate::store::columns::now;
 use crate::store::{Event, EventRecord, FailureDetail, LedgerError, RecipientRecord};
 
 impl Db {
-    /// Records an event unless one with the same natural key exists, and only
-    /// for a new one runs `on_new` (which may read and write this ledger and
-    /// the list files) before the record commits: if `on_new` fails, the event
-    /// is not recorded, so a retry does it all again. True when new.
-    pub fn record_event<E: From<LedgerError>>(
+    /// Records each of `events` unless one with the same natural key
+    /// exists, all in one transaction. For a new one `on_new(i)` runs (it may
+    /// read and write this ledger and the list files) and says whether to
+    /// keep it: `false` undoes that event alone (a savepoint). `before_commit`
+    /// runs last, inside the transaction. If anything fails, no event is
+    /// recorded, so a retry does it all again. Whether each was new and kept.
+    pub fn record_events<E: From<LedgerError>>(
         &self,
-        e: &Event,
-        on_new: impl FnOnce() -> Result<(), E>,
-    ) -> Result<bool, E> {
+        events: &[Event],
+        mut on_new: impl FnMut(usize) -> Result<bool, E>,
+        before_commit: impl FnOnce() -> Result<(), E>,
+    ) -> Result<Vec<bool>, E> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let f = e.failure.as_ref();
-        let n = tx
-            .execute(
-                "INSERT OR IGNORE INTO events
-                    (natural_key, kind, email, slot, source, status, reason, at, recorded_at,
-                     failure_reason, scope, provider)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    e.key,
-                    e.kind.as_str(),
-                    e.email,
-                    e.slot.map(slot_key),
-                    e.source,
-                    e.status,
-                    e.reason,
-                    e.at,
-                    now(),
-                    f.map(|f| &f.reason),
-                    f.map(|f| &f.scope),
-                    f.map(|f| &f.provider),
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        if n == 1 {
-            on_new()?; // Dropping `tx` on failure rolls the record back.
+        let mut kept = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            tx.execute_batch("SAVEPOINT event")
+                .map_err(|e| self.err(e))?;
+            let f = e.failure.as_ref();
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO events
+                        (natural_key, kind, email, slot, source, status, reason, at, recorded_at,
+                         failure_reason, scope, provider)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        e.key,
+                        e.kind.as_str(),
+                        e.email,
+                        e.slot.map(slot_key),
+                        e.source,
+                        e.status,
+                        e.reason,
+                        e.at,
+                        now(),
+                        f.map(|f| &f.reason),
+                        f.map(|f| &f.scope),
+                        f.map(|f| &f.provider),
+                    ],
+                )
+                .map_err(|e| self.err(e))?;
+            // Dropping `tx` on a failure rolls every record back.
+            let keep = n == 1 && on_new(i)?;
+            if n == 1 && !keep {
+                tx.execute_batch("ROLLBACK TO event")
+                    .map_err(|e| self.err(e))?;
+            }
+            tx.execute_batch("RELEASE event").map_err(|e| self.err(e))?;
+            kept.push(keep);
         }
+        before_commit()?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(n == 1)
+        Ok(kept)
     }
 
     /// Recorded events, oldest first: of one issue, or all. A ledger from

@@ -8,28 +8,25 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::index::Pending;
 use super::store::{SqliteStore, guard};
 use crate::store::error::StoreError;
 use crate::store::event::{Consequence, Event, EventKind, EventRecord, Recorded};
 use crate::store::feedback::Feedback;
 use crate::store::records::{LedgerError, RecipientRecord};
 
-/// Why the record rolls back: a failure, or a conditional event that must
-/// not be recorded (turned into "not new" before returning).
-enum Undo {
-    Failed(StoreError),
-    NotRecorded,
-}
+/// A failure that rolls the records back.
+struct Failed(StoreError);
 
-impl From<LedgerError> for Undo {
+impl From<LedgerError> for Failed {
     fn from(e: LedgerError) -> Self {
-        Self::Failed(e.into())
+        Self(e.into())
     }
 }
 
-impl From<StoreError> for Undo {
+impl From<StoreError> for Failed {
     fn from(e: StoreError) -> Self {
-        Self::Failed(e)
+        Self(e)
     }
 }
 
@@ -79,49 +76,61 @@ impl Feedback for SqliteStore {
         let Some(keyer) = &self.keyer else {
             return Ok(None);
         };
-        let set = self.suppression_to_update()?;
-        if !set.is_forgotten(email) {
-            return Ok(None);
-        }
-        Ok(keyer
-            .pseudonyms(email)
-            .find(|p| set.is_forgotten(p))
-            .or_else(|| Some(keyer.pseudonym(email))))
+        self.with_suppression_to_update(|set| {
+            if !set.is_forgotten(email) {
+                return None;
+            }
+            keyer
+                .pseudonyms(email)
+                .find(|p| set.is_forgotten(p))
+                .or_else(|| Some(keyer.pseudonym(email)))
+        })
     }
 
-    async fn record(
+    async fn record_all(
         &self,
-        event: &Event,
+        events: &[Event],
         now: DateTime<Utc>,
         soft_since: &str,
-        decide: &(dyn Fn(Option<u64>) -> Consequence + Sync),
-    ) -> Result<Recorded, StoreError> {
+        decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
+    ) -> Result<Vec<Recorded>, StoreError> {
         let _files = guard(&self.files);
         self.write(|db| {
-            let mut done = Recorded::default();
-            let result = db.record_event(event, || -> Result<(), Undo> {
-                if event.kind == EventKind::SoftBounce {
-                    done.soft_count = Some(db.soft_bounces_since(&event.email, soft_since)?);
-                }
-                let then = decide(done.soft_count);
-                if let (Some(reply), Some(slot)) = (&then.bounce_row, event.slot) {
-                    done.row_bounced = db.mark_bounced(slot, &event.email, reply)?;
-                }
-                if let Some(reason) = &then.suppress {
-                    done.suppressed = self.append_suppression(&event.email, reason, now)?;
-                }
-                if then.only_if_suppressing && !done.suppressed {
-                    return Err(Undo::NotRecorded);
-                }
-                Ok(())
-            });
-            Ok(match result {
-                Ok(new) => {
-                    done.new = new;
+            let mut done = vec![Recorded::default(); events.len()];
+            let suppressions = std::cell::RefCell::new(Pending::new(&self.index));
+            let kept = db.record_events(
+                events,
+                |i| -> Result<bool, Failed> {
+                    let (event, done) = (&events[i], &mut done[i]);
+                    if event.kind == EventKind::SoftBounce {
+                        done.soft_count = Some(db.soft_bounces_since(&event.email, soft_since)?);
+                    }
+                    let then = decide(i, done.soft_count);
+                    if let (Some(reply), Some(slot)) = (&then.bounce_row, event.slot) {
+                        done.row_bounced = db.mark_bounced(slot, &event.email, reply)?;
+                    }
+                    if let Some(reason) = &then.suppress {
+                        done.suppressed =
+                            suppressions.borrow_mut().add(&event.email, reason, now)?;
+                    }
+                    if then.only_if_suppressing && !done.suppressed {
+                        *done = Recorded::default();
+                        return Ok(false);
+                    }
+                    Ok(true)
+                },
+                // On disk before the records commit: a crash between the
+                // two keeps the suppression, and a retry records the events.
+                || suppressions.borrow_mut().commit().map_err(Failed),
+            );
+            Ok(match kept {
+                Ok(kept) => {
+                    for (d, new) in done.iter_mut().zip(kept) {
+                        d.new = new;
+                    }
                     Ok(done)
                 }
-                Err(Undo::NotRecorded) => Ok(Recorded::default()),
-                Err(Undo::Failed(e)) => Err(e),
+                Err(Failed(e)) => Err(e),
             })
         })?
     }

@@ -1,8 +1,8 @@
 //! The embedded engine's list side: the list and the suppressions are the
 //! CSV files `subscribers.path` and `subscribers.suppressed_path` (read and
 //! appended through `crate::list`), erasures rewrite them with the ledger,
-//! the confirmation limit is this process's memory (`Confirmations`, in
-//! `store.rs`), and spent confirmation links are a table of the ledger.
+//! and the sign-up limits and spent links are tables of the ledger
+//! (`limits.rs`).
 //!
 //! Owns carrying out [`Roster`] on those files; it decides nothing.
 
@@ -11,8 +11,9 @@ use std::io;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
+use super::index::Pending;
 use super::store::{SqliteStore, guard};
 use crate::diagnostic::Diagnostic;
 use crate::list::erase as files;
@@ -22,6 +23,7 @@ use crate::list::{
 };
 use crate::store::error::StoreError;
 use crate::store::ledger::Ledger;
+use crate::store::limits::mailbox_keys;
 use crate::store::records::{
     Erasure, Forgotten, Held, Places, RecipientStatus, StoredSubscriber, StoredSuppression,
 };
@@ -38,19 +40,22 @@ fn write_error(what: &'static str, path: &Path, source: io::Error) -> StoreError
 }
 
 impl SqliteStore {
-    /// The suppression list as it stands, erased readers recognised.
-    pub(super) fn suppression(&self) -> Result<Suppression, StoreError> {
-        let (set, _) = Suppression::load(&self.suppressed).map_err(ListError::from)?;
-        Ok(match &self.keyer {
-            Some(k) => set.keyed(k.clone()),
-            None => set,
-        })
+    /// Runs `f` on the suppression list as it stands, erased readers
+    /// recognised (read again only when the file changed).
+    pub(super) fn with_suppression<T>(
+        &self,
+        f: impl FnOnce(&Suppression) -> T,
+    ) -> Result<T, StoreError> {
+        self.index.with(f)
     }
 
-    /// The suppression list read before an update: a list that cannot be
-    /// read is one that cannot be updated.
-    pub(super) fn suppression_to_update(&self) -> Result<Suppression, StoreError> {
-        self.suppression().map_err(|e| {
+    /// Like [`SqliteStore::with_suppression`], before an update: a list that
+    /// cannot be read is one that cannot be updated.
+    pub(super) fn with_suppression_to_update<T>(
+        &self,
+        f: impl FnOnce(&Suppression) -> T,
+    ) -> Result<T, StoreError> {
+        self.with_suppression(f).map_err(|e| {
             write_error(
                 SUPPRESSION_LIST,
                 &self.suppressed,
@@ -66,12 +71,10 @@ impl SqliteStore {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        if self.suppression_to_update()?.contains(key) {
-            return Ok(false);
-        }
-        list::append_suppression(&self.suppressed, key, reason, at)
-            .map_err(|e| write_error(SUPPRESSION_LIST, &self.suppressed, e))?;
-        Ok(true)
+        let mut batch = Pending::new(&self.index);
+        let new = batch.add(key, reason, at)?;
+        batch.commit()?;
+        Ok(new)
     }
 
     fn list_is_file(&self) -> StoreError {
@@ -132,7 +135,7 @@ impl Roster for SqliteStore {
     }
 
     async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.suppression()?.contains(key))
+        self.with_suppression(|s| s.contains(key))
     }
 
     async fn suppress(
@@ -147,7 +150,7 @@ impl Roster for SqliteStore {
 
     async fn resubscribe(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let _files = guard(&self.files);
-        if !self.suppression()?.contains(key) {
+        if !self.with_suppression(|s| s.contains(key))? {
             return Ok(false);
         }
         list::append_suppression(
@@ -194,20 +197,6 @@ impl Roster for SqliteStore {
         Ok(true)
     }
 
-    async fn claim_confirmation(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        every: TimeDelta,
-    ) -> Result<bool, StoreError> {
-        Ok(self.confirmations.claim(key, now, every))
-    }
-
-    async fn release_confirmation(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.confirmations.release(key, at);
-        Ok(())
-    }
-
     async fn spend_confirmation(
         &self,
         digest: &str,
@@ -234,12 +223,12 @@ impl Roster for SqliteStore {
     }
 
     async fn forgotten_among(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
-        let set = self.suppression()?;
-        Ok(keys
-            .iter()
-            .filter(|k| set.is_forgotten(k))
-            .map(|k| (*k).to_string())
-            .collect())
+        self.with_suppression(|set| {
+            keys.iter()
+                .filter(|k| set.is_forgotten(k))
+                .map(|k| (*k).to_string())
+                .collect()
+        })
     }
 
     async fn held(&self, key: &str) -> Result<Held, StoreError> {
@@ -248,15 +237,20 @@ impl Roster for SqliteStore {
         };
         let mut keys = vec![key.to_string()];
         keys.extend(keyer.pseudonyms(key));
-        let (issues, events) = self.query((Vec::new(), Vec::new()), |db| {
-            Ok((db.rows_of(&keys)?, db.events_of(&keys)?))
+        let mailbox = mailbox_keys(keyer, key);
+        let (issues, events, counted) = self.query((Vec::new(), Vec::new(), Vec::new()), |db| {
+            Ok((
+                db.rows_of(&keys)?,
+                db.events_of(&keys)?,
+                db.counted(&mailbox)?,
+            ))
         })?;
         Ok(Held {
             list: files::list_rows(&self.subscribers, key)?,
             suppression: files::suppression_rows(&self.suppressed, key, keyer)?,
             issues,
             events,
-            confirmation: self.confirmations.sent_at(key),
+            counted,
         })
     }
 
@@ -288,7 +282,10 @@ impl Roster for SqliteStore {
         // A ledger is rewritten only where one exists (erasing creates none).
         let has_ledger = self.has_ledger();
         let ledger_rows = match has_ledger {
-            true => self.write(|db| db.pseudonymize(key, erasure.pseudonym, &scrub))?,
+            true => self.write(|db| {
+                db.forget_counted(&mailbox_keys(keyer, key))?;
+                db.pseudonymize(key, erasure.pseudonym, &scrub)
+            })?,
             false => 0,
         };
         Ok(Forgotten::Done {

@@ -5,7 +5,7 @@
 //! Owns carrying out the store traits on those files: `db.rs` the SQLite
 //! ledger, `files.rs` the list side ([`Roster`]), `feedback.rs` the inbound
 //! events, `lock.rs` the run lock and the suppression file watched during a
-//! run, `quota.rs` the send counts of the caps ([`Quotas`](crate::store::Quotas)), `store.rs` [`SqliteStore`] itself and reaching its ledger. This
+//! run, `index.rs` the suppression file kept for lookups and appended in batches, `quota.rs` the send counts of the caps ([`Quotas`](crate::store::Quotas)), `store.rs` [`SqliteStore`] itself and reaching its ledger. This
 //! file carries out [`Ledger`]; no file here imports it. Decides nothing: the rules come in from `inbound::policy`,
 //! `reader_data` and the run loop.
 
@@ -28,6 +28,8 @@ mod feedback;
 mod feeds;
 mod files;
 mod hold;
+mod index;
+mod limits;
 mod lock;
 mod quota;
 mod store;

@@ -1,20 +1,17 @@
 //! [`SqliteStore`]: the embedded engine's state (the ledger connection,
-//! the list files' paths, the run's watched suppressions, the confirmation
-//! limit) and the three ways to reach its ledger: [`SqliteStore::read`],
+//! the list files' paths, the run's watched suppressions) and the three ways to reach its ledger: [`SqliteStore::read`],
 //! [`SqliteStore::write`] (opening it for writing at the first write) and
 //! [`SqliteStore::query`].
 //!
 //! Owns opening the store. It must not carry out the store traits: the
 //! other files of this folder do, on what it holds.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{DateTime, TimeDelta, Utc};
-
 use super::db::Db;
+use super::index::SuppressionIndex;
 use super::lock::Watched;
 use crate::list::keyer::Keyer;
 use crate::store::error::StoreError;
@@ -40,8 +37,8 @@ pub(crate) struct SqliteStore {
     pub(super) files: Mutex<()>,
     /// The suppression file as a run last read it.
     pub(super) watched: Mutex<Option<Watched>>,
-    /// One confirmation mail per address per hour (this process's memory).
-    pub(super) confirmations: Confirmations,
+    /// The suppression file as lookups last read it (again when it changes).
+    pub(super) index: SuppressionIndex,
 }
 
 impl SqliteStore {
@@ -79,9 +76,9 @@ impl SqliteStore {
             subscribers: settings.subscribers_path.clone(),
             suppressed: settings.suppressed_path.clone(),
             keyer: settings.keyer.clone(),
+            index: SuppressionIndex::new(&settings.suppressed_path, settings.keyer.clone()),
             files: Mutex::new(()),
             watched: Mutex::new(None),
-            confirmations: Confirmations::default(),
         }
     }
 
@@ -141,109 +138,4 @@ impl SqliteStore {
 /// panic, and the other guarded values are plain data.
 pub(super) fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Addresses remembered by the confirmation limit at most; past that, old
-/// entries are dropped and, if all are recent, no mail is sent.
-const MAX_REMEMBERED: usize = 100_000;
-
-/// One confirmation mail per address per period, in this process's memory:
-/// a restart forgets it, and each process has its own. Entries older than a
-/// period are dropped at the first claim a period after the last sweep, so
-/// an address is remembered two periods at most.
-pub(super) struct Confirmations {
-    max: usize,
-    last: Mutex<HashMap<String, DateTime<Utc>>>,
-    /// When expired entries were last dropped (taken inside `last`'s lock).
-    swept: Mutex<Option<DateTime<Utc>>>,
-}
-
-impl Default for Confirmations {
-    fn default() -> Self {
-        Self {
-            max: MAX_REMEMBERED,
-            last: Mutex::default(),
-            swept: Mutex::default(),
-        }
-    }
-}
-
-impl Confirmations {
-    pub(super) fn claim(&self, key: &str, now: DateTime<Utc>, every: TimeDelta) -> bool {
-        let mut map = guard(&self.last);
-        let mut swept = guard(&self.swept);
-        if swept.is_none_or(|at| now - at >= every) {
-            map.retain(|_, at| now - *at < every);
-            *swept = Some(now);
-        }
-        drop(swept);
-        if map.get(key).is_some_and(|at| now - *at < every) {
-            return false;
-        }
-        if map.len() >= self.max {
-            map.retain(|_, at| now - *at < every);
-            if map.len() >= self.max {
-                return false;
-            }
-        }
-        map.insert(key.to_string(), now);
-        true
-    }
-
-    /// When `key` was last sent a confirmation mail, while it is remembered.
-    pub(super) fn sent_at(&self, key: &str) -> Option<DateTime<Utc>> {
-        guard(&self.last).get(key).copied()
-    }
-
-    pub(super) fn release(&self, key: &str, at: DateTime<Utc>) {
-        let mut map = guard(&self.last);
-        if map.get(key) == Some(&at) {
-            map.remove(key);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{TimeDelta, TimeZone, Utc};
-
-    use super::Confirmations;
-
-    #[test]
-    fn one_confirmation_per_address_per_hour_and_memory_is_bounded() {
-        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-        let hour = TimeDelta::minutes(60);
-        let limit = Confirmations {
-            max: 2,
-            ..Confirmations::default()
-        };
-        assert!(limit.claim("a", t0, hour));
-        assert!(!limit.claim("a", t0 + TimeDelta::minutes(59), hour));
-        assert!(limit.claim("b", t0, hour));
-        // Full, and nobody's hour is over.
-        assert!(!limit.claim("c", t0 + TimeDelta::minutes(1), hour));
-        assert!(limit.claim("a", t0 + TimeDelta::minutes(60), hour));
-        // A failed send gives the claim back; a stale release does nothing.
-        limit.release("a", t0 + TimeDelta::minutes(60));
-        assert!(limit.claim("a", t0 + TimeDelta::minutes(61), hour));
-        limit.release("a", t0);
-        assert!(!limit.claim("a", t0 + TimeDelta::minutes(62), hour));
-    }
-
-    #[test]
-    fn expired_addresses_are_dropped_within_two_periods() {
-        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-        let hour = TimeDelta::minutes(60);
-        let limit = Confirmations::default();
-        assert!(limit.claim("a", t0, hour));
-        assert!(limit.claim("b", t0 + TimeDelta::minutes(30), hour));
-        assert_eq!(limit.sent_at("a"), Some(t0));
-        // The first claim an hour after the last sweep drops `a`, keeps `b`.
-        assert!(limit.claim("c", t0 + TimeDelta::minutes(61), hour));
-        assert_eq!(limit.sent_at("a"), None);
-        assert_eq!(limit.sent_at("b"), Some(t0 + TimeDelta::minutes(30)));
-        assert!(limit.claim("d", t0 + TimeDelta::minutes(122), hour));
-        assert_eq!(limit.sent_at("b"), None);
-        assert_eq!(limit.sent_at("c"), None);
-    }
 }

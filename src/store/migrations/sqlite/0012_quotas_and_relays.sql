@@ -1,4 +1,4 @@
--- 11: quotas and relays. `quota_minutes` counts the messages handed to a
+-- 12: quotas and relays. `quota_minutes` counts the messages handed to a
 -- relay in each minute (minutes since the Unix epoch, UTC); `[delivery]`'s
 -- caps sum it over the last hour and day, and a run reserves its sends here
 -- before they go out. `recipients.relay` names the relay that carried (or
