@@ -1,7 +1,7 @@
-//! One-click unsubscribes as group commits: each request prepares its event
-//! (its own reads, done concurrently) and hands it to one committer task,
-//! which records everything that queued up while the previous commit was
-//! being flushed in one transaction of the store (on the embedded engine one
+//! One-click unsubscribes as group commits: each request hands its address
+//! to one committer task, which prepares everything that queued up while the
+//! previous commit was being flushed (the reads of each, at once) and records
+//! it in one transaction of the store (on the embedded engine one
 //! append and one flush of the suppression file for all of them). A request
 //! is answered only after the commit that carries it, so each unsubscribe is
 //! on disk before its answer, and a burst costs one flush per batch instead
@@ -22,7 +22,7 @@ const BATCH: usize = 512;
 const QUEUE: usize = 4096;
 
 struct Job {
-    prepared: Prepared,
+    email: String,
     now: DateTime<Utc>,
     reply: oneshot::Sender<Result<Applied, PolicyError>>,
 }
@@ -47,19 +47,16 @@ impl Unsubscribes {
         }
     }
 
-    /// [`Policy::unsubscribe`] of `email`, recorded in the next group commit.
+    /// [`Policy::unsubscribe`] of `email`, recorded in the next group
+    /// commit; answered once that commit is done.
     pub async fn unsubscribe(
         &self,
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, PolicyError> {
-        let prepared = self
-            .policy
-            .prepare_unsubscribe(&*self.store, email, now)
-            .await?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            prepared: prepared.clone(),
+            email: email.to_string(),
             now,
             reply,
         };
@@ -69,6 +66,10 @@ impl Unsubscribes {
             return result;
         }
         // The committer is gone (it only stops with the server): alone.
+        let prepared = self
+            .policy
+            .prepare_unsubscribe(&*self.store, email, now)
+            .await?;
         alone(&self.policy, &self.store, prepared, now).await
     }
 }
@@ -83,32 +84,49 @@ async fn alone(
     Ok(done.pop().unwrap_or_default())
 }
 
-/// Takes what queued up, commits it as one, answers each; repeats.
+/// Takes what queued up, prepares each (their reads at once), commits them
+/// as one, answers each; repeats. The requests never touch the store here,
+/// so they keep queueing while a commit waits for the disk.
 async fn commit_loop(policy: Policy, store: Store, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
-        let batch: Vec<Prepared> = jobs.iter().map(|j| j.prepared.clone()).collect();
-        let now = jobs.iter().map(|j| j.now).max().unwrap_or_else(Utc::now);
+        let preparing = jobs
+            .iter()
+            .map(|j| policy.prepare_unsubscribe(&*store, &j.email, j.now));
+        let prepared = futures_util::future::join_all(preparing).await;
+        let mut ready = Vec::with_capacity(jobs.len());
+        for (job, p) in jobs.drain(..).zip(prepared) {
+            match p {
+                Ok(p) => ready.push((job, p)),
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+        }
+        let batch: Vec<Prepared> = ready.iter().map(|(_, p)| p.clone()).collect();
+        let now = ready
+            .iter()
+            .map(|(j, _)| j.now)
+            .max()
+            .unwrap_or_else(Utc::now);
         match policy.apply_all(&*store, &batch, now).await {
             Ok(done) => {
-                for (job, applied) in jobs.drain(..).zip(done) {
+                for ((job, _), applied) in ready.into_iter().zip(done) {
                     let _ = job.reply.send(Ok(applied));
                 }
             }
             // One bad event must not fail the others: each alone, with its
             // own answer.
-            Err(_) if jobs.len() > 1 => {
-                for job in jobs.drain(..) {
-                    let result = alone(&policy, &store, job.prepared, job.now).await;
-                    let _ = job.reply.send(result);
+            Err(_) if ready.len() > 1 => {
+                for (job, p) in ready {
+                    let _ = job.reply.send(alone(&policy, &store, p, job.now).await);
                 }
             }
             Err(e) => {
-                if let Some(job) = jobs.pop() {
+                if let Some((job, _)) = ready.pop() {
                     let _ = job.reply.send(Err(e));
                 }
             }
         }
-        jobs.clear();
     }
 }

@@ -10,11 +10,12 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory),
 //! [`Approvals`] (the editorial loop), [`Limits`] (the public forms'
-//! limits), [`Accounts`] (the console: accounts, sessions, the audit log)
+//! limits), [`Quotas`] (the run loop's send counts for `[delivery]`'s
+//! caps), [`Accounts`] (the console: accounts, sessions, the audit log)
 //! and [`Tallies`] (the dashboard's counts). Two engines implement all
-//! eight, and
+//! nine, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -39,6 +40,7 @@ mod feeds;
 mod ledger;
 mod limits;
 mod postgres;
+mod quota;
 mod records;
 mod roster;
 mod settings;
@@ -55,6 +57,7 @@ pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
 pub(crate) use limits::mailbox_key;
 pub use limits::{Counted, Hit, LimitScope, Limits};
+pub use quota::{Quotas, Reserved, Window};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
@@ -66,12 +69,15 @@ pub use sqlite::backup::Copied;
 pub use tallies::Tallies;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the eight sides, on one engine.
+/// Everything a store does: the nine sides, on one engine.
 pub trait Engine:
-    Ledger + Roster + Feedback + Feeds + Approvals + Limits + Accounts + Tallies
+    Ledger + Roster + Feedback + Feeds + Approvals + Limits + Quotas + Accounts + Tallies
 {
 }
-impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Limits + Accounts + Tallies> Engine for T {}
+impl<T> Engine for T where
+    T: Ledger + Roster + Feedback + Feeds + Approvals + Limits + Quotas + Accounts + Tallies
+{
+}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

@@ -60,6 +60,10 @@ impl PgStore {
         suppressed_at: &str,
         decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
     ) -> Result<Vec<Recorded>, StoreError> {
+        // A soft bounce's count must see only the events before it: one at a time.
+        if events.len() > 1 && events.iter().all(|e| e.kind != EventKind::SoftBounce) {
+            return self.record_together(events, suppressed_at, decide).await;
+        }
         self.with_retry(|mut c| async move {
             let err = |x| pg_error(&self.url, x);
             let at = now();
@@ -142,6 +146,121 @@ impl PgStore {
                 sp.commit().await.map_err(err)?;
                 done.new = true;
                 all.push(done);
+            }
+            tx.commit().await.map_err(err)?;
+            Ok(all)
+        })
+        .await
+    }
+
+    /// [`PgStore::record_events`] for a batch without soft bounces, in a
+    /// few statements whatever its size: every event inserted at once, the
+    /// suppressions at once (the first event of an address that suppresses
+    /// takes it, as one at a time would), and the events that were to be
+    /// recorded only if they suppressed, and did not, deleted again.
+    async fn record_together(
+        &self,
+        events: &[Event],
+        suppressed_at: &str,
+        decide: &(dyn Fn(usize, Option<u64>) -> Consequence + Sync),
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let column = |f: fn(&Event) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+        let keys = column(|e| Some(e.key.clone()));
+        let kinds = column(|e| Some(e.kind.as_str().to_string()));
+        let emails = column(|e| Some(e.email.clone()));
+        let slots = column(|e| e.slot.map(slot_key));
+        let sources = column(|e| Some(e.source.clone()));
+        let statuses = column(|e| e.status.clone());
+        let reasons = column(|e| Some(e.reason.clone()));
+        let ats = column(|e| Some(e.at.clone()));
+        let causes = column(|e| e.failure.as_ref().map(|f| f.reason.clone()));
+        let scopes = column(|e| e.failure.as_ref().map(|f| f.scope.clone()));
+        let providers = column(|e| e.failure.as_ref().map(|f| f.provider.clone()));
+        let columns = (
+            &keys, &kinds, &emails, &slots, &sources, &statuses, &reasons, &ats, &causes, &scopes,
+            &providers,
+        );
+        self.with_retry(|mut c| async move {
+            let err = |x| pg_error(&self.url, x);
+            let at = now();
+            let tx = c.transaction().await.map_err(err)?;
+            let (k, kind, email, slot, source, status, reason, when, cause, scope, provider) =
+                columns;
+            let inserted = tx
+                .query(
+                    "INSERT INTO events (natural_key, kind, email, slot, source, status, reason, at,
+                        recorded_at, failure_reason, scope, provider)
+                     SELECT k, kind, email, slot, source, status, reason, at, $9, cause, scope, provider
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                 $6::text[], $7::text[], $8::text[], $10::text[], $11::text[],
+                                 $12::text[])
+                          AS e(k, kind, email, slot, source, status, reason, at, cause, scope, provider)
+                     ON CONFLICT (natural_key) DO NOTHING
+                     RETURNING natural_key",
+                    &[k, kind, email, slot, source, status, reason, when, &at, cause, scope, provider],
+                )
+                .await
+                .map_err(err)?;
+            let mut fresh: std::collections::HashSet<String> =
+                inserted.iter().map(|r| r.get(0)).collect();
+            let mut all = vec![Recorded::default(); events.len()];
+            let mut wanted: Vec<(usize, String)> = Vec::new();
+            let mut claimed = std::collections::HashSet::new();
+            for (i, e) in events.iter().enumerate() {
+                // A key twice in the batch: the first is the new one.
+                if !fresh.remove(&e.key) {
+                    continue;
+                }
+                all[i].new = true;
+                let then = decide(i, None);
+                if let (Some(reply), Some(slot)) = (&then.bounce_row, e.slot.map(slot_key)) {
+                    all[i].row_bounced = tx
+                        .execute(
+                            "UPDATE recipients SET status = 'bounced', last_reply = $3, updated_at = $4
+                             WHERE slot = $1 AND email = $2 AND status <> 'bounced'",
+                            &[&slot, &e.email, reply, &at],
+                        )
+                        .await
+                        .map_err(err)?
+                        == 1;
+                }
+                if let Some(why) = then.suppress
+                    && claimed.insert(e.email.clone())
+                {
+                    wanted.push((i, why));
+                }
+            }
+            let (who, why): (Vec<String>, Vec<String>) = wanted
+                .iter()
+                .map(|(i, why)| (events[*i].email.clone(), why.clone()))
+                .unzip();
+            let suppressed: std::collections::HashSet<String> = tx
+                .query(
+                    "INSERT INTO suppressions (email, address, reason, at)
+                     SELECT email, email, reason, $3 FROM unnest($1::text[], $2::text[]) AS s(email, reason)
+                     ON CONFLICT (email) DO NOTHING
+                     RETURNING email",
+                    &[&who, &why, &suppressed_at],
+                )
+                .await
+                .map_err(err)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for (i, _) in &wanted {
+                all[*i].suppressed = suppressed.contains(&events[*i].email);
+            }
+            let mut undo = Vec::new();
+            for (i, e) in events.iter().enumerate() {
+                if all[i].new && !all[i].suppressed && decide(i, None).only_if_suppressing {
+                    undo.push(e.key.clone());
+                    all[i] = Recorded::default();
+                }
+            }
+            if !undo.is_empty() {
+                tx.execute("DELETE FROM events WHERE natural_key = ANY($1)", &[&undo])
+                    .await
+                    .map_err(err)?;
             }
             tx.commit().await.map_err(err)?;
             Ok(all)

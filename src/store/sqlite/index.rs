@@ -34,6 +34,10 @@ pub(super) fn write_error(path: &Path, source: io::Error) -> StoreError {
 struct Loaded {
     stamp: Option<FileStamp>,
     set: Suppression,
+    /// This process is appending to the file at `stamp`, under its lock:
+    /// until it is done the file changes only by those rows, whose
+    /// unsubscribes are not answered yet, so the copy still answers.
+    appending: bool,
 }
 
 /// The suppression file's set, re-read only when the file changed.
@@ -73,7 +77,9 @@ impl SuppressionIndex {
         f: impl FnOnce(&Suppression) -> T,
     ) -> Result<T, StoreError> {
         let mut loaded = guard(&self.loaded);
-        let current = loaded.as_ref().is_some_and(|l| l.stamp == stamp);
+        let current = loaded
+            .as_ref()
+            .is_some_and(|l| l.stamp == stamp || l.appending);
         if !current {
             *loaded = None;
             let (set, _) = Suppression::load(&self.path).map_err(ListError::from)?;
@@ -81,7 +87,11 @@ impl SuppressionIndex {
                 Some(k) => set.keyed(k.clone()),
                 None => set,
             };
-            *loaded = Some(Loaded { stamp, set });
+            *loaded = Some(Loaded {
+                stamp,
+                set,
+                appending: false,
+            });
         }
         match loaded.as_ref() {
             Some(l) => Ok(f(&l.set)),
@@ -90,17 +100,26 @@ impl SuppressionIndex {
         }
     }
 
+    /// This process starts appending to the file at `before`, under its lock.
+    fn appending(&self, before: FileStamp) {
+        if let Some(l) = guard(&self.loaded).as_mut() {
+            l.appending = l.stamp == Some(before);
+        }
+    }
+
     /// This process appended rows for `keys`, taking the file from `before`
-    /// to `after` under its lock: a copy read at `before` takes them in and
-    /// becomes the copy at `after`; any other copy is dropped.
-    fn appended(&self, before: FileStamp, after: FileStamp, keys: &[String]) {
+    /// to `after` under its lock (`None`: the write failed): a copy read at
+    /// `before` takes them in and becomes the copy at `after`; any other
+    /// copy is dropped.
+    fn appended(&self, before: FileStamp, after: Option<FileStamp>, keys: &[String]) {
         let mut loaded = guard(&self.loaded);
-        match loaded.as_mut() {
-            Some(l) if l.stamp == Some(before) => {
+        match (loaded.as_mut(), after) {
+            (Some(l), Some(after)) if l.stamp == Some(before) => {
                 for k in keys {
                     l.set.insert(k);
                 }
                 l.stamp = Some(after);
+                l.appending = false;
             }
             _ => *loaded = None,
         }
@@ -166,8 +185,11 @@ impl<'a> Pending<'a> {
         };
         let before = file.before();
         let path = &self.index.path;
-        let after = file.finish().map_err(|e| write_error(path, e))?;
-        self.index.appended(before, after, &self.keys);
+        self.index.appending(before);
+        let after = file.finish();
+        self.index
+            .appended(before, after.as_ref().ok().copied(), &self.keys);
+        after.map_err(|e| write_error(path, e))?;
         self.keys.clear();
         self.seen.clear();
         Ok(())

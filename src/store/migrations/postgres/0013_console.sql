@@ -1,4 +1,4 @@
--- 12: the console. Accounts with their role and Argon2id password hash; the
+-- 13: the console, as the SQLite engine's migration 13. Accounts with their role and Argon2id password hash; the
 -- signed-in sessions, found by the SHA-256 of their id (the id itself is only
 -- in the browser's cookie); failed sign-ins by scope (`account:NAME`,
 -- `client:ADDR`) for the throttle; the audit log of who did what; and the
@@ -14,18 +14,18 @@ CREATE TABLE sessions (
     digest TEXT PRIMARY KEY,
     account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
     csrf TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    seen_at INTEGER NOT NULL
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
 );
 CREATE INDEX sessions_by_expiry ON sessions(expires_at);
 CREATE TABLE sign_in_failures (
     scope TEXT NOT NULL,
-    at INTEGER NOT NULL
+    at BIGINT NOT NULL
 );
 CREATE INDEX sign_in_failures_by_scope ON sign_in_failures(scope, at);
 CREATE TABLE audit (
-    id INTEGER PRIMARY KEY,
+    id BIGSERIAL PRIMARY KEY,
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -39,6 +39,6 @@ CREATE TABLE audit (
 CREATE TABLE tallies (
     slot TEXT PRIMARY KEY,
     finished_at TEXT,
-    events INTEGER NOT NULL,
+    events BIGINT NOT NULL,
     counts TEXT NOT NULL
 );
