@@ -61,6 +61,30 @@ pub(super) fn caps(limits: &QuotaLimits, now: DateTime<Utc>) -> Vec<Cap> {
     caps
 }
 
+/// The caps in force at `now` as the store counts them, each named by its
+/// window (`hour`, `day`), for `/metrics`.
+pub(crate) fn caps_in_force(
+    limits: &QuotaLimits,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, Window)> {
+    caps(limits, now)
+        .into_iter()
+        .map(|c| {
+            let name = if c.window.minutes == 60 {
+                "hour"
+            } else {
+                "day"
+            };
+            (name, c.window)
+        })
+        .collect()
+}
+
+/// The minute the store counts `t` in.
+pub(crate) fn store_minute(t: DateTime<Utc>) -> i64 {
+    minute_of(t)
+}
+
 /// The warm-up's day at `now` (day 1 = `warmup_start`) and the daily cap of
 /// the last step whose day has come; before the first step's day, the first
 /// step's cap.

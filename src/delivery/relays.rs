@@ -189,6 +189,26 @@ impl Relays {
     }
 }
 
+/// The relays this process set up last (the last send's, or `serve`'s for
+/// its one-off mails), kept for `/metrics`: a relay's rotation lives only in
+/// the process that uses it.
+static LAST_SEEN: Mutex<Option<Arc<Relays>>> = Mutex::new(None);
+
+/// Remembers `relays` as the ones [`last_seen`] reports.
+pub(super) fn remember(relays: &Arc<Relays>) {
+    *LAST_SEEN.lock().unwrap_or_else(PoisonError::into_inner) = Some(relays.clone());
+}
+
+/// Each relay this process set up last, as it stands now (empty when it
+/// set up none).
+pub fn last_seen() -> Vec<RelayUse> {
+    let last = LAST_SEEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    last.map(|r| r.uses()).unwrap_or_default()
+}
+
 /// Whether a failure is the relay's own: it came while connecting, or the
 /// reply refuses everyone ([`relay_wide`]).
 fn fails_everyone(failure: &Failure, connecting: bool) -> bool {

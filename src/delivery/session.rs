@@ -278,6 +278,18 @@ impl Session<'_> {
     }
 }
 
+/// The caps of `[delivery]`, the warm-up's days in `schedule`'s timezone.
+pub fn quota_limits(config: &Config, schedule: &Schedule) -> QuotaLimits {
+    let d = &config.delivery;
+    QuotaLimits {
+        per_hour: d.max_per_hour,
+        per_day: d.max_per_day,
+        warmup: d.warmup.clone(),
+        warmup_start: d.warmup_start_date(),
+        timezone: schedule.timezone(),
+    }
+}
+
 /// How the run loop behaves, from `[delivery]` (the caps' warm-up days in
 /// `schedule`'s timezone; the clock at the wall clock's now).
 pub fn run_options(config: &Config, schedule: &Schedule, resend_uncertain: bool) -> RunOptions {
@@ -295,13 +307,7 @@ pub fn run_options(config: &Config, schedule: &Schedule, resend_uncertain: bool)
             base: Duration::from_millis(d.retry_base_ms),
         },
         rate_per_second: d.rate_per_second,
-        quota: QuotaLimits {
-            per_hour: d.max_per_hour,
-            per_day: d.max_per_day,
-            warmup: d.warmup.clone(),
-            warmup_start: d.warmup_start_date(),
-            timezone: schedule.timezone(),
-        },
+        quota: quota_limits(config, schedule),
         now: chrono::Utc::now(),
         provider_pause_after: d.provider_pause_after,
     }

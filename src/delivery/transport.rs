@@ -26,7 +26,11 @@ impl Transport {
     pub fn from_config(config: &Config, slot: &str) -> Self {
         match config.delivery.transport {
             TransportKind::Outbox => Transport::Outbox(config.delivery.outbox_dir.join(slot)),
-            TransportKind::Smtp => Transport::Smtp(Arc::new(Relays::from_config(config))),
+            TransportKind::Smtp => {
+                let relays = Arc::new(Relays::from_config(config));
+                super::relays::remember(&relays);
+                Transport::Smtp(relays)
+            }
         }
     }
 

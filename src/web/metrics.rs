@@ -99,7 +99,7 @@ async fn metrics(State(m): State<Arc<Metrics>>, headers: HeaderMap) -> Response 
     let health = m.health().await;
     let mut registry = registry(&health);
     let store = m.store.lock().await.clone();
-    relays(&mut registry, &m.config, store.as_ref()).await;
+    relays(&mut registry, &m.config, store.as_ref(), m.clock.now()).await;
     let mut body = String::new();
     if encode(&mut body, &registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -271,11 +271,77 @@ pub(crate) fn registry(h: &Health) -> Registry {
     r
 }
 
-/// The hook for what the relays know: per-relay state (in rotation or
-/// backing off) and quota remaining. It is called at every scrape with the
-/// scrape's registry; register families under names starting
-/// `tipsheet_relay_` or `tipsheet_quota_`. Nothing to add yet: one relay, no
-/// quota kept in the store.
-pub(crate) async fn relays(registry: &mut Registry, config: &Config, store: Option<&Store>) {
-    let _ = (registry, config, store);
+/// What the relays and the caps know: per relay, the latest issue's
+/// messages it carried (from the ledger, the same on every host) and whether
+/// it is in rotation as this process last saw it (the rotation lives in the
+/// sending process); per cap in force, its size and what is left of it now
+/// (from the store's counts, shared by every host).
+pub(crate) async fn relays(
+    registry: &mut Registry,
+    config: &Config,
+    store: Option<&Store>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let seen = crate::delivery::last_seen();
+    if !seen.is_empty() {
+        let up = gauge_family(
+            registry,
+            "relay_up",
+            "1 while a relay is in rotation, 0 while it backs off after failing everyone (as this process last saw it)",
+        );
+        let out = gauge_family(
+            registry,
+            "relay_taken_out",
+            "Times a relay was taken out of rotation in this process's last send",
+        );
+        for u in &seen {
+            let l = vec![("relay", u.name.clone())];
+            up.get_or_create(&l).set(i64::from(!u.out));
+            out.get_or_create(&l).set(i64::from(u.taken_out));
+        }
+    }
+    let Some(store) = store else {
+        return;
+    };
+    if let Ok(issues) = store.issues().await
+        && let Some(latest) = issues.last()
+        && let Ok(carried) = store.sent_by_relay(latest.slot).await
+        && !carried.is_empty()
+    {
+        let f = gauge_family(
+            registry,
+            "relay_messages",
+            "The latest issue's messages each relay carried, from the ledger",
+        );
+        for (relay, n) in carried {
+            f.get_or_create(&vec![("relay", relay)]).set(n as i64);
+        }
+    }
+    let Ok(schedule) = config.schedule() else {
+        return;
+    };
+    let limits = crate::delivery::quota_limits(config, &schedule);
+    let caps = crate::delivery::caps_in_force(&limits, now);
+    if caps.is_empty() {
+        return;
+    }
+    let cap = gauge_family(
+        registry,
+        "quota_cap",
+        "Messages allowed in any window of this length (`[delivery]` max_per_hour, max_per_day, the warm-up step of today)",
+    );
+    let left = gauge_family(
+        registry,
+        "quota_remaining",
+        "Messages the cap still allows now, counted in the store across runs and hosts",
+    );
+    let minute = crate::delivery::store_minute(now);
+    for (window, w) in caps {
+        let l = vec![("window", window.to_string())];
+        cap.get_or_create(&l).set(w.cap as i64);
+        if let Ok(used) = store.sends_within(minute, w).await {
+            left.get_or_create(&l)
+                .set(w.cap.saturating_sub(used) as i64);
+        }
+    }
 }

@@ -184,3 +184,41 @@ fn run_serves_metrics_on_its_own_listener_behind_the_credential() {
     );
     promtool_accepts(&page.body);
 }
+
+#[test]
+fn metrics_show_each_relay_and_what_is_left_of_the_caps() {
+    let (a, b) = (crate::relays::server(), crate::relays::server());
+    let site = Site::new();
+    site.write("subscribers/subscribers.csv", &crate::common::list("m", 30));
+    site.write("subscribers/suppressed.csv", "email,reason,at\n");
+    crate::relays::use_relays(&site, &[("main", a.port, 1), ("spare", b.port, 1)], 2);
+    site.config("max_per_hour = 0", "max_per_hour = 10");
+    site.config("max_per_day = 0", "max_per_day = 25");
+    let r = site.run(&["send", "--date", "2026-12-01"]);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert_eq!((a.count(), b.count()), (5, 5));
+    let server = Serve::spawn(
+        site.command(&["serve", "--listen", "127.0.0.1:0"])
+            .env("TIPSHEET_METRICS_TOKEN", METRICS_TOKEN),
+    );
+    let page = get_with(
+        &server.url("/metrics"),
+        &[("Authorization", &format!("Bearer {METRICS_TOKEN}"))],
+    );
+    assert_eq!(page.status, 200, "{page:?}");
+    promtool_accepts(&page.body);
+    let m = samples(&page.body);
+    for (name, want) in [
+        ("tipsheet_quota_cap{window=\"hour\"}", 10.0),
+        ("tipsheet_quota_remaining{window=\"hour\"}", 0.0),
+        ("tipsheet_quota_cap{window=\"day\"}", 25.0),
+        ("tipsheet_quota_remaining{window=\"day\"}", 15.0),
+        ("tipsheet_relay_messages{relay=\"main\"}", 5.0),
+        ("tipsheet_relay_messages{relay=\"spare\"}", 5.0),
+        // `serve`'s own relays (for its one-off mails), none backing off.
+        ("tipsheet_relay_up{relay=\"main\"}", 1.0),
+        ("tipsheet_relay_up{relay=\"spare\"}", 1.0),
+    ] {
+        assert_eq!(m.get(name), Some(&want), "{name}: {}", page.body);
+    }
+}

@@ -14,7 +14,7 @@ use crate::smtp_server::{FaultServer, Wire};
 on_both_engines!(a_relay_that_goes_down_mid_send_leaves_its_messages_to_the_other);
 
 /// Sends through `relays` (name, port, weight) instead of `[smtp]`'s own relay.
-fn use_relays(site: &Site, relays: &[(&str, u16, u32)], concurrency: usize) {
+pub(crate) fn use_relays(site: &Site, relays: &[(&str, u16, u32)], concurrency: usize) {
     site.use_smtp(0, concurrency);
     // `[smtp]` keeps only what the relays share.
     for line in [
@@ -36,7 +36,7 @@ fn use_relays(site: &Site, relays: &[(&str, u16, u32)], concurrency: usize) {
     site.write("config.toml", &text);
 }
 
-fn server() -> FaultServer {
+pub(crate) fn server() -> FaultServer {
     FaultServer::start(Wire {
         pipelining: true,
         ..Wire::default()
