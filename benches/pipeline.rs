@@ -192,6 +192,7 @@ fn ledger_commit_batch(bencher: Bencher) {
                 code: Some(250),
                 reply: Some("2.0.0 queued".into()),
                 message_id: Some("<x@example.com>".into()),
+                relay: None,
             })
             .collect();
         rt.block_on(ledger.commit(day, &marks, &outcomes))

@@ -31,6 +31,9 @@ pub(crate) mod exit {
     pub(crate) const STORE: u8 = 5;
     /// The issue awaits approval or is on hold: nothing was sent.
     pub(crate) const HELD: u8 = 6;
+    /// A cap (`[delivery] max_per_hour`, `max_per_day`, the warm-up) was
+    /// reached: the rest is pending; rerun at the time printed (`run` does).
+    pub(crate) const QUOTA: u8 = 7;
     /// A message piped to `inbound -` could not be taken now (the store out
     /// of reach or busy): `EX_TEMPFAIL` (sysexits.h), so the mail system
     /// keeps it and retries.
@@ -47,6 +50,11 @@ pub enum Ending {
     Failures,
     /// Stopped by SIGINT/SIGTERM; rerun to resume.
     Interrupted,
+    /// Stopped at a cap with recipients pending; there is room again `until`.
+    Quota {
+        /// When to continue.
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl Ending {
@@ -56,6 +64,7 @@ impl Ending {
             Ending::Done => exit::OK,
             Ending::Failures => exit::FAILED,
             Ending::Interrupted => exit::INTERRUPTED,
+            Ending::Quota { .. } => exit::QUOTA,
         }
     }
 }

@@ -64,7 +64,14 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
             call: |slot| announce(config, slot),
         };
         daemon::run(&schedule, &clock, &stop, &wake, ahead, |slot| {
-            send_slot(config, &schedule, slot, stop.clone(), &reporter)
+            send_slot(
+                config,
+                &schedule,
+                slot,
+                clock.now(),
+                stop.clone(),
+                &reporter,
+            )
         })
         .await;
         log_line("tipsheet run: stopping");
@@ -138,6 +145,7 @@ async fn send_slot(
     config: &Config,
     schedule: &crate::schedule::Schedule,
     slot: Slot,
+    now: DateTime<Utc>,
     stop: Arc<AtomicBool>,
     reporter: &Console,
 ) -> SlotOutcome {
@@ -175,6 +183,7 @@ async fn send_slot(
             signer,
             resend_uncertain: true,
             stop,
+            now,
         };
         match session.deliver(slot, reporter).await {
             Ok(d) => Ok(super::send::print_delivered(
@@ -202,6 +211,13 @@ async fn send_slot(
             SlotOutcome::Retry
         }
         Ok(Ending::Interrupted) => SlotOutcome::Interrupted,
+        Ok(Ending::Quota { until }) => {
+            log_line(&format!(
+                "issue #{number} ({date}) stopped at a cap with recipients pending; continuing it at {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ));
+            SlotOutcome::Later(until)
+        }
         Ok(o) => {
             log_line(&format!(
                 "issue #{number} ended with exit code {}; retrying while within grace",

@@ -110,6 +110,7 @@ pub(super) async fn run(
         signer,
         resend_uncertain: !args.no_resend_uncertain,
         stop: stop.clone(),
+        now,
     };
     let reporter = Console::new(super::common::relay(config));
     super::common::watch_signals(stop, None);
@@ -221,6 +222,24 @@ fn print_report(r: &SendReport, relay: &str) -> Ending {
         r.status
     );
     print_counts(r.number, r.date, &r.counts);
+    if s.relays.len() > 1 || s.relays.iter().any(|u| u.taken_out > 0) {
+        let parts: Vec<String> = s
+            .relays
+            .iter()
+            .map(|u| {
+                let mut part = format!("{} {}", u.name, u.carried);
+                if u.taken_out > 0 {
+                    part.push_str(&format!(
+                        " (out of rotation {} time(s){})",
+                        u.taken_out,
+                        if u.out { ", still out" } else { "" }
+                    ));
+                }
+                part
+            })
+            .collect();
+        outln!("relays this run: {}", parts.join(", "));
+    }
     if r.counts.total() == 0 {
         outln!("the list has no active subscriber: nothing was sent");
     }
@@ -257,6 +276,16 @@ fn print_report(r: &SendReport, relay: &str) -> Ending {
     if s.interrupted {
         errln!("interrupted: in-flight messages finished and were recorded; rerun to resume");
         return Ending::Interrupted;
+    }
+    if let Some(q) = &s.quota {
+        errln!(
+            "QUOTA: {} was reached; this send stopped taking recipients and left {} pending; it can continue at {} (`tipsheet run` continues it then; or rerun `tipsheet send --date {}`)",
+            q.cap,
+            q.left,
+            q.until.format("%Y-%m-%d %H:%M UTC"),
+            r.date
+        );
+        return Ending::Quota { until: q.until };
     }
     if r.has_failures() {
         Ending::Failures

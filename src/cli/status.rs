@@ -174,6 +174,17 @@ async fn report(
                 ));
             }
             if let Some(store) = store {
+                let relays = store.sent_by_relay(i.slot).await?;
+                if relays.len() > 1 || !config.smtp.relays.is_empty() {
+                    let parts: Vec<String> =
+                        relays.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                    text.push_str(&format!("\n  sent through: {}", parts.join(", ")));
+                }
+                json["relays"] = relays
+                    .iter()
+                    .map(|(r, n)| (r.clone(), serde_json::Value::from(*n)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
                 let fb = super::inbound::feedback(
                     &**store,
                     i.slot,

@@ -18,8 +18,8 @@ use serde::Deserialize;
 pub use redact::redact_url;
 pub use schema::{
     ApprovalMode, Bounces, ContentConfig, Delivery, DkimSettings, Editorial, Newsletter,
-    ScheduleConfig, Server, Smtp, State, StoreConfig, SubscribersConfig, Tls, TransportKind,
-    Unsubscribe,
+    RelayConfig, ScheduleConfig, Server, Smtp, State, StoreConfig, SubscribersConfig, Tls,
+    TransportKind, Unsubscribe,
 };
 pub(crate) use validate::{host_of, is_loopback};
 

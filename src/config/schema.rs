@@ -186,8 +186,16 @@ pub struct Delivery {
     pub concurrency: usize,
     /// Messages per second, 0 = unlimited.
     pub rate_per_second: u32,
-    /// Messages per hour, 0 = unlimited.
+    /// At most this many messages in any 60 minutes, counted in the store
+    /// across runs and hosts (a cap, not a pace); 0 = no cap.
     pub max_per_hour: u32,
+    /// At most this many messages in any 24 hours, counted the same way; 0 = no cap.
+    pub max_per_day: u32,
+    /// A warm-up ramp: `[[day, per_day], …]`, each step's daily cap holding
+    /// from its day (day 1 = `warmup_start`) until the next step's.
+    pub warmup: Vec<(u32, u32)>,
+    /// The warm-up's day 1 (`YYYY-MM-DD`, quoted), in the schedule's timezone.
+    pub warmup_start: Option<String>,
     /// Attempts per recipient within one run.
     pub max_attempts: u32,
     /// First retry delay in milliseconds (doubles, capped at a minute).
@@ -195,6 +203,15 @@ pub struct Delivery {
     /// Consecutive sender-level refusals from one receiving domain (or the
     /// relay) after which a run stops sending there; 0 = never pause.
     pub provider_pause_after: u32,
+}
+
+impl Delivery {
+    /// The warm-up's day 1 (validated by [`Config::load`](super::Config::load)).
+    pub fn warmup_start_date(&self) -> Option<chrono::NaiveDate> {
+        self.warmup_start
+            .as_deref()
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+    }
 }
 
 /// SMTP connection security.
@@ -231,6 +248,78 @@ pub struct Smtp {
     pub hello_name: Option<String>,
     /// An extra root certificate (PEM) to trust, for a relay with a private CA.
     pub ca_file: Option<PathBuf>,
+    /// Several relays (`[[smtp.relays]]`), used in proportion to their
+    /// weights; empty: `host`, `port`, `tls` and the credentials above are the one relay.
+    pub relays: Vec<RelayConfig>,
+    /// How long a relay that fails to connect or authenticate, or refuses
+    /// everyone, is left out of rotation the first time (seconds).
+    pub relay_backoff_seconds: u64,
+    /// The longest back-off: each failure in a row doubles it up to this.
+    pub relay_backoff_max_seconds: u64,
+}
+
+impl Smtp {
+    /// The relays to use: the `[[smtp.relays]]`, or the `[smtp]` section's
+    /// own relay as the only one (weight 1, named `host:port`).
+    pub fn relays(&self) -> Vec<RelayConfig> {
+        if !self.relays.is_empty() {
+            return self.relays.clone();
+        }
+        vec![RelayConfig {
+            name: None,
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+            username_env: Some(self.username_env.clone()),
+            password_env: Some(self.password_env.clone()),
+            weight: 1,
+        }]
+    }
+}
+
+/// One `[[smtp.relays]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// What the ledger and `status` call it; `host:port` when unset.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Relay host name.
+    pub host: String,
+    /// Relay port.
+    #[serde(default = "default_relay_port")]
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[serde(default = "default_relay_tls")]
+    pub tls: Tls,
+    /// Env var holding the user name (unset, or the variable unset or empty: no AUTH).
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Env var holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Its share of the messages: 3 against another relay's 1 carries three quarters.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+impl RelayConfig {
+    /// The name the ledger records: `name`, or `host:port`.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", self.host, self.port))
+    }
+}
+
+fn default_relay_port() -> u16 {
+    587
+}
+fn default_relay_tls() -> Tls {
+    Tls::Starttls
+}
+fn default_weight() -> u32 {
+    1
 }
 
 /// `[state]`
@@ -515,6 +604,9 @@ impl Default for Delivery {
             concurrency: 4,
             rate_per_second: 0,
             max_per_hour: 0,
+            max_per_day: 0,
+            warmup: Vec::new(),
+            warmup_start: None,
             max_attempts: 5,
             retry_base_ms: 1000,
             provider_pause_after: 20,
@@ -533,6 +625,9 @@ impl Default for Smtp {
             allow_plaintext: false,
             hello_name: None,
             ca_file: None,
+            relays: Vec::new(),
+            relay_backoff_seconds: 30,
+            relay_backoff_max_seconds: 900,
         }
     }
 }

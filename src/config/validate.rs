@@ -234,6 +234,52 @@ impl Config {
                 format!("`{}` is out of range: use 1 to 20", d.max_attempts),
             ));
         }
+        self.validate_warmup()
+    }
+
+    /// `[delivery] warmup` and `warmup_start`: steps by increasing day, each
+    /// with a daily cap, from a start date.
+    fn validate_warmup(&self) -> Result<(), ConfigError> {
+        let d = &self.delivery;
+        match (&d.warmup_start, d.warmup.is_empty()) {
+            (None, false) => {
+                return Err(self.invalid(
+                    "delivery.warmup",
+                    "needs `delivery.warmup_start`, the ramp's day 1, e.g. `warmup_start = \"2026-12-01\"`",
+                ));
+            }
+            (Some(s), _) if d.warmup_start_date().is_none() => {
+                return Err(self.invalid(
+                    "delivery.warmup_start",
+                    format!("`{s}` is not a date; write it like `\"2026-12-01\"` (quoted)"),
+                ));
+            }
+            (Some(_), true) => {
+                return Err(self.invalid(
+                    "delivery.warmup_start",
+                    "is set but `delivery.warmup` is empty; add the steps, e.g. `warmup = [[1, 50], [3, 200], [7, 1000]]`, or remove it",
+                ));
+            }
+            _ => {}
+        }
+        let mut last = 0;
+        for &(day, per_day) in &d.warmup {
+            if day <= last {
+                return Err(self.invalid(
+                    "delivery.warmup",
+                    format!(
+                        "step `[{day}, {per_day}]`: days start at 1 and must increase from step to step"
+                    ),
+                ));
+            }
+            if per_day == 0 {
+                return Err(self.invalid(
+                    "delivery.warmup",
+                    format!("step `[{day}, 0]`: a day's cap must be at least 1"),
+                ));
+            }
+            last = day;
+        }
         Ok(())
     }
 
@@ -340,19 +386,77 @@ impl Config {
                 format!("cannot read `{}`: {e}", ca.display()),
             ));
         }
-        if self.delivery.transport == TransportKind::Smtp {
-            let s = &self.smtp;
-            if s.host.trim().is_empty() {
-                return Err(self.invalid("smtp.host", "must not be empty"));
+        let s = &self.smtp;
+        if s.relay_backoff_seconds == 0 || s.relay_backoff_max_seconds < s.relay_backoff_seconds {
+            return Err(self.invalid(
+                "smtp.relay_backoff_max_seconds",
+                format!(
+                    "`{}` must be at least `smtp.relay_backoff_seconds` (`{}`), which must be at least 1",
+                    s.relay_backoff_max_seconds, s.relay_backoff_seconds
+                ),
+            ));
+        }
+        if !s.relays.is_empty() {
+            // `[smtp]`'s own relay and a list of relays would be two answers
+            // to "where does mail go": one of them must go.
+            for key in ["host", "port", "tls", "username_env", "password_env"] {
+                let dotted = format!("smtp.{key}");
+                if self.line_of_key(&dotted) > 0 {
+                    return Err(self.invalid(
+                        &dotted,
+                        format!(
+                            "is set in `[smtp]` and `[[smtp.relays]]` is given too; move `{key}` into a `[[smtp.relays]]` entry (with several relays, `[smtp]` keeps only the settings they share)"
+                        ),
+                    ));
+                }
             }
-            if s.tls == Tls::None && !s.allow_plaintext && !is_loopback(&s.host) {
+            if s.relays.len() > 16 {
                 return Err(self.invalid(
-                    "smtp.tls",
-                    format!(
-                        "`none` sends credentials and mail in clear text to `{}`; use `starttls` or `tls`, or set `smtp.allow_plaintext = true`",
-                        s.host
-                    ),
+                    "smtp.relays",
+                    format!("{} relays: use 16 at most", s.relays.len()),
                 ));
+            }
+        }
+        if self.delivery.transport == TransportKind::Smtp {
+            let relays = s.relays();
+            let mut names = std::collections::HashSet::new();
+            for r in &relays {
+                let (host, tls) = if s.relays.is_empty() {
+                    ("smtp.host", "smtp.tls")
+                } else {
+                    ("smtp.relays.host", "smtp.relays.tls")
+                };
+                if r.host.trim().is_empty() {
+                    return Err(self.invalid(host, "must not be empty"));
+                }
+                if r.tls == Tls::None && !s.allow_plaintext && !is_loopback(&r.host) {
+                    return Err(self.invalid(
+                        tls,
+                        format!(
+                            "`none` sends credentials and mail in clear text to `{}`; use `starttls` or `tls`, or set `smtp.allow_plaintext = true`",
+                            r.host
+                        ),
+                    ));
+                }
+                if !(1..=1000).contains(&r.weight) {
+                    return Err(self.invalid(
+                        "smtp.relays.weight",
+                        format!(
+                            "`{}` for relay `{}` is out of range: use 1 to 1000",
+                            r.weight,
+                            r.label()
+                        ),
+                    ));
+                }
+                if !names.insert(r.label()) {
+                    return Err(self.invalid(
+                        "smtp.relays.name",
+                        format!(
+                            "two relays are called `{}`; give each its own `name` (the ledger records it)",
+                            r.label()
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

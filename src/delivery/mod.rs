@@ -15,8 +15,10 @@
 //! - `pause`: providers paused after consecutive sender-level refusals;
 //! - `options`: [`RunOptions`], [`Retry`], [`Summary`];
 //! - `reporter`: the [`Reporter`] a caller implements;
-//! - `throttle` and `pages`: rate limits, and the recipients claimed page by page;
-//! - [`smtp`], then [`transport`]: the wire, and where messages go;
+//! - `throttle`, `quota` and `pages`: the pace (`rate_per_second`), the caps
+//!   counted in the store, and the recipients claimed page by page;
+//! - [`smtp`], `relays`, then [`transport`]: the wire, the relays in
+//!   rotation, and where messages go;
 //! - `worker`: one connection's loop;
 //! - `run`: the run loop, [`run()`];
 //! - [`session`]: one session (lock, freeze, recover, run, finish), the dry
@@ -31,7 +33,9 @@ mod options;
 mod pages;
 mod pause;
 pub mod proof;
+mod quota;
 mod refusal;
+mod relays;
 mod reporter;
 mod run;
 pub mod session;
@@ -41,10 +45,11 @@ pub mod transport;
 mod worker;
 
 pub use error::{Failure, SendError};
-pub use options::{Retry, RunOptions, Summary};
+pub use options::{QuotaLimits, QuotaStop, RelayUse, Retry, RunOptions, Summary};
 pub use pause::Pause;
 pub use proof::{Proofs, send_proofs};
 pub use refusal::{FailureCount, failures_by_reason, merged_failures};
+pub use relays::{RelayChannel, Relays};
 pub use reporter::{Reporter, Silent};
 pub use run::run;
 pub use session::{Delivered, Session, SessionError};

@@ -6,6 +6,8 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use super::pause::Pause;
 
 /// Retry timing.
@@ -49,8 +51,62 @@ pub struct Summary {
     pub interrupted: bool,
     /// Stopped because the issue was put on hold while it was being sent.
     pub held: bool,
+    /// Stopped at a cap (`[delivery] max_per_hour`, `max_per_day`, the
+    /// warm-up) with recipients left pending.
+    pub quota: Option<QuotaStop>,
+    /// What each relay carried in this run, and how often it was taken out
+    /// of rotation (empty for the outbox).
+    pub relays: Vec<RelayUse>,
     /// Seconds spent.
     pub seconds: f64,
+}
+
+/// A run that stopped at a cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaStop {
+    /// Which cap, as the config names it (`delivery.max_per_hour` = 100).
+    pub cap: String,
+    /// When there is room again: rerun then (`run` does).
+    pub until: DateTime<Utc>,
+    /// Recipients left pending.
+    pub left: u64,
+}
+
+/// One relay in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayUse {
+    /// Its name (`name`, or `host:port`).
+    pub name: String,
+    /// Messages it accepted in this run.
+    pub carried: u64,
+    /// Times it was taken out of rotation in this run.
+    pub taken_out: u32,
+    /// Out of rotation when the run ended.
+    pub out: bool,
+}
+
+/// The caps of `[delivery]`: at most `per_hour` messages in any 60 minutes
+/// and `per_day` in any 24 hours (0: no cap), the day's cap lowered by the
+/// warm-up step in force. Counted in the store, on the run's clock.
+#[derive(Debug, Clone)]
+pub struct QuotaLimits {
+    /// `delivery.max_per_hour`; 0 = no cap.
+    pub per_hour: u32,
+    /// `delivery.max_per_day`; 0 = no cap.
+    pub per_day: u32,
+    /// `delivery.warmup`: (day, per_day) steps by increasing day.
+    pub warmup: Vec<(u32, u32)>,
+    /// `delivery.warmup_start`: the warm-up's day 1.
+    pub warmup_start: Option<NaiveDate>,
+    /// The schedule's timezone, in which warm-up days are counted.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl QuotaLimits {
+    /// Whether any cap is set (if not, the store is never asked).
+    pub fn any(&self) -> bool {
+        self.per_hour > 0 || self.per_day > 0 || !self.warmup.is_empty()
+    }
 }
 
 /// How a run behaves.
@@ -64,8 +120,11 @@ pub struct RunOptions {
     pub retry: Retry,
     /// Messages per second, 0 = unlimited.
     pub rate_per_second: u32,
-    /// Messages per hour, 0 = unlimited.
-    pub max_per_hour: u32,
+    /// The caps, counted in the store.
+    pub quota: QuotaLimits,
+    /// The command's clock now (`--now` moves it): the caps' windows and
+    /// the warm-up's days are counted on it from here.
+    pub now: DateTime<Utc>,
     /// Consecutive sender-level refusals from one provider (or the relay)
     /// that pause it for the rest of the run; 0 = never.
     pub provider_pause_after: u32,

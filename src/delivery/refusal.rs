@@ -25,6 +25,16 @@ pub(crate) fn suppresses(code: Option<u16>, text: &str) -> bool {
     classify_reply(code, text).scope == Scope::Address
 }
 
+/// Whether a relay's reply refuses everyone, not this recipient: 421 (the
+/// service is closing the channel), 454 (TLS or authentication not
+/// available now, or throttled), an AUTH refusal (530, 534, 535, 538), or
+/// "relaying denied". With several relays, such a relay leaves the rotation
+/// and the message goes to another; it never counts against the reader.
+pub(crate) fn relay_wide(code: Option<u16>, text: &str) -> bool {
+    matches!(code, Some(421 | 454 | 530 | 534 | 535 | 538))
+        || classify_reply(code, text).reason == Reason::RelayDenied
+}
+
 /// The first RFC 3463 enhanced status code in `text` (`5.1.1`), if any.
 fn enhanced_status(text: &str) -> Option<&str> {
     text.split(|c: char| c.is_whitespace() || matches!(c, ':' | ';' | ',' | '(' | ')' | '[' | ']'))
@@ -181,6 +191,21 @@ mod tests {
             classify_reply(Some(552), "5.2.2 mailbox full").scope,
             Scope::Mailbox
         );
+    }
+
+    #[test]
+    fn relay_wide_refusals_are_told_from_a_recipient_s() {
+        for (code, text, want) in [
+            (421, "4.3.2 service shutting down", true),
+            (454, "4.7.0 temporary authentication failure", true),
+            (535, "5.7.8 authentication credentials invalid", true),
+            (554, "5.7.1 <a@x.example>: relay access denied", true),
+            (550, "5.1.1 user unknown", false),
+            (451, "4.7.1 greylisted, try again", false),
+            (552, "5.2.2 mailbox full", false),
+        ] {
+            assert_eq!(relay_wide(Some(code), text), want, "{code} {text}");
+        }
     }
 
     #[test]

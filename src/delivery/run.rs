@@ -2,7 +2,8 @@
 //! every result, one round at a time.
 //!
 //! A round is a few named steps on one [`Run`]: [`top_up`](Run::top_up) the
-//! window from the pages (under the rate limits, skipping the suppressed),
+//! window from the pages (under the rate limit and the caps, skipping the
+//! suppressed),
 //! [`commit`](Run::commit) everything finished together with the workers' new
 //! marks (group commit, lease renewal), [`hand_out`](Run::hand_out) the new
 //! jobs and the acks, [`tell`](Run::tell) the reporter, and, once our pass is
@@ -29,9 +30,11 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::error::SendError;
+use super::options::QuotaStop;
 use super::options::{RunOptions, Summary};
 use super::pages::Pages;
 use super::pause::Pauses;
+use super::quota::Allowance;
 use super::reporter::Reporter;
 use super::throttle::Limiter;
 use super::transport::Transport;
@@ -83,7 +86,11 @@ struct Run<'a> {
     done_rx: mpsc::UnboundedReceiver<Done>,
     workers: Vec<JoinHandle<()>>,
     limiter: Limiter,
-    hourly: Limiter,
+    /// The caps' sends, reserved from the store as they go out.
+    quota: Allowance,
+    /// `rate_per_second` (0: none), which bounds a reservation to about a
+    /// second's sends.
+    rate: u32,
     pages: Pages,
     /// What a second pass (from the first key) takes over from hosts that died.
     rescan: Vec<RecipientStatus>,
@@ -174,7 +181,7 @@ impl<'a> Run<'a> {
         }
         drop(done_tx);
         let limiter = Limiter::new(opts.rate_per_second);
-        let hourly = Limiter::per_hour(opts.max_per_hour);
+        let quota = Allowance::new(opts.quota.clone(), opts.now);
         progress.started(total);
         // The engine sizes its pages.
         let page = store.page_size(window);
@@ -197,7 +204,8 @@ impl<'a> Run<'a> {
             done_rx,
             workers,
             limiter,
-            hourly,
+            quota,
+            rate: opts.rate_per_second,
             pages: Pages::new(store, slot, page, statuses),
             rescan,
             rescanning: false,
@@ -235,13 +243,18 @@ impl<'a> Run<'a> {
             self.commit().await;
             self.hand_out().await;
             self.tell();
-            let more = !(self.pages.done() && self.returned.is_empty());
-            // A paused provider's rows stay open on purpose: no rescan for them.
+            // At a cap nothing more is taken; what was handed back still
+            // goes (its send is counted already).
+            let taking = !self.pages.done() && !self.quota.stopped();
+            let more = taking || !self.returned.is_empty();
+            // A paused provider's rows stay open on purpose: no rescan for
+            // them, nor at a cap.
             if self.in_flight == 0
                 && !more
                 && !halted
                 && self.lost.is_none()
                 && !self.pauses.any()
+                && !self.quota.stopped()
                 && self.rescan().await
             {
                 continue;
@@ -289,12 +302,23 @@ impl<'a> Run<'a> {
                 self.handed.push(job);
             }
         }
-        // Take a recipient only when the rate limits allow sending it
-        // now, so nobody waits "in flight" for a token.
-        while self.in_flight + self.handed.len() < self.window
-            && self.limiter.ready()
-            && self.hourly.ready()
-        {
+        // Take a recipient only when the rate limit and the caps allow
+        // sending it now, so nobody waits "in flight" for a token.
+        while self.in_flight + self.handed.len() < self.window && self.limiter.ready() {
+            // Reserve about what goes out now: the room left in the window,
+            // no more than a second's worth under a rate limit.
+            let mut want = self.window - self.in_flight - self.handed.len();
+            if self.rate > 0 {
+                want = want.min(self.rate as usize);
+            }
+            match self.quota.ready(self.store, want).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    self.lost = Some(e);
+                    break;
+                }
+            }
             let r = match self.pages.next(self.store).await {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
@@ -316,13 +340,14 @@ impl<'a> Run<'a> {
                     code: None,
                     reply: Some("suppressed after the list was frozen".into()),
                     message_id: None,
+                    relay: None,
                 });
                 continue;
             }
             match r.address.parse::<Address>() {
                 Ok(address) => {
                     self.limiter.take();
-                    self.hourly.take();
+                    self.quota.take();
                     self.handed.push(Job {
                         key: r.key,
                         address,
@@ -338,6 +363,7 @@ impl<'a> Run<'a> {
                         code: None,
                         reply: Some(format!("invalid address: {e}")),
                         message_id: None,
+                        relay: None,
                     })
                 }
             }
@@ -427,7 +453,7 @@ impl<'a> Run<'a> {
     /// Waits for at least one report (or for the rate limit to allow the
     /// next message).
     async fn wait(&mut self, more: bool, halted: bool) -> Wait {
-        let pause = self.limiter.until_ready().max(self.hourly.until_ready());
+        let pause = self.limiter.until_ready().max(self.quota.until_ready());
         let first = if self.in_flight == 0 || (more && !halted && !pause.is_zero()) {
             tokio::select! {
                 d = self.done_rx.recv(), if self.in_flight > 0 => d,
@@ -515,6 +541,7 @@ impl<'a> Run<'a> {
             code: None,
             reply: Some(text.clone()),
             message_id: None,
+            relay: None,
         });
         if self.fatal.is_none() {
             self.fatal = Some(text);
@@ -573,6 +600,20 @@ impl<'a> Run<'a> {
         summary.paused = self
             .pauses
             .into_pauses(counts.get(RecipientStatus::Pending));
+        // Sends reserved and never handed out go back to the caps.
+        let capped = self
+            .quota
+            .finish(self.store)
+            .await
+            .map_err(SendError::Store)?;
+        let left = counts.get(RecipientStatus::Pending);
+        summary.quota =
+            capped
+                .filter(|_| left > 0)
+                .map(|(cap, until)| QuotaStop { cap, until, left });
+        if let Transport::Smtp(relays) = transport {
+            summary.relays = relays.uses();
+        }
         if let Some(f) = self.fatal {
             return Err(match transport {
                 Transport::Outbox(_) => SendError::Stopped(f),

@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use lettre::Address;
 
 use super::error::SendError;
-use super::options::{Retry, RunOptions, Summary};
+use super::options::{QuotaLimits, Retry, RunOptions, Summary};
 use super::reporter::Reporter;
 use super::run::run;
 use super::transport::{Transport, send_one};
@@ -122,6 +122,9 @@ pub struct Session<'a> {
     pub resend_uncertain: bool,
     /// Set on SIGINT/SIGTERM: take no new recipients, finish, return.
     pub stop: Arc<AtomicBool>,
+    /// The command's clock now (`--now` moves it), on which the caps of
+    /// `[delivery]` and the warm-up's days are counted.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a session did.
@@ -231,7 +234,8 @@ impl Session<'_> {
             crate::mail::prepared::CopyKind::Issue,
         )?);
         let transport = Transport::from_config(config, &date.to_string());
-        let opts = run_options(config, self.resend_uncertain);
+        let mut opts = run_options(config, self.schedule, self.resend_uncertain);
+        opts.now = self.now;
         let result = run(
             &store, date, prepared, &transport, &opts, self.stop, reporter,
         )
@@ -274,8 +278,9 @@ impl Session<'_> {
     }
 }
 
-/// How the run loop behaves, from `[delivery]`.
-pub fn run_options(config: &Config, resend_uncertain: bool) -> RunOptions {
+/// How the run loop behaves, from `[delivery]` (the caps' warm-up days in
+/// `schedule`'s timezone; the clock at the wall clock's now).
+pub fn run_options(config: &Config, schedule: &Schedule, resend_uncertain: bool) -> RunOptions {
     let d = &config.delivery;
     RunOptions {
         resend_uncertain,
@@ -290,7 +295,14 @@ pub fn run_options(config: &Config, resend_uncertain: bool) -> RunOptions {
             base: Duration::from_millis(d.retry_base_ms),
         },
         rate_per_second: d.rate_per_second,
-        max_per_hour: d.max_per_hour,
+        quota: QuotaLimits {
+            per_hour: d.max_per_hour,
+            per_day: d.max_per_day,
+            warmup: d.warmup.clone(),
+            warmup_start: d.warmup_start_date(),
+            timezone: schedule.timezone(),
+        },
+        now: chrono::Utc::now(),
         provider_pause_after: d.provider_pause_after,
     }
 }
@@ -495,6 +507,7 @@ mod tests {
             signer: Signer::new(b"session-test-secret"),
             resend_uncertain: true,
             stop: Arc::new(AtomicBool::new(false)),
+            now: chrono::Utc::now(),
         };
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -25,11 +25,13 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 
 use super::error::Failure;
-use crate::config::{Config, Tls};
+use crate::config::{Config, RelayConfig, Tls};
 
 /// SMTP settings resolved from config and the environment.
 #[derive(Clone)]
 pub struct SmtpSettings {
+    /// What the ledger calls this relay (`name`, or `host:port`).
+    pub name: Arc<str>,
     /// Relay host.
     pub host: String,
     /// Relay port.
@@ -58,15 +60,23 @@ impl std::fmt::Debug for SmtpSettings {
 }
 
 impl SmtpSettings {
-    /// From config; credentials from the env vars it names (unset or empty user = no AUTH).
-    pub fn from_config(config: &Config) -> Self {
+    /// One relay of `config` (see [`Smtp::relays`](crate::config::Smtp::relays)), with
+    /// the settings the relays share; credentials from the env vars it names
+    /// (unset or empty user = no AUTH).
+    pub fn for_relay(config: &Config, relay: &RelayConfig) -> Self {
         let s = &config.smtp;
-        let user = std::env::var(&s.username_env).unwrap_or_default();
-        let password = std::env::var(&s.password_env).unwrap_or_default();
+        let var = |name: &Option<String>| {
+            name.as_deref()
+                .and_then(|n| std::env::var(n).ok())
+                .unwrap_or_default()
+        };
+        let user = var(&relay.username_env);
+        let password = var(&relay.password_env);
         Self {
-            host: s.host.clone(),
-            port: s.port,
-            tls: s.tls,
+            name: relay.label().into(),
+            host: relay.host.clone(),
+            port: relay.port,
+            tls: relay.tls,
             hello: ClientId::Domain(s.hello_name.clone().unwrap_or_else(|| config.from_domain())),
             credentials: (!user.is_empty()).then(|| Credentials::new(user, password)),
             timeout: Duration::from_secs(s.timeout_seconds.max(1)),
@@ -536,13 +546,27 @@ impl SmtpChannel {
         message: &[u8],
         next: Option<&Envelope>,
     ) -> Result<(u16, String), Failure> {
+        self.send_staged(envelope, message, next)
+            .await
+            .map_err(|(f, _)| f)
+    }
+
+    /// [`SmtpChannel::send`], the failure told with whether it came while
+    /// connecting (TCP, TLS, greeting, EHLO, AUTH): a relay that fails there
+    /// fails everyone alike.
+    pub(super) async fn send_staged(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+        next: Option<&Envelope>,
+    ) -> Result<(u16, String), (Failure, bool)> {
         let SmtpChannel {
             settings,
             session,
             lock_step,
         } = self;
         if session.as_ref().is_none_or(|s| s.conn.has_broken()) {
-            let (conn, advertised) = connect(settings).await?;
+            let (conn, advertised) = connect(settings).await.map_err(|f| (f, true))?;
             let pipelining = advertised && !*lock_step;
             *session = Some(Box::new(Connection {
                 conn,
@@ -552,10 +576,13 @@ impl SmtpChannel {
             }));
         }
         let Some(s) = session.as_mut() else {
-            return Err(Failure::Transient {
-                code: None,
-                text: "no connection".into(),
-            });
+            return Err((
+                Failure::Transient {
+                    code: None,
+                    text: "no connection".into(),
+                },
+                true,
+            ));
         };
         let timeout = settings.timeout;
         match s.transaction(timeout, envelope, message, next).await {
@@ -565,33 +592,42 @@ impl SmtpChannel {
                 // Start the next attempt on a fresh connection. Drop
                 // it, no QUIT: it may be in DATA for a primed envelope.
                 *session = None;
-                Err(match e {
-                    WireError::Smtp(e) => classify(&e),
-                    WireError::OutOfStep(why) => {
-                        *lock_step = true;
-                        Failure::Transient {
-                            code: None,
-                            text: format!(
-                                "`{}:{}` answered out of step ({why}); continuing without pipelining",
-                                settings.host, settings.port
-                            ),
-                        }
-                    }
-                    WireError::Timeout { envelope } => {
-                        // A server that advertises PIPELINING and then
-                        // loses the commands behind the first stalls here.
-                        if envelope && pipelined {
+                Err((
+                    match e {
+                        WireError::Smtp(e) => classify(&e),
+                        WireError::OutOfStep(why) => {
                             *lock_step = true;
+                            Failure::Transient {
+                                code: None,
+                                text: format!(
+                                    "`{}:{}` answered out of step ({why}); continuing without pipelining",
+                                    settings.host, settings.port
+                                ),
+                            }
                         }
-                        let waited = if envelope { timeout } else { timeout * 2 };
-                        Failure::Transient {
-                            code: None,
-                            text: format!("timed out after {}s", waited.as_secs()),
+                        WireError::Timeout { envelope } => {
+                            // A server that advertises PIPELINING and then
+                            // loses the commands behind the first stalls here.
+                            if envelope && pipelined {
+                                *lock_step = true;
+                            }
+                            let waited = if envelope { timeout } else { timeout * 2 };
+                            Failure::Transient {
+                                code: None,
+                                text: format!("timed out after {}s", waited.as_secs()),
+                            }
                         }
-                    }
-                })
+                    },
+                    false,
+                ))
             }
         }
+    }
+
+    /// Whether the next message's envelope is already on this channel's wire
+    /// (the next send must be for it, here).
+    pub(super) fn primed(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.primed.is_some())
     }
 
     /// Whether the open connection pipelines: only then is naming `next` useful.

@@ -1,4 +1,5 @@
-//! Rate limits: messages spaced evenly per second or per hour.
+//! The pace: messages spaced evenly to `rate_per_second`. Caps over an hour
+//! or a day are not a pace: they are counted in the store (`quota.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -10,16 +11,8 @@ pub(super) struct Limiter {
 
 impl Limiter {
     pub(super) fn new(per_second: u32) -> Self {
-        Self::every(Duration::from_secs(1), per_second)
-    }
-
-    pub(super) fn per_hour(per_hour: u32) -> Self {
-        Self::every(Duration::from_secs(3600), per_hour)
-    }
-
-    pub(super) fn every(period: Duration, count: u32) -> Self {
         Self {
-            interval: (count > 0).then(|| period / count),
+            interval: (per_second > 0).then(|| Duration::from_secs(1) / per_second),
             next: Instant::now(),
         }
     }

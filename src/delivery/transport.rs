@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lettre::address::Envelope;
 
 use super::error::{Failure, SendError};
-use super::smtp::{SmtpChannel, SmtpSettings};
+use super::relays::{RelayChannel, Relays};
 use crate::config::{Config, TransportKind};
 
 /// Where messages go.
@@ -17,8 +17,8 @@ use crate::config::{Config, TransportKind};
 pub enum Transport {
     /// `.eml` files in a folder.
     Outbox(PathBuf),
-    /// An SMTP relay.
-    Smtp(Arc<SmtpSettings>),
+    /// One SMTP relay, or several in rotation.
+    Smtp(Arc<Relays>),
 }
 
 impl Transport {
@@ -26,7 +26,7 @@ impl Transport {
     pub fn from_config(config: &Config, slot: &str) -> Self {
         match config.delivery.transport {
             TransportKind::Outbox => Transport::Outbox(config.delivery.outbox_dir.join(slot)),
-            TransportKind::Smtp => Transport::Smtp(Arc::new(SmtpSettings::from_config(config))),
+            TransportKind::Smtp => Transport::Smtp(Arc::new(Relays::from_config(config))),
         }
     }
 
@@ -40,7 +40,7 @@ impl Transport {
                 })?;
                 Channel::Outbox(dir.clone())
             }
-            Transport::Smtp(settings) => Channel::Smtp(SmtpChannel::new(settings.clone())),
+            Transport::Smtp(relays) => Channel::Smtp(RelayChannel::new(relays.clone())),
         })
     }
 }
@@ -49,8 +49,8 @@ impl Transport {
 pub enum Channel {
     /// The outbox folder.
     Outbox(PathBuf),
-    /// An SMTP connection, opened on first use and after errors.
-    Smtp(SmtpChannel),
+    /// SMTP connections (one per relay), opened on first use and after errors.
+    Smtp(RelayChannel),
 }
 
 impl Channel {
@@ -77,6 +77,14 @@ impl Channel {
     /// Whether the open connection pipelines: only then is naming `next` useful.
     pub fn pipelines(&self) -> bool {
         matches!(self, Channel::Smtp(smtp) if smtp.pipelines())
+    }
+
+    /// The relay that carried (or refused) the last message; `None` for the outbox.
+    pub fn relay(&self) -> Option<Arc<str>> {
+        match self {
+            Channel::Outbox(_) => None,
+            Channel::Smtp(smtp) => smtp.relay(),
+        }
     }
 
     /// Says goodbye politely.

@@ -174,7 +174,9 @@ pub(super) async fn worker(
                 next = try_take(&jobs);
             }
             let follow = next.as_ref().map(|j| prepared.envelope(&j.address));
-            let failure = match channel.send(&envelope, &message, follow.as_ref()).await {
+            let sent = channel.send(&envelope, &message, follow.as_ref()).await;
+            let relay = channel.relay();
+            let failure = match sent {
                 Ok((code, text)) => {
                     break Finished::Outcome(Outcome {
                         key: job.key.clone(),
@@ -183,6 +185,7 @@ pub(super) async fn worker(
                         code: Some(code),
                         reply: Some(text),
                         message_id: Some(prepared.message_id(&job.key)),
+                        relay,
                     });
                 }
                 Err(f) => f,
@@ -203,6 +206,7 @@ pub(super) async fn worker(
                         code,
                         reply: Some(text),
                         message_id: None,
+                        relay,
                     });
                 }
                 Failure::Fatal(text) => break Finished::Fatal(job.key.clone(), text),
@@ -221,6 +225,7 @@ pub(super) async fn worker(
                     code,
                     reply: Some(text),
                     message_id: None,
+                    relay,
                 });
             }
             // The ledger shows the wait (`retrying`, the attempt and the
@@ -233,6 +238,7 @@ pub(super) async fn worker(
                 code,
                 reply: Some(text),
                 message_id: None,
+                relay,
             };
             if done.send(Done::Retrying(retrying)).is_err() {
                 return;

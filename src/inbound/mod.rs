@@ -209,6 +209,7 @@ address = "bounces@example.com"
                 code: Some(250),
                 reply: None,
                 message_id: Some(message_id(k)),
+                relay: None,
             })
             .collect();
         l.commit(slot(), &[], &sent).await.unwrap();

@@ -132,10 +132,12 @@ fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map_or(address, |(_, d)| d)
 }
 
-/// The relay hosts mail leaves through (one today; every relay once there
-/// are several).
+/// The relay hosts mail leaves through: every `[[smtp.relays]]` entry's,
+/// or `[smtp]`'s own.
 pub(crate) fn relay_hosts(config: &Config) -> Vec<String> {
-    vec![config.smtp.host.clone()]
+    let mut hosts: Vec<String> = config.smtp.relays().into_iter().map(|r| r.host).collect();
+    hosts.dedup();
+    hosts
 }
 
 /// The relays' addresses, with a finding for each relay; `None` when there is
@@ -175,7 +177,7 @@ async fn relay_addresses(
                 Verdict::Fail,
                 "relay",
                 &host,
-                format!("the relay host `{host}` has no A or AAAA record: nothing can be sent through it (check `smtp.host`)"),
+                format!("the relay host `{host}` has no A or AAAA record: nothing can be sent through it (check `smtp.host`, or the relay's `host` in `[[smtp.relays]]`)"),
             )),
             Ok(ips) => {
                 out.push(Finding::new(

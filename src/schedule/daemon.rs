@@ -1,5 +1,7 @@
 //! The loop behind `tipsheet run`: wait for each slot, have it sent, retry
-//! with backoff while it is within grace, stop on request.
+//! with backoff while it is within grace, continue a send a cap stopped at
+//! the time it names (within grace or not: it was started in time), stop on
+//! request.
 //!
 //! Owns *when* to try a slot. It is generic over the [`Clock`] and over the
 //! callback that sends one slot, so it knows nothing of config, content,
@@ -9,6 +11,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::clock::Clock;
@@ -25,7 +28,13 @@ pub(crate) enum SlotOutcome {
     Interrupted,
     /// Not (fully) sent: try again after a backoff while within grace.
     Retry,
+    /// Stopped at a cap with recipients pending: continue it at this time.
+    Later(DateTime<Utc>),
 }
+
+/// A failed continuation of a capped send is tried this many times in a
+/// row (with the backoff) before it is left to the operator.
+const RESUME_TRIES: u32 = 5;
 
 /// Longest nap, so a wall-clock jump (suspend, NTP) is noticed.
 const MAX_NAP: Duration = Duration::from_secs(30);
@@ -65,8 +74,24 @@ pub(crate) async fn run<C, F, Fut, G, GFut>(
 {
     let mut failures = 0u32;
     let mut told: Option<u32> = None;
+    // Sends stopped at a cap: the slot, when to continue it, failed tries.
+    let mut later: Vec<(Slot, DateTime<Utc>, u32)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let now = clock.now();
+        // The oldest issue first: readers get issues in order.
+        later.sort_by_key(|(slot, _, _)| slot.date);
+        if let Some(i) = later.iter().position(|(_, at, _)| *at <= now) {
+            let (slot, _, tries) = later.remove(i);
+            match send_slot(slot.clone()).await {
+                SlotOutcome::Interrupted => break,
+                SlotOutcome::Later(at) => later.push((slot, at, 0)),
+                SlotOutcome::Retry if tries + 1 < RESUME_TRIES => {
+                    later.push((slot, now + backoff(tries + 1), tries + 1));
+                }
+                SlotOutcome::Retry | SlotOutcome::Sent | SlotOutcome::AlreadySent => {}
+            }
+            continue;
+        }
         if !ahead.lead.is_zero()
             && let Some(next) = schedule.slots_from(now).find(|s| s.utc > now)
             && told != Some(next.number)
@@ -76,8 +101,9 @@ pub(crate) async fn run<C, F, Fut, G, GFut>(
             (ahead.call)(next).await;
             continue;
         }
-        if let Some(slot) = schedule.due(now) {
-            match send_slot(slot).await {
+        let waiting = |date| later.iter().any(|(s, _, _)| s.date == date);
+        if let Some(slot) = schedule.due(now).filter(|s| !waiting(s.date)) {
+            match send_slot(slot.clone()).await {
                 SlotOutcome::AlreadySent => {}
                 SlotOutcome::Sent => {
                     failures = 0;
@@ -89,6 +115,11 @@ pub(crate) async fn run<C, F, Fut, G, GFut>(
                     nap(clock, backoff(failures), wake).await;
                     continue;
                 }
+                SlotOutcome::Later(at) => {
+                    failures = 0;
+                    later.push((slot, at, 0));
+                    continue;
+                }
             }
         }
         // Sleep toward the next slot, waking at least every `MAX_NAP`.
@@ -96,7 +127,15 @@ pub(crate) async fn run<C, F, Fut, G, GFut>(
             .slots_from(now)
             .find(|s| s.utc > now)
             .map(|s| (s.utc - now).to_std().unwrap_or_default());
-        let d = next.unwrap_or(MAX_NAP).min(MAX_NAP).max(MIN_NAP);
+        let resume = later
+            .iter()
+            .map(|(_, at, _)| (*at - now).to_std().unwrap_or_default())
+            .min();
+        let d = next
+            .unwrap_or(MAX_NAP)
+            .min(resume.unwrap_or(MAX_NAP))
+            .min(MAX_NAP)
+            .max(MIN_NAP);
         nap(clock, d, wake).await;
     }
 }
@@ -292,6 +331,38 @@ mod tests {
                 "told at {when}"
             );
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_send_stopped_at_a_cap_is_continued_when_it_says_even_past_grace() {
+        let schedule = weekly();
+        let clock = clock(at(2026, 12, 1, 9, 0));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let calls: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
+        run(&schedule, &clock, &stop, &wake, never(), |slot| {
+            let now = clock.now();
+            calls.borrow_mut().push((slot.number, now));
+            let n = calls.borrow().len();
+            let outcome = match n {
+                // The day's cap: continue tomorrow, far past the 6 h grace.
+                1 => SlotOutcome::Later(at(2026, 12, 2, 9, 1)),
+                _ => {
+                    stop.store(true, Ordering::SeqCst);
+                    SlotOutcome::Sent
+                }
+            };
+            async move { outcome }
+        })
+        .await;
+        let calls = calls.into_inner();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[1].0, 1, "the same issue, continued");
+        assert!(
+            calls[1].1 >= at(2026, 12, 2, 9, 1) && calls[1].1 <= at(2026, 12, 2, 9, 2),
+            "{:?}",
+            calls[1]
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

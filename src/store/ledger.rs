@@ -186,6 +186,10 @@ pub trait Ledger: Send + Sync {
     /// Counts by status for one issue.
     async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError>;
 
+    /// How many of the issue's recipients each relay carried (`sent`), by
+    /// relay name (none on a ledger from before relays were recorded).
+    async fn sent_by_relay(&self, slot: NaiveDate) -> Result<Vec<(String, u64)>, StoreError>;
+
     /// Puts the issue of `slot` on hold (replacing an earlier hold's reason
     /// and time): no command on any host sends it until [`Ledger::unhold`].
     async fn hold(&self, slot: NaiveDate, reason: Option<&str>, at: &str)

@@ -10,9 +10,10 @@
 //! The interface is declared by its consumers, one trait each: [`Ledger`]
 //! (the delivery session, the run loop, the read-only commands), [`Roster`]
 //! (the list's users: planning, the web, `reader_data`, `subscribers`),
-//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory) and
-//! [`Approvals`] (the editorial loop) and [`Limits`] (the public forms'
-//! limits). Two engines implement all six, and
+//! [`Feedback`] (mail that came back), [`Feeds`] (`fetch`'s memory),
+//! [`Approvals`] (the editorial loop), [`Limits`] (the public forms'
+//! limits) and [`Quotas`] (the run loop's send counts for `[delivery]`'s
+//! caps). Two engines implement all seven, and
 //! one is chosen once, here, by the `[store] url`'s scheme ([`StoreUrl`]):
 //! absent or `sqlite:` is the embedded engine (`sqlite/`: the ledger file
 //! under `state.dir`, the list in CSV files, one host); `postgres://` is the
@@ -36,6 +37,7 @@ mod feeds;
 mod ledger;
 mod limits;
 mod postgres;
+mod quota;
 mod records;
 mod roster;
 mod settings;
@@ -50,6 +52,7 @@ pub use feeds::{Feeds, Validators};
 pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
 pub(crate) use limits::mailbox_key;
 pub use limits::{Counted, Hit, LimitScope, Limits};
+pub use quota::{Quotas, Reserved, Window};
 pub use records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, LedgerError, Outcome,
     Places, ReaderEvent, ReaderRow, RecipientRecord, RecipientStatus, StoredReader,
@@ -60,9 +63,9 @@ pub use settings::StoreSettings;
 pub use sqlite::backup::Copied;
 pub use url::{PostgresUrl, StoreUrl, URL_ENV, UrlError};
 
-/// Everything a store does: the five sides, on one engine.
-pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Limits {}
-impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Limits> Engine for T {}
+/// Everything a store does: the seven sides, on one engine.
+pub trait Engine: Ledger + Roster + Feedback + Feeds + Approvals + Limits + Quotas {}
+impl<T: Ledger + Roster + Feedback + Feeds + Approvals + Limits + Quotas> Engine for T {}
 
 /// The configured store: one engine, chosen once when it is opened; a clone
 /// shares it.

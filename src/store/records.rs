@@ -207,6 +207,9 @@ pub struct Outcome {
     pub reply: Option<String>,
     /// The Message-ID.
     pub message_id: Option<String>,
+    /// The relay that carried (or refused) it; `None` for the outbox, or
+    /// when no relay was reached.
+    pub relay: Option<std::sync::Arc<str>>,
 }
 
 /// Counts by status for one issue.

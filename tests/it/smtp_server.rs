@@ -33,6 +33,9 @@ struct Shared {
     orphan_bodies: usize,
     /// The [`FaultServer`]'s refusals stopped: RCPT and DATA are accepted.
     healed: bool,
+    /// The [`FaultServer`] went down: it listens no more and closes every
+    /// connection at its next command.
+    down: bool,
 }
 
 #[derive(Clone)]
@@ -266,6 +269,10 @@ impl FaultServer {
         let sh = shared.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
+                if sh.lock().unwrap().down {
+                    // Dropping the listener: connections are refused from now on.
+                    return;
+                }
                 let Ok(stream) = stream else { continue };
                 let shared = sh.clone();
                 let wire = wire.clone();
@@ -309,6 +316,15 @@ impl FaultServer {
     /// provider does once a blocklisting is lifted.
     pub fn heal(&self) {
         self.shared.lock().unwrap().healed = true;
+    }
+
+    /// Goes down, as a relay that crashed: the listener closes (new
+    /// connections are refused) and open connections close at their next
+    /// command, unanswered. A message already answered stays received.
+    pub fn stop(&self) {
+        self.shared.lock().unwrap().down = true;
+        // Wake the accept loop so that it sees the flag and lets go of the port.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
     }
 
     /// Forgets what was received and how often each address was tried.
@@ -356,6 +372,9 @@ fn serve(stream: Box<dyn Stream>, wire: &Wire, shared: &Mutex<Shared>) {
         }
         let healed = {
             let mut s = shared.lock().unwrap();
+            if s.down {
+                return;
+            }
             if !lines.buffer().is_empty() {
                 s.pipelined += 1;
             }

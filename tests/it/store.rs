@@ -96,6 +96,7 @@ fn sent(key: &str) -> Outcome {
         code: Some(250),
         reply: Some("ok".into()),
         message_id: Some(format!("<{key}>")),
+        relay: None,
     }
 }
 
@@ -989,6 +990,87 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
-/// PostgreSQL so that a recipient's writes are heap-only updates); the
-/// sign-up limits' table is 11.
-pub(crate) const KNOWN: i64 = 11;
+/// PostgreSQL so that a recipient's writes are heap-only updates).
+pub(crate) const KNOWN: i64 = 12;
+
+#[test]
+fn both_engines_count_reserved_sends_and_the_relay_of_each_message() {
+    use tipsheet::store::{Reserved, Window};
+    const HOUR: Window = Window {
+        minutes: 60,
+        cap: 10,
+    };
+    const DAY: Window = Window {
+        minutes: 1440,
+        cap: 25,
+    };
+    for (engine, s, _db) in engines("store::both_engines_quotas").list {
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            let m = 29_000_000;
+            let r = st.reserve_sends(m, 6, &[HOUR, DAY]).await.unwrap();
+            assert_eq!(
+                r,
+                Reserved {
+                    granted: 6,
+                    blocked: None
+                },
+                "{engine}"
+            );
+            // Four left in the hour: granted, and the hour is full until its
+            // first minute has left it.
+            let r = st.reserve_sends(m + 5, 6, &[HOUR, DAY]).await.unwrap();
+            assert_eq!(
+                r,
+                Reserved {
+                    granted: 4,
+                    blocked: Some((0, m + 61))
+                },
+                "{engine}"
+            );
+            // Two handed back: room for two more.
+            st.return_sends(m + 5, 2).await.unwrap();
+            assert_eq!(st.sends_within(m + 5, HOUR).await.unwrap(), 8);
+            let r = st.reserve_sends(m + 6, 5, &[HOUR, DAY]).await.unwrap();
+            assert_eq!(r.granted, 2, "{engine}");
+            // An hour on, the day's cap is what is left.
+            let r = st.reserve_sends(m + 70, 30, &[HOUR, DAY]).await.unwrap();
+            assert_eq!(r.granted, 10, "{engine}");
+            let r = st.reserve_sends(m + 140, 30, &[HOUR, DAY]).await.unwrap();
+            assert_eq!(
+                r,
+                Reserved {
+                    granted: 5,
+                    blocked: Some((1, m + 1441))
+                },
+                "{engine}"
+            );
+            assert_eq!(st.sends_within(m + 140, DAY).await.unwrap(), 25);
+            // The relay of each message is recorded with its outcome.
+            st.assemble(SLOT, 1, &sel("t")).await.unwrap();
+            st.freeze(SLOT, &mut people(&["a@x.com", "b@x.com", "c@x.com"]))
+                .await
+                .unwrap();
+            let via = |key: &str, relay: &str| Outcome {
+                relay: Some(relay.into()),
+                ..sent(key)
+            };
+            st.commit(
+                SLOT,
+                &[],
+                &[
+                    via("a@x.com", "main"),
+                    via("b@x.com", "spare"),
+                    via("c@x.com", "main"),
+                ],
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                st.sent_by_relay(SLOT).await.unwrap(),
+                [("main".to_string(), 2), ("spare".to_string(), 1)],
+                "{engine}"
+            );
+        });
+    }
+}

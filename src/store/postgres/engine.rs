@@ -21,6 +21,7 @@ use crate::store::feedback::Feedback;
 use crate::store::feeds::{Feeds, Validators};
 use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger};
 use crate::store::limits::mailbox_keys;
+use crate::store::quota::{Quotas, Reserved, Window};
 use crate::store::records::{
     Counts, Erasure, Forgotten, FrozenIssue, Held, IssueRecord, IssueStatus, Outcome, Places,
     RecipientRecord, RecipientStatus, StoredSubscriber, StoredSuppression,
@@ -166,6 +167,10 @@ impl Ledger for PgStore {
 
     async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
         PgStore::counts(self, slot).await
+    }
+
+    async fn sent_by_relay(&self, slot: NaiveDate) -> Result<Vec<(String, u64)>, StoreError> {
+        PgStore::sent_by_relay(self, slot).await
     }
 
     async fn hold(
@@ -473,5 +478,25 @@ impl Feeds for PgStore {
 
     async fn record_fetched(&self, urls: &[String], slug: &str) -> Result<(), StoreError> {
         PgStore::record_fetched(self, urls, slug).await
+    }
+}
+
+#[async_trait]
+impl Quotas for PgStore {
+    async fn reserve_sends(
+        &self,
+        minute: i64,
+        want: u64,
+        windows: &[Window],
+    ) -> Result<Reserved, StoreError> {
+        PgStore::reserve_sends(self, minute, want, windows).await
+    }
+
+    async fn return_sends(&self, minute: i64, count: u64) -> Result<(), StoreError> {
+        PgStore::return_sends(self, minute, count).await
+    }
+
+    async fn sends_within(&self, minute: i64, window: Window) -> Result<u64, StoreError> {
+        PgStore::sends_within(self, minute, window).await
     }
 }

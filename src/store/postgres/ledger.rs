@@ -259,7 +259,7 @@ impl PgStore {
             let e = |e| pg_error(&self.url, e);
             let stmt = c.prepare_cached(COMMIT).await.map_err(e)?;
             let at = now();
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
                 &slot,
                 &rows.keys,
                 &rows.statuses,
@@ -271,6 +271,7 @@ impl PgStore {
                 &self.host,
                 &lease,
                 &rows.hold,
+                &rows.relays,
             ];
             c.execute(&stmt, &params).await.map_err(e)?;
             Ok(())
@@ -312,6 +313,31 @@ impl PgStore {
                 .collect();
             by_status.sort();
             Ok(Counts { by_status })
+        })
+        .await
+    }
+
+    /// How many of the issue's recipients each relay carried, by name.
+    pub(crate) async fn sent_by_relay(
+        &self,
+        date: NaiveDate,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
+        self.with_retry(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT relay, COUNT(*) FROM recipients
+                     WHERE slot = $1 AND status = 'sent' AND relay IS NOT NULL
+                     GROUP BY relay ORDER BY relay",
+                    &[&slot],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+                .collect())
         })
         .await
     }
@@ -363,10 +389,12 @@ const COMMIT: &str = "UPDATE recipients r SET status = o.status,
         last_code = COALESCE(o.code, r.last_code),
         last_reply = COALESCE(o.reply, r.last_reply),
         message_id = COALESCE(o.mid, r.message_id), updated_at = $8,
+        relay = COALESCE(o.relay, r.relay),
         claimed_by = CASE WHEN o.hold THEN $9::text END,
         lease_until = CASE WHEN o.hold THEN now() + make_interval(secs => $10::float8) END
-     FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $11::bool[])
-        AS o(email, status, attempts, code, reply, mid, hold)
+     FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $11::bool[],
+            $12::text[])
+        AS o(email, status, attempts, code, reply, mid, hold, relay)
      WHERE r.slot = $1 AND r.email = o.email";
 
 /// The columns of [`COMMIT`], one entry per key: `UPDATE … FROM` applies
@@ -381,6 +409,7 @@ struct CommitRows<'a> {
     replies: Vec<Option<&'a str>>,
     ids: Vec<Option<&'a str>>,
     hold: Vec<bool>,
+    relays: Vec<Option<&'a str>>,
 }
 
 impl<'a> CommitRows<'a> {
@@ -396,6 +425,7 @@ impl<'a> CommitRows<'a> {
                     rows.codes[i] = code.or(rows.codes[i]);
                     rows.replies[i] = o.reply.as_deref().or(rows.replies[i]);
                     rows.ids[i] = o.message_id.as_deref().or(rows.ids[i]);
+                    rows.relays[i] = o.relay.as_deref().or(rows.relays[i]);
                 }
                 None => {
                     at.insert(&o.key, rows.keys.len());
@@ -406,6 +436,7 @@ impl<'a> CommitRows<'a> {
                     rows.replies.push(o.reply.as_deref());
                     rows.ids.push(o.message_id.as_deref());
                     rows.hold.push(false);
+                    rows.relays.push(o.relay.as_deref());
                 }
             }
         }
@@ -425,6 +456,7 @@ impl<'a> CommitRows<'a> {
                     rows.ids.push(None);
                     rows.statuses.push("");
                     rows.hold.push(false);
+                    rows.relays.push(None);
                     rows.keys.len() - 1
                 }
             };
@@ -492,6 +524,7 @@ mod tests {
             code,
             reply: code.map(|c| format!("{c} reply")),
             message_id: None,
+            relay: None,
         }
     }
 

@@ -16,7 +16,8 @@
 //! (subscribers, suppressions, spent links), `limits.rs` (the sign-up
 //! limits), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
-//! inbound events and their consequences); `engine.rs` maps the store
+//! inbound events and their consequences), `quota.rs` (the caps' send
+//! counts, reserved under an advisory lock); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
 mod approvals;
@@ -29,6 +30,7 @@ mod ledger;
 mod limits;
 mod list;
 mod pool;
+mod quota;
 mod reader_rows;
 mod rows;
 
@@ -50,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0009_holds.sql"),
     include_str!("../migrations/postgres/0010_approvals.sql"),
     include_str!("../migrations/postgres/0011_rate_limits.sql"),
+    include_str!("../migrations/postgres/0012_quotas_and_relays.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0009_holds.sql"),
     include_str!("../migrations/sqlite/0010_approvals.sql"),
     include_str!("../migrations/sqlite/0011_rate_limits.sql"),
+    include_str!("../migrations/sqlite/0012_quotas_and_relays.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -397,7 +398,8 @@ impl Db {
                 .prepare_cached(
                     "UPDATE recipients SET status = ?3, attempts = attempts + ?4,
                         last_code = COALESCE(?5, last_code), last_reply = COALESCE(?6, last_reply),
-                        message_id = COALESCE(?7, message_id), updated_at = ?8
+                        message_id = COALESCE(?7, message_id), updated_at = ?8,
+                        relay = COALESCE(?9, relay)
                      WHERE slot = ?1 AND email = ?2",
                 )
                 .map_err(|e| sql(&path, e))?;
@@ -411,7 +413,8 @@ impl Db {
                         o.code,
                         o.reply,
                         o.message_id,
-                        at
+                        at,
+                        o.relay.as_deref()
                     ])
                     .map_err(|e| sql(&path, e))?;
             }
@@ -439,6 +442,35 @@ impl Db {
             .collect();
         by_status.sort();
         Ok(Counts { by_status })
+    }
+
+    /// How many of the issue's recipients each relay carried, by name.
+    pub(crate) fn sent_by_relay(&self, date: NaiveDate) -> Result<Vec<(String, u64)>, LedgerError> {
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('recipients') WHERE name = 'relay'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if !has {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT relay, COUNT(*) FROM recipients
+                 WHERE slot = ?1 AND status = 'sent' AND relay IS NOT NULL
+                 GROUP BY relay ORDER BY relay",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([slot_key(date)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .map_err(|e| self.err(e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| self.err(e))
     }
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
@@ -833,6 +865,7 @@ mod tests {
                 code: Some(250),
                 reply: Some("ok".into()),
                 message_id: Some("<m@x>".into()),
+                relay: None,
             }],
         )
         .unwrap();
@@ -868,6 +901,7 @@ mod tests {
                 code: Some(250),
                 reply: None,
                 message_id: None,
+                relay: None,
             })
             .collect();
         l.commit(d("2026-12-01"), &[], &done).unwrap();
@@ -896,6 +930,7 @@ mod tests {
                 code: Some(550),
                 reply: Some("<ANN@x.com> unknown; Ann Other left".into()),
                 message_id: Some("<m@x>".into()),
+                relay: None,
             };
             l.commit(d(slot), &[], &[bounce]).unwrap();
         }

@@ -15,7 +15,7 @@ use crate::store::feeds::{Feeds, Validators};
 use crate::store::records::LedgerError;
 
 /// Whether the ledger has `table` (an older ledger opened to read may not).
-fn has_table(db: &Db, table: &str) -> Result<bool, LedgerError> {
+pub(super) fn has_table(db: &Db, table: &str) -> Result<bool, LedgerError> {
     db.conn()
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",

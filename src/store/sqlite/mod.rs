@@ -5,7 +5,7 @@
 //! Owns carrying out the store traits on those files: `db.rs` the SQLite
 //! ledger, `files.rs` the list side ([`Roster`]), `feedback.rs` the inbound
 //! events, `lock.rs` the run lock and the suppression file watched during a
-//! run, `index.rs` the suppression file kept for lookups and appended in batches, `store.rs` [`SqliteStore`] itself and reaching its ledger. This
+//! run, `index.rs` the suppression file kept for lookups and appended in batches, `quota.rs` the send counts of the caps ([`Quotas`](crate::store::Quotas)), `store.rs` [`SqliteStore`] itself and reaching its ledger. This
 //! file carries out [`Ledger`]; no file here imports it. Decides nothing: the rules come in from `inbound::policy`,
 //! `reader_data` and the run loop.
 
@@ -32,6 +32,7 @@ mod hold;
 mod index;
 mod limits;
 mod lock;
+mod quota;
 mod store;
 
 pub(crate) use db::Db;
@@ -205,6 +206,10 @@ impl Ledger for SqliteStore {
 
     async fn counts(&self, slot: NaiveDate) -> Result<Counts, StoreError> {
         self.query(Counts::default(), |db| db.counts(slot))
+    }
+
+    async fn sent_by_relay(&self, slot: NaiveDate) -> Result<Vec<(String, u64)>, StoreError> {
+        self.query(Vec::new(), |db| db.sent_by_relay(slot))
     }
 
     async fn hold(
