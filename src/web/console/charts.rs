@@ -60,7 +60,8 @@ pub(crate) fn delivered(points: &[Point]) -> String {
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d((lo..hi).into_segmented(), 0u64..top + top / 10 + 1)
+            // One segment per issue, the last included (a range's end is not).
+            .build_cartesian_2d((lo..hi + 1).into_segmented(), 0u64..top + top / 10 + 1)
             .ok()?;
         chart
             .configure_mesh()
@@ -179,7 +180,22 @@ mod tests {
     fn both_charts_are_svg_with_their_lines() {
         let d = delivered(&points());
         assert!(d.starts_with("<svg"), "{d}");
-        assert!(d.matches("<rect").count() >= 12);
+        // One teal bar per issue, the latest included.
+        // (A bar outside the x range is written with a negative width.)
+        let bars = |svg: &str| {
+            svg.lines()
+                .filter(|l| l.contains("fill=\"#0F766E\""))
+                .filter(|l| {
+                    l.split("width=\"")
+                        .nth(1)
+                        .and_then(|w| w.split('"').next())
+                        .and_then(|w| w.parse::<f64>().ok())
+                        .is_some_and(|w| w > 0.0)
+                })
+                .count()
+        };
+        assert_eq!(bars(&d), 12, "{d}");
+        assert_eq!(bars(&delivered(&points()[..1])), 1);
         let r = rates(&points());
         assert!(r.starts_with("<svg"), "{r}");
         assert!(r.contains("Gmail complaint line 0.1%"), "{r}");
