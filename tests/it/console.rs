@@ -627,7 +627,9 @@ fn kept_tally(site: &Bench) -> Option<(std::collections::BTreeSet<String>, i64)>
 
 /// The dashboard's row for issue #1: recipients, delivered, bounced.
 fn first_row(page: &Reply) -> String {
-    let start = page.body.find("<td><a href=\"/admin/issues/2026-12-01\">#1</a>");
+    let start = page
+        .body
+        .find("<td><a href=\"/admin/issues/2026-12-01\">#1</a>");
     let row = &page.body[start.expect("issue #1 in the table")..];
     row[..row.find("</tr>").unwrap()].to_string()
 }
@@ -648,9 +650,7 @@ fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engi
     assert_eq!(b.sign_in("pat", PASSWORD).status, 303);
     let row = first_row(&b.get("/admin"));
     assert!(
-        row.contains(
-            "<td class=\"num\">4</td><td class=\"num\">4</td><td class=\"num\">0</td>"
-        ),
+        row.contains("<td class=\"num\">4</td><td class=\"num\">4</td><td class=\"num\">0</td>"),
         "{row}"
     );
     let got = crate::inbound::copies(&server, 0);
@@ -664,12 +664,112 @@ fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engi
     assert_eq!(r.code, 0, "{r:?}");
     let row = first_row(&b.get("/admin"));
     assert!(
-        row.contains(
-            "<td class=\"num\">4</td><td class=\"num\">3</td><td class=\"num\">1</td>"
-        ),
+        row.contains("<td class=\"num\">4</td><td class=\"num\">3</td><td class=\"num\">1</td>"),
         "{row}"
     );
     let (counts, events) = kept_tally(&site).unwrap();
     assert_eq!(counts, set(&["sent:3", "bounced:1"]));
     assert!(events >= 1, "{events}");
+}
+
+/// The first `n` server-sent events of `/admin/events` named `kind`, read
+/// off a real connection with the session `cookie`: their `data` lines.
+fn events(serve: &Serve, cookie: &str, kind: &str, n: usize) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = serve.url("").trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "GET /admin/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nCookie: __Host-tipsheet_session={cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut lines = BufReader::new(conn).lines();
+    let status = lines.next().unwrap().unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    let mut named = false;
+    let mut out = Vec::new();
+    for line in lines {
+        let line = line.expect("an event within ten seconds");
+        if line == format!("event: {kind}") {
+            named = true;
+        } else if named && let Some(data) = line.strip_prefix("data: ") {
+            out.push(data.to_string());
+            named = false;
+            if out.len() == n {
+                return out;
+            }
+        }
+    }
+    panic!("the stream ended after {} `{kind}` events", out.len());
+}
+
+/// A send that stopped with its readers pending (the relay is not there)
+/// is followed live: each viewer's stream carries the issue's progress,
+/// and six viewers at once cost the store one reading a tick, not six (the
+/// readings of `recipients` are counted by PostgreSQL's own statistics).
+#[test]
+fn viewers_of_a_send_share_one_reading_of_its_progress() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = Site::new();
+    site.use_smtp(port, 1);
+    site.config("max_attempts = 5", "max_attempts = 1");
+    let Some(site) = Bench::on(Engine::Postgres, "viewers_share_one_reading", site) else {
+        return;
+    };
+    let r = site.run(&["send"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    add(&site, "vic", "viewer");
+    let db = site.db.as_ref().unwrap();
+    let scans = || {
+        db.count(
+            "SELECT seq_scan + COALESCE(idx_scan, 0) FROM pg_stat_user_tables
+             WHERE relname = 'recipients'",
+        )
+    };
+    let before = scans();
+    const VIEWERS: usize = 6;
+    const EACH: usize = 3;
+    {
+        let serve = Serve::start(&site);
+        let mut b = Browser::new(&serve);
+        assert_eq!(b.sign_in("vic", PASSWORD).status, 303);
+        let cookie = b.cookie.clone().unwrap();
+        let streams: Vec<Vec<String>> = std::thread::scope(|s| {
+            let all: Vec<_> = (0..VIEWERS)
+                .map(|_| s.spawn(|| events(&serve, &cookie, "progress", EACH)))
+                .collect();
+            all.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for got in &streams {
+            assert_eq!(got.len(), EACH);
+            for data in got {
+                let p: serde_json::Value = serde_json::from_str(data).unwrap();
+                assert_eq!(p["number"], 1, "{p}");
+                assert_eq!(p["total"], 4, "{p}");
+                assert_eq!(p["pending"], 4, "{p}");
+                assert_eq!(p["finished"], false, "{p}");
+            }
+        }
+    }
+    // The server is gone: its connections have ended and their statistics
+    // are in.
+    let mut reads = 0;
+    for _ in 0..50 {
+        reads = scans() - before;
+        if reads > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(reads > 0, "the statistics never came in");
+    assert!(
+        reads <= (EACH + 3) as i64,
+        "{VIEWERS} viewers of {EACH} readings each read `recipients` {reads} times"
+    );
 }

@@ -4,10 +4,11 @@
 //! script the console serves (`/admin/static/live.js`, same origin only).
 //! Without JavaScript the page refreshes itself while a send runs.
 //!
-//! Owns the progress arithmetic and the event stream. Reads only.
+//! Owns the progress arithmetic, the event stream and the one reader
+//! ([`Ticker`]) every stream shares. Reads only.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -15,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
 
 use super::Console;
 use super::guard::admit;
@@ -109,42 +111,113 @@ pub(crate) async fn sending_issue(store: &Store) -> Option<IssueRecord> {
         .find(|i| i.status == IssueStatus::Sending)
 }
 
-/// GET `/admin/events`: progress every two seconds while a send runs.
+/// One reading of the send in progress, as the streams send it.
+#[derive(Debug, Clone)]
+struct Reading {
+    /// `progress` or `idle`.
+    kind: &'static str,
+    data: String,
+}
+
+/// The one reader of the store behind every open stream: however many
+/// viewers watch a send, the store is asked once every [`EVERY`], and not
+/// at all while nobody watches.
+pub(crate) struct Ticker {
+    tx: watch::Sender<Option<Reading>>,
+    wake: Arc<Notify>,
+    started: Once,
+}
+
+impl Ticker {
+    pub(crate) fn new() -> Self {
+        Ticker {
+            tx: watch::Sender::new(None),
+            wake: Arc::new(Notify::new()),
+            started: Once::new(),
+        }
+    }
+
+    /// A new viewer's receiver; starts the reader on the first.
+    fn subscribe(&self, store: &Store) -> watch::Receiver<Option<Reading>> {
+        let mut rx = self.tx.subscribe();
+        rx.mark_changed();
+        self.started.call_once(|| {
+            tokio::spawn(tick(self.tx.clone(), self.wake.clone(), store.clone()));
+        });
+        self.wake.notify_one();
+        rx
+    }
+}
+
+/// Reads the progress every [`EVERY`] while anyone watches; forgets the
+/// last reading and waits for a viewer otherwise.
+async fn tick(tx: watch::Sender<Option<Reading>>, wake: Arc<Notify>, store: Store) {
+    // (the issue's date, messages done, when) of the previous reading.
+    let mut last: Option<(chrono::NaiveDate, u64, Instant)> = None;
+    loop {
+        if tx.receiver_count() == 0 {
+            tx.send_replace(None);
+            last = None;
+            wake.notified().await;
+            continue;
+        }
+        let (reading, next) = read(&store, last).await;
+        last = next;
+        tx.send_replace(Some(reading));
+        tokio::time::sleep(EVERY).await;
+    }
+}
+
+/// One reading, and what the next one computes its rate from.
+async fn read(
+    store: &Store,
+    last: Option<(chrono::NaiveDate, u64, Instant)>,
+) -> (Reading, Option<(chrono::NaiveDate, u64, Instant)>) {
+    let Some(issue) = sending_issue(store).await else {
+        let idle = Reading {
+            kind: "idle",
+            data: "{}".into(),
+        };
+        return (idle, None);
+    };
+    let counts = store.counts(issue.slot).await.unwrap_or_default();
+    let now = Instant::now();
+    let done = counts.total()
+        - counts.get(RecipientStatus::Pending)
+        - counts.get(RecipientStatus::InFlight)
+        - counts.get(RecipientStatus::Retrying)
+        - counts.get(RecipientStatus::Uncertain);
+    let rate = match last {
+        Some((slot, before, at)) if slot == issue.slot && now > at => {
+            Some((done.saturating_sub(before)) as f64 / (now - at).as_secs_f64())
+        }
+        _ => rate_since_start(&issue, done, Utc::now()),
+    };
+    let p = progress(&issue, &counts, rate);
+    let reading = Reading {
+        kind: "progress",
+        data: serde_json::to_string(&p).unwrap_or_default(),
+    };
+    (reading, Some((issue.slot, done, now)))
+}
+
+/// GET `/admin/events`: progress every two seconds while a send runs, the
+/// same reading for every viewer.
 pub(super) async fn events(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
     if let Err(refused) = admit(&c, &headers, Role::Viewer).await {
         return refused;
     }
-    let store = c.app.store.clone();
-    // (the issue's date, messages done, when) of the previous tick.
-    let state: Option<(chrono::NaiveDate, u64, Instant)> = None;
-    let stream =
-        futures_util::stream::unfold((store, state, true), |(store, last, first)| async move {
-            if !first {
-                tokio::time::sleep(EVERY).await;
+    let rx = c.live.subscribe(&c.app.store);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            rx.changed().await.ok()?;
+            let reading = rx.borrow_and_update().clone();
+            if let Some(r) = reading {
+                let event = Event::default().event(r.kind).data(r.data);
+                return Some((Ok::<_, Infallible>(event), rx));
             }
-            let Some(issue) = sending_issue(&store).await else {
-                let idle = Event::default().event("idle").data("{}");
-                return Some((Ok::<_, Infallible>(idle), (store, None, false)));
-            };
-            let counts = store.counts(issue.slot).await.unwrap_or_default();
-            let now = Instant::now();
-            let done = counts.total()
-                - counts.get(RecipientStatus::Pending)
-                - counts.get(RecipientStatus::InFlight)
-                - counts.get(RecipientStatus::Retrying)
-                - counts.get(RecipientStatus::Uncertain);
-            let rate = match last {
-                Some((slot, before, at)) if slot == issue.slot && now > at => {
-                    Some((done.saturating_sub(before)) as f64 / (now - at).as_secs_f64())
-                }
-                _ => rate_since_start(&issue, done, Utc::now()),
-            };
-            let p = progress(&issue, &counts, rate);
-            let event = Event::default()
-                .event("progress")
-                .data(serde_json::to_string(&p).unwrap_or_default());
-            Some((Ok(event), (store, Some((issue.slot, done, now)), false)))
-        });
+        }
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

@@ -34,6 +34,8 @@ use super::app::App;
 /// The console's state: the server's, shared.
 pub(crate) struct Console {
     pub(crate) app: Arc<App>,
+    /// The send's progress, read once for every viewer.
+    live: live::Ticker,
 }
 
 /// The console's policy: the page's own script (`live.js`) and its event
@@ -68,7 +70,10 @@ pub(crate) async fn not_found(State(c): State<Arc<Console>>) -> Response {
 
 /// The routes under `/admin`, with their state.
 pub(crate) fn router(app: Arc<App>) -> Router {
-    let c = Arc::new(Console { app });
+    let c = Arc::new(Console {
+        app,
+        live: live::Ticker::new(),
+    });
     Router::new()
         .route("/", get(dashboard::page))
         .route("/login", get(login::form).post(login::submit))
