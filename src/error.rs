@@ -143,7 +143,7 @@ pub enum Error {
     /// `fetch` cannot set up its HTTP client.
     #[error(transparent)]
     Fetch(crate::feeds::HttpError),
-    /// `admin` cannot add or remove an account as asked.
+    /// `admin` cannot add, change or remove an account as asked.
     #[error(transparent)]
     Account(crate::accounts::AccountError),
     /// Mail piped in could not be taken now (the store out of reach or busy,

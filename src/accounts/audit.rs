@@ -22,6 +22,8 @@ pub(crate) enum Action {
     Erase,
     AccountAdd,
     AccountRemove,
+    AccountPassword,
+    AccountRole,
 }
 
 impl Action {
@@ -38,6 +40,8 @@ impl Action {
             Action::Erase => "erase",
             Action::AccountAdd => "account-add",
             Action::AccountRemove => "account-remove",
+            Action::AccountPassword => "account-password",
+            Action::AccountRole => "account-role",
         }
     }
 }

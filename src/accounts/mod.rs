@@ -13,11 +13,11 @@ pub(crate) mod session;
 
 use chrono::{SecondsFormat, Utc};
 
-use crate::store::{Account, Removal, Role, Store, StoreError};
+use crate::store::{Account, Removal, Role, RoleChange, Store, StoreError};
 use audit::{Action, record};
 pub(crate) use password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 
-/// Why an account could not be added or removed.
+/// Why an account could not be added, changed or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     /// The name breaks the rules.
@@ -31,14 +31,16 @@ pub enum AccountError {
     )]
     BadPassword(usize),
     /// The name is taken.
-    #[error("account `{0}` exists already; `tipsheet admin remove {0}` first to replace it")]
+    #[error(
+        "account `{0}` exists already; `tipsheet admin passwd {0}` or `tipsheet admin role {0} --role ROLE` changes it"
+    )]
     Taken(String),
     /// No account has the name.
     #[error("no account is called `{0}`; `tipsheet admin list` shows them")]
     Unknown(String),
-    /// It is the last publisher.
+    /// It is the last publisher (to be removed or demoted).
     #[error(
-        "`{0}` is the last publisher: add another (`tipsheet admin add NAME --role publisher`) before removing it"
+        "`{0}` is the last publisher: add or promote another (`tipsheet admin add NAME --role publisher`, `tipsheet admin role NAME --role publisher`) before removing or demoting it"
     )]
     LastPublisher(String),
     /// The password could not be hashed.
@@ -57,6 +59,15 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
+/// The Argon2id hash of `password`, if it keeps the length rules.
+fn hash_password(password: &str) -> Result<String, AccountError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::BadPassword(chars));
+    }
+    password::hash(password).map_err(AccountError::Hash)
+}
+
 /// Adds an account, by `actor` (audited).
 pub async fn add(
     store: &Store,
@@ -68,14 +79,10 @@ pub async fn add(
     if !valid_name(name) {
         return Err(AccountError::BadName(name.into()));
     }
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
-        return Err(AccountError::BadPassword(chars));
-    }
     let account = Account {
         name: name.into(),
         role,
-        password_hash: password::hash(password).map_err(AccountError::Hash)?,
+        password_hash: hash_password(password)?,
         created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     };
     if !store.add_account(&account).await? {
@@ -95,6 +102,51 @@ pub async fn remove(store: &Store, name: &str, actor: &str) -> Result<(), Accoun
         }
         Removal::Unknown => Err(AccountError::Unknown(name.into())),
         Removal::LastPublisher => Err(AccountError::LastPublisher(name.into())),
+    }
+}
+
+/// Gives the account called `name` a new password and ends its sessions (a
+/// session stolen under the old one ends with it), by `actor` (audited);
+/// how many sessions were ended. Its failed sign-ins are left to lapse, as
+/// [`remove`] leaves them.
+pub async fn set_password(
+    store: &Store,
+    name: &str,
+    password: &str,
+    actor: &str,
+) -> Result<u64, AccountError> {
+    let hash = hash_password(password)?;
+    let Some(ended) = store.set_password(name, &hash).await? else {
+        return Err(AccountError::Unknown(name.into()));
+    };
+    let detail = match ended {
+        1 => "1 session ended".to_string(),
+        n => format!("{n} sessions ended"),
+    };
+    record(&**store, actor, Action::AccountPassword, name, &detail, "").await?;
+    Ok(ended)
+}
+
+/// Gives the account called `name` the role `role`, by `actor` (audited when
+/// it changed); never demotes the last publisher. Its sessions stay open
+/// and take the new role at their next request (the session's role is read
+/// from the account each time). The role it had before.
+pub async fn set_role(
+    store: &Store,
+    name: &str,
+    role: Role,
+    actor: &str,
+) -> Result<Role, AccountError> {
+    match store.set_role(name, role).await? {
+        RoleChange::Changed(before) => {
+            if before != role {
+                let detail = format!("{before} to {role}");
+                record(&**store, actor, Action::AccountRole, name, &detail, "").await?;
+            }
+            Ok(before)
+        }
+        RoleChange::Unknown => Err(AccountError::Unknown(name.into())),
+        RoleChange::LastPublisher => Err(AccountError::LastPublisher(name.into())),
     }
 }
 

@@ -1,5 +1,6 @@
-//! `tipsheet admin add NAME --role ROLE [--password-stdin]`, `admin list`
-//! and `admin remove NAME`: the console's accounts.
+//! `tipsheet admin add NAME --role ROLE [--password-stdin]`, `admin list`,
+//! `admin passwd NAME [--password-stdin]`, `admin role NAME --role ROLE` and
+//! `admin remove NAME`: the console's accounts.
 //!
 //! Owns the command lines and reading the password (from the terminal
 //! without echo, twice, or one line of standard input). The rules and the
@@ -8,7 +9,7 @@
 use clap::{Args, Subcommand};
 
 use super::output::outln;
-use crate::accounts::{self, audit::cli_actor};
+use crate::accounts::{self, AccountError, audit::cli_actor};
 use crate::config::Config;
 use crate::error::{Ending, Error};
 use crate::plan;
@@ -39,6 +40,24 @@ pub enum AdminCommand {
     },
     /// List the console accounts and their roles.
     List,
+    /// Set a console account's password and end its sessions (the new
+    /// password is asked for, twice).
+    Passwd {
+        /// The sign-in name.
+        name: String,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a console account's role (never the last publisher's to a
+    /// smaller one); its open sessions take the new role at once.
+    Role {
+        /// The sign-in name.
+        name: String,
+        /// viewer, editor or publisher.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
     /// Remove a console account and end its sessions (never the last publisher).
     Remove {
         /// The sign-in name.
@@ -51,7 +70,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 /// The password: one line of standard input, or typed twice at the terminal.
-fn read_password(name: &str, stdin: bool) -> Result<String, Error> {
+/// `done` names what a mismatch leaves undone (`added`, `changed`).
+fn read_password(name: &str, stdin: bool, done: &str) -> Result<String, Error> {
     if stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(|e| {
@@ -68,9 +88,9 @@ fn read_password(name: &str, stdin: bool) -> Result<String, Error> {
         rpassword::prompt_password(format!("password for `{name}`: ")).map_err(no_terminal)?;
     let again = rpassword::prompt_password("the same password again: ").map_err(no_terminal)?;
     if first != again {
-        return Err(Error::Usage(
-            "the two passwords differ; nothing was added".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "the two passwords differ; nothing was {done}"
+        )));
     }
     Ok(first)
 }
@@ -87,7 +107,7 @@ pub(super) async fn run(config: &Config, args: &AdminArgs) -> Result<Ending, Err
             role,
             password_stdin,
         } => {
-            let password = read_password(name, *password_stdin)?;
+            let password = read_password(name, *password_stdin, "added")?;
             accounts::add(&store().await?, name, *role, &password, &cli_actor()).await?;
             outln!("account `{name}` added as {role}; it can sign in at /admin/login");
         }
@@ -100,6 +120,32 @@ pub(super) async fn run(config: &Config, args: &AdminArgs) -> Result<Ending, Err
             }
             for a in all {
                 outln!("{:<24} {:<10} added {}", a.name, a.role, a.created_at);
+            }
+        }
+        AdminCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let store = store().await?;
+            // Before asking for a password that would go nowhere.
+            if store.account(name).await?.is_none() {
+                return Err(AccountError::Unknown(name.clone()).into());
+            }
+            let password = read_password(name, *password_stdin, "changed")?;
+            let ended = accounts::set_password(&store, name, &password, &cli_actor()).await?;
+            outln!(
+                "password of `{name}` changed; {ended} open session{} ended",
+                if ended == 1 { "" } else { "s" }
+            );
+        }
+        AdminCommand::Role { name, role } => {
+            let before = accounts::set_role(&store().await?, name, *role, &cli_actor()).await?;
+            if before == *role {
+                outln!("account `{name}` is a {role} already; nothing changed");
+            } else {
+                outln!(
+                    "account `{name}` changed from {before} to {role}; its open sessions have the new role"
+                );
             }
         }
         AdminCommand::Remove { name } => {

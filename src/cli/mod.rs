@@ -112,7 +112,7 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Write a backup folder back (refused while a send runs).
     Restore(backup::RestoreArgs),
-    /// The console's accounts: add, list, remove.
+    /// The console's accounts: add, list, change (password, role), remove.
     Admin(admin::AdminArgs),
 }
 

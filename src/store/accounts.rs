@@ -80,6 +80,19 @@ pub enum Removal {
     LastPublisher,
 }
 
+/// What changing an account's role came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Set (its sessions kept: they read the role at each request); the
+    /// role it had before, which may be the same.
+    Changed(Role),
+    /// No account has that name.
+    Unknown,
+    /// It is the last publisher and the new role is not: nobody could
+    /// approve or release any more.
+    LastPublisher,
+}
+
 /// A signed-in session, as the store keeps it (found by its id's digest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -106,7 +119,8 @@ pub struct AuditEntry {
     /// `cli:<user>` (a command on the host).
     pub actor: String,
     /// What (`sign-in`, `sign-in-failed`, `hold`, `release`, `approve`,
-    /// `proof`, `erase`, `account-add`, `account-remove`, `sign-out`).
+    /// `proof`, `erase`, `account-add`, `account-remove`, `account-password`,
+    /// `account-role`, `sign-out`).
     pub action: String,
     /// What it was done to (an issue date, an account name, an erased
     /// reader's pseudonym), empty when nothing.
@@ -133,6 +147,22 @@ pub trait Accounts: Send + Sync {
     /// last publisher (decided in one transaction, so two removals at once
     /// cannot both pass).
     async fn remove_account(&self, name: &str) -> Result<Removal, StoreError>;
+
+    /// Sets the password hash of the account called `name` and ends its
+    /// sessions, in one transaction; how many sessions were ended, or `None`
+    /// when no account has the name.
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Gives the account called `name` the role `role`, unless that demotes
+    /// the last publisher (decided in one transaction, as
+    /// [`Accounts::remove_account`] decides, so two demotions or a demotion
+    /// and a removal at once cannot both pass). Its sessions stay open:
+    /// [`Accounts::session`] reads the role from the account each time.
+    async fn set_role(&self, name: &str, role: Role) -> Result<RoleChange, StoreError>;
 
     /// Keeps a new session under `digest` (the SHA-256 of its id, hex), and
     /// forgets the sessions that ended before `now`.

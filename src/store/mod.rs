@@ -48,7 +48,7 @@ mod sqlite;
 mod tallies;
 mod url;
 
-pub use accounts::{Account, Accounts, AuditEntry, Removal, Role, SessionRecord};
+pub use accounts::{Account, Accounts, AuditEntry, Removal, Role, RoleChange, SessionRecord};
 pub use approvals::{Approval, Approvals, Staged};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};

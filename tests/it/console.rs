@@ -3,7 +3,8 @@
 //! a script), roles, CSRF and `Origin` on every form, the cookie's flags, the
 //! sign-in throttle with one answer for unknown names, the audit log, and a
 //! hold and release made in the console seen by `status` and honoured by
-//! `send --if-due`, on both engines.
+//! `send --if-due`, on both engines; `admin passwd` ending the account's
+//! sessions and `admin role` taking effect in open ones, on both engines.
 
 use std::collections::HashMap;
 
@@ -597,6 +598,206 @@ fn an_approval_hold_and_release_made_in_the_console_are_seen_by_status_and_honou
             "{issue:?}"
         );
     }
+}
+
+/// `tipsheet admin ARGS` run by `ops`, with `input` on standard input.
+fn admin(site: &Site, args: &[&str], input: &str) -> crate::common::Run {
+    use std::io::Write;
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let mut child = site
+        .command(&all)
+        .env("USER", "ops")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It may exit before reading (an unknown account is refused first).
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    crate::common::to_run(child.wait_with_output().unwrap())
+}
+
+/// The audit page's row `who`, `what`, `to`, `detail` (as a viewer sees it).
+fn audit_row(who: &str, what: &str, to: &str, detail: &str) -> String {
+    format!("<td>{who}</td><td>{what}</td><td>{to}</td><td>{detail}</td>")
+}
+
+on_both_engines!(
+    a_new_password_ends_the_accounts_sessions_and_only_it_signs_in,
+    a_role_change_applies_to_open_sessions_and_never_demotes_the_last_publisher
+);
+
+fn a_new_password_ends_the_accounts_sessions_and_only_it_signs_in(engine: Engine, test: &str) {
+    const NEW: &str = "a different horse, a different staple";
+    let Some(site) = Bench::on(engine, test, Site::new()) else {
+        return;
+    };
+    add(&site, "pat", "publisher");
+    add(&site, "vera", "viewer");
+    let serve = Serve::start(&site);
+    let mut stolen = Browser::new(&serve);
+    assert_eq!(stolen.sign_in("pat", PASSWORD).status, 303);
+    assert_eq!(stolen.get("/admin").status, 200);
+    let mut other = Browser::new(&serve);
+    assert_eq!(other.sign_in("vera", PASSWORD).status, 303);
+
+    // Refused before anything changes: a short password, an unknown name.
+    let r = admin(&site, &["passwd", "pat", "--password-stdin"], "too short\n");
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("the password is 9 characters long"),
+        "{r:?}"
+    );
+    assert_eq!(stolen.get("/admin").status, 200, "nothing changed");
+    let r = admin(&site, &["passwd", "nobody", "--password-stdin"], NEW);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("no account is called `nobody`; `tipsheet admin list` shows them"),
+        "{r:?}"
+    );
+
+    let r = admin(
+        &site,
+        &["passwd", "pat", "--password-stdin"],
+        &format!("{NEW}\n"),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout, "password of `pat` changed; 1 open session ended\n",
+        "{r:?}"
+    );
+    // The session opened under the old password is over, for a browser and a script.
+    assert_eq!(stolen.get("/admin").status, 303);
+    let cookie = format!(
+        "__Host-tipsheet_session={}",
+        stolen.cookie.as_deref().unwrap()
+    );
+    assert_eq!(
+        script_get(&serve, "/admin", &[("Cookie", &cookie)]).status,
+        401
+    );
+    let form = stolen.post_with(
+        "/admin/issues/2026-12-01/hold",
+        &[("csrf", "whatever")],
+        &[],
+    );
+    assert_eq!(form.status, 303, "{form:?}");
+    assert_eq!(hold_of(&site), None);
+    // Another account's session stays.
+    assert_eq!(other.get("/admin").status, 200);
+    // The old password is refused, the new one signs in.
+    let mut b = Browser::new(&serve);
+    assert_eq!(b.sign_in("pat", PASSWORD).status, 401);
+    assert!(b.cookie.is_none());
+    assert_eq!(b.sign_in("pat", NEW).status, 303);
+    let page = b.get("/admin");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("pat (publisher)"), "{page:?}");
+
+    let log = other.get("/admin/audit");
+    assert_eq!(log.status, 200);
+    assert!(
+        log.body.contains(&audit_row(
+            "cli:ops",
+            "account-password",
+            "pat",
+            "1 session ended"
+        )),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.body.matches("account-password").count(),
+        1,
+        "the refusals wrote nothing: {log:?}"
+    );
+}
+
+fn a_role_change_applies_to_open_sessions_and_never_demotes_the_last_publisher(
+    engine: Engine,
+    test: &str,
+) {
+    let site = Site::new();
+    site.config("approval = \"off\"", "approval = \"required\"");
+    let Some(site) = Bench::on(engine, test, site) else {
+        return;
+    };
+    add(&site, "pat", "publisher");
+    add(&site, "ana", "publisher");
+    let serve = Serve::start(&site);
+    let mut ana = Browser::new(&serve);
+    assert_eq!(ana.sign_in("ana", PASSWORD).status, 303);
+    let approve = "/admin/issues/2026-12-01/approve";
+
+    let r = admin(&site, &["role", "ana", "--role", "viewer"], "");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "account `ana` changed from publisher to viewer; its open sessions have the new role\n"
+    );
+    // The open session stays, as a viewer at once.
+    let page = ana.get("/admin");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("ana (viewer)"), "{page:?}");
+    let r = ana.submit(approve, &[]);
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.body.contains("`ana` is a viewer"), "{r:?}");
+    assert_eq!(status_of(&site, "approval").unwrap()["state"], "awaiting");
+
+    // pat is now the last publisher: neither demoted nor removed.
+    let list = || admin(&site, &["list"], "").stdout;
+    let before = list();
+    for (args, code) in [
+        (&["role", "pat", "--role", "editor"][..], 2),
+        (&["role", "pat", "--role", "viewer"][..], 2),
+        (&["remove", "pat"][..], 2),
+    ] {
+        let r = admin(&site, args, "");
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
+        assert!(
+            r.stderr
+                .contains("`pat` is the last publisher: add or promote another"),
+            "{args:?}: {r:?}"
+        );
+        assert_eq!(r.stdout, "", "{r:?}");
+    }
+    assert_eq!(list(), before, "nothing changed");
+    assert!(
+        before.contains("pat                      publisher"),
+        "{before}"
+    );
+    let r = admin(&site, &["role", "nobody", "--role", "viewer"], "");
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no account is called `nobody`"), "{r:?}");
+    let r = admin(&site, &["role", "pat", "--role", "publisher"], "");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "account `pat` is a publisher already; nothing changed\n"
+    );
+
+    // Promoted again, the same session approves.
+    let r = admin(&site, &["role", "ana", "--role", "publisher"], "");
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = ana.submit(approve, &[]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(status_of(&site, "approval").unwrap()["by"], "ana");
+
+    let log = ana.get("/admin/audit");
+    assert_eq!(log.status, 200);
+    for detail in ["publisher to viewer", "viewer to publisher"] {
+        assert!(
+            log.body
+                .contains(&audit_row("cli:ops", "account-role", "ana", detail)),
+            "{detail}: {log:?}"
+        );
+    }
+    assert_eq!(
+        log.body.matches("account-role").count(),
+        2,
+        "refusals and no-ops wrote nothing: {log:?}"
+    );
 }
 
 on_both_engines!(a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again);

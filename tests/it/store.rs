@@ -1076,6 +1076,156 @@ fn both_engines_count_reserved_sends_and_the_relay_of_each_message() {
 }
 
 #[test]
+fn both_engines_change_a_password_or_a_role_and_keep_a_publisher() {
+    use tipsheet::store::{Account, Removal, Role, RoleChange};
+    let account = |name: &str, role: Role| Account {
+        name: name.into(),
+        role,
+        password_hash: "$argon2id$old".into(),
+        created_at: "2026-12-01T00:00:00Z".into(),
+    };
+    for (engine, s, _db) in engines("store::both_engines_change_accounts").list {
+        rt().block_on(async {
+            let st = Store::open(&s).await.unwrap();
+            for (name, role) in [("ana", Role::Publisher), ("bob", Role::Editor)] {
+                assert!(st.add_account(&account(name, role)).await.unwrap());
+            }
+            // A new password ends every session of its account, and only those.
+            for (digest, who) in [("a1", "ana"), ("a2", "ana"), ("b1", "bob")] {
+                st.open_session(digest, who, "csrf", 1000, 2000)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(
+                st.set_password("ana", "$argon2id$new").await.unwrap(),
+                Some(2),
+                "{engine}"
+            );
+            let ana = st.account("ana").await.unwrap().unwrap();
+            assert_eq!(ana.password_hash, "$argon2id$new", "{engine}");
+            for digest in ["a1", "a2"] {
+                assert!(
+                    st.session(digest, 1500, 600).await.unwrap().is_none(),
+                    "{engine}: {digest}"
+                );
+            }
+            assert!(st.session("b1", 1500, 600).await.unwrap().is_some());
+            assert_eq!(st.set_password("zed", "$x").await.unwrap(), None);
+            assert!(st.account("zed").await.unwrap().is_none(), "{engine}");
+
+            // A role change keeps the sessions, which read the new role.
+            assert_eq!(
+                st.set_role("bob", Role::Viewer).await.unwrap(),
+                RoleChange::Changed(Role::Editor),
+                "{engine}"
+            );
+            let b1 = st.session("b1", 1500, 600).await.unwrap().unwrap();
+            assert_eq!(b1.role, Role::Viewer, "{engine}");
+            assert_eq!(
+                st.set_role("bob", Role::Viewer).await.unwrap(),
+                RoleChange::Changed(Role::Viewer),
+                "{engine}: unchanged"
+            );
+            assert_eq!(
+                st.set_role("zed", Role::Viewer).await.unwrap(),
+                RoleChange::Unknown
+            );
+            // The last publisher is never demoted; promoting one is always fine.
+            for smaller in [Role::Editor, Role::Viewer] {
+                assert_eq!(
+                    st.set_role("ana", smaller).await.unwrap(),
+                    RoleChange::LastPublisher,
+                    "{engine}"
+                );
+            }
+            assert_eq!(
+                st.set_role("ana", Role::Publisher).await.unwrap(),
+                RoleChange::Changed(Role::Publisher),
+                "{engine}"
+            );
+            assert_eq!(
+                st.account("ana").await.unwrap().unwrap().role,
+                Role::Publisher
+            );
+            assert_eq!(
+                st.set_role("bob", Role::Publisher).await.unwrap(),
+                RoleChange::Changed(Role::Viewer)
+            );
+            assert_eq!(
+                st.set_role("ana", Role::Editor).await.unwrap(),
+                RoleChange::Changed(Role::Publisher),
+                "{engine}: another publisher is left"
+            );
+            assert_eq!(
+                st.remove_account("bob").await.unwrap(),
+                Removal::LastPublisher,
+                "{engine}: the demoted one does not count"
+            );
+        });
+    }
+}
+
+/// Two hosts demoting (or removing) the last two publishers at once: one of
+/// them is refused, every time, because both lock the publishers' rows.
+#[test]
+fn two_hosts_demoting_the_last_two_publishers_at_once_leave_one() {
+    use tipsheet::store::{Account, Removal, Role, RoleChange};
+    let Some(db) = pg::fresh("store::two_hosts_demoting") else {
+        return;
+    };
+    rt().block_on(async {
+        let s = pg_settings(&db, Duration::from_secs(60));
+        let a = Store::open(&s).await.unwrap();
+        let b = Store::open(&s).await.unwrap();
+        let account = |name: &str| Account {
+            name: name.into(),
+            role: Role::Publisher,
+            password_hash: "$argon2id$x".into(),
+            created_at: "2026-12-01T00:00:00Z".into(),
+        };
+        for name in ["ana", "bob"] {
+            assert!(a.add_account(&account(name)).await.unwrap());
+        }
+        let publishers = || async {
+            a.accounts()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.role == Role::Publisher)
+                .count()
+        };
+        for round in 0..20 {
+            for name in ["ana", "bob"] {
+                a.set_role(name, Role::Publisher).await.unwrap();
+            }
+            let (ra, rb) = tokio::join!(
+                a.set_role("ana", Role::Viewer),
+                b.set_role("bob", Role::Editor),
+            );
+            let refused = [ra.unwrap(), rb.unwrap()]
+                .iter()
+                .filter(|r| **r == RoleChange::LastPublisher)
+                .count();
+            assert_eq!(refused, 1, "round {round}");
+            assert_eq!(publishers().await, 1, "round {round}");
+            // A removal and a demotion at once: the same.
+            a.set_role("ana", Role::Publisher).await.unwrap();
+            a.set_role("bob", Role::Publisher).await.unwrap();
+            let (ra, rb) = tokio::join!(a.remove_account("ana"), b.set_role("bob", Role::Viewer));
+            let (ra, rb) = (ra.unwrap(), rb.unwrap());
+            assert!(
+                (ra == Removal::LastPublisher) != (rb == RoleChange::LastPublisher),
+                "round {round}: {ra:?} {rb:?}"
+            );
+            assert_eq!(publishers().await, 1, "round {round}");
+            if ra == Removal::Removed {
+                assert!(a.add_account(&account("ana")).await.unwrap());
+            }
+        }
+    });
+}
+
+#[test]
 fn both_engines_keep_accounts_sessions_the_throttle_and_the_audit_log() {
     use tipsheet::store::{Account, AuditEntry, Removal, Role};
     let account = |name: &str, role: Role| Account {

@@ -1,13 +1,15 @@
 //! The console's state on PostgreSQL, shared by every host (the console's migration):
 //! accounts, sessions, failed sign-ins and the audit log. The same semantics
-//! as the SQLite engine's `accounts.rs`; removing a publisher locks the
-//! publishers' rows, so two hosts removing the last two at once cannot both
-//! succeed.
+//! as the SQLite engine's `accounts.rs`; removing or demoting a publisher
+//! locks the publishers' rows, so two hosts removing or demoting the last
+//! two at once cannot both succeed.
 
 use async_trait::async_trait;
 
 use super::pool::PgStore;
-use crate::store::accounts::{Account, Accounts, AuditEntry, Removal, SessionRecord};
+use crate::store::accounts::{
+    Account, Accounts, AuditEntry, Removal, Role, RoleChange, SessionRecord,
+};
 use crate::store::error::StoreError;
 
 fn account_row(r: &tokio_postgres::Row) -> Account {
@@ -95,6 +97,78 @@ impl Accounts for PgStore {
                 .map_err(e)?;
             tx.commit().await.map_err(e)?;
             Ok(Removal::Removed)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        self.with_retry(|mut c| async move {
+            let e = |e| self.err(e);
+            let tx = c.transaction().await.map_err(e)?;
+            let changed = tx
+                .execute(
+                    "UPDATE accounts SET password_hash = $2 WHERE name = $1",
+                    &[&name, &password_hash],
+                )
+                .await
+                .map_err(e)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let ended = tx
+                .execute("DELETE FROM sessions WHERE account = $1", &[&name])
+                .await
+                .map_err(e)?;
+            tx.commit().await.map_err(e)?;
+            Ok(Some(ended))
+        })
+        .await
+    }
+
+    async fn set_role(&self, name: &str, role: Role) -> Result<RoleChange, StoreError> {
+        self.with_retry(|mut c| async move {
+            let e = |e| self.err(e);
+            let tx = c.transaction().await.map_err(e)?;
+            // Locked as `remove_account` locks them: a second demotion or
+            // removal waits, then sees this one's outcome.
+            let publishers: Vec<String> = tx
+                .query(
+                    "SELECT name FROM accounts WHERE role = 'publisher' ORDER BY name FOR UPDATE",
+                    &[],
+                )
+                .await
+                .map_err(e)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let before: Option<String> = tx
+                .query_opt("SELECT role FROM accounts WHERE name = $1", &[&name])
+                .await
+                .map_err(e)?
+                .map(|r| r.get(0));
+            let Some(before) = before else {
+                return Ok(RoleChange::Unknown);
+            };
+            if before == "publisher"
+                && role != Role::Publisher
+                && publishers.iter().all(|p| p == name)
+            {
+                return Ok(RoleChange::LastPublisher);
+            }
+            let word = role.as_str();
+            tx.execute(
+                "UPDATE accounts SET role = $2 WHERE name = $1",
+                &[&name, &word],
+            )
+            .await
+            .map_err(e)?;
+            tx.commit().await.map_err(e)?;
+            // A role not known here reads as the least one.
+            Ok(RoleChange::Changed(before.parse().unwrap_or(Role::Viewer)))
         })
         .await
     }

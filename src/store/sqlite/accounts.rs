@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::store::accounts::{Account, Accounts, AuditEntry, Removal, SessionRecord};
+use crate::store::accounts::{
+    Account, Accounts, AuditEntry, Removal, Role, RoleChange, SessionRecord,
+};
 use crate::store::error::StoreError;
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
@@ -92,6 +94,65 @@ impl Accounts for SqliteStore {
                 .map_err(|e| db.err(e))?;
             tx.commit().map_err(|e| db.err(e))?;
             Ok(Removal::Removed)
+        })
+    }
+
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        self.write(|db| {
+            let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
+            let changed = tx
+                .execute(
+                    "UPDATE accounts SET password_hash = ?2 WHERE name = ?1",
+                    params![name, password_hash],
+                )
+                .map_err(|e| db.err(e))?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let ended = tx
+                .execute("DELETE FROM sessions WHERE account = ?1", [name])
+                .map_err(|e| db.err(e))?;
+            tx.commit().map_err(|e| db.err(e))?;
+            Ok(Some(ended as u64))
+        })
+    }
+
+    async fn set_role(&self, name: &str, role: Role) -> Result<RoleChange, StoreError> {
+        self.write(|db| {
+            let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
+            let before: Option<String> = tx
+                .query_row("SELECT role FROM accounts WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| db.err(e))?;
+            let Some(before) = before else {
+                return Ok(RoleChange::Unknown);
+            };
+            if before == "publisher" && role != Role::Publisher {
+                let others: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM accounts WHERE role = 'publisher' AND name <> ?1",
+                        [name],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| db.err(e))?;
+                if others == 0 {
+                    return Ok(RoleChange::LastPublisher);
+                }
+            }
+            tx.execute(
+                "UPDATE accounts SET role = ?2 WHERE name = ?1",
+                params![name, role.as_str()],
+            )
+            .map_err(|e| db.err(e))?;
+            tx.commit().map_err(|e| db.err(e))?;
+            // A role not known here reads as the least one.
+            Ok(RoleChange::Changed(before.parse().unwrap_or(Role::Viewer)))
         })
     }
 

@@ -161,7 +161,7 @@ fn too_small(c: &Console, headers: &HeaderMap, p: &Principal, need: Role) -> Res
         c,
         wants_html(headers),
         format!(
-            "`{}` is a {}; this needs a {} (`tipsheet admin` changes roles).",
+            "`{}` is a {}; this needs a {} (`tipsheet admin role` changes roles).",
             p.name, p.role, need
         ),
     )
