@@ -7,7 +7,10 @@
 //! later bounce moves a row), so each engine keeps a sent issue's counts
 //! with the number of its events when they were taken, and counts again
 //! only when that number moved: the last twelve issues of a list of a
-//! million cost twelve small reads, not a million rows.
+//! million cost twelve small reads, not a million rows. The send that
+//! marks an issue sent keeps its tally then (it has just counted), so the
+//! dashboard counts only an issue an event moved since, or one sent
+//! before tallies were kept.
 
 use async_trait::async_trait;
 use chrono::NaiveDate;

@@ -598,3 +598,78 @@ fn an_approval_hold_and_release_made_in_the_console_are_seen_by_status_and_honou
         );
     }
 }
+
+on_both_engines!(a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again);
+
+/// The kept tally of the first issue: its counts by status and the number
+/// of events it was taken at; `None` when none is kept.
+fn kept_tally(site: &Bench) -> Option<(std::collections::BTreeSet<String>, i64)> {
+    let (counts, events): (String, i64) = match &site.db {
+        Some(db) => {
+            let rows = db.query(&format!(
+                "SELECT counts, events FROM tallies WHERE slot = '{SLOT}'"
+            ));
+            let r = rows.first()?;
+            (r.get(0), r.get(1))
+        }
+        None => {
+            let conn = rusqlite::Connection::open(site.path("state/tipsheet.sqlite3")).unwrap();
+            conn.query_row(
+                "SELECT counts, events FROM tallies WHERE slot = ?1",
+                [SLOT],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()?
+        }
+    };
+    Some((counts.split(',').map(String::from).collect(), events))
+}
+
+/// The dashboard's row for issue #1: recipients, delivered, bounced.
+fn first_row(page: &Reply) -> String {
+    let start = page.body.find("<td><a href=\"/admin/issues/2026-12-01\">#1</a>");
+    let row = &page.body[start.expect("issue #1 in the table")..];
+    row[..row.find("</tr>").unwrap()].to_string()
+}
+
+/// The send that marks an issue sent keeps its tally (so the dashboard
+/// counts no recipient row for it); a bounce recorded later moves a row,
+/// and the dashboard counts that issue again instead of showing the old
+/// figures.
+fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engine, test: &str) {
+    let Some((server, site)) = crate::inbound::sent(engine, test) else {
+        return;
+    };
+    let set = |s: &[&str]| s.iter().map(|x| x.to_string()).collect();
+    assert_eq!(kept_tally(&site), Some((set(&["sent:4"]), 0)));
+    add(&site, "pat", "publisher");
+    let serve = Serve::start(&site);
+    let mut b = Browser::new(&serve);
+    assert_eq!(b.sign_in("pat", PASSWORD).status, 303);
+    let row = first_row(&b.get("/admin"));
+    assert!(
+        row.contains(
+            "<td class=\"num\">4</td><td class=\"num\">4</td><td class=\"num\">0</td>"
+        ),
+        "{row}"
+    );
+    let got = crate::inbound::copies(&server, 0);
+    let dsn = crate::inbound::fixture(
+        "postfix-hard.eml",
+        &got,
+        "ana@example.com",
+        "ana@example.com",
+    );
+    let r = crate::inbound::inbound_stdin(&site, &dsn);
+    assert_eq!(r.code, 0, "{r:?}");
+    let row = first_row(&b.get("/admin"));
+    assert!(
+        row.contains(
+            "<td class=\"num\">4</td><td class=\"num\">3</td><td class=\"num\">1</td>"
+        ),
+        "{row}"
+    );
+    let (counts, events) = kept_tally(&site).unwrap();
+    assert_eq!(counts, set(&["sent:3", "bounced:1"]));
+    assert!(events >= 1, "{events}");
+}

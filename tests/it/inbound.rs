@@ -40,7 +40,7 @@ fn bench(port: u16, engine: Engine, test: &str) -> Option<Bench> {
 }
 
 /// [`bench`] on a fresh SMTP server, with the first issue sent.
-fn sent(engine: Engine, test: &str) -> Option<(SmtpServer, Bench)> {
+pub(crate) fn sent(engine: Engine, test: &str) -> Option<(SmtpServer, Bench)> {
     let server = SmtpServer::start();
     let site = bench(server.port, engine, test)?;
     let r = site.run(&["send"]);
@@ -94,7 +94,7 @@ const MAILGUN_KEY: &str = "test-mailgun-signing-key";
 
 /// What one recipient's copy carried: envelope sender, Message-ID, mailto.
 #[derive(Debug, Clone)]
-struct Copy {
+pub(crate) struct Copy {
     envelope: String,
     message_id: String,
     mailto: String,
@@ -112,7 +112,7 @@ fn bounce_site(port: u16) -> Site {
 }
 
 /// The copies received since `skip`, by recipient.
-fn copies(server: &SmtpServer, skip: usize) -> HashMap<String, Copy> {
+pub(crate) fn copies(server: &SmtpServer, skip: usize) -> HashMap<String, Copy> {
     server
         .mails()
         .into_iter()
@@ -140,7 +140,7 @@ fn copies(server: &SmtpServer, skip: usize) -> HashMap<String, Copy> {
 
 /// A corpus message with its placeholders filled from real copies; `as_whom`
 /// maps the fixture's own address to the recipient it is made for.
-fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &str) -> String {
+pub(crate) fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &str) -> String {
     let raw = std::fs::read_to_string(repo().join("tests/fixtures/inbound").join(name)).unwrap();
     let c = &got[whom];
     raw.replace(&format!("{{{{BOUNCE {fixture_addr}}}}}"), &c.envelope)
@@ -149,7 +149,7 @@ fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &s
         .replace(fixture_addr, whom)
 }
 
-fn inbound_stdin(site: &Site, message: &str) -> Run {
+pub(crate) fn inbound_stdin(site: &Site, message: &str) -> Run {
     pipe_to(site.command(&["inbound", "-"]), message)
 }
 

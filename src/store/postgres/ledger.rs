@@ -342,21 +342,31 @@ impl PgStore {
         .await
     }
 
-    /// Marks the issue `sent` when nobody is left open; returns its status.
+    /// Marks the issue `sent` when nobody is left open, and keeps its
+    /// tally for the console (the counts are in hand; see `tallies.rs`);
+    /// returns its status.
     pub(crate) async fn finish(&self, date: NaiveDate) -> Result<IssueStatus, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
-        if self.counts(date).await?.open() == 0 {
-            self.with_retry(|c| async move {
-                c.execute(
-                    "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, $2)
-                     WHERE slot = $1 AND status = 'sending'",
-                    &[&slot, &now()],
-                )
-                .await
-                .map_err(|e| self.err(e))
-            })
-            .await?;
+        // The events first: a bounce recorded between the two reads then
+        // makes the kept tally look stale (counted again), never current.
+        let events = self.event_count(slot).await?;
+        let counts = self.counts(date).await?;
+        if counts.open() == 0 {
+            let marked = self
+                .with_retry(|c| async move {
+                    c.execute(
+                        "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, $2)
+                         WHERE slot = $1 AND status = 'sending'",
+                        &[&slot, &now()],
+                    )
+                    .await
+                    .map_err(|e| self.err(e))
+                })
+                .await?;
+            if marked > 0 {
+                self.keep_tally(slot, events, &counts).await?;
+            }
         }
         Ok(self
             .issue(date)

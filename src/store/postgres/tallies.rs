@@ -11,6 +11,39 @@ use crate::store::event::EventKind;
 use crate::store::records::Counts;
 use crate::store::tallies::{Tallies, tally_of, tally_text};
 
+impl PgStore {
+    /// How many events the issue at `slot` has (what a kept tally is
+    /// checked against).
+    pub(super) async fn event_count(&self, slot: &str) -> Result<i64, StoreError> {
+        self.with_retry(|c| async move {
+            c.query_one("SELECT COUNT(*) FROM events WHERE slot = $1", &[&slot])
+                .await
+                .map(|r| r.get(0))
+                .map_err(|e| self.err(e))
+        })
+        .await
+    }
+
+    /// Keeps `counts` as the tally of the sent issue at `slot`, taken when
+    /// it had `events` events (with its `finished_at`, read here).
+    pub(super) async fn keep_tally(
+        &self,
+        slot: &str,
+        events: i64,
+        counts: &Counts,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO tallies (slot, finished_at, events, counts)
+             SELECT slot, finished_at, $2, $3 FROM issues WHERE slot = $1
+             ON CONFLICT (slot) DO UPDATE SET finished_at = EXCLUDED.finished_at,
+                events = EXCLUDED.events, counts = EXCLUDED.counts",
+            &[&slot, &events, &tally_text(counts)],
+        )
+        .await
+        .map(drop)
+    }
+}
+
 #[async_trait]
 impl Tallies for PgStore {
     async fn tallies(&self, slots: &[NaiveDate]) -> Result<Vec<Counts>, StoreError> {
@@ -45,7 +78,7 @@ impl Tallies for PgStore {
                     }))
                 })
                 .await?;
-            let Some((status, finished, events, kept)) = found else {
+            let Some((status, _finished, events, kept)) = found else {
                 out.push(Counts::default());
                 continue;
             };
@@ -55,13 +88,7 @@ impl Tallies for PgStore {
             }
             let counts = self.counts(date).await?;
             if status == "sent" {
-                self.execute(
-                    "INSERT INTO tallies (slot, finished_at, events, counts) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (slot) DO UPDATE SET finished_at = EXCLUDED.finished_at,
-                        events = EXCLUDED.events, counts = EXCLUDED.counts",
-                    &[&slot, &finished, &events, &tally_text(&counts)],
-                )
-                .await?;
+                self.keep_tally(slot, events, &counts).await?;
             }
             out.push(counts);
         }

@@ -475,18 +475,28 @@ impl Db {
         .map_err(|e| self.err(e))
     }
 
-    /// Marks the issue `sent` when nobody is left open; returns its status.
+    /// Marks the issue `sent` when nobody is left open, and keeps its
+    /// tally for the console (the counts are in hand; see `tallies.rs`);
+    /// returns its status.
     pub(crate) fn finish(&self, date: NaiveDate) -> Result<IssueStatus, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
-        if self.counts(date)?.open() == 0 {
-            self.conn
+        // The events first: a bounce recorded between the two reads then
+        // makes the kept tally look stale (counted again), never current.
+        let events = self.event_count(slot)?;
+        let counts = self.counts(date)?;
+        if counts.open() == 0 {
+            let marked = self
+                .conn
                 .execute(
                     "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, ?2)
                      WHERE slot = ?1 AND status = 'sending'",
                     params![slot, now()],
                 )
                 .map_err(|e| self.err(e))?;
+            if marked > 0 {
+                self.keep_tally(slot, events, &counts)?;
+            }
         }
         Ok(self
             .issue(date)?

@@ -9,11 +9,44 @@ use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::db::slot_key;
+use super::db::{Db, slot_key};
+use crate::store::LedgerError;
 use crate::store::error::StoreError;
 use crate::store::event::EventKind;
 use crate::store::records::Counts;
 use crate::store::tallies::{Tallies, tally_of, tally_text};
+
+impl Db {
+    /// How many events the issue at `slot` has (what a kept tally is
+    /// checked against).
+    pub(super) fn event_count(&self, slot: &str) -> Result<i64, LedgerError> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM events WHERE slot = ?1", [slot], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Keeps `counts` as the tally of the sent issue at `slot`, taken when
+    /// it had `events` events (with its `finished_at`, read here).
+    pub(super) fn keep_tally(
+        &self,
+        slot: &str,
+        events: i64,
+        counts: &Counts,
+    ) -> Result<(), LedgerError> {
+        self.conn()
+            .execute(
+                "INSERT INTO tallies (slot, finished_at, events, counts)
+                 SELECT slot, finished_at, ?2, ?3 FROM issues WHERE slot = ?1
+                 ON CONFLICT (slot) DO UPDATE SET finished_at = excluded.finished_at,
+                    events = excluded.events, counts = excluded.counts",
+                params![slot, events, tally_text(counts)],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
 
 #[async_trait]
 impl Tallies for SqliteStore {
@@ -42,12 +75,7 @@ impl Tallies for SqliteStore {
                     out.push(db.counts(date)?);
                     continue;
                 }
-                let events: i64 = db
-                    .conn()
-                    .query_row("SELECT COUNT(*) FROM events WHERE slot = ?1", [&slot], |r| {
-                        r.get(0)
-                    })
-                    .map_err(|e| db.err(e))?;
+                let events = db.event_count(&slot)?;
                 let kept: Option<(Option<String>, i64, String)> = db
                     .conn()
                     .query_row(
@@ -61,15 +89,7 @@ impl Tallies for SqliteStore {
                     Some((f, n, text)) if f == finished && n == events => out.push(tally_of(&text)),
                     _ => {
                         let counts = db.counts(date)?;
-                        db.conn()
-                            .execute(
-                                "INSERT INTO tallies (slot, finished_at, events, counts)
-                                 VALUES (?1, ?2, ?3, ?4)
-                                 ON CONFLICT (slot) DO UPDATE SET finished_at = excluded.finished_at,
-                                    events = excluded.events, counts = excluded.counts",
-                                params![slot, finished, events, tally_text(&counts)],
-                            )
-                            .map_err(|e| db.err(e))?;
+                        db.keep_tally(&slot, events, &counts)?;
                         out.push(counts);
                     }
                 }
