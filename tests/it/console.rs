@@ -627,7 +627,9 @@ fn kept_tally(site: &Bench) -> Option<(std::collections::BTreeSet<String>, i64)>
 
 /// The dashboard's row for issue #1: recipients, delivered, bounced.
 fn first_row(page: &Reply) -> String {
-    let start = page.body.find("<td><a href=\"/admin/issues/2026-12-01\">#1</a>");
+    let start = page
+        .body
+        .find("<td><a href=\"/admin/issues/2026-12-01\">#1</a>");
     let row = &page.body[start.expect("issue #1 in the table")..];
     row[..row.find("</tr>").unwrap()].to_string()
 }
@@ -648,9 +650,7 @@ fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engi
     assert_eq!(b.sign_in("pat", PASSWORD).status, 303);
     let row = first_row(&b.get("/admin"));
     assert!(
-        row.contains(
-            "<td class=\"num\">4</td><td class=\"num\">4</td><td class=\"num\">0</td>"
-        ),
+        row.contains("<td class=\"num\">4</td><td class=\"num\">4</td><td class=\"num\">0</td>"),
         "{row}"
     );
     let got = crate::inbound::copies(&server, 0);
@@ -664,9 +664,7 @@ fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engi
     assert_eq!(r.code, 0, "{r:?}");
     let row = first_row(&b.get("/admin"));
     assert!(
-        row.contains(
-            "<td class=\"num\">4</td><td class=\"num\">3</td><td class=\"num\">1</td>"
-        ),
+        row.contains("<td class=\"num\">4</td><td class=\"num\">3</td><td class=\"num\">1</td>"),
         "{row}"
     );
     let (counts, events) = kept_tally(&site).unwrap();

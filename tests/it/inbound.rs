@@ -140,7 +140,12 @@ pub(crate) fn copies(server: &SmtpServer, skip: usize) -> HashMap<String, Copy> 
 
 /// A corpus message with its placeholders filled from real copies; `as_whom`
 /// maps the fixture's own address to the recipient it is made for.
-pub(crate) fn fixture(name: &str, got: &HashMap<String, Copy>, fixture_addr: &str, whom: &str) -> String {
+pub(crate) fn fixture(
+    name: &str,
+    got: &HashMap<String, Copy>,
+    fixture_addr: &str,
+    whom: &str,
+) -> String {
     let raw = std::fs::read_to_string(repo().join("tests/fixtures/inbound").join(name)).unwrap();
     let c = &got[whom];
     raw.replace(&format!("{{{{BOUNCE {fixture_addr}}}}}"), &c.envelope)
