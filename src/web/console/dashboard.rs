@@ -21,7 +21,7 @@ use super::Console;
 use super::charts::{self, Point};
 use super::guard::admit;
 use super::live::{Progress, progress, rate_since_start};
-use super::pages::{Frame, problem, render};
+use super::pages::{Frame, problem, render, shown};
 use crate::content::issue::why;
 use crate::editorial::{self, ApprovalState};
 use crate::inbound::report::{BOUNCE_WARN, COMPLAINT_WARN, rates};
@@ -339,18 +339,6 @@ fn who(p: &PauseRecord) -> String {
         Some(domain) => format!("`{domain}`"),
         None => "the relay (every provider)".into(),
     }
-}
-
-/// A stored time (RFC 3339) as the console shows it: to the minute, in UTC.
-pub(super) fn shown(at: &str) -> String {
-    DateTime::parse_from_rfc3339(at).map_or_else(
-        |_| at.to_string(),
-        |t| {
-            t.with_timezone(&Utc)
-                .format("%Y-%m-%d %H:%M UTC")
-                .to_string()
-        },
-    )
 }
 
 /// `text` cut to [`QUOTED`] characters.

@@ -16,9 +16,8 @@ use axum::response::Response;
 use chrono::NaiveDate;
 
 use super::Console;
-use super::dashboard::shown;
 use super::guard::admit;
-use super::pages::{Frame, problem, render};
+use super::pages::{Frame, problem, render, shown};
 use crate::store::{AuditEntry, RecipientStatus, Role};
 
 /// Recipients a page.
