@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::refusal::{classify_reply, provider};
 use crate::inbound::reason::{Reason, Scope};
+use crate::list::erase::scrub;
 
 /// One pause, as a run's summary tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +24,8 @@ pub struct Pause {
     pub provider: Option<String>,
     /// The consecutive sender-level refusals that led to it.
     pub refusals: u32,
-    /// The last of those replies.
+    /// The last of those replies, the refused reader's address in it written
+    /// `<address>` (a pause is about the sender, and it is kept in the store).
     pub last_reply: String,
     /// Recipients this run left pending because of it: for a domain, those
     /// met after the pause; for the relay, every recipient still pending.
@@ -126,7 +128,7 @@ impl Pauses {
             self.pauses.push(Pause {
                 provider: None,
                 refusals: self.relay,
-                last_reply: reply.to_string(),
+                last_reply: scrub(reply, &[key], "<address>"),
                 left: 0,
             });
             return;
@@ -146,7 +148,7 @@ impl Pauses {
             self.pauses.push(Pause {
                 provider: Some(domain),
                 refusals,
-                last_reply: reply.to_string(),
+                last_reply: scrub(reply, &[key], "<address>"),
                 left: 0,
             });
         }
@@ -227,6 +229,21 @@ mod tests {
         p.refused("a@x.example", Some(554), "5.7.1 relay access denied");
         p.refused("b@x.example", Some(554), "5.7.1 relay access denied");
         assert!(p.relay_paused());
+    }
+
+    #[test]
+    fn the_refused_address_is_not_kept_in_the_reply() {
+        let mut p = Pauses::new(1);
+        p.refused(
+            "ana@x.example",
+            Some(550),
+            "5.7.1 <Ana@X.example>: Recipient address rejected: blocked using zen.spamhaus.org",
+        );
+        let pauses = p.into_pauses(0);
+        assert_eq!(
+            pauses[0].last_reply,
+            "5.7.1 <<address>>: Recipient address rejected: blocked using zen.spamhaus.org"
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! jobs and the acks, [`tell`](Run::tell) the reporter, and, once our pass is
 //! over, [`rescan`](Run::rescan) for rows left by hosts that died; then
 //! [`wait`](Run::wait) for the workers and [`collect`](Run::collect) their
-//! reports. [`finish`](Run::finish) records the last results and releases
-//! what was claimed and not sent.
+//! reports. [`finish`](Run::finish) records the last results, releases
+//! what was claimed and not sent, and keeps the run's provider pauses in the
+//! store.
 //!
 //! The invariants it keeps: a recipient is marked in flight in the same commit
 //! as its worker's previous result, and its body goes out only after that
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use lettre::Address;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -33,7 +34,7 @@ use super::error::SendError;
 use super::options::QuotaStop;
 use super::options::{RunOptions, Summary};
 use super::pages::Pages;
-use super::pause::Pauses;
+use super::pause::{Pause, Pauses};
 use super::quota::Allowance;
 use super::reporter::Reporter;
 use super::throttle::Limiter;
@@ -41,7 +42,7 @@ use super::transport::Transport;
 use super::worker::{Done, Finished, Job, worker};
 use crate::list::SuppressionReason;
 use crate::mail::prepared::Prepared;
-use crate::store::{Outcome, RecipientStatus, Store, StoreError};
+use crate::store::{Outcome, PauseRecord, RecipientStatus, Store, StoreError};
 
 /// Sends an issue's open recipients; `stop` makes it take no new recipients,
 /// finish the in-flight ones and return. Progress goes to `progress`.
@@ -57,6 +58,25 @@ pub async fn run(
     let mut run = Run::start(store, slot, prepared, transport, opts, stop, progress).await?;
     run.drive().await;
     run.finish(transport, opts.resend_uncertain).await
+}
+
+/// The longest last reply a kept pause holds, in characters.
+const MAX_REPLY: usize = 1000;
+
+/// `paused`, as the ledger keeps them: of `slot`, at `ended`.
+fn records(slot: NaiveDate, paused: &[Pause], ended: DateTime<Utc>) -> Vec<PauseRecord> {
+    let at = ended.to_rfc3339_opts(SecondsFormat::Secs, true);
+    paused
+        .iter()
+        .map(|p| PauseRecord {
+            slot,
+            provider: p.provider.clone(),
+            refusals: p.refusals,
+            last_reply: p.last_reply.chars().take(MAX_REPLY).collect(),
+            left: p.left,
+            at: at.clone(),
+        })
+        .collect()
 }
 
 /// What the loop waited for.
@@ -119,6 +139,8 @@ struct Run<'a> {
     lost: Option<StoreError>,
     /// When the hold (`tipsheet hold`) was last looked at.
     hold_checked: Instant,
+    /// The command's clock when the run started (`--now` moves it).
+    now: DateTime<Utc>,
     summary: Summary,
 }
 
@@ -221,6 +243,7 @@ impl<'a> Run<'a> {
             pauses,
             lost: None,
             hold_checked: Instant::now(),
+            now: opts.now,
             summary: Summary::default(),
         })
     }
@@ -600,6 +623,13 @@ impl<'a> Run<'a> {
         summary.paused = self
             .pauses
             .into_pauses(counts.get(RecipientStatus::Pending));
+        // The pauses are kept, for the console to warn about after this run.
+        let ended =
+            self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        self.store
+            .record_pauses(&records(self.slot, &summary.paused, ended))
+            .await
+            .map_err(SendError::Store)?;
         // Sends reserved and never handed out go back to the caps.
         let capped = self
             .quota

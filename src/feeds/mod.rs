@@ -10,8 +10,9 @@
 //! the store ([`crate::store::Feeds`]) or is the `url` of a comparison file.
 //! A feed's validators are remembered only once all of its entries were
 //! looked at (none left for the next run by `content.fetch_max_new`), so a
-//! capped feed is read in full again. A dry run writes nothing: no file, no
-//! store row. Requests and their limits are `http.rs`; reading feeds
+//! capped feed is read in full again. How reading each feed went (read,
+//! unchanged, or failed and why) is kept in the store too, for the console.
+//! A dry run writes nothing: no file, no store row. Requests and their limits are `http.rs`; reading feeds
 //! `parse.rs`; a page's format and canonical address `page.rs`. It prints
 //! nothing: the command line prints the [`Fetched`] it returns.
 
@@ -32,6 +33,9 @@ mod parse;
 pub use http::HttpError;
 use http::{Answer, Limits, Polite};
 use parse::Entry;
+
+/// The longest error a feed's outcome keeps, in characters.
+const MAX_ERROR: usize = 1000;
 
 /// What became of one entry of a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,13 +190,23 @@ impl Run<'_> {
         };
         let body = match self.client.get(url, &validators).await {
             Ok(Answer::Body(body)) => body,
-            Ok(Answer::NotModified) => return Ok(report(FeedStatus::Unchanged)),
-            Err(e) => return Ok(report(FeedStatus::Failed(e.to_string()))),
+            Ok(Answer::NotModified) => {
+                self.outcome(url, None).await?;
+                return Ok(report(FeedStatus::Unchanged));
+            }
+            Err(e) => {
+                self.outcome(url, Some(&e.to_string())).await?;
+                return Ok(report(FeedStatus::Failed(e.to_string())));
+            }
         };
         let entries = match parse::entries(&body.bytes, &body.url) {
             Ok(e) => e,
-            Err(e) => return Ok(report(FeedStatus::Failed(e.to_string()))),
+            Err(e) => {
+                self.outcome(url, Some(&e.to_string())).await?;
+                return Ok(report(FeedStatus::Failed(e.to_string())));
+            }
         };
+        self.outcome(url, None).await?;
         let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
             let status = self.entry(&entry).await?;
@@ -270,6 +284,16 @@ impl Run<'_> {
         }
         self.remember(&urls, Some(&slug)).await?;
         Ok(Status::Imported(path))
+    }
+
+    /// Remembers how reading the feed at `url` went (`error`: why it
+    /// failed), unless this is a dry run.
+    async fn outcome(&self, url: &str, error: Option<&str>) -> Result<(), StoreError> {
+        if let Some(store) = self.store {
+            let error = error.map(|e| e.chars().take(MAX_ERROR).collect::<String>());
+            store.record_feed_outcome(url, error.as_deref()).await?;
+        }
+        Ok(())
     }
 
     /// Remembers `urls` as imported: in this run, and in the store (under

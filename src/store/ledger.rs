@@ -38,6 +38,26 @@ pub struct Hold {
     pub at: String,
 }
 
+/// A provider a run paused, as the ledger keeps it: a receiving domain (or
+/// the relay itself) that refused the sender in a row until the run stopped
+/// handing it messages (what `delivery`'s summary calls a pause).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PauseRecord {
+    /// The issue's slot.
+    pub slot: NaiveDate,
+    /// The receiving domain; `None` for the relay itself (everything paused).
+    pub provider: Option<String>,
+    /// The consecutive sender-level refusals that led to it.
+    pub refusals: u32,
+    /// The last of those replies.
+    pub last_reply: String,
+    /// Recipients the run left pending because of it.
+    pub left: u64,
+    /// When the run that paused ended (RFC 3339): the same for all the
+    /// pauses of one run.
+    pub at: String,
+}
+
 /// Keeps other sends out while alive (what [`Ledger::exclusive`] returns).
 pub struct Exclusive(#[allow(dead_code)] pub(crate) Option<std::fs::File>);
 
@@ -201,6 +221,17 @@ pub trait Ledger: Send + Sync {
     /// The hold on the issue of `slot`, if any (none on a ledger from before
     /// holds, opened to read).
     async fn hold_of(&self, slot: NaiveDate) -> Result<Option<Hold>, StoreError>;
+
+    /// Keeps the pauses a run ended with (each names its issue and time).
+    async fn record_pauses(&self, pauses: &[PauseRecord]) -> Result<(), StoreError>;
+
+    /// The pauses kept for the issue of `slot`, oldest first (none on a
+    /// ledger from before pauses were kept, opened to read).
+    async fn pauses(&self, slot: NaiveDate) -> Result<Vec<PauseRecord>, StoreError>;
+
+    /// The pauses of every issue kept at `since` (RFC 3339) or later, oldest
+    /// first.
+    async fn pauses_since(&self, since: &str) -> Result<Vec<PauseRecord>, StoreError>;
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError>;

@@ -53,8 +53,10 @@ pub use approvals::{Approval, Approvals, Staged};
 pub use error::StoreError;
 pub use event::{Consequence, Event, EventKind, EventRecord, FailureDetail, Recorded};
 pub use feedback::Feedback;
-pub use feeds::{Feeds, Validators};
-pub use ledger::{Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, Snapshot};
+pub use feeds::{FeedOutcome, Feeds, Validators};
+pub use ledger::{
+    Claimed, DETAIL_STATUSES, Exclusive, Frozen, Hold, Ledger, PauseRecord, Snapshot,
+};
 pub(crate) use limits::mailbox_key;
 pub use limits::{Counted, Hit, LimitScope, Limits};
 pub use quota::{Quotas, Reserved, Window};

@@ -12,10 +12,10 @@ use crate::common::Site;
 use crate::engine::{Bench, Engine, SLOT, on_both_engines};
 use crate::server::{ADMIN_TOKEN, Reply, Serve, agent, reply};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// Adds an account with `tipsheet admin add`.
-fn add(site: &Site, name: &str, role: &str) {
+pub(crate) fn add(site: &Site, name: &str, role: &str) {
     use std::io::Write;
     let mut child = site
         .command(&["admin", "add", name, "--role", role, "--password-stdin"])
@@ -30,13 +30,13 @@ fn add(site: &Site, name: &str, role: &str) {
 }
 
 /// A browser's request: it accepts HTML, and its forms come from the site.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     serve: &'a Serve,
     cookie: Option<String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(serve: &'a Serve) -> Self {
+    pub(crate) fn new(serve: &'a Serve) -> Self {
         Browser {
             serve,
             cookie: None,
@@ -47,7 +47,7 @@ impl<'a> Browser<'a> {
         self.serve.url("")
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub(crate) fn get(&self, path: &str) -> Reply {
         let mut req = agent()
             .get(&self.serve.url(path))
             .header("Accept", "text/html,application/xhtml+xml");
@@ -88,7 +88,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Signs in; the reply of the sign-in POST.
-    fn sign_in(&mut self, name: &str, password: &str) -> Reply {
+    pub(crate) fn sign_in(&mut self, name: &str, password: &str) -> Reply {
         let r = self.post_with(
             "/admin/login",
             &[("name", name), ("password", password)],

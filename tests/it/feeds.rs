@@ -515,6 +515,19 @@ fn run_fetches_before_it_assembles_and_a_failed_fetch_does_not_stop_the_send() {
         .unwrap();
     assert!(kill.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+    // The fetch `run` made is kept as `fetch`'s is: the dead feed's error,
+    // which the console warns about.
+    let kept =
+        crate::common::block_on(crate::common::embedded_store(&site.path("")).feed_outcomes())
+            .unwrap();
+    let dead_kept = kept.iter().find(|o| o.url == dead).expect("the dead feed");
+    assert!(dead_kept.error.is_some(), "{kept:?}");
+    assert_eq!(dead_kept.succeeded_at, None, "{kept:?}");
+    assert_eq!(
+        kept.iter().filter(|o| o.error.is_none()).count(),
+        3,
+        "{kept:?}"
+    );
     // The issue that went out leads with the newest fetched comparison.
     let emls = site.emls("state/outbox");
     assert_eq!(emls.len(), 4);

@@ -43,3 +43,4 @@ mod store;
 mod subscribers;
 mod torn;
 mod truth;
+mod warnings;

@@ -18,8 +18,8 @@ use crate::list::{SUBSCRIBERS_HEADER, SUPPRESSION_HEADER, Subscriber, Walked};
 use crate::store::error::StoreError;
 use crate::store::event::{Consequence, Event, EventRecord, Recorded};
 use crate::store::feedback::Feedback;
-use crate::store::feeds::{Feeds, Validators};
-use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger};
+use crate::store::feeds::{FeedOutcome, Feeds, Validators};
+use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger, PauseRecord};
 use crate::store::limits::mailbox_keys;
 use crate::store::quota::{Quotas, Reserved, Window};
 use crate::store::records::{
@@ -188,6 +188,18 @@ impl Ledger for PgStore {
 
     async fn hold_of(&self, slot: NaiveDate) -> Result<Option<Hold>, StoreError> {
         self.read_hold(slot).await
+    }
+
+    async fn record_pauses(&self, pauses: &[PauseRecord]) -> Result<(), StoreError> {
+        self.put_pauses(pauses).await
+    }
+
+    async fn pauses(&self, slot: NaiveDate) -> Result<Vec<PauseRecord>, StoreError> {
+        self.read_pauses(slot).await
+    }
+
+    async fn pauses_since(&self, since: &str) -> Result<Vec<PauseRecord>, StoreError> {
+        self.read_pauses_since(since).await
     }
 
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {
@@ -470,6 +482,14 @@ impl Feeds for PgStore {
         validators: &Validators,
     ) -> Result<(), StoreError> {
         PgStore::save_feed_validators(self, feed, validators).await
+    }
+
+    async fn record_feed_outcome(&self, feed: &str, error: Option<&str>) -> Result<(), StoreError> {
+        PgStore::record_feed_outcome(self, feed, error).await
+    }
+
+    async fn feed_outcomes(&self) -> Result<Vec<FeedOutcome>, StoreError> {
+        PgStore::feed_outcomes(self).await
     }
 
     async fn fetched_urls(&self) -> Result<Vec<String>, StoreError> {

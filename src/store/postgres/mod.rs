@@ -30,6 +30,7 @@ mod hold;
 mod ledger;
 mod limits;
 mod list;
+mod pause;
 mod pool;
 mod quota;
 mod reader_rows;
@@ -56,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0011_rate_limits.sql"),
     include_str!("../migrations/postgres/0012_quotas_and_relays.sql"),
     include_str!("../migrations/postgres/0013_console.sql"),
+    include_str!("../migrations/postgres/0014_pauses_and_feed_outcomes.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

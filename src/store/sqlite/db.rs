@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0011_rate_limits.sql"),
     include_str!("../migrations/sqlite/0012_quotas_and_relays.sql"),
     include_str!("../migrations/sqlite/0013_console.sql"),
+    include_str!("../migrations/sqlite/0014_pauses_and_feed_outcomes.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.

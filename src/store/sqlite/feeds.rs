@@ -1,8 +1,10 @@
 //! The embedded engine's memory for `fetch`: feed validators and the article
-//! addresses already imported, in the SQLite ledger (migration 4).
+//! addresses already imported, in the SQLite ledger (migration 4), and each
+//! feed's last outcome (migration 14).
 //!
-//! Owns carrying out [`Feeds`] on the ledger. A ledger from before migration
-//! 4, opened to read, has neither table: it reads as remembering nothing.
+//! Owns carrying out [`Feeds`] on the ledger. A ledger from before these
+//! migrations, opened to read, lacks their tables: it reads as remembering
+//! nothing.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -11,7 +13,7 @@ use super::SqliteStore;
 use super::db::Db;
 use crate::store::columns::now;
 use crate::store::error::StoreError;
-use crate::store::feeds::{Feeds, Validators};
+use crate::store::feeds::{FeedOutcome, Feeds, Validators};
 use crate::store::records::LedgerError;
 
 /// Whether the ledger has `table` (an older ledger opened to read may not).
@@ -67,6 +69,47 @@ impl Feeds for SqliteStore {
                 )
                 .map(drop)
                 .map_err(|e| db.err(e))
+        })
+    }
+
+    async fn record_feed_outcome(&self, feed: &str, error: Option<&str>) -> Result<(), StoreError> {
+        self.write(|db| {
+            db.conn()
+                .execute(
+                    "INSERT INTO feed_outcomes (url, attempted_at, succeeded_at, error)
+                     VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3)
+                     ON CONFLICT (url) DO UPDATE SET attempted_at = excluded.attempted_at,
+                        succeeded_at = COALESCE(excluded.succeeded_at, feed_outcomes.succeeded_at),
+                        error = excluded.error",
+                    params![feed, now(), error],
+                )
+                .map(drop)
+                .map_err(|e| db.err(e))
+        })
+    }
+
+    async fn feed_outcomes(&self) -> Result<Vec<FeedOutcome>, StoreError> {
+        self.query(Vec::new(), |db| {
+            if !has_table(db, "feed_outcomes")? {
+                return Ok(Vec::new());
+            }
+            let mut stmt = db
+                .conn()
+                .prepare(
+                    "SELECT url, attempted_at, succeeded_at, error FROM feed_outcomes ORDER BY url",
+                )
+                .map_err(|e| db.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(FeedOutcome {
+                        url: r.get(0)?,
+                        attempted_at: r.get(1)?,
+                        succeeded_at: r.get(2)?,
+                        error: r.get(3)?,
+                    })
+                })
+                .map_err(|e| db.err(e))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(|e| db.err(e))
         })
     }
 

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use crate::content::issue::Selection;
 use crate::store::error::StoreError;
-use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger};
+use crate::store::ledger::{Claimed, Exclusive, Frozen, Hold, Ledger, PauseRecord};
 use crate::store::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientRecord, RecipientStatus,
 };
@@ -33,6 +33,7 @@ mod hold;
 mod index;
 mod limits;
 mod lock;
+mod pause;
 mod quota;
 mod store;
 mod tallies;
@@ -229,6 +230,18 @@ impl Ledger for SqliteStore {
 
     async fn hold_of(&self, slot: NaiveDate) -> Result<Option<Hold>, StoreError> {
         self.read_hold(slot)
+    }
+
+    async fn record_pauses(&self, pauses: &[PauseRecord]) -> Result<(), StoreError> {
+        self.put_pauses(pauses)
+    }
+
+    async fn pauses(&self, slot: NaiveDate) -> Result<Vec<PauseRecord>, StoreError> {
+        self.read_pauses(slot)
+    }
+
+    async fn pauses_since(&self, since: &str) -> Result<Vec<PauseRecord>, StoreError> {
+        self.read_pauses_since(since)
     }
 
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {

@@ -1,6 +1,9 @@
 //! `GET /admin`: the next issue (its number, slot, state, what it features
 //! and why, the buttons the role allows), the send in progress, the last
-//! twelve issues as a table and as charts, and the warnings worth acting on.
+//! twelve issues as a table and as charts, and the warnings worth acting on
+//! (missed slots, providers paused and stopped sends, rates over their
+//! lines, feeds whose last fetch failed: the pauses and the feeds' outcomes
+//! as the store keeps them).
 //!
 //! Owns gathering and showing these. Counts come from the store's tallies
 //! (aggregates, kept for sent issues); the next issue's choice and its
@@ -12,20 +15,20 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::Console;
 use super::charts::{self, Point};
 use super::guard::admit;
 use super::live::{Progress, progress, rate_since_start};
-use super::pages::{Frame, problem, render};
+use super::pages::{Frame, problem, render, shown};
 use crate::content::issue::why;
 use crate::editorial::{self, ApprovalState};
 use crate::inbound::report::{BOUNCE_WARN, COMPLAINT_WARN, rates};
 use crate::plan;
 use crate::schedule::clock::Clock as _;
 use crate::store::{
-    EventKind, IssueRecord, IssueStatus, RecipientStatus, Role, Snapshot, StoreError,
+    EventKind, IssueRecord, IssueStatus, PauseRecord, RecipientStatus, Role, Snapshot, StoreError,
 };
 
 /// How many past issues the table and the charts show.
@@ -202,8 +205,9 @@ async fn recent(c: &Console, issues: &[IssueRecord]) -> Result<(Vec<Row>, Vec<Po
     Ok((rows, points))
 }
 
-/// What is worth acting on: missed slots, sends that stopped with readers
-/// left, rates over their thresholds.
+/// What is worth acting on: missed slots, providers paused and sends that
+/// stopped with readers left, rates over their thresholds, feeds whose last
+/// fetch failed.
 async fn warnings(
     c: &Console,
     issues: &[IssueRecord],
@@ -224,20 +228,69 @@ async fn warnings(
             }
         }
     }
+    let mut told = Vec::new();
     for i in issues.iter().filter(|i| i.status == IssueStatus::Sending) {
         let running = c.app.store.sending(Some(i.slot)).await.unwrap_or(false);
         if running {
+            continue;
+        }
+        // The pauses of the last run that paused, when one did.
+        let pauses = c.app.store.pauses(i.slot).await.unwrap_or_default();
+        let last = pauses.last().map(|p| p.at.clone());
+        let last: Vec<&PauseRecord> = pauses
+            .iter()
+            .filter(|p| Some(&p.at) == last.as_ref())
+            .collect();
+        if !last.is_empty() {
+            told.push(i.slot);
+            for p in last {
+                out.push(format!(
+                    "Issue #{} of {}: {} paused after {} refusals in a row at {} (last reply: {}); {} readers wait; `tipsheet send --date {}` resumes it once the cause is fixed.",
+                    i.number,
+                    i.slot,
+                    who(p),
+                    p.refusals,
+                    shown(&p.at),
+                    shortened(&p.last_reply),
+                    p.left,
+                    i.slot
+                ));
+            }
             continue;
         }
         if let Some(row) = rows.iter().find(|r| r.number == i.number) {
             let open = row.recipients - row.delivered - row.bounced - row.failed;
             if open > 0 {
                 out.push(format!(
-                    "Issue #{} of {} stopped with {open} readers not mailed yet (a provider paused, a hold, or the run was stopped); `tipsheet send --date {}` resumes it.",
+                    "Issue #{} of {} stopped with {open} readers not mailed yet (a hold, or the run was stopped); `tipsheet send --date {}` resumes it.",
                     i.number, i.slot, i.slot
                 ));
             }
         }
+    }
+    // Recent pauses of issues sent since, or being sent now: the provider
+    // took mail again, but it refused us once.
+    let since = (now - PAUSES_SHOWN).to_rfc3339_opts(SecondsFormat::Secs, true);
+    for p in c.app.store.pauses_since(&since).await.unwrap_or_default() {
+        let Some(i) = issues.iter().find(|i| i.slot == p.slot) else {
+            continue;
+        };
+        if told.contains(&i.slot) {
+            continue;
+        }
+        let then = match i.status {
+            IssueStatus::Sent => "a later run mailed the readers it left",
+            _ => "a send of it is running now",
+        };
+        out.push(format!(
+            "Issue #{} of {}: {} paused after {} refusals in a row at {} (last reply: {}); {then}.",
+            i.number,
+            i.slot,
+            who(&p),
+            p.refusals,
+            shown(&p.at),
+            shortened(&p.last_reply),
+        ));
     }
     for (p, row) in points
         .iter()
@@ -256,7 +309,46 @@ async fn warnings(
             ));
         }
     }
+    // Feeds still configured whose last fetch failed.
+    let feeds = &c.app.config.content.feeds;
+    for f in c.app.store.feed_outcomes().await.unwrap_or_default() {
+        let Some(error) = &f.error else { continue };
+        if !feeds.iter().any(|c| c.url == f.url) {
+            continue;
+        }
+        out.push(format!(
+            "Feed {} failed at {}: {}; last fetched {}.",
+            f.url,
+            shown(&f.attempted_at),
+            shortened(error),
+            f.succeeded_at.as_deref().map_or("never".into(), shown)
+        ));
+    }
     out
+}
+
+/// How long a pause stays among the warnings once its issue is sent.
+const PAUSES_SHOWN: chrono::Duration = chrono::Duration::days(7);
+
+/// The longest reply or error a warning quotes, in characters.
+const QUOTED: usize = 300;
+
+/// Who paused: the provider's domain, or the relay.
+fn who(p: &PauseRecord) -> String {
+    match &p.provider {
+        Some(domain) => format!("`{domain}`"),
+        None => "the relay (every provider)".into(),
+    }
+}
+
+/// `text` cut to [`QUOTED`] characters.
+fn shortened(text: &str) -> String {
+    if text.chars().count() <= QUOTED {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(QUOTED).collect();
+    cut.push('…');
+    cut
 }
 
 /// GET `/admin`.

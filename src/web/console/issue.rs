@@ -1,6 +1,6 @@
 //! `GET /admin/issues/<date>`: one issue in full: its counts by status,
 //! failures by reason and provider (the session's refusals and what came
-//! back), the failed, uncertain and bounced recipients a page at a time
+//! back), the providers its runs paused, the failed, uncertain and bounced recipients a page at a time
 //! (`?after=KEY`), its events, and its approval and hold history (from the
 //! audit log).
 //!
@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 
 use super::Console;
 use super::guard::admit;
-use super::pages::{Frame, problem, render};
+use super::pages::{Frame, problem, render, shown};
 use crate::store::{AuditEntry, RecipientStatus, Role};
 
 /// Recipients a page.
@@ -36,6 +36,8 @@ struct IssuePage {
     counts: Vec<(String, u64)>,
     /// (reason, scope, provider, count)
     failures: Vec<(String, String, String, u64)>,
+    /// (at, provider, refusals, left pending, last reply)
+    pauses: Vec<(String, String, u32, u64, String)>,
     /// (address, status, attempts, reply)
     recipients: Vec<(String, String, u32, String)>,
     next_after: String,
@@ -91,9 +93,13 @@ pub(super) async fn page(
         let hold = store.hold_of(slot).await?;
         let history = store.audit_log(100, None, Some(&slot.to_string())).await?;
         let approvals = store.approvals(slot).await?;
-        Ok::<_, crate::store::StoreError>((counts, page, refused, events, hold, history, approvals))
+        let pauses = store.pauses(slot).await?;
+        Ok::<_, crate::store::StoreError>((
+            counts, page, refused, events, hold, history, approvals, pauses,
+        ))
     };
-    let (counts, mut rows, refused, events, hold, history, approvals) = match gathered.await {
+    let (counts, mut rows, refused, events, hold, history, approvals, pauses) = match gathered.await
+    {
         Ok(g) => g,
         Err(e) => return fail(&c, &e),
     };
@@ -137,6 +143,20 @@ pub(super) async fn page(
             .map(|(s, n)| (s.as_str().to_string(), *n))
             .collect(),
         failures,
+        pauses: pauses
+            .into_iter()
+            .rev()
+            .map(|p| {
+                (
+                    shown(&p.at),
+                    p.provider
+                        .unwrap_or_else(|| "the relay (every provider)".into()),
+                    p.refusals,
+                    p.left,
+                    p.last_reply,
+                )
+            })
+            .collect(),
         recipients: rows
             .into_iter()
             .map(|r| {

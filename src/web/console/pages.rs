@@ -1,6 +1,7 @@
 //! What every console page shares: the frame (the brand, who is signed in,
 //! the sign-out form with its CSRF token, the menu by role), rendering a
-//! page, and the message page for refusals and failures.
+//! page, the message page for refusals and failures, and how a stored time
+//! is shown.
 //!
 //! Owns the console's look. It must not read the store or decide access.
 
@@ -84,6 +85,18 @@ pub(crate) fn problem(c: &Console, status: StatusCode, heading: &str, message: S
             frame: Frame::signed_out(c),
             heading: heading.into(),
             message,
+        },
+    )
+}
+
+/// A stored time (RFC 3339) as the console shows it: to the minute, in UTC.
+pub(super) fn shown(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at).map_or_else(
+        |_| at.to_string(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
         },
     )
 }
