@@ -10,9 +10,11 @@
 # transport takes, and marks the issue sent, keeping its tally). Then `serve`
 # runs the release build, a publisher signs in, and the dashboard is fetched
 # RUNS times: the first after the server starts (cold), then the median and
-# 95th percentile of the rest. A second round deletes the kept tallies first:
-# the one-time count of a ledger sent by a version that kept none (or of
-# twelve issues that each got a new event since).
+# 95th percentile of the rest. A second round deletes the kept tallies first
+# (a ledger sent by a version that kept none, or twelve issues that each got
+# a new event since): `serve` counts them itself as it starts, and the first
+# render comes as soon as the publisher has signed in, while it may still be
+# counting.
 # PostgreSQL comes from TIPSHEET_TEST_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432/test); the run creates and drops its own
 # database. TIPSHEET_BIN=PATH measures that binary instead of building one.

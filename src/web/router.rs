@@ -1,5 +1,6 @@
 //! The router: routes, security headers, the per-client POST limit, and
-//! starting the server with its link-mail worker and sweeper.
+//! starting the server with its link-mail worker, sweeper and the
+//! console's tally keeper.
 //!
 //! Owns which path goes to which handler and the headers every answer gets.
 //! It must not hold handlers or pages itself; nothing else in `web/`
@@ -99,6 +100,7 @@ pub(crate) async fn run(
     let stop_mailer = Arc::new(tokio::sync::Notify::new());
     let worker = mailer::spawn(app.clone(), queue, stop_mailer.clone());
     let sweeper = spawn_sweeper(app.clone());
+    let tally_keeper = super::console::spawn_tally_keeper(app.clone());
     let addr = listen.unwrap_or(&config.server.listen).to_string();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -115,6 +117,7 @@ pub(crate) async fn run(
     let metrics = Arc::new(Metrics::new(config, Some(app.store.clone()), app.clock));
     let served = serve(listener, router(app, metrics, &limits), limits, shutdown).await;
     sweeper.abort();
+    tally_keeper.abort();
     // Mails already queued still go (their pages said "sent"), for a while.
     stop_mailer.notify_one();
     let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;

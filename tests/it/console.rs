@@ -974,3 +974,34 @@ fn viewers_of_a_send_share_one_reading_of_its_progress() {
         "{VIEWERS} viewers of {EACH} readings each read `recipients` {reads} times"
     );
 }
+
+on_both_engines!(serve_counts_a_stale_tally_before_anyone_asks);
+
+/// A ledger whose sent issue has no kept tally (written by a version that
+/// kept none): `serve` counts it on its own at start, so no reader of the
+/// dashboard waits for the count.
+fn serve_counts_a_stale_tally_before_anyone_asks(engine: Engine, test: &str) {
+    let Some((_server, site)) = crate::inbound::sent(engine, test) else {
+        return;
+    };
+    let forget = "DELETE FROM tallies";
+    match &site.db {
+        Some(db) => drop(db.query(forget)),
+        None => {
+            let conn = rusqlite::Connection::open(site.path("state/tipsheet.sqlite3")).unwrap();
+            conn.execute(forget, []).unwrap();
+        }
+    }
+    assert_eq!(kept_tally(&site), None);
+    let _serve = Serve::start(&site);
+    let mut kept = None;
+    for _ in 0..100 {
+        kept = kept_tally(&site);
+        if kept.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let set = ["sent:4".to_string()].into_iter().collect();
+    assert_eq!(kept, Some((set, 0)));
+}

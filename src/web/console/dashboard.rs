@@ -18,6 +18,7 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::Console;
+use crate::web::app::App;
 use super::charts::{self, Point};
 use super::guard::admit;
 use super::live::{Progress, progress, rate_since_start};
@@ -349,6 +350,40 @@ fn shortened(text: &str) -> String {
     let mut cut: String = text.chars().take(QUOTED).collect();
     cut.push('…');
     cut
+}
+
+/// How often [`spawn_tally_keeper`] counts what events moved.
+const KEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Counts, at start and then every minute, the recent sent issues whose
+/// kept tallies are stale (a send kept none, or a later event moved one),
+/// so that a render finds them kept: after an upgrade, or after a burst of
+/// bounces, the counting is this task's, not a reader's wait. Runs until
+/// aborted.
+pub(crate) fn spawn_tally_keeper(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(KEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let Ok(issues) = app.store.issues().await else {
+                continue;
+            };
+            let slots: Vec<NaiveDate> = issues
+                .iter()
+                .rev()
+                .filter(|i| i.status == IssueStatus::Sent)
+                .take(RECENT)
+                .map(|i| i.slot)
+                .collect();
+            if slots.is_empty() {
+                continue;
+            }
+            if let Err(e) = app.store.tallies(&slots).await {
+                app.note(format!("warning: cannot count the recent issues for the console: {e}"));
+            }
+        }
+    })
 }
 
 /// GET `/admin`.

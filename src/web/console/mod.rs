@@ -30,6 +30,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::app::App;
+pub(crate) use dashboard::spawn_tally_keeper;
 
 /// The console's state: the server's, shared.
 pub(crate) struct Console {
