@@ -72,6 +72,13 @@ PY
 )
 [ -n "$link" ] || { echo "error: no unsubscribe link in the outbox" >&2; exit 1; }
 
+# A feed that is down (nothing listens on the discard port): `fetch` fails,
+# and the console's dashboard warns about it.
+printf '\n[[content.feeds]]\nurl = "http://127.0.0.1:9/careers/feed.xml"\n' >>"$site/config.toml"
+if "$bin" --now "$now" fetch >/dev/null 2>&1; then
+    echo "error: fetch of a feed that is down succeeded" >&2
+    exit 1
+fi
 fifo=$site/stdout
 mkfifo "$fifo"
 TIPSHEET_ADMIN_TOKEN=browser-check-admin "$bin" --now "$now" serve --listen 127.0.0.1:0 >"$fifo" 2>"$site/serve.log" &

@@ -166,6 +166,7 @@ try:
     charts = p.eval("document.querySelectorAll('figure svg').length")
     assert charts == 2, f"{charts} charts on the dashboard"
     assert "Gmail complaint line 0.3%" in p.eval("document.body.innerHTML")
+    assert "Feed http://127.0.0.1:9/careers/feed.xml failed at" in text, text[:2000]
     p.shot("console-dashboard-1280.png")
     p.axe("dashboard")
 
