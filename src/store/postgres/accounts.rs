@@ -68,25 +68,10 @@ impl Accounts for PgStore {
         self.with_retry(|mut c| async move {
             let e = |e| self.err(e);
             let tx = c.transaction().await.map_err(e)?;
-            let publishers: Vec<String> = tx
-                .query(
-                    "SELECT name FROM accounts WHERE role = 'publisher' ORDER BY name FOR UPDATE",
-                    &[],
-                )
-                .await
-                .map_err(e)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let role: Option<String> = tx
-                .query_opt("SELECT role FROM accounts WHERE name = $1", &[&name])
-                .await
-                .map_err(e)?
-                .map(|r| r.get(0));
-            let Some(role) = role else {
+            let Some((role, last)) = role_of(&tx, name).await.map_err(e)? else {
                 return Ok(Removal::Unknown);
             };
-            if role == "publisher" && publishers.iter().all(|p| p == name) {
+            if role == "publisher" && last {
                 return Ok(Removal::LastPublisher);
             }
             tx.execute("DELETE FROM sessions WHERE account = $1", &[&name])
@@ -133,30 +118,10 @@ impl Accounts for PgStore {
         self.with_retry(|mut c| async move {
             let e = |e| self.err(e);
             let tx = c.transaction().await.map_err(e)?;
-            // Locked as `remove_account` locks them: a second demotion or
-            // removal waits, then sees this one's outcome.
-            let publishers: Vec<String> = tx
-                .query(
-                    "SELECT name FROM accounts WHERE role = 'publisher' ORDER BY name FOR UPDATE",
-                    &[],
-                )
-                .await
-                .map_err(e)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let before: Option<String> = tx
-                .query_opt("SELECT role FROM accounts WHERE name = $1", &[&name])
-                .await
-                .map_err(e)?
-                .map(|r| r.get(0));
-            let Some(before) = before else {
+            let Some((before, last)) = role_of(&tx, name).await.map_err(e)? else {
                 return Ok(RoleChange::Unknown);
             };
-            if before == "publisher"
-                && role != Role::Publisher
-                && publishers.iter().all(|p| p == name)
-            {
+            if before == "publisher" && role != Role::Publisher && last {
                 return Ok(RoleChange::LastPublisher);
             }
             let word = role.as_str();
@@ -316,4 +281,28 @@ impl Accounts for PgStore {
         })
         .await
     }
+}
+
+/// The role of the account `name` (`None` when there is none), and whether
+/// it is the only publisher, with every publisher's row locked for the
+/// rest of `tx`: a second removal or demotion on any host waits, then sees
+/// this one's outcome, so two can never leave no publisher.
+async fn role_of(
+    tx: &tokio_postgres::Transaction<'_>,
+    name: &str,
+) -> Result<Option<(String, bool)>, tokio_postgres::Error> {
+    let publishers: Vec<String> = tx
+        .query(
+            "SELECT name FROM accounts WHERE role = 'publisher' ORDER BY name FOR UPDATE",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let role: Option<String> = tx
+        .query_opt("SELECT role FROM accounts WHERE name = $1", &[&name])
+        .await?
+        .map(|r| r.get(0));
+    Ok(role.map(|r| (r, publishers.iter().all(|p| p == name))))
 }

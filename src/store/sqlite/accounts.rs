@@ -67,26 +67,11 @@ impl Accounts for SqliteStore {
     async fn remove_account(&self, name: &str) -> Result<Removal, StoreError> {
         self.write(|db| {
             let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
-            let role: Option<String> = tx
-                .query_row("SELECT role FROM accounts WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| db.err(e))?;
-            let Some(role) = role else {
+            let Some((role, last)) = role_of(&tx, name).map_err(|e| db.err(e))? else {
                 return Ok(Removal::Unknown);
             };
-            if role == "publisher" {
-                let others: i64 = tx
-                    .query_row(
-                        "SELECT COUNT(*) FROM accounts WHERE role = 'publisher' AND name <> ?1",
-                        [name],
-                        |r| r.get(0),
-                    )
-                    .map_err(|e| db.err(e))?;
-                if others == 0 {
-                    return Ok(Removal::LastPublisher);
-                }
+            if role == "publisher" && last {
+                return Ok(Removal::LastPublisher);
             }
             tx.execute("DELETE FROM sessions WHERE account = ?1", [name])
                 .map_err(|e| db.err(e))?;
@@ -124,26 +109,11 @@ impl Accounts for SqliteStore {
     async fn set_role(&self, name: &str, role: Role) -> Result<RoleChange, StoreError> {
         self.write(|db| {
             let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
-            let before: Option<String> = tx
-                .query_row("SELECT role FROM accounts WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| db.err(e))?;
-            let Some(before) = before else {
+            let Some((before, last)) = role_of(&tx, name).map_err(|e| db.err(e))? else {
                 return Ok(RoleChange::Unknown);
             };
-            if before == "publisher" && role != Role::Publisher {
-                let others: i64 = tx
-                    .query_row(
-                        "SELECT COUNT(*) FROM accounts WHERE role = 'publisher' AND name <> ?1",
-                        [name],
-                        |r| r.get(0),
-                    )
-                    .map_err(|e| db.err(e))?;
-                if others == 0 {
-                    return Ok(RoleChange::LastPublisher);
-                }
+            if before == "publisher" && role != Role::Publisher && last {
+                return Ok(RoleChange::LastPublisher);
             }
             tx.execute(
                 "UPDATE accounts SET role = ?2 WHERE name = ?1",
@@ -321,4 +291,24 @@ impl Accounts for SqliteStore {
             rows.collect::<Result<Vec<_>, _>>().map_err(|e| db.err(e))
         })
     }
+}
+
+/// The role of the account `name` (`None` when there is none), and whether
+/// it is the only publisher; read inside the caller's write transaction,
+/// which the ledger's one writer serialises.
+fn role_of(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+) -> Result<Option<(String, bool)>, rusqlite::Error> {
+    let role: Option<String> = tx
+        .query_row("SELECT role FROM accounts WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let others: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM accounts WHERE role = 'publisher' AND name <> ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(role.map(|r| (r, others == 0)))
 }

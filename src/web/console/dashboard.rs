@@ -18,7 +18,6 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::Console;
-use crate::web::app::App;
 use super::charts::{self, Point};
 use super::guard::admit;
 use super::live::{Progress, progress, rate_since_start};
@@ -31,6 +30,7 @@ use crate::schedule::clock::Clock as _;
 use crate::store::{
     EventKind, IssueRecord, IssueStatus, PauseRecord, RecipientStatus, Role, Snapshot, StoreError,
 };
+use crate::web::app::App;
 
 /// How many past issues the table and the charts show.
 const RECENT: usize = 12;
@@ -380,7 +380,9 @@ pub(crate) fn spawn_tally_keeper(app: Arc<App>) -> tokio::task::JoinHandle<()> {
                 continue;
             }
             if let Err(e) = app.store.tallies(&slots).await {
-                app.note(format!("warning: cannot count the recent issues for the console: {e}"));
+                app.note(format!(
+                    "warning: cannot count the recent issues for the console: {e}"
+                ));
             }
         }
     })
