@@ -1,5 +1,6 @@
 //! One delivery session as a library call: lock → freeze → recover → run →
-//! finish, plus the dry run and the test send, each returning a typed report.
+//! finish (keeping in the store when a send a cap stopped may continue),
+//! plus the dry run and the test send, each returning a typed report.
 //!
 //! Owns the order of the steps and what they add up to (the store's engine
 //! says what "lock" and "freeze" mean for it). It never prints and never exits: progress and the
@@ -233,6 +234,9 @@ impl Session<'_> {
             self.signer,
             crate::mail::prepared::CopyKind::Issue,
         )?);
+        // This send takes over from a stop at a cap: if it stops at one
+        // again, it keeps its own time below.
+        store.set_continue_at(date, None).await?;
         let transport = Transport::from_config(config, &date.to_string());
         let mut opts = run_options(config, self.schedule, self.resend_uncertain);
         opts.now = self.now;
@@ -258,6 +262,17 @@ impl Session<'_> {
             counts: Counts::default(),
             source: SendError::Store(source),
         };
+        if let Ok(Summary {
+            quota: Some(stop), ..
+        }) = &result
+        {
+            // Kept in the store, so that whichever scheduler runs (and `run`
+            // after a restart) continues the issue then, past its grace.
+            store
+                .set_continue_at(date, Some(stop.until))
+                .await
+                .map_err(after)?;
+        }
         let status = store.finish(date).await.map_err(after)?;
         let counts = store.counts(date).await.map_err(after)?;
         match result {

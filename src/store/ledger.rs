@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::error::StoreError;
 use super::records::{
@@ -232,6 +232,20 @@ pub trait Ledger: Send + Sync {
     /// The pauses of every issue kept at `since` (RFC 3339) or later, oldest
     /// first.
     async fn pauses_since(&self, since: &str) -> Result<Vec<PauseRecord>, StoreError>;
+
+    /// Keeps when the send of `slot`, stopped at a cap with readers pending,
+    /// may continue (`Some`), or that it no longer waits for one (`None`:
+    /// a send of it started again). Marking the issue sent clears it too.
+    async fn set_continue_at(
+        &self,
+        slot: NaiveDate,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// The issues still being sent that a cap stopped, with when each may
+    /// continue, oldest first (none on a ledger from before continue times
+    /// were kept, opened to read).
+    async fn capped(&self) -> Result<Vec<(NaiveDate, DateTime<Utc>)>, StoreError>;
 
     /// Marks the issue `sent` when nobody is left open; returns its status.
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError>;

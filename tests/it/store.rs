@@ -991,7 +991,7 @@ fn postgres_an_unreachable_server_is_reported_as_such_with_the_password_redacted
 /// The schema version both engines migrate to: both have the inbound events
 /// table as migration 2, and drop the status index of recipients in 3 (on
 /// PostgreSQL so that a recipient's writes are heap-only updates).
-pub(crate) const KNOWN: i64 = 14;
+pub(crate) const KNOWN: i64 = 15;
 
 #[test]
 fn both_engines_count_reserved_sends_and_the_relay_of_each_message() {

@@ -202,6 +202,18 @@ impl Ledger for PgStore {
         self.read_pauses_since(since).await
     }
 
+    async fn set_continue_at(
+        &self,
+        slot: NaiveDate,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.put_continue_at(slot, at).await
+    }
+
+    async fn capped(&self) -> Result<Vec<(NaiveDate, DateTime<Utc>)>, StoreError> {
+        self.read_capped().await
+    }
+
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {
         PgStore::finish(self, slot).await
     }

@@ -356,7 +356,8 @@ impl PgStore {
             let marked = self
                 .with_retry(|c| async move {
                     c.execute(
-                        "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, $2)
+                        "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, $2),
+                            continue_at = NULL
                          WHERE slot = $1 AND status = 'sending'",
                         &[&slot, &now()],
                     )

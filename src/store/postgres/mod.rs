@@ -17,11 +17,13 @@
 //! limits), `reader_rows.rs` (one
 //! reader's rows: gathering and erasing them) and `event.rs` (what came back:
 //! inbound events and their consequences), `quota.rs` (the caps' send
-//! counts, reserved under an advisory lock); `engine.rs` maps the store
+//! counts, reserved under an advisory lock), `cap_stop.rs` (when a send a
+//! cap stopped may continue); `engine.rs` maps the store
 //! traits onto them. No file here imports this one.
 
 mod accounts;
 mod approvals;
+mod cap_stop;
 mod claim;
 mod engine;
 mod event;
@@ -58,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0012_quotas_and_relays.sql"),
     include_str!("../migrations/postgres/0013_console.sql"),
     include_str!("../migrations/postgres/0014_pauses_and_feed_outcomes.sql"),
+    include_str!("../migrations/postgres/0015_continue_at.sql"),
 ];
 
 /// Serializes migrations when several hosts start at once (`pg_advisory_xact_lock`).

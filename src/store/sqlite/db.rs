@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0012_quotas_and_relays.sql"),
     include_str!("../migrations/sqlite/0013_console.sql"),
     include_str!("../migrations/sqlite/0014_pauses_and_feed_outcomes.sql"),
+    include_str!("../migrations/sqlite/0015_continue_at.sql"),
 ];
 
 /// The newest schema version this tipsheet knows.
@@ -489,7 +490,8 @@ impl Db {
             let marked = self
                 .conn
                 .execute(
-                    "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, ?2)
+                    "UPDATE issues SET status = 'sent', finished_at = COALESCE(finished_at, ?2),
+                        continue_at = NULL
                      WHERE slot = ?1 AND status = 'sending'",
                     params![slot, now()],
                 )

@@ -5,14 +5,14 @@
 //! Owns carrying out the store traits on those files: `db.rs` the SQLite
 //! ledger, `files.rs` the list side ([`Roster`]), `feedback.rs` the inbound
 //! events, `lock.rs` the run lock and the suppression file watched during a
-//! run, `index.rs` the suppression file kept for lookups and appended in batches, `quota.rs` the send counts of the caps ([`Quotas`](crate::store::Quotas)), `store.rs` [`SqliteStore`] itself and reaching its ledger. This
+//! run, `index.rs` the suppression file kept for lookups and appended in batches, `quota.rs` the send counts of the caps ([`Quotas`](crate::store::Quotas)), `cap_stop.rs` when a send a cap stopped may continue, `store.rs` [`SqliteStore`] itself and reaching its ledger. This
 //! file carries out [`Ledger`]; no file here imports it. Decides nothing: the rules come in from `inbound::policy`,
 //! `reader_data` and the run loop.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::content::issue::Selection;
 use crate::store::error::StoreError;
@@ -24,6 +24,7 @@ use crate::store::records::{
 mod accounts;
 mod approvals;
 pub(crate) mod backup;
+mod cap_stop;
 mod db;
 mod events;
 mod feedback;
@@ -242,6 +243,18 @@ impl Ledger for SqliteStore {
 
     async fn pauses_since(&self, since: &str) -> Result<Vec<PauseRecord>, StoreError> {
         self.read_pauses_since(since)
+    }
+
+    async fn set_continue_at(
+        &self,
+        slot: NaiveDate,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.put_continue_at(slot, at)
+    }
+
+    async fn capped(&self) -> Result<Vec<(NaiveDate, DateTime<Utc>)>, StoreError> {
+        self.read_capped()
     }
 
     async fn finish(&self, slot: NaiveDate) -> Result<IssueStatus, StoreError> {
