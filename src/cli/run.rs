@@ -1,7 +1,7 @@
 //! `tipsheet run`: the scheduler daemon, logging one timestamped line per event.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -63,7 +63,9 @@ pub(super) async fn run(config: &Config, now: Option<DateTime<Utc>>) -> Result<E
             },
             call: |slot| announce(config, slot),
         };
-        daemon::run(&schedule, &clock, &stop, &wake, ahead, |slot| {
+        let unreadable = AtomicBool::new(false);
+        let stopped = || stopped_at_caps(config, &schedule, &unreadable);
+        daemon::run(&schedule, &clock, &stop, &wake, ahead, stopped, |slot| {
             send_slot(
                 config,
                 &schedule,
@@ -115,6 +117,41 @@ async fn announce(config: &Config, slot: Slot) {
             "warning: cannot tell whether issue #{} ({}) is approved: {e}",
             slot.number, slot.date
         )),
+    }
+}
+
+/// The sends a cap stopped, as the store keeps them (from before a restart,
+/// or by another command or host), with when to continue each; held issues
+/// are left out until released. A store that cannot be read is logged once
+/// (until it can again) and lists none.
+async fn stopped_at_caps(
+    config: &Config,
+    schedule: &crate::schedule::Schedule,
+    unreadable: &AtomicBool,
+) -> Vec<(Slot, DateTime<Utc>)> {
+    let read = async {
+        match plan::read_store(config).await? {
+            Some(store) => plan::capped(&store, schedule).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    match read.await {
+        Ok(capped) => {
+            unreadable.store(false, Ordering::SeqCst);
+            capped
+                .into_iter()
+                .filter(|c| !c.held)
+                .map(|c| (c.slot, c.at))
+                .collect()
+        }
+        Err(e) => {
+            if !unreadable.swap(true, Ordering::SeqCst) {
+                log_line(&format!(
+                    "warning: cannot read which sends a cap stopped: {e}; trying again"
+                ));
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -204,7 +241,7 @@ async fn send_slot(
         }
         // Not a signal: the issue was put on hold mid-send. The daemon keeps
         // running, and a release within grace lets the next try resume it.
-        Ok(Ending::Interrupted) if !signalled.load(std::sync::atomic::Ordering::SeqCst) => {
+        Ok(Ending::Interrupted) if !signalled.load(Ordering::SeqCst) => {
             log_line(&format!(
                 "issue #{number} ({date}) was put on hold while sending; in-flight messages were recorded; trying again while within grace (`tipsheet release --date {date}` lets it go)"
             ));

@@ -35,7 +35,8 @@ pub struct SendArgs {
     #[arg(long)]
     pub no_resend_uncertain: bool,
     /// For crontab: send only if a slot is due now (its time has come and is
-    /// within grace) and not fully sent; otherwise exit 0 quietly.
+    /// within grace) and not fully sent, or a send a cap stopped may continue
+    /// now (past grace too); otherwise exit 0 quietly.
     #[arg(long, conflicts_with_all = ["date", "dry_run", "to", "proof"])]
     pub if_due: bool,
 }
@@ -86,15 +87,14 @@ pub(super) async fn run(
         return Ok(Ending::Done);
     }
     let slot = if args.if_due {
-        // For crontab: only the slot whose time has come and is within grace.
-        let Some(slot) = schedule.due(now) else {
-            return Ok(Ending::Done);
-        };
-        let ledger = plan::snapshot(config, None).await?;
-        if plan::is_sent(ledger.as_ref(), slot.date)? {
-            return Ok(Ending::Done);
+        // For crontab: a send a cap stopped once its time has come (past
+        // grace too: it was started in time), else the slot whose time has
+        // come and is within grace.
+        let store = plan::read_store(config).await?;
+        match plan::if_due(store.as_ref(), &schedule, now).await? {
+            Some(slot) => slot,
+            None => return Ok(Ending::Done),
         }
-        slot
     } else {
         match args.date {
             Some(d) => plan::slot_for(&schedule, d)?,
@@ -279,7 +279,7 @@ fn print_report(r: &SendReport, relay: &str) -> Ending {
     }
     if let Some(q) = &s.quota {
         errln!(
-            "QUOTA: {} was reached; this send stopped taking recipients and left {} pending; it can continue at {} (`tipsheet run` continues it then; or rerun `tipsheet send --date {}`)",
+            "QUOTA: {} was reached; this send stopped taking recipients and left {} pending; it can continue at {} (`tipsheet run` or `send --if-due` continues it then; or rerun `tipsheet send --date {}`)",
             q.cap,
             q.left,
             q.until.format("%Y-%m-%d %H:%M UTC"),

@@ -105,6 +105,11 @@ async fn report(
         print_rows(rows, args.json);
         return Ok(Ending::Done);
     };
+    // Sends a cap stopped, and when they continue.
+    let capped = match store {
+        Some(s) => s.capped().await?,
+        None => Vec::new(),
+    };
     for i in issues
         .iter()
         .filter(|i| args.date.is_none_or(|d| i.slot == d))
@@ -163,6 +168,13 @@ async fn report(
                 state,
                 super::common::count_parts(&counts)
             );
+            if let Some((_, at)) = capped.iter().find(|(d, _)| *d == i.slot) {
+                text.push_str(&format!(
+                    "\n  stopped at a cap; continues at {}",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ));
+                json["continue_at"] = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
+            }
             for r in &detail {
                 text.push_str(&format!(
                     "\n  {:<9} {}  attempts {}  {}{}",

@@ -8,14 +8,16 @@
 //! By what each command needs: `content` (load the library), `secrets` (the
 //! signer and the keyer), `store` (open it to read, walk the list), `slot`
 //! (which slot and issue), `check` (what `tipsheet check` reports), `dns`
-//! (what `check --dns` looks up: the one file that asks DNS anything) and
-//! `preview`; `error` holds [`PlanError`]. This file only re-exports.
+//! (what `check --dns` looks up: the one file that asks DNS anything),
+//! `preview` and `resume` (sends a cap stopped, and what `send --if-due`
+//! sends now); `error` holds [`PlanError`]. This file only re-exports.
 
 mod check;
 mod content;
 mod dns;
 mod error;
 mod preview;
+mod resume;
 mod secrets;
 mod slot;
 mod store;
@@ -25,6 +27,7 @@ pub(crate) use content::load_content;
 pub(crate) use dns::{Verdict, check_dns};
 pub use error::PlanError;
 pub(crate) use preview::preview;
+pub(crate) use resume::{capped, if_due};
 pub use secrets::{
     MIN_SECRET_BYTES, Signing, check_secret, keyer, keyer_of, signer, signer_for, with_previous_key,
 };

@@ -3,9 +3,11 @@
 //! the time it names (within grace or not: it was started in time), stop on
 //! request.
 //!
-//! Owns *when* to try a slot. It is generic over the [`Clock`] and over the
-//! callback that sends one slot, so it knows nothing of config, content,
-//! delivery or the ledger, and never prints: the callback reports.
+//! Owns *when* to try a slot. It is generic over the [`Clock`], over the
+//! callback that sends one slot and over the one that lists the sends a cap
+//! stopped as the store keeps them (so that a restart, or a stop by another
+//! command or host, is continued too), so it knows nothing of config,
+//! content, delivery or the ledger, and never prints: the callbacks report.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,13 +59,16 @@ pub(crate) struct Ahead<G> {
 
 /// Runs until `stop` is set (and `wake` notified): each due slot goes to
 /// `send_slot`, as often as it takes while it is within grace; `ahead` hears
-/// of each slot `ahead.lead` before it.
-pub(crate) async fn run<C, F, Fut, G, GFut>(
+/// of each slot `ahead.lead` before it; each turn of the loop asks `stopped`
+/// for the sends a cap stopped (the slot, when to continue it) and
+/// continues those it does not know of yet at that time.
+pub(crate) async fn run<C, F, Fut, G, GFut, H, HFut>(
     schedule: &Schedule,
     clock: &C,
     stop: &AtomicBool,
     wake: &Notify,
     mut ahead: Ahead<G>,
+    mut stopped: H,
     mut send_slot: F,
 ) where
     C: Clock,
@@ -71,12 +76,20 @@ pub(crate) async fn run<C, F, Fut, G, GFut>(
     Fut: Future<Output = SlotOutcome>,
     G: FnMut(Slot) -> GFut,
     GFut: Future<Output = ()>,
+    H: FnMut() -> HFut,
+    HFut: Future<Output = Vec<(Slot, DateTime<Utc>)>>,
 {
     let mut failures = 0u32;
     let mut told: Option<u32> = None;
     // Sends stopped at a cap: the slot, when to continue it, failed tries.
     let mut later: Vec<(Slot, DateTime<Utc>, u32)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
+        // What this loop already tries keeps its time and tries.
+        for (slot, at) in stopped().await {
+            if !later.iter().any(|(s, _, _)| s.date == slot.date) {
+                later.push((slot, at, 0));
+            }
+        }
         let now = clock.now();
         // The oldest issue first: readers get issues in order.
         later.sort_by_key(|(slot, _, _)| slot.date);
@@ -182,6 +195,13 @@ mod tests {
         }
     }
 
+    type NoneStopped = fn() -> std::future::Ready<Vec<(Slot, DateTime<Utc>)>>;
+
+    /// The store knows of no send a cap stopped.
+    fn none_stopped() -> NoneStopped {
+        || std::future::ready(Vec::new())
+    }
+
     fn weekly() -> Schedule {
         // Tuesdays 09:00 UTC from 2026-12-01, grace 6h.
         Schedule::new("0 9 * * TUE", "UTC", 1, "2026-12-01", "6h").unwrap()
@@ -205,20 +225,28 @@ mod tests {
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let sent: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
-        run(&schedule, &clock, &stop, &wake, never(), |slot| {
-            let now = clock.now();
-            let already = sent.borrow().iter().any(|(n, _)| *n == slot.number);
-            let outcome = if already {
-                SlotOutcome::AlreadySent
-            } else {
-                sent.borrow_mut().push((slot.number, now));
-                SlotOutcome::Sent
-            };
-            if sent.borrow().len() == 2 {
-                stop.store(true, Ordering::SeqCst);
-            }
-            async move { outcome }
-        })
+        run(
+            &schedule,
+            &clock,
+            &stop,
+            &wake,
+            never(),
+            none_stopped(),
+            |slot| {
+                let now = clock.now();
+                let already = sent.borrow().iter().any(|(n, _)| *n == slot.number);
+                let outcome = if already {
+                    SlotOutcome::AlreadySent
+                } else {
+                    sent.borrow_mut().push((slot.number, now));
+                    SlotOutcome::Sent
+                };
+                if sent.borrow().len() == 2 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                async move { outcome }
+            },
+        )
         .await;
         let sent = sent.into_inner();
         assert_eq!(
@@ -258,14 +286,22 @@ mod tests {
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let tries: RefCell<Vec<DateTime<Utc>>> = RefCell::new(Vec::new());
-        run(&schedule, &clock, &stop, &wake, never(), |slot| {
-            if slot.number == 1 {
-                tries.borrow_mut().push(clock.now());
-            } else {
-                stop.store(true, Ordering::SeqCst);
-            }
-            async { SlotOutcome::Retry }
-        })
+        run(
+            &schedule,
+            &clock,
+            &stop,
+            &wake,
+            never(),
+            none_stopped(),
+            |slot| {
+                if slot.number == 1 {
+                    tries.borrow_mut().push(clock.now());
+                } else {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                async { SlotOutcome::Retry }
+            },
+        )
         .await;
         let tries = tries.into_inner();
         let gaps: Vec<i64> = tries
@@ -304,18 +340,26 @@ mod tests {
             },
         };
         let sent = RefCell::new(0);
-        run(&schedule, &clock, &stop, &wake, ahead, |slot| {
-            if slot.number == 2 {
-                stop.store(true, Ordering::SeqCst);
-            }
-            let outcome = if *sent.borrow() == slot.number {
-                SlotOutcome::AlreadySent
-            } else {
-                *sent.borrow_mut() = slot.number;
-                SlotOutcome::Sent
-            };
-            async move { outcome }
-        })
+        run(
+            &schedule,
+            &clock,
+            &stop,
+            &wake,
+            ahead,
+            none_stopped(),
+            |slot| {
+                if slot.number == 2 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                let outcome = if *sent.borrow() == slot.number {
+                    SlotOutcome::AlreadySent
+                } else {
+                    *sent.borrow_mut() = slot.number;
+                    SlotOutcome::Sent
+                };
+                async move { outcome }
+            },
+        )
         .await;
         let told = told.into_inner();
         assert_eq!(
@@ -340,20 +384,28 @@ mod tests {
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let calls: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
-        run(&schedule, &clock, &stop, &wake, never(), |slot| {
-            let now = clock.now();
-            calls.borrow_mut().push((slot.number, now));
-            let n = calls.borrow().len();
-            let outcome = match n {
-                // The day's cap: continue tomorrow, far past the 6 h grace.
-                1 => SlotOutcome::Later(at(2026, 12, 2, 9, 1)),
-                _ => {
-                    stop.store(true, Ordering::SeqCst);
-                    SlotOutcome::Sent
-                }
-            };
-            async move { outcome }
-        })
+        run(
+            &schedule,
+            &clock,
+            &stop,
+            &wake,
+            never(),
+            none_stopped(),
+            |slot| {
+                let now = clock.now();
+                calls.borrow_mut().push((slot.number, now));
+                let n = calls.borrow().len();
+                let outcome = match n {
+                    // The day's cap: continue tomorrow, far past the 6 h grace.
+                    1 => SlotOutcome::Later(at(2026, 12, 2, 9, 1)),
+                    _ => {
+                        stop.store(true, Ordering::SeqCst);
+                        SlotOutcome::Sent
+                    }
+                };
+                async move { outcome }
+            },
+        )
         .await;
         let calls = calls.into_inner();
         assert_eq!(calls.len(), 2, "{calls:?}");
@@ -366,16 +418,100 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_send_a_cap_stopped_before_a_restart_is_continued_from_the_store_past_grace() {
+        let schedule = weekly();
+        // A fresh loop, the day after slot #1, far past its grace: only the
+        // store knows that a cap stopped it until 09:01.
+        let clock = clock(at(2026, 12, 2, 8, 0));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let slot1 = schedule.slot_on(schedule.anchor()).unwrap();
+        let asked = RefCell::new(0u32);
+        let calls: RefCell<Vec<(u32, DateTime<Utc>)>> = RefCell::new(Vec::new());
+        let stopped = || {
+            *asked.borrow_mut() += 1;
+            // Bounded, so that a loop that forgets the stop fails, not hangs.
+            if clock.now() > at(2026, 12, 2, 12, 0) {
+                stop.store(true, Ordering::SeqCst);
+            }
+            // The store clears the time once a send of the issue starts.
+            let listed = if calls.borrow().is_empty() {
+                vec![(slot1.clone(), at(2026, 12, 2, 9, 1))]
+            } else {
+                Vec::new()
+            };
+            std::future::ready(listed)
+        };
+        run(&schedule, &clock, &stop, &wake, never(), stopped, |slot| {
+            calls.borrow_mut().push((slot.number, clock.now()));
+            stop.store(true, Ordering::SeqCst);
+            async { SlotOutcome::Sent }
+        })
+        .await;
+        let calls = calls.into_inner();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].0, 1, "issue #1, continued");
+        assert!(
+            calls[0].1 >= at(2026, 12, 2, 9, 1) && calls[0].1 <= at(2026, 12, 2, 9, 2),
+            "at its time, not before: {calls:?}"
+        );
+        assert!(*asked.borrow() > 1, "the store is asked on every turn");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_send_another_command_stopped_at_a_cap_is_seen_on_a_later_turn() {
+        let schedule = weekly();
+        let clock = clock(at(2026, 12, 3, 8, 0));
+        let stop = AtomicBool::new(false);
+        let wake = Notify::new();
+        let slot1 = schedule.slot_on(schedule.anchor()).unwrap();
+        let calls: RefCell<Vec<DateTime<Utc>>> = RefCell::new(Vec::new());
+        // Until 10:00 the store lists nothing; then a cap stop of issue #1
+        // kept by another command, until 10:30.
+        let stopped = || {
+            if clock.now() > at(2026, 12, 3, 12, 0) {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let listed = if clock.now() >= at(2026, 12, 3, 10, 0) && calls.borrow().is_empty() {
+                vec![(slot1.clone(), at(2026, 12, 3, 10, 30))]
+            } else {
+                Vec::new()
+            };
+            std::future::ready(listed)
+        };
+        run(&schedule, &clock, &stop, &wake, never(), stopped, |_| {
+            calls.borrow_mut().push(clock.now());
+            stop.store(true, Ordering::SeqCst);
+            async { SlotOutcome::Sent }
+        })
+        .await;
+        let calls = calls.into_inner();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert!(
+            calls[0] >= at(2026, 12, 3, 10, 30) && calls[0] <= at(2026, 12, 3, 10, 31),
+            "{calls:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn an_interrupted_send_ends_the_loop() {
         let schedule = weekly();
         let clock = clock(at(2026, 12, 1, 9, 0));
         let stop = AtomicBool::new(false);
         let wake = Notify::new();
         let calls = RefCell::new(0);
-        run(&schedule, &clock, &stop, &wake, never(), |_| {
-            *calls.borrow_mut() += 1;
-            async { SlotOutcome::Interrupted }
-        })
+        run(
+            &schedule,
+            &clock,
+            &stop,
+            &wake,
+            never(),
+            none_stopped(),
+            |_| {
+                *calls.borrow_mut() += 1;
+                async { SlotOutcome::Interrupted }
+            },
+        )
         .await;
         assert_eq!(calls.into_inner(), 1);
     }
