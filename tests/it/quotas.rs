@@ -1,9 +1,15 @@
 //! `[delivery]`'s caps, counted in the store: two senders on one PostgreSQL
 //! store share one hourly cap, a rerun within the hour sends nothing more, a
 //! restart of the embedded store keeps the count, and a warm-up is followed
-//! day by day on the `--now` clock.
+//! day by day on the `--now` clock. A send a cap stopped keeps its continue
+//! time in the store, on both engines: `send --if-due` continues it then,
+//! past its grace, day after day until everyone has it (never while held),
+//! and so does a `run` started after the stop.
 
-use crate::common::{Run, Site, list};
+use tipsheet::store::RecipientStatus;
+
+use crate::common::{Run, Site, block_on, embedded_store, list};
+use crate::engine::{Bench, Engine, on_both_engines};
 use crate::hosts::{SLOT, delivered, hosts, spawn, wait};
 use crate::pg;
 use crate::smtp_server::{FaultServer, Wire};
@@ -141,4 +147,191 @@ fn a_warmup_raises_the_daily_cap_day_by_day() {
     assert_eq!(day6.code, 0, "{day6:?}");
     assert_eq!(sent(), 50);
     assert!(day6.stdout.contains("issue is sent"), "{day6:?}");
+}
+
+on_both_engines!(
+    send_if_due_continues_a_send_a_cap_stopped_day_after_day_past_grace,
+    a_capped_issue_that_is_held_is_continued_only_once_released,
+    run_started_after_a_cap_stop_past_grace_continues_it,
+);
+
+/// Six readers, two a day, on SMTP, on `engine`; `None` when PostgreSQL is
+/// not available.
+fn capped_site(engine: Engine, test: &str, server: &FaultServer) -> Option<Bench> {
+    let site = Site::new();
+    site.use_smtp(server.port, 2);
+    site.write("subscribers/subscribers.csv", &list("c", 6));
+    site.config("max_per_day = 0", "max_per_day = 2");
+    Bench::on(engine, test, site)
+}
+
+/// The continue time the ledger keeps for the first issue (RFC 3339).
+fn continue_at(site: &Bench) -> Option<String> {
+    match &site.db {
+        None => {
+            let store = embedded_store(&site.path(""));
+            block_on(store.capped())
+                .unwrap()
+                .into_iter()
+                .find(|(d, _)| d.to_string() == SLOT)
+                .map(|(_, at)| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }
+        Some(db) => db
+            .query(&format!(
+                "SELECT continue_at FROM issues WHERE slot = '{SLOT}'"
+            ))
+            .first()
+            .and_then(|r| r.get::<_, Option<String>>(0)),
+    }
+}
+
+/// `send --if-due` at `now`.
+fn if_due(site: &Bench, now: &str) -> Run {
+    site.run(&["send", "--if-due", "--now", now])
+}
+
+/// Sends `send --if-due` at the slot: two delivered, stopped until the
+/// next day's same minute.
+fn capped_at_the_slot(site: &Bench, server: &FaultServer) {
+    let first = if_due(site, "2026-12-01T14:05:00Z");
+    assert_capped(&first, "`delivery.max_per_day` = 2", "2026-12-02 14:06 UTC");
+    assert!(
+        first.stderr.contains("`send --if-due` continues it then"),
+        "{first:?}"
+    );
+    assert_eq!(server.count(), 2, "{first:?}");
+    assert_eq!(continue_at(site).as_deref(), Some("2026-12-02T14:06:00Z"));
+}
+
+fn send_if_due_continues_a_send_a_cap_stopped_day_after_day_past_grace(engine: Engine, test: &str) {
+    let server = FaultServer::start(Wire::default());
+    let Some(site) = capped_site(engine, test, &server) else {
+        return;
+    };
+    capped_at_the_slot(&site, &server);
+    let status = site.run(&["status", "--date", SLOT, "--now", "2026-12-01T15:00:00Z"]);
+    assert!(
+        status
+            .stdout
+            .contains("stopped at a cap; continues at 2026-12-02 14:06 UTC"),
+        "{status:?}"
+    );
+    let json = site.run(&["status", "--json", "--now", "2026-12-01T15:00:00Z"]);
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slot"] == SLOT)
+        .unwrap_or_else(|| panic!("{json:?}"));
+    assert_eq!(row["continue_at"], "2026-12-02T14:06:00Z", "{json:?}");
+
+    // Before the continue time, within grace and past it: nothing, quietly.
+    for now in [
+        "2026-12-01T15:00:00Z",
+        "2026-12-01T21:00:00Z",
+        "2026-12-02T14:05:00Z",
+    ] {
+        let r = if_due(&site, now);
+        assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{now}: {r:?}");
+        assert!(r.stderr.is_empty(), "{now}: {r:?}");
+    }
+    assert_eq!(server.count(), 2);
+
+    // The next day, far past the slot's grace: two more, stopped again.
+    let day2 = if_due(&site, "2026-12-02T14:10:00Z");
+    assert_capped(&day2, "`delivery.max_per_day` = 2", "2026-12-03 14:11 UTC");
+    assert_eq!(delivered(&day2), 2, "{day2:?}");
+    assert_eq!(server.count(), 4);
+    assert_eq!(continue_at(&site).as_deref(), Some("2026-12-03T14:11:00Z"));
+    let again = if_due(&site, "2026-12-02T14:30:00Z");
+    assert_eq!((again.code, again.stdout.as_str()), (0, ""), "{again:?}");
+
+    // The third day finishes it; nothing is left to continue.
+    let day3 = if_due(&site, "2026-12-03T14:20:00Z");
+    assert_eq!(day3.code, 0, "{day3:?}");
+    assert_eq!(delivered(&day3), 2, "{day3:?}");
+    assert!(day3.stdout.contains("issue is sent"), "{day3:?}");
+    assert_eq!(continue_at(&site), None);
+    let after = if_due(&site, "2026-12-04T14:20:00Z");
+    assert_eq!((after.code, after.stdout.as_str()), (0, ""), "{after:?}");
+
+    let got = server.received_by();
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
+    assert_eq!(site.keys_with(RecipientStatus::Sent).len(), 6);
+    assert_eq!(site.keys_with(RecipientStatus::Pending).len(), 0);
+    let json = site.run(&["status", "--json", "--now", "2026-12-04T14:20:00Z"]);
+    assert!(!json.stdout.contains("continue_at"), "{json:?}");
+}
+
+fn a_capped_issue_that_is_held_is_continued_only_once_released(engine: Engine, test: &str) {
+    let server = FaultServer::start(Wire::default());
+    let Some(site) = capped_site(engine, test, &server) else {
+        return;
+    };
+    capped_at_the_slot(&site, &server);
+    let h = site.run(&["hold", "--date", SLOT, "--reason", "typo"]);
+    assert_eq!(h.code, 0, "{h:?}");
+    // Its time has come, but it is held: nothing, quietly (status shows it).
+    let held = if_due(&site, "2026-12-02T14:10:00Z");
+    assert_eq!((held.code, held.stdout.as_str()), (0, ""), "{held:?}");
+    assert!(held.stderr.is_empty(), "{held:?}");
+    assert_eq!(server.count(), 2);
+    assert_eq!(continue_at(&site).as_deref(), Some("2026-12-02T14:06:00Z"));
+    let status = site.run(&["status", "--date", SLOT, "--now", "2026-12-02T14:10:00Z"]);
+    assert!(status.stdout.contains("ON HOLD since"), "{status:?}");
+    assert!(
+        status.stdout.contains("continues at 2026-12-02 14:06 UTC"),
+        "{status:?}"
+    );
+
+    let r = site.run(&["release", "--date", SLOT]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let released = if_due(&site, "2026-12-02T14:20:00Z");
+    assert_capped(
+        &released,
+        "`delivery.max_per_day` = 2",
+        "2026-12-03 14:21 UTC",
+    );
+    assert_eq!(server.count(), 4, "{released:?}");
+    let got = server.received_by();
+    assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
+}
+
+fn run_started_after_a_cap_stop_past_grace_continues_it(engine: Engine, test: &str) {
+    let server = FaultServer::start(Wire::default());
+    let Some(site) = capped_site(engine, test, &server) else {
+        return;
+    };
+    capped_at_the_slot(&site, &server);
+    // A `run` that never saw the stop, started the next day (far past the
+    // slot's grace) three seconds before the cap has room again.
+    let (child, log, _lines) = site.spawn_until(
+        &["run", "--now", "2026-12-02T14:05:57Z"],
+        "continuing it at",
+    );
+    let code = crate::common::terminate(child);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("sending issue #1 (2026-12-01)")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("issue #1 (2026-12-01): 2 delivered")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains(
+            "stopped at a cap with recipients pending; continuing it at 2026-12-03 14:07 UTC"
+        )),
+        "{log:?}"
+    );
+    assert_eq!(code, Some(0), "{log:?}");
+    assert_eq!(server.count(), 4, "{log:?}");
+    let got = server.received_by();
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
+    assert_eq!(continue_at(&site).as_deref(), Some("2026-12-03T14:07:00Z"));
 }
