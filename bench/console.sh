@@ -10,7 +10,8 @@
 # transport takes, and marks the issue sent, keeping its tally). Then `serve`
 # runs the release build, a publisher signs in, and the dashboard is fetched
 # RUNS times: the first after the server starts (cold), then the median and
-# 95th percentile of the rest. A second round deletes the kept tallies first
+# 95th percentile of the rest; then `/metrics` (a Prometheus scrape) and
+# `tipsheet status`, five times each. A second round deletes the kept tallies first
 # (a ledger sent by a version that kept none, or twelve issues that each got
 # a new event since): `serve` counts them itself as it starts, and the first
 # render comes as soon as the publisher has signed in, while it may still be
@@ -34,6 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export TIPSHEET_SECRET=bench-secret-at-least-32-bytes-long
+export TIPSHEET_ADMIN_TOKEN=bench-admin-token-at-least-32-bytes-long
 PASSWORD="bench console password"
 
 # site DIR [URL]: the shipped config and content, a two-line list.
@@ -106,6 +108,14 @@ measure() {
   for _ in $(seq "$RUNS"); do
     times+=("$(curl -s -o "$W/page.html" -w '%{http_code} %{time_total}' -H "Cookie: $cookie" "$base/admin")")
   done
+  # `/metrics` (a Prometheus scrape) and `tipsheet status`, five times each.
+  local scrape=() status=()
+  for _ in 1 2 3 4 5; do
+    scrape+=("$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TIPSHEET_ADMIN_TOKEN" "$base/metrics")")
+    local t0; t0=$(date +%s%N)
+    "$BIN" --config "$dir/config.toml" --now 2027-05-05T12:00:00Z status > /dev/null
+    status+=("200 $(( ($(date +%s%N) - t0) / 1000 ))e-6")
+  done
   grep -q 'Last twelve issues' "$W/page.html" || { echo "error: not the dashboard" >&2; exit 1; }
   grep -q '#12</a>' "$W/page.html" || { echo "error: issue 12 missing" >&2; exit 1; }
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
@@ -118,6 +128,15 @@ cold, warm = ms[0], sorted(ms[1:])
 p = lambda q: warm[min(len(warm) - 1, int(q * len(warm)))]
 print(f'$name: {$N:,} recipients over 12 issues: dashboard cold {cold:.0f} ms, then median {p(0.5):.1f} ms, p95 {p(0.95):.1f} ms ({len(warm)} runs)')
 "
+  for what in metrics status; do
+    if [ $what = metrics ]; then printf '%s\n' "${scrape[@]}"; else printf '%s\n' "${status[@]}"; fi | python3 -c "
+import sys
+rows = [l.split() for l in sys.stdin if l.strip()]
+assert all(r[0] == '200' for r in rows), rows
+ms = sorted(float(r[1]) * 1000 for r in rows)
+print(f'  $what: median {ms[len(ms) // 2]:.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f}, 5 runs)')
+"
+  done
 }
 
 if [ "$ENGINE" = sqlite ] || [ "$ENGINE" = both ]; then

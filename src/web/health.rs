@@ -34,6 +34,8 @@ pub(crate) struct Health {
     pub missed: Option<NaiveDate>,
     /// Slots among the last twelve past grace and never sent (as `status` lists them).
     pub missed_recent: u64,
+    /// Configured feeds whose last fetch failed.
+    pub feeds_failing: u64,
 }
 
 /// The latest recorded issue.
@@ -53,6 +55,9 @@ pub(crate) struct Current {
     /// Seconds from the first send's start to the last recipient's final
     /// state, once sent.
     pub send_seconds: Option<f64>,
+    /// While it is still being sent: the readers its last run left pending
+    /// by paused provider (`relay` for the relay itself).
+    pub paused: BTreeMap<String, u64>,
 }
 
 impl Health {
@@ -90,6 +95,21 @@ pub(crate) async fn gather(config: &Config, store: Option<&Store>, now: DateTime
     {
         h.store_error = Some(e.to_string());
         return h;
+    }
+    if let Some(store) = store {
+        let feeds = &config.content.feeds;
+        match store.feed_outcomes().await {
+            Ok(outcomes) => {
+                h.feeds_failing = outcomes
+                    .iter()
+                    .filter(|f| f.error.is_some() && feeds.iter().any(|c| c.url == f.url))
+                    .count() as u64;
+            }
+            Err(e) => {
+                h.store_error = Some(e.to_string());
+                return h;
+            }
+        }
     }
     let past: Vec<_> = schedule
         .slots_before(now, 12)
@@ -136,6 +156,7 @@ async fn read(
     for e in store.events(None).await? {
         *h.events.entry(e.event.kind.as_str()).or_default() += 1;
     }
+
     let Some(latest) = issues.iter().max_by_key(|i| i.slot) else {
         return Ok(());
     };
@@ -174,6 +195,26 @@ async fn read(
             (Some(a), Some(b)) => Some((b - a).as_seconds_f64().max(0.0)),
             _ => None,
         },
+        paused: if latest.status == IssueStatus::Sending {
+            last_run_pauses(store, latest.slot).await?
+        } else {
+            BTreeMap::new()
+        },
     });
     Ok(())
+}
+
+/// The readers the issue's last run left pending, by paused provider.
+async fn last_run_pauses(
+    store: &Store,
+    slot: NaiveDate,
+) -> Result<BTreeMap<String, u64>, crate::error::Error> {
+    let pauses = store.pauses(slot).await?;
+    let last = pauses.iter().map(|p| p.at.as_str()).max().unwrap_or("");
+    let mut out = BTreeMap::new();
+    for p in pauses.iter().filter(|p| p.at == last) {
+        let provider = p.provider.clone().unwrap_or_else(|| "relay".into());
+        *out.entry(provider).or_default() += p.left;
+    }
+    Ok(out)
 }

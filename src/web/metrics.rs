@@ -212,6 +212,12 @@ pub(crate) fn registry(h: &Health) -> Registry {
         "Slots among the last twelve that passed their grace period unsent (as `tipsheet status` lists them)",
         h.missed_recent as i64,
     );
+    gauge(
+        &mut r,
+        "feeds_failing",
+        "Configured feeds whose last fetch failed (the console names them)",
+        h.feeds_failing as i64,
+    );
     let Some(c) = &h.current else {
         return r;
     };
@@ -260,6 +266,16 @@ pub(crate) fn registry(h: &Health) -> Registry {
         "The latest issue's bounces per attempted message",
         c.bounce_rate,
     );
+    let paused = gauge_family(
+        &mut r,
+        "issue_paused_readers",
+        "While the latest issue is being sent: the readers its last run left pending because a provider (or the relay) kept refusing for sender-level reasons",
+    );
+    for (provider, n) in &c.paused {
+        paused
+            .get_or_create(&vec![("provider", provider.clone())])
+            .set(*n as i64);
+    }
     if let Some(s) = c.send_seconds {
         float(
             &mut r,

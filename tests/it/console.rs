@@ -836,9 +836,9 @@ fn first_row(page: &Reply) -> String {
 }
 
 /// The send that marks an issue sent keeps its tally (so the dashboard
-/// counts no recipient row for it); a bounce recorded later moves a row,
-/// and the dashboard counts that issue again instead of showing the old
-/// figures.
+/// counts no recipient row for it), and `status` reads it too; a bounce
+/// recorded later moves a row, and the dashboard and `status` count that
+/// issue again instead of showing the old figures.
 fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engine, test: &str) {
     let Some((server, site)) = crate::inbound::sent(engine, test) else {
         return;
@@ -854,6 +854,23 @@ fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engi
         row.contains("<td class=\"num\">4</td><td class=\"num\">4</td><td class=\"num\">0</td>"),
         "{row}"
     );
+    // Every reader of the sent issue's counts takes the kept tally while it
+    // is current: marked here, `status` shows the mark.
+    let mark = "UPDATE tallies SET counts = 'sent:999'";
+    match &site.db {
+        Some(db) => drop(db.query(mark)),
+        None => {
+            let conn = rusqlite::Connection::open(site.path("state/tipsheet.sqlite3")).unwrap();
+            conn.execute(mark, []).unwrap();
+        }
+    }
+    let status_counts = || {
+        let r = site.run(&["status", "--json"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        rows.as_array().unwrap()[0]["counts"].clone()
+    };
+    assert_eq!(status_counts(), serde_json::json!({"sent": 999}));
     let got = crate::inbound::copies(&server, 0);
     let dsn = crate::inbound::fixture(
         "postfix-hard.eml",
@@ -871,6 +888,11 @@ fn a_send_keeps_the_issues_tally_and_a_late_bounce_is_counted_again(engine: Engi
     let (counts, events) = kept_tally(&site).unwrap();
     assert_eq!(counts, set(&["sent:3", "bounced:1"]));
     assert!(events >= 1, "{events}");
+    // The event made the mark stale: counted again, everywhere.
+    assert_eq!(
+        status_counts(),
+        serde_json::json!({"sent": 3, "bounced": 1})
+    );
 }
 
 /// The first `n` server-sent events of `/admin/events` named `kind`, read

@@ -12,7 +12,7 @@ use crate::server::{ADMIN_TOKEN, Serve, get, get_with};
 const METRICS_TOKEN: &str = "the-metrics-token";
 
 /// `name{labels}` → value, every sample of the page.
-fn samples(page: &str) -> BTreeMap<String, f64> {
+pub(crate) fn samples(page: &str) -> BTreeMap<String, f64> {
     page.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| {
@@ -24,7 +24,7 @@ fn samples(page: &str) -> BTreeMap<String, f64> {
 
 /// Runs `promtool check metrics` on `page`; `false` (after a SKIP line)
 /// when promtool is not installed.
-fn promtool_accepts(page: &str) -> bool {
+pub(crate) fn promtool_accepts(page: &str) -> bool {
     use std::io::Write as _;
     let mut child = match Command::new("promtool")
         .args(["check", "metrics"])
@@ -221,4 +221,41 @@ fn metrics_show_each_relay_and_what_is_left_of_the_caps() {
     ] {
         assert_eq!(m.get(name), Some(&want), "{name}: {}", page.body);
     }
+}
+
+/// The alert rules docs/metrics.md offers pass `promtool check rules`.
+#[test]
+fn the_documented_alert_rules_pass_promtool() {
+    let doc = std::fs::read_to_string(crate::common::repo().join("docs/metrics.md")).unwrap();
+    let rules = doc
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("groups:"))
+        .expect("a yaml block of rules in docs/metrics.md");
+    assert!(rules.contains("alert: TipsheetSlotMissed"), "{rules}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tipsheet.yml");
+    std::fs::write(&path, rules).unwrap();
+    let out = match Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "promtool check SKIPPED: promtool is not installed (`apt-get install prometheus`; .ci/run does it)"
+            );
+            return;
+        }
+        Err(e) => panic!("cannot run promtool: {e}"),
+    };
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "promtool check rules refused docs/metrics.md's rules:\n{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("SUCCESS: 6 rules found"), "{said}");
 }

@@ -35,6 +35,23 @@ fn refuse_blocked_example(to: &str, _: u32) -> Option<Reply> {
         .then(|| Reply::custom(554, BLOCKED.into()))
 }
 
+/// The `/metrics` page, read with the admin token and checked by promtool:
+/// each sample's value by its name and labels.
+fn metrics(serve: &Serve) -> std::collections::BTreeMap<String, f64> {
+    let page = crate::server::reply(
+        crate::server::agent()
+            .get(&serve.url("/metrics"))
+            .header(
+                "Authorization",
+                &format!("Bearer {}", crate::server::ADMIN_TOKEN),
+            )
+            .call(),
+    );
+    assert_eq!(page.status, 200, "{page:?}");
+    crate::metrics::promtool_accepts(&page.body);
+    crate::metrics::samples(&page.body)
+}
+
 /// The dashboard's warnings, as text.
 fn warnings(b: &Browser) -> Vec<String> {
     let page = b.get("/admin");
@@ -145,6 +162,11 @@ fn a_paused_provider_is_kept_and_the_dashboard_and_issue_page_name_it(engine: En
         !after.iter().any(|w| w.contains("stopped with")),
         "{after:?}"
     );
+    // So does `/metrics`, for an alert.
+    assert_eq!(
+        metrics(&serve).get("tipsheet_issue_paused_readers{provider=\"blocked.example\"}"),
+        Some(&(pending as f64))
+    );
     // The issue page lists the pause.
     let issue = b.get(&format!("/admin/issues/{SLOT}"));
     assert_eq!(issue.status, 200, "{issue:?}");
@@ -163,6 +185,12 @@ fn a_paused_provider_is_kept_and_the_dashboard_and_issue_page_name_it(engine: En
         pauses(&site).len(),
         1,
         "the run that did not pause kept none"
+    );
+    assert!(
+        !metrics(&serve)
+            .keys()
+            .any(|k| k.starts_with("tipsheet_issue_paused_readers")),
+        "sent: nobody waits"
     );
     let healed = warnings(&b);
     let paused: Vec<&String> = healed.iter().filter(|w| w.contains("paused")).collect();
@@ -287,10 +315,12 @@ fn a_feed_that_failed_is_warned_about_until_a_fetch_reads_it_again(engine: Engin
             .collect()
     };
     assert_eq!(feed_warnings(&b), Vec::<String>::new());
+    assert_eq!(metrics(&serve).get("tipsheet_feeds_failing"), Some(&0.0));
 
     // A 500: the failure is kept and warned about; the good feed is not.
     let r = site.run(&["fetch"]);
     assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(metrics(&serve).get("tipsheet_feeds_failing"), Some(&1.0));
     let error_500 = "the server answered `500 Internal Server Error`";
     assert_eq!(
         outcomes(&site),
@@ -331,6 +361,7 @@ fn a_feed_that_failed_is_warned_about_until_a_fetch_reads_it_again(engine: Engin
     let r = site.run(&["fetch"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(feed_warnings(&b), Vec::<String>::new());
+    assert_eq!(metrics(&serve).get("tipsheet_feeds_failing"), Some(&0.0));
     assert_eq!(
         outcomes(&site),
         [(flaky.clone(), true, None), (good.clone(), true, None)]

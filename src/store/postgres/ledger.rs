@@ -13,6 +13,7 @@ use crate::store::error::StoreError;
 use crate::store::records::{
     Counts, FrozenIssue, IssueRecord, IssueStatus, Outcome, RecipientStatus,
 };
+use crate::store::tallies::tally_of;
 
 impl PgStore {
     // -- The ledger ---------------------------------------------------------
@@ -291,8 +292,23 @@ impl PgStore {
         .await
     }
 
-    /// Counts by status for one issue.
+    /// Counts by status for one issue: a sent issue's kept tally while it
+    /// is current (see `tallies.rs`), else counted; one statement either way.
     pub(crate) async fn counts(&self, date: NaiveDate) -> Result<Counts, StoreError> {
+        let slot = slot_key(date);
+        let slot = slot.as_str();
+        self.with_retry(|c| async move {
+            let rows = c.query(COUNTS, &[&slot]).await.map_err(|e| self.err(e))?;
+            if let Some(kept) = rows.first().and_then(|r| r.get::<_, Option<String>>(2)) {
+                return Ok(tally_of(&kept));
+            }
+            Ok(by_status(&rows))
+        })
+        .await
+    }
+
+    /// Counts by status for one issue, counted over its recipients.
+    pub(crate) async fn count_rows(&self, date: NaiveDate) -> Result<Counts, StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
@@ -303,16 +319,7 @@ impl PgStore {
                 )
                 .await
                 .map_err(|e| self.err(e))?;
-            let mut by_status: Vec<(RecipientStatus, u64)> = rows
-                .iter()
-                .filter_map(|r| {
-                    let s: String = r.get(0);
-                    let n: i64 = r.get(1);
-                    s.parse().ok().map(|s| (s, n as u64))
-                })
-                .collect();
-            by_status.sort();
-            Ok(Counts { by_status })
+            Ok(by_status(&rows))
         })
         .await
     }
@@ -351,7 +358,7 @@ impl PgStore {
         // The events first: a bounce recorded between the two reads then
         // makes the kept tally look stale (counted again), never current.
         let events = self.event_count(slot).await?;
-        let counts = self.counts(date).await?;
+        let counts = self.count_rows(date).await?;
         if counts.open() == 0 {
             let marked = self
                 .with_retry(|c| async move {
@@ -374,6 +381,34 @@ impl PgStore {
             .await?
             .map_or(IssueStatus::Assembled, |i| i.status))
     }
+}
+
+/// An issue's counts: the kept tally when the issue is sent and the tally
+/// current (its finish, and as many events as it has now), as one row
+/// `(NULL, NULL, counts)`; otherwise `(status, count, NULL)` rows, and the
+/// recipients are scanned only then.
+const COUNTS: &str = "WITH kept AS (
+        SELECT t.counts FROM issues i JOIN tallies t ON t.slot = i.slot
+        WHERE i.slot = $1 AND i.status = 'sent'
+          AND t.finished_at IS NOT DISTINCT FROM i.finished_at
+          AND t.events = (SELECT COUNT(*) FROM events e WHERE e.slot = $1))
+    SELECT NULL::text, NULL::bigint, counts FROM kept
+    UNION ALL
+    SELECT status, COUNT(*), NULL::text FROM recipients
+    WHERE slot = $1 AND NOT EXISTS (SELECT 1 FROM kept) GROUP BY status";
+
+/// `(status, count)` rows as counts (an unknown status is left out).
+fn by_status(rows: &[tokio_postgres::Row]) -> Counts {
+    let mut by_status: Vec<(RecipientStatus, u64)> = rows
+        .iter()
+        .filter_map(|r| {
+            let s: String = r.get(0);
+            let n: i64 = r.get(1);
+            s.parse().ok().map(|s| (s, n as u64))
+        })
+        .collect();
+    by_status.sort();
+    Counts { by_status }
 }
 
 /// Refreshes the planner's statistics once a freeze has added recipients.

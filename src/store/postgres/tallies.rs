@@ -86,7 +86,7 @@ impl Tallies for PgStore {
                 out.push(tally_of(&text));
                 continue;
             }
-            let counts = self.counts(date).await?;
+            let counts = self.count_rows(date).await?;
             if status == "sent" {
                 self.keep_tally(slot, events, &counts).await?;
             }

@@ -425,8 +425,17 @@ impl Db {
         tx.commit().map_err(|e| sql(&path, e))
     }
 
-    /// Counts by status for one issue.
+    /// Counts by status for one issue: a sent issue's kept tally while it
+    /// is current (see `tallies.rs`), else counted.
     pub(crate) fn counts(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
+        match self.kept_tally(date)? {
+            Some(kept) => Ok(kept),
+            None => self.count_rows(date),
+        }
+    }
+
+    /// Counts by status for one issue, counted over its recipients.
+    pub(crate) fn count_rows(&self, date: NaiveDate) -> Result<Counts, LedgerError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         let mut stmt = self
@@ -485,7 +494,7 @@ impl Db {
         // The events first: a bounce recorded between the two reads then
         // makes the kept tally look stale (counted again), never current.
         let events = self.event_count(slot)?;
-        let counts = self.counts(date)?;
+        let counts = self.count_rows(date)?;
         if counts.open() == 0 {
             let marked = self
                 .conn

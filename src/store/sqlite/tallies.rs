@@ -1,6 +1,7 @@
-//! The embedded engine's tallies for the dashboard (the console's migration): a sent
-//! issue's counts kept with the number of its events, counted again when
-//! that number moved; events counted by kind with `events_by_slot`.
+//! The embedded engine's tallies (the console's migration): a sent issue's
+//! counts kept with the number of its events, counted again when that
+//! number moved; every read of an issue's counts takes the kept tally while
+//! it is current; events counted by kind with `events_by_slot`.
 //!
 //! Owns carrying out [`Tallies`] on the ledger.
 
@@ -25,6 +26,31 @@ impl Db {
                 r.get(0)
             })
             .map_err(|e| self.err(e))
+    }
+
+    /// The kept tally of the issue of `date` when it is sent and the tally
+    /// is current (taken at its finish, with as many events as it has now);
+    /// `None` otherwise, or on a ledger from before tallies were kept.
+    pub(super) fn kept_tally(&self, date: NaiveDate) -> Result<Option<Counts>, LedgerError> {
+        if !self.has_table("tallies")? {
+            return Ok(None);
+        }
+        let slot = slot_key(date);
+        let kept: Option<(i64, String)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT t.events, t.counts FROM issues i JOIN tallies t ON t.slot = i.slot
+                 WHERE i.slot = ?1 AND i.status = 'sent' AND t.finished_at IS i.finished_at",
+            )
+            .and_then(|mut st| {
+                st.query_row([&slot], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        match kept {
+            Some((events, text)) if events == self.event_count(&slot)? => Ok(Some(tally_of(&text))),
+            _ => Ok(None),
+        }
     }
 
     /// Keeps `counts` as the tally of the sent issue at `slot`, taken when
@@ -58,40 +84,26 @@ impl Tallies for SqliteStore {
             let mut out = Vec::with_capacity(slots.len());
             for &date in slots {
                 let slot = slot_key(date);
-                let issue: Option<(String, Option<String>)> = db
+                let status: Option<String> = db
                     .conn()
-                    .query_row(
-                        "SELECT status, finished_at FROM issues WHERE slot = ?1",
-                        [&slot],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
+                    .query_row("SELECT status FROM issues WHERE slot = ?1", [&slot], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(|e| db.err(e))?;
-                let Some((status, finished)) = issue else {
-                    out.push(Counts::default());
-                    continue;
-                };
-                if status != "sent" {
-                    out.push(db.counts(date)?);
-                    continue;
-                }
-                let events = db.event_count(&slot)?;
-                let kept: Option<(Option<String>, i64, String)> = db
-                    .conn()
-                    .query_row(
-                        "SELECT finished_at, events, counts FROM tallies WHERE slot = ?1",
-                        [&slot],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()
-                    .map_err(|e| db.err(e))?;
-                match kept {
-                    Some((f, n, text)) if f == finished && n == events => out.push(tally_of(&text)),
-                    _ => {
-                        let counts = db.counts(date)?;
-                        db.keep_tally(&slot, events, &counts)?;
-                        out.push(counts);
-                    }
+                match status.as_deref() {
+                    None => out.push(Counts::default()),
+                    Some("sent") => match db.kept_tally(date)? {
+                        Some(kept) => out.push(kept),
+                        None => {
+                            // The events first, as at the send's finish.
+                            let events = db.event_count(&slot)?;
+                            let counts = db.count_rows(date)?;
+                            db.keep_tally(&slot, events, &counts)?;
+                            out.push(counts);
+                        }
+                    },
+                    Some(_) => out.push(db.count_rows(date)?),
                 }
             }
             Ok(out)
