@@ -8,6 +8,7 @@
 //! `rate_per_second`'s limiter), touch the wire or count anything itself:
 //! the store counts, for every run and host at once.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -119,6 +120,13 @@ pub(super) struct Allowance {
     retry_at: Option<DateTime<Utc>>,
     /// A cap stopped the run: which, and when it has room again.
     stopped: Option<(String, DateTime<Utc>)>,
+    /// The minute each handed-out send was reserved in, by recipient key,
+    /// until its end is known (only while a cap is in force).
+    held: HashMap<String, i64>,
+    /// Sends handed out that never reached the relay (it could not be
+    /// reached, or refused everything), by the minute they were reserved
+    /// in: given back at the end, as the relay did not count them either.
+    unsent: BTreeMap<i64, u64>,
 }
 
 impl Allowance {
@@ -131,6 +139,8 @@ impl Allowance {
             minute: 0,
             retry_at: None,
             stopped: None,
+            held: HashMap::new(),
+            unsent: BTreeMap::new(),
         }
     }
 
@@ -178,9 +188,26 @@ impl Allowance {
         Ok(false)
     }
 
-    /// One reserved send was handed out.
-    pub(super) fn take(&mut self) {
+    /// One reserved send was handed out, for the recipient `key`.
+    pub(super) fn take(&mut self, key: &str) {
         self.left = self.left.saturating_sub(1);
+        if self.limits.any() {
+            self.held.insert(key.to_string(), self.minute);
+        }
+    }
+
+    /// The send for `key` reached the relay (delivered, or refused by it):
+    /// it stays counted.
+    pub(super) fn reached(&mut self, key: &str) {
+        self.held.remove(key);
+    }
+
+    /// The send for `key` never reached the relay: it is given back at the
+    /// end, in the minute it was reserved in.
+    pub(super) fn never_sent(&mut self, key: &str) {
+        if let Some(minute) = self.held.remove(key) {
+            *self.unsent.entry(minute).or_default() += 1;
+        }
     }
 
     /// How long until a reservation is worth trying again: zero unless a cap
@@ -197,14 +224,19 @@ impl Allowance {
         self.stopped.is_some()
     }
 
-    /// Gives back what was reserved and not handed out; the cap that stopped
-    /// the run, if one did, and when it has room again.
+    /// Gives back what was reserved and not handed out, and what was
+    /// handed out and never reached the relay; the cap that stopped the
+    /// run, if one did, and when it has room again. A send whose end is not
+    /// known (in flight when the store was lost) stays counted.
     pub(super) async fn finish(
         self,
         store: &Store,
     ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
         if self.left > 0 {
             store.return_sends(self.minute, self.left).await?;
+        }
+        for (minute, n) in self.unsent {
+            store.return_sends(minute, n).await?;
         }
         Ok(self.stopped)
     }

@@ -321,6 +321,7 @@ impl<'a> Run<'a> {
         {
             if self.pauses.holds(&job.key) {
                 self.pauses.left(&job.key);
+                self.quota.never_sent(&job.key);
             } else {
                 self.handed.push(job);
             }
@@ -370,7 +371,7 @@ impl<'a> Run<'a> {
             match r.address.parse::<Address>() {
                 Ok(address) => {
                     self.limiter.take();
-                    self.quota.take();
+                    self.quota.take(&r.key);
                     self.handed.push(Job {
                         key: r.key,
                         address,
@@ -522,6 +523,7 @@ impl<'a> Run<'a> {
 
     /// A job ended sent, bounced or failed.
     async fn ended(&mut self, o: Outcome) {
+        self.quota.reached(&o.key);
         match o.status {
             RecipientStatus::Sent => {
                 self.summary.delivered += 1;
@@ -557,6 +559,7 @@ impl<'a> Run<'a> {
     /// The relay (or the outbox) refused as a whole: the job goes back to
     /// pending for the next run, and the run stops.
     fn refused(&mut self, key: String, text: String) {
+        self.quota.never_sent(&key);
         self.outcomes.push(Outcome {
             key,
             status: RecipientStatus::Pending,
@@ -630,7 +633,12 @@ impl<'a> Run<'a> {
             .record_pauses(&records(self.slot, &summary.paused, ended))
             .await
             .map_err(SendError::Store)?;
-        // Sends reserved and never handed out go back to the caps.
+        // Sends reserved and never handed out go back to the caps, and so
+        // do those handed out that never reached the relay (handed back
+        // unsent, or refused with everything).
+        for job in self.returned.iter().chain(&self.handed) {
+            self.quota.never_sent(&job.key);
+        }
         let capped = self
             .quota
             .finish(self.store)

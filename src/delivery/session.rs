@@ -234,9 +234,10 @@ impl Session<'_> {
             self.signer,
             crate::mail::prepared::CopyKind::Issue,
         )?);
-        // This send takes over from a stop at a cap: if it stops at one
-        // again, it keeps its own time below.
-        store.set_continue_at(date, None).await?;
+        // A continue time from an earlier stop at a cap stays until this
+        // send replaces it (a cap again) or finishes the issue: a
+        // continuation cut short (a signal, a crash, the relay failing) is
+        // continued again by either scheduler, never left past its grace.
         let transport = Transport::from_config(config, &date.to_string());
         let mut opts = run_options(config, self.schedule, self.resend_uncertain);
         opts.now = self.now;

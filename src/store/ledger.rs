@@ -234,8 +234,8 @@ pub trait Ledger: Send + Sync {
     async fn pauses_since(&self, since: &str) -> Result<Vec<PauseRecord>, StoreError>;
 
     /// Keeps when the send of `slot`, stopped at a cap with readers pending,
-    /// may continue (`Some`), or that it no longer waits for one (`None`:
-    /// a send of it started again). Marking the issue sent clears it too.
+    /// may continue (`Some`), or that it no longer waits for one (`None`).
+    /// Marking the issue sent clears it.
     async fn set_continue_at(
         &self,
         slot: NaiveDate,

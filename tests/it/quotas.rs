@@ -153,6 +153,7 @@ on_both_engines!(
     send_if_due_continues_a_send_a_cap_stopped_day_after_day_past_grace,
     a_capped_issue_that_is_held_is_continued_only_once_released,
     run_started_after_a_cap_stop_past_grace_continues_it,
+    a_continuation_cut_short_is_continued_again_at_the_next_tick,
 );
 
 /// Six readers, two a day, on SMTP, on `engine`; `None` when PostgreSQL is
@@ -334,4 +335,42 @@ fn run_started_after_a_cap_stop_past_grace_continues_it(engine: Engine, test: &s
     assert_eq!(got.len(), 4, "{got:?}");
     assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
     assert_eq!(continue_at(&site).as_deref(), Some("2026-12-03T14:07:00Z"));
+}
+
+/// A continuation past grace that is cut short (here the relay is down)
+/// keeps the issue's continue time: the next tick of `send --if-due`
+/// continues it again, so no reader is left behind past the grace. The
+/// sends it had reserved never reached the relay, so they are given back:
+/// the next tick still has the day's two.
+fn a_continuation_cut_short_is_continued_again_at_the_next_tick(engine: Engine, test: &str) {
+    let server = FaultServer::start(Wire::default());
+    let Some(site) = capped_site(engine, test, &server) else {
+        return;
+    };
+    capped_at_the_slot(&site, &server);
+    let config = site.read("config.toml");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    site.write(
+        "config.toml",
+        &config.replace(
+            &format!("port = {}", server.port),
+            &format!("port = {dead}"),
+        ),
+    );
+    let cut = if_due(&site, "2026-12-02T14:10:00Z");
+    assert!(cut.code != 0 && cut.code != 7, "{cut:?}");
+    assert_eq!(server.count(), 2);
+    assert_eq!(continue_at(&site).as_deref(), Some("2026-12-02T14:06:00Z"));
+    // The relay is back: the next tick continues, up to the day's cap.
+    site.write("config.toml", &config);
+    let next = if_due(&site, "2026-12-02T14:20:00Z");
+    assert_capped(&next, "`delivery.max_per_day` = 2", "2026-12-03 14:21 UTC");
+    assert_eq!(delivered(&next), 2, "{next:?}");
+    assert_eq!(server.count(), 4);
+    let got = server.received_by();
+    assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
 }
