@@ -154,6 +154,7 @@ on_both_engines!(
     a_capped_issue_that_is_held_is_continued_only_once_released,
     run_started_after_a_cap_stop_past_grace_continues_it,
     a_continuation_cut_short_is_continued_again_at_the_next_tick,
+    the_console_says_when_a_capped_issue_continues,
 );
 
 /// Six readers, two a day, on SMTP, on `engine`; `None` when PostgreSQL is
@@ -373,4 +374,26 @@ fn a_continuation_cut_short_is_continued_again_at_the_next_tick(engine: Engine, 
     assert_eq!(server.count(), 4);
     let got = server.received_by();
     assert!(got.values().all(|n| *n == 1), "nobody twice: {got:?}");
+}
+
+/// The console's dashboard tells a stop at a cap from a stop that needs a
+/// hand: when the issue goes on by itself.
+fn the_console_says_when_a_capped_issue_continues(engine: Engine, test: &str) {
+    let server = FaultServer::start(Wire::default());
+    let Some(site) = capped_site(engine, test, &server) else {
+        return;
+    };
+    capped_at_the_slot(&site, &server);
+    crate::console::add(&site, "vic", "viewer");
+    let serve = crate::server::Serve::start(&site);
+    let mut b = crate::console::Browser::new(&serve);
+    assert_eq!(b.sign_in("vic", crate::console::PASSWORD).status, 303);
+    let page = b.get("/admin");
+    assert!(
+        page.body.contains(&format!(
+            "Issue #1 of {SLOT} stopped at a sending cap with 4 readers not mailed yet; it continues at 2026-12-02 14:06 UTC"
+        )),
+        "{page:?}"
+    );
+    assert!(!page.body.contains("stopped with"), "{page:?}");
 }

@@ -230,10 +230,25 @@ async fn warnings(
         }
     }
     let mut told = Vec::new();
+    let capped = c.app.store.capped().await.unwrap_or_default();
     for i in issues.iter().filter(|i| i.status == IssueStatus::Sending) {
         let running = c.app.store.sending(Some(i.slot)).await.unwrap_or(false);
         if running {
             continue;
+        }
+        let open = rows
+            .iter()
+            .find(|r| r.number == i.number)
+            .map_or(0, |r| r.recipients - r.delivered - r.bounced - r.failed);
+        // Stopped at a cap: it goes on by itself at its time.
+        let at_cap = capped.iter().find(|(d, _)| *d == i.slot).map(|(_, at)| at);
+        if let Some(at) = at_cap {
+            out.push(format!(
+                "Issue #{} of {} stopped at a sending cap with {open} readers not mailed yet; it continues at {} (`tipsheet run` or `send --if-due` does it then).",
+                i.number,
+                i.slot,
+                shown(&at.to_rfc3339_opts(SecondsFormat::Secs, true))
+            ));
         }
         // The pauses of the last run that paused, when one did.
         let pauses = c.app.store.pauses(i.slot).await.unwrap_or_default();
@@ -259,14 +274,11 @@ async fn warnings(
             }
             continue;
         }
-        if let Some(row) = rows.iter().find(|r| r.number == i.number) {
-            let open = row.recipients - row.delivered - row.bounced - row.failed;
-            if open > 0 {
-                out.push(format!(
-                    "Issue #{} of {} stopped with {open} readers not mailed yet (a hold, or the run was stopped); `tipsheet send --date {}` resumes it.",
-                    i.number, i.slot, i.slot
-                ));
-            }
+        if open > 0 && at_cap.is_none() {
+            out.push(format!(
+                "Issue #{} of {} stopped with {open} readers not mailed yet (a hold, or the run was stopped); `tipsheet send --date {}` resumes it.",
+                i.number, i.slot, i.slot
+            ));
         }
     }
     // Recent pauses of issues sent since, or being sent now: the provider
