@@ -295,14 +295,23 @@ impl PgStore {
     /// Counts by status for one issue: a sent issue's kept tally while it
     /// is current (see `tallies.rs`), else counted; one statement either way.
     pub(crate) async fn counts(&self, date: NaiveDate) -> Result<Counts, StoreError> {
+        Ok(self.counts_or_kept(date).await?.0)
+    }
+
+    /// [`PgStore::counts`], and whether they are the kept tally (`false`:
+    /// counted just now).
+    pub(super) async fn counts_or_kept(
+        &self,
+        date: NaiveDate,
+    ) -> Result<(Counts, bool), StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
             let rows = c.query(COUNTS, &[&slot]).await.map_err(|e| self.err(e))?;
             if let Some(kept) = rows.first().and_then(|r| r.get::<_, Option<String>>(2)) {
-                return Ok(tally_of(&kept));
+                return Ok((tally_of(&kept), true));
             }
-            Ok(by_status(&rows))
+            Ok((by_status(&rows), false))
         })
         .await
     }

@@ -9,7 +9,7 @@ use super::rows::slot_key;
 use crate::store::error::StoreError;
 use crate::store::event::EventKind;
 use crate::store::records::Counts;
-use crate::store::tallies::{Tallies, tally_of, tally_text};
+use crate::store::tallies::{Tallies, tally_text};
 
 impl PgStore {
     /// How many events the issue at `slot` has (what a kept tally is
@@ -24,8 +24,9 @@ impl PgStore {
         .await
     }
 
-    /// Keeps `counts` as the tally of the sent issue at `slot`, taken when
-    /// it had `events` events (with its `finished_at`, read here).
+    /// Keeps `counts` as the tally of the issue at `slot`, taken when it
+    /// had `events` events (with its `finished_at`, read here); nothing
+    /// when the issue is not sent.
     pub(super) async fn keep_tally(
         &self,
         slot: &str,
@@ -34,7 +35,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO tallies (slot, finished_at, events, counts)
-             SELECT slot, finished_at, $2, $3 FROM issues WHERE slot = $1
+             SELECT slot, finished_at, $2, $3 FROM issues WHERE slot = $1 AND status = 'sent'
              ON CONFLICT (slot) DO UPDATE SET finished_at = EXCLUDED.finished_at,
                 events = EXCLUDED.events, counts = EXCLUDED.counts",
             &[&slot, &events, &tally_text(counts)],
@@ -50,45 +51,13 @@ impl Tallies for PgStore {
         let mut out = Vec::with_capacity(slots.len());
         for &date in slots {
             let slot = slot_key(date);
-            let slot = slot.as_str();
-            let found = self
-                .with_retry(|c| async move {
-                    let row = c
-                        .query_opt(
-                            "SELECT i.status, i.finished_at,
-                                (SELECT COUNT(*) FROM events e WHERE e.slot = i.slot),
-                                t.finished_at, t.events, t.counts
-                             FROM issues i LEFT JOIN tallies t ON t.slot = i.slot
-                             WHERE i.slot = $1",
-                            &[&slot],
-                        )
-                        .await
-                        .map_err(|e| self.err(e))?;
-                    Ok(row.map(|r| {
-                        let status: String = r.get(0);
-                        let finished: Option<String> = r.get(1);
-                        let events: i64 = r.get(2);
-                        let kept_finished: Option<String> = r.get(3);
-                        let kept_events: Option<i64> = r.get(4);
-                        let kept: Option<String> = r.get(5);
-                        let fresh = status == "sent"
-                            && kept_events == Some(events)
-                            && kept_finished == finished;
-                        (status, finished, events, kept.filter(|_| fresh))
-                    }))
-                })
-                .await?;
-            let Some((status, _finished, events, kept)) = found else {
-                out.push(Counts::default());
-                continue;
-            };
-            if let Some(text) = kept {
-                out.push(tally_of(&text));
-                continue;
-            }
-            let counts = self.count_rows(date).await?;
-            if status == "sent" {
-                self.keep_tally(slot, events, &counts).await?;
+            // The events first, as at the send's finish: a bounce between
+            // the two reads makes what is kept look stale, never current.
+            let events = self.event_count(&slot).await?;
+            let (counts, kept) = self.counts_or_kept(date).await?;
+            if !kept {
+                // Kept only for a sent issue (the statement checks).
+                self.keep_tally(&slot, events, &counts).await?;
             }
             out.push(counts);
         }

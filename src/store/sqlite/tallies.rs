@@ -53,8 +53,9 @@ impl Db {
         }
     }
 
-    /// Keeps `counts` as the tally of the sent issue at `slot`, taken when
-    /// it had `events` events (with its `finished_at`, read here).
+    /// Keeps `counts` as the tally of the issue at `slot`, taken when it
+    /// had `events` events (with its `finished_at`, read here); nothing
+    /// when the issue is not sent.
     pub(super) fn keep_tally(
         &self,
         slot: &str,
@@ -64,7 +65,7 @@ impl Db {
         self.conn()
             .execute(
                 "INSERT INTO tallies (slot, finished_at, events, counts)
-                 SELECT slot, finished_at, ?2, ?3 FROM issues WHERE slot = ?1
+                 SELECT slot, finished_at, ?2, ?3 FROM issues WHERE slot = ?1 AND status = 'sent'
                  ON CONFLICT (slot) DO UPDATE SET finished_at = excluded.finished_at,
                     events = excluded.events, counts = excluded.counts",
                 params![slot, events, tally_text(counts)],
@@ -84,26 +85,16 @@ impl Tallies for SqliteStore {
             let mut out = Vec::with_capacity(slots.len());
             for &date in slots {
                 let slot = slot_key(date);
-                let status: Option<String> = db
-                    .conn()
-                    .query_row("SELECT status FROM issues WHERE slot = ?1", [&slot], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(|e| db.err(e))?;
-                match status.as_deref() {
-                    None => out.push(Counts::default()),
-                    Some("sent") => match db.kept_tally(date)? {
-                        Some(kept) => out.push(kept),
-                        None => {
-                            // The events first, as at the send's finish.
-                            let events = db.event_count(&slot)?;
-                            let counts = db.count_rows(date)?;
-                            db.keep_tally(&slot, events, &counts)?;
-                            out.push(counts);
-                        }
-                    },
-                    Some(_) => out.push(db.count_rows(date)?),
+                // The events first, as at the send's finish.
+                let events = db.event_count(&slot)?;
+                match db.kept_tally(date)? {
+                    Some(kept) => out.push(kept),
+                    None => {
+                        let counts = db.count_rows(date)?;
+                        // Kept only for a sent issue (the statement checks).
+                        db.keep_tally(&slot, events, &counts)?;
+                        out.push(counts);
+                    }
                 }
             }
             Ok(out)
