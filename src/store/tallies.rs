@@ -32,6 +32,9 @@ pub trait Tallies: Send + Sync {
         &self,
         slots: &[NaiveDate],
     ) -> Result<Vec<Vec<(EventKind, u64)>>, StoreError>;
+
+    /// Every recorded event (of any issue or none), counted by kind.
+    async fn event_totals(&self) -> Result<Vec<(EventKind, u64)>, StoreError>;
 }
 
 /// A kept tally's text: `sent:120,failed:3`.

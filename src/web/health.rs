@@ -153,8 +153,8 @@ async fn read(
             h.last_sent_slot = h.last_sent_slot.max(Some(slot.utc));
         }
     }
-    for e in store.events(None).await? {
-        *h.events.entry(e.event.kind.as_str()).or_default() += 1;
+    for (kind, n) in store.event_totals().await? {
+        *h.events.entry(kind.as_str()).or_default() += n;
     }
 
     let Some(latest) = issues.iter().max_by_key(|i| i.slot) else {

@@ -832,6 +832,31 @@ fn a_one_click_unsubscribe_is_counted_once_in_status(engine: Engine, test: &str)
         assert_eq!(r.status, 200, "{r:?}");
     }
     drop(serve);
+    // `/metrics` counts the events recorded, by kind: one unsubscribe.
+    let metrics = Serve::spawn(
+        site.command(&["serve", "--listen", "127.0.0.1:0"])
+            .env("TIPSHEET_ADMIN_TOKEN", crate::server::ADMIN_TOKEN),
+    );
+    let page = crate::server::reply(
+        crate::server::agent()
+            .get(&metrics.url("/metrics"))
+            .header(
+                "Authorization",
+                &format!("Bearer {}", crate::server::ADMIN_TOKEN),
+            )
+            .call(),
+    );
+    assert_eq!(page.status, 200, "{page:?}");
+    let m = crate::metrics::samples(&page.body);
+    assert_eq!(
+        m.get("tipsheet_inbound_events{kind=\"unsubscribe\"}"),
+        Some(&1.0)
+    );
+    assert_eq!(
+        m.get("tipsheet_inbound_events{kind=\"complaint\"}"),
+        Some(&0.0)
+    );
+    drop(metrics);
     assert_eq!(
         site.events(),
         [(

@@ -92,4 +92,21 @@ impl Tallies for PgStore {
         }
         Ok(out)
     }
+
+    async fn event_totals(&self) -> Result<Vec<(EventKind, u64)>, StoreError> {
+        let rows = self
+            .with_retry(|c| async move {
+                c.query("SELECT kind, COUNT(*) FROM events GROUP BY kind", &[])
+                    .await
+                    .map_err(|e| self.err(e))
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let kind: String = r.get(0);
+                Some((kind.parse().ok()?, r.get::<_, i64>(1) as u64))
+            })
+            .collect())
+    }
 }

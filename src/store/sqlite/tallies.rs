@@ -130,4 +130,22 @@ impl Tallies for SqliteStore {
             Ok(out)
         })
     }
+
+    async fn event_totals(&self) -> Result<Vec<(EventKind, u64)>, StoreError> {
+        self.query(Vec::new(), |db| {
+            let mut stmt = db
+                .conn()
+                .prepare_cached("SELECT kind, COUNT(*) FROM events GROUP BY kind")
+                .map_err(|e| db.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(|e| db.err(e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| db.err(e))?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(k, n)| Some((k.parse().ok()?, n as u64)))
+                .collect())
+        })
+    }
 }
