@@ -58,6 +58,14 @@ pub struct PauseRecord {
     pub at: String,
 }
 
+impl PauseRecord {
+    /// Of one issue's `pauses`, those of the last run that paused.
+    pub(crate) fn last_run(pauses: &[PauseRecord]) -> impl Iterator<Item = &PauseRecord> {
+        let last = pauses.iter().map(|p| p.at.as_str()).max();
+        pauses.iter().filter(move |p| Some(p.at.as_str()) == last)
+    }
+}
+
 /// Keeps other sends out while alive (what [`Ledger::exclusive`] returns).
 pub struct Exclusive(#[allow(dead_code)] pub(crate) Option<std::fs::File>);
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::plan::slot_state;
-use crate::store::{IssueStatus, RecipientStatus, Store};
+use crate::store::{IssueStatus, PauseRecord, RecipientStatus, Store};
 
 /// One reading of the store and the schedule.
 #[derive(Debug, Default, Clone)]
@@ -210,9 +210,8 @@ async fn last_run_pauses(
     slot: NaiveDate,
 ) -> Result<BTreeMap<String, u64>, crate::error::Error> {
     let pauses = store.pauses(slot).await?;
-    let last = pauses.iter().map(|p| p.at.as_str()).max().unwrap_or("");
     let mut out = BTreeMap::new();
-    for p in pauses.iter().filter(|p| p.at == last) {
+    for p in PauseRecord::last_run(&pauses) {
         let provider = p.provider.clone().unwrap_or_else(|| "relay".into());
         *out.entry(provider).or_default() += p.left;
     }

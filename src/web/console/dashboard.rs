@@ -252,11 +252,7 @@ async fn warnings(
         }
         // The pauses of the last run that paused, when one did.
         let pauses = c.app.store.pauses(i.slot).await.unwrap_or_default();
-        let last = pauses.last().map(|p| p.at.clone());
-        let last: Vec<&PauseRecord> = pauses
-            .iter()
-            .filter(|p| Some(&p.at) == last.as_ref())
-            .collect();
+        let last: Vec<&PauseRecord> = PauseRecord::last_run(&pauses).collect();
         if !last.is_empty() {
             told.push(i.slot);
             for p in last {
