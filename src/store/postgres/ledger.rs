@@ -298,20 +298,22 @@ impl PgStore {
         Ok(self.counts_or_kept(date).await?.0)
     }
 
-    /// [`PgStore::counts`], and whether they are the kept tally (`false`:
-    /// counted just now).
+    /// [`PgStore::counts`]; when they were counted just now rather than
+    /// kept, also the issue's events as they were then (what keeping them
+    /// is checked against).
     pub(super) async fn counts_or_kept(
         &self,
         date: NaiveDate,
-    ) -> Result<(Counts, bool), StoreError> {
+    ) -> Result<(Counts, Option<i64>), StoreError> {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
             let rows = c.query(COUNTS, &[&slot]).await.map_err(|e| self.err(e))?;
             if let Some(kept) = rows.first().and_then(|r| r.get::<_, Option<String>>(2)) {
-                return Ok((tally_of(&kept), true));
+                return Ok((tally_of(&kept), None));
             }
-            Ok((by_status(&rows), false))
+            let events = rows.first().map(|r| r.get::<_, i64>(3));
+            Ok((by_status(&rows), events))
         })
         .await
     }
@@ -394,16 +396,17 @@ impl PgStore {
 
 /// An issue's counts: the kept tally when the issue is sent and the tally
 /// current (its finish, and as many events as it has now), as one row
-/// `(NULL, NULL, counts)`; otherwise `(status, count, NULL)` rows, and the
-/// recipients are scanned only then.
-const COUNTS: &str = "WITH kept AS (
-        SELECT t.counts FROM issues i JOIN tallies t ON t.slot = i.slot
+/// `(NULL, NULL, counts, events)`; otherwise `(status, count, NULL, events)`
+/// rows, and the recipients are scanned only then. One statement, so the
+/// events and the counts are of one snapshot.
+const COUNTS: &str = "WITH ev AS (SELECT COUNT(*) AS n FROM events WHERE slot = $1),
+    kept AS (
+        SELECT t.counts FROM issues i JOIN tallies t ON t.slot = i.slot, ev
         WHERE i.slot = $1 AND i.status = 'sent'
-          AND t.finished_at IS NOT DISTINCT FROM i.finished_at
-          AND t.events = (SELECT COUNT(*) FROM events e WHERE e.slot = $1))
-    SELECT NULL::text, NULL::bigint, counts FROM kept
+          AND t.finished_at IS NOT DISTINCT FROM i.finished_at AND t.events = ev.n)
+    SELECT NULL::text, NULL::bigint, counts, (SELECT n FROM ev) FROM kept
     UNION ALL
-    SELECT status, COUNT(*), NULL::text FROM recipients
+    SELECT status, COUNT(*), NULL::text, (SELECT n FROM ev) FROM recipients
     WHERE slot = $1 AND NOT EXISTS (SELECT 1 FROM kept) GROUP BY status";
 
 /// `(status, count)` rows as counts (an unknown status is left out).

@@ -50,14 +50,10 @@ impl Tallies for PgStore {
     async fn tallies(&self, slots: &[NaiveDate]) -> Result<Vec<Counts>, StoreError> {
         let mut out = Vec::with_capacity(slots.len());
         for &date in slots {
-            let slot = slot_key(date);
-            // The events first, as at the send's finish: a bounce between
-            // the two reads makes what is kept look stale, never current.
-            let events = self.event_count(&slot).await?;
-            let (counts, kept) = self.counts_or_kept(date).await?;
-            if !kept {
+            let (counts, counted) = self.counts_or_kept(date).await?;
+            if let Some(events) = counted {
                 // Kept only for a sent issue (the statement checks).
-                self.keep_tally(&slot, events, &counts).await?;
+                self.keep_tally(&slot_key(date), events, &counts).await?;
             }
             out.push(counts);
         }
