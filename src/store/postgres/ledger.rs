@@ -308,7 +308,10 @@ impl PgStore {
         let slot = slot_key(date);
         let slot = slot.as_str();
         self.with_retry(|c| async move {
-            let rows = c.query(COUNTS, &[&slot]).await.map_err(|e| self.err(e))?;
+            // Prepared once per connection: planning the statement costs
+            // more than running it on a kept tally.
+            let stmt = c.prepare_cached(COUNTS).await.map_err(|e| self.err(e))?;
+            let rows = c.query(&stmt, &[&slot]).await.map_err(|e| self.err(e))?;
             if let Some(kept) = rows.first().and_then(|r| r.get::<_, Option<String>>(2)) {
                 return Ok((tally_of(&kept), None));
             }
